@@ -1,0 +1,111 @@
+/**
+ * The `eos` command line: registers every command (each lazily loaded from `src/cli/<verb>.ts`),
+ * prints what they return, and is the only place that catches errors. An `EosError` prints its
+ * `[E<n>]` message and hint and exits with its exit code; anything else is a bug and prints a
+ * stack and a bug note. `EOS_DEBUG=1` prints stacks for every error.
+ *
+ * Exit statuses: 0 ok, 1 a located `[E#]` error, 2 bad usage, 3 some build actions failed.
+ * @see specs/errors.md
+ */
+import { Command, CommanderError } from 'commander';
+import { EosError } from '../errors.ts';
+import { storeDir } from '../config.ts';
+import type { CommandResult, GlobalOptions } from './result.ts';
+
+type Loader = () => Promise<{ run: (opts: never) => Promise<CommandResult> }>;
+
+/** Builds the options object a command's `run` receives: its own args/options plus the globals. */
+function globals(cmd: Command): GlobalOptions {
+  const g = cmd.optsWithGlobals() as { store?: string; json?: boolean };
+  return { store: storeDir(g.store), json: Boolean(g.json) };
+}
+
+let pending: Promise<CommandResult> | undefined;
+
+/**
+ * Makes a commander action that lazily imports a command module and calls its `run` with
+ * `{...globals, ...options, [names[i]]: positional[i]}`; `main` awaits and prints the result.
+ * @param loader e.g. `() => import('./store-add.ts')`
+ * @param names the option names given to the positional arguments, in order
+ */
+function action(loader: Loader, names: string[] = []) {
+  return function (...argv: unknown[]): void {
+    const cmd = argv[argv.length - 1] as Command;
+    const positional = argv.slice(0, cmd.registeredArguments.length);
+    const named = Object.fromEntries(names.map((n, i) => [n, positional[i]]));
+    const opts = { ...globals(cmd), ...cmd.opts(), ...named };
+    pending = loader().then((m) => m.run(opts as never));
+  };
+}
+
+/** The command tree. Exported for tests of the argument mapping. */
+export function buildProgram(): Command {
+  const program = new Command('eos')
+    .description('Eos: a composition-addressed builder')
+    .version('0.1.0')
+    .option('--store <dir>', 'store directory (default: $EOS_STORE or ~/.local/share/eos/store)')
+    .option('--json', 'print machine-readable JSON')
+    .showHelpAfterError()
+    .exitOverride();
+
+  registerCommands(program, action);
+  return program;
+}
+
+/** The signature of `action`, for the registration function below. */
+export type ActionFactory = typeof action;
+
+/**
+ * Declares every command. One block per command group; each command names its module.
+ */
+function registerCommands(program: Command, act: ActionFactory): void {
+  // Each subsystem adds its block here, e.g.
+  //   const store = program.command('store').description('the content-addressed store');
+  //   store.command('add <path>').description('…').action(act(() => import('./store-add.ts'), ['path']));
+  void program;
+  void act;
+}
+
+function print(result: CommandResult, json: boolean): void {
+  if (result.raw) process.stdout.write(result.raw);
+  if (json && result.json !== undefined) process.stdout.write(JSON.stringify(result.json, null, 2) + '\n');
+  else if (result.lines?.length) process.stdout.write(result.lines.join('\n') + '\n');
+  for (const n of result.notes ?? []) process.stderr.write(n + '\n');
+}
+
+/** Runs the CLI on `argv` (as `process.argv`) and returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = process.env.EOS_DEBUG === '1';
+  const json = argv.includes('--json');
+  try {
+    pending = undefined;
+    await program.parseAsync(argv);
+    if (!pending) return 0;
+    const result = await pending;
+    print(result, json);
+    return result.exitCode ?? 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+        return 0;
+      return 2;
+    }
+    if (e instanceof EosError) {
+      if (json) process.stdout.write(JSON.stringify({ error: e.toJSON() }) + '\n');
+      process.stderr.write(`eos: ${e.message}\n`);
+      if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+      if (debug) process.stderr.write(`${e.stack}\n`);
+      return e.exitCode;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (!debug && err && typeof err.code === 'string' && typeof err.syscall === 'string') {
+      // An operating-system error that escaped the subsystems: still one clear line.
+      process.stderr.write(`eos: [E12] ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`eos: internal error (a bug in Eos; please report it with this output)\n`);
+    process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+    return 70;
+  }
+}

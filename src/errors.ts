@@ -1,0 +1,160 @@
+/**
+ * Eos errors: one class per code, each with a stable code `E<n>`, a message that leads with the
+ * code and names its subject, a structured `data` payload, an optional hint and the process exit
+ * status the CLI uses for it.
+ *
+ * Codes are never renumbered or reused; the table with meaning, exit status and an example is
+ * `specs/errors.md`, and `tests/errors.test.ts` fails when this file and that table disagree.
+ *
+ * @see specs/errors.md
+ */
+
+/** Data attached to an error: plain JSON values only. */
+export type ErrorData = Record<string, unknown>;
+
+/** Options common to every Eos error. */
+export interface EosErrorOptions {
+  /** Structured facts about the failure (file, field, digest, …). */
+  data?: ErrorData;
+  /** One line telling the user what to do about it. */
+  hint?: string;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error Eos raises on purpose. Subclasses set the static `code` (`E<n>`) and
+ * may set the static `exitCode` (default 1). The CLI's top-level handler prints `message` (which
+ * is `[E<n>] detail`) and `hint`, and exits with `exitCode`; any other exception is a bug.
+ */
+export class EosError extends Error {
+  /** The stable code of this class, `E<n>`. */
+  static readonly code: string = 'E0';
+  /** Exit status of the `eos` command when this error ends it. */
+  static readonly exitCode: number = 1;
+  readonly data: ErrorData;
+  readonly hint: string | undefined;
+  /** The message without its `[E<n>]` prefix. */
+  readonly detail: string;
+
+  constructor(detail: string, opts: EosErrorOptions = {}) {
+    super(`[${(new.target as typeof EosError).code}] ${detail}`, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.detail = detail;
+    this.data = opts.data ?? {};
+    this.hint = opts.hint;
+    this.name = new.target.name;
+  }
+
+  /** The stable code, `E<n>`. */
+  get code(): string {
+    return (this.constructor as typeof EosError).code;
+  }
+  /** Exit status of the `eos` command when this error ends it. */
+  get exitCode(): number {
+    return (this.constructor as typeof EosError).exitCode;
+  }
+
+  /** A JSON form for `--json` output and logs. */
+  toJSON(): { code: string; message: string; data: ErrorData; hint?: string } {
+    return { code: this.code, message: this.message, data: this.data, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+}
+
+/** E1: the command line was used wrongly (unknown option, missing argument). Exit 2. */
+export class UsageError extends EosError {
+  static override readonly code = 'E1';
+  static override readonly exitCode = 2;
+}
+/** E2: a string is not a digest of the form `blake3:<64 lowercase hex>`. */
+export class DigestError extends EosError {
+  static override readonly code = 'E2';
+}
+/** E3: bytes or an object are not in the canonical encoding of their format, or have an unknown version. */
+export class EncodingError extends EosError {
+  static override readonly code = 'E3';
+}
+/** E4: an object, tree, key or file that was asked for does not exist. */
+export class NotFoundError extends EosError {
+  static override readonly code = 'E4';
+}
+/** E5: a stored object's bytes no longer hash to its digest. */
+export class CorruptObjectError extends EosError {
+  static override readonly code = 'E5';
+}
+/** E6: ingest met a file type the store does not hold (socket, device, FIFO) or a name it cannot encode. */
+export class UnsupportedFileError extends EosError {
+  static override readonly code = 'E6';
+}
+/** E7: the build closure is incomplete or cyclic (missing recipe, missing dependency, cycle). */
+export class BuildClosureError extends EosError {
+  static override readonly code = 'E7';
+}
+/** E8: a name or path is unsafe (`/`, `.`, `..`, NUL, empty, or a path escaping its root). */
+export class UnsafePathError extends EosError {
+  static override readonly code = 'E8';
+}
+/** E9: a key is missing, malformed or already exists. */
+export class KeyError extends EosError {
+  static override readonly code = 'E9';
+}
+/** E10: a signature was rejected (unknown key, bad signature, or key not trusted for the purpose). */
+export class SignatureError extends EosError {
+  static override readonly code = 'E10';
+}
+/** E11: a configuration or policy file is malformed. */
+export class ConfigError extends EosError {
+  static override readonly code = 'E11';
+}
+/** E12: an operating-system call failed in a way Eos cannot recover from (disk full, permission). */
+export class IoError extends EosError {
+  static override readonly code = 'E12';
+}
+/** E13: a fixed-output source's bytes do not match its pinned digest. */
+export class FixedOutputMismatchError extends EosError {
+  static override readonly code = 'E13';
+}
+/** E14: a composefs image or dump file is malformed or cannot be written (limits exceeded). */
+export class ComposefsError extends EosError {
+  static override readonly code = 'E14';
+}
+/** E15: an ELF file is malformed or truncated. */
+export class ElfFormatError extends EosError {
+  static override readonly code = 'E15';
+}
+/** E16: an `atom.toml` manifest is invalid (located: file, line, field). */
+export class ManifestError extends EosError {
+  static override readonly code = 'E16';
+}
+/** E17: version resolution has no solution; the message names the conflicting requirements. */
+export class ResolutionError extends EosError {
+  static override readonly code = 'E17';
+}
+/** E18: a composition is invalid (duplicate entry, merge conflict, bad prefix). */
+export class CompositionError extends EosError {
+  static override readonly code = 'E18';
+}
+/** E19: an `eos.lock` is malformed, stale, or fails verification. */
+export class LockError extends EosError {
+  static override readonly code = 'E19';
+}
+/** E20: an atom claim, publish or verification was refused (immutable version, wrong key, tampered content). */
+export class AtomError extends EosError {
+  static override readonly code = 'E20';
+}
+/** E21: the build sandbox could not be set up or was violated. */
+export class SandboxError extends EosError {
+  static override readonly code = 'E21';
+}
+/** E22: a build action failed (non-zero exit, time limit). Exit 3. */
+export class BuildFailedError extends EosError {
+  static override readonly code = 'E22';
+  static override readonly exitCode = 3;
+}
+/** E23: mounting or unmounting an image failed. */
+export class MountError extends EosError {
+  static override readonly code = 'E23';
+}
+/** E24: a seed (Debian-seeded toolchain) could not be resolved, fetched or verified. */
+export class SeedError extends EosError {
+  static override readonly code = 'E24';
+}

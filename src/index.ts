@@ -1,0 +1,8 @@
+/**
+ * The Eos kernel: digests, canonical encoding, errors and configuration. Subsystems import the
+ * kernel only through this file.
+ */
+export * from './errors.ts';
+export * from './digest.ts';
+export * from './canonical.ts';
+export * from './config.ts';
