@@ -2,6 +2,7 @@
 // STYLE.md: subsystems are imported only through their index.ts (no deep imports across folders).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 const subsystems = ['atoms', 'extractors', 'composer', 'executor', 'scheduler', 'stacks'];
 
@@ -10,6 +11,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },

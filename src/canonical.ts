@@ -18,7 +18,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: s
 function checkJson(v: unknown, path: string): void {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return;
   if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw new EncodingError(`${path}: ${v} is not a safe integer`, { data: { path } });
+    if (!Number.isSafeInteger(v))
+      throw new EncodingError(`${path}: ${v} is not a safe integer`, { data: { path } });
     return;
   }
   if (Array.isArray(v)) {

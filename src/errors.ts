@@ -38,7 +38,10 @@ export class EosError extends Error {
   readonly detail: string;
 
   constructor(detail: string, opts: EosErrorOptions = {}) {
-    super(`[${(new.target as typeof EosError).code}] ${detail}`, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(
+      `[${(new.target as typeof EosError).code}] ${detail}`,
+      opts.cause === undefined ? undefined : { cause: opts.cause },
+    );
     this.detail = detail;
     this.data = opts.data ?? {};
     this.hint = opts.hint;
@@ -56,7 +59,12 @@ export class EosError extends Error {
 
   /** A JSON form for `--json` output and logs. */
   toJSON(): { code: string; message: string; data: ErrorData; hint?: string } {
-    return { code: this.code, message: this.message, data: this.data, ...(this.hint ? { hint: this.hint } : {}) };
+    return {
+      code: this.code,
+      message: this.message,
+      data: this.data,
+      ...(this.hint ? { hint: this.hint } : {}),
+    };
   }
 }
 

@@ -81,13 +81,18 @@ export async function main(argv: string[]): Promise<number> {
   try {
     pending = undefined;
     await program.parseAsync(argv);
-    if (!pending) return 0;
-    const result = await pending;
+    const started = pending as Promise<CommandResult> | undefined;
+    if (!started) return 0;
+    const result = await started;
     print(result, json);
     return result.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
         return 0;
       return 2;
     }
