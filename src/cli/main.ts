@@ -100,13 +100,21 @@ function registerStore(program: Command, act: ActionFactory): void {
     .action(act(() => import('./store-stats.ts')));
   const root = store.command('root').description('gc roots (roots/NAME holds a digest)');
   const rootOp = (op: 'add' | 'rm' | 'ls') => () =>
-    import('./store-root.ts').then((m) => ({ run: (o: object) => m.run(Object.assign({}, o, { op }) as never) }));
+    import('./store-root.ts').then((m) => ({
+      run: (o: object) => m.run(Object.assign({}, o, { op }) as never),
+    }));
   root
     .command('add <name> <digest>')
     .description('pin DIGEST as NAME')
     .action(act(rootOp('add'), ['name', 'digest']));
-  root.command('rm <name>').description('remove root NAME').action(act(rootOp('rm'), ['name']));
-  root.command('ls').description('list roots').action(act(rootOp('ls')));
+  root
+    .command('rm <name>')
+    .description('remove root NAME')
+    .action(act(rootOp('rm'), ['name']));
+  root
+    .command('ls')
+    .description('list roots')
+    .action(act(rootOp('ls')));
 }
 
 function print(result: CommandResult, json: boolean): void {

@@ -7,7 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
+  constants,
+  copyFileSync,
   existsSync,
   fsyncSync,
   openSync,
@@ -15,8 +18,10 @@ import {
   renameSync,
   rmSync,
   utimesSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { digestBytes, parseDigest, type Digest } from '../digest.ts';
@@ -36,7 +41,14 @@ import { FilePool } from './pool.ts';
 import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
 import type { BlobStore, ObjectStore, TreeStore } from './types.ts';
 import { materializeTree, type MaterializeOptions, type MaterializeReport } from './materialize.ts';
-import { gcStore, statsStore, verifyStore, type GcOptions, type GcReport, type StoreStats } from './maintenance.ts';
+import {
+  gcStore,
+  statsStore,
+  verifyStore,
+  type GcOptions,
+  type GcReport,
+  type StoreStats,
+} from './maintenance.ts';
 import type { VerifyOptions, VerifyReport } from './maintenance.ts';
 
 /** What `ingest` made: a tree for a directory, a blob for a single file. */
@@ -76,11 +88,20 @@ function errno(e: unknown): string | undefined {
 export function ioError(e: unknown, path: string): EosError {
   if (e instanceof EosError) return e;
   const err = e as NodeJS.ErrnoException;
-  return new IoError(`${path}: ${err?.message ?? String(e)}`, { data: { path, errno: err?.code ?? null }, cause: e });
+  return new IoError(`${path}: ${err?.message ?? String(e)}`, {
+    data: { path, errno: err?.code ?? null },
+    cause: e,
+  });
 }
 
 /** Writes bytes to `dest` through a temp file: write, fsync, rename. Drops the temp if `dest` exists. */
-export function writeAtomic(tmpDir: string, dest: string, bytes: Uint8Array, mode: number, sync = true): boolean {
+export function writeAtomic(
+  tmpDir: string,
+  dest: string,
+  bytes: Uint8Array,
+  mode: number,
+  sync = true,
+): boolean {
   if (existsSync(dest)) return false;
   const tmp = join(tmpDir, `${process.pid}.m.${randomBytes(6).toString('hex')}`);
   const fd = openSync(tmp, 'wx', mode);
@@ -98,7 +119,7 @@ export function writeAtomic(tmpDir: string, dest: string, bytes: Uint8Array, mod
   return true;
 }
 
-function fsyncDir(path: string): void {
+function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
@@ -124,16 +145,15 @@ export class Store implements ObjectStore {
   constructor(root: string) {
     this.root = resolve(root);
     checkFormat(this.root);
-    const self = this;
     this.blobs = {
-      has: (d) => self.hasBlob(d),
-      get: (d) => self.readBlob(d),
-      put: (b) => self.putBlob(b),
+      has: (d) => this.hasBlob(d),
+      get: (d) => this.readBlob(d),
+      put: (b) => this.putBlob(b),
     };
     this.trees = {
-      has: (d) => self.hasTree(d),
-      get: (d) => self.getTree(d),
-      put: (t) => self.putTree(t),
+      has: (d) => this.hasTree(d),
+      get: (d) => this.getTree(d),
+      put: (t) => this.putTree(t),
     };
   }
 
@@ -303,7 +323,8 @@ export class Store implements ObjectStore {
     try {
       st = await lstat(abs);
     } catch (e) {
-      if (errno(e) === 'ENOENT') throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
+      if (errno(e) === 'ENOENT')
+        throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
       throw ioError(e, abs);
     }
     if (!st.isDirectory() && !st.isFile())
@@ -319,7 +340,10 @@ export class Store implements ObjectStore {
         files: 0,
         bytes: 0,
         written: 0,
-        dirtyDirs: new Set(),
+        staged: [],
+        stagedDests: new Set(),
+        stagedBytes: 0,
+        committing: Promise.resolve(),
         inodes: new Map(),
       };
       try {
@@ -329,9 +353,15 @@ export class Store implements ObjectStore {
           result = { digest: r.digest, kind: 'file', files: 1, bytes: r.size, written: state.written };
         } else {
           const r = await ingestDir(state, abs);
-          result = { digest: r.digest, kind: 'directory', files: state.files, bytes: state.bytes, written: state.written };
+          result = {
+            digest: r.digest,
+            kind: 'directory',
+            files: state.files,
+            bytes: state.bytes,
+            written: state.written,
+          };
         }
-        if (state.sync) for (const d of state.dirtyDirs) fsyncDir(d);
+        await commitStaged(state);
         return result;
       } finally {
         await pool.close();
@@ -359,9 +389,15 @@ export class Store implements ObjectStore {
     if (!existsSync(src))
       throw new NotFoundError(`blob ${d} is not in the store ${this.root}`, { data: { digest: d } });
     this.ensureLayout();
+    const tmp = join(this.dir('tmp'), `${process.pid}.x.${randomBytes(6).toString('hex')}`);
     try {
-      writeAtomic(this.dir('tmp'), twin, readFileSync(src), 0o555);
+      copyFileSync(src, tmp, constants.COPYFILE_EXCL);
+      chmodSync(tmp, 0o555);
+      fsyncPath(tmp);
+      if (existsSync(twin)) rmSync(tmp, { force: true });
+      else renameSync(tmp, twin);
     } catch (e) {
+      rmSync(tmp, { force: true });
       throw ioError(e, twin);
     }
     return twin;
@@ -403,7 +439,9 @@ export class Store implements ObjectStore {
     parseDigest(digest, 'root digest');
     await this.withWriteLock(async () => {
       if (!(await this.hasTree(digest)) && !(await this.hasBlob(digest)))
-        throw new NotFoundError(`root ${name}: ${digest} is not in the store ${this.root}`, { data: { digest } });
+        throw new NotFoundError(`root ${name}: ${digest} is not in the store ${this.root}`, {
+          data: { digest },
+        });
       const dest = join(this.dir('roots'), name);
       const tmp = join(this.dir('tmp'), `${process.pid}.r.${randomBytes(6).toString('hex')}`);
       try {
@@ -428,7 +466,8 @@ export class Store implements ObjectStore {
   async removeRoot(name: string): Promise<void> {
     checkRootName(name);
     const p = join(this.dir('roots'), name);
-    if (!existsSync(p)) throw new NotFoundError(`root ${name} does not exist in ${this.root}`, { data: { name } });
+    if (!existsSync(p))
+      throw new NotFoundError(`root ${name} does not exist in ${this.root}`, { data: { name } });
     rmSync(p, { force: true });
   }
 
@@ -451,7 +490,8 @@ export class Store implements ObjectStore {
       const p = join(dir, name);
       const text = readFileSync(p, 'utf8');
       const m = /^(blake3:[0-9a-f]{64})\n?$/.exec(text);
-      if (!m) throw new EncodingError(`${p}: a root file holds one digest and a newline`, { data: { path: p } });
+      if (!m)
+        throw new EncodingError(`${p}: a root file holds one digest and a newline`, { data: { path: p } });
       out.push({ name, digest: m[1] as Digest });
     }
     return out;
@@ -494,7 +534,13 @@ interface IngestState {
   files: number;
   bytes: number;
   written: number;
-  dirtyDirs: Set<string>;
+  /** New objects written to temp files, in creation order (blobs and trees, children first). */
+  staged: { tmp: string; dest: string; bytes: number }[];
+  /** Destinations already staged (identical content met twice in one batch). */
+  stagedDests: Set<string>;
+  stagedBytes: number;
+  /** Serializes batch commits. */
+  committing: Promise<void>;
   /** Files with several links, by `dev:ino`: each inode is read once per ingest. */
   inodes: Map<string, Promise<{ digest: Digest; size: number }>>;
 }
@@ -502,18 +548,81 @@ interface IngestState {
 async function ingestFile(s: IngestState, path: string): Promise<{ digest: Digest; size: number }> {
   let r;
   try {
-    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync);
+    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync, true);
   } catch (e) {
     const code = errno(e);
-    if (code === 'E6') throw new UnsupportedFileError(`${path}: not a regular file any more`, { data: { path } });
+    if (code === 'E6')
+      throw new UnsupportedFileError(`${path}: not a regular file any more`, { data: { path } });
     throw ioError(e, path);
   }
   const obj = s.store.blobPath(r.digest);
-  if (r.stored) {
-    s.written++;
-    s.dirtyDirs.add(join(obj, '..'));
-  } else touch(obj);
+  if (r.tmp) stage(s, r.tmp, obj, r.size);
+  else touch(obj);
+  await maybeCommit(s);
   return r;
+}
+
+/** Batch limits: commit (sync + rename) when this much is staged. */
+const BATCH_BYTES = 1 << 30;
+const BATCH_OBJECTS = 50_000;
+
+function stage(s: IngestState, tmp: string, dest: string, bytes: number): void {
+  if (s.stagedDests.has(dest)) {
+    rmSync(tmp, { force: true });
+    return;
+  }
+  s.stagedDests.add(dest);
+  s.staged.push({ tmp, dest, bytes });
+  s.stagedBytes += bytes;
+}
+
+async function maybeCommit(s: IngestState): Promise<void> {
+  if (s.stagedBytes >= BATCH_BYTES || s.staged.length >= BATCH_OBJECTS) await commitStaged(s);
+}
+
+/**
+ * Makes the staged temp files durable with one syncfs (`sync -f`; per-file fsync if that fails),
+ * then renames them into place in creation order (so a tree never appears before its children),
+ * then syncs the directory entries. specs/store.md §6.5
+ */
+function commitStaged(s: IngestState): Promise<void> {
+  const run = async () => {
+    const batch = s.staged;
+    s.staged = [];
+    s.stagedDests = new Set();
+    s.stagedBytes = 0;
+    if (!batch.length) return;
+    if (s.sync)
+      syncFs(
+        s.store.dir('tmp'),
+        batch.map((b) => b.tmp),
+      );
+    const dirs = new Set<string>();
+    for (const b of batch) {
+      try {
+        if (existsSync(b.dest)) {
+          rmSync(b.tmp, { force: true });
+          touch(b.dest);
+        } else {
+          renameSync(b.tmp, b.dest);
+          s.written++;
+          dirs.add(join(b.dest, '..'));
+        }
+      } catch (e) {
+        throw ioError(e, b.dest);
+      }
+    }
+    if (s.sync) syncFs(s.store.dir('objects'), [...dirs]);
+  };
+  s.committing = s.committing.then(run);
+  return s.committing;
+}
+
+/** syncfs(2) of the filesystem holding `anchor` through `sync -f`; falls back to fsync of each path. */
+function syncFs(anchor: string, paths: string[]): void {
+  const r = spawnSync('sync', ['-f', anchor], { stdio: 'ignore' });
+  if (r.status === 0) return;
+  for (const p of paths) fsyncPath(p);
 }
 
 async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest; size: number }> {
@@ -583,13 +692,17 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
   const bytes = encodeTree(tree);
   const d = digestBytes(bytes);
   const p = s.store.treePath(d);
-  try {
-    if (writeAtomic(s.store.dir('tmp'), p, bytes, 0o444, s.sync)) {
-      s.written++;
-      s.dirtyDirs.add(join(p, '..'));
-    } else touch(p);
-  } catch (e) {
-    throw ioError(e, p);
+  if (existsSync(p)) touch(p);
+  else if (!s.stagedDests.has(p)) {
+    const tmp = join(s.store.dir('tmp'), `${process.pid}.t.${randomBytes(6).toString('hex')}`);
+    try {
+      writeFileSync(tmp, bytes, { mode: 0o444, flag: 'wx' });
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw ioError(e, tmp);
+    }
+    stage(s, tmp, p, bytes.length);
+    await maybeCommit(s);
   }
   return { digest: d, size: subtreeSize(tree) };
 }

@@ -15,9 +15,13 @@ export interface WorkerResult {
   size: number;
   /** True when this call created the object (false: it was already there). */
   stored?: boolean;
+  /** With `stage`: the temp file holding the new object, not yet renamed. */
+  tmp?: string;
 }
 
-type Job = { op: 'ingest'; src: string; tmpDir: string; objectsDir: string; sync: boolean } | { op: 'hash'; path: string };
+type Job =
+  | { op: 'ingest'; src: string; tmpDir: string; objectsDir: string; sync: boolean; stage: boolean }
+  | { op: 'hash'; path: string };
 
 interface Pending {
   job: Job;
@@ -48,7 +52,7 @@ export class FilePool {
         this.pump();
         if (!p) return;
         if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
-        else p.resolve({ digest: m.digest, size: m.size, stored: m.stored });
+        else p.resolve({ digest: m.digest, size: m.size, stored: m.stored, tmp: m.tmp });
       });
       w.on('error', (e) => {
         for (const [id, p] of this.running)
@@ -80,9 +84,18 @@ export class FilePool {
     });
   }
 
-  /** Copies `src` into `objectsDir` through a temp file in `tmpDir`; returns its digest and size. */
-  ingest(src: string, tmpDir: string, objectsDir: string, sync: boolean): Promise<WorkerResult> {
-    return this.submit({ op: 'ingest', src, tmpDir, objectsDir, sync });
+  /**
+   * Copies `src` into `objectsDir` through a temp file in `tmpDir`; returns its digest and size.
+   * With `stage`, leaves the new temp file unsynced and unrenamed and returns it as `tmp`.
+   */
+  ingest(
+    src: string,
+    tmpDir: string,
+    objectsDir: string,
+    sync: boolean,
+    stage = false,
+  ): Promise<WorkerResult> {
+    return this.submit({ op: 'ingest', src, tmpDir, objectsDir, sync, stage });
   }
 
   /** Hashes the file at `path`. */

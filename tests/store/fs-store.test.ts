@@ -102,7 +102,10 @@ describe('ingest and materialize', () => {
       else expect(rep.copied).toBe(0);
       expect(statSync(join(out, 'run.sh')).mode & 0o777).toBe(copy ? 0o755 : 0o555);
       expect(statSync(join(out, 'hello.txt')).mode & 0o777).toBe(copy ? 0o644 : 0o444);
-      if (!copy) expect(statSync(join(out, 'hello.txt')).ino).toBe(statSync(store.blobPath(digestBytes('hello\n'))).ino);
+      if (!copy)
+        expect(statSync(join(out, 'hello.txt')).ino).toBe(
+          statSync(store.blobPath(digestBytes('hello\n'))).ino,
+        );
     }
     // a re-ingest of the materialized copy gives the same digest
     expect((await store.ingest(src)).digest).toBe(r.digest);
@@ -125,7 +128,14 @@ describe('ingest and materialize', () => {
       ['c-link', 'file'],
     ]);
     const st = await store.stats();
-    expect(st).toMatchObject({ blobs: 2, blobBytes: 9, trees: 1, logicalBytes: 18, referencedBytes: 9, savedBytes: 9 });
+    expect(st).toMatchObject({
+      blobs: 2,
+      blobBytes: 9,
+      trees: 1,
+      logicalBytes: 18,
+      referencedBytes: 9,
+      savedBytes: 9,
+    });
   });
 
   it('ingests a single file as a blob', async () => {
@@ -191,7 +201,10 @@ describe('hostile trees and exports (E8), nothing written outside the target', (
     expect(await codeOf(store.materialize(dup, join(base, 'dup')))).toBe('E3');
     // a nested hostile tree: refused when reached, and nothing escapes
     const bad = plantTree(store, { entries: [{ kind: 'symlink', name: '..', target: '/' }], version: 1 });
-    const outer = plantTree(store, { entries: [{ digest: bad, kind: 'directory', name: 'inner', size: 1 }], version: 1 });
+    const outer = plantTree(store, {
+      entries: [{ digest: bad, kind: 'directory', name: 'inner', size: 1 }],
+      version: 1,
+    });
     expect(await codeOf(store.materialize(outer, join(base, 'nested')))).toBe('E8');
     expect(readdirSync(base).sort()).toEqual(['nested']);
     expect(readdirSync(join(base, 'nested'))).toEqual(['inner']);
@@ -232,7 +245,9 @@ describe('hostile trees and exports (E8), nothing written outside the target', (
   it('reports a missing object as E4', async () => {
     const store = new Store(join(tempDir(), 's'));
     const d = plantTree(store, {
-      entries: [{ digest: digestBytes('never stored'), executable: false, kind: 'file', name: 'x', size: 12 }],
+      entries: [
+        { digest: digestBytes('never stored'), executable: false, kind: 'file', name: 'x', size: 12 },
+      ],
       version: 1,
     });
     expect(await codeOf(store.materialize(d, join(tempDir(), 'o')))).toBe('E4');
@@ -310,7 +325,7 @@ describe('gc, roots, verify, stats', () => {
     const bp = store.blobPath(blob);
     chmodSync(bp, 0o644);
     const bytes = readFileSync(bp);
-    bytes[3] ^= 0x01;
+    bytes[3] = bytes[3]! ^ 0x01;
     writeFileSync(bp, bytes);
     const sub = (await store.getTree(r.digest)).entries.find((e) => e.name === 'sub') as { digest: Digest };
     const tp = store.treePath(sub.digest);
