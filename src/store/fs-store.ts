@@ -345,8 +345,13 @@ export class Store implements ObjectStore {
         stagedBytes: 0,
         committing: Promise.resolve(),
         inodes: new Map(),
+        storeKey: inodeKey(await lstat(this.root)),
       };
       try {
+        if (inodeKey(st) === state.storeKey)
+          throw new UnsupportedFileError(`${abs}: is the store itself; it cannot be ingested into itself`, {
+            data: { path: abs },
+          });
         let result: IngestResult;
         if (st.isFile()) {
           const r = await ingestFile(state, abs);
@@ -363,6 +368,13 @@ export class Store implements ObjectStore {
         }
         await commitStaged(state);
         return result;
+      } catch (e) {
+        // Leave no temp files behind for a failed ingest (objects already renamed are complete).
+        state.failed = true;
+        await pool.abort();
+        await new Promise((r) => setTimeout(r, 0));
+        for (const b of state.staged) rmSync(b.tmp, { force: true });
+        throw e;
       } finally {
         await pool.close();
       }
@@ -517,6 +529,10 @@ function touch(p: string): void {
   }
 }
 
+function inodeKey(st: { dev: number; ino: number }): string {
+  return `${st.dev}:${st.ino}`;
+}
+
 function fileType(st: import('node:fs').Stats): string {
   if (st.isSocket()) return 'a socket';
   if (st.isFIFO()) return 'a FIFO';
@@ -541,6 +557,10 @@ interface IngestState {
   stagedBytes: number;
   /** Serializes batch commits. */
   committing: Promise<void>;
+  /** `dev:ino` of the store directory, which must not be inside the ingested tree. */
+  storeKey: string;
+  /** Set when the ingest failed: stop staging. */
+  failed?: boolean;
   /** Files with several links, by `dev:ino`: each inode is read once per ingest. */
   inodes: Map<string, Promise<{ digest: Digest; size: number }>>;
 }
@@ -567,7 +587,7 @@ const BATCH_BYTES = 1 << 30;
 const BATCH_OBJECTS = 50_000;
 
 function stage(s: IngestState, tmp: string, dest: string, bytes: number): void {
-  if (s.stagedDests.has(dest)) {
+  if (s.failed || s.stagedDests.has(dest)) {
     rmSync(tmp, { force: true });
     return;
   }
@@ -654,7 +674,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
         let pending: Promise<{ digest: Digest; size: number }>;
         if (st.nlink > 1) {
           // A hard link: read the inode once; every link becomes its own file entry.
-          const key = `${st.dev}:${st.ino}`;
+          const key = inodeKey(st);
           pending = s.inodes.get(key) ?? ingestFile(s, p);
           s.inodes.set(key, pending);
         } else pending = ingestFile(s, p);
@@ -664,6 +684,10 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
         return { name, kind: 'file', digest: r.digest, size: r.size, executable: (st.mode & 0o100) !== 0 };
       }
       if (st.isDirectory()) {
+        if (inodeKey(st) === s.storeKey)
+          throw new UnsupportedFileError(`${p}: is the store itself; it cannot be ingested into itself`, {
+            data: { path: p },
+          });
         const r = await ingestDir(s, p);
         return { name, kind: 'directory', digest: r.digest, size: r.size };
       }

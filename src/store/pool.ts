@@ -103,6 +103,12 @@ export class FilePool {
     return this.submit({ op: 'hash', path });
   }
 
+  /** Rejects every queued job and resolves when the running ones have finished. */
+  async abort(): Promise<void> {
+    for (const p of this.queue.splice(0)) p.reject(Object.assign(new Error('aborted'), { code: 'EABORT' }));
+    while (this.running.size) await new Promise((r) => setTimeout(r, 5));
+  }
+
   /** Stops the threads. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));

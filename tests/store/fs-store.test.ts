@@ -1,5 +1,5 @@
 // The filesystem store: ingest, materialize, hostile trees, gc, verify, stats (specs/store.md §4–§10).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -173,6 +173,58 @@ describe('ingest and materialize', () => {
     expect(e3.code).toBe('E6');
     expect(e3.message).toContain('not valid UTF-8');
     expect(await codeOf(store.ingest(join(c, 'absent')))).toBe('E4');
+  });
+});
+
+describe('ingest failures and locks', () => {
+  it('refuses a tree that contains the store (E6) and leaves no temp files after a failed ingest', async () => {
+    const src = tempDir();
+    buildGolden(src);
+    const inside = new Store(join(src, 'sub', 'store'));
+    const e = await inside.ingest(src).catch((x) => x);
+    expect(e.code).toBe('E6');
+    expect(e.message).toContain('is the store itself');
+    const fifoTree = tempDir();
+    for (let i = 0; i < 30; i++) writeFileSync(join(fifoTree, `f${i}`), randomBytes(2000 + i));
+    execFileSync('mkfifo', [join(fifoTree, 'zz-pipe')]);
+    const store = new Store(join(tempDir(), 's'));
+    expect(await codeOf(store.ingest(fifoTree))).toBe('E6');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readdirSync(store.dir('tmp'))).toEqual([]);
+    expect(readdirSync(store.dir('locks'))).toEqual([]);
+  });
+
+  it('gc refuses (E12) while an ingest holds the store; an ingest waits for a live gc', async () => {
+    const store = new Store(join(tempDir(), 's'));
+    const src = tempDir();
+    buildGolden(src);
+    // an ingest in flight: gc must not run
+    let release!: () => void;
+    const held = store.withWriteLock(() => new Promise<void>((r) => (release = r)));
+    await new Promise((r) => setTimeout(r, 50));
+    const other = new Store(store.root);
+    // same pid counts as the holder only for itself: simulate another process's lock file
+    const fake = spawn('sleep', ['30']);
+    writeFileSync(join(store.dir('locks'), `shared-${fake.pid}-test`), `${fake.pid}\n`);
+    const e = await other.gc().catch((x) => x);
+    expect(e.code).toBe('E12');
+    expect(e.message).toContain(`pid ${fake.pid}`);
+    fake.kill('SIGKILL');
+    await new Promise((r) => fake.on('close', r));
+    release();
+    await held;
+    // a live exclusive holder (another pid) makes an ingest wait until it is gone
+    const gcProc = spawn('sleep', ['30']);
+    writeFileSync(join(store.dir('locks'), 'exclusive'), `${gcProc.pid}\n`);
+    let done = false;
+    const ing = store.ingest(src).then((r) => ((done = true), r));
+    await new Promise((r) => setTimeout(r, 600));
+    expect(done).toBe(false);
+    gcProc.kill('SIGKILL');
+    expect((await ing).digest).toBe(GOLDEN_DIGEST);
+    // the stale shared lock of the dead pid is cleared by the next gc
+    expect((await store.gc({ graceSeconds: 0 })).treesRemoved).toBe(3);
+    expect(readdirSync(store.dir('locks'))).toEqual([]);
   });
 });
 
