@@ -35,7 +35,7 @@ import {
   UnsupportedFileError,
 } from '../errors.ts';
 import { checkChildrenPresent } from './closure.ts';
-import { DIRS, ensureLayout, checkFormat, shardedPath } from './layout.ts';
+import { DIRS, ensureLayout, checkFormat, renameInto, shardedPath } from './layout.ts';
 import { lockExclusive, lockShared, type StoreLock } from './lock.ts';
 import { FilePool } from './pool.ts';
 import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
@@ -67,7 +67,7 @@ export interface IngestResult {
 export interface IngestOptions {
   /** fsync each object before its rename (default true). Off only for throwaway stores. */
   fsync?: boolean;
-  /** Worker threads (default: cores, at most 2). */
+  /** Worker threads (default: cores + 1, at most 4). */
   threads?: number;
 }
 
@@ -115,7 +115,7 @@ export function writeAtomic(
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, dest);
+  renameInto(tmp, dest);
   return true;
 }
 
@@ -407,7 +407,7 @@ export class Store implements ObjectStore {
       chmodSync(tmp, 0o555);
       fsyncPath(tmp);
       if (existsSync(twin)) rmSync(tmp, { force: true });
-      else renameSync(tmp, twin);
+      else renameInto(tmp, twin);
     } catch (e) {
       rmSync(tmp, { force: true });
       throw ioError(e, twin);
@@ -624,7 +624,7 @@ function commitStaged(s: IngestState): Promise<void> {
           rmSync(b.tmp, { force: true });
           touch(b.dest);
         } else {
-          renameSync(b.tmp, b.dest);
+          renameInto(b.tmp, b.dest);
           s.written++;
           dirs.add(join(b.dest, '..'));
         }

@@ -92,7 +92,13 @@ function finish(out, tmp, dest, hex, size, sync, stage, closed) {
     return { digest: `blake3:${hex}`, size, stored: false };
   }
   if (stage) return { digest: `blake3:${hex}`, size, stored: true, tmp };
-  fs.renameSync(tmp, dest);
+  try {
+    fs.renameSync(tmp, dest);
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+    fs.mkdirSync(dest.slice(0, dest.lastIndexOf('/')), { recursive: true });
+    fs.renameSync(tmp, dest);
+  }
   return { digest: `blake3:${hex}`, size, stored: true };
 }
 

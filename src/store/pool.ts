@@ -1,5 +1,5 @@
 /**
- * A small pool of worker threads (one per core, at most `size`) that ingest or hash files with
+ * A small pool of worker threads (cores + 1, at most 4) that ingest or hash files with
  * native BLAKE3, so reading, hashing and writing use every core while the main thread walks.
  *
  * @see specs/store.md §6 (ingest)
@@ -40,8 +40,11 @@ export class FilePool {
   private readonly owner = new Map<number, Worker>();
   private nextId = 0;
 
-  /** @param size number of threads (default: the number of cores, at most 2 unless asked) */
-  constructor(size = Math.min(2, availableParallelism())) {
+  /**
+   * @param size number of threads (default: one more than the cores, at most 4: a thread blocked in
+   *   open/copy_file_range leaves its core to another)
+   */
+  constructor(size = Math.min(4, availableParallelism() + 1)) {
     for (let i = 0; i < Math.max(1, size); i++) {
       const w = new Worker(WORKER_URL);
       w.on('message', (m: { id: number; error?: { code: string; message: string } } & WorkerResult) => {
