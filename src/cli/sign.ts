@@ -17,5 +17,6 @@ export async function run(
   const [purpose] = parsePurposesArg(opts.for, true);
   if (!opts.key) throw new UsageError('--key: the name of a secret key is required');
   const sig = await signWithKey(configDir(), opts.key, digest, purpose!);
-  return { lines: [new TextDecoder().decode(encodeSignature(sig))], json: sig };
+  // The canonical form in both modes (it is JSON): what `eos verify-signature` reads.
+  return { lines: [new TextDecoder().decode(encodeSignature(sig))] };
 }

@@ -7,7 +7,7 @@
  * @see specs/signatures.md §4 (key files), §5 (trust policy file)
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../digest.ts';
 import { EncodingError, KeyError, SignatureError } from '../errors.ts';
@@ -55,7 +55,8 @@ async function exists(path: string): Promise<boolean> {
  * Reads the keyring: every `<name>.pub` in `<config>/keys` (and, for a `<name>.key` whose
  * `.pub` is missing, its derived public key). Dot files (temporaries) and other names are ignored.
  * A missing directory is an empty keyring.
- * @throws KeyError E9 naming the file when one is malformed or its name disagrees with its content
+ * @throws KeyError E9 naming the file when one is malformed, its name disagrees with its content,
+ *   or a `.pub` does not match the `.key` beside it
  */
 export async function readKeyring(config: string): Promise<Keyring> {
   const dir = keysDirOf(config);
@@ -78,6 +79,13 @@ export async function readKeyring(config: string): Promise<Keyring> {
         throw new KeyError(`${file}: names the key "${k.name}", but its file name says "${stem}"`, {
           data: { file },
         });
+      if (secrets.has(stem)) {
+        const kp = await readSecretKey(config, stem);
+        if (kp.id !== k.id)
+          throw new KeyError(`${file}: does not match the secret key ${stem}.key beside it (${kp.id})`, {
+            data: { file, name: stem, dir },
+          });
+      }
       entries.push({ name: stem, id: k.id, publicKey: k.publicKey, hasSecret: secrets.has(stem) });
     } else {
       const kp = await readSecretKey(config, stem);
@@ -167,6 +175,8 @@ export async function generateKey(
       overwrite: false,
     });
   } catch (e) {
+    // Someone else took the name meanwhile: take back the secret key file we just placed.
+    await unlink(secretFile).catch(() => undefined);
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw duplicate(name, dir);
     throw e;
   }
