@@ -10,6 +10,10 @@ import { encodeSignature, signWithKey } from '../keys/index.ts';
 import { parsePurposesArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Signs DIGEST for one purpose with a secret key.
+ * @throws DigestError E2, UsageError E1, KeyError E9
+ */
 export async function run(
   opts: GlobalOptions & { digest: string; key?: string; for?: string },
 ): Promise<CommandResult> {

@@ -277,6 +277,39 @@ export async function signWithKey(
   return signDigest(signed, purpose, k.seed);
 }
 
+/** What verification needs from a configuration directory: its keyring and its trust policy. */
+export interface TrustContext {
+  keyring: Keyring;
+  policy: TrustPolicy;
+}
+
+/**
+ * Reads the keyring and the trust policy of a configuration directory, once, for verifying many
+ * signatures with the pure `verifySignature`/`verifySignatures`.
+ * @throws KeyError E9 on a malformed key file; ConfigError E11 on a malformed `trust.toml`
+ */
+export async function readTrustContext(config: string): Promise<TrustContext> {
+  const [keyring, policy] = await Promise.all([readKeyring(config), readTrustPolicy(config)]);
+  return { keyring, policy };
+}
+
+/**
+ * Verifies a signature object (e.g. one carried inside a record) against the configuration's
+ * keyring and trust policy.
+ * @throws SignatureError E10 with `data.reason`; KeyError E9, ConfigError E11 as `readTrustContext`
+ * @see specs/signatures.md §6
+ */
+export async function verifySignatureWithConfig(
+  config: string,
+  sig: unknown,
+  expected: Digest,
+  purpose: Purpose,
+  what = 'signature',
+): Promise<VerifiedSignature> {
+  const { keyring, policy } = await readTrustContext(config);
+  return verifySignature(sig, expected, purpose, keyring, policy, what);
+}
+
 /**
  * Verifies a signature file's bytes against the configuration's keyring and trust policy.
  * @param what names the signature (its file) in messages
@@ -297,6 +330,5 @@ export async function verifySignatureBytes(
     if (!(e instanceof EncodingError)) throw e;
     throw new SignatureError(`${e.detail} (malformed signature)`, { data: { reason: 'malformed', what } });
   }
-  const [keyring, policy] = await Promise.all([readKeyring(config), readTrustPolicy(config)]);
-  return verifySignature(sig, expected, purpose, keyring, policy, what);
+  return verifySignatureWithConfig(config, sig, expected, purpose, what);
 }
