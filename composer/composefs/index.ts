@@ -8,3 +8,5 @@ export { parseDump, encodeDump } from './dump.ts';
 export { encodeImage, imageVersion } from './writer.ts';
 export type { ImageOptions } from './writer.ts';
 export { computeFsVerityDigest, FsVerityHasher } from './fsverity.ts';
+export { parseImage } from './reader.ts';
+export type { ImageInfo } from './reader.ts';
