@@ -10,3 +10,7 @@ export type { ImageOptions } from './writer.ts';
 export { computeFsVerityDigest, FsVerityHasher } from './fsverity.ts';
 export { parseImage } from './reader.ts';
 export type { ImageInfo } from './reader.ts';
+export { readDumpFile, readImageFile, writeFileAtomic, treeFromDirectory, objectPath } from './io.ts';
+export type { FromDirectoryOptions } from './io.ts';
+export { mountImage, unmountImage } from './mount.ts';
+export type { MountOptions } from './mount.ts';
