@@ -45,7 +45,7 @@ function unescape(b: Uint8Array): Uint8Array {
   if (b.indexOf(BACKSLASH) < 0) return b;
   const out = new Uint8Array(b.length);
   let o = 0;
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const c = b[i++]!;
     if (c !== BACKSLASH) {
       out[o++] = c;
@@ -284,7 +284,8 @@ class DumpParser {
       }
       let add = 7 + name.length + value.length;
       if (inode.xattrs.length === 0) add += 12;
-      if (accounted + add > XATTR_EXTERNAL_MAX) fail(`xattrs of this inode exceed ${XATTR_EXTERNAL_MAX} bytes`);
+      if (accounted + add > XATTR_EXTERNAL_MAX)
+        fail(`xattrs of this inode exceed ${XATTR_EXTERNAL_MAX} bytes`);
       accounted += add;
       inode.xattrs.push({ name, value });
     }
@@ -295,7 +296,8 @@ function located(line: number, f: () => void): void {
   try {
     f();
   } catch (e) {
-    if (e instanceof LineError) throw new ComposefsError(`dump line ${line}: ${e.message}`, { data: { line } });
+    if (e instanceof LineError)
+      throw new ComposefsError(`dump line ${line}: ${e.message}`, { data: { line } });
     throw e;
   }
 }
@@ -354,7 +356,8 @@ function escape(b: Uint8Array, flags: number): string {
     else if (c === 0x0a) s += '\\n';
     else if (c === 0x0d) s += '\\r';
     else if (c === 0x09) s += '\\t';
-    else if (c <= 0x20 || c >= 0x7f || (c === 0x3d && flags & ESC_EQUAL)) s += '\\x' + HEX[c >> 4] + HEX[c & 15];
+    else if (c <= 0x20 || c >= 0x7f || (c === 0x3d && flags & ESC_EQUAL))
+      s += '\\x' + HEX[c >> 4] + HEX[c & 15];
     else s += String.fromCharCode(c);
   }
   return s;
@@ -383,7 +386,11 @@ export function encodeDump(tree: ComposefsTree): string {
   while (walk.length > 0) {
     const { entry, inode, path } = walk.pop()!;
     const link = entry?.hardlink === true;
-    const payload = link ? primaryPath.get(inode)! : inode.payload ? escape(inode.payload, ESC_LONE_DASH) : '-';
+    const payload = link
+      ? primaryPath.get(inode)!
+      : inode.payload
+        ? escape(inode.payload, ESC_LONE_DASH)
+        : '-';
     const content = inode.content ? escape(inode.content, ESC_LONE_DASH) : '-';
     const digest = inode.fsverityDigest ? Buffer.from(inode.fsverityDigest).toString('hex') : '-';
     let line =

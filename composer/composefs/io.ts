@@ -6,7 +6,20 @@
  * @see specs/composefs.md §7
  */
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, readlink, rename, rm, stat, link, copyFile, chmod } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  link,
+  copyFile,
+  chmod,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
@@ -17,7 +30,15 @@ import type { ImageInfo } from './reader.ts';
 import { computeFsVerityDigest } from './fsverity.ts';
 import { newInode, validateTree } from './tree.ts';
 import type { CfsEntry, CfsInode, ComposefsTree } from './tree.ts';
-import { RECOMMENDED_INLINE_CONTENT_MAX, S_IFDIR, S_IFMT, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK } from './format.ts';
+import {
+  RECOMMENDED_INLINE_CONTENT_MAX,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+  S_IFLNK,
+  S_IFCHR,
+  S_IFBLK,
+} from './format.ts';
 
 function ioError(e: unknown, what: string): EosError {
   if (e instanceof EosError) return e;
@@ -26,7 +47,8 @@ function ioError(e: unknown, what: string): EosError {
 }
 
 function located(e: unknown, path: string): unknown {
-  if (e instanceof ComposefsError) return new ComposefsError(`${path}: ${e.detail}`, { data: e.data, cause: e });
+  if (e instanceof ComposefsError)
+    return new ComposefsError(`${path}: ${e.detail}`, { data: e.data, cause: e });
   return e;
 }
 
@@ -145,7 +167,10 @@ async function storeObject(objectsDir: string, rel: string, source: Buffer): Pro
  * @throws IoError E12; ComposefsError E14 for names or files the format cannot hold
  * @see specs/composefs.md §7
  */
-export async function treeFromDirectory(dir: string, options: FromDirectoryOptions = {}): Promise<ComposefsTree> {
+export async function treeFromDirectory(
+  dir: string,
+  options: FromDirectoryOptions = {},
+): Promise<ComposefsTree> {
   const inlineMax = options.inlineMaxBytes ?? RECOMMENDED_INLINE_CONTENT_MAX;
   const byIno = new Map<string, CfsInode>();
   const nodeOf = async (path: Buffer): Promise<{ inode: CfsInode; link: boolean }> => {

@@ -18,7 +18,8 @@ import { CFS_FLAG_HAS_ACL, CFS_MAGIC, HDR_FLAGS, HDR_MAGIC } from './format.ts';
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((ok, fail) => {
     execFile(cmd, args, { encoding: 'utf8' }, (err, _stdout, stderr) => {
-      if (err) fail(new MountError(`${cmd} ${args.join(' ')}: ${(stderr || err.message).trim()}`, { cause: err }));
+      if (err)
+        fail(new MountError(`${cmd} ${args.join(' ')}: ${(stderr || err.message).trim()}`, { cause: err }));
       else ok();
     });
   });

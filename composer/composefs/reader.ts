@@ -74,10 +74,12 @@ class ImageReader {
     if (version > F.CFS_VERSION_MAX) bad(`unsupported composefs format version ${version}`);
     const sb = F.SB_OFFSET;
     if (this.u32(sb + F.SB_MAGIC) !== F.EROFS_SUPER_MAGIC) bad('bad EROFS superblock magic');
-    if (this.buf[sb + F.SB_BLKSZBITS] !== F.BLOCK_BITS) bad(`unsupported block size bits ${this.buf[sb + F.SB_BLKSZBITS]}`);
+    if (this.buf[sb + F.SB_BLKSZBITS] !== F.BLOCK_BITS)
+      bad(`unsupported block size bits ${this.buf[sb + F.SB_BLKSZBITS]}`);
     this.meta = this.u32(sb + F.SB_META_BLKADDR) * F.BLOCK_SIZE;
     this.xattrBase = this.u32(sb + F.SB_XATTR_BLKADDR) * F.BLOCK_SIZE;
-    if (this.meta >= buf.length || this.xattrBase >= buf.length) bad('metadata or xattr area outside the image');
+    if (this.meta >= buf.length || this.xattrBase >= buf.length)
+      bad('metadata or xattr area outside the image');
     this.buildSec = this.u64(sb + F.SB_BUILD_TIME);
     this.buildNsec = this.u32(sb + F.SB_BUILD_TIME_NSEC);
     this.rootNid = this.dv.getUint16(sb + F.SB_ROOT_NID, true);
@@ -99,7 +101,8 @@ class ImageReader {
   }
 
   need(off: number, len: number, what: string): void {
-    if (off < 0 || len < 0 || off + len > this.buf.length) bad(`${what} at offset ${off} (+${len}) is outside the image`);
+    if (off < 0 || len < 0 || off + len > this.buf.length)
+      bad(`${what} at offset ${off} (+${len}) is outside the image`);
   }
 
   inode(nid: number): RawInode {
@@ -109,7 +112,11 @@ class ImageReader {
     const extended = (format & 1) === 1;
     const layout = (format >> F.I_DATALAYOUT_BIT) & 7;
     if (format >> 4 !== 0) bad(`inode ${nid}: unknown format bits 0x${format.toString(16)}`);
-    if (layout !== F.DATALAYOUT_FLAT_PLAIN && layout !== F.DATALAYOUT_FLAT_INLINE && layout !== F.DATALAYOUT_CHUNK_BASED)
+    if (
+      layout !== F.DATALAYOUT_FLAT_PLAIN &&
+      layout !== F.DATALAYOUT_FLAT_INLINE &&
+      layout !== F.DATALAYOUT_CHUNK_BASED
+    )
       bad(`inode ${nid}: unsupported data layout ${layout}`);
     const isize = extended ? F.INODE_EXTENDED_SIZE : F.INODE_COMPACT_SIZE;
     this.need(at, isize, `inode ${nid}`);
@@ -183,11 +190,12 @@ class ImageReader {
     const tail = inline ? size % F.BLOCK_SIZE : 0;
     const nBlocks = Math.ceil((size - tail) / F.BLOCK_SIZE);
     const at = raw.blkaddr * F.BLOCK_SIZE;
-    if (nBlocks > 0) this.need(at, (size - tail), `blocks of directory ${nid}`);
+    if (nBlocks > 0) this.need(at, size - tail, `blocks of directory ${nid}`);
     const out: { name: Uint8Array; nid: number }[] = [];
     for (let b = 0; b < nBlocks; b++) {
       const start = at + b * F.BLOCK_SIZE;
-      const len = b === nBlocks - 1 && !inline && size % F.BLOCK_SIZE !== 0 ? size % F.BLOCK_SIZE : F.BLOCK_SIZE;
+      const len =
+        b === nBlocks - 1 && !inline && size % F.BLOCK_SIZE !== 0 ? size % F.BLOCK_SIZE : F.BLOCK_SIZE;
       this.direntBlock(this.buf.subarray(start, start + len), nid, out);
     }
     if (tail > 0) {
@@ -213,9 +221,13 @@ class ImageReader {
         end = block.indexOf(0, off);
         if (end < 0) end = block.length;
       }
-      if (off < first || end < off || end > block.length) bad(`directory ${nid}: bad name offsets ${off}..${end}`);
+      if (off < first || end < off || end > block.length)
+        bad(`directory ${nid}: bad name offsets ${off}..${end}`);
       const name = block.subarray(off, end);
-      if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e))
+      if (
+        (name.length === 1 && name[0] === 0x2e) ||
+        (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)
+      )
         continue;
       const child = dv.getBigUint64(d + F.DIRENT_NID, true);
       if (child > BigInt(this.buf.length)) bad(`directory ${nid}: entry nid ${child} out of range`);
@@ -291,7 +303,11 @@ function unrewrite(inode: CfsInode, xattrs: CfsXattr[]): void {
       inode.sizeBytes = 0;
       continue;
     }
-    if (name === F.XATTR_ESCAPED_WHITEOUTS || name === F.XATTR_USER_WHITEOUT || name === F.XATTR_USER_WHITEOUTS)
+    if (
+      name === F.XATTR_ESCAPED_WHITEOUTS ||
+      name === F.XATTR_USER_WHITEOUT ||
+      name === F.XATTR_USER_WHITEOUTS
+    )
       continue;
     if (
       hasWhiteouts &&
@@ -302,7 +318,10 @@ function unrewrite(inode: CfsInode, xattrs: CfsXattr[]): void {
       continue; // the version-1 marker of a directory holding whiteouts
     if (name.startsWith(F.OVERLAY_PREFIX)) {
       if (!name.startsWith(F.OVERLAY_ESCAPE_PREFIX)) continue;
-      kept.push({ name: Buffer.from(F.OVERLAY_PREFIX + name.slice(F.OVERLAY_ESCAPE_PREFIX.length), 'latin1'), value: x.value });
+      kept.push({
+        name: Buffer.from(F.OVERLAY_PREFIX + name.slice(F.OVERLAY_ESCAPE_PREFIX.length), 'latin1'),
+        value: x.value,
+      });
       continue;
     }
     kept.push(x);
@@ -340,7 +359,8 @@ export function parseImage(image: Uint8Array): { tree: ComposefsTree; info: Imag
         inode.sizeBytes = raw.sizeBytes;
         break;
       case F.S_IFLNK: {
-        if (raw.sizeBytes === 0 || raw.sizeBytes >= F.PATH_MAX) bad(`symlink ${nid}: target length ${raw.sizeBytes}`);
+        if (raw.sizeBytes === 0 || raw.sizeBytes >= F.PATH_MAX)
+          bad(`symlink ${nid}: target length ${raw.sizeBytes}`);
         inode.payload = r.flatData(raw, nid, F.PATH_MAX - 1);
         inode.sizeBytes = raw.sizeBytes;
         break;
@@ -371,7 +391,8 @@ export function parseImage(image: Uint8Array): { tree: ComposefsTree; info: Imag
   const pushDir = (inode: CfsInode, raw: RawInode, nid: number): void => {
     inode.entries = [];
     const ents = r.dirents(raw, nid);
-    for (let i = ents.length - 1; i >= 0; i--) stack.push({ parent: inode, name: ents[i]!.name, nid: ents[i]!.nid });
+    for (let i = ents.length - 1; i >= 0; i--)
+      stack.push({ parent: inode, name: ents[i]!.name, nid: ents[i]!.nid });
   };
   const stack: Pending[] = [];
   pushDir(root, rootLoaded.raw, r.rootNid);

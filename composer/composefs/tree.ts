@@ -245,13 +245,16 @@ function validateInode(inode: CfsInode, where: string): void {
   if (type !== 'dir' && inode.entries) throw new ComposefsError(`${where}: only directories have entries`);
   if (inode.payload) {
     if (inode.payload.length >= PATH_MAX)
-      throw new ComposefsError(`${where}: payload of ${inode.payload.length} bytes is too long (max ${PATH_MAX - 1})`);
+      throw new ComposefsError(
+        `${where}: payload of ${inode.payload.length} bytes is too long (max ${PATH_MAX - 1})`,
+      );
     if (hasByte(inode.payload, 0)) throw new ComposefsError(`${where}: payload contains NUL`);
   }
   if (type === 'symlink') {
     if (!inode.payload || inode.payload.length === 0)
       throw new ComposefsError(`${where}: a symlink needs a non-empty target`);
-    if (inode.content && inode.content.length > 0) throw new ComposefsError(`${where}: a symlink cannot have content`);
+    if (inode.content && inode.content.length > 0)
+      throw new ComposefsError(`${where}: a symlink cannot have content`);
     inode.sizeBytes = inode.payload.length;
   }
   if (inode.content) {

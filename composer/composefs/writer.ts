@@ -189,7 +189,8 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     // Escape trusted.overlay.* names.
     for (const x of inode.xattrs) {
       let name = latin1(x.name);
-      if (name.startsWith(F.OVERLAY_PREFIX)) name = F.OVERLAY_ESCAPE_PREFIX + name.slice(F.OVERLAY_PREFIX.length);
+      if (name.startsWith(F.OVERLAY_PREFIX))
+        name = F.OVERLAY_ESCAPE_PREFIX + name.slice(F.OVERLAY_PREFIX.length);
       node.xattrs.set(name, x.value);
     }
     const type = typeOf(node);
@@ -251,7 +252,8 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     if (selinux) stub.xattrs.set(F.XATTR_SELINUX, selinux);
     kids.push({ name, nameBytes: bytesOf(name), target: stub, link: false });
   }
-  for (const [, node] of order) if (node.children) node.children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const [, node] of order)
+    if (node.children) node.children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return root;
 }
 
@@ -339,7 +341,9 @@ function layout(tree: ComposefsTree, options: ImageOptions): Layout {
     let unshared = 0;
     for (const x of n.sorted) if (x.sharedOffset < 0) unshared += entrySize(x);
     n.xattrSize =
-      n.nShared === 0 && unshared === 0 ? 0 : roundUp(F.XATTR_IBODY_HEADER_SIZE + n.nShared * 4 + unshared, 4);
+      n.nShared === 0 && unshared === 0
+        ? 0
+        : roundUp(F.XATTR_IBODY_HEADER_SIZE + n.nShared * 4 + unshared, 4);
     if (n.xattrSize > 0 && (n.xattrSize - F.XATTR_IBODY_HEADER_SIZE) / 4 + 1 > 0xffff)
       throw new ComposefsError(`inode ${n.ino}: xattrs of ${n.xattrSize} bytes do not fit an EROFS inode`);
     const ppos = pos;
@@ -462,7 +466,14 @@ function writeXattr(buf: Uint8Array, dv: DataView, off: number, x: WXattr): numb
 }
 
 /** Writes `count` children of `n` starting at `first` as one dirent chunk at `off`. */
-function writeDirents(buf: Uint8Array, dv: DataView, off: number, n: WNode, first: number, count: number): void {
+function writeDirents(
+  buf: Uint8Array,
+  dv: DataView,
+  off: number,
+  n: WNode,
+  first: number,
+  count: number,
+): void {
   let nameoff = count * F.DIRENT_SIZE;
   let p = off + nameoff;
   const kids = n.children!;

@@ -11,7 +11,8 @@ let work: string;
 const images: { name: string; bytes: Uint8Array }[] = [];
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'eos-cfs-fuzz-'));
-  for (const v of vectors()) if (v.bytes.length < 50_000) images.push({ name: v.name, bytes: encodeImage(parseDump(v.bytes)) });
+  for (const v of vectors())
+    if (v.bytes.length < 50_000) images.push({ name: v.name, bytes: encodeImage(parseDump(v.bytes)) });
   // A generated tree: multi-block directories, long names and symlinks, hard links, inline files.
   const src = join(work, 'src');
   mkdirSync(src);

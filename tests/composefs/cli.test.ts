@@ -15,7 +15,11 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function eos(...args: string[]) {
-  const r = spawnSync(join(repoRoot, 'bin', 'eos.mjs'), args, { encoding: 'buffer', cwd: repoRoot, maxBuffer: 1 << 28 });
+  const r = spawnSync(join(repoRoot, 'bin', 'eos.mjs'), args, {
+    encoding: 'buffer',
+    cwd: repoRoot,
+    maxBuffer: 1 << 28,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
 }
 
@@ -27,7 +31,9 @@ describe('eos image', () => {
     expect(r.stderr).not.toMatch(/E\d+/);
     expect(r.status).toBe(0);
     expect(createHash('sha256').update(readFileSync(out)).digest('hex')).toBe(v.sha256);
-    expect(r.stdout.toString()).toMatch(new RegExp(`^ok\\t${out}\\t1658880\\tsha256:${v.sha256}\\tfsverity:[0-9a-f]{64}\\n$`));
+    expect(r.stdout.toString()).toMatch(
+      new RegExp(`^ok\\t${out}\\t1658880\\tsha256:${v.sha256}\\tfsverity:[0-9a-f]{64}\\n$`),
+    );
     const d = eos('image', '--dump', out);
     expect(d.status).toBe(0);
     expect(d.stdout.toString()).toBe(encodeDump(parseDump(d.stdout)));
@@ -40,7 +46,9 @@ describe('eos image', () => {
 
   it('--min-version/--max-version select the format version', () => {
     const out = join(work, 'special0.cfs');
-    expect(eos('image', '--from-dump', join(vectorsDir, 'special.dump'), '-o', out, '--max-version', '0').status).toBe(0);
+    expect(
+      eos('image', '--from-dump', join(vectorsDir, 'special.dump'), '-o', out, '--max-version', '0').status,
+    ).toBe(0);
     const want = readFileSync(join(vectorsDir, 'special.dump.sha256'), 'utf8').split(/\s/)[0];
     expect(createHash('sha256').update(readFileSync(out)).digest('hex')).toBe(want);
   });

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ComposefsError } from '../../src/index.ts';
-import { encodeDump, encodeImage, newInode, parseDump, parseImage, utf8, validateTree } from '../../composer/index.ts';
+import {
+  encodeDump,
+  encodeImage,
+  newInode,
+  parseDump,
+  parseImage,
+  utf8,
+  validateTree,
+} from '../../composer/index.ts';
 import { normalizeForImage } from './helpers.ts';
 
 const ROOT = '/ 4096 40755 2 0 0 0 0.0 - - -\n';
@@ -48,7 +56,9 @@ describe('composefs dump format', () => {
     expect(root.entries![3]!.inode.sizeBytes).toBe(6);
     expect(root.entries![1]!.inode.rdev).toBe(259);
     const text = encodeDump(tree);
-    expect(text).toContain('/a\\x20b 3 100644 1 10 20 0 5.7 - x\\ty - trusted.n=\\x00\\xff user.k\\x3d=v\\x3d1\n');
+    expect(text).toContain(
+      '/a\\x20b 3 100644 1 10 20 0 5.7 - x\\ty - trusted.n=\\x00\\xff user.k\\x3d=v\\x3d1\n',
+    );
     expect(text).toContain('/d/h 100000 @100755 2 0 0 0 1.0 /d/f - ' + 'ab'.repeat(32));
     expect(encodeDump(parseDump(text))).toBe(text);
   });
@@ -60,7 +70,10 @@ describe('composefs dump format', () => {
     const file = newInode(0o100644, { sizeBytes: 256, content: null, payload: utf8('-') });
     file.xattrs.push({ name: utf8('user.= \\\n'), value: bytes });
     const dash = newInode(0o100644, { sizeBytes: 1, content: utf8('-') });
-    root.entries!.push({ name, inode: file, hardlink: false }, { name: utf8('-'), inode: dash, hardlink: false });
+    root.entries!.push(
+      { name, inode: file, hardlink: false },
+      { name: utf8('-'), inode: dash, hardlink: false },
+    );
     const tree = validateTree(root);
     const text = encodeDump(tree);
     expect(text).toContain(' \\x2d ');
@@ -71,7 +84,9 @@ describe('composefs dump format', () => {
     expect(Buffer.from(back.root.entries![1]!.inode.content!).toString()).toBe('-');
     // and through an image
     const img = parseImage(encodeImage(tree)).tree;
-    expect(encodeDump(validateTree(normalizeForImage(img)))).toBe(encodeDump(validateTree(normalizeForImage(tree))));
+    expect(encodeDump(validateTree(normalizeForImage(img)))).toBe(
+      encodeDump(validateTree(normalizeForImage(tree))),
+    );
   });
 
   it('accepts a missing final newline and repeated xattrs (last wins)', () => {
@@ -88,24 +103,56 @@ describe('composefs dump format', () => {
     ['bad size', ROOT + '/a -1 100644 1 0 0 0 0.0 - - -\n', /line 2: invalid size/],
     ['bad mtime', ROOT + '/a 0 100644 1 0 0 0 17 - - -\n', /line 2: invalid mtime/],
     ['missing parent', ROOT + '/x/a 0 100644 1 0 0 0 0.0 - - -\n', /line 2: parent directory missing/],
-    ['parent not dir', ROOT + '/x 0 100644 1 0 0 0 0.0 - - -\n/x/a 0 100644 1 0 0 0 0.0 - - -\n', /line 3: parent must be a directory/],
-    ['duplicate', ROOT + '/a 0 100644 1 0 0 0 0.0 - - -\n/a 0 100644 1 0 0 0 0.0 - - -\n', /line 3: path \/a already exists/],
+    [
+      'parent not dir',
+      ROOT + '/x 0 100644 1 0 0 0 0.0 - - -\n/x/a 0 100644 1 0 0 0 0.0 - - -\n',
+      /line 3: parent must be a directory/,
+    ],
+    [
+      'duplicate',
+      ROOT + '/a 0 100644 1 0 0 0 0.0 - - -\n/a 0 100644 1 0 0 0 0.0 - - -\n',
+      /line 3: path \/a already exists/,
+    ],
     ['dot name', ROOT + '/.. 0 100644 1 0 0 0 0.0 - - -\n', /line 2: invalid \. or \.\./],
-    ['long name', ROOT + `/${'n'.repeat(256)} 0 100644 1 0 0 0 0.0 - - -\n`, /line 2: file name longer than 255/],
+    [
+      'long name',
+      ROOT + `/${'n'.repeat(256)} 0 100644 1 0 0 0 0.0 - - -\n`,
+      /line 2: file name longer than 255/,
+    ],
     ['bad escape', ROOT + '/a\\q 0 100644 1 0 0 0 0.0 - - -\n', /line 2: unsupported escape \\q/],
     ['short hex', ROOT + '/a\\x4 0 100644 1 0 0 0 0.0 - - -\n', /line 2: no hex characters/],
     ['bad hex', ROOT + '/a\\xzz 0 100644 1 0 0 0 0.0 - - -\n', /line 2: invalid hex/],
-    ['content size', ROOT + '/a 2 100644 1 0 0 0 0.0 - abc -\n', /line 2: invalid content size 3, must match size 2/],
+    [
+      'content size',
+      ROOT + '/a 2 100644 1 0 0 0 0.0 - abc -\n',
+      /line 2: invalid content size 3, must match size 2/,
+    ],
     ['xattr without =', ROOT + '/a 0 100644 1 0 0 0 0.0 - - - user.x\n', /line 2: missing = in xattr/],
     ['empty symlink', ROOT + '/a 0 120777 1 0 0 0 0.0 - - -\n', /line 2: invalid symlink/],
     ['bad digest', ROOT + '/a 9 100644 1 0 0 0 0.0 - - abc\n', /line 2: invalid fs-verity digest/],
     ['nul', ROOT + '/a 0 100644 1 0 0 0 0.0 - - -\0\n', /line 2: embedded NUL/],
     ['link to nothing', ROOT + '/a 0 @100644 1 0 0 0 0.0 /b - -\n', /line 2: no target at \/b/],
-    ['link to dir', ROOT + '/d 0 40755 1 0 0 0 0.0 - - -\n/a 0 @100644 1 0 0 0 0.0 /d - -\n', /line 3: directories can't be hard-linked/],
-    ['dir link', ROOT + '/a 0 100644 1 0 0 0 0.0 - - -\n/b 0 @40755 1 0 0 0 0.0 /a - -\n', /line 3: directories can't be hard-linked/],
+    [
+      'link to dir',
+      ROOT + '/d 0 40755 1 0 0 0 0.0 - - -\n/a 0 @100644 1 0 0 0 0.0 /d - -\n',
+      /line 3: directories can't be hard-linked/,
+    ],
+    [
+      'dir link',
+      ROOT + '/a 0 100644 1 0 0 0 0.0 - - -\n/b 0 @40755 1 0 0 0 0.0 /a - -\n',
+      /line 3: directories can't be hard-linked/,
+    ],
     ['self link', ROOT + '/a 0 @100644 1 0 0 0 0.0 /a - -\n', /line 2: self-referential hard link/],
-    ['big content', ROOT + `/a 5001 100644 1 0 0 0 0.0 - ${'x'.repeat(5001)} -\n`, /line 2: inline content size 5001 exceeds/],
-    ['huge xattrs', ROOT + `/a 0 100644 1 0 0 0 0.0 - - - user.a=${'v'.repeat(20000)} user.b=${'v'.repeat(20000)}\n`, /line 2: xattrs of this inode exceed 32767/],
+    [
+      'big content',
+      ROOT + `/a 5001 100644 1 0 0 0 0.0 - ${'x'.repeat(5001)} -\n`,
+      /line 2: inline content size 5001 exceeds/,
+    ],
+    [
+      'huge xattrs',
+      ROOT + `/a 0 100644 1 0 0 0 0.0 - - - user.a=${'v'.repeat(20000)} user.b=${'v'.repeat(20000)}\n`,
+      /line 2: xattrs of this inode exceed 32767/,
+    ],
   ];
   for (const [what, text, re] of bad)
     it(`rejects ${what} with a located E14`, () => {

@@ -37,7 +37,8 @@ describe('fs-verity digests', () => {
       const bytes = pattern(n);
       const d = Buffer.from(computeFsVerityDigest(bytes)).toString('hex');
       const h = new FsVerityHasher();
-      for (let i = 0; i < n; i += 1000 + (i % 7)) h.update(bytes.subarray(i, Math.min(n, i + 1000 + (i % 7))));
+      for (let i = 0; i < n; i += 1000 + (i % 7))
+        h.update(bytes.subarray(i, Math.min(n, i + 1000 + (i % 7))));
       expect(Buffer.from(h.digest()).toString('hex')).toBe(d);
       async function* chunks() {
         for (let i = 0; i < n; i += 65536) yield bytes.subarray(i, i + 65536);
@@ -54,6 +55,8 @@ describe('fs-verity digests', () => {
     });
 
   it('pins the digest of 10 KB of the test pattern', () => {
-    expect(Buffer.from(computeFsVerityDigest(pattern(10_000))).toString('hex')).toMatchInlineSnapshot(`"20ebfc56ebf564d4b8e4368d710de733f310ee48e9dbc4c164613de53a05898a"`);
+    expect(Buffer.from(computeFsVerityDigest(pattern(10_000))).toString('hex')).toMatchInlineSnapshot(
+      `"20ebfc56ebf564d4b8e4368d710de733f310ee48e9dbc4c164613de53a05898a"`,
+    );
   });
 });

@@ -25,7 +25,9 @@ export function vectors(): Vector[] {
       const path = join(vectorsDir, name);
       let bytes: Uint8Array = readFileSync(path);
       if (name.endsWith('.gz')) bytes = gunzipSync(bytes);
-      const sha256 = readFileSync(path + '.sha256', 'utf8').trim().split(/\s+/)[0]!;
+      const sha256 = readFileSync(path + '.sha256', 'utf8')
+        .trim()
+        .split(/\s+/)[0]!;
       const vf = path + '.version';
       const version = existsSync(vf) ? Number(readFileSync(vf, 'utf8').trim()) : undefined;
       return { name, path, bytes, sha256, version };
@@ -34,13 +36,17 @@ export function vectors(): Vector[] {
 
 /** Runs `fsck.erofs` (and with `extract`, `fsck.erofs --extract`, which reads every file). */
 export function fsck(image: string, extract = true): { ok: boolean; output: string } {
-  const r = spawnSync('fsck.erofs', extract ? ['--extract', image] : [image], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('fsck.erofs', extract ? ['--extract', image] : [image], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
 
 /** Installs the machine packages the tests need (erofs-utils, fsverity) when running as root. */
 export function setup(): void {
-  if (process.getuid?.() === 0) execFileSync('bash', [join(repoRoot, 'scripts', 'setup.sh')], { stdio: 'inherit' });
+  if (process.getuid?.() === 0)
+    execFileSync('bash', [join(repoRoot, 'scripts', 'setup.sh')], { stdio: 'inherit' });
 }
 
 /**

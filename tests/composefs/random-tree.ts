@@ -4,7 +4,16 @@
  * sort around `.`, symlinks up to 4095 bytes, executable bits, empty files, hard links, odd owners
  * and sub-second mtimes. `materialize` writes one to disk.
  */
-import { chownSync, lchownSync, linkSync, lutimesSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  lchownSync,
+  linkSync,
+  lutimesSync,
+  mkdirSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** A seeded PRNG (mulberry32). */
@@ -70,7 +79,15 @@ export function randomTree(opts: TreeOptions): Node[] {
     if (!p) return;
     const x = r();
     const size =
-      x < 0.2 ? 0 : x < 0.45 ? 1 + int(64) : x < 0.9 ? 65 + int(20_000) : x < 0.95 ? 4096 * (1 + int(8)) : int(maxBytes);
+      x < 0.2
+        ? 0
+        : x < 0.45
+          ? 1 + int(64)
+          : x < 0.9
+            ? 65 + int(20_000)
+            : x < 0.95
+              ? 4096 * (1 + int(8))
+              : int(maxBytes);
     nodes.push({ kind: 'file', path: p, mode: modes[int(modes.length)]!, size, seed: int(2 ** 31) });
     files.push(p);
   };
@@ -97,7 +114,8 @@ export function randomTree(opts: TreeOptions): Node[] {
     const parent = dirs[int(dirs.length)]!;
     if (r() < 0.05) {
       const p = add(parent, name(1 + int(20)));
-      if (p) nodes.push({ kind: 'symlink', path: p, target: r() < 0.5 ? '../' + name(5) : name(1 + int(60)) });
+      if (p)
+        nodes.push({ kind: 'symlink', path: p, target: r() < 0.5 ? '../' + name(5) : name(1 + int(60)) });
     } else mkfile(parent, name(1 + int(30)));
   }
   const nLinks = Math.floor(opts.files / 60);

@@ -11,7 +11,8 @@ let work: string;
 const images: { name: string; bytes: Uint8Array }[] = [];
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'eos-cfs-fuzz-'));
-  for (const v of vectors()) if (v.bytes.length < 50_000) images.push({ name: v.name, bytes: encodeImage(parseDump(v.bytes)) });
+  for (const v of vectors())
+    if (v.bytes.length < 50_000) images.push({ name: v.name, bytes: encodeImage(parseDump(v.bytes)) });
   // A generated tree: multi-block directories, long names and symlinks, hard links, inline files.
   const src = join(work, 'src');
   mkdirSync(src);
@@ -42,7 +43,10 @@ describe('composefs reader on damaged images', () => {
       // Bias damage to the metadata (header, superblock, inodes, xattrs): the first 48 KiB.
       const span = Math.min(b.length, 49152);
       if (kind < 0.6) {
-        for (let k = 1 + int(4); k > 0; k--) b[int(span)] ^= 1 << int(8);
+        for (let k = 1 + int(4); k > 0; k--) {
+          const at = int(span);
+          b[at] = b[at]! ^ (1 << int(8));
+        }
       } else if (kind < 0.8) {
         const at = int(span - 4) & ~3;
         new DataView(b.buffer).setUint32(at, INTERESTING[int(INTERESTING.length)]!, true);

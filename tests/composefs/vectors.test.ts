@@ -3,7 +3,14 @@ import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunking, encodeDump, encodeImage, parseDump, parseImage, validateTree } from '../../composer/index.ts';
+import {
+  chunking,
+  encodeDump,
+  encodeImage,
+  parseDump,
+  parseImage,
+  validateTree,
+} from '../../composer/index.ts';
 import type { ComposefsTree } from '../../composer/index.ts';
 import { fsck, normalizeForImage, setup, vectors, vectorsDir } from './helpers.ts';
 
@@ -28,7 +35,12 @@ function hasMultiChunkFile(tree: ComposefsTree): boolean {
   const stack = [tree.root];
   while (stack.length) {
     const n = stack.pop()!;
-    if ((n.mode & 0o170000) === 0o100000 && !n.content && n.sizeBytes > 0 && chunking(n.sizeBytes).chunkCount > 1)
+    if (
+      (n.mode & 0o170000) === 0o100000 &&
+      !n.content &&
+      n.sizeBytes > 0 &&
+      chunking(n.sizeBytes).chunkCount > 1
+    )
       return true;
     for (const e of n.entries ?? []) if (!e.hardlink) stack.push(e.inode);
   }
@@ -87,7 +99,11 @@ describe('composefs golden vectors', () => {
   it('defaults to version 1 only for trees with a character device 0/0', () => {
     const special = all.find((v) => v.name === 'special.dump')!;
     const v1 = all.find((v) => v.name === 'special_v1.dump')!;
-    expect(createHash('sha256').update(encodeImage(parseDump(special.bytes))).digest('hex')).toBe(v1.sha256);
+    expect(
+      createHash('sha256')
+        .update(encodeImage(parseDump(special.bytes)))
+        .digest('hex'),
+    ).toBe(v1.sha256);
     const plain = parseDump('/ 4096 40755 2 0 0 0 0.0 - - -\n/a 0 100644 1 0 0 0 0.0 - - -\n');
     expect(parseImage(encodeImage(plain)).info.version).toBe(0);
     expect(parseImage(encodeImage(plain, { minVersion: 1 })).info.version).toBe(1);
