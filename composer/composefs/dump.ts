@@ -82,10 +82,14 @@ function ascii(b: Uint8Array): string {
 }
 
 function parseUint(b: Uint8Array, what: string, radix: 8 | 10 = 10): number {
-  const s = ascii(b);
-  if (!(radix === 8 ? /^[0-7]+$/ : /^[0-9]+$/).test(s)) fail(`invalid ${what} '${s}'`);
-  const v = parseInt(s, radix);
-  if (!Number.isSafeInteger(v)) fail(`${what} '${s}' is too large`);
+  if (b.length === 0 || b.length > 20) fail(`invalid ${what} '${ascii(b)}'`);
+  let v = 0;
+  for (let i = 0; i < b.length; i++) {
+    const d = b[i]! - 0x30;
+    if (d < 0 || d >= radix) fail(`invalid ${what} '${ascii(b)}'`);
+    v = v * radix + d;
+  }
+  if (!Number.isSafeInteger(v)) fail(`${what} '${ascii(b)}' is too large`);
   return v;
 }
 
@@ -275,8 +279,7 @@ class DumpParser {
       if (name.length === 0 || name.length > XATTR_NAME_MAX)
         fail(`xattr name length ${name.length} not in 1..${XATTR_NAME_MAX}`);
       if (value.length > XATTR_VALUE_MAX) fail(`xattr value of ${value.length} bytes is too large`);
-      const key = ascii(name);
-      const old = inode.xattrs.findIndex((x) => ascii(x.name) === key);
+      const old = inode.xattrs.findIndex((x) => Buffer.compare(x.name, name) === 0);
       if (old >= 0) {
         const o = inode.xattrs[old]!;
         inode.xattrs.splice(old, 1);

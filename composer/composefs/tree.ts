@@ -84,7 +84,7 @@ export type CfsFileType = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 
  * The file type of an `st_mode`.
  * @throws ComposefsError E14 for an unknown type
  */
-export function fileTypeOf(mode: number, where = 'inode'): CfsFileType {
+export function fileTypeOf(mode: number, where: { toString(): string } = 'inode'): CfsFileType {
   switch (mode & S_IFMT) {
     case S_IFREG:
       return 'file';
@@ -141,14 +141,24 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function showPath(parts: Uint8Array[]): string {
-  if (parts.length === 0) return '/';
-  return parts.map((p) => '/' + Buffer.from(p).toString('utf8')).join('');
+function showPath(v: Visit): string {
+  const parts: string[] = [];
+  for (let x: Visit | null = v; x && x.name; x = x.parent) parts.push(Buffer.from(x.name).toString('utf8'));
+  return parts.length === 0 ? '/' : '/' + parts.reverse().join('/');
 }
 
-function checkUint(v: number, max: number, what: string, where: string): void {
+function checkUint(v: number, max: number, what: string, where: Lazy): void {
   if (!Number.isInteger(v) || v < 0 || v > max)
     throw new ComposefsError(`${where}: ${what} ${v} out of range 0..${max}`, { data: { [what]: v } });
+}
+
+/** A path rendered only when an error message needs it. */
+interface Lazy {
+  toString(): string;
+}
+
+function showPathLazy(v: Visit): Lazy {
+  return { toString: () => showPath(v) };
 }
 
 /**
@@ -187,51 +197,58 @@ function hasByte(b: Uint8Array, v: number): boolean {
 export function validateTree(root: CfsInode): ComposefsTree {
   if ((root.mode & S_IFMT) !== S_IFDIR || !root.entries)
     throw new ComposefsError('/: the root must be a directory');
-  const primaries = new Set<CfsInode>();
-  const links: { inode: CfsInode; where: string }[] = [];
-  const stack: { inode: CfsInode; path: Uint8Array[] }[] = [{ inode: root, path: [] }];
-  primaries.add(root);
+  const primaries = new Set<CfsInode>([root]);
+  const links: { inode: CfsInode; at: Visit }[] = [];
+  const stack: Visit[] = [{ inode: root, name: null, parent: null }];
   while (stack.length > 0) {
-    const { inode, path } = stack.pop()!;
-    const where = showPath(path);
-    validateInode(inode, where);
-    if (!inode.entries) continue;
+    const at = stack.pop()!;
+    const inode = at.inode;
+    validateInode(inode, at);
     const entries = inode.entries;
+    if (!entries) continue;
     entries.sort((a, b) => compareBytes(a.name, b.name));
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       const n = e.name;
-      const childPath = [...path, n];
+      const child: Visit = { inode: e.inode, name: n, parent: at };
       if (n.length === 0 || n.length > NAME_MAX)
-        throw new ComposefsError(`${showPath(childPath)}: name length ${n.length} not in 1..${NAME_MAX}`);
+        throw new ComposefsError(`${showPath(child)}: name length ${n.length} not in 1..${NAME_MAX}`);
       if (hasByte(n, 0x2f) || hasByte(n, 0))
-        throw new ComposefsError(`${showPath(childPath)}: name contains '/' or NUL`);
+        throw new ComposefsError(`${showPath(child)}: name contains '/' or NUL`);
       if ((n.length === 1 && n[0] === 0x2e) || (n.length === 2 && n[0] === 0x2e && n[1] === 0x2e))
-        throw new ComposefsError(`${where}: '.' and '..' are not allowed as entry names`);
+        throw new ComposefsError(`${showPath(at)}: '.' and '..' are not allowed as entry names`);
       if (i > 0 && compareBytes(entries[i - 1]!.name, n) === 0)
-        throw new ComposefsError(`${showPath(childPath)}: duplicate entry name`);
+        throw new ComposefsError(`${showPath(child)}: duplicate entry name`);
       if (e.hardlink) {
-        links.push({ inode: e.inode, where: showPath(childPath) });
+        links.push({ inode: e.inode, at: child });
         continue;
       }
       if (primaries.has(e.inode))
         throw new ComposefsError(
-          `${showPath(childPath)}: inode already has a primary entry (use hardlink: true for a second name)`,
+          `${showPath(child)}: inode already has a primary entry (use hardlink: true for a second name)`,
         );
       primaries.add(e.inode);
-      stack.push({ inode: e.inode, path: childPath });
+      stack.push(child);
     }
   }
   for (const l of links) {
     if ((l.inode.mode & S_IFMT) === S_IFDIR)
-      throw new ComposefsError(`${l.where}: directories can't be hard-linked`);
+      throw new ComposefsError(`${showPath(l.at)}: directories can't be hard-linked`);
     if (!primaries.has(l.inode))
-      throw new ComposefsError(`${l.where}: hard link to an inode that has no primary entry in the tree`);
+      throw new ComposefsError(`${showPath(l.at)}: hard link to an inode that has no primary entry in the tree`);
   }
   return { root } as ComposefsTree;
 }
 
-function validateInode(inode: CfsInode, where: string): void {
+/** A node being validated and how it was reached (for error messages only). */
+interface Visit {
+  inode: CfsInode;
+  name: Uint8Array | null;
+  parent: Visit | null;
+}
+
+function validateInode(inode: CfsInode, at: Visit): void {
+  const where = showPathLazy(at);
   const type = fileTypeOf(inode.mode, where);
   checkUint(inode.mode, 0xffffffff, 'mode', where);
   checkUint(inode.nlink, 0xffffffff, 'nlink', where);

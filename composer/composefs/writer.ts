@@ -25,14 +25,28 @@ export interface ImageOptions {
   maxVersion?: number;
 }
 
+/** What the writer needs of an xattr name: prefix index, suffix bytes, name-filter bit. */
+interface NameInfo {
+  index: number;
+  suffix: Uint8Array;
+  filterBit: number;
+}
+
 /** One xattr of the rewritten tree: the full name as a latin1 (byte) string and the value. */
 interface WXattr {
   name: string;
   value: Uint8Array;
+  info: NameInfo;
   /** Key for shared-table counting. */
   key: string;
   /** Offset in the shared table (bytes), or -1 when inline. */
   sharedOffset: number;
+}
+
+/** An xattr before layout. */
+interface RawXattr {
+  name: string;
+  value: Uint8Array;
 }
 
 interface WChild {
@@ -55,7 +69,7 @@ interface WNode {
   payload: Uint8Array | null;
   content: Uint8Array | null;
   digest: Uint8Array | null;
-  xattrs: Map<string, Uint8Array>;
+  xattrs: RawXattr[];
   sorted: WXattr[];
   children: WChild[] | null;
   parent: WNode | null;
@@ -105,16 +119,43 @@ function fileType(n: WNode): number {
   }
 }
 
-/** Prefix index and name suffix of an xattr name. */
-function xattrIndex(name: string): [number, string] {
-  for (const [index, prefix] of F.XATTR_PREFIXES)
-    if (name.startsWith(prefix)) return [index, name.slice(prefix.length)];
-  return [0, name];
+const nameInfos = new Map<string, NameInfo>();
+/** Prefix index, suffix and filter bit of an xattr name (cached: names repeat across inodes). */
+function nameInfo(name: string): NameInfo {
+  let info = nameInfos.get(name);
+  if (info) return info;
+  let index = 0;
+  let suffix = name;
+  for (const [i, prefix] of F.XATTR_PREFIXES)
+    if (name.startsWith(prefix)) {
+      index = i;
+      suffix = name.slice(prefix.length);
+      break;
+    }
+  const bytes = bytesOf(suffix);
+  const filterBit = (xxHash32(bytes, (F.XATTR_FILTER_SEED + index) >>> 0) >>> 0) & (F.XATTR_FILTER_BITS - 1);
+  info = { index, suffix: bytes, filterBit };
+  if (nameInfos.size < 100_000) nameInfos.set(name, info);
+  return info;
 }
 
 function entrySize(x: WXattr): number {
-  const [, suffix] = xattrIndex(x.name);
-  return roundUp(F.XATTR_ENTRY_SIZE + suffix.length + x.value.length, 4);
+  return roundUp(F.XATTR_ENTRY_SIZE + x.info.suffix.length + x.value.length, 4);
+}
+
+/** Sets an xattr, replacing an existing value. */
+function setX(n: WNode, name: string, value: Uint8Array): void {
+  for (const x of n.xattrs)
+    if (x.name === name) {
+      x.value = value;
+      return;
+    }
+  n.xattrs.push({ name, value });
+}
+
+function getX(n: WNode, name: string): Uint8Array | undefined {
+  for (const x of n.xattrs) if (x.name === name) return x.value;
+  return undefined;
 }
 
 function newNode(from: CfsInode | null, mode: number): WNode {
@@ -130,7 +171,7 @@ function newNode(from: CfsInode | null, mode: number): WNode {
     payload: from?.payload ?? null,
     content: from?.content ?? null,
     digest: from?.fsverityDigest ?? null,
-    xattrs: new Map(),
+    xattrs: [],
     sorted: [],
     children: null,
     parent: null,
@@ -191,7 +232,7 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
       let name = latin1(x.name);
       if (name.startsWith(F.OVERLAY_PREFIX))
         name = F.OVERLAY_ESCAPE_PREFIX + name.slice(F.OVERLAY_PREFIX.length);
-      node.xattrs.set(name, x.value);
+      setX(node, name, x.value);
     }
     const type = typeOf(node);
     if (type === F.S_IFREG && node.sizeBytes > 0 && !node.content) {
@@ -204,10 +245,10 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
         meta[3] = F.FSVERITY_HASH_ALG_SHA256;
         meta.set(node.digest, 4);
       }
-      node.xattrs.set(F.XATTR_METACOPY, meta);
+      setX(node, F.XATTR_METACOPY, meta);
       if (node.payload && node.payload.length > 0) {
         const p = latin1(node.payload);
-        node.xattrs.set(F.XATTR_REDIRECT, bytesOf('/' + p));
+        setX(node, F.XATTR_REDIRECT, bytesOf('/' + p));
       }
     }
     if (type === F.S_IFCHR && node.rdev === 0) {
@@ -215,13 +256,13 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
       node.sizeBytes = 0;
       node.mode = F.S_IFREG | (node.mode & ~F.S_IFMT & 0xffffffff);
       node.mode >>>= 0;
-      node.xattrs.set(F.XATTR_ESCAPED_WHITEOUT, EMPTY);
-      node.xattrs.set(F.XATTR_USER_WHITEOUT, EMPTY);
-      parent.xattrs.set(F.XATTR_ESCAPED_WHITEOUTS, EMPTY);
-      parent.xattrs.set(F.XATTR_USER_WHITEOUTS, EMPTY);
+      setX(node, F.XATTR_ESCAPED_WHITEOUT, EMPTY);
+      setX(node, F.XATTR_USER_WHITEOUT, EMPTY);
+      setX(parent, F.XATTR_ESCAPED_WHITEOUTS, EMPTY);
+      setX(parent, F.XATTR_USER_WHITEOUTS, EMPTY);
       if (version >= 1) {
-        parent.xattrs.set(F.XATTR_ESCAPED_OPAQUE, bytesOf('x'));
-        parent.xattrs.set(F.XATTR_USER_OPAQUE, bytesOf('x'));
+        setX(parent, F.XATTR_ESCAPED_OPAQUE, bytesOf('x'));
+        setX(parent, F.XATTR_USER_OPAQUE, bytesOf('x'));
       }
     }
   }
@@ -236,10 +277,10 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     kids.push({ name: '..', nameBytes: bytesOf('..'), target: node.parent ?? node, link: true });
     node.children = kids;
   }
-  root.xattrs.set(F.XATTR_OPAQUE, bytesOf('y'));
+  setX(root, F.XATTR_OPAQUE, bytesOf('y'));
   const kids = root.children!;
   const present = new Set(kids.map((k) => k.name));
-  const selinux = root.xattrs.get(F.XATTR_SELINUX);
+  const selinux = getX(root, F.XATTR_SELINUX);
   for (let i = 0; i < 256; i++) {
     const name = HEX[i >> 4]! + HEX[i & 15]!;
     if (present.has(name)) continue;
@@ -249,7 +290,7 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     stub.mtimeSec = root.mtimeSec;
     stub.mtimeNsec = root.mtimeNsec;
     stub.parent = root;
-    if (selinux) stub.xattrs.set(F.XATTR_SELINUX, selinux);
+    if (selinux) stub.xattrs.push({ name: F.XATTR_SELINUX, value: selinux });
     kids.push({ name, nameBytes: bytesOf(name), target: stub, link: false });
   }
   for (const [, node] of order)
@@ -292,12 +333,11 @@ function layout(tree: ComposefsTree, options: ImageOptions): Layout {
       minSec = n.mtimeSec;
       minNsec = n.mtimeNsec;
     }
-    const names = [...n.xattrs.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    n.sorted = names.map((name) => {
-      const value = n.xattrs.get(name)!;
-      return { name, value, key: name + '\0' + latin1(value), sharedOffset: -1 };
+    if (n.xattrs.length > 1) n.xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    n.sorted = n.xattrs.map(({ name, value }) => {
+      if (name === F.XATTR_ACL_ACCESS || name === F.XATTR_ACL_DEFAULT) hasAcl = true;
+      return { name, value, info: nameInfo(name), key: name + '\0' + latin1(value), sharedOffset: -1 };
     });
-    if (n.xattrs.has(F.XATTR_ACL_ACCESS) || n.xattrs.has(F.XATTR_ACL_DEFAULT)) hasAcl = true;
   }
   // Step 3: shared xattrs (used by more than one inode), in descending canonical order.
   const counts = new Map<string, { x: WXattr; count: number; offset: number }>();
@@ -443,24 +483,13 @@ function tailPadding(n: WNode, pos: number, isize: number, xsize: number): numbe
   return 0;
 }
 
-const filterCache = new Map<string, number>();
-function filterBit(index: number, suffix: string): number {
-  const k = index + ':' + suffix;
-  let bit = filterCache.get(k);
-  if (bit === undefined) {
-    bit = (xxHash32(bytesOf(suffix), (F.XATTR_FILTER_SEED + index) >>> 0) >>> 0) & (F.XATTR_FILTER_BITS - 1);
-    if (filterCache.size < 100_000) filterCache.set(k, bit);
-  }
-  return bit;
-}
-
 /** Writes one xattr entry at `off`; returns the offset after it (4-aligned). */
 function writeXattr(buf: Uint8Array, dv: DataView, off: number, x: WXattr): number {
-  const [index, suffix] = xattrIndex(x.name);
+  const { index, suffix } = x.info;
   buf[off] = suffix.length & 0xff;
   buf[off + 1] = index;
   dv.setUint16(off + 2, x.value.length, true);
-  buf.set(bytesOf(suffix), off + 4);
+  buf.set(suffix, off + 4);
   buf.set(x.value, off + 4 + suffix.length);
   return off + roundUp(4 + suffix.length + x.value.length, 4);
 }
@@ -596,10 +625,7 @@ export function encodeImage(tree: ComposefsTree, options: ImageOptions = {}): Ui
     let p = at + (n.compact ? F.INODE_COMPACT_SIZE : F.INODE_EXTENDED_SIZE);
     if (n.xattrSize > 0) {
       let filter = 0;
-      for (const x of n.sorted) {
-        const [index, suffix] = xattrIndex(x.name);
-        filter |= 1 << filterBit(index, suffix);
-      }
+      for (const x of n.sorted) filter |= 1 << x.info.filterBit;
       dv.setUint32(p, (F.XATTR_FILTER_DEFAULT & ~filter) >>> 0, true);
       buf[p + 4] = n.nShared;
       let q = p + F.XATTR_IBODY_HEADER_SIZE;
