@@ -422,7 +422,7 @@ export function parseElf(bytes: Uint8Array, name: string): ElfFile {
     throw new ElfFormatError(`${name}: unknown ELF data encoding ${data}`, {
       data: { file: name, field: 'EI_DATA' },
     });
-  const r = new Reader(bytes, name, data === F.ELFDATA2LSB, cls === F.ELFCLASS64);
+  const r: Reader = new Reader(bytes, name, data === F.ELFDATA2LSB, cls === F.ELFCLASS64);
   const h = r.is64 ? F.HEADER64 : F.HEADER32;
   r.check(0, h.sizeBytes, 'ELF header');
   if (bytes[F.EI_VERSION] !== F.EV_CURRENT)
