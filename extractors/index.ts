@@ -13,3 +13,36 @@ export type {
   ElfVersionNeedEntry,
 } from './elf/parse-elf.ts';
 export { bindingName, symbolTypeName, visibilityName, dtFlagsNames, dtFlags1Names } from './elf/names.ts';
+export {
+  EXTRACTOR_IDENTITY,
+  INTERFACE_MANIFEST_KIND,
+  INTERFACE_MANIFEST_VERSION,
+  ELF_INTERFACE_KIND,
+  interfaceDigest,
+  interfaceOfElf,
+  assembleManifest,
+  buildInterfaceManifest,
+  manifestDigest,
+  parseInterfaceManifest,
+} from './interface/manifest.ts';
+export type {
+  ElfAbi,
+  SharedObjectInterface,
+  FileRequirements,
+  InterfaceManifest,
+  ElfFileInterface,
+} from './interface/manifest.ts';
+export {
+  checkCoverage,
+  COVERAGE_PROOF_KIND,
+  COVERAGE_PROOF_VERSION,
+  COVERAGE_REQUIREMENTS_KIND,
+} from './interface/coverage.ts';
+export type {
+  CoverageProof,
+  CoverageRequirements,
+  CoverageResult,
+  SonameMissing,
+  SonameRequirements,
+} from './interface/coverage.ts';
+export { readInterfaceManifest, listElfFiles } from './interface/read-tree.ts';

@@ -80,6 +80,11 @@ export interface ElfFile {
   readonly interpreter: string | null;
   /** True when the file has a dynamic section (section or PT_DYNAMIC segment with bytes). */
   readonly dynamic: boolean;
+  /**
+   * True for a separate debug-information file (`objcopy --only-keep-debug`): it has a PT_DYNAMIC
+   * program header but no dynamic bytes, so it provides and requires nothing.
+   */
+  readonly debugOnly: boolean;
   /** DT_NEEDED values in the order of the dynamic section. */
   readonly needed: readonly string[];
   readonly soname: string | null;
@@ -436,12 +441,14 @@ export function parseElf(bytes: Uint8Array, name: string): ElfFile {
   // PT_INTERP
   let interpreter: string | null = null;
   const interp = segments.find((s) => s.type === F.PT_INTERP);
-  if (interp) {
+  // A PT_INTERP without file bytes (separate debug-info files keep the header, not the bytes) names nothing.
+  if (interp && interp.size > 0) {
     r.check(interp.offset, interp.size, 'PT_INTERP');
     interpreter = new StringTable(r, interp, 'PT_INTERP').get(0, 'PT_INTERP');
   }
 
   // The dynamic section: SHT_DYNAMIC section first, PT_DYNAMIC segment as the fallback.
+  const dynSeg = segments.find((s) => s.type === F.PT_DYNAMIC);
   let dynRange: Range | null = null;
   let dynStr: Range | null = null;
   const dynSec = sections.find((s) => s.type === F.SHT_DYNAMIC);
@@ -451,7 +458,7 @@ export function parseElf(bytes: Uint8Array, name: string): ElfFile {
     if (dynRange && link && link.type === F.SHT_STRTAB)
       dynStr = sectionRange(r, link, 'dynamic string table');
   } else {
-    const seg = segments.find((s) => s.type === F.PT_DYNAMIC);
+    const seg = dynSeg;
     if (seg && seg.size > 0) {
       r.check(seg.offset, seg.size, 'PT_DYNAMIC');
       dynRange = seg;
@@ -465,6 +472,7 @@ export function parseElf(bytes: Uint8Array, name: string): ElfFile {
     machine,
     interpreter,
     dynamic: false,
+    debugOnly: dynSeg !== undefined && dynSeg.size === 0,
     needed: [],
     soname: null,
     rpath: null,
