@@ -64,6 +64,20 @@ function registerCommands(program: Command, act: ActionFactory): void {
   //   store.command('add <path>').description('…').action(act(() => import('./store-add.ts'), ['path']));
   void program;
   void act;
+
+  // Interface extractors (specs/interface.md)
+  const iface = program
+    .command('interface')
+    .description("a tree's ELF interface: what it provides and requires (specs/interface.md)")
+    .argument('[path]', 'a file or directory')
+    .action(act(() => import('./interface.ts'), ['path']));
+  iface
+    .command('check')
+    .description('does a new provider cover what consumers resolved against the old one (exit 3 if not)')
+    .requiredOption('--old <path>', 'the old provider tree (file or directory)')
+    .requiredOption('--new <path>', 'the new provider tree (file or directory)')
+    .requiredOption('--consumers <paths>', 'consumer trees, comma-separated')
+    .action(act(() => import('./interface-check.ts')));
 }
 
 function print(result: CommandResult, json: boolean): void {
