@@ -181,14 +181,37 @@ class Reader {
   }
 }
 
-/** A NUL-terminated string table with a per-offset cache. */
+/**
+ * A NUL-terminated string table with a per-offset cache. The NUL positions are indexed once (one
+ * pass over the table), so each lookup is a binary search, and the bytes decoded across distinct
+ * offsets are bounded (8 × the table size + 64 KiB): overlapping references (suffix sharing) are
+ * legal, but a crafted table cannot make the decoder quadratic in time or memory.
+ */
 class StringTable {
   private readonly cache = new Map<number, string>();
+  private nuls: Int32Array | null = null;
+  private budget: number;
   constructor(
     private readonly r: Reader,
     private readonly range: Range,
     private readonly what: string,
-  ) {}
+  ) {
+    this.budget = 8 * range.size + 65536;
+  }
+
+  /** The offsets (relative to the table) of its NUL bytes, ascending. */
+  private index(): Int32Array {
+    if (this.nuls) return this.nuls;
+    const { offset, size } = this.range;
+    const b = this.r.bytes;
+    let n = 0;
+    for (let p = b.indexOf(0, offset); p >= 0 && p < offset + size; p = b.indexOf(0, p + 1)) n++;
+    const nuls = new Int32Array(n);
+    n = 0;
+    for (let p = b.indexOf(0, offset); p >= 0 && p < offset + size; p = b.indexOf(0, p + 1))
+      nuls[n++] = p - offset;
+    return (this.nuls = nuls);
+  }
 
   get(index: number, field: string): string {
     const hit = this.cache.get(index);
@@ -197,14 +220,29 @@ class StringTable {
       this.r.fail(`${field}: string offset ${index} is outside ${this.what} (${this.range.size} bytes)`, {
         field,
       });
+    const nuls = this.index();
+    let lo = 0;
+    let hi = nuls.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (nuls[mid]! < index) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === nuls.length)
+      this.r.fail(`${field}: string at offset ${index} of ${this.what} is not NUL-terminated`, { field });
+    const len = nuls[lo]! - index;
+    this.budget -= len;
+    if (this.budget < 0)
+      this.r.fail(
+        `${field}: references into ${this.what} overlap excessively (more than 8 times its size decoded)`,
+        {
+          field,
+        },
+      );
     const start = this.range.offset + index;
-    const end = this.range.offset + this.range.size;
-    const nul = this.r.bytes.indexOf(0, start);
-    if (nul < 0 || nul >= end)
-      this.r.fail(`${field}: string at offset ${index} of ${this.what} is not NUL-terminated`);
     let s: string;
     try {
-      s = utf8.decode(this.r.bytes.subarray(start, nul));
+      s = utf8.decode(this.r.bytes.subarray(start, start + len));
     } catch {
       this.r.fail(`${field}: string at offset ${index} of ${this.what} is not UTF-8`, { field });
     }

@@ -39,7 +39,9 @@ try {
   execFileSync('readelf', ['--version']);
 } catch {
   hasReadelf = false;
-  console.warn('skipping readelf comparisons: no readelf on this machine (scripts/setup.sh installs binutils)');
+  console.warn(
+    'skipping readelf comparisons: no readelf on this machine (scripts/setup.sh installs binutils)',
+  );
 }
 
 /** The name column readelf prints for a decoded symbol. */

@@ -20,7 +20,9 @@ try {
   execFileSync('readelf', ['--version']);
 } catch {
   hasReadelf = false;
-  console.warn('skipping readelf comparisons: no readelf on this machine (scripts/setup.sh installs binutils)');
+  console.warn(
+    'skipping readelf comparisons: no readelf on this machine (scripts/setup.sh installs binutils)',
+  );
 }
 
 describe('hand-built ELF files', () => {
