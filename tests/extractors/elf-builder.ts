@@ -374,3 +374,30 @@ export function demoProgram(bits: 32 | 64, endian: 'little' | 'big'): Uint8Array
     ],
   });
 }
+
+/** Version 2 of the spec vector's library: `demo_old@DEMO_1.0` is gone, everything else is kept. */
+export function demoLibraryWithoutOld(bits: 32 | 64, endian: 'little' | 'big'): Uint8Array {
+  return buildElf({
+    bits,
+    endian,
+    soname: 'libdemo.so.1',
+    needed: ['libc.so.6'],
+    runpath: '$ORIGIN/../lib',
+    flags: 0x8,
+    flags1: 0x1,
+    symbols: [
+      { name: 'demo_new', bind: 1, type: 2, shndx: 7, versym: 3 },
+      { name: 'demo_data', bind: 2, type: 1, vis: 3, shndx: 7, versym: 2 },
+      { name: 'demo_hidden', bind: 1, type: 2, vis: 2, shndx: 7, versym: 1 },
+      { name: 'printf', bind: 1, type: 2, shndx: 0, versym: 4 },
+      { name: '__gmon_start__', bind: 2, type: 0, shndx: 0, versym: 0 },
+      { name: 'plain_undef', bind: 1, type: 2, shndx: 0, versym: 1 },
+    ],
+    verdefs: [
+      { index: 1, flags: 1, names: ['libdemo.so.1'] },
+      { index: 2, flags: 0, names: ['DEMO_1.0'] },
+      { index: 3, flags: 0, names: ['DEMO_2.0', 'DEMO_1.0'] },
+    ],
+    verneeds: [{ file: 'libc.so.6', versions: [{ name: 'GLIBC_2.2.5', index: 4, flags: 0 }] }],
+  });
+}
