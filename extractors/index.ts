@@ -46,3 +46,20 @@ export type {
   SonameRequirements,
 } from './interface/coverage.ts';
 export { readInterfaceManifest, listElfFiles } from './interface/read-tree.ts';
+export {
+  buildPythonManifest,
+  pythonManifestDigest,
+  PYTHON_EXTRACTOR_IDENTITY,
+  PYTHON_MANIFEST_KIND,
+  PYTHON_MANIFEST_VERSION,
+} from './python/manifest.ts';
+export type {
+  PythonTree,
+  PythonManifest,
+  PythonDistribution,
+  PythonFileImports,
+  PythonExtension,
+  RecordCheck,
+} from './python/manifest.ts';
+export { parsePythonImports, packageOf } from './python/imports.ts';
+export { readPythonManifest, openPythonTree } from './python/read-tree.ts';

@@ -70,6 +70,10 @@ function registerCommands(program: Command, act: ActionFactory): void {
     .command('interface')
     .description("a tree's ELF interface: what it provides and requires (specs/interface.md)")
     .argument('[path]', 'a file or directory')
+    .option(
+      '--python',
+      'read PATH as a Python import root (site-packages): distributions, RECORD, modules, imports',
+    )
     .action(act(() => import('./interface.ts'), ['path']));
   iface
     .command('check')
