@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeCanonical, parseCanonical } from '../../src/index.ts';
-import { readPythonManifest, parsePythonImports, parseElf } from '../../extractors/index.ts';
+import {
+  readPythonManifest,
+  parsePythonImports,
+  parseElf,
+  buildPythonManifest,
+  pythonManifestDigest,
+} from '../../extractors/index.ts';
 
 const DIST = '/usr/lib/python3/dist-packages';
 let python: string | null = null;
@@ -179,6 +185,36 @@ describe('Python import parser', () => {
       'pkg.sub.sub2',
       'sys',
       'ujson',
+    ]);
+  });
+});
+
+describe('specs/interface.md §9.6 vector', () => {
+  it("the page's tree has the page's digest", () => {
+    const spec = readFileSync(join(import.meta.dirname, '..', '..', 'specs', 'interface.md'), 'utf8');
+    const section = spec.split('9.6. **Test vector.**')[1]!;
+    const block = section.split('```')[1]!;
+    const files: Record<string, Uint8Array> = {};
+    for (const line of block.split('\n').filter((l) => l.trim() !== '')) {
+      const m = /^("[^"]+"):\s+(".*")$/.exec(line)!;
+      files[JSON.parse(m[1]!) as string] = new TextEncoder().encode(JSON.parse(m[2]!) as string);
+    }
+    expect(Object.keys(files)).toHaveLength(4);
+    const m = buildPythonManifest({ paths: Object.keys(files).sort(), read: (p) => files[p]! });
+    const digest = /has the Python manifest digest\s+`(blake3:[0-9a-f]{64})`/.exec(section)![1];
+    expect(pythonManifestDigest(m)).toBe(digest);
+    expect(m.distributions[0]!.record).toEqual({
+      rows: 5,
+      verified: 3,
+      unhashed: 1,
+      outside: 0,
+      missing: ['demo/gone.py'],
+      mismatched: [],
+      malformed: [],
+    });
+    expect(m.files.map((f) => f.imports)).toEqual([
+      ['demo', 'json', 'os'],
+      ['..', 'demo.core'],
     ]);
   });
 });
