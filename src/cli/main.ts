@@ -63,6 +63,7 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerStore(program, act);
   registerKeys(program, act);
   registerImage(program, act);
+  registerInterface(program, act);
 }
 
 /** `eos image …`: composefs images (specs/composefs.md). */
@@ -81,6 +82,26 @@ function registerImage(program: Command, act: ActionFactory): void {
     .option('--min-version <n>', 'lowest composefs format version (default 0)')
     .option('--max-version <n>', 'highest composefs format version (default 1)')
     .action(act(() => import('./image.ts')));
+}
+
+/** `eos interface …`: interface extractors and the coverage check (specs/interface.md). */
+function registerInterface(program: Command, act: ActionFactory): void {
+  const iface = program
+    .command('interface')
+    .description("a tree's ELF interface: what it provides and requires (specs/interface.md)")
+    .argument('[path]', 'a file or directory')
+    .option(
+      '--python',
+      'read PATH as a Python import root (site-packages): distributions, RECORD, modules, imports',
+    )
+    .action(act(() => import('./interface.ts'), ['path']));
+  iface
+    .command('check')
+    .description('does a new provider cover what consumers resolved against the old one (exit 3 if not)')
+    .requiredOption('--old <path>', 'the old provider tree (file or directory)')
+    .requiredOption('--new <path>', 'the new provider tree (file or directory)')
+    .requiredOption('--consumers <paths>', 'consumer trees, comma-separated')
+    .action(act(() => import('./interface-check.ts')));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
