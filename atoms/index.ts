@@ -1,0 +1,7 @@
+/**
+ * Atoms: manifests (`atom.toml`), version resolution, the lock (`eos.lock`) and the git-backed
+ * atom repository (claim, publish, verify). Other subsystems import atoms only through this file.
+ *
+ * @see specs/atom.md, specs/lock.md
+ */
+export * from './manifest.ts';
