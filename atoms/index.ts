@@ -5,3 +5,4 @@
  * @see specs/atom.md, specs/lock.md
  */
 export * from './manifest.ts';
+export * from './resolve.ts';
