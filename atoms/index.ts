@@ -6,3 +6,4 @@
  */
 export * from './manifest.ts';
 export * from './resolve.ts';
+export * from './lock.ts';

@@ -21,7 +21,7 @@
  *
  * Pure: no I/O, no clock.
  *
- * @see specs/lock.md §5 (resolution)
+ * @see specs/lock.md §7 (resolution)
  */
 import Logic from 'logic-solver';
 import semver from 'semver';
