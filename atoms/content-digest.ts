@@ -11,11 +11,20 @@
  * digest, size}` with `size` = its entry count plus the sizes of its subdirectories, a symlink
  * `{name, kind: "symlink", target}`; the digest is BLAKE3 of those bytes.
  *
- * The reader is injected (`GitObjectReader`), so this module does no I/O of its own.
+ * Trees are built with the store's `makeTree`/`treeDigest`, so the digest is the one `eos store add`
+ * gives for a checkout of the same subtree. The reader is injected (`GitObjectReader`), so this module does no I/O of its own.
  *
  * @see specs/atom.md §9.4, specs/store.md §3
  */
-import { AtomError, digestBytes, digestCanonical, type Digest } from '../src/index.ts';
+import {
+  AtomError,
+  digestBytes,
+  makeTree,
+  subtreeSize,
+  treeDigest,
+  type Digest,
+  type TreeEntry,
+} from '../src/index.ts';
 
 /** One entry of a git tree object. */
 export interface GitTreeEntry {
@@ -29,15 +38,6 @@ export interface GitTreeEntry {
 export interface GitObjectReader {
   readTree(oid: string): Promise<GitTreeEntry[]>;
   readBlob(oid: string): Promise<Uint8Array>;
-}
-
-type StoreEntry =
-  | { name: string; kind: 'file'; digest: Digest; size: number; executable: boolean }
-  | { name: string; kind: 'directory'; digest: Digest; size: number }
-  | { name: string; kind: 'symlink'; target: string };
-
-function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /** The result for one directory: its tree digest and the `size` its parent entry carries. */
@@ -64,15 +64,13 @@ export async function contentDigestOfGitTree(
 ): Promise<ContentDigest> {
   const hit = memo.get(oid);
   if (hit) return hit;
-  const entries: StoreEntry[] = [];
-  let size = 0;
+  const entries: TreeEntry[] = [];
   let files = 0;
   for (const e of await reader.readTree(oid)) {
     const at = `${where}/${e.path}`;
     if (e.mode === '040000' || e.mode === '40000') {
       const sub = await contentDigestOfGitTree(reader, e.oid, at, memo);
       entries.push({ name: e.path, kind: 'directory', digest: sub.digest, size: sub.size });
-      size += sub.size;
       files += sub.files;
     } else if (e.mode === '100644' || e.mode === '100755') {
       const bytes = await reader.readBlob(e.oid);
@@ -99,9 +97,9 @@ export async function contentDigestOfGitTree(
       throw new AtomError(`${at}: git mode ${e.mode} is not supported`, { data: { path: at, mode: e.mode } });
     }
   }
-  entries.sort((a, b) => compareNames(a.name, b.name));
-  size += entries.length;
-  const out = { digest: digestCanonical({ entries, version: 1 }), size, files };
+  // The store's own tree constructor: the same validation, order and encoding as ingest.
+  const tree = makeTree(entries, where);
+  const out = { digest: treeDigest(tree), size: subtreeSize(tree), files };
   memo.set(oid, out);
   return out;
 }

@@ -56,7 +56,9 @@ const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 export function isAtomPath(p: unknown): p is string {
   if (typeof p !== 'string' || p.length === 0 || p.length > 1024) return false;
   if (p === '.') return true;
-  return !p.startsWith('/') && !p.includes('\0') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+  return (
+    !p.startsWith('/') && !p.includes('\0') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..')
+  );
 }
 
 function fields(o: Record<string, unknown>, want: string[], what: string): void {
@@ -96,12 +98,14 @@ export function validatePublish(v: unknown, what = 'publish record'): PublishRec
     throw new AtomError(`${what}: type ${JSON.stringify(o.type)} is not ${PUBLISH_TYPE}`, { data: { what } });
   fields(o, ['type', 'label', 'version', 'source', 'content', 'manifest', 'claim'], what);
   if (!isLabel(o.label)) throw new AtomError(`${what}: label ${JSON.stringify(o.label)} is not a label`);
-  if (!isVersion(o.version)) throw new AtomError(`${what}: version ${JSON.stringify(o.version)} is not a version`);
+  if (!isVersion(o.version))
+    throw new AtomError(`${what}: version ${JSON.stringify(o.version)} is not a version`);
   const s = obj(o.source, `${what}: source`);
   fields(s, ['commit', 'path'], `${what}: source`);
   if (typeof s.commit !== 'string' || !COMMIT_RE.test(s.commit))
     throw new AtomError(`${what}: source.commit ${JSON.stringify(s.commit)} is not a commit id`);
-  if (!isAtomPath(s.path)) throw new AtomError(`${what}: source.path ${JSON.stringify(s.path)} is not a relative path`);
+  if (!isAtomPath(s.path))
+    throw new AtomError(`${what}: source.path ${JSON.stringify(s.path)} is not a relative path`);
   for (const k of ['content', 'manifest', 'claim'] as const)
     if (!isDigest(o[k])) throw new AtomError(`${what}: ${k} ${JSON.stringify(o[k])} is not a digest`);
   return {

@@ -143,7 +143,12 @@ async function writeTree(repo: AtomRepo, entries: GitTreeEntry[]): Promise<strin
   return git.writeTree({ fs, gitdir: repo.gitdir, tree: entries });
 }
 
-async function writeCommit(repo: AtomRepo, tree: string, parents: string[], message: string): Promise<string> {
+async function writeCommit(
+  repo: AtomRepo,
+  tree: string,
+  parents: string[],
+  message: string,
+): Promise<string> {
   return git.writeCommit({
     fs,
     gitdir: repo.gitdir,
@@ -152,17 +157,30 @@ async function writeCommit(repo: AtomRepo, tree: string, parents: string[], mess
 }
 
 /** Writes `tree` with the entry at `path` (segments) set to a directory `oid`, creating parents. */
-async function setTreePath(repo: AtomRepo, tree: string | undefined, path: string[], oid: string): Promise<string> {
+async function setTreePath(
+  repo: AtomRepo,
+  tree: string | undefined,
+  path: string[],
+  oid: string,
+): Promise<string> {
   const entries = tree ? (await treeEntries(repo, tree)).filter((e) => e.path !== path[0]) : [];
   const existing = tree ? (await treeEntries(repo, tree)).find((e) => e.path === path[0]) : undefined;
   const child =
-    path.length === 1 ? oid : await setTreePath(repo, existing?.type === 'tree' ? existing.oid : undefined, path.slice(1), oid);
+    path.length === 1
+      ? oid
+      : await setTreePath(repo, existing?.type === 'tree' ? existing.oid : undefined, path.slice(1), oid);
   entries.push({ mode: '040000', path: path[0]!, oid: child, type: 'tree' });
   return writeTree(repo, entries);
 }
 
 /** Adds a claim or publish tree to the set commit (compare-and-swap on `refs/eos/set`). */
-async function addToSet(repo: AtomRepo, path: string[], treeOid: string, commit: string, message: string): Promise<string> {
+async function addToSet(
+  repo: AtomRepo,
+  path: string[],
+  treeOid: string,
+  commit: string,
+  message: string,
+): Promise<string> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const old = await resolveRefOrUndefined(repo, SET_REF);
     const oldTree = old ? (await readCommitOrUndefined(repo, old))?.tree : undefined;
@@ -184,7 +202,12 @@ interface StoredRecord {
 }
 
 /** Reads a claim or publish tree, insisting on its exact layout. */
-async function readRecordTree(repo: AtomRepo, treeOid: string, withContent: boolean, what: string): Promise<StoredRecord> {
+async function readRecordTree(
+  repo: AtomRepo,
+  treeOid: string,
+  withContent: boolean,
+  what: string,
+): Promise<StoredRecord> {
   const entries = await treeEntries(repo, treeOid);
   const names = entries.map((e) => e.path).sort();
   const want = withContent ? ['content', 'record.json', 'signature.json'] : ['record.json', 'signature.json'];
@@ -196,9 +219,12 @@ async function readRecordTree(repo: AtomRepo, treeOid: string, withContent: bool
     get('signature.json')!.mode === '100644' &&
     (!withContent || get('content')!.type === 'tree');
   if (!ok)
-    throw new AtomError(`${what}: tree holds ${names.join(', ') || 'nothing'} (expected ${want.join(', ')})`, {
-      data: { what, check: 'layout' },
-    });
+    throw new AtomError(
+      `${what}: tree holds ${names.join(', ') || 'nothing'} (expected ${want.join(', ')})`,
+      {
+        data: { what, check: 'layout' },
+      },
+    );
   const r = reader(repo);
   return {
     recordBytes: await r.readBlob(get('record.json')!.oid),
@@ -257,7 +283,12 @@ export async function claimLabel(repo: AtomRepo, label: string, signer: AtomSign
   const sig = await signer.sign(digest);
   const tree = await writeTree(repo, [
     { mode: '100644', path: 'record.json', oid: await writeBlob(repo, encodeRecord(record)), type: 'blob' },
-    { mode: '100644', path: 'signature.json', oid: await writeBlob(repo, encodeCanonical(sig)), type: 'blob' },
+    {
+      mode: '100644',
+      path: 'signature.json',
+      oid: await writeBlob(repo, encodeCanonical(sig)),
+      type: 'blob',
+    },
   ]);
   const commit = await writeCommit(repo, tree, [], `eos claim ${label}\n`);
   await git.writeRef({ fs, gitdir: repo.gitdir, ref: CLAIMS_REF + label, value: commit, force: true });
@@ -300,11 +331,16 @@ export async function publishAtom(
   const commit = await readCommitOrUndefined(repo, source);
   if (!commit) throw new AtomError(`${source}: not a commit`);
   const subtree = await subtreeAt(repo, commit.tree, rel);
-  const manifestEntry = subtree ? (await treeEntries(repo, subtree)).find((e) => e.path === 'atom.toml') : undefined;
+  const manifestEntry = subtree
+    ? (await treeEntries(repo, subtree)).find((e) => e.path === 'atom.toml')
+    : undefined;
   if (!subtree || !manifestEntry || manifestEntry.type !== 'blob')
-    throw new AtomError(`commit ${source.slice(0, 12)} has no ${rel === '.' ? '' : rel + '/'}atom.toml (commit it first)`, {
-      data: { commit: source, path: rel },
-    });
+    throw new AtomError(
+      `commit ${source.slice(0, 12)} has no ${rel === '.' ? '' : rel + '/'}atom.toml (commit it first)`,
+      {
+        data: { commit: source, path: rel },
+      },
+    );
   const manifestBytes = await reader(repo).readBlob(manifestEntry.oid);
   const manifestFile = rel === '.' ? 'atom.toml' : `${rel}/atom.toml`;
   const manifest = parseManifest(new TextDecoder().decode(manifestBytes), manifestFile);
@@ -349,16 +385,24 @@ export async function publishAtom(
     } catch {
       // an unreadable old record: the generic message below
     }
-    throw new AtomError(`${who} is already published${detail || ' with another record'}; versions are immutable`, {
-      data: { label, version, ref },
-      hint: 'bump the version in atom.toml',
-    });
+    throw new AtomError(
+      `${who} is already published${detail || ' with another record'}; versions are immutable`,
+      {
+        data: { label, version, ref },
+        hint: 'bump the version in atom.toml',
+      },
+    );
   }
   const sig = await signer.sign(digest);
   const tree = await writeTree(repo, [
     { mode: '040000', path: 'content', oid: subtree, type: 'tree' },
     { mode: '100644', path: 'record.json', oid: await writeBlob(repo, encodeRecord(record)), type: 'blob' },
-    { mode: '100644', path: 'signature.json', oid: await writeBlob(repo, encodeCanonical(sig)), type: 'blob' },
+    {
+      mode: '100644',
+      path: 'signature.json',
+      oid: await writeBlob(repo, encodeCanonical(sig)),
+      type: 'blob',
+    },
   ]);
   const message = `eos publish ${label} ${version}\n`;
   const pub = await writeCommit(repo, tree, [source], message);
@@ -396,8 +440,17 @@ export type VerifyCheck =
   | 'manifest'
   | 'set';
 
-function fail(who: string, check: VerifyCheck, detail: string, data: Record<string, unknown> = {}, hint?: string): never {
-  throw new AtomError(`${who}: ${detail}`, { data: { atom: who, check, ...data }, ...(hint ? { hint } : {}) });
+function fail(
+  who: string,
+  check: VerifyCheck,
+  detail: string,
+  data: Record<string, unknown> = {},
+  hint?: string,
+): never {
+  throw new AtomError(`${who}: ${detail}`, {
+    data: { atom: who, check, ...data },
+    ...(hint ? { hint } : {}),
+  });
 }
 
 function signatureKey(bytes: Uint8Array, who: string, what: string): { sig: unknown; key: string } {
@@ -412,7 +465,13 @@ function signatureKey(bytes: Uint8Array, who: string, what: string): { sig: unkn
   return { sig, key };
 }
 
-function checkSignature(verifier: AtomVerifier, who: string, sig: unknown, digest: Digest, what: string): SignatureCheck {
+function checkSignature(
+  verifier: AtomVerifier,
+  who: string,
+  sig: unknown,
+  digest: Digest,
+  what: string,
+): SignatureCheck {
   try {
     return verifier.verify(sig, digest, what);
   } catch (e) {
@@ -458,10 +517,15 @@ export async function verifyPublishTree(
   }
   if (!claim) fail(who, 'claim', `${expect.label} has no claim (${CLAIMS_REF}${expect.label} is missing)`);
   if (claim.digest !== record.claim)
-    fail(who, 'claim', `the record rests on claim ${record.claim}, but ${CLAIMS_REF}${expect.label} holds ${claim.digest}`, {
-      recordClaim: record.claim,
-      claim: claim.digest,
-    });
+    fail(
+      who,
+      'claim',
+      `the record rests on claim ${record.claim}, but ${CLAIMS_REF}${expect.label} holds ${claim.digest}`,
+      {
+        recordClaim: record.claim,
+        claim: claim.digest,
+      },
+    );
   const claimCommit = (await readCommitOrUndefined(repo, claim.commit))!;
   const claimStored = await readRecordTree(repo, claimCommit.tree, false, 'claim tree');
   const cs = signatureKey(claimStored.signatureBytes, who, 'claim signature');
@@ -479,10 +543,15 @@ export async function verifyPublishTree(
   // Content: recomputed from the git objects of the published tree.
   const content = await contentDigestOfGitTree(reader(repo), stored.content!, who);
   if (content.digest !== record.content)
-    fail(who, 'content', `content digest of the published tree is ${content.digest}, but the record says ${record.content}`, {
-      computed: content.digest,
-      recorded: record.content,
-    });
+    fail(
+      who,
+      'content',
+      `content digest of the published tree is ${content.digest}, but the record says ${record.content}`,
+      {
+        computed: content.digest,
+        recorded: record.content,
+      },
+    );
 
   // Source: the named commit exists and holds exactly this subtree at the path.
   const src = await readCommitOrUndefined(repo, record.source.commit);
@@ -502,7 +571,11 @@ export async function verifyPublishTree(
   if (!m) fail(who, 'manifest', 'the published tree has no atom.toml');
   const mBytes = await reader(repo).readBlob(m.oid);
   if (digestBytes(mBytes) !== record.manifest)
-    fail(who, 'manifest', `atom.toml digests to ${digestBytes(mBytes)}, but the record says ${record.manifest}`);
+    fail(
+      who,
+      'manifest',
+      `atom.toml digests to ${digestBytes(mBytes)}, but the record says ${record.manifest}`,
+    );
   let manifest;
   try {
     manifest = parseManifest(new TextDecoder().decode(mBytes), `${record.source.path}/atom.toml`);
@@ -597,7 +670,8 @@ export async function readSetState(repo: AtomRepo, commit?: string): Promise<Ato
   const atoms: ListedAtom[] = [];
   if (atomsTree)
     for (const l of await treeEntries(repo, atomsTree.oid))
-      for (const v of await treeEntries(repo, l.oid)) atoms.push({ label: l.path, version: v.path, tree: v.oid });
+      for (const v of await treeEntries(repo, l.oid))
+        atoms.push({ label: l.path, version: v.path, tree: v.oid });
   atoms.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : a.version < b.version ? -1 : 1));
   return { commit: oid, claims, atoms };
 }
@@ -611,7 +685,8 @@ export async function readPublishTree(
   const stored = await readRecordTree(repo, tree, true, what);
   const record = parsePublish(stored.recordBytes, what);
   const m = (await treeEntries(repo, stored.content!)).find((e) => e.path === 'atom.toml');
-  if (!m) throw new AtomError(`${what}: the published tree has no atom.toml`, { data: { check: 'manifest' } });
+  if (!m)
+    throw new AtomError(`${what}: the published tree has no atom.toml`, { data: { check: 'manifest' } });
   return {
     record,
     digest: digestBytes(stored.recordBytes),

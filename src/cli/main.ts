@@ -62,6 +62,37 @@ function registerCommands(program: Command, act: ActionFactory): void {
   // Each subsystem adds its block here.
   registerStore(program, act);
   registerKeys(program, act);
+  registerAtoms(program, act);
+}
+
+function registerAtoms(program: Command, act: ActionFactory): void {
+  // Atoms and locks (specs/atom.md, specs/lock.md). Signing keys come from the config directory.
+  const atom = program
+    .command('atom')
+    .description('claim, publish, verify and list atoms in a git repository');
+  atom
+    .command('claim <label>')
+    .description('bind LABEL to the owner key NAME in the repository (signed claim record)')
+    .requiredOption('--key <name>', 'the secret key that will own the label')
+    .option('--repo <path>', 'the repository (default: the one containing the current directory)')
+    .action(act(() => import('./atom-claim.ts'), ['label']));
+  atom
+    .command('publish [path]')
+    .description('publish the atom at PATH (default .) as of the current commit, signed by the claim key')
+    .requiredOption('--key <name>', "the claim's secret key")
+    .action(act(() => import('./atom-publish.ts'), ['path']));
+  atom
+    .command('verify [atom]')
+    .description(
+      'verify LABEL[@VERSION] (default: every published atom): signatures, claim, trust, content, source',
+    )
+    .option('--repo <location>', 'the repository: a path or file:// URL (default: the current one)')
+    .action(act(() => import('./atom-verify.ts'), ['atom']));
+  atom
+    .command('list')
+    .description('list what a repository publishes: LABEL, VERSION, record digest, content digest')
+    .option('--repo <location>', 'the repository: a path or file:// URL (default: the current one)')
+    .action(act(() => import('./atom-list.ts')));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
