@@ -12,3 +12,5 @@ export * from './content-digest.ts';
 export * from './signing.ts';
 export * from './keys.ts';
 export * from './repo.ts';
+export * from './lock-plan.ts';
+export * from './workspace.ts';

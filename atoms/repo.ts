@@ -485,6 +485,8 @@ function checkSignature(
  * Verifies a publish tree (content/, record.json, signature.json) against the repository: the
  * record, the claim chain, the signatures and key trust, the content digest recomputed from git
  * objects, the source commit's subtree and the manifest.
+ * @param opts.claimTree read the claim from this claim tree (of a set commit) instead of
+ *   `refs/eos/claims/<label>`
  * @throws AtomError E20 with `data.check` naming the failed check
  */
 export async function verifyPublishTree(
@@ -492,6 +494,7 @@ export async function verifyPublishTree(
   publishTree: string,
   expect: { label: string; version: string },
   verifier: AtomVerifier,
+  opts: { claimTree?: string } = {},
 ): Promise<VerifiedAtom> {
   const who = `${expect.label}@${expect.version}`;
   let stored: StoredRecord;
@@ -507,28 +510,37 @@ export async function verifyPublishTree(
     fail(who, 'record', `the record is for ${record.label}@${record.version}`);
   const digest = digestBytes(stored.recordBytes);
 
-  // The claim chain: the record rests on the claim the repository holds for the label.
-  let claim: FoundClaim | undefined;
+  // The claim chain: the record rests on the claim the repository (or the set commit) holds.
+  const claimWhere = opts.claimTree ? `the set's claims/${expect.label}` : `${CLAIMS_REF}${expect.label}`;
+  let claim: { record: ClaimRecord; digest: Digest; signatureBytes: Uint8Array } | undefined;
   try {
-    claim = await readClaim(repo, expect.label);
+    let tree = opts.claimTree;
+    if (!tree) {
+      const commit = await resolveRefOrUndefined(repo, CLAIMS_REF + expect.label);
+      tree = commit ? (await readCommitOrUndefined(repo, commit))?.tree : undefined;
+      if (commit && !tree) fail(who, 'claim', `${claimWhere} points at ${commit}, which is not a commit`);
+    }
+    if (tree) {
+      const c = await readRecordTree(repo, tree, false, `claim of ${expect.label} (${claimWhere})`);
+      claim = {
+        record: parseClaim(c.recordBytes, `claim of ${expect.label} (${claimWhere})`),
+        digest: digestBytes(c.recordBytes),
+        signatureBytes: c.signatureBytes,
+      };
+    }
   } catch (e) {
-    if (e instanceof AtomError) fail(who, 'claim', e.detail);
+    if (e instanceof AtomError && e.data.check === undefined) fail(who, 'claim', e.detail);
     throw e;
   }
-  if (!claim) fail(who, 'claim', `${expect.label} has no claim (${CLAIMS_REF}${expect.label} is missing)`);
+  if (!claim) fail(who, 'claim', `${expect.label} has no claim (${claimWhere} is missing)`);
+  if (claim.record.label !== expect.label)
+    fail(who, 'claim', `${claimWhere} is a claim of ${claim.record.label}`);
   if (claim.digest !== record.claim)
-    fail(
-      who,
-      'claim',
-      `the record rests on claim ${record.claim}, but ${CLAIMS_REF}${expect.label} holds ${claim.digest}`,
-      {
-        recordClaim: record.claim,
-        claim: claim.digest,
-      },
-    );
-  const claimCommit = (await readCommitOrUndefined(repo, claim.commit))!;
-  const claimStored = await readRecordTree(repo, claimCommit.tree, false, 'claim tree');
-  const cs = signatureKey(claimStored.signatureBytes, who, 'claim signature');
+    fail(who, 'claim', `the record rests on claim ${record.claim}, but ${claimWhere} holds ${claim.digest}`, {
+      recordClaim: record.claim,
+      claim: claim.digest,
+    });
+  const cs = signatureKey(claim.signatureBytes, who, 'claim signature');
   if (cs.key !== claim.record.key)
     fail(who, 'claim', `the claim names key ${claim.record.key} but is signed by key ${cs.key}`);
   const ps = signatureKey(stored.signatureBytes, who, 'publish signature');
@@ -648,8 +660,8 @@ export interface ListedAtom {
 export interface AtomSetState {
   /** The commit `refs/eos/set` points at. */
   commit: string;
-  /** Claimed labels (sorted). */
-  claims: string[];
+  /** Claimed labels (sorted) with their claim trees. */
+  claims: { label: string; tree: string }[];
   /** Published atoms, sorted by label then version (semver-ascending is left to callers). */
   atoms: ListedAtom[];
 }
@@ -666,7 +678,11 @@ export async function readSetState(repo: AtomRepo, commit?: string): Promise<Ato
   const top = await treeEntries(repo, c.tree);
   const claimsTree = top.find((e) => e.path === 'claims');
   const atomsTree = top.find((e) => e.path === 'atoms');
-  const claims = claimsTree ? (await treeEntries(repo, claimsTree.oid)).map((e) => e.path).sort() : [];
+  const claims = claimsTree
+    ? (await treeEntries(repo, claimsTree.oid))
+        .map((e) => ({ label: e.path, tree: e.oid }))
+        .sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0))
+    : [];
   const atoms: ListedAtom[] = [];
   if (atomsTree)
     for (const l of await treeEntries(repo, atomsTree.oid))

@@ -52,6 +52,11 @@ export interface ResolveOptions {
    * result is the same either way; `false` exists to measure the shortcut (bench/resolve).
    */
   shortcuts?: boolean;
+  /**
+   * Versions to try first, by label (e.g. the pins of an existing lock, so that versions do not
+   * move on their own); a preferred version is taken when it is still possible, else the newest.
+   */
+  prefer?: Readonly<Record<string, string>>;
 }
 
 /** The chosen versions and the edges between them. */
@@ -246,7 +251,11 @@ function resolveInner(
     const label = queue.shift()!;
     const ok = allowed.get(label);
     let pick: number | undefined;
-    for (const v of varOf.get(label) ?? []) {
+    const vars = varOf.get(label) ?? [];
+    const preferred = opts.prefer?.[label];
+    const pi = preferred === undefined ? -1 : vars.findIndex((v) => who[v]!.version === preferred);
+    const tries = pi > 0 ? [vars[pi]!, ...vars.slice(0, pi), ...vars.slice(pi + 1)] : vars;
+    for (const v of tries) {
       if (shortcuts && ok && !ok.has(v)) continue;
       if (shortcuts && model.evaluate(v)) {
         pick = v;

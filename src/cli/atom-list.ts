@@ -16,5 +16,5 @@ export async function run(opts: GlobalOptions & { repo?: string }): Promise<Comm
     lines.push(`${a.label}\t${a.version}\t${p.digest}\t${p.record.content}`);
     atoms.push({ label: a.label, version: a.version, record: p.digest, content: p.record.content });
   }
-  return { lines, json: { version: 1, set: state.commit, claims: state.claims, atoms } };
+  return { lines, json: { version: 1, set: state.commit, claims: state.claims.map((c) => c.label), atoms } };
 }

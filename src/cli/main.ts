@@ -93,6 +93,23 @@ function registerAtoms(program: Command, act: ActionFactory): void {
     .description('list what a repository publishes: LABEL, VERSION, record digest, content digest')
     .option('--repo <location>', 'the repository: a path or file:// URL (default: the current one)')
     .action(act(() => import('./atom-list.ts')));
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  program
+    .command('lock')
+    .description("resolve the workspace's atom.toml files against atom sets and write eos.lock")
+    .option('--dir <dir>', 'the workspace root (default: .)')
+    .option(
+      '--set <name=url>',
+      'an atom set: a path or file:// URL (repeatable; default: the sets of eos.lock)',
+      collect,
+    )
+    .option('--update <label>', 're-resolve LABEL newest-first (repeatable)', collect)
+    .option('--prerelease', 'let prereleases satisfy every range')
+    .option(
+      '--check',
+      'write nothing; exit 1 when eos.lock no longer matches the workspace or fails verification',
+    )
+    .action(act(() => import('./lock.ts')));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */

@@ -103,7 +103,7 @@ describe('atom claim, publish, verify', () => {
     expect(v.record.manifest).toBe(digestBytes(manifest('zlib', '1.3.1')));
     expect(v.digest).toBe(recordDigest(v.record));
     const state = await readSetState(repo);
-    expect(state.claims).toEqual(['zlib']);
+    expect(state.claims.map((c) => c.label)).toEqual(['zlib']);
     expect(state.atoms.map((a) => `${a.label}@${a.version}`)).toEqual(['zlib@1.3.1']);
   });
 

@@ -159,6 +159,26 @@ describe('resolve', () => {
     expect(plain.stats.solverCalls).toBeGreaterThan(first.stats.solverCalls);
   });
 
+  it('prefers given versions (an existing lock) while they remain possible', () => {
+    const u = universe({
+      a: { '1.0.0': { b: '^1' }, '1.1.0': { b: '^1' }, '2.0.0': { b: '^2' } },
+      b: { '1.0.0': {}, '1.5.0': {}, '2.0.0': {} },
+    });
+    expect(resolve(u, [root('a', '^1')], { prefer: { a: '1.0.0', b: '1.0.0' } }).chosen).toEqual({
+      a: '1.0.0',
+      b: '1.0.0',
+    });
+    // A preferred version that no longer satisfies the roots gives way to the newest possible one.
+    expect(resolve(u, [root('a', '^2')], { prefer: { a: '1.0.0', b: '1.0.0' } }).chosen).toEqual({
+      a: '2.0.0',
+      b: '2.0.0',
+    });
+    expect(resolve(u, [root('a', '^1')], { prefer: { b: '9.9.9' } }).chosen).toEqual({
+      a: '1.1.0',
+      b: '1.5.0',
+    });
+  });
+
   it('refuses the same version offered twice', () => {
     const u = new Map([
       [
