@@ -17,11 +17,13 @@ import fs from 'node:fs';
 import { join, relative, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
+import gitHttp from 'isomorphic-git/http/node';
 import {
   AtomError,
   EosError,
   NotFoundError,
   digestBytes,
+  digestHex,
   encodeCanonical,
   parseCanonical,
   type Digest,
@@ -72,6 +74,48 @@ export function localPathOf(location: string, base = process.cwd()): string {
   return resolvePath(base, location);
 }
 
+/** True for locations that are fetched over HTTP(S) rather than read in place. */
+export function isRemoteLocation(location: string): boolean {
+  return /^https?:\/\//i.test(location);
+}
+
+/**
+ * Fetches an atom set from a git HTTP(S) server into a local cache repository: only
+ * `refs/eos/set` is fetched, which reaches every claim, publish and source commit of the set
+ * (specs/atom.md §8.3). The cache is `<cacheDir>/<first 32 hex of blake3(url)>.git`, a bare
+ * repository whose `refs/eos/set` is the fetched commit.
+ * @throws AtomError E20 when the server cannot be reached or publishes no set
+ */
+export async function fetchSetRepo(url: string, cacheDir: string): Promise<AtomRepo> {
+  const gitdir = join(cacheDir, `${digestHex(digestBytes(url)).slice(0, 32)}.git`);
+  if (!fs.existsSync(join(gitdir, 'HEAD'))) {
+    fs.mkdirSync(gitdir, { recursive: true });
+    await git.init({ fs, gitdir, bare: true, defaultBranch: 'main' });
+  }
+  await git.setConfig({ fs, gitdir, path: 'remote.origin.url', value: url });
+  await git.setConfig({ fs, gitdir, path: 'remote.origin.fetch', value: `+${SET_REF}:${SET_REF}` });
+  let fetched;
+  try {
+    fetched = await git.fetch({
+      fs,
+      http: gitHttp,
+      gitdir,
+      url,
+      remote: 'origin',
+      ref: SET_REF,
+      remoteRef: SET_REF,
+      singleBranch: true,
+      tags: false,
+    });
+  } catch (e) {
+    throw new AtomError(`${url}: cannot fetch ${SET_REF} (${(e as Error).message})`, { data: { url } });
+  }
+  if (!fetched.fetchHead)
+    throw new AtomError(`${url}: publishes no atoms (${SET_REF} is missing)`, { data: { url } });
+  await git.writeRef({ fs, gitdir, ref: SET_REF, value: fetched.fetchHead, force: true });
+  return { gitdir, cache: {} };
+}
+
 /**
  * Opens the repository at (or above) a path or `file://` URL.
  * @throws NotFoundError E4 when there is no git repository there
@@ -100,6 +144,18 @@ function reader(repo: AtomRepo): GitObjectReader {
       return r.blob;
     },
   };
+}
+
+/**
+ * Opens an atom set for reading: a local repository in place, or an HTTP(S) one fetched into
+ * `cacheDir` (then only the set commit is available: verify with `verifySetAtom`).
+ */
+export async function openAtomSource(
+  location: string,
+  cacheDir: string,
+): Promise<{ repo: AtomRepo; fetched: boolean }> {
+  if (isRemoteLocation(location)) return { repo: await fetchSetRepo(location, cacheDir), fetched: true };
+  return { repo: await openRepo(location), fetched: false };
 }
 
 /** Resolves a ref to an object id, or undefined when it does not exist. */
@@ -646,6 +702,26 @@ export async function verifyAtom(
         : `${SET_REF} does not index ${label}@${version}`,
     );
   return verified;
+}
+
+/**
+ * Verifies `label@version` as the set commit indexes it (publish and claim trees read from the set
+ * commit, not from per-atom refs): what `eos lock` and a fetched set rely on.
+ * @throws AtomError E20 with `data.check` naming the failed check
+ */
+export async function verifySetAtom(
+  repo: AtomRepo,
+  state: AtomSetState,
+  label: string,
+  version: string,
+  verifier: AtomVerifier,
+): Promise<VerifiedAtom> {
+  const who = `${label}@${version}`;
+  const tree = state.atoms.find((a) => a.label === label && a.version === version)?.tree;
+  if (!tree) fail(who, 'set', `set commit ${state.commit.slice(0, 12)} does not index ${who}`);
+  const claimTree = state.claims.find((c) => c.label === label)?.tree;
+  if (!claimTree) fail(who, 'claim', `set commit ${state.commit.slice(0, 12)} holds no claim of ${label}`);
+  return verifyPublishTree(repo, tree, { label, version }, verifier, { claimTree });
 }
 
 /** One published atom, as listed. */

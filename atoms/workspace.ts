@@ -7,7 +7,7 @@
  */
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { AtomError, EosError, LockError } from '../src/index.ts';
+import { AtomError, EosError, LockError, configDir } from '../src/index.ts';
 import { checkLock, planLock, type SetAtom, type SetSnapshot, type WorkspaceAtom } from './lock-plan.ts';
 import { encodeLock, parseLock, type Lock } from './lock.ts';
 import { parseManifest } from './manifest.ts';
@@ -17,6 +17,8 @@ import {
   readPublishTree,
   readSetState,
   verifyPublishTree,
+  fetchSetRepo,
+  isRemoteLocation,
   type AtomRepo,
 } from './repo.ts';
 import type { ResolveStats } from './resolve.ts';
@@ -56,11 +58,22 @@ interface OpenedSet {
   claims: Map<string, string>;
 }
 
-/** Reads a set's atoms at its current set commit (or at `commit`). */
-async function openSet(name: string, url: string, root: string, commit?: string): Promise<OpenedSet> {
+/** Where fetched (HTTP) sets are cached by default: `<config>/sets`. */
+export function defaultSetCache(): string {
+  return join(configDir(), 'sets');
+}
+
+/** Reads a set's atoms at its current set commit (or at `commit`); HTTP sets are fetched first. */
+async function openSet(
+  name: string,
+  url: string,
+  root: string,
+  cacheDir: string,
+  commit?: string,
+): Promise<OpenedSet> {
   let repo: AtomRepo;
   try {
-    repo = await openRepo(localPathOf(url, root));
+    repo = isRemoteLocation(url) ? await fetchSetRepo(url, cacheDir) : await openRepo(localPathOf(url, root));
   } catch (e) {
     if (e instanceof EosError)
       throw new LockError(`set ${name} (${url}): ${e.detail}`, { data: { set: name, url } });
@@ -153,6 +166,8 @@ export interface LockOptions {
   /** Let prereleases satisfy every range; default: as the existing lock says. */
   prerelease?: boolean;
   verifier: AtomVerifier;
+  /** Where HTTP sets are fetched to (default `defaultSetCache()`). */
+  cacheDir?: string;
 }
 
 /** What `lockWorkspace` did. */
@@ -187,8 +202,9 @@ export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
   if (workspace.length === 0)
     throw new LockError(`${opts.root}: no atom.toml in the workspace`, { data: { root: opts.root } });
   const opened = new Map<string, OpenedSet>();
+  const cacheDir = opts.cacheDir ?? defaultSetCache();
   for (const name of Object.keys(setUrls).sort())
-    opened.set(name, await openSet(name, setUrls[name]!, opts.root));
+    opened.set(name, await openSet(name, setUrls[name]!, opts.root, cacheDir));
   for (const u of opts.update ?? [])
     if (!previous?.atoms[u] && !workspace.some((w) => w.label === u))
       throw new LockError(`${LOCK_FILE}: --update ${u}: ${u} is not in the lock`, { data: { label: u } });
@@ -216,14 +232,18 @@ export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
  * atom verified as of that commit). Writes nothing.
  * @throws LockError E19 naming the first problem (a missing lock too); ManifestError E16
  */
-export async function checkWorkspaceLock(root: string, verifier: AtomVerifier): Promise<Lock> {
+export async function checkWorkspaceLock(
+  root: string,
+  verifier: AtomVerifier,
+  cacheDir = defaultSetCache(),
+): Promise<Lock> {
   const lock = readExisting(root);
   if (!lock)
     throw new LockError(`${join(root, LOCK_FILE)} does not exist`, { hint: 'run `eos lock` to create it' });
   const workspace = readWorkspace(root);
   const opened = new Map<string, OpenedSet>();
   for (const [name, s] of Object.entries(lock.sets))
-    opened.set(name, await openSet(name, s.url, root, s.commit));
+    opened.set(name, await openSet(name, s.url, root, cacheDir, s.commit));
   checkLock(lock, workspace, new Map([...opened].map(([n, s]) => [n, s.snapshot.atoms])), LOCK_FILE);
   await verifyPins(lock, opened, verifier);
   return lock;

@@ -3,11 +3,11 @@
  * `LABEL\tVERSION\tRECORD-DIGEST\tCONTENT-DIGEST` per atom (no verification: see `eos atom verify`).
  * @see specs/atom.md §8
  */
-import { openRepo, readPublishTree, readSetState } from '../../atoms/index.ts';
+import { defaultSetCache, openAtomSource, readPublishTree, readSetState } from '../../atoms/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 export async function run(opts: GlobalOptions & { repo?: string }): Promise<CommandResult> {
-  const repo = await openRepo(opts.repo ?? '.');
+  const { repo } = await openAtomSource(opts.repo ?? '.', defaultSetCache());
   const state = await readSetState(repo);
   const lines: string[] = [];
   const atoms: unknown[] = [];

@@ -2,15 +2,18 @@
  * `eos atom verify [LABEL[@VERSION]] [--repo LOCATION]`: verifies published atoms offline: the
  * signatures, the claim chain, key trust (purpose `atoms`), the content digest recomputed from git
  * objects, the source commit's subtree and the set index. Prints `ok\tLABEL\tVERSION\tRECORD\tKEY-NAME`
- * per atom, or `FAIL\tLABEL\tVERSION\tDETAIL` (exit 1).
+ * per atom (an http(s):// LOCATION is fetched into
+ * `<config>/sets` and verified through its set commit), or `FAIL\tLABEL\tVERSION\tDETAIL` (exit 1).
  * @see specs/atom.md §10
  */
 import semver from 'semver';
 import {
-  openRepo,
   readSetState,
   verifierFromConfig,
   verifyAtom,
+  verifySetAtom,
+  openAtomSource,
+  defaultSetCache,
   type VerifiedAtom,
 } from '../../atoms/index.ts';
 import { configDir } from '../config.ts';
@@ -18,7 +21,8 @@ import { AtomError, EosError, UsageError } from '../errors.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 export async function run(opts: GlobalOptions & { atom?: string; repo?: string }): Promise<CommandResult> {
-  const repo = await openRepo(opts.repo ?? '.');
+  // A local repository is verified through its refs; an HTTP one through its fetched set commit.
+  const { repo, fetched } = await openAtomSource(opts.repo ?? '.', defaultSetCache());
   const verifier = await verifierFromConfig(configDir());
   const state = await readSetState(repo);
   let targets = state.atoms.map((a) => ({ label: a.label, version: a.version }));
@@ -37,7 +41,9 @@ export async function run(opts: GlobalOptions & { atom?: string; repo?: string }
   let failed = 0;
   for (const t of targets) {
     try {
-      const v: VerifiedAtom = await verifyAtom(repo, t.label, t.version, verifier);
+      const v: VerifiedAtom = fetched
+        ? await verifySetAtom(repo, state, t.label, t.version, verifier)
+        : await verifyAtom(repo, t.label, t.version, verifier);
       lines.push(`ok\t${v.label}\t${v.version}\t${v.digest}\t${v.keyName}`);
       results.push({
         ok: true,

@@ -86,12 +86,18 @@ function registerAtoms(program: Command, act: ActionFactory): void {
     .description(
       'verify LABEL[@VERSION] (default: every published atom): signatures, claim, trust, content, source',
     )
-    .option('--repo <location>', 'the repository: a path or file:// URL (default: the current one)')
+    .option(
+      '--repo <location>',
+      'the repository: a path, file:// or http(s):// URL (default: the current one)',
+    )
     .action(act(() => import('./atom-verify.ts'), ['atom']));
   atom
     .command('list')
     .description('list what a repository publishes: LABEL, VERSION, record digest, content digest')
-    .option('--repo <location>', 'the repository: a path or file:// URL (default: the current one)')
+    .option(
+      '--repo <location>',
+      'the repository: a path, file:// or http(s):// URL (default: the current one)',
+    )
     .action(act(() => import('./atom-list.ts')));
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   program
@@ -100,7 +106,7 @@ function registerAtoms(program: Command, act: ActionFactory): void {
     .option('--dir <dir>', 'the workspace root (default: .)')
     .option(
       '--set <name=url>',
-      'an atom set: a path or file:// URL (repeatable; default: the sets of eos.lock)',
+      'an atom set: a path, file:// or http(s):// URL (repeatable; default: the sets of eos.lock)',
       collect,
     )
     .option('--update <label>', 're-resolve LABEL newest-first (repeatable)', collect)

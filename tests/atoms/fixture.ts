@@ -97,3 +97,55 @@ export async function makeConfig(
   await writeTrustPolicy(config, policy, await readKeyring(config));
   return { config, keys };
 }
+
+/**
+ * A git smart-HTTP server on 127.0.0.1 serving the repositories under `root` through git's own
+ * `git http-backend` (CGI). Returns its base URL and a close function.
+ */
+export async function startGitHttpServer(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const { spawn } = await import('node:child_process');
+  const server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const child = spawn('git', ['http-backend'], {
+      env: {
+        PATH: process.env.PATH,
+        GIT_PROJECT_ROOT: root,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: decodeURIComponent(u.pathname),
+        QUERY_STRING: u.search.slice(1),
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        REMOTE_ADDR: '127.0.0.1',
+        ...(req.headers['content-encoding']
+          ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
+          : {}),
+      },
+    });
+    req.pipe(child.stdin);
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.on('close', () => {
+      const all = Buffer.concat(out);
+      const sepAt = all.indexOf('\r\n\r\n');
+      const head = all.subarray(0, sepAt).toString('latin1');
+      let status = 200;
+      const headers: Record<string, string> = {};
+      for (const line of head.split('\r\n')) {
+        const i = line.indexOf(':');
+        const k = line.slice(0, i).trim();
+        const v = line.slice(i + 1).trim();
+        if (k.toLowerCase() === 'status') status = Number(v.split(' ')[0]);
+        else headers[k] = v;
+      }
+      res.writeHead(status, headers);
+      res.end(all.subarray(sepAt + 4));
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}

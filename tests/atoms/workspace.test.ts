@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ import {
   makeRepo,
   manifest,
   repoRoot,
+  startGitHttpServer,
   tempDir,
   writeFiles,
 } from './fixture.ts';
@@ -192,5 +193,43 @@ describe('eos lock', () => {
     await expect(lockWorkspace({ root: ws, sets: { main: set3 }, verifier })).rejects.toThrow(
       '[E17] app needs curl ^8; curl 8.5.0 needs openssl ^3.2, but app pins openssl =3.0.20',
     );
+  });
+});
+
+describe('atom sets over HTTP', () => {
+  it('locks against a set served by a git HTTP server on 127.0.0.1, and verifies from the fetched set', async () => {
+    const served = tempDir('served');
+    // The served repository is a bare mirror of the set (what a hosting service would hold).
+    gitCli(served, ['clone', '-q', '--mirror', setDir, join(served, 'set.git')]);
+    const server = await startGitHttpServer(served);
+    try {
+      const url = `${server.url}/set.git`;
+      const cache = tempDir('cache');
+      const ws = workspace({ curl: '^7', openssl: '=3.0.20' });
+      const r = await lockWorkspace({ root: ws, sets: { main: url }, verifier, cacheDir: cache });
+      expect(r.lock.sets.main).toEqual({ url, commit: gitCli(setDir, ['rev-parse', 'refs/eos/set']) });
+      // The same atoms as from the local path.
+      const local = workspace({ curl: '^7', openssl: '=3.0.20' });
+      const l = await lockWorkspace({ root: local, sets: { main: setDir }, verifier, cacheDir: cache });
+      expect(r.lock.atoms).toEqual(l.lock.atoms);
+      await checkWorkspaceLock(ws, verifier, cache);
+      // eos atom verify over HTTP, in another process.
+      // (asynchronously: the server runs in this process)
+      const v = await new Promise<{ stdout: string; stderr: string; status: number | null }>((ok) => {
+        const child = spawn(join(repoRoot, 'bin', 'eos.mjs'), ['atom', 'verify', 'curl', '--repo', url], {
+          env: { ...process.env, EOS_CONFIG_DIR: config },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        child.on('close', (status) => ok({ stdout, stderr: stderr.trim(), status }));
+      });
+      expect(v.stderr).toBe('1 of 1 atom(s) verified');
+      expect(v.stdout).toMatch(/^ok\tcurl\t7\.88\.1\tblake3:[0-9a-f]{64}\talice$/m);
+      expect(v.status).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 });
