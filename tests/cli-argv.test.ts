@@ -1,5 +1,5 @@
 // The argv mapping of src/cli/main.ts: each command line reaches the right command module with
-// the right options object (the key and store commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
+// the right options object (the key, store and image commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
@@ -22,6 +22,7 @@ vi.mock('../src/cli/store-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -40,6 +41,7 @@ const modules = {
   'store-gc': () => import('../src/cli/store-gc.ts'),
   'store-stats': () => import('../src/cli/store-stats.ts'),
   'store-root': () => import('../src/cli/store-root.ts'),
+  image: () => import('../src/cli/image.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -103,6 +105,18 @@ describe('main.ts argv mapping', () => {
     [['store', 'root', 'add', 'r1', D], 'store-root', { op: 'add', name: 'r1', digest: D }],
     [['store', 'root', 'rm', 'r1'], 'store-root', { op: 'rm', name: 'r1' }],
     [['store', 'root', 'ls'], 'store-root', { op: 'ls' }],
+    [['image', '--from-dump', 'a.dump', '-o', 'a.cfs'], 'image', { fromDump: 'a.dump', output: 'a.cfs' }],
+    [
+      ['image', '--from-dump', 'a.dump.gz', '--output', 'a.cfs', '--min-version', '1', '--max-version', '1'],
+      'image',
+      { fromDump: 'a.dump.gz', output: 'a.cfs', minVersion: '1', maxVersion: '1' },
+    ],
+    [['image', '--dump', 'a.cfs'], 'image', { dump: 'a.cfs' }],
+    [
+      ['image', '--from-dir', 'd', '-o', 'a.cfs', '--objects', 'objs'],
+      'image',
+      { fromDir: 'd', output: 'a.cfs', objects: 'objs' },
+    ],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);

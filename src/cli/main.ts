@@ -63,6 +63,7 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerStore(program, act);
   registerKeys(program, act);
   registerAtoms(program, act);
+  registerImage(program, act);
 }
 
 function registerAtoms(program: Command, act: ActionFactory): void {
@@ -116,6 +117,24 @@ function registerAtoms(program: Command, act: ActionFactory): void {
       'write nothing; exit 1 when eos.lock no longer matches the workspace or fails verification',
     )
     .action(act(() => import('./lock.ts')));
+}
+
+/** `eos image …`: composefs images (specs/composefs.md). */
+function registerImage(program: Command, act: ActionFactory): void {
+  program
+    .command('image')
+    .description('write a composefs image from a dump or a directory, or print an image as a dump')
+    .option('--from-dump <dump>', 'composefs dump file (plain or .gz) to write as an image')
+    .option(
+      '--from-dir <dir>',
+      'directory to write as an image (files redirect to objects by fs-verity digest)',
+    )
+    .option('--objects <dir>', 'with --from-dir: copy regular files into this objects directory')
+    .option('--dump <image>', 'print this image as a composefs dump')
+    .option('-o, --output <file>', 'image file to write')
+    .option('--min-version <n>', 'lowest composefs format version (default 0)')
+    .option('--max-version <n>', 'highest composefs format version (default 1)')
+    .action(act(() => import('./image.ts')));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
