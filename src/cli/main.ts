@@ -62,8 +62,62 @@ function registerCommands(program: Command, act: ActionFactory): void {
   // Each subsystem adds its block here.
   registerStore(program, act);
   registerKeys(program, act);
+  registerAtoms(program, act);
   registerImage(program, act);
   registerInterface(program, act);
+}
+
+function registerAtoms(program: Command, act: ActionFactory): void {
+  // Atoms and locks (specs/atom.md, specs/lock.md). Signing keys come from the config directory.
+  const atom = program
+    .command('atom')
+    .description('claim, publish, verify and list atoms in a git repository');
+  atom
+    .command('claim <label>')
+    .description('bind LABEL to the owner key NAME in the repository (signed claim record)')
+    .requiredOption('--key <name>', 'the secret key that will own the label')
+    .option('--repo <path>', 'the repository (default: the one containing the current directory)')
+    .action(act(() => import('./atom-claim.ts'), ['label']));
+  atom
+    .command('publish [path]')
+    .description('publish the atom at PATH (default .) as of the current commit, signed by the claim key')
+    .requiredOption('--key <name>', "the claim's secret key")
+    .action(act(() => import('./atom-publish.ts'), ['path']));
+  atom
+    .command('verify [atom]')
+    .description(
+      'verify LABEL[@VERSION] (default: every published atom): signatures, claim, trust, content, source',
+    )
+    .option(
+      '--repo <location>',
+      'the repository: a path, file:// or http(s):// URL (default: the current one)',
+    )
+    .action(act(() => import('./atom-verify.ts'), ['atom']));
+  atom
+    .command('list')
+    .description('list what a repository publishes: LABEL, VERSION, record digest, content digest')
+    .option(
+      '--repo <location>',
+      'the repository: a path, file:// or http(s):// URL (default: the current one)',
+    )
+    .action(act(() => import('./atom-list.ts')));
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  program
+    .command('lock')
+    .description("resolve the workspace's atom.toml files against atom sets and write eos.lock")
+    .option('--dir <dir>', 'the workspace root (default: .)')
+    .option(
+      '--set <name=url>',
+      'an atom set: a path, file:// or http(s):// URL (repeatable; default: the sets of eos.lock)',
+      collect,
+    )
+    .option('--update <label>', 're-resolve LABEL newest-first (repeatable)', collect)
+    .option('--prerelease', 'let prereleases satisfy every range')
+    .option(
+      '--check',
+      'write nothing; exit 1 when eos.lock no longer matches the workspace or fails verification',
+    )
+    .action(act(() => import('./lock.ts')));
 }
 
 /** `eos image …`: composefs images (specs/composefs.md). */
