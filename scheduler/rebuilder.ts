@@ -1,0 +1,62 @@
+/**
+ * The rebuilder decides staleness only, with constructive traces: an action is up to date when
+ * the action cache holds a record for its id (the id already covers every input, including the
+ * dependencies' output trees), and, when the store is injected, the record's output still exists.
+ * After a build it makes the record, signs it when a signer is injected, and stores it.
+ *
+ * @see specs/action.md §7, STYLE.md §4 (Build Systems à la Carte: Rebuilder)
+ */
+import type { Digest } from '../src/index.ts';
+import type { ActionCache } from './action-cache.ts';
+import {
+  buildRecordDigest,
+  makeBuildRecord,
+  BUILD_RECORD_VERSION,
+  CACHE_ENTRY_FORMAT,
+  type BuildRecordFields,
+  type CacheEntry,
+  type RecordSignature,
+} from './build-record.ts';
+
+/** Signs a record digest (injected; the keys module provides it). */
+export interface RecordSigner {
+  sign(recordDigest: Digest): RecordSignature | Promise<RecordSignature>;
+}
+
+/** Decides whether an action is up to date, and remembers built ones. */
+export interface Rebuilder {
+  /** The cache entry when `action` is up to date, else undefined (it must be built). */
+  check(action: Digest): Promise<CacheEntry | undefined>;
+  /** Records a completed build; returns the stored entry. @throws DigestError E2, EncodingError E3, IoError E12 */
+  record(fields: BuildRecordFields): Promise<CacheEntry>;
+}
+
+/** Options of {@link constructiveRebuilder}. */
+export interface RebuilderOptions {
+  /** Signs every new record (the builder key). */
+  signer?: RecordSigner;
+  /** True when a tree is present in the store; a record whose output is gone is stale. */
+  outputExists?: (tree: Digest) => Promise<boolean>;
+}
+
+/**
+ * A rebuilder over constructive traces in an action cache.
+ * @see specs/action.md §7
+ */
+export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions = {}): Rebuilder {
+  return {
+    async check(action) {
+      const entry = await cache.get(action);
+      if (!entry) return undefined;
+      if (opts.outputExists && !(await opts.outputExists(entry.record.output))) return undefined;
+      return entry;
+    },
+    async record(fields) {
+      const record = makeBuildRecord(fields);
+      const signatures = opts.signer ? [await opts.signer.sign(buildRecordDigest(record))] : [];
+      const entry: CacheEntry = { format: CACHE_ENTRY_FORMAT, version: BUILD_RECORD_VERSION, record, signatures };
+      await cache.put(entry);
+      return entry;
+    },
+  };
+}
