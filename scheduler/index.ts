@@ -12,3 +12,4 @@ export * from './scheduler.ts';
 export * from './history.ts';
 export * from './history-file.ts';
 export * from './virtual-clock.ts';
+export * from './synthetic.ts';
