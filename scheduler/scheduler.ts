@@ -359,32 +359,29 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     if (aborted()) return settle({ label: n.label, status: 'cancelled' });
     checking++;
     let action: Digest | undefined;
+    let entry: CacheEntry | undefined;
+    let failure: { e: unknown } | undefined;
     try {
       const depOutputs: Record<string, Digest> = {};
       for (const d of n.deps) depOutputs[d] = results.get(d)!.output!;
       action = await opts.key(n, depOutputs);
-      const entry = await opts.rebuilder.check(action);
-      checking--;
-      if (aborted()) return settle({ label: n.label, status: 'cancelled', action });
-      if (entry) {
-        emit({
-          type: 'cached',
-          label: n.label,
-          atMs: clock.now(),
-          index: ++begun,
-          total,
-          action,
-          output: entry.record.output,
-        });
-        return settle({ label: n.label, status: 'cached', action, output: entry.record.output, entry });
-      }
-      ready.push({ node: n, action, readyAtMs: clock.now() });
-      pump();
+      entry = await opts.rebuilder.check(action);
     } catch (e) {
-      checking--;
-      const { detail, log } = errorDetail(e);
-      settle({ label: n.label, status: 'failed', ...(action ? { action } : {}), detail, error: e, log });
+      failure = { e };
     }
+    checking--;
+    if (failure) {
+      const { detail, log } = errorDetail(failure.e);
+      settle({ label: n.label, status: 'failed', ...(action ? { action } : {}), detail, error: failure.e, log });
+    } else if (aborted()) {
+      settle({ label: n.label, status: 'cancelled', ...(action ? { action } : {}) });
+    } else if (entry) {
+      const output = entry.record.output;
+      emit({ type: 'cached', label: n.label, atMs: clock.now(), index: ++begun, total, action: action!, output });
+      settle({ label: n.label, status: 'cached', action: action!, output, entry });
+    } else ready.push({ node: n, action: action!, readyAtMs: clock.now() });
+    pump();
+    maybeFinish();
   }
 
   function pick(): { node: N; action: Digest; readyAtMs: number } {
@@ -402,7 +399,10 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     return ready.splice(best, 1)[0]!;
   }
 
+  // Starts ready nodes while slots are free. Waits while cache checks are in flight, so that
+  // nodes becoming ready together compete by priority (and share cores) as one batch.
   function pump(): void {
+    if (checking > 0) return;
     while (!aborted() && running < jobs && ready.length > 0) start(pick());
   }
 
