@@ -126,9 +126,12 @@ export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: 
   if (r === null || typeof r !== 'object' || Array.isArray(r))
     throw new EncodingError(`${what}: record is not an object`, { data: { what } });
   if (field(r, 'format', what) !== BUILD_RECORD_FORMAT || field(r, 'version', what) !== BUILD_RECORD_VERSION)
-    throw new EncodingError(`${what}: record is not an ${BUILD_RECORD_FORMAT} version ${BUILD_RECORD_VERSION}`, {
-      data: { what },
-    });
+    throw new EncodingError(
+      `${what}: record is not an ${BUILD_RECORD_FORMAT} version ${BUILD_RECORD_VERSION}`,
+      {
+        data: { what },
+      },
+    );
   const known = new Set(['format', 'version', 'action', 'output', 'world', 'log', 'durationMs', 'seedMode']);
   for (const k of Object.keys(r))
     if (!known.has(k)) throw new EncodingError(`${what}: record has unknown field ${k}`, { data: { what } });

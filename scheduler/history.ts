@@ -74,7 +74,10 @@ export function mergeHistory(
   const out = new Map(old);
   for (const [k, x] of observedMs) {
     const prev = old.get(k);
-    out.set(k, prev === undefined ? Math.round(x) : Math.round(HISTORY_ALPHA * x + (1 - HISTORY_ALPHA) * prev));
+    out.set(
+      k,
+      prev === undefined ? Math.round(x) : Math.round(HISTORY_ALPHA * x + (1 - HISTORY_ALPHA) * prev),
+    );
   }
   return out;
 }

@@ -54,7 +54,12 @@ export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions
     async record(fields) {
       const record = makeBuildRecord(fields);
       const signatures = opts.signer ? [await opts.signer.sign(buildRecordDigest(record))] : [];
-      const entry: CacheEntry = { format: CACHE_ENTRY_FORMAT, version: BUILD_RECORD_VERSION, record, signatures };
+      const entry: CacheEntry = {
+        format: CACHE_ENTRY_FORMAT,
+        version: BUILD_RECORD_VERSION,
+        record,
+        signatures,
+      };
       await cache.put(entry);
       return entry;
     },

@@ -98,7 +98,15 @@ export type SchedulerEvent =
       action: Digest;
       makeJobs: number;
     }
-  | { type: 'cached'; label: string; atMs: number; index: number; total: number; action: Digest; output: Digest }
+  | {
+      type: 'cached';
+      label: string;
+      atMs: number;
+      index: number;
+      total: number;
+      action: Digest;
+      output: Digest;
+    }
   | {
       type: 'ok';
       label: string;
@@ -172,7 +180,9 @@ export function topologicalOrder<N extends SchedNode>(nodes: readonly N[]): N[] 
   const byLabel = new Map<string, N>();
   for (const n of nodes) {
     if (byLabel.has(n.label))
-      throw new BuildClosureError(`${n.label} appears twice in the build graph`, { data: { label: n.label } });
+      throw new BuildClosureError(`${n.label} appears twice in the build graph`, {
+        data: { label: n.label },
+      });
     byLabel.set(n.label, n);
   }
   for (const n of nodes)
@@ -324,7 +334,14 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
         });
         break;
       case 'skipped':
-        emit({ type: 'skipped', label: r.label, atMs: at, total, detail: r.detail!, failedDep: r.failedDep! });
+        emit({
+          type: 'skipped',
+          label: r.label,
+          atMs: at,
+          total,
+          detail: r.detail!,
+          failedDep: r.failedDep!,
+        });
         break;
       case 'cancelled':
         emit({ type: 'cancelled', label: r.label, atMs: at, total });
@@ -349,7 +366,8 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     if (results.size === total || (aborted() && running === 0 && checking === 0)) {
       finished = true;
       // Cancellation: whatever never got to run ends as cancelled.
-      for (const item of ready.splice(0)) settle({ label: item.node.label, status: 'cancelled', action: item.action });
+      for (const item of ready.splice(0))
+        settle({ label: item.node.label, status: 'cancelled', action: item.action });
       for (const n of nodes) if (!results.has(n.label)) settle({ label: n.label, status: 'cancelled' });
       finish();
     }
@@ -372,12 +390,27 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     checking--;
     if (failure) {
       const { detail, log } = errorDetail(failure.e);
-      settle({ label: n.label, status: 'failed', ...(action ? { action } : {}), detail, error: failure.e, log });
+      settle({
+        label: n.label,
+        status: 'failed',
+        ...(action ? { action } : {}),
+        detail,
+        error: failure.e,
+        log,
+      });
     } else if (aborted()) {
       settle({ label: n.label, status: 'cancelled', ...(action ? { action } : {}) });
     } else if (entry) {
       const output = entry.record.output;
-      emit({ type: 'cached', label: n.label, atMs: clock.now(), index: ++begun, total, action: action!, output });
+      emit({
+        type: 'cached',
+        label: n.label,
+        atMs: clock.now(),
+        index: ++begun,
+        total,
+        action: action!,
+        output,
+      });
       settle({ label: n.label, status: 'cached', action: action!, output, entry });
     } else ready.push({ node: n, action: action!, readyAtMs: clock.now() });
     pump();

@@ -65,7 +65,8 @@ export class VirtualClock implements Clock {
       if (settled) return watched;
       if (this.timers.length === 0) throw new Error('virtual clock: work is pending but no timer is set');
       let next = this.timers[0]!;
-      for (const x of this.timers) if (x.atMs < next.atMs || (x.atMs === next.atMs && x.seq < next.seq)) next = x;
+      for (const x of this.timers)
+        if (x.atMs < next.atMs || (x.atMs === next.atMs && x.seq < next.seq)) next = x;
       this.t = next.atMs;
       const due = this.timers.filter((x) => x.atMs === this.t).sort((a, b) => a.seq - b.seq);
       this.timers = this.timers.filter((x) => x.atMs !== this.t);

@@ -32,7 +32,9 @@ const families: DagFamily[] = ['random', 'layered', 'chain-heavy', 'wide'];
 async function simulate(nodes: SyntheticNode[], jobs: number, withHistory: boolean): Promise<number> {
   const clock = new VirtualClock();
   const rebuilder = constructiveRebuilder(new MemoryActionCache());
-  const history = withHistory ? new Map(nodes.map((n) => [n.label, n.durationMs])) : new Map<string, number>();
+  const history = withHistory
+    ? new Map(nodes.map((n) => [n.label, n.durationMs]))
+    : new Map<string, number>();
   const res = await clock.run(
     schedule({
       nodes,
@@ -56,7 +58,9 @@ async function simulate(nodes: SyntheticNode[], jobs: number, withHistory: boole
 }
 
 const t0 = performance.now();
-console.log(`makespan / max(critical path, work/jobs), ${dags} DAGs of ${nodesN} nodes per family, aging ${aging}`);
+console.log(
+  `makespan / max(critical path, work/jobs), ${dags} DAGs of ${nodesN} nodes per family, aging ${aging}`,
+);
 console.log(['family', 'jobs', 'history: mean', 'worst', 'no history: mean', 'worst'].join('\t'));
 let worstAll = 0;
 for (const family of families) {
@@ -72,7 +76,14 @@ for (const family of families) {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     worstAll = Math.max(worstAll, ...withH);
     console.log(
-      [family, jobs, mean(withH).toFixed(3), Math.max(...withH).toFixed(3), mean(noH).toFixed(3), Math.max(...noH).toFixed(3)].join('\t'),
+      [
+        family,
+        jobs,
+        mean(withH).toFixed(3),
+        Math.max(...withH).toFixed(3),
+        mean(noH).toFixed(3),
+        Math.max(...noH).toFixed(3),
+      ].join('\t'),
     );
   }
 }

@@ -75,7 +75,8 @@ export async function simulate(nodes: SyntheticNode[], world: World, opts: SimOp
   let concurrent = 0;
   let maxConcurrent = 0;
   const ctrl = new AbortController();
-  if (opts.abortAtMs !== undefined) void clock.sleep(opts.abortAtMs).then(() => ctrl.abort(new Error('cancelled')));
+  if (opts.abortAtMs !== undefined)
+    void clock.sleep(opts.abortAtMs).then(() => ctrl.abort(new Error('cancelled')));
   const result = await clock.run(
     schedule<SyntheticNode>({
       nodes,
@@ -115,7 +116,9 @@ export async function simulate(nodes: SyntheticNode[], world: World, opts: SimOp
           run.endMs = clock.now();
         }
         if (world.failing.has(n.label))
-          throw Object.assign(new Error(`${n.label}: make exited 2`), { data: { log: `/logs/${n.label}.log` } });
+          throw Object.assign(new Error(`${n.label}: make exited 2`), {
+            data: { log: `/logs/${n.label}.log` },
+          });
         const out = expectedOutput(n.label, world, { ...ctx.depOutputs });
         return { output: out, world: TOOLCHAIN, log: digestBytes(`log ${n.label}`) };
       },
@@ -132,7 +135,11 @@ export function transitiveDependents(nodes: SyntheticNode[], labels: Iterable<st
   const out = new Set<string>();
   const stack = [...labels];
   while (stack.length) {
-    for (const c of dependents.get(stack.pop()!)!) if (!out.has(c)) (out.add(c), stack.push(c));
+    for (const c of dependents.get(stack.pop()!)!) {
+      if (out.has(c)) continue;
+      out.add(c);
+      stack.push(c);
+    }
   }
   return out;
 }

@@ -184,7 +184,12 @@ describe('scheduler: failures', () => {
 
 describe('scheduler: critical path and aging', () => {
   it('ranks are upward ranks from history, then estimates, then the default', () => {
-    const nodes = [node('a', [], 1, 5), node('b', ['a'], 1, 7), node('c', ['a']), node('d', ['b', 'c'], 1, 2)];
+    const nodes = [
+      node('a', [], 1, 5),
+      node('b', ['a'], 1, 7),
+      node('c', ['a']),
+      node('d', ['b', 'c'], 1, 2),
+    ];
     const history = new Map([['c', 100]]);
     const est = (n: SyntheticNode) => history.get(n.label) ?? n.estimateMs ?? 60_000;
     expect(Object.fromEntries(upwardRanks(nodes, est))).toEqual({ d: 2, b: 9, c: 102, a: 107 });
@@ -293,7 +298,9 @@ describe('scheduler: events', () => {
     world.outputSalt.set(nodes[25]!.label, 1);
     const sim = await simulate(nodes, world, { cache: first.cache });
     const ev = sim.events;
-    expect(ev.slice(0, nodes.length).every((e) => e.type === 'queued' && e.total === nodes.length)).toBe(true);
+    expect(ev.slice(0, nodes.length).every((e) => e.type === 'queued' && e.total === nodes.length)).toBe(
+      true,
+    );
     const begun = ev.filter((e) => e.type === 'started' || e.type === 'cached');
     expect(begun.map((e) => ('index' in e ? e.index : 0))).toEqual(begun.map((_, i) => i + 1));
     const ends = ev.filter((e) => ['ok', 'cached', 'failed', 'skipped', 'cancelled'].includes(e.type));

@@ -1,0 +1,145 @@
+import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { digestBytes, digestHex, encodeCanonical, type Digest } from '../../src/index.ts';
+import {
+  FsActionCache,
+  MemoryActionCache,
+  actionEntryPath,
+  buildRecordDigest,
+  constructiveRebuilder,
+  encodeCacheEntry,
+  makeBuildRecord,
+  parseCacheEntry,
+  type ActionCache,
+  type RecordSignature,
+} from '../../scheduler/index.ts';
+
+const D = digestBytes;
+const ACTION = 'blake3:e8d147b66e054af325e264e5087def26bd1d2b89d8d25f296d21e16f7216e17c' as Digest;
+const fields = {
+  action: ACTION,
+  output: D('out'),
+  world: D('world'),
+  log: D('log'),
+  durationMs: 1234,
+  seedMode: 'seeded',
+};
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'eos-action-cache-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A signer standing in for the builder key: deterministic, signs exactly the digest it is given. */
+const signer = {
+  sign: (d: Digest): RecordSignature => ({
+    signed: d,
+    key: D('test key'),
+    signature: digestHex(D(`sig ${d}`)),
+  }),
+};
+
+describe('build records (specs/action.md §4, §5)', () => {
+  it('§4.3 vector: the record digest', () => {
+    expect(buildRecordDigest(makeBuildRecord(fields))).toBe(
+      'blake3:1ad6cc37a227d3fed1018bc315e16bdf2ab656142786798069d2eb13cd7de18b',
+    );
+  });
+
+  it('round-trips an entry and rejects malformed or misfiled ones', () => {
+    const record = makeBuildRecord(fields);
+    const entry = {
+      format: 'eos.action-cache-entry' as const,
+      version: 1 as const,
+      record,
+      signatures: [signer.sign(buildRecordDigest(record))],
+    };
+    const bytes = encodeCacheEntry(entry);
+    expect(parseCacheEntry(bytes, 'e', ACTION)).toEqual(entry);
+    expect(() => parseCacheEntry(bytes, 'e', D('other'))).toThrow(
+      /^\[E5\] e: filed under blake3:.* but records/,
+    );
+    const enc = (v: unknown) => encodeCanonical(v);
+    expect(() => parseCacheEntry(new TextEncoder().encode(JSON.stringify(entry, null, 1)), 'e')).toThrow(
+      '[E3] e: JSON is not in canonical (RFC 8785) form',
+    );
+    expect(() => parseCacheEntry(enc({ ...entry, version: 2 }), 'e')).toThrow(
+      '[E3] e: not an eos.action-cache-entry',
+    );
+    expect(() => parseCacheEntry(enc({ ...entry, record: { ...record, extra: 1 } }), 'e')).toThrow(
+      '[E3] e: record has unknown field extra',
+    );
+    expect(() => parseCacheEntry(enc({ ...entry, record: { ...record, durationMs: -1 } }), 'e')).toThrow(
+      '[E3]',
+    );
+    expect(() =>
+      parseCacheEntry(enc({ ...entry, signatures: [{ ...entry.signatures[0], signed: D('x') }] }), 'e'),
+    ).toThrow(/^\[E5\] e: signatures\[0\] signs another digest/);
+  });
+});
+
+function conformance(name: string, make: () => ActionCache) {
+  describe(`${name} action cache`, () => {
+    it('misses, then returns what was put; a later put replaces', async () => {
+      const cache = make();
+      expect(await cache.get(ACTION)).toBeUndefined();
+      const rb = constructiveRebuilder(cache, { signer });
+      expect(await rb.check(ACTION)).toBeUndefined();
+      const entry = await rb.record(fields);
+      expect(entry.signatures).toHaveLength(1);
+      expect(entry.signatures[0]!.signed).toBe(buildRecordDigest(entry.record));
+      expect(await cache.get(ACTION)).toEqual(entry);
+      expect(await rb.check(ACTION)).toEqual(entry);
+      const again = await constructiveRebuilder(cache).record({ ...fields, durationMs: 99 });
+      expect((await cache.get(ACTION))!.record.durationMs).toBe(99);
+      expect(again.signatures).toEqual([]);
+    });
+
+    it('a record whose output left the store is stale', async () => {
+      const cache = make();
+      await constructiveRebuilder(cache).record(fields);
+      const present = new Set<Digest>();
+      const rb = constructiveRebuilder(cache, { outputExists: async (d) => present.has(d) });
+      expect(await rb.check(ACTION)).toBeUndefined();
+      present.add(fields.output);
+      expect((await rb.check(ACTION))!.record.output).toBe(fields.output);
+    });
+  });
+}
+conformance('memory', () => new MemoryActionCache());
+conformance('filesystem', () => new FsActionCache(dir));
+
+describe('filesystem action cache layout (specs/action.md §6)', () => {
+  it('files entries at actions/<2>/<62>, pins output and log as roots, leaves no temp files', async () => {
+    const cache = new FsActionCache(dir);
+    await constructiveRebuilder(cache).record(fields);
+    const hex = digestHex(ACTION);
+    const path = join(dir, 'actions', hex.slice(0, 2), hex.slice(2));
+    expect(actionEntryPath(dir, ACTION)).toBe(path);
+    const bytes = await readFile(path);
+    expect(parseCacheEntry(bytes, path, ACTION).record).toEqual(makeBuildRecord(fields));
+    expect(await readFile(join(dir, 'roots', `action-${hex}.output`), 'utf8')).toBe(`${fields.output}\n`);
+    expect(await readFile(join(dir, 'roots', `action-${hex}.log`), 'utf8')).toBe(`${fields.log}\n`);
+    expect(await readdir(join(dir, 'actions', hex.slice(0, 2)))).toEqual([hex.slice(2)]);
+    expect((await readdir(join(dir, 'roots'))).sort()).toEqual([`action-${hex}.log`, `action-${hex}.output`]);
+  });
+
+  it('reports a corrupt or misfiled entry with its path', async () => {
+    const cache = new FsActionCache(dir);
+    const path = actionEntryPath(dir, ACTION);
+    await mkdir(join(path, '..'), { recursive: true });
+    await writeFile(path, '{"not":"canonical" }');
+    await expect(cache.get(ACTION)).rejects.toThrow(`[E3] ${path}: JSON is not in canonical (RFC 8785) form`);
+    const other = D('other action');
+    await constructiveRebuilder(cache).record({ ...fields, action: other });
+    await writeFile(path, await readFile(actionEntryPath(dir, other)));
+    await expect(cache.get(ACTION)).rejects.toThrow(
+      `[E5] ${path}: filed under ${ACTION} but records ${other}`,
+    );
+  });
+});
