@@ -84,6 +84,18 @@ export interface NodeResult {
   /** Clock times of start and end of the executor run (ok, failed), ms. */
   startedAtMs?: number;
   endedAtMs?: number;
+  /** `check` mode, for a node that was cached: the recorded and the rebuilt output. */
+  check?: CheckOutcome;
+}
+
+/** The reproducibility check of one cached action. @see specs/scheduler.md §8 */
+export interface CheckOutcome {
+  /** The output in the action cache. */
+  expected: Digest;
+  /** The output of the rebuild. */
+  actual: Digest;
+  /** True when they are the same tree. */
+  same: boolean;
 }
 
 /** A progress event. `atMs` is the clock's time. @see specs/scheduler.md §6 */
@@ -115,6 +127,7 @@ export type SchedulerEvent =
       action: Digest;
       output: Digest;
       durationMs: number;
+      check?: CheckOutcome;
     }
   | { type: 'failed'; label: string; atMs: number; total: number; detail: string; log?: string }
   | { type: 'skipped'; label: string; atMs: number; total: number; detail: string; failedDep: string }
@@ -146,6 +159,8 @@ export interface ScheduleOptions<N extends SchedNode> {
   defaultEstimateMs?: number;
   /** Aging: priority gained per ms waited in the ready queue. Default 0.1. @see specs/scheduler.md §3 */
   agingPerMs?: number;
+  /** Rebuild cached actions too and compare their outputs with the cache (`eos build --check`). */
+  check?: boolean;
   /** Time source (default `Date.now`). */
   clock?: Clock;
 }
@@ -293,7 +308,8 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
 
   const results = new Map<string, NodeResult>();
   const durations = new Map<string, number>();
-  const ready: { node: N; action: Digest; readyAtMs: number }[] = [];
+  type Ready = { node: N; action: Digest; readyAtMs: number; expected?: CacheEntry };
+  const ready: Ready[] = [];
   const controllers = new Map<string, AbortController>();
   const t0 = clock.now();
   let running = 0;
@@ -318,7 +334,8 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
           total,
           action: r.action!,
           output: r.output!,
-          durationMs: r.entry!.record.durationMs,
+          durationMs: Math.round(r.endedAtMs! - r.startedAtMs!),
+          ...(r.check ? { check: r.check } : {}),
         });
         break;
       case 'cached':
@@ -400,6 +417,8 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
       });
     } else if (aborted()) {
       settle({ label: n.label, status: 'cancelled', ...(action ? { action } : {}) });
+    } else if (entry && opts.check) {
+      ready.push({ node: n, action: action!, readyAtMs: clock.now(), expected: entry });
     } else if (entry) {
       const output = entry.record.output;
       emit({
@@ -417,7 +436,7 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     maybeFinish();
   }
 
-  function pick(): { node: N; action: Digest; readyAtMs: number } {
+  function pick(): Ready {
     const now = clock.now();
     let best = 0;
     let bestP = -Infinity;
@@ -439,8 +458,8 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     while (!aborted() && running < jobs && ready.length > 0) start(pick());
   }
 
-  function start(item: { node: N; action: Digest }): void {
-    const { node, action } = item;
+  function start(item: Ready): void {
+    const { node, action, expected } = item;
     running++;
     const makeJobs = makeJobsShare(cores, jobs, running + ready.length);
     const ctrl = new AbortController();
@@ -455,6 +474,22 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
         const endedAtMs = clock.now();
         if (aborted() || ctrl.signal.aborted) return { label: node.label, status: 'cancelled', action };
         const durationMs = Math.max(0, Math.round(endedAtMs - startedAtMs));
+        if (expected) {
+          // --check: the cache keeps its record; dependents see the recorded output.
+          durations.set(node.label, durationMs);
+          const want = expected.record.output;
+          const check = { expected: want, actual: out.output, same: want === out.output };
+          return {
+            label: node.label,
+            status: 'ok',
+            action,
+            output: want,
+            entry: expected,
+            startedAtMs,
+            endedAtMs,
+            check,
+          };
+        }
         const entry = await opts.rebuilder.record({
           action,
           output: out.output,

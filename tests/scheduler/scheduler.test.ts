@@ -310,3 +310,28 @@ describe('scheduler: events', () => {
     expect(ev.filter((e) => e.type === 'cached').length).toBeGreaterThan(0);
   });
 });
+
+describe('scheduler: check mode', () => {
+  it('rebuilds cached actions, reports which outputs differ, and leaves the cache alone', async () => {
+    const nodes = syntheticDag('layered', 30, 4);
+    const first = await simulate(nodes, newWorld());
+    const putsBefore = first.cache.puts.length;
+    // One build is not reproducible: same inputs (same action id), different bytes.
+    const world = newWorld();
+    const flaky = nodes[3]!.label;
+    world.outputSalt.set(flaky, 1);
+    const sim = await simulate(nodes, world, { cache: first.cache, check: true });
+    expect(sim.runs).toHaveLength(nodes.length);
+    expect(first.cache.puts.length).toBe(putsBefore);
+    for (const n of nodes) {
+      const r = sim.result.results.get(n.label)!;
+      expect(r.status).toBe('ok');
+      expect(r.check!.same, n.label).toBe(n.label !== flaky);
+      expect(r.output).toBe(first.result.results.get(n.label)!.output); // dependents see the record
+    }
+    const okEvents = sim.events.filter((e) => e.type === 'ok');
+    expect(okEvents.filter((e) => e.type === 'ok' && e.check?.same === false).map((e) => e.label)).toEqual([
+      flaky,
+    ]);
+  });
+});
