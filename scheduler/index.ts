@@ -13,3 +13,4 @@ export * from './history.ts';
 export * from './history-file.ts';
 export * from './virtual-clock.ts';
 export * from './synthetic.ts';
+export * from './plan.ts';

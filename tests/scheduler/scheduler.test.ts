@@ -335,3 +335,36 @@ describe('scheduler: check mode', () => {
     ]);
   });
 });
+
+describe('dry-run plan', () => {
+  it('lists cached nodes with their ids, and unknown ids below what must build', async () => {
+    const { planBuild, actionId } = await import('../../scheduler/index.ts');
+    const { digestBytes } = await import('../../src/index.ts');
+    const nodes = [node('a', []), node('b', ['a']), node('c', []), node('d', ['c', 'b'])];
+    const first = await simulate(nodes, newWorld());
+    const world = newWorld();
+    world.atomVersion.set('b', 1);
+    const plan = await planBuild({
+      nodes,
+      rebuilder: constructiveRebuilder(first.cache),
+      key: (n, depOutputs) =>
+        actionId({
+          atom: digestBytes(`atom ${n.label} v${world.atomVersion.get(n.label) ?? 0}`),
+          recipe: digestBytes('recipe std.simulated'),
+          args: {},
+          toolchain: digestBytes('toolchain'),
+          seedMode: 'seeded',
+          arch: 'x86_64-linux',
+          deps: { ...depOutputs },
+        }),
+    });
+    const r = (l: string) => first.result.results.get(l)!;
+    expect(plan.map((p) => [p.label, p.cached, p.action === undefined ? '-' : p.action])).toEqual([
+      ['a', true, r('a').action],
+      ['b', false, expect.stringMatching(/^blake3:/)],
+      ['c', true, r('c').action],
+      ['d', false, '-'],
+    ]);
+    expect(plan[1]!.action).not.toBe(r('b').action);
+  });
+});
