@@ -14,3 +14,4 @@ export * from './history-file.ts';
 export * from './virtual-clock.ts';
 export * from './synthetic.ts';
 export * from './plan.ts';
+export * from './signals.ts';
