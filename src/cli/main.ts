@@ -59,11 +59,54 @@ export type ActionFactory = typeof action;
  * Declares every command. One block per command group; each command names its module.
  */
 function registerCommands(program: Command, act: ActionFactory): void {
-  // Each subsystem adds its block here, e.g.
-  //   const store = program.command('store').description('the content-addressed store');
-  //   store.command('add <path>').description('…').action(act(() => import('./store-add.ts'), ['path']));
-  void program;
-  void act;
+  // Each subsystem adds its block here.
+  registerStore(program, act);
+}
+
+/** `eos store …`: the content-addressed store (specs/store.md). */
+function registerStore(program: Command, act: ActionFactory): void {
+  const store = program.command('store').description('the content-addressed store (specs/store.md)');
+  store
+    .command('add <path>')
+    .description('ingest a directory (prints its tree digest) or a file (prints its blob digest)')
+    .option('--root <name>', 'also pin the result as gc root NAME')
+    .action(act(() => import('./store-add.ts'), ['path']));
+  store
+    .command('cat <digest>')
+    .description("print a blob's bytes, or a tree's canonical JSON")
+    .action(act(() => import('./store-cat.ts'), ['digest']));
+  store
+    .command('ls <digest>')
+    .description("list a tree's entries like ls -l: mode, size, digest, name")
+    .action(act(() => import('./store-ls.ts'), ['digest']));
+  store
+    .command('export <digest> <dir>')
+    .description('materialize a tree into DIR (hard links into the store where possible)')
+    .option('--copy', 'copy files (writable) instead of hard-linking read-only objects')
+    .action(act(() => import('./store-export.ts'), ['digest', 'dir']));
+  store
+    .command('verify')
+    .description('re-hash every object; exit 1 when any is corrupt')
+    .option('--repair', 'delete corrupt objects so a later ingest restores them')
+    .action(act(() => import('./store-verify.ts')));
+  store
+    .command('gc')
+    .description('delete objects no root reaches')
+    .option('--grace <seconds>', 'keep unreachable objects younger than this (default 3600)')
+    .action(act(() => import('./store-gc.ts')));
+  store
+    .command('stats')
+    .description('counts, sizes and bytes saved by deduplication')
+    .action(act(() => import('./store-stats.ts')));
+  const root = store.command('root').description('gc roots (roots/NAME holds a digest)');
+  const rootOp = (op: 'add' | 'rm' | 'ls') => () =>
+    import('./store-root.ts').then((m) => ({ run: (o: object) => m.run(Object.assign({}, o, { op }) as never) }));
+  root
+    .command('add <name> <digest>')
+    .description('pin DIGEST as NAME')
+    .action(act(rootOp('add'), ['name', 'digest']));
+  root.command('rm <name>').description('remove root NAME').action(act(rootOp('rm'), ['name']));
+  root.command('ls').description('list roots').action(act(rootOp('ls')));
 }
 
 function print(result: CommandResult, json: boolean): void {
