@@ -9,7 +9,7 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { IoError, digestHex, parseDigest, type Digest } from '../src/index.ts';
+import { IoError, digestHex, parseDigest, type Digest, type Store } from '../src/index.ts';
 import { encodeCacheEntry, parseCacheEntry, type CacheEntry } from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */
@@ -77,16 +77,12 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
 }
 
 /**
- * GC roots as files in `STORE/roots/`, each holding one digest and a newline.
- * @see specs/action.md §6
+ * Pins through the store's own root API (`Store.addRoot`: its lock, its name rules, and the check
+ * that the pinned object is stored).
+ * @see specs/action.md §6, specs/store.md (roots)
  */
-export class FsRootPinner implements RootPinner {
-  constructor(readonly storeDir: string) {}
-  async pin(name: string, digest: Digest): Promise<void> {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
-      throw new IoError(`root name ${JSON.stringify(name)} is not a plain file name`, { data: { name } });
-    await writeFileAtomic(join(this.storeDir, 'roots', name), new TextEncoder().encode(`${digest}\n`));
-  }
+export function storeRootPinner(store: { addRoot(name: string, digest: Digest): Promise<void> }): RootPinner {
+  return { pin: (name, digest) => store.addRoot(name, digest) };
 }
 
 /** The path of an action's entry under a store: `actions/<2 hex>/<62 hex>`. @see specs/action.md §6 */
@@ -96,19 +92,28 @@ export function actionEntryPath(storeDir: string, action: Digest): string {
 }
 
 /**
+ * The action cache of a filesystem store, pinning through the store's roots.
+ * @see specs/action.md §6
+ */
+export function openActionCache(store: Store): FsActionCache {
+  return new FsActionCache(store.root, storeRootPinner(store));
+}
+
+/**
  * The filesystem action cache of a store. `put` pins the record's output tree and log first
  * (roots `action-<64 hex>.output` and `action-<64 hex>.log`), then writes the entry atomically, so
  * an entry never exists without its roots.
  * @see specs/action.md §6
  */
 export class FsActionCache implements ActionCache {
-  readonly roots: RootPinner;
+  /**
+   * @param storeDir the store directory (entries go to `storeDir/actions/`)
+   * @param roots pins outputs and logs, normally {@link storeRootPinner} of the same store
+   */
   constructor(
     readonly storeDir: string,
-    roots?: RootPinner,
-  ) {
-    this.roots = roots ?? new FsRootPinner(storeDir);
-  }
+    readonly roots: RootPinner,
+  ) {}
 
   async get(action: Digest): Promise<CacheEntry | undefined> {
     const path = actionEntryPath(this.storeDir, action);

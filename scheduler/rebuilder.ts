@@ -6,8 +6,8 @@
  *
  * @see specs/action.md §7, STYLE.md §4 (Build Systems à la Carte: Rebuilder)
  */
-import type { Digest } from '../src/index.ts';
-import type { ActionCache } from './action-cache.ts';
+import type { Digest, Store } from '../src/index.ts';
+import { openActionCache, type ActionCache } from './action-cache.ts';
 import {
   buildRecordDigest,
   makeBuildRecord,
@@ -64,4 +64,16 @@ export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions
       return entry;
     },
   };
+}
+
+/**
+ * The rebuilder of a filesystem store: its action cache (`STORE/actions/`, roots pinned with the
+ * store), and a record counts only while its output tree (or blob) is still in the store.
+ * @see specs/action.md §6, §7
+ */
+export function storeRebuilder(store: Store, signer?: RecordSigner): Rebuilder {
+  return constructiveRebuilder(openActionCache(store), {
+    ...(signer ? { signer } : {}),
+    outputExists: async (d) => (await store.trees.has(d)) || (await store.blobs.has(d)),
+  });
 }

@@ -1,7 +1,7 @@
 /**
  * The Eos side of the Nix comparison: builds a DAG of trivial actions (`/bin/sh -c 'echo … > $out'`,
- * UNSANDBOXED, output hashed but not ingested into a store) with the real scheduler, real action
- * keys and the real filesystem action cache, then prints one JSON line of timings. Run it twice on
+ * UNSANDBOXED; each output file and log stored as a blob in a real store) with the real scheduler,
+ * real action keys and the store's action cache (entries and roots), then prints one JSON line of timings. Run it twice on
  * the same store for a no-op rebuild.
  *
  * Usage: npx tsx bench/scheduler/eos-trivial.ts DAG.json STORE_DIR JOBS
@@ -10,14 +10,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { digestBytes } from '../../src/index.ts';
-import {
-  FsActionCache,
-  actionId,
-  constructiveRebuilder,
-  schedule,
-  type SyntheticNode,
-} from '../../scheduler/index.ts';
+import { Store, digestBytes } from '../../src/index.ts';
+import { actionId, schedule, storeRebuilder, type SyntheticNode } from '../../scheduler/index.ts';
 
 const [dagPath, store, jobsArg] = process.argv.slice(2);
 if (!dagPath || !store) {
@@ -26,6 +20,7 @@ if (!dagPath || !store) {
 }
 const t0 = performance.now();
 const nodes = JSON.parse(await readFile(dagPath, 'utf8')) as SyntheticNode[];
+const st = new Store(store);
 const work = await mkdtemp(join(tmpdir(), 'eos-trivial-'));
 const toolchain = digestBytes('host /bin/sh (unsandboxed)');
 const recipe = digestBytes("recipe: sh -c 'echo NAME DEPS > $out'");
@@ -44,7 +39,7 @@ const res = await schedule({
       arch: 'x86_64-linux',
       deps: { ...depOutputs },
     }),
-  rebuilder: constructiveRebuilder(new FsActionCache(store)),
+  rebuilder: storeRebuilder(st),
   executor: (n, ctx) =>
     new Promise((resolve, reject) => {
       executed++;
@@ -58,8 +53,13 @@ const res = await schedule({
       child.on('error', reject);
       child.on('exit', async (code) => {
         if (code !== 0) return reject(new Error(`${n.label}: sh exited ${code}`));
-        const output = digestBytes(await readFile(out));
-        resolve({ output, world: toolchain, log: digestBytes('') });
+        try {
+          const output = await st.blobs.put(await readFile(out));
+          const log = await st.blobs.put(new Uint8Array());
+          resolve({ output, world: toolchain, log });
+        } catch (e) {
+          reject(e);
+        }
       });
     }),
 });

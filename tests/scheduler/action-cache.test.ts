@@ -1,12 +1,13 @@
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { digestBytes, digestHex, encodeCanonical, type Digest } from '../../src/index.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Store, digestBytes, digestHex, encodeCanonical, type Digest } from '../../src/index.ts';
 import {
-  FsActionCache,
   MemoryActionCache,
   actionEntryPath,
+  openActionCache,
+  storeRebuilder,
   buildRecordDigest,
   constructiveRebuilder,
   encodeCacheEntry,
@@ -27,12 +28,19 @@ const fields = {
   seedMode: 'seeded',
 };
 
-let dir: string;
-beforeEach(async () => {
+let dir: string | undefined;
+let store: Store;
+/** A fresh filesystem store holding the build's output and log (stored before a record names them). */
+async function freshStore(): Promise<Store> {
   dir = await mkdtemp(join(tmpdir(), 'eos-action-cache-'));
-});
+  store = new Store(dir);
+  expect(await store.blobs.put(new TextEncoder().encode('out'))).toBe(fields.output);
+  expect(await store.blobs.put(new TextEncoder().encode('log'))).toBe(fields.log);
+  return store;
+}
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
 });
 
 /** A signer standing in for the builder key: deterministic, signs exactly the digest it is given. */
@@ -83,10 +91,10 @@ describe('build records (specs/action.md §4, §5)', () => {
   });
 });
 
-function conformance(name: string, make: () => ActionCache) {
+function conformance(name: string, make: () => Promise<ActionCache>) {
   describe(`${name} action cache`, () => {
     it('misses, then returns what was put; a later put replaces', async () => {
-      const cache = make();
+      const cache = await make();
       expect(await cache.get(ACTION)).toBeUndefined();
       const rb = constructiveRebuilder(cache, { signer });
       expect(await rb.check(ACTION)).toBeUndefined();
@@ -101,7 +109,7 @@ function conformance(name: string, make: () => ActionCache) {
     });
 
     it('a record whose output left the store is stale', async () => {
-      const cache = make();
+      const cache = await make();
       await constructiveRebuilder(cache).record(fields);
       const present = new Set<Digest>();
       const rb = constructiveRebuilder(cache, { outputExists: async (d) => present.has(d) });
@@ -111,33 +119,56 @@ function conformance(name: string, make: () => ActionCache) {
     });
   });
 }
-conformance('memory', () => new MemoryActionCache());
-conformance('filesystem', () => new FsActionCache(dir));
+conformance('memory', async () => new MemoryActionCache());
+conformance('filesystem', async () => openActionCache(await freshStore()));
 
 describe('filesystem action cache layout (specs/action.md §6)', () => {
   it('files entries at actions/<2>/<62>, pins output and log as roots, leaves no temp files', async () => {
-    const cache = new FsActionCache(dir);
+    const cache = openActionCache(await freshStore());
     await constructiveRebuilder(cache).record(fields);
     const hex = digestHex(ACTION);
-    const path = join(dir, 'actions', hex.slice(0, 2), hex.slice(2));
-    expect(actionEntryPath(dir, ACTION)).toBe(path);
+    const path = join(dir!, 'actions', hex.slice(0, 2), hex.slice(2));
+    expect(actionEntryPath(dir!, ACTION)).toBe(path);
     const bytes = await readFile(path);
     expect(parseCacheEntry(bytes, path, ACTION).record).toEqual(makeBuildRecord(fields));
-    expect(await readFile(join(dir, 'roots', `action-${hex}.output`), 'utf8')).toBe(`${fields.output}\n`);
-    expect(await readFile(join(dir, 'roots', `action-${hex}.log`), 'utf8')).toBe(`${fields.log}\n`);
-    expect(await readdir(join(dir, 'actions', hex.slice(0, 2)))).toEqual([hex.slice(2)]);
-    expect((await readdir(join(dir, 'roots'))).sort()).toEqual([`action-${hex}.log`, `action-${hex}.output`]);
+    expect(await readFile(join(dir!, 'roots', `action-${hex}.output`), 'utf8')).toBe(`${fields.output}\n`);
+    expect(await readFile(join(dir!, 'roots', `action-${hex}.log`), 'utf8')).toBe(`${fields.log}\n`);
+    expect(await readdir(join(dir!, 'actions', hex.slice(0, 2)))).toEqual([hex.slice(2)]);
+    expect((await readdir(join(dir!, 'roots'))).sort()).toEqual([
+      `action-${hex}.log`,
+      `action-${hex}.output`,
+    ]);
+    expect(await store.listRoots()).toEqual([
+      { name: `action-${hex}.log`, digest: fields.log },
+      { name: `action-${hex}.output`, digest: fields.output },
+    ]);
+  });
+
+  it('pins build outputs and logs against gc; an output missing from the store cannot be recorded', async () => {
+    const rb = storeRebuilder(await freshStore());
+    await rb.record(fields);
+    const stray = await store.blobs.put(new TextEncoder().encode('unpinned'));
+    await store.gc({ graceSeconds: 0 });
+    expect(await store.blobs.has(stray)).toBe(false);
+    expect(await store.blobs.has(fields.output)).toBe(true);
+    expect(await store.blobs.has(fields.log)).toBe(true);
+    expect((await rb.check(ACTION))!.record.output).toBe(fields.output);
+    const ghost = D('never stored');
+    await expect(rb.record({ ...fields, action: D('a2'), output: ghost })).rejects.toThrow(
+      `[E4] root action-${digestHex(D('a2'))}.output: ${ghost} is not in the store`,
+    );
+    expect(await rb.check(D('a2'))).toBeUndefined();
   });
 
   it('reports a corrupt or misfiled entry with its path', async () => {
-    const cache = new FsActionCache(dir);
-    const path = actionEntryPath(dir, ACTION);
+    const cache = openActionCache(await freshStore());
+    const path = actionEntryPath(dir!, ACTION);
     await mkdir(join(path, '..'), { recursive: true });
     await writeFile(path, '{"not":"canonical" }');
     await expect(cache.get(ACTION)).rejects.toThrow(`[E3] ${path}: JSON is not in canonical (RFC 8785) form`);
     const other = D('other action');
     await constructiveRebuilder(cache).record({ ...fields, action: other });
-    await writeFile(path, await readFile(actionEntryPath(dir, other)));
+    await writeFile(path, await readFile(actionEntryPath(dir!, other)));
     await expect(cache.get(ACTION)).rejects.toThrow(
       `[E5] ${path}: filed under ${ACTION} but records ${other}`,
     );

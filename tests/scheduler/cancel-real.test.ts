@@ -3,8 +3,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestBytes, digestHex, type Digest } from '../../src/index.ts';
-import { FsActionCache, actionEntryPath, constructiveRebuilder, schedule } from '../../scheduler/index.ts';
+import { Store, digestBytes, digestHex, type Digest } from '../../src/index.ts';
+import { actionEntryPath, schedule, storeRebuilder } from '../../scheduler/index.ts';
 
 /** Real processes, real timers, a real on-disk action cache. */
 describe('cancellation with real processes and a filesystem cache', () => {
@@ -23,13 +23,14 @@ describe('cancellation with real processes and a filesystem cache', () => {
       const ctrl = new AbortController();
       const started: string[] = [];
       const t0 = Date.now();
+      const st = new Store(store);
       const res = await schedule({
         nodes,
         jobs: 2,
         seedMode: 'seeded',
         signal: ctrl.signal,
         key: (n) => digestBytes(`action ${n.label}`),
-        rebuilder: constructiveRebuilder(new FsActionCache(store)),
+        rebuilder: storeRebuilder(st),
         onEvent: (e) => {
           if (e.type === 'started') {
             started.push(e.label);
@@ -43,10 +44,10 @@ describe('cancellation with real processes and a filesystem cache', () => {
             child.on('error', () => {});
             child.on('exit', (code, sig) => {
               exits.set(n.label, sig);
-              if (code === 0) {
-                const d = digestBytes(`out ${n.label}`);
-                resolve({ output: d, world: d, log: d });
-              } else reject(new Error(`${n.label}: sleep exited ${code ?? sig}`));
+              if (code !== 0) return reject(new Error(`${n.label}: sleep exited ${code ?? sig}`));
+              st.blobs
+                .put(new TextEncoder().encode(`out ${n.label}`))
+                .then((d) => resolve({ output: d, world: d, log: d }), reject);
             });
           }),
       });
@@ -76,6 +77,9 @@ describe('cancellation with real processes and a filesystem cache', () => {
       const roots = await readdir(join(store, 'roots'));
       expect(roots.every((r) => !r.startsWith('.tmp'))).toBe(true);
       expect(roots).toHaveLength(4);
+      expect((await st.listRoots()).map((r) => r.digest).sort()).toEqual(
+        [...new Set(['quick1', 'quick2'].map((l) => digestBytes(`out ${l}`)))].flatMap((d) => [d, d]).sort(),
+      );
       expect(roots.some((r) => r.includes(digestHex(digestBytes('action slow1'))))).toBe(false);
     } finally {
       await rm(store, { recursive: true, force: true });
