@@ -15,3 +15,4 @@ export * from './virtual-clock.ts';
 export * from './synthetic.ts';
 export * from './plan.ts';
 export * from './signals.ts';
+export * from './build-report.ts';
