@@ -11,8 +11,9 @@ import {
   encodeCanonical,
   parseCanonical,
   parseDigest,
+  validateSignature,
   type Digest,
-  type JsonValue,
+  type Signature,
 } from '../src/index.ts';
 
 /** Format name of a build record. @see specs/action.md §4 */
@@ -45,12 +46,11 @@ export interface BuildRecord {
   seedMode: string;
 }
 
-/** A detached signature over a record digest, as the injected signer returns it. @see specs/action.md §5 */
-export interface RecordSignature {
-  /** The signed digest; must equal the record's digest. */
-  signed: Digest;
-  [k: string]: JsonValue;
-}
+/**
+ * A detached signature over a record digest (`specs/signatures.md`), purpose `builds`; its `signed`
+ * field must equal the record's digest. @see specs/action.md §5
+ */
+export type RecordSignature = Signature;
 
 /** An action-cache entry: a build record and its detached signatures. @see specs/action.md §5 */
 export interface CacheEntry {
@@ -111,7 +111,7 @@ function field(o: Record<string, unknown>, k: string, what: string): unknown {
  * @throws EncodingError E3 when the bytes are not canonical, the format or version is unknown, or a
  *   field is missing or malformed
  * @throws CorruptObjectError E5 when the record answers another action, or a signature signs
- *   another digest
+ *   another digest (a malformed signature object is E3)
  * @see specs/action.md §5
  */
 export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: Digest): CacheEntry {
@@ -151,9 +151,7 @@ export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: 
   if (!Array.isArray(sigs)) throw new EncodingError(`${what}: signatures is not a list`, { data: { what } });
   const rd = buildRecordDigest(record);
   for (const [i, s] of sigs.entries()) {
-    if (s === null || typeof s !== 'object' || Array.isArray(s))
-      throw new EncodingError(`${what}: signatures[${i}] is not an object`, { data: { what } });
-    if (parseDigest((s as Record<string, unknown>).signed, `${what}: signatures[${i}].signed`) !== rd)
+    if (validateSignature(s, `${what}: signatures[${i}]`).signed !== rd)
       throw new CorruptObjectError(`${what}: signatures[${i}] signs another digest than the record ${rd}`, {
         data: { what, record: rd },
       });

@@ -6,7 +6,14 @@
  *
  * @see specs/action.md §7, STYLE.md §4 (Build Systems à la Carte: Rebuilder)
  */
-import type { Digest, Store } from '../src/index.ts';
+import {
+  signDigest,
+  verifySignatures,
+  type Digest,
+  type Keyring,
+  type Store,
+  type TrustPolicy,
+} from '../src/index.ts';
 import { openActionCache, type ActionCache } from './action-cache.ts';
 import {
   buildRecordDigest,
@@ -37,6 +44,20 @@ export interface RebuilderOptions {
   signer?: RecordSigner;
   /** True when a tree is present in the store; a record whose output is gone is stale. */
   outputExists?: (tree: Digest) => Promise<boolean>;
+  /**
+   * When given, a record counts only if at least one of its signatures is by a key this policy
+   * trusts for `builds` (an unsigned or untrusted record is stale, and the action is rebuilt).
+   */
+  trust?: { keyring: Keyring; policy: TrustPolicy };
+}
+
+/**
+ * A signer with the builder key's 32-byte seed: signs record digests for the purpose `builds`.
+ * @throws KeyError E9 (when signing) when the seed is not 32 bytes
+ * @see specs/signatures.md
+ */
+export function keySigner(seed: Uint8Array): RecordSigner {
+  return { sign: (d) => signDigest(d, 'builds', seed) };
 }
 
 /**
@@ -49,6 +70,17 @@ export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions
       const entry = await cache.get(action);
       if (!entry) return undefined;
       if (opts.outputExists && !(await opts.outputExists(entry.record.output))) return undefined;
+      if (opts.trust) {
+        const { keyring, policy } = opts.trust;
+        const res = verifySignatures(
+          entry.signatures,
+          buildRecordDigest(entry.record),
+          'builds',
+          keyring,
+          policy,
+        );
+        if (res.accepted.length === 0) return undefined;
+      }
       return entry;
     },
     async record(fields) {
@@ -71,9 +103,12 @@ export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions
  * store), and a record counts only while its output tree (or blob) is still in the store.
  * @see specs/action.md §6, §7
  */
-export function storeRebuilder(store: Store, signer?: RecordSigner): Rebuilder {
+export function storeRebuilder(
+  store: Store,
+  opts: Pick<RebuilderOptions, 'signer' | 'trust'> = {},
+): Rebuilder {
   return constructiveRebuilder(openActionCache(store), {
-    ...(signer ? { signer } : {}),
+    ...opts,
     outputExists: async (d) => (await store.trees.has(d)) || (await store.blobs.has(d)),
   });
 }

@@ -2,7 +2,17 @@ import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Store, digestBytes, digestHex, encodeCanonical, type Digest } from '../../src/index.ts';
+import {
+  Store,
+  digestBytes,
+  digestHex,
+  emptyTrustPolicy,
+  encodeCanonical,
+  keyPairFromSeed,
+  makeKeyring,
+  verifySignature,
+  type Digest,
+} from '../../src/index.ts';
 import {
   MemoryActionCache,
   actionEntryPath,
@@ -11,6 +21,7 @@ import {
   buildRecordDigest,
   constructiveRebuilder,
   encodeCacheEntry,
+  keySigner,
   makeBuildRecord,
   parseCacheEntry,
   type ActionCache,
@@ -43,14 +54,19 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** A signer standing in for the builder key: deterministic, signs exactly the digest it is given. */
-const signer = {
-  sign: (d: Digest): RecordSignature => ({
-    signed: d,
-    key: D('test key'),
-    signature: digestHex(D(`sig ${d}`)),
-  }),
-};
+/** A real ed25519 builder key (fixed seed, so the test is deterministic). */
+const builderSeed = new Uint8Array(32).fill(7);
+const builder = keyPairFromSeed(builderSeed);
+const signer = keySigner(builderSeed);
+const keyring = makeKeyring(
+  [{ name: 'builder', id: builder.id, publicKey: builder.publicKey, hasSecret: true }],
+  'test',
+);
+function trusting(...ids: Digest[]) {
+  const policy = emptyTrustPolicy();
+  policy.purposes.builds.push(...ids);
+  return { keyring, policy };
+}
 
 describe('build records (specs/action.md §4, §5)', () => {
   it('§4.3 vector: the record digest', () => {
@@ -65,7 +81,7 @@ describe('build records (specs/action.md §4, §5)', () => {
       format: 'eos.action-cache-entry' as const,
       version: 1 as const,
       record,
-      signatures: [signer.sign(buildRecordDigest(record))],
+      signatures: [signer.sign(buildRecordDigest(record)) as RecordSignature],
     };
     const bytes = encodeCacheEntry(entry);
     expect(parseCacheEntry(bytes, 'e', ACTION)).toEqual(entry);
@@ -85,6 +101,9 @@ describe('build records (specs/action.md §4, §5)', () => {
     expect(() => parseCacheEntry(enc({ ...entry, record: { ...record, durationMs: -1 } }), 'e')).toThrow(
       '[E3]',
     );
+    expect(() => parseCacheEntry(enc({ ...entry, signatures: [{ signed: record }] }), 'e')).toThrow(
+      /^\[E3\] e: signatures\[0\]: /,
+    );
     expect(() =>
       parseCacheEntry(enc({ ...entry, signatures: [{ ...entry.signatures[0], signed: D('x') }] }), 'e'),
     ).toThrow(/^\[E5\] e: signatures\[0\] signs another digest/);
@@ -93,6 +112,20 @@ describe('build records (specs/action.md §4, §5)', () => {
 
 function conformance(name: string, make: () => Promise<ActionCache>) {
   describe(`${name} action cache`, () => {
+    it('with a trust policy, only records signed by a trusted builder count', async () => {
+      const cache = await make();
+      await constructiveRebuilder(cache).record(fields); // unsigned
+      expect(await constructiveRebuilder(cache).check(ACTION)).toBeDefined();
+      expect(
+        await constructiveRebuilder(cache, { trust: trusting(builder.id) }).check(ACTION),
+      ).toBeUndefined();
+      await constructiveRebuilder(cache, { signer }).record(fields); // signed
+      expect(await constructiveRebuilder(cache, { trust: trusting(builder.id) }).check(ACTION)).toBeDefined();
+      expect(
+        await constructiveRebuilder(cache, { trust: trusting(D('someone else')) }).check(ACTION),
+      ).toBeUndefined();
+    });
+
     it('misses, then returns what was put; a later put replaces', async () => {
       const cache = await make();
       expect(await cache.get(ACTION)).toBeUndefined();
@@ -101,6 +134,15 @@ function conformance(name: string, make: () => Promise<ActionCache>) {
       const entry = await rb.record(fields);
       expect(entry.signatures).toHaveLength(1);
       expect(entry.signatures[0]!.signed).toBe(buildRecordDigest(entry.record));
+      // A real ed25519 signature by the builder key, for the purpose `builds`.
+      const ok = verifySignature(
+        entry.signatures[0],
+        buildRecordDigest(entry.record),
+        'builds',
+        keyring,
+        trusting(builder.id).policy,
+      );
+      expect(ok.key).toBe(builder.id);
       expect(await cache.get(ACTION)).toEqual(entry);
       expect(await rb.check(ACTION)).toEqual(entry);
       const again = await constructiveRebuilder(cache).record({ ...fields, durationMs: 99 });
