@@ -250,7 +250,7 @@ export function upwardRanks<N extends SchedNode>(
 ): Map<string, number> {
   const order = topologicalOrder(nodes);
   const dependents = new Map<string, string[]>(nodes.map((n) => [n.label, []]));
-  for (const n of nodes) for (const d of n.deps) dependents.get(d)!.push(n.label);
+  for (const n of nodes) for (const d of new Set(n.deps)) dependents.get(d)!.push(n.label);
   const rank = new Map<string, number>();
   for (let i = order.length - 1; i >= 0; i--) {
     const n = order[i]!;
@@ -284,7 +284,8 @@ function errorDetail(e: unknown): { detail: string; log?: string } {
  * everything else continues. Cancellation stops new work, aborts running executors and records
  * nothing for them.
  *
- * Never rejects for a node's failure (that is in the result); rejects only for an invalid graph.
+ * Never rejects for a node's failure (that is in the result); rejects for an invalid graph, and
+ * (after the run has ended) with the first error an `onEvent` callback threw.
  * @throws BuildClosureError E7 before anything runs, for a duplicate label, missing dependency or cycle
  * @see specs/scheduler.md
  */
@@ -295,7 +296,15 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
   const aging = opts.agingPerMs ?? DEFAULT_AGING_PER_MS;
   const defEst = opts.defaultEstimateMs ?? DEFAULT_ESTIMATE_MS;
   const history = opts.history ?? new Map<string, number>();
-  const emit = opts.onEvent ?? (() => {});
+  // A throwing event callback must not wedge the run: the first error is rethrown at the end.
+  let callbackError: { e: unknown } | undefined;
+  const emit = (e: SchedulerEvent): void => {
+    try {
+      opts.onEvent?.(e);
+    } catch (err) {
+      callbackError ??= { e: err };
+    }
+  };
   const signal = opts.signal;
   const nodes = opts.nodes;
   const total = nodes.length;
@@ -303,7 +312,7 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
   const ranks = upwardRanks(nodes, (n) => history.get(n.label) ?? n.estimateMs ?? defEst);
   const byLabel = new Map(nodes.map((n) => [n.label, n]));
   const dependents = new Map<string, string[]>(nodes.map((n) => [n.label, []]));
-  for (const n of nodes) for (const d of n.deps) dependents.get(d)!.push(n.label);
+  for (const n of nodes) for (const d of new Set(n.deps)) dependents.get(d)!.push(n.label);
   const waiting = new Map(nodes.map((n) => [n.label, new Set(n.deps)]));
 
   const results = new Map<string, NodeResult>();
@@ -531,5 +540,6 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+  if (callbackError) throw callbackError.e;
   return { results, cancelled: aborted(), durations, makespanMs: clock.now() - t0, ranks };
 }

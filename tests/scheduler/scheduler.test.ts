@@ -368,3 +368,28 @@ describe('dry-run plan', () => {
     expect(plan[1]!.action).not.toBe(r('b').action);
   });
 });
+
+describe('scheduler: robustness', () => {
+  it('a dependency listed twice is waited for once, and the node runs once', async () => {
+    const nodes = [node('a', []), node('b', ['a', 'a']), node('c', ['c'])];
+    await expect(simulate(nodes, newWorld())).rejects.toThrow('[E7] dependency cycle: c -> c');
+    const ok = await simulate(nodes.slice(0, 2), newWorld());
+    expect(ok.runs.map((r) => r.label)).toEqual(['a', 'b']);
+  });
+
+  it('an event callback that throws does not wedge the run; its error surfaces at the end', async () => {
+    const nodes = syntheticDag('random', 20, 2);
+    let seen = 0;
+    const err = await simulate(nodes, newWorld(), {
+      onEvent: (e) => {
+        seen++;
+        if (e.type === 'started') throw new Error('display broke');
+      },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as Error).message).toBe('display broke');
+    expect(seen).toBeGreaterThanOrEqual(nodes.length * 3); // queued + started + ok for every node
+  });
+});
