@@ -100,9 +100,9 @@ export function openActionCache(store: Store): FsActionCache {
 }
 
 /**
- * The filesystem action cache of a store. `put` pins the record's output tree and log first
- * (roots `action-<64 hex>.output` and `action-<64 hex>.log`), then writes the entry atomically, so
- * an entry never exists without its roots.
+ * The filesystem action cache of a store. `put` pins the record's output tree, log and (when
+ * present) the executor's full record first (roots `action-<64 hex>.output`, `.log`, `.record`),
+ * then writes the entry atomically, so an entry never exists without its roots.
  * @see specs/action.md §6
  */
 export class FsActionCache implements ActionCache {
@@ -128,10 +128,11 @@ export class FsActionCache implements ActionCache {
   }
 
   async put(entry: CacheEntry): Promise<void> {
-    const { action, output, log } = entry.record;
+    const { action, output, log, details } = entry.record;
     const hex = digestHex(action);
     await this.roots.pin(`action-${hex}.output`, output);
     await this.roots.pin(`action-${hex}.log`, log);
+    if (details !== null) await this.roots.pin(`action-${hex}.record`, details);
     await writeFileAtomic(actionEntryPath(this.storeDir, action), encodeCacheEntry(entry));
   }
 }

@@ -44,6 +44,8 @@ export interface BuildRecord {
   durationMs: number;
   /** The seed mode the action ran under. */
   seedMode: string;
+  /** The executor's full build record blob (`specs/build-record.md`: sources, recipe, warnings, …), or null. */
+  details: Digest | null;
 }
 
 /**
@@ -60,8 +62,10 @@ export interface CacheEntry {
   signatures: RecordSignature[];
 }
 
-/** The fields of a build record that callers provide. */
-export type BuildRecordFields = Omit<BuildRecord, 'format' | 'version'>;
+/** The fields of a build record that callers provide (`details` defaults to null). */
+export type BuildRecordFields = Omit<BuildRecord, 'format' | 'version' | 'details'> & {
+  details?: Digest | null;
+};
 
 /**
  * Makes a validated build record.
@@ -86,6 +90,7 @@ export function makeBuildRecord(f: BuildRecordFields): BuildRecord {
     log: parseDigest(f.log, 'build record: log'),
     durationMs: f.durationMs,
     seedMode: f.seedMode,
+    details: f.details == null ? null : parseDigest(f.details, 'build record: details'),
   };
 }
 
@@ -132,7 +137,17 @@ export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: 
         data: { what },
       },
     );
-  const known = new Set(['format', 'version', 'action', 'output', 'world', 'log', 'durationMs', 'seedMode']);
+  const known = new Set([
+    'format',
+    'version',
+    'action',
+    'output',
+    'world',
+    'log',
+    'durationMs',
+    'seedMode',
+    'details',
+  ]);
   for (const k of Object.keys(r))
     if (!known.has(k)) throw new EncodingError(`${what}: record has unknown field ${k}`, { data: { what } });
   const record = makeBuildRecord({
@@ -142,6 +157,7 @@ export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: 
     log: field(r, 'log', what) as Digest,
     durationMs: field(r, 'durationMs', what) as number,
     seedMode: field(r, 'seedMode', what) as string,
+    details: field(r, 'details', what) as Digest | null,
   });
   if (expectAction !== undefined && record.action !== expectAction)
     throw new CorruptObjectError(`${what}: filed under ${expectAction} but records ${record.action}`, {

@@ -44,6 +44,8 @@ export interface ExecOutcome {
   world: Digest;
   /** The build log blob, already in the store. */
   log: Digest;
+  /** The executor's full build record blob, already in the store (pinned with the output). */
+  details?: Digest;
 }
 
 /** Runs one action. Rejects on failure (an `EosError`'s detail and `data.log` are reported). */
@@ -504,6 +506,7 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
           output: out.output,
           world: out.world,
           log: out.log,
+          details: out.details ?? null,
           durationMs,
           seedMode: opts.seedMode,
         });

@@ -70,8 +70,19 @@ function trusting(...ids: Digest[]) {
 
 describe('build records (specs/action.md §4, §5)', () => {
   it('§4.3 vector: the record digest', () => {
+    expect(new TextDecoder().decode(encodeCanonical(makeBuildRecord(fields)))).toBe(
+      '{"action":"blake3:e8d147b66e054af325e264e5087def26bd1d2b89d8d25f296d21e16f7216e17c","details":null,' +
+        '"durationMs":1234,"format":"eos.build-record",' +
+        '"log":"blake3:9fbf48f8224338b32a7f298140ee6c52b29a22d05b35c9be97e19b614e4726ba",' +
+        '"output":"blake3:5443af0c0e97f60b57f1450f3051247bce8f92565feb6cd650c9369b79f0b43b",' +
+        '"seedMode":"seeded","version":1,' +
+        '"world":"blake3:d7894ae9716d38d2dfad0ec55424ca321ee12453d51f1b3adeb77d0475ed988c"}',
+    );
     expect(buildRecordDigest(makeBuildRecord(fields))).toBe(
-      'blake3:1ad6cc37a227d3fed1018bc315e16bdf2ab656142786798069d2eb13cd7de18b',
+      'blake3:7e91c571b431db5067d68ac8b8be76d77474d3c99ea9129b71411744e15a3c13',
+    );
+    expect(buildRecordDigest(makeBuildRecord({ ...fields, details: D('record') }))).toBe(
+      'blake3:d2a385d33d91e4e60e4f7122a8ab1563a128e039db3cc7912ab1707d4b97761e',
     );
   });
 
@@ -186,15 +197,18 @@ describe('filesystem action cache layout (specs/action.md §6)', () => {
     ]);
   });
 
-  it('pins build outputs and logs against gc; an output missing from the store cannot be recorded', async () => {
+  it('pins build outputs, logs and full records against gc; an output missing from the store cannot be recorded', async () => {
     const rb = storeRebuilder(await freshStore());
-    await rb.record(fields);
+    const details = await store.blobs.put(new TextEncoder().encode('{"format":"eos-build-record"}'));
+    await rb.record({ ...fields, details });
+    expect((await store.listRoots()).map((r) => r.name)).toContain(`action-${digestHex(ACTION)}.record`);
     const stray = await store.blobs.put(new TextEncoder().encode('unpinned'));
     await store.gc({ graceSeconds: 0 });
     expect(await store.blobs.has(stray)).toBe(false);
     expect(await store.blobs.has(fields.output)).toBe(true);
     expect(await store.blobs.has(fields.log)).toBe(true);
-    expect((await rb.check(ACTION))!.record.output).toBe(fields.output);
+    expect(await store.blobs.has(details)).toBe(true);
+    expect((await rb.check(ACTION))!.record.details).toBe(details);
     const ghost = D('never stored');
     await expect(rb.record({ ...fields, action: D('a2'), output: ghost })).rejects.toThrow(
       `[E4] root action-${digestHex(D('a2'))}.output: ${ghost} is not in the store`,
