@@ -1,0 +1,12 @@
+/**
+ * The composer: compositions (the signed map from entry names to content digests), their merge
+ * rules and merged view, diffs, TOML authoring, images and worlds.
+ *
+ * @see specs/composition.md
+ */
+export * from './composition.ts';
+export * from './view-tree.ts';
+export * from './merge.ts';
+export * from './diff.ts';
+export * from './authoring.ts';
+export * from './memory-trees.ts';

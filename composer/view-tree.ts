@@ -1,0 +1,54 @@
+/**
+ * The directory shape the composer reads and writes through the store: a tree is a list of
+ * entries (directory, file, symlink), each naming its content by digest. The composer sees trees
+ * only through {@link TreeAccess}, so its merge, diff and image code stay pure and the store
+ * adapter (composer/store-access.ts) is the one place that knows the store's tree encoding.
+ *
+ * @see specs/composition.md §6
+ */
+import type { Digest } from '../src/index.ts';
+
+/** A subdirectory entry. */
+export interface ViewDir {
+  name: string;
+  kind: 'dir';
+  digest: Digest;
+}
+/** A regular file entry: its bytes are the blob `digest`. */
+export interface ViewFile {
+  name: string;
+  kind: 'file';
+  digest: Digest;
+  sizeBytes: number;
+  executable: boolean;
+}
+/** A symbolic link entry; the target is verbatim. */
+export interface ViewSymlink {
+  name: string;
+  kind: 'symlink';
+  target: string;
+}
+/** One entry of a tree. */
+export type ViewEntry = ViewDir | ViewFile | ViewSymlink;
+
+/** A directory: entries with unique names (order is not significant to callers). */
+export interface ViewTree {
+  entries: ViewEntry[];
+}
+
+/**
+ * How the composer reaches the store's trees and blobs.
+ * - `getTree`: the tree with that digest. @throws NotFoundError E4 when absent
+ * - `putTree`: stores a tree and returns its digest (the store sorts and validates it).
+ * - `blobSize`: the size in bytes of a stored blob. @throws NotFoundError E4 when absent
+ */
+export interface TreeAccess {
+  getTree(digest: Digest): Promise<ViewTree>;
+  putTree(tree: ViewTree): Promise<Digest>;
+  blobSize(digest: Digest): Promise<number>;
+}
+
+/** Compares names by their UTF-8 bytes (the order trees and images use). */
+export function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
