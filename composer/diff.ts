@@ -68,7 +68,7 @@ export async function diffViews(
     for (const e of (await access.getTree(d)).entries) {
       const p = join(dir, e.name);
       out.push({ path: p, change });
-      if (e.kind === 'dir') await all(p, e.digest, change);
+      if (e.kind === 'directory') await all(p, e.digest, change);
     }
   };
   const walk = async (dir: string, x: Digest, y: Digest): Promise<void> => {
@@ -81,16 +81,16 @@ export async function diffViews(
       const v = ey.get(name);
       if (!u) {
         out.push({ path: p, change: 'added' });
-        if (v!.kind === 'dir') await all(p, v!.digest, 'added');
+        if (v!.kind === 'directory') await all(p, v!.digest, 'added');
       } else if (!v) {
         out.push({ path: p, change: 'removed' });
-        if (u.kind === 'dir') await all(p, u.digest, 'removed');
-      } else if (u.kind === 'dir' && v.kind === 'dir') {
+        if (u.kind === 'directory') await all(p, u.digest, 'removed');
+      } else if (u.kind === 'directory' && v.kind === 'directory') {
         await walk(p, u.digest, v.digest);
       } else if (!sameEntry(u, v)) {
         out.push({ path: p, change: 'changed' });
-        if (u.kind === 'dir') await all(p, u.digest, 'removed');
-        if (v.kind === 'dir') await all(p, v.digest, 'added');
+        if (u.kind === 'directory') await all(p, u.digest, 'removed');
+        if (v.kind === 'directory') await all(p, v.digest, 'added');
       }
     }
   };

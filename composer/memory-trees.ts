@@ -30,7 +30,7 @@ export class MemoryTrees implements TreeAccess {
     for (let i = 1; i < entries.length; i++)
       if (entries[i]!.name === entries[i - 1]!.name)
         throw new CompositionError(`tree: entry ${entries[i]!.name} appears twice`);
-    const d = digestCanonical({ entries });
+    const d = digestCanonical({ entries, version: 1 });
     this.trees.set(d, { entries });
     return d;
   }

@@ -10,7 +10,7 @@
  */
 import { CompositionError, type Digest } from '../src/index.ts';
 import { prefixComponents, type Composition } from './composition.ts';
-import { compareNames, type TreeAccess, type ViewEntry, type ViewTree } from './view-tree.ts';
+import { compareNames, subtreeEntries, type TreeAccess, type ViewEntry, type ViewTree } from './view-tree.ts';
 
 /** One path where precedence chose a winner over entries with different contents. */
 export interface ShadowedPath {
@@ -32,8 +32,8 @@ export interface MergedView {
 
 /** A node offered at one path by one entry. */
 type Candidate =
-  | { entry: string; kind: 'dir'; digest: Digest | undefined }
-  | { entry: string; kind: 'file'; digest: Digest; sizeBytes: number; executable: boolean }
+  | { entry: string; kind: 'directory'; digest: Digest | undefined; size: number | undefined }
+  | { entry: string; kind: 'file'; digest: Digest; size: number; executable: boolean }
   | { entry: string; kind: 'symlink'; target: string };
 
 /** Prefix trie: what entries bind exactly at a path, and the deeper prefixes below it. */
@@ -54,7 +54,7 @@ function joinPath(dir: string, name: string): string {
 
 function describe(c: Candidate): string {
   switch (c.kind) {
-    case 'dir':
+    case 'directory':
       return 'a directory';
     case 'file':
       return `file ${c.digest}${c.executable ? ' (executable)' : ''}`;
@@ -83,11 +83,15 @@ class Merger {
   /** Merges the directory at `path` from the trees offered there and the trie node below it. */
   async dir(
     path: string,
-    offered: { entry: string; digest: Digest }[],
+    offered: { entry: string; digest: Digest; size: number | undefined }[],
     trie: Trie | undefined,
-  ): Promise<Digest> {
+  ): Promise<{ digest: Digest; size: number }> {
     const distinct = [...new Set(offered.map((o) => o.digest))];
-    if (distinct.length === 1 && (!trie || trie.children.size === 0)) return distinct[0]!;
+    if (distinct.length === 1 && (!trie || trie.children.size === 0)) {
+      const known = offered.find((o) => o.size !== undefined);
+      const size = known ? known.size! : subtreeEntries(await this.access.getTree(distinct[0]!));
+      return { digest: distinct[0]!, size };
+    }
     const byName = new Map<string, Candidate[]>();
     const add = (name: string, c: Candidate): void => {
       const list = byName.get(name);
@@ -101,14 +105,15 @@ class Merger {
     const childTries = trie?.children ?? new Map<string, Trie>();
     for (const [name, child] of childTries) {
       for (const c of child.attached) add(name, c);
-      if (child.through.length) add(name, { entry: child.through[0]!, kind: 'dir', digest: undefined });
+      if (child.through.length)
+        add(name, { entry: child.through[0]!, kind: 'directory', digest: undefined, size: undefined });
     }
     const out: ViewEntry[] = [];
     for (const name of [...byName.keys()].sort(compareNames)) {
       const cands = byName.get(name)!;
       const p = joinPath(path, name);
-      const dirs = cands.filter((c) => c.kind === 'dir');
-      const others = cands.filter((c) => c.kind !== 'dir');
+      const dirs = cands.filter((c) => c.kind === 'directory');
+      const others = cands.filter((c) => c.kind !== 'directory');
       if (dirs.length && others.length) {
         const d = dirs[0]!;
         const o = others[0]!;
@@ -118,13 +123,17 @@ class Merger {
         );
       }
       if (dirs.length) {
-        const withDigest = dirs.flatMap((d) => (d.digest ? [{ entry: d.entry, digest: d.digest }] : []));
-        out.push({ name, kind: 'dir', digest: await this.dir(p, withDigest, childTries.get(name)) });
+        const withDigest = dirs.flatMap((d) =>
+          d.digest ? [{ entry: d.entry, digest: d.digest, size: d.size }] : [],
+        );
+        const merged = await this.dir(p, withDigest, childTries.get(name));
+        out.push({ name, kind: 'directory', ...merged });
       } else {
         out.push(toViewEntry(name, this.pick(p, others)));
       }
     }
-    return this.access.putTree({ entries: out });
+    const tree = { entries: out };
+    return { digest: await this.access.putTree(tree), size: subtreeEntries(tree) };
   }
 
   /** Chooses among non-directory candidates at one path (dedupe or precedence). */
@@ -156,10 +165,10 @@ class Merger {
 
 function fromViewEntry(entry: string, e: ViewEntry): Candidate {
   switch (e.kind) {
-    case 'dir':
-      return { entry, kind: 'dir', digest: e.digest };
+    case 'directory':
+      return { entry, kind: 'directory', digest: e.digest, size: e.size };
     case 'file':
-      return { entry, kind: 'file', digest: e.digest, sizeBytes: e.sizeBytes, executable: e.executable };
+      return { entry, kind: 'file', digest: e.digest, size: e.size, executable: e.executable };
     case 'symlink':
       return { entry, kind: 'symlink', target: e.target };
   }
@@ -168,10 +177,10 @@ function fromViewEntry(entry: string, e: ViewEntry): Candidate {
 function toViewEntry(name: string, c: Candidate): ViewEntry {
   switch (c.kind) {
     case 'file':
-      return { name, kind: 'file', digest: c.digest, sizeBytes: c.sizeBytes, executable: c.executable };
+      return { name, kind: 'file', digest: c.digest, size: c.size, executable: c.executable };
     case 'symlink':
       return { name, kind: 'symlink', target: c.target };
-    case 'dir':
+    case 'directory':
       throw new Error('unreachable: directories are merged, not picked');
   }
 }
@@ -186,13 +195,13 @@ function toViewEntry(name: string, c: Candidate): ViewEntry {
  */
 export async function mergeComposition(c: Composition, access: TreeAccess): Promise<MergedView> {
   const root = newTrie();
-  const atRoot: { entry: string; digest: Digest }[] = [];
+  const atRoot: { entry: string; digest: Digest; size: number | undefined }[] = [];
   for (const name of Object.keys(c.entries).sort()) {
     const e = c.entries[name]!;
     const parts = prefixComponents(e.at);
     if (parts.length === 0) {
       // makeComposition admits only trees at "/".
-      if (e.node.kind === 'tree') atRoot.push({ entry: name, digest: e.node.digest });
+      if (e.node.kind === 'tree') atRoot.push({ entry: name, digest: e.node.digest, size: undefined });
       continue;
     }
     let t = root;
@@ -205,22 +214,22 @@ export async function mergeComposition(c: Composition, access: TreeAccess): Prom
     const node = e.node;
     t.attached.push(
       node.kind === 'tree'
-        ? { entry: name, kind: 'dir', digest: node.digest }
+        ? { entry: name, kind: 'directory', digest: node.digest, size: undefined }
         : node.kind === 'file'
           ? {
               entry: name,
               kind: 'file',
               digest: node.digest,
-              sizeBytes: await access.blobSize(node.digest),
+              size: await access.blobSize(node.digest),
               executable: node.executable,
             }
           : { entry: name, kind: 'symlink', target: node.target },
     );
   }
   const m = new Merger(access, c.precedence);
-  const tree = await m.dir('/', atRoot, root);
+  const { digest } = await m.dir('/', atRoot, root);
   m.shadowed.sort((a, b) => compareNames(a.path, b.path));
-  return { tree, shadowed: m.shadowed };
+  return { tree: digest, shadowed: m.shadowed };
 }
 
 /** Reads a whole view tree into a flat map `path → entry` (directories included), for tests and diffs. */
@@ -234,7 +243,7 @@ export async function listView(
     for (const e of [...t.entries].sort((a, b) => compareNames(a.name, b.name))) {
       const p = joinPath(dir, e.name);
       out.set(p, e);
-      if (e.kind === 'dir') await walk(p, e.digest);
+      if (e.kind === 'directory') await walk(p, e.digest);
     }
   };
   await walk('/', tree);

@@ -1,6 +1,7 @@
 /**
  * The directory shape the composer reads and writes through the store: a tree is a list of
- * entries (directory, file, symlink), each naming its content by digest. The composer sees trees
+ * entries (directory, file, symlink), each naming its content by digest; the fields are the
+ * store's tree entries (specs/store.md §3). The composer sees trees
  * only through {@link TreeAccess}, so its merge, diff and image code stay pure and the store
  * adapter (composer/store-access.ts) is the one place that knows the store's tree encoding.
  *
@@ -11,15 +12,18 @@ import type { Digest } from '../src/index.ts';
 /** A subdirectory entry. */
 export interface ViewDir {
   name: string;
-  kind: 'dir';
+  kind: 'directory';
   digest: Digest;
+  /** Entries in the subdirectory plus, recursively, the `size` of each of its subdirectories (specs/store.md §3.2). */
+  size: number;
 }
 /** A regular file entry: its bytes are the blob `digest`. */
 export interface ViewFile {
   name: string;
   kind: 'file';
   digest: Digest;
-  sizeBytes: number;
+  /** Content length in bytes (the store's field name). */
+  size: number;
   executable: boolean;
 }
 /** A symbolic link entry; the target is verbatim. */
@@ -33,7 +37,14 @@ export type ViewEntry = ViewDir | ViewFile | ViewSymlink;
 
 /** A directory: entries with unique names (order is not significant to callers). */
 export interface ViewTree {
-  entries: ViewEntry[];
+  readonly entries: readonly ViewEntry[];
+}
+
+/** The `size` of a directory entry naming this tree: its entries plus its subdirectories' sizes. */
+export function subtreeEntries(t: ViewTree): number {
+  let n = t.entries.length;
+  for (const e of t.entries) if (e.kind === 'directory') n += e.size;
+  return n;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   makeComposition,
   mergeComposition,
   nodeDigest,
+  subtreeEntries,
   type EntryNode,
   type ViewEntry,
 } from '../../composer/index.ts';
@@ -18,12 +19,15 @@ async function tree(m: MemoryTrees, d: Desc): Promise<Digest> {
   const entries: ViewEntry[] = [];
   for (const [name, v] of Object.entries(d)) {
     if (typeof v === 'string')
-      entries.push({ name, kind: 'file', digest: m.putBlob(v), sizeBytes: v.length, executable: false });
+      entries.push({ name, kind: 'file', digest: m.putBlob(v), size: v.length, executable: false });
     else if ('x' in v && typeof v.x === 'string')
-      entries.push({ name, kind: 'file', digest: m.putBlob(v.x), sizeBytes: v.x.length, executable: true });
+      entries.push({ name, kind: 'file', digest: m.putBlob(v.x), size: v.x.length, executable: true });
     else if ('link' in v && typeof v.link === 'string')
       entries.push({ name, kind: 'symlink', target: v.link });
-    else entries.push({ name, kind: 'dir', digest: await tree(m, v as Desc) });
+    else {
+      const digest = await tree(m, v as Desc);
+      entries.push({ name, kind: 'directory', digest, size: subtreeEntries(await m.getTree(digest)) });
+    }
   }
   return m.putTree({ entries });
 }
@@ -45,7 +49,7 @@ async function flat(m: MemoryTrees, d: Digest): Promise<Record<string, string>> 
   const out: Record<string, string> = {};
   for (const [p, e] of await listView(m, d))
     out[p] =
-      e.kind === 'dir'
+      e.kind === 'directory'
         ? 'dir'
         : e.kind === 'symlink'
           ? `-> ${e.target}`
