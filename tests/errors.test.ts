@@ -7,6 +7,11 @@ import { EosError } from '../src/index.ts';
 const root = join(import.meta.dirname, '..');
 /** Codes whose subsystem has not landed yet; each must leave this list when it does. */
 const NOT_YET_RAISED = new Set([
+  // E5, E6, E8, E12: raised by the store (branch `store`); drop them when it is merged.
+  'E5',
+  'E6',
+  'E8',
+  'E12',
   'E7',
   'E13',
   'E14',
