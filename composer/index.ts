@@ -10,3 +10,5 @@ export * from './merge.ts';
 export * from './diff.ts';
 export * from './authoring.ts';
 export * from './memory-trees.ts';
+export * from './world.ts';
+export * from './compose-store.ts';

@@ -62,6 +62,7 @@ function registerCommands(program: Command, act: ActionFactory): void {
   // Each subsystem adds its block here.
   registerStore(program, act);
   registerKeys(program, act);
+  registerCompose(program, act);
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
@@ -163,6 +164,34 @@ function registerKeys(program: Command, act: ActionFactory): void {
     )
     .requiredOption('--for <purpose>', `one of ${purposes}`)
     .action(act(() => import('./verify-signature.ts'), ['digest', 'file']));
+}
+
+/** `eos compose …`, `eos mount`, `eos umount`, `eos run` (specs/composition.md). */
+function registerCompose(program: Command, act: ActionFactory): void {
+  const compose = program
+    .command('compose')
+    .description('compositions: store one from a TOML file (prints its root), show, diff, sign, verify')
+    .argument('[file]', 'a composition TOML file')
+    .action(act(() => import('./compose.ts'), ['file']));
+  compose
+    .command('show <root>')
+    .description('the entries of a composition: name, prefix, node, constraint')
+    .action(act(() => import('./compose-show.ts'), ['root']));
+  compose
+    .command('diff <a> <b>')
+    .description('entries added/removed/changed, then the paths of the merged view that change')
+    .action(act(() => import('./compose-diff.ts'), ['a', 'b']));
+  compose
+    .command('sign <root>')
+    .description('sign a composition root with a secret key; the signature is kept beside it')
+    .option('--key <name>', 'the secret key')
+    .option('--for <purpose>', 'the purpose (default compositions)')
+    .action(act(() => import('./compose-sign.ts'), ['root']));
+  compose
+    .command('verify <root>')
+    .description("check a composition's signatures against the keyring and trust policy")
+    .option('--for <purpose>', 'the purpose (default compositions)')
+    .action(act(() => import('./compose-verify.ts'), ['root']));
 }
 
 function print(result: CommandResult, json: boolean): void {
