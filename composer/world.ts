@@ -8,7 +8,7 @@
  * @see specs/composition.md §13
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
@@ -28,7 +28,7 @@ M=$1; IMG=$2; OBJ=$3; POINTS=$4; shift 4
 mount -t tmpfs -o mode=0755 eos-world "$M"
 mkdir "$M/meta" "$M/stub" "$M/root"
 for p in $POINTS; do mkdir "$M/stub/$p"; done
-mount -t erofs -o ro,loop "$IMG" "$M/meta"
+mount -t erofs -o ro,loop,noacl "$IMG" "$M/meta"
 mount -t overlay eos-world -o "ro,lowerdir=$M/stub:$M/meta::$OBJ,redirect_dir=on,metacopy=on" "$M/root"
 exec bwrap --bind "$M/root" / "$@"
 `;
@@ -144,81 +144,18 @@ export function worldMountPoints(withCwd: boolean): string[] {
   return withCwd ? ['proc', 'dev', 'tmp', 'work'] : ['proc', 'dev', 'tmp'];
 }
 
-function run(cmd: string, args: string[], what: string): Promise<void> {
-  return new Promise((res, rej) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    c.on('error', (e) => rej(new MountError(`${what}: ${e.message}`, { cause: e })));
-    c.on('exit', (code) =>
-      code === 0
-        ? res()
-        : rej(new MountError(`${what}: ${err.trim() || `${cmd} exited ${code}`}`, { data: { what } })),
-    );
-  });
-}
-
 /**
- * Mounts a composefs image read-only at `dir` in the caller's mount namespace: the EROFS image on
- * a loop device at `metaDir` (created), then an overlay with `objectsDir` as a data-only layer.
- * @throws MountError E23 naming the step that failed; nothing stays mounted when it fails
+ * Whether a composefs overlay (as mounted by `mountImage`, source name `composefs`) is mounted at
+ * `dir` in this mount namespace, from `/proc/self/mountinfo`.
  */
-export async function mountImageAt(
-  image: string,
-  objectsDir: string,
-  dir: string,
-  metaDir: string,
-): Promise<void> {
-  mkdirSync(metaDir, { recursive: true });
-  await run('mount', ['-t', 'erofs', '-o', 'ro,loop', resolve(image), metaDir], `mount erofs ${image}`);
-  try {
-    await run(
-      'mount',
-      [
-        '-t',
-        'overlay',
-        'eos-world',
-        '-o',
-        `ro,lowerdir=${metaDir}::${resolve(objectsDir)},redirect_dir=on,metacopy=on`,
-        resolve(dir),
-      ],
-      `mount overlay at ${dir}`,
-    );
-  } catch (e) {
-    await run('umount', [metaDir], `umount ${metaDir}`).catch(() => undefined);
-    rmSync(metaDir, { recursive: true, force: true });
-    throw e;
-  }
-}
-
-/** The overlay mounted at `dir` by {@link mountImageAt}, from `/proc/self/mountinfo`: its metadata mount. */
-export function findWorldMount(dir: string): { metaDir: string } | undefined {
+export function isComposefsMount(dir: string): boolean {
   const target = resolve(dir);
-  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
-  for (const l of lines.reverse()) {
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [pre, post] = l.split(' - ');
     if (!pre || !post) continue;
-    const mountPoint = pre.split(' ')[4]!.replace(/\\040/g, ' ');
-    const [fstype, source, options] = post.split(' ');
-    if (mountPoint !== target || fstype !== 'overlay' || source !== 'eos-world') continue;
-    const m = /lowerdir=([^,]*)/.exec(options ?? '');
-    const lower = m?.[1] ?? '';
-    const metaDir = lower.split('::')[0]!.split(':')[0]!;
-    return { metaDir };
+    const mountPoint = (pre.split(' ')[4] ?? '').replace(/\\040/g, ' ');
+    const [fstype, source] = post.split(' ');
+    if (mountPoint === target && fstype === 'overlay' && source === 'composefs') return true;
   }
-  return undefined;
-}
-
-/**
- * Unmounts a world mounted by {@link mountImageAt} at `dir`: the overlay, then its metadata mount
- * (the loop device is released with it) and the metadata mount point.
- * @throws MountError E23 when `dir` is not an Eos world mount, or an unmount fails (busy)
- */
-export async function unmountWorld(dir: string): Promise<void> {
-  const found = findWorldMount(dir);
-  if (!found)
-    throw new MountError(`${resolve(dir)}: no Eos world is mounted here`, { data: { dir: resolve(dir) } });
-  await run('umount', [resolve(dir)], `umount ${dir}`);
-  await run('umount', [found.metaDir], `umount ${found.metaDir}`);
-  if (existsSync(found.metaDir)) rmSync(found.metaDir, { recursive: true, force: true });
+  return false;
 }
