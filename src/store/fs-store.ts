@@ -124,16 +124,15 @@ export class Store implements ObjectStore {
   constructor(root: string) {
     this.root = resolve(root);
     checkFormat(this.root);
-    const self = this;
     this.blobs = {
-      has: (d) => self.hasBlob(d),
-      get: (d) => self.readBlob(d),
-      put: (b) => self.putBlob(b),
+      has: (d) => this.hasBlob(d),
+      get: (d) => this.readBlob(d),
+      put: (b) => this.putBlob(b),
     };
     this.trees = {
-      has: (d) => self.hasTree(d),
-      get: (d) => self.getTree(d),
-      put: (t) => self.putTree(t),
+      has: (d) => this.hasTree(d),
+      get: (d) => this.getTree(d),
+      put: (t) => this.putTree(t),
     };
   }
 
