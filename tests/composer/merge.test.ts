@@ -1,7 +1,12 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CompositionError, type Digest } from '../../src/index.ts';
+import { CompositionError, Store, digestBytes, type Digest } from '../../src/index.ts';
 import {
   MemoryTrees,
+  storeAccess,
+  type TreeAccess,
   diffEntries,
   diffViews,
   listView,
@@ -13,9 +18,54 @@ import {
   type ViewEntry,
 } from '../../composer/index.ts';
 
-/** Builds trees in memory from a nested description: string = file bytes, {link} = symlink, object = dir. */
+/**
+ * Where the trees live: the composer's memory backend, or a real filesystem store (specs/store.md).
+ * `putBlob` is synchronous for the tests' convenience; the store's writes settle before any read.
+ */
+interface Backend extends TreeAccess {
+  putBlob(s: string): Digest;
+  blobs: Map<Digest, Uint8Array>;
+  objectCount(): Promise<number>;
+}
+
+function memoryBackend(): Backend {
+  const m = new MemoryTrees();
+  return Object.assign(m, { objectCount: async () => m.blobs.size + m.trees.size }) as unknown as Backend;
+}
+
+function storeBackend(): Backend {
+  const store = new Store(mkdtempSync(join(tmpdir(), 'eos-merge-store-')));
+  const access = storeAccess(store);
+  let pending: Promise<unknown>[] = [];
+  const settle = async () => {
+    await Promise.all(pending);
+    pending = [];
+  };
+  const blobs = new Map<Digest, Uint8Array>();
+  const count = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce(
+      (n, e) => n + (e.isDirectory() ? count(join(dir, e.name)) : 1),
+      0,
+    );
+  return {
+    blobs,
+    putBlob(s) {
+      const b = new TextEncoder().encode(s);
+      const d = digestBytes(b);
+      blobs.set(d, b);
+      pending.push(store.putBlob(b));
+      return d;
+    },
+    getTree: async (d) => (await settle(), access.getTree(d)),
+    putTree: async (t) => (await settle(), access.putTree(t)),
+    blobSize: async (d) => (await settle(), access.blobSize(d)),
+    objectCount: async () => (await settle(), count(store.dir('objects')) + count(store.dir('trees'))),
+  };
+}
+
+/** Builds trees from a nested description: string = file bytes, {x} = executable, {link} = symlink, object = dir. */
 type Desc = { [name: string]: string | { x: string } | { link: string } | Desc };
-async function tree(m: MemoryTrees, d: Desc): Promise<Digest> {
+async function tree(m: Backend, d: Desc): Promise<Digest> {
   const entries: ViewEntry[] = [];
   for (const [name, v] of Object.entries(d)) {
     if (typeof v === 'string')
@@ -45,7 +95,7 @@ function comp(entries: Record<string, [string, EntryNode]>, precedence: string[]
   });
 }
 
-async function flat(m: MemoryTrees, d: Digest): Promise<Record<string, string>> {
+async function flat(m: Backend, d: Digest): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [p, e] of await listView(m, d))
     out[p] =
@@ -67,9 +117,14 @@ async function conflict(p: Promise<unknown>): Promise<CompositionError> {
   throw new Error('expected a CompositionError');
 }
 
-describe('merge rules (specs/composition.md §6)', () => {
+const backends: [string, () => Backend][] = [
+  ['memory', memoryBackend],
+  ['filesystem store', storeBackend],
+];
+
+describe.each(backends)('merge rules (specs/composition.md §6), %s backend', (_name, mk) => {
   it('§6.2 directories merge, §6.1 entries at deeper prefixes create implicit directories', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const libc = await tree(m, { usr: { lib: { 'libc.so.6': 'LIBC' } }, etc: { 'ld.so.conf': 'conf' } });
     const dash = await tree(m, { usr: { bin: { dash: { x: 'DASH' } }, lib: { 'libdash.so': 'LD' } } });
     const c = comp({
@@ -101,7 +156,7 @@ describe('merge rules (specs/composition.md §6)', () => {
   });
 
   it('no bytes copied: the view names the same blobs; a lone subtree is reused by digest', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const lib = await tree(m, { 'a.so': 'A', 'b.so': 'B' });
     const t = await tree(m, { lib: { x: { 'a.so': 'A', 'b.so': 'B' } } });
     const c = comp({
@@ -109,15 +164,18 @@ describe('merge rules (specs/composition.md §6)', () => {
       o: ['/opt/o', { kind: 'file', digest: m.putBlob('O'), executable: false }],
     });
     const blobsBefore = m.blobs.size;
+    const objectsBefore = await m.objectCount();
     const v = await mergeComposition(c, m);
     expect(m.blobs.size).toBe(blobsBefore);
+    // Only new trees were written: the root and /opt (/opt/o is a file of an existing blob).
+    expect(await m.objectCount()).toBe(objectsBefore + 2);
     const view = await listView(m, v.tree);
     expect((view.get('/lib/x') as { digest: Digest }).digest).toBe(lib);
     expect((view.get('/lib/x/a.so') as { digest: Digest }).digest).toBe(m.putBlob('A'));
   });
 
   it('§6.3 identical files (same bytes and exec bit) and identical symlinks dedupe', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const a = await tree(m, { bin: { tool: { x: 'T' }, link: { link: 'tool' } }, README: 'same' });
     const b = await tree(m, { bin: { tool: { x: 'T' }, link: { link: 'tool' } }, README: 'same', only: 'b' });
     const v = await mergeComposition(
@@ -135,7 +193,7 @@ describe('merge rules (specs/composition.md §6)', () => {
   });
 
   it('§6.4 different files at one path: E18 naming the path and both entries', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const tc = await tree(m, { lib: { 'libssl.so.3': 'old ssl', 'libc.so': 'c' } });
     const ssl = await tree(m, { lib: { 'libssl.so.3': 'new ssl' } });
     const e = await conflict(
@@ -154,7 +212,7 @@ describe('merge rules (specs/composition.md §6)', () => {
   });
 
   it('§6.4 an executable bit difference or a different symlink target is a conflict too', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const a = await tree(m, { f: 'same', l: { link: 'x' } });
     const b = await tree(m, { f: { x: 'same' } });
     const c = await tree(m, { l: { link: 'y' } });
@@ -175,7 +233,7 @@ describe('merge rules (specs/composition.md §6)', () => {
   });
 
   it('§6.4 precedence resolves it, and every shadowed path is listed', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const tc = await tree(m, {
       lib: { 'libssl.so.3': 'old ssl', 'libcrypto.so.3': 'old crypto', 'libc.so': 'c' },
       include: { 'ssl.h': 'old h' },
@@ -223,7 +281,7 @@ describe('merge rules (specs/composition.md §6)', () => {
   });
 
   it('§6.4 precedence listing only one of the two entries still conflicts', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const a = await tree(m, { f: 'A' });
     const b = await tree(m, { f: 'B' });
     const e = await conflict(
@@ -236,7 +294,7 @@ describe('merge rules (specs/composition.md §6)', () => {
   });
 
   it('§6.5 a file where another entry has a directory always conflicts, even with precedence', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const a = await tree(m, { usr: { lib: 'i am a file' } });
     const b = await tree(m, { usr: { lib: { 'x.so': 'x' } } });
     const e = await conflict(
@@ -266,7 +324,7 @@ describe('merge rules (specs/composition.md §6)', () => {
   });
 
   it('is independent of entry order and deterministic', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const a = await tree(m, { x: { a: '1' } });
     const b = await tree(m, { x: { b: '2' } });
     const v1 = await mergeComposition(
@@ -282,15 +340,15 @@ describe('merge rules (specs/composition.md §6)', () => {
   });
 
   it('an empty composition has the empty tree as its view', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const v = await mergeComposition(comp({}), m);
     expect(v.tree).toBe(await m.putTree({ entries: [] }));
   });
 });
 
-describe('diff (specs/composition.md §8)', () => {
+describe.each(backends)('diff (specs/composition.md §8), %s backend', (_name, mk) => {
   it('lists entry changes and the merged paths that change', async () => {
-    const m = new MemoryTrees();
+    const m = mk();
     const base = await tree(m, { usr: { bin: { a: 'A' }, lib: { 'l.so': 'L' } } });
     const base2 = await tree(m, { usr: { bin: { a: 'A2' }, lib: { 'l.so': 'L' } } });
     const A = comp({
