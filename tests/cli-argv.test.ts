@@ -1,5 +1,5 @@
 // The argv mapping of src/cli/main.ts: each command line reaches the right command module with
-// the right options object. The command modules are mocked (their own tests run them for real);
+// the right options object (the key and store commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
@@ -14,6 +14,14 @@ vi.mock('../src/cli/key-trust.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/key-untrust.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/sign.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/verify-signature.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-add.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-cat.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-ls.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-export.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -24,6 +32,14 @@ const modules = {
   'key-untrust': () => import('../src/cli/key-untrust.ts'),
   sign: () => import('../src/cli/sign.ts'),
   'verify-signature': () => import('../src/cli/verify-signature.ts'),
+  'store-add': () => import('../src/cli/store-add.ts'),
+  'store-cat': () => import('../src/cli/store-cat.ts'),
+  'store-ls': () => import('../src/cli/store-ls.ts'),
+  'store-export': () => import('../src/cli/store-export.ts'),
+  'store-verify': () => import('../src/cli/store-verify.ts'),
+  'store-gc': () => import('../src/cli/store-gc.ts'),
+  'store-stats': () => import('../src/cli/store-stats.ts'),
+  'store-root': () => import('../src/cli/store-root.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -74,6 +90,19 @@ describe('main.ts argv mapping', () => {
       { digest: D, file: 'sig.json', for: 'deploy' },
     ],
     [['--store', '/tmp/s', 'key', 'list'], 'key-list', { store: '/tmp/s' }],
+    [['store', 'add', 'dir'], 'store-add', { path: 'dir' }],
+    [['store', 'add', 'dir', '--root', 'r1'], 'store-add', { path: 'dir', root: 'r1' }],
+    [['--store', '/tmp/s', 'store', 'cat', D], 'store-cat', { store: '/tmp/s', digest: D }],
+    [['store', 'ls', D, '--json'], 'store-ls', { digest: D, json: true }],
+    [['store', 'export', D, 'out'], 'store-export', { digest: D, dir: 'out' }],
+    [['store', 'export', D, 'out', '--copy'], 'store-export', { digest: D, dir: 'out', copy: true }],
+    [['store', 'verify'], 'store-verify', {}],
+    [['store', 'verify', '--repair'], 'store-verify', { repair: true }],
+    [['store', 'gc', '--grace', '0'], 'store-gc', { grace: '0' }],
+    [['store', 'stats'], 'store-stats', {}],
+    [['store', 'root', 'add', 'r1', D], 'store-root', { op: 'add', name: 'r1', digest: D }],
+    [['store', 'root', 'rm', 'r1'], 'store-root', { op: 'rm', name: 'r1' }],
+    [['store', 'root', 'ls'], 'store-root', { op: 'ls' }],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);
@@ -90,6 +119,9 @@ describe('main.ts argv mapping', () => {
       ['sign', D, '--key', 'alice'],
       ['verify-signature', D, '--for', 'builds'],
       ['key', 'frobnicate'],
+      ['store', 'add'],
+      ['store', 'export', D],
+      ['store', 'root', 'add', 'r1'],
     ]) {
       const r = await runs(argv);
       expect(r.code, argv.join(' ')).toBe(2);

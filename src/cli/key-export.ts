@@ -7,6 +7,10 @@ import { configDir } from '../config.ts';
 import { exportPublicKey, parsePublicKeyText } from '../keys/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Returns the public key text of NAME.
+ * @throws KeyError E9 when there is no such key
+ */
 export async function run(opts: GlobalOptions & { name: string }): Promise<CommandResult> {
   const text = await exportPublicKey(configDir(), opts.name);
   const k = parsePublicKeyText(text, opts.name);

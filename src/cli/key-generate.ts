@@ -7,6 +7,10 @@ import { configDir } from '../config.ts';
 import { generateKey } from '../keys/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Generates key NAME in the config directory.
+ * @throws KeyError E9 on a bad or taken name
+ */
 export async function run(opts: GlobalOptions & { name: string }): Promise<CommandResult> {
   const e = await generateKey(configDir(), opts.name);
   return {

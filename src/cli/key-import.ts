@@ -8,6 +8,10 @@ import { importPublicKey } from '../keys/index.ts';
 import { readInputArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Imports a public key text.
+ * @throws NotFoundError E4 (no file), KeyError E9 (malformed, name taken, key known)
+ */
 export async function run(opts: GlobalOptions & { file: string; name?: string }): Promise<CommandResult> {
   const source = opts.file === '-' ? 'stdin' : opts.file;
   const bytes = await readInputArg(opts.file);

@@ -8,6 +8,10 @@ import { configDir } from '../config.ts';
 import { PURPOSES, readKeyring, readTrustPolicy, trustedPurposes, type KeyId } from '../keys/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Lists the keyring with trust per key.
+ * @throws KeyError E9, ConfigError E11 on malformed key files or trust.toml
+ */
 export async function run(_opts: GlobalOptions): Promise<CommandResult> {
   const config = configDir();
   const [ring, policy] = await Promise.all([readKeyring(config), readTrustPolicy(config)]);

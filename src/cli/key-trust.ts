@@ -15,6 +15,10 @@ import {
 import { parsePurposesArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Trusts a known key for purposes.
+ * @throws UsageError E1 (bad --for), KeyError E9 (unknown key), ConfigError E11
+ */
 export async function run(opts: GlobalOptions & { key: string; for?: string }): Promise<CommandResult> {
   const purposes = parsePurposesArg(opts.for);
   const config = configDir();

@@ -17,6 +17,10 @@ import {
 import { parsePurposesArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Untrusts a key for purposes.
+ * @throws UsageError E1 (bad --for), KeyError E9 (unknown name), ConfigError E11
+ */
 export async function run(opts: GlobalOptions & { key: string; for?: string }): Promise<CommandResult> {
   const purposes = parsePurposesArg(opts.for);
   const config = configDir();

@@ -10,6 +10,10 @@ import { encodeSignature, signWithKey } from '../keys/index.ts';
 import { parsePurposesArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Signs DIGEST for one purpose with a secret key.
+ * @throws DigestError E2, UsageError E1, KeyError E9
+ */
 export async function run(
   opts: GlobalOptions & { digest: string; key?: string; for?: string },
 ): Promise<CommandResult> {
@@ -17,5 +21,6 @@ export async function run(
   const [purpose] = parsePurposesArg(opts.for, true);
   if (!opts.key) throw new UsageError('--key: the name of a secret key is required');
   const sig = await signWithKey(configDir(), opts.key, digest, purpose!);
-  return { lines: [new TextDecoder().decode(encodeSignature(sig))], json: sig };
+  // The canonical form in both modes (it is JSON): what `eos verify-signature` reads.
+  return { lines: [new TextDecoder().decode(encodeSignature(sig))] };
 }

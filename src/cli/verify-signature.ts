@@ -10,6 +10,10 @@ import { verifySignatureBytes } from '../keys/index.ts';
 import { parsePurposesArg, readInputArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
+/**
+ * Verifies a signature file.
+ * @throws SignatureError E10 with the reason, DigestError E2, UsageError E1, NotFoundError E4, ConfigError E11
+ */
 export async function run(
   opts: GlobalOptions & { digest: string; file: string; for?: string },
 ): Promise<CommandResult> {

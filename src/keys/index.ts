@@ -69,5 +69,8 @@ export {
   readTrustPolicy,
   writeTrustPolicy,
   signWithKey,
+  readTrustContext,
+  verifySignatureWithConfig,
   verifySignatureBytes,
+  type TrustContext,
 } from './key-store.ts';

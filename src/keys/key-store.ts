@@ -7,7 +7,7 @@
  * @see specs/signatures.md §4 (key files), §5 (trust policy file)
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../digest.ts';
 import { EncodingError, KeyError, SignatureError } from '../errors.ts';
@@ -55,7 +55,8 @@ async function exists(path: string): Promise<boolean> {
  * Reads the keyring: every `<name>.pub` in `<config>/keys` (and, for a `<name>.key` whose
  * `.pub` is missing, its derived public key). Dot files (temporaries) and other names are ignored.
  * A missing directory is an empty keyring.
- * @throws KeyError E9 naming the file when one is malformed or its name disagrees with its content
+ * @throws KeyError E9 naming the file when one is malformed, its name disagrees with its content,
+ *   or a `.pub` does not match the `.key` beside it
  */
 export async function readKeyring(config: string): Promise<Keyring> {
   const dir = keysDirOf(config);
@@ -78,6 +79,13 @@ export async function readKeyring(config: string): Promise<Keyring> {
         throw new KeyError(`${file}: names the key "${k.name}", but its file name says "${stem}"`, {
           data: { file },
         });
+      if (secrets.has(stem)) {
+        const kp = await readSecretKey(config, stem);
+        if (kp.id !== k.id)
+          throw new KeyError(`${file}: does not match the secret key ${stem}.key beside it (${kp.id})`, {
+            data: { file, name: stem, dir },
+          });
+      }
       entries.push({ name: stem, id: k.id, publicKey: k.publicKey, hasSecret: secrets.has(stem) });
     } else {
       const kp = await readSecretKey(config, stem);
@@ -167,6 +175,8 @@ export async function generateKey(
       overwrite: false,
     });
   } catch (e) {
+    // Someone else took the name meanwhile: take back the secret key file we just placed.
+    await unlink(secretFile).catch(() => undefined);
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw duplicate(name, dir);
     throw e;
   }
@@ -267,6 +277,39 @@ export async function signWithKey(
   return signDigest(signed, purpose, k.seed);
 }
 
+/** What verification needs from a configuration directory: its keyring and its trust policy. */
+export interface TrustContext {
+  keyring: Keyring;
+  policy: TrustPolicy;
+}
+
+/**
+ * Reads the keyring and the trust policy of a configuration directory, once, for verifying many
+ * signatures with the pure `verifySignature`/`verifySignatures`.
+ * @throws KeyError E9 on a malformed key file; ConfigError E11 on a malformed `trust.toml`
+ */
+export async function readTrustContext(config: string): Promise<TrustContext> {
+  const [keyring, policy] = await Promise.all([readKeyring(config), readTrustPolicy(config)]);
+  return { keyring, policy };
+}
+
+/**
+ * Verifies a signature object (e.g. one carried inside a record) against the configuration's
+ * keyring and trust policy.
+ * @throws SignatureError E10 with `data.reason`; KeyError E9, ConfigError E11 as `readTrustContext`
+ * @see specs/signatures.md §6
+ */
+export async function verifySignatureWithConfig(
+  config: string,
+  sig: unknown,
+  expected: Digest,
+  purpose: Purpose,
+  what = 'signature',
+): Promise<VerifiedSignature> {
+  const { keyring, policy } = await readTrustContext(config);
+  return verifySignature(sig, expected, purpose, keyring, policy, what);
+}
+
 /**
  * Verifies a signature file's bytes against the configuration's keyring and trust policy.
  * @param what names the signature (its file) in messages
@@ -287,6 +330,5 @@ export async function verifySignatureBytes(
     if (!(e instanceof EncodingError)) throw e;
     throw new SignatureError(`${e.detail} (malformed signature)`, { data: { reason: 'malformed', what } });
   }
-  const [keyring, policy] = await Promise.all([readKeyring(config), readTrustPolicy(config)]);
-  return verifySignature(sig, expected, purpose, keyring, policy, what);
+  return verifySignatureWithConfig(config, sig, expected, purpose, what);
 }

