@@ -7,7 +7,7 @@
  * - `compositions/<root hex>.view.json`: the merged view (tree digest and shadowed paths)
  * - `compositions/<root hex>.sigs/<key id hex>.<purpose>.sig`: detached signatures
  * - `images/<root hex>.cfs`: the composefs image
- * - `verity/<2 hex>/<62 hex>`: cached fs-verity digests of blobs (64 hex digits)
+ * - `verity.log`: cached fs-verity digests of blobs (composer/image-store.ts)
  * - `worlds/<root hex>/`: hard-link worlds
  *
  * @see specs/composition.md §10–§13
