@@ -12,3 +12,6 @@ export * from './authoring.ts';
 export * from './memory-trees.ts';
 export * from './world.ts';
 export * from './compose-store.ts';
+export * from './composefs/index.ts';
+export * from './image.ts';
+export * from './image-store.ts';

@@ -1,5 +1,5 @@
 // The argv mapping of src/cli/main.ts: each command line reaches the right command module with
-// the right options object (the key and store commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
+// the right options object (the key, store and image commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
@@ -27,6 +27,7 @@ vi.mock('../src/cli/compose-show.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-sign.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -50,6 +51,7 @@ const modules = {
   'compose-diff': () => import('../src/cli/compose-diff.ts'),
   'compose-sign': () => import('../src/cli/compose-sign.ts'),
   'compose-verify': () => import('../src/cli/compose-verify.ts'),
+  image: () => import('../src/cli/image.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -118,6 +120,18 @@ describe('main.ts argv mapping', () => {
     [['compose', 'diff', D, K], 'compose-diff', { a: D, b: K }],
     [['compose', 'sign', D, '--key', 'ci'], 'compose-sign', { root: D, key: 'ci' }],
     [['compose', 'verify', D, '--for', 'deploy'], 'compose-verify', { root: D, for: 'deploy' }],
+    [['image', '--from-dump', 'a.dump', '-o', 'a.cfs'], 'image', { fromDump: 'a.dump', output: 'a.cfs' }],
+    [
+      ['image', '--from-dump', 'a.dump.gz', '--output', 'a.cfs', '--min-version', '1', '--max-version', '1'],
+      'image',
+      { fromDump: 'a.dump.gz', output: 'a.cfs', minVersion: '1', maxVersion: '1' },
+    ],
+    [['image', '--dump', 'a.cfs'], 'image', { dump: 'a.cfs' }],
+    [
+      ['image', '--from-dir', 'd', '-o', 'a.cfs', '--objects', 'objs'],
+      'image',
+      { fromDir: 'd', output: 'a.cfs', objects: 'objs' },
+    ],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);

@@ -63,6 +63,28 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerStore(program, act);
   registerKeys(program, act);
   registerCompose(program, act);
+  registerImage(program, act);
+}
+
+/** `eos image …`: composefs images (specs/composefs.md). */
+function registerImage(program: Command, act: ActionFactory): void {
+  program
+    .command('image')
+    .argument('[root]', 'a composition root: write its image (eos image ROOT -o FILE)')
+    .description(
+      'write the composefs image of a composition root, a dump or a directory, or print an image as a dump',
+    )
+    .option('--from-dump <dump>', 'composefs dump file (plain or .gz) to write as an image')
+    .option(
+      '--from-dir <dir>',
+      'directory to write as an image (files redirect to objects by fs-verity digest)',
+    )
+    .option('--objects <dir>', 'with --from-dir: copy regular files into this objects directory')
+    .option('--dump <image>', 'print this image as a composefs dump')
+    .option('-o, --output <file>', 'image file to write')
+    .option('--min-version <n>', 'lowest composefs format version (default 0)')
+    .option('--max-version <n>', 'highest composefs format version (default 1)')
+    .action(act(() => import('./image.ts'), ['root']));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
