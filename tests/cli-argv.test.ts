@@ -22,6 +22,11 @@ vi.mock('../src/cli/store-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-show.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-sign.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
@@ -43,6 +48,11 @@ const modules = {
   'store-gc': () => import('../src/cli/store-gc.ts'),
   'store-stats': () => import('../src/cli/store-stats.ts'),
   'store-root': () => import('../src/cli/store-root.ts'),
+  compose: () => import('../src/cli/compose.ts'),
+  'compose-show': () => import('../src/cli/compose-show.ts'),
+  'compose-diff': () => import('../src/cli/compose-diff.ts'),
+  'compose-sign': () => import('../src/cli/compose-sign.ts'),
+  'compose-verify': () => import('../src/cli/compose-verify.ts'),
   image: () => import('../src/cli/image.ts'),
   interface: () => import('../src/cli/interface.ts'),
   'interface-check': () => import('../src/cli/interface-check.ts'),
@@ -109,6 +119,11 @@ describe('main.ts argv mapping', () => {
     [['store', 'root', 'add', 'r1', D], 'store-root', { op: 'add', name: 'r1', digest: D }],
     [['store', 'root', 'rm', 'r1'], 'store-root', { op: 'rm', name: 'r1' }],
     [['store', 'root', 'ls'], 'store-root', { op: 'ls' }],
+    [['compose', 'w.toml'], 'compose', { file: 'w.toml' }],
+    [['compose', 'show', D], 'compose-show', { root: D }],
+    [['compose', 'diff', D, K], 'compose-diff', { a: D, b: K }],
+    [['compose', 'sign', D, '--key', 'ci'], 'compose-sign', { root: D, key: 'ci' }],
+    [['compose', 'verify', D, '--for', 'deploy'], 'compose-verify', { root: D, for: 'deploy' }],
     [['image', '--from-dump', 'a.dump', '-o', 'a.cfs'], 'image', { fromDump: 'a.dump', output: 'a.cfs' }],
     [
       ['image', '--from-dump', 'a.dump.gz', '--output', 'a.cfs', '--min-version', '1', '--max-version', '1'],

@@ -63,6 +63,7 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerStore(program, act);
   registerKeys(program, act);
   registerAtoms(program, act);
+  registerCompose(program, act);
   registerImage(program, act);
   registerInterface(program, act);
 }
@@ -124,7 +125,10 @@ function registerAtoms(program: Command, act: ActionFactory): void {
 function registerImage(program: Command, act: ActionFactory): void {
   program
     .command('image')
-    .description('write a composefs image from a dump or a directory, or print an image as a dump')
+    .argument('[root]', 'a composition root: write its image (eos image ROOT -o FILE)')
+    .description(
+      'write the composefs image of a composition root, a dump or a directory, or print an image as a dump',
+    )
     .option('--from-dump <dump>', 'composefs dump file (plain or .gz) to write as an image')
     .option(
       '--from-dir <dir>',
@@ -135,7 +139,7 @@ function registerImage(program: Command, act: ActionFactory): void {
     .option('-o, --output <file>', 'image file to write')
     .option('--min-version <n>', 'lowest composefs format version (default 0)')
     .option('--max-version <n>', 'highest composefs format version (default 1)')
-    .action(act(() => import('./image.ts')));
+    .action(act(() => import('./image.ts'), ['root']));
 }
 
 /** `eos interface …`: interface extractors and the coverage check (specs/interface.md). */
@@ -257,6 +261,34 @@ function registerKeys(program: Command, act: ActionFactory): void {
     )
     .requiredOption('--for <purpose>', `one of ${purposes}`)
     .action(act(() => import('./verify-signature.ts'), ['digest', 'file']));
+}
+
+/** `eos compose …`, `eos mount`, `eos umount`, `eos run` (specs/composition.md). */
+function registerCompose(program: Command, act: ActionFactory): void {
+  const compose = program
+    .command('compose')
+    .description('compositions: store one from a TOML file (prints its root), show, diff, sign, verify')
+    .argument('[file]', 'a composition TOML file')
+    .action(act(() => import('./compose.ts'), ['file']));
+  compose
+    .command('show <root>')
+    .description('the entries of a composition: name, prefix, node, constraint')
+    .action(act(() => import('./compose-show.ts'), ['root']));
+  compose
+    .command('diff <a> <b>')
+    .description('entries added/removed/changed, then the paths of the merged view that change')
+    .action(act(() => import('./compose-diff.ts'), ['a', 'b']));
+  compose
+    .command('sign <root>')
+    .description('sign a composition root with a secret key; the signature is kept beside it')
+    .option('--key <name>', 'the secret key')
+    .option('--for <purpose>', 'the purpose (default compositions)')
+    .action(act(() => import('./compose-sign.ts'), ['root']));
+  compose
+    .command('verify <root>')
+    .description("check a composition's signatures against the keyring and trust policy")
+    .option('--for <purpose>', 'the purpose (default compositions)')
+    .action(act(() => import('./compose-verify.ts'), ['root']));
 }
 
 function print(result: CommandResult, json: boolean): void {
