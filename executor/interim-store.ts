@@ -23,16 +23,7 @@ import {
   UnsupportedFileError,
   type Digest,
 } from '../src/index.ts';
-import type { BuildStore, IngestResult } from './store-port.ts';
-
-/** One entry of an interim tree. */
-export interface TreeEntry {
-  name: string;
-  kind: 'file' | 'dir' | 'symlink';
-  digest: Digest;
-  sizeBytes: number;
-  executable: boolean;
-}
+import type { BuildStore, IngestResult, TreeEntry } from './store-port.ts';
 
 const FIXED_MTIME_S = 1;
 let tmpCounter = 0;
@@ -170,7 +161,13 @@ export class InterimStore implements BuildStore {
       if (st.isSymbolicLink()) {
         const target = await fs.readlink(p);
         const d = await this.putBlob(Buffer.from(target));
-        entries.push({ name, kind: 'symlink', digest: d, sizeBytes: Buffer.byteLength(target), executable: false });
+        entries.push({
+          name,
+          kind: 'symlink',
+          digest: d,
+          sizeBytes: Buffer.byteLength(target),
+          executable: false,
+        });
       } else if (st.isDirectory()) {
         entries.push({ name, kind: 'dir', digest: await this.ingestDir(p), sizeBytes: 0, executable: false });
       } else if (st.isFile()) {
@@ -178,7 +175,9 @@ export class InterimStore implements BuildStore {
         const { digest, size } = await this.putFile(p, exec);
         entries.push({ name, kind: 'file', digest, sizeBytes: size, executable: exec });
       } else {
-        throw new UnsupportedFileError(`${p}: a socket, device or FIFO cannot be stored`, { data: { path: p } });
+        throw new UnsupportedFileError(`${p}: a socket, device or FIFO cannot be stored`, {
+          data: { path: p },
+        });
       }
     }
     return this.putTree(entries);
@@ -187,8 +186,10 @@ export class InterimStore implements BuildStore {
   async ingest(path: string): Promise<IngestResult> {
     const st = await fs.lstat(path);
     if (st.isDirectory()) return { digest: await this.ingestDir(path), kind: 'tree' };
-    if (st.isSymbolicLink()) return { digest: await this.putBlob(Buffer.from(await fs.readlink(path))), kind: 'symlink' };
-    if (st.isFile()) return { digest: (await this.putFile(path, (st.mode & 0o111) !== 0)).digest, kind: 'file' };
+    if (st.isSymbolicLink())
+      return { digest: await this.putBlob(Buffer.from(await fs.readlink(path))), kind: 'symlink' };
+    if (st.isFile())
+      return { digest: (await this.putFile(path, (st.mode & 0o111) !== 0)).digest, kind: 'file' };
     throw new UnsupportedFileError(`${path}: a socket, device or FIFO cannot be stored`, { data: { path } });
   }
 
@@ -199,7 +200,8 @@ export class InterimStore implements BuildStore {
         throw new UnsafePathError(`tree ${tree}: entry name ${JSON.stringify(e.name)} is unsafe`);
       const p = join(dir, e.name);
       if (e.kind === 'dir') await this.materialize(e.digest, p);
-      else if (e.kind === 'symlink') await fs.symlink((await fs.readFile(this.blobPath(e.digest))).toString(), p);
+      else if (e.kind === 'symlink')
+        await fs.symlink((await fs.readFile(this.blobPath(e.digest))).toString(), p);
       else {
         const src = this.objPath(e.digest, e.executable);
         try {

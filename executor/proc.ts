@@ -24,24 +24,40 @@ export function runProc(
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; allowFail?: boolean } = {},
 ): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => reject(new IoError(`${cmd}: cannot run (${e.message})`, { data: { cmd } })));
     child.on('close', (code) => {
-      const r = { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code: code ?? -1 };
+      const r = {
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        code: code ?? -1,
+      };
       if (r.code !== 0 && !opts.allowFail) {
         const tail = r.stderr.trim().split('\n').slice(-3).join(' | ');
-        reject(new IoError(`${cmd} ${args.slice(0, 4).join(' ')}…: exit ${r.code}: ${tail}`, { data: { cmd, code: r.code } }));
+        reject(
+          new IoError(`${cmd} ${args.slice(0, 4).join(' ')}…: exit ${r.code}: ${tail}`, {
+            data: { cmd, code: r.code },
+          }),
+        );
       } else resolve(r);
     });
   });
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (t: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -15,6 +15,16 @@ export interface IngestResult {
   kind: 'tree' | 'file' | 'symlink';
 }
 
+/** One entry of a tree as the executor reads it (sorted by name within its tree). */
+export interface TreeEntry {
+  name: string;
+  kind: 'file' | 'dir' | 'symlink';
+  /** Blob digest (file; for a symlink, the blob of its target's bytes) or tree digest (dir). */
+  digest: Digest;
+  sizeBytes: number;
+  executable: boolean;
+}
+
 /** The store calls the executor makes; every digest is `blake3:<hex>`. */
 export interface BuildStore {
   /** The store's root directory. */
@@ -29,6 +39,10 @@ export interface BuildStore {
   blobPath(d: Digest): string;
   /** True when the blob or tree is present. */
   has(d: Digest): Promise<boolean>;
+  /** Reads a tree's entries. @throws NotFoundError E4 */
+  getTree(d: Digest): Promise<TreeEntry[]>;
+  /** Stores a tree made of entries whose objects are already stored; returns its digest. */
+  putTree(entries: TreeEntry[]): Promise<Digest>;
   /** Pins a digest under `roots/<name>` so garbage collection keeps it. */
   addRoot(name: string, d: Digest): Promise<void>;
 }

@@ -11,7 +11,12 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { SeedError } from '../../src/index.ts';
 import { runProc } from '../proc.ts';
-import { encodePrivateSources, parseDeb822Sources, parseOneLineSources, type AptSource } from './apt-sources.ts';
+import {
+  encodePrivateSources,
+  parseDeb822Sources,
+  parseOneLineSources,
+  type AptSource,
+} from './apt-sources.ts';
 
 /** A package resolved to an exact version. */
 export interface ResolvedPackage {
@@ -122,25 +127,33 @@ export class PrivateApt {
     }
     for (const p of pkgs)
       if (!out.has(`${p.name}=${p.version}`))
-        throw new SeedError(`${p.name} ${p.version}: not in the current index (it may have left the archive)`, {
-          hint: 'run `eos seed update` to re-pin the seed from the current index',
-        });
+        throw new SeedError(
+          `${p.name} ${p.version}: not in the current index (it may have left the archive)`,
+          {
+            hint: 'run `eos seed update` to re-pin the seed from the current index',
+          },
+        );
     return out;
   }
 
   /** Downloads exact `.deb`s into `dir` (apt checks each against the signed index); returns file paths by `name=version`. */
   async download(pkgs: ResolvedPackage[], dir: string): Promise<Map<string, string>> {
     await fs.mkdir(dir, { recursive: true });
-    await runProc('apt-get', [...this.options(), '-qq', 'download', ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`)], {
-      cwd: dir,
-    });
+    await runProc(
+      'apt-get',
+      [...this.options(), '-qq', 'download', ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`)],
+      {
+        cwd: dir,
+      },
+    );
     const out = new Map<string, string>();
     for (const f of await fs.readdir(dir)) {
       const m = /^(\S+?)_(\S+)_(\S+)\.deb$/.exec(f);
       if (m) out.set(`${m[1]}=${decodeURIComponent(m[2]!)}`, join(dir, f));
     }
     for (const p of pkgs)
-      if (!out.has(`${p.name}=${p.version}`)) throw new SeedError(`${p.name} ${p.version}: apt downloaded no .deb`);
+      if (!out.has(`${p.name}=${p.version}`))
+        throw new SeedError(`${p.name} ${p.version}: apt downloaded no .deb`);
     return out;
   }
 
@@ -150,7 +163,9 @@ export class PrivateApt {
    */
   async sourceDownload(pkg: string, version: string, dir: string): Promise<string[]> {
     await fs.mkdir(dir, { recursive: true });
-    await runProc('apt-get', [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`], { cwd: dir });
+    await runProc('apt-get', [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`], {
+      cwd: dir,
+    });
     return (await fs.readdir(dir))
       .filter((f) => /\.orig\.tar\.[a-z0-9]+$/.test(f))
       .sort()

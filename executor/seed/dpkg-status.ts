@@ -24,13 +24,19 @@ function deps(field: string | undefined): string[][] {
     .map((alt) =>
       alt
         .split('|')
-        .map((a) => a.trim().replace(/\s*\(.*\)\s*$/, '').replace(/:any$/, '').trim())
+        .map((a) =>
+          a
+            .trim()
+            .replace(/\s*\(.*\)\s*$/, '')
+            .replace(/:any$/, '')
+            .trim(),
+        )
         .filter(Boolean),
     )
     .filter((a) => a.length > 0);
 }
 
-/** Parses `/var/lib/dpkg/status`, keeping only packages whose status is `install ok installed`. */
+/** Parses `/var/lib/dpkg/status`, keeping only installed packages (`install ok installed`, or with triggers pending/awaited). */
 export function parseDpkgStatus(text: string): Map<string, DpkgPackage> {
   const out = new Map<string, DpkgPackage>();
   for (const stanza of text.split(/\n\n+/)) {
@@ -47,7 +53,8 @@ export function parseDpkgStatus(text: string): Map<string, DpkgPackage> {
       f.set(last, line.slice(i + 1).trim());
     }
     const name = f.get('Package');
-    if (!name || f.get('Status') !== 'install ok installed') continue;
+    if (!name || !/^install ok (installed|triggers-pending|triggers-awaited)$/.test(f.get('Status') ?? ''))
+      continue;
     out.set(name, {
       name,
       version: f.get('Version') ?? '',
@@ -72,7 +79,10 @@ export function dependencyClosure(installed: Map<string, DpkgPackage>, roots: st
   const seen = new Map<string, DpkgPackage>();
   const stack = roots.map((r) => {
     const p = installed.get(r);
-    if (!p) throw new SeedError(`seed package ${r} is not installed on this host (host mode)`, { data: { package: r } });
+    if (!p)
+      throw new SeedError(`seed package ${r} is not installed on this host (host mode)`, {
+        data: { package: r },
+      });
     return p;
   });
   while (stack.length) {

@@ -7,7 +7,14 @@
  * @see specs/seed.md §1
  */
 import { z } from 'zod';
-import { digestCanonical, encodeCanonical, parseCanonical, parseDigest, SeedError, type Digest } from '../../src/index.ts';
+import {
+  digestCanonical,
+  encodeCanonical,
+  parseCanonical,
+  parseDigest,
+  SeedError,
+  type Digest,
+} from '../../src/index.ts';
 
 /** The format version written and accepted. */
 export const SEED_LOCK_VERSION = 1;
@@ -87,7 +94,11 @@ function byName<T extends { name: string }>(a: T, b: T): number {
 
 /** Encodes a seed lock canonically (packages sorted by name, roots sorted). @throws EncodingError E3 */
 export function encodeSeedLock(lock: SeedLock): Uint8Array {
-  return encodeCanonical({ ...lock, roots: [...lock.roots].sort(), packages: [...lock.packages].sort(byName) });
+  return encodeCanonical({
+    ...lock,
+    roots: [...lock.roots].sort(),
+    packages: [...lock.packages].sort(byName),
+  });
 }
 
 /**

@@ -18,7 +18,14 @@ import { PrivateApt, type ResolvedPackage } from './apt.ts';
 import { dependencyClosure, parseDpkgStatus } from './dpkg-status.ts';
 import { fixupEntries } from './fixups.ts';
 import { normalizeUsrmerge, usrmergePath } from './normalize.ts';
-import { encodeSeedLock, parseSeedLock, seedRoot, type SeedLock, type SeedMode, type SeedPackage } from './seed-lock.ts';
+import {
+  encodeSeedLock,
+  parseSeedLock,
+  seedRoot,
+  type SeedLock,
+  type SeedMode,
+  type SeedPackage,
+} from './seed-lock.ts';
 
 /** The probe's package list: a C toolchain, make, perl and the POSIX userland. */
 export const DEFAULT_SEED_PACKAGES = [
@@ -142,10 +149,17 @@ function listFile(dpkgDir: string, name: string, arch: string): string {
 }
 
 /** Imports one installed package's files from the host (its dpkg `.list`), normalized; returns its tree. */
-export async function importHostPackage(store: BuildStore, dpkgDir: string, name: string, arch: string): Promise<Digest> {
+export async function importHostPackage(
+  store: BuildStore,
+  dpkgDir: string,
+  name: string,
+  arch: string,
+): Promise<Digest> {
   const dir = await stagingDir(store, `host-${name}`);
   try {
-    const paths = (await fs.readFile(listFile(dpkgDir, name, arch), 'utf8')).split('\n').filter((p) => p.startsWith('/'));
+    const paths = (await fs.readFile(listFile(dpkgDir, name, arch), 'utf8'))
+      .split('\n')
+      .filter((p) => p.startsWith('/'));
     for (const hostPath of paths) {
       if (hostPath === '/.') continue;
       const dst = join(dir, usrmergePath(hostPath));
@@ -155,7 +169,12 @@ export async function importHostPackage(store: BuildStore, dpkgDir: string, name
       } catch {
         continue; // excluded by the host's dpkg path filters (e.g. docs)
       }
-      if (st.isSymbolicLink() && (await fs.stat(hostPath).catch(() => undefined))?.isDirectory() && usrmergePath(hostPath) !== hostPath && hostPath.split('/').length === 2) {
+      if (
+        st.isSymbolicLink() &&
+        (await fs.stat(hostPath).catch(() => undefined))?.isDirectory() &&
+        usrmergePath(hostPath) !== hostPath &&
+        hostPath.split('/').length === 2
+      ) {
         await fs.mkdir(dst, { recursive: true }); // a usrmerge top-level symlink on the host
         continue;
       }
@@ -202,7 +221,8 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
   const dpkgDir = opts.dpkgDir ?? '/var/lib/dpkg';
   const timings = { resolveMs: 0, fetchMs: 0, unpackIngestMs: 0, totalMs: 0 };
   const built: string[] = [];
-  const usable = old && old.mode === mode && JSON.stringify(old.roots) === JSON.stringify(roots) && !opts.update;
+  const usable =
+    old && old.mode === mode && JSON.stringify(old.roots) === JSON.stringify(roots) && !opts.update;
   let packages: SeedPackage[];
 
   if (mode === 'host') {
@@ -220,9 +240,12 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
       if (p && (await store.has(p.tree))) return p;
       const tree = await importHostPackage(store, dpkgDir, w.name, w.arch);
       if (p && p.tree !== tree)
-        throw new SeedError(`${w.name} ${w.version}: host files now give tree ${tree}, the lock says ${p.tree}`, {
-          hint: 'the host package changed; re-pin with `eos seed update --mode host`',
-        });
+        throw new SeedError(
+          `${w.name} ${w.version}: host files now give tree ${tree}, the lock says ${p.tree}`,
+          {
+            hint: 'the host package changed; re-pin with `eos seed update --mode host`',
+          },
+        );
       built.push(w.name);
       return { name: w.name, version: w.version, arch: w.arch, debSha256: null, deb: null, tree };
     });
@@ -230,9 +253,10 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
   } else {
     const apt = new PrivateApt(opts.aptDir ?? join(store.dir, 'cache', 'apt'));
     let wanted: (ResolvedPackage & { debSha256: string })[];
-    const prev = new Map((old?.mode === 'debian' ? old.packages : []).map((p) => [`${p.name}=${p.version}`, p]));
-    const present = async (p: SeedPackage | undefined): Promise<boolean> =>
-      !!p && (await store.has(p.tree));
+    const prev = new Map(
+      (old?.mode === 'debian' ? old.packages : []).map((p) => [`${p.name}=${p.version}`, p]),
+    );
+    const present = async (p: SeedPackage | undefined): Promise<boolean> => !!p && (await store.has(p.tree));
     if (usable) {
       wanted = old.packages.map((p) => ({ ...p, debSha256: p.debSha256! }));
     } else {
@@ -248,7 +272,9 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
     for (const w of wanted) {
       const p = prev.get(`${w.name}=${w.version}`);
       if (p && p.debSha256 !== w.debSha256)
-        throw new SeedError(`${w.name} ${w.version}: the index says sha256 ${w.debSha256}, the lock says ${p.debSha256}`);
+        throw new SeedError(
+          `${w.name} ${w.version}: the index says sha256 ${w.debSha256}, the lock says ${p.debSha256}`,
+        );
       if (!(await present(p)) && !(p?.deb && (await store.has(p.deb)))) missing.push(w);
     }
     const debFiles = new Map<string, string>();
@@ -271,18 +297,24 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
         if (debPath) {
           const sha = await sha256File(debPath);
           if (sha !== w.debSha256)
-            throw new SeedError(`${w.name} ${w.version}: downloaded .deb has sha256 ${sha}, the index says ${w.debSha256}`);
+            throw new SeedError(
+              `${w.name} ${w.version}: downloaded .deb has sha256 ${sha}, the index says ${w.debSha256}`,
+            );
           deb = await store.putBlob(await fs.readFile(debPath));
         } else {
           deb = p!.deb!;
           debPath = store.blobPath(deb);
           const sha = await sha256File(debPath);
           if (sha !== w.debSha256)
-            throw new SeedError(`${w.name} ${w.version}: stored .deb ${deb} has sha256 ${sha}, the lock says ${w.debSha256}`);
+            throw new SeedError(
+              `${w.name} ${w.version}: stored .deb ${deb} has sha256 ${sha}, the lock says ${w.debSha256}`,
+            );
         }
         const tree = await unpackDeb(store, debPath, w.name);
         if (p && p.tree !== tree)
-          throw new SeedError(`${w.name} ${w.version}: the .deb unpacks to tree ${tree}, the lock says ${p.tree}`);
+          throw new SeedError(
+            `${w.name} ${w.version}: the .deb unpacks to tree ${tree}, the lock says ${p.tree}`,
+          );
         built.push(w.name);
         return { name: w.name, version: w.version, arch: w.arch, debSha256: w.debSha256, deb, tree };
       });
