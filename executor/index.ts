@@ -55,3 +55,19 @@ export {
   type SandboxSpec,
   type SandboxResult,
 } from './sandbox.ts';
+export {
+  parseSourceSpec,
+  describeSource,
+  fetchSource,
+  type SourceSpec,
+  type FetchedSource,
+  type FetchContext,
+} from './fetch/index.ts';
+export { loadRecipe, recipeIdentity, STD_RECIPES, type Recipe } from './recipes/recipes.ts';
+export {
+  encodeBuildRecord,
+  buildRecordDigest,
+  BUILD_RECORD_VERSION,
+  type BuildRecord,
+} from './build-record.ts';
+export { buildAtom, checkOutput, type BuildRequest, type BuildResult } from './build.ts';
