@@ -151,7 +151,12 @@ describe.skipIf(!canRun)('std.make builds in a host-seeded world (offline; needs
       version: '0.1.0',
       recipe: 'std.make',
       sources: [{ kind: 'path', path: d, digest: await treeDigestOf(d) }],
-    }).catch((e: unknown) => e as Error & { code: string; data: { logPath: string } });
+    }).then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e: unknown) => e as Error & { code: string; data: { logPath: string } },
+    );
     expect(err.code).toBe('E22');
     expect(err.message).toContain('broken 0.1.0');
     expect(readFileSync(err.data.logPath, 'utf8')).toContain('about to fail');
