@@ -6,3 +6,5 @@ export * from './errors.ts';
 export * from './digest.ts';
 export * from './canonical.ts';
 export * from './config.ts';
+export * from './store/index.ts';
+export * from './keys/index.ts';

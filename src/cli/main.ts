@@ -59,46 +59,111 @@ export type ActionFactory = typeof action;
  * Declares every command. One block per command group; each command names its module.
  */
 function registerCommands(program: Command, act: ActionFactory): void {
-  // Each subsystem adds its block here, e.g.
-  //   const store = program.command('store').description('the content-addressed store');
-  //   store.command('add <path>').description('…').action(act(() => import('./store-add.ts'), ['path']));
-  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  // Each subsystem adds its block here.
+  registerStore(program, act);
+  registerKeys(program, act);
+  registerExecutor(program, act);
+}
 
-  // Executor: seeds and single-atom builds.
-  const seed = program
-    .command('seed')
-    .description('create or verify the seed toolchain (seed.lock); offline when its trees are stored')
-    .option('--lock <file>', 'the seed lock file', 'seed.lock')
-    .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
-    .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
-    .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
-    .action(act(() => import('./seed.ts')));
-  seed
-    .command('update')
-    .description('re-pin the seed from the current index (or dpkg database) and fetch what changed')
-    .option('--lock <file>', 'the seed lock file', 'seed.lock')
-    .option('--mode <mode>', 'bootstrap mode: debian or host')
-    .option('--apt-dir <dir>', 'private apt state directory')
-    .action(
-      act(async () => {
-        const m = await import('./seed.ts');
-        return { run: (o: never) => m.run({ ...(o as object), update: true } as never) };
-      }),
-    );
+/** `eos store …`: the content-addressed store (specs/store.md). */
+function registerStore(program: Command, act: ActionFactory): void {
+  const store = program.command('store').description('the content-addressed store (specs/store.md)');
+  store
+    .command('add <path>')
+    .description('ingest a directory (prints its tree digest) or a file (prints its blob digest)')
+    .option('--root <name>', 'also pin the result as gc root NAME')
+    .action(act(() => import('./store-add.ts'), ['path']));
+  store
+    .command('cat <digest>')
+    .description("print a blob's bytes, or a tree's canonical JSON")
+    .action(act(() => import('./store-cat.ts'), ['digest']));
+  store
+    .command('ls <digest>')
+    .description("list a tree's entries like ls -l: mode, size, digest, name")
+    .action(act(() => import('./store-ls.ts'), ['digest']));
+  store
+    .command('export <digest> <dir>')
+    .description('materialize a tree into DIR (hard links into the store where possible)')
+    .option('--copy', 'copy files (writable) instead of hard-linking read-only objects')
+    .action(act(() => import('./store-export.ts'), ['digest', 'dir']));
+  store
+    .command('verify')
+    .description('re-hash every object; exit 1 when any is corrupt')
+    .option('--repair', 'delete corrupt objects so a later ingest restores them')
+    .action(act(() => import('./store-verify.ts')));
+  store
+    .command('gc')
+    .description('delete objects no root reaches')
+    .option('--grace <seconds>', 'keep unreachable objects younger than this (default 3600)')
+    .action(act(() => import('./store-gc.ts')));
+  store
+    .command('stats')
+    .description('counts, sizes and bytes saved by deduplication')
+    .action(act(() => import('./store-stats.ts')));
+  const root = store.command('root').description('gc roots (roots/NAME holds a digest)');
+  const rootOp = (op: 'add' | 'rm' | 'ls') => () =>
+    import('./store-root.ts').then((m) => ({
+      run: (o: object) => m.run(Object.assign({}, o, { op }) as never),
+    }));
+  root
+    .command('add <name> <digest>')
+    .description('pin DIGEST as NAME')
+    .action(act(rootOp('add'), ['name', 'digest']));
+  root
+    .command('rm <name>')
+    .description('remove root NAME')
+    .action(act(rootOp('rm'), ['name']));
+  root
+    .command('ls')
+    .description('list roots')
+    .action(act(rootOp('ls')));
+}
+
+/** `eos key …`, `eos sign`, `eos verify-signature`: keys and signatures (specs/signatures.md). */
+function registerKeys(program: Command, act: ActionFactory): void {
+  // Keys and signatures (specs/signatures.md). Keys live in the config directory ($EOS_CONFIG_DIR).
+  const purposes = 'atoms, builds, compositions or deploy';
+  const key = program.command('key').description('signing keys, the keyring and the trust policy');
+  key
+    .command('generate <name>')
+    .description('make an ed25519 key pair NAME (secret key file mode 0600); prints NAME and key id')
+    .action(act(() => import('./key-generate.ts'), ['name']));
+  key
+    .command('list')
+    .description('list keys: name, key id, secret|public|missing, purposes trusted for')
+    .action(act(() => import('./key-list.ts')));
+  key
+    .command('export <name>')
+    .description('print the public key text of NAME (read by `eos key import`)')
+    .action(act(() => import('./key-export.ts'), ['name']));
+  key
+    .command('import <file>')
+    .description('add a public key text from FILE (or - for stdin) to the keyring')
+    .option('--name <name>', 'local name (default: the name in the text)')
+    .action(act(() => import('./key-import.ts'), ['file']));
+  key
+    .command('trust <key>')
+    .description('trust a key (key id or name) for purposes')
+    .requiredOption('--for <purposes>', `comma-separated: ${purposes}`)
+    .action(act(() => import('./key-trust.ts'), ['key']));
+  key
+    .command('untrust <key>')
+    .description('stop trusting a key (key id or name) for purposes')
+    .requiredOption('--for <purposes>', `comma-separated: ${purposes}`)
+    .action(act(() => import('./key-untrust.ts'), ['key']));
   program
-    .command('build-atom <path>')
-    .description('build one atom directory in the seed world with explicit dependency outputs')
-    .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
-    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
-    .option('--arg <arg>', 'a recipe argument (repeatable)', collect)
-    .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
-    .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
-    .option('--label <label>', 'the atom label')
-    .option('--atom-version <version>', 'the atom version')
-    .option('--jobs <n>', 'parallel jobs (MAKEFLAGS=-jN)')
-    .option('--timeout <seconds>', 'time limit of the build')
-    .option('--apt-dir <dir>', 'private apt state directory')
-    .action(act(() => import('./build-atom.ts'), ['path']));
+    .command('sign <digest>')
+    .description('sign DIGEST for a purpose; prints the detached signature (canonical JSON)')
+    .requiredOption('--key <name>', 'the secret key to sign with')
+    .requiredOption('--for <purpose>', `one of ${purposes}`)
+    .action(act(() => import('./sign.ts'), ['digest']));
+  program
+    .command('verify-signature <digest> <file>')
+    .description(
+      'check that the signature in FILE (or - for stdin) signs DIGEST by a key trusted for the purpose',
+    )
+    .requiredOption('--for <purpose>', `one of ${purposes}`)
+    .action(act(() => import('./verify-signature.ts'), ['digest', 'file']));
 }
 
 function print(result: CommandResult, json: boolean): void {
@@ -148,4 +213,45 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
     return 70;
   }
+}
+
+/** `eos seed`, `eos seed update`, `eos build-atom`: the executor (specs/seed.md, specs/executor.md). */
+function registerExecutor(program: Command, act: ActionFactory): void {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+  // Executor: seeds and single-atom builds.
+  const seed = program
+    .command('seed')
+    .description('create or verify the seed toolchain (seed.lock); offline when its trees are stored')
+    .option('--lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
+    .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
+    .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
+    .action(act(() => import('./seed.ts')));
+  seed
+    .command('update')
+    .description('re-pin the seed from the current index (or dpkg database) and fetch what changed')
+    .option('--lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--mode <mode>', 'bootstrap mode: debian or host')
+    .option('--apt-dir <dir>', 'private apt state directory')
+    .action(
+      act(async () => {
+        const m = await import('./seed.ts');
+        return { run: (o: never) => m.run({ ...(o as object), update: true } as never) };
+      }),
+    );
+  program
+    .command('build-atom <path>')
+    .description('build one atom directory in the seed world with explicit dependency outputs')
+    .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
+    .option('--arg <arg>', 'a recipe argument (repeatable)', collect)
+    .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
+    .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
+    .option('--label <label>', 'the atom label')
+    .option('--atom-version <version>', 'the atom version')
+    .option('--jobs <n>', 'parallel jobs (MAKEFLAGS=-jN)')
+    .option('--timeout <seconds>', 'time limit of the build')
+    .option('--apt-dir <dir>', 'private apt state directory')
+    .action(act(() => import('./build-atom.ts'), ['path']));
 }

@@ -1,0 +1,594 @@
+/**
+ * The filesystem store: blobs in `objects/`, trees in `trees/`, executable twins in `xobjects/`,
+ * gc roots in `roots/`. Every write is temp file (in `tmp/`) + fsync + rename, so a SIGKILL at any
+ * moment leaves only complete objects (and temp litter that gc and `verify --repair` remove).
+ *
+ * @see specs/store.md §4–§10
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { digestBytes, parseDigest, type Digest } from '../digest.ts';
+import {
+  CorruptObjectError,
+  EncodingError,
+  EosError,
+  IoError,
+  NotFoundError,
+  UnsafePathError,
+  UnsupportedFileError,
+} from '../errors.ts';
+import { checkChildrenPresent } from './closure.ts';
+import { DIRS, ensureLayout, checkFormat, shardedPath } from './layout.ts';
+import { lockExclusive, lockShared, type StoreLock } from './lock.ts';
+import { FilePool } from './pool.ts';
+import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
+import type { BlobStore, ObjectStore, TreeStore } from './types.ts';
+import { materializeTree, type MaterializeOptions, type MaterializeReport } from './materialize.ts';
+import { gcStore, statsStore, verifyStore, type GcOptions, type GcReport, type StoreStats } from './maintenance.ts';
+import type { VerifyOptions, VerifyReport } from './maintenance.ts';
+
+/** What `ingest` made: a tree for a directory, a blob for a single file. */
+export interface IngestResult {
+  digest: Digest;
+  kind: 'directory' | 'file';
+  /** File entries (a hard-linked file counts once per link). */
+  files: number;
+  /** Bytes of all file entries (logical; a hard-linked file is read once but counted per link). */
+  bytes: number;
+  /** Objects (blobs and trees) newly written; the rest were already stored. */
+  written: number;
+}
+
+/** Options for `ingest`. */
+export interface IngestOptions {
+  /** fsync each object before its rename (default true). Off only for throwaway stores. */
+  fsync?: boolean;
+  /** Worker threads (default: cores, at most 2). */
+  threads?: number;
+}
+
+/** A gc root: a name in `roots/` pinning a digest. */
+export interface RootEntry {
+  name: string;
+  digest: Digest;
+}
+
+const ROOT_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+@=:,-]{0,199}$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Wraps an operating-system error as E12 naming the path; Eos errors pass through. */
+export function ioError(e: unknown, path: string): EosError {
+  if (e instanceof EosError) return e;
+  const err = e as NodeJS.ErrnoException;
+  return new IoError(`${path}: ${err?.message ?? String(e)}`, { data: { path, errno: err?.code ?? null }, cause: e });
+}
+
+/** Writes bytes to `dest` through a temp file: write, fsync, rename. Drops the temp if `dest` exists. */
+export function writeAtomic(tmpDir: string, dest: string, bytes: Uint8Array, mode: number, sync = true): boolean {
+  if (existsSync(dest)) return false;
+  const tmp = join(tmpDir, `${process.pid}.m.${randomBytes(6).toString('hex')}`);
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    let w = 0;
+    while (w < bytes.length) w += writeSync(fd, bytes, w, bytes.length - w);
+    if (sync) fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, dest);
+  return true;
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A content-addressed store in a directory. Construct with the store directory; the layout is
+ * created on the first write.
+ * @see specs/store.md §4
+ */
+export class Store implements ObjectStore {
+  /** The absolute store directory. */
+  readonly root: string;
+  readonly blobs: BlobStore;
+  readonly trees: TreeStore;
+  private laidOut = false;
+  private lockDepth = 0;
+  private heldLock: StoreLock | undefined;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    checkFormat(this.root);
+    this.blobs = {
+      has: (d) => this.hasBlob(d),
+      get: (d) => this.readBlob(d),
+      put: (b) => this.putBlob(b),
+    };
+    this.trees = {
+      has: (d) => this.hasTree(d),
+      get: (d) => this.getTree(d),
+      put: (t) => this.putTree(t),
+    };
+  }
+
+  /** A subdirectory of the store. */
+  dir(name: keyof typeof DIRS): string {
+    return join(this.root, DIRS[name]);
+  }
+
+  /** Creates the layout if needed. */
+  ensureLayout(): void {
+    if (this.laidOut) return;
+    try {
+      ensureLayout(this.root);
+    } catch (e) {
+      throw ioError(e, this.root);
+    }
+    this.laidOut = true;
+  }
+
+  /** Runs `fn` holding the store's shared (writer) lock; reentrant within this object. */
+  async withWriteLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.ensureLayout();
+    if (this.lockDepth === 0) this.heldLock = await lockShared(this.dir('locks'));
+    this.lockDepth++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.lockDepth === 0) {
+        this.heldLock?.release();
+        this.heldLock = undefined;
+      }
+    }
+  }
+
+  /** Runs `fn` holding the store's exclusive lock (gc, repair). @throws IoError E12 when busy */
+  async withExclusiveLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.ensureLayout();
+    const lock = lockExclusive(this.dir('locks'));
+    try {
+      return await fn();
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** Absolute path of a blob's object file (`objects/<2 hex>/<62 hex>`), present or not. */
+  blobPath(d: Digest): string {
+    return shardedPath(this.dir('objects'), d);
+  }
+  /** Absolute path of a tree's file (`trees/<2 hex>/<62 hex>`), present or not. */
+  treePath(d: Digest): string {
+    return shardedPath(this.dir('trees'), d);
+  }
+  /** Absolute path of a blob's executable twin (`xobjects/<2 hex>/<62 hex>`, mode 0555), present or not. */
+  twinPath(d: Digest): string {
+    return shardedPath(this.dir('xobjects'), d);
+  }
+
+  /** True when the blob is stored. */
+  async hasBlob(d: Digest): Promise<boolean> {
+    return existsSync(this.blobPath(d));
+  }
+  /** True when the tree is stored. */
+  async hasTree(d: Digest): Promise<boolean> {
+    return existsSync(this.treePath(d));
+  }
+
+  /**
+   * A blob's bytes, checked against its digest.
+   * @throws NotFoundError E4 when absent; CorruptObjectError E5 when the bytes hash otherwise
+   */
+  async readBlob(d: Digest): Promise<Uint8Array> {
+    const p = this.blobPath(d);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(p);
+    } catch (e) {
+      if (errno(e) === 'ENOENT')
+        throw new NotFoundError(`blob ${d} is not in the store ${this.root}`, { data: { digest: d } });
+      throw ioError(e, p);
+    }
+    const got = digestBytes(bytes);
+    if (got !== d)
+      throw new CorruptObjectError(`blob ${d} (${p}): content hashes to ${got}`, {
+        data: { digest: d, path: p },
+        hint: 'run eos store verify --repair, then ingest the source again',
+      });
+    return bytes;
+  }
+
+  /** Stores bytes as a blob (read-only file) and returns the digest. */
+  async putBlob(bytes: Uint8Array): Promise<Digest> {
+    const d = digestBytes(bytes);
+    return this.withWriteLock(async () => {
+      const p = this.blobPath(d);
+      try {
+        if (!writeAtomic(this.dir('tmp'), p, bytes, 0o444)) touch(p);
+      } catch (e) {
+        throw ioError(e, p);
+      }
+      return d;
+    });
+  }
+
+  /**
+   * Stores a tree after checking its children are stored; returns its digest.
+   * @throws NotFoundError E4 when a child is absent
+   */
+  async putTree(tree: Tree): Promise<Digest> {
+    const bytes = encodeTree(tree);
+    const d = digestBytes(bytes);
+    return this.withWriteLock(async () => {
+      const p = this.treePath(d);
+      if (existsSync(p)) {
+        touch(p);
+        return d;
+      }
+      await checkChildrenPresent(tree, d, this.blobs, this.trees);
+      try {
+        writeAtomic(this.dir('tmp'), p, bytes, 0o444);
+      } catch (e) {
+        throw ioError(e, p);
+      }
+      return d;
+    });
+  }
+
+  /** A tree's canonical bytes as stored, checked against the digest. @throws E4, E5 */
+  async readTreeBytes(d: Digest): Promise<Uint8Array> {
+    const p = this.treePath(d);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(p);
+    } catch (e) {
+      if (errno(e) === 'ENOENT')
+        throw new NotFoundError(`tree ${d} is not in the store ${this.root}`, { data: { digest: d } });
+      throw ioError(e, p);
+    }
+    const got = digestBytes(bytes);
+    if (got !== d)
+      throw new CorruptObjectError(`tree ${d} (${p}): content hashes to ${got}`, {
+        data: { digest: d, path: p },
+        hint: 'run eos store verify --repair, then ingest the source again',
+      });
+    return bytes;
+  }
+
+  /**
+   * A stored tree, checked and parsed.
+   * @throws NotFoundError E4; CorruptObjectError E5; EncodingError E3 / UnsafePathError E8 (hostile bytes)
+   */
+  async getTree(d: Digest): Promise<Tree> {
+    return parseTree(await this.readTreeBytes(d), `tree ${d}`);
+  }
+
+  /**
+   * Ingests a directory (→ tree digest) or a single regular file (→ blob digest). Files are read
+   * once, streamed through BLAKE3 by a worker pool and written as they are hashed; identical
+   * content is stored once; trees are written bottom-up after their children.
+   * @throws UnsupportedFileError E6 for sockets, devices, FIFOs, non-UTF-8 names or symlink targets,
+   *   or a symlink given as the path; IoError E12 for operating-system failures
+   * @see specs/store.md §6
+   */
+  async ingest(path: string, opts: IngestOptions = {}): Promise<IngestResult> {
+    const abs = resolve(path);
+    let st;
+    try {
+      st = await lstat(abs);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
+      throw ioError(e, abs);
+    }
+    if (!st.isDirectory() && !st.isFile())
+      throw new UnsupportedFileError(`${abs}: ${fileType(st)} cannot be ingested as a store root`, {
+        data: { path: abs },
+      });
+    return this.withWriteLock(async () => {
+      const pool = new FilePool(opts.threads);
+      const state: IngestState = {
+        store: this,
+        pool,
+        sync: opts.fsync ?? true,
+        files: 0,
+        bytes: 0,
+        written: 0,
+        dirtyDirs: new Set(),
+        inodes: new Map(),
+      };
+      try {
+        let result: IngestResult;
+        if (st.isFile()) {
+          const r = await ingestFile(state, abs);
+          result = { digest: r.digest, kind: 'file', files: 1, bytes: r.size, written: state.written };
+        } else {
+          const r = await ingestDir(state, abs);
+          result = { digest: r.digest, kind: 'directory', files: state.files, bytes: state.bytes, written: state.written };
+        }
+        if (state.sync) for (const d of state.dirtyDirs) fsyncDir(d);
+        return result;
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  /**
+   * Writes the tree `d` into `dir` (created if absent; an existing real directory is filled):
+   * hard links from the object directory when on the same filesystem (executables from their
+   * 0555 twins), copies otherwise or when `opts.copy`.
+   * @throws UnsafePathError E8 for an unsafe name or an existing symlink on the way;
+   *   NotFoundError E4 for a missing object; IoError E12 when a path exists already
+   * @see specs/store.md §7
+   */
+  async materialize(d: Digest, dir: string, opts: MaterializeOptions = {}): Promise<MaterializeReport> {
+    return materializeTree(this, d, resolve(dir), opts);
+  }
+
+  /** Makes sure the executable twin of blob `d` exists; returns its path. @throws E4 */
+  ensureTwin(d: Digest): string {
+    const twin = this.twinPath(d);
+    if (existsSync(twin)) return twin;
+    const src = this.blobPath(d);
+    if (!existsSync(src))
+      throw new NotFoundError(`blob ${d} is not in the store ${this.root}`, { data: { digest: d } });
+    this.ensureLayout();
+    try {
+      writeAtomic(this.dir('tmp'), twin, readFileSync(src), 0o555);
+    } catch (e) {
+      throw ioError(e, twin);
+    }
+    return twin;
+  }
+
+  /**
+   * Re-hashes every blob, tree and twin; checks that trees parse and that their children are
+   * present. With `repair`, deletes what is corrupt (and trees whose children are missing) so a
+   * later ingest restores them, and removes temp litter.
+   * @see specs/store.md §8
+   */
+  async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    if (!opts.repair) return verifyStore(this, opts);
+    return this.withExclusiveLock(() => verifyStore(this, opts));
+  }
+
+  /**
+   * Marks everything reachable from the roots in `roots/` (plus `opts.roots`) and deletes every
+   * other blob, tree and twin older than `opts.graceSeconds` (default 3600), and all temp files.
+   * @throws IoError E12 when the store is busy; CorruptObjectError E5 / EncodingError E3 when a
+   *   reachable tree is damaged (nothing is deleted then)
+   * @see specs/store.md §9
+   */
+  async gc(opts: GcOptions = {}): Promise<GcReport> {
+    return this.withExclusiveLock(() => gcStore(this, opts));
+  }
+
+  /** Counts and sizes of the store. @see specs/store.md §10 */
+  async stats(): Promise<StoreStats> {
+    return statsStore(this);
+  }
+
+  /**
+   * Pins `digest` (a blob or tree that is stored) under `roots/<name>`, replacing an older pin.
+   * @throws UnsafePathError E8 for a bad name; NotFoundError E4 when the object is not stored
+   */
+  async addRoot(name: string, digest: Digest): Promise<void> {
+    checkRootName(name);
+    parseDigest(digest, 'root digest');
+    await this.withWriteLock(async () => {
+      if (!(await this.hasTree(digest)) && !(await this.hasBlob(digest)))
+        throw new NotFoundError(`root ${name}: ${digest} is not in the store ${this.root}`, { data: { digest } });
+      const dest = join(this.dir('roots'), name);
+      const tmp = join(this.dir('tmp'), `${process.pid}.r.${randomBytes(6).toString('hex')}`);
+      try {
+        const fd = openSync(tmp, 'wx', 0o644);
+        writeSync(fd, `${digest}\n`);
+        fsyncSync(fd);
+        closeSync(fd);
+        renameSync(tmp, dest);
+        touch(this.hasTreeSync(digest) ? this.treePath(digest) : this.blobPath(digest));
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw ioError(e, dest);
+      }
+    });
+  }
+
+  private hasTreeSync(d: Digest): boolean {
+    return existsSync(this.treePath(d));
+  }
+
+  /** Removes the root `name`. @throws NotFoundError E4 when there is none; UnsafePathError E8 */
+  async removeRoot(name: string): Promise<void> {
+    checkRootName(name);
+    const p = join(this.dir('roots'), name);
+    if (!existsSync(p)) throw new NotFoundError(`root ${name} does not exist in ${this.root}`, { data: { name } });
+    rmSync(p, { force: true });
+  }
+
+  /**
+   * The roots, sorted by name.
+   * @throws EncodingError E3 naming a root file that does not hold one digest
+   */
+  async listRoots(): Promise<RootEntry[]> {
+    const dir = this.dir('roots');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return [];
+      throw ioError(e, dir);
+    }
+    const out: RootEntry[] = [];
+    for (const name of names.sort()) {
+      if (!ROOT_NAME.test(name)) continue;
+      const p = join(dir, name);
+      const text = readFileSync(p, 'utf8');
+      const m = /^(blake3:[0-9a-f]{64})\n?$/.exec(text);
+      if (!m) throw new EncodingError(`${p}: a root file holds one digest and a newline`, { data: { path: p } });
+      out.push({ name, digest: m[1] as Digest });
+    }
+    return out;
+  }
+}
+
+/** @throws UnsafePathError E8 when `name` cannot be a root name */
+function checkRootName(name: string): void {
+  if (!ROOT_NAME.test(name))
+    throw new UnsafePathError(
+      `root name ${JSON.stringify(name)} is not allowed (letters, digits and ._+@=:,- ; no /, not starting with .)`,
+      { data: { name } },
+    );
+}
+
+/** Refreshes an object's mtime so gc's grace period protects a reused object. */
+function touch(p: string): void {
+  try {
+    const now = new Date();
+    utimesSync(p, now, now);
+  } catch {
+    // best effort: a reader-only store or a vanished object is not an error here
+  }
+}
+
+function fileType(st: import('node:fs').Stats): string {
+  if (st.isSocket()) return 'a socket';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isSymbolicLink()) return 'a symlink';
+  if (st.isDirectory()) return 'a directory';
+  return 'an unknown file type';
+}
+
+interface IngestState {
+  store: Store;
+  pool: FilePool;
+  sync: boolean;
+  files: number;
+  bytes: number;
+  written: number;
+  dirtyDirs: Set<string>;
+  /** Files with several links, by `dev:ino`: each inode is read once per ingest. */
+  inodes: Map<string, Promise<{ digest: Digest; size: number }>>;
+}
+
+async function ingestFile(s: IngestState, path: string): Promise<{ digest: Digest; size: number }> {
+  let r;
+  try {
+    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync);
+  } catch (e) {
+    const code = errno(e);
+    if (code === 'E6') throw new UnsupportedFileError(`${path}: not a regular file any more`, { data: { path } });
+    throw ioError(e, path);
+  }
+  const obj = s.store.blobPath(r.digest);
+  if (r.stored) {
+    s.written++;
+    s.dirtyDirs.add(join(obj, '..'));
+  } else touch(obj);
+  return r;
+}
+
+async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest; size: number }> {
+  let dirents;
+  try {
+    dirents = await readdir(dir, { encoding: 'buffer' });
+  } catch (e) {
+    throw ioError(e, dir);
+  }
+  const entries = await Promise.all(
+    dirents.map(async (raw): Promise<TreeEntry> => {
+      let name: string;
+      try {
+        name = UTF8.decode(raw);
+      } catch {
+        const shown = join(dir, raw.toString('latin1'));
+        throw new UnsupportedFileError(`${JSON.stringify(shown)}: file name is not valid UTF-8`, {
+          data: { path: shown },
+        });
+      }
+      const p = join(dir, name);
+      let st;
+      try {
+        st = await lstat(p);
+      } catch (e) {
+        throw ioError(e, p);
+      }
+      if (st.isFile()) {
+        let pending: Promise<{ digest: Digest; size: number }>;
+        if (st.nlink > 1) {
+          // A hard link: read the inode once; every link becomes its own file entry.
+          const key = `${st.dev}:${st.ino}`;
+          pending = s.inodes.get(key) ?? ingestFile(s, p);
+          s.inodes.set(key, pending);
+        } else pending = ingestFile(s, p);
+        const r = await pending;
+        s.bytes += r.size;
+        s.files++;
+        return { name, kind: 'file', digest: r.digest, size: r.size, executable: (st.mode & 0o100) !== 0 };
+      }
+      if (st.isDirectory()) {
+        const r = await ingestDir(s, p);
+        return { name, kind: 'directory', digest: r.digest, size: r.size };
+      }
+      if (st.isSymbolicLink()) {
+        let raw: Buffer;
+        try {
+          raw = await readlink(p, { encoding: 'buffer' });
+        } catch (e) {
+          throw ioError(e, p);
+        }
+        let target: string;
+        try {
+          target = UTF8.decode(raw);
+        } catch {
+          throw new UnsupportedFileError(`${p}: symlink target is not valid UTF-8`, { data: { path: p } });
+        }
+        return { name, kind: 'symlink', target };
+      }
+      throw new UnsupportedFileError(`${p}: ${fileType(st)} cannot be stored`, {
+        data: { path: p },
+        hint: 'the store holds regular files, directories and symlinks only',
+      });
+    }),
+  );
+  const tree = makeTree(entries, dir);
+  const bytes = encodeTree(tree);
+  const d = digestBytes(bytes);
+  const p = s.store.treePath(d);
+  try {
+    if (writeAtomic(s.store.dir('tmp'), p, bytes, 0o444, s.sync)) {
+      s.written++;
+      s.dirtyDirs.add(join(p, '..'));
+    } else touch(p);
+  } catch (e) {
+    throw ioError(e, p);
+  }
+  return { digest: d, size: subtreeSize(tree) };
+}

@@ -1,0 +1,15 @@
+/**
+ * The content-addressed store: trees (pure), the store interfaces, the memory and filesystem
+ * backends, and `openStore`.
+ *
+ * @see specs/store.md
+ */
+export * from './tree.ts';
+export * from './types.ts';
+export * from './closure.ts';
+export * from './memory.ts';
+export { Store, type IngestResult, type IngestOptions, type RootEntry } from './fs-store.ts';
+export type { MaterializeOptions, MaterializeReport } from './materialize.ts';
+export type { VerifyOptions, VerifyReport, VerifyProblem, GcOptions, GcReport, StoreStats } from './maintenance.ts';
+export { openStore } from './open.ts';
+export { STORE_FORMAT_VERSION } from './layout.ts';

@@ -1,0 +1,77 @@
+/**
+ * The filesystem store's directory layout and its format-version file. Paths only; no I/O
+ * except `ensureLayout`, which creates the directories once.
+ *
+ * @see specs/store.md §4 (layout)
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { digestHex, type Digest } from '../digest.ts';
+import { EncodingError } from '../errors.ts';
+
+/** The store format version in `STORE/eos-store.json`. @see specs/store.md §4 */
+export const STORE_FORMAT_VERSION = 1;
+/** The name of the format-version file. */
+export const FORMAT_FILE = 'eos-store.json';
+
+/** The subdirectories of a store. */
+export const DIRS = {
+  objects: 'objects',
+  trees: 'trees',
+  xobjects: 'xobjects',
+  roots: 'roots',
+  tmp: 'tmp',
+  locks: 'locks',
+} as const;
+
+/** `<dir>/<first 2 hex>/<other 62 hex>` for a digest. */
+export function shardedPath(dir: string, d: Digest): string {
+  const hex = digestHex(d);
+  return join(dir, hex.slice(0, 2), hex.slice(2));
+}
+
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The 256 shard names `00`…`ff`. */
+export function shardNames(): readonly string[] {
+  return HEX2;
+}
+
+/**
+ * Creates the layout under `root` if missing (all 256 shards of objects/, trees/, xobjects/), and
+ * checks the format version.
+ * @throws EncodingError E3 when the store has another format version
+ */
+export function ensureLayout(root: string): void {
+  const fmt = join(root, FORMAT_FILE);
+  if (existsSync(fmt)) {
+    checkFormat(root);
+    return;
+  }
+  for (const d of [DIRS.roots, DIRS.tmp, DIRS.locks]) mkdirSync(join(root, d), { recursive: true });
+  for (const d of [DIRS.objects, DIRS.trees, DIRS.xobjects])
+    for (const s of HEX2) mkdirSync(join(root, d, s), { recursive: true });
+  const tmp = join(root, DIRS.tmp, `format-${process.pid}`);
+  writeFileSync(tmp, JSON.stringify({ format: 'eos-store', version: STORE_FORMAT_VERSION }) + '\n');
+  renameSync(tmp, fmt);
+}
+
+/**
+ * Checks `STORE/eos-store.json` when present.
+ * @throws EncodingError E3 for an unknown format or version
+ */
+export function checkFormat(root: string): void {
+  const fmt = join(root, FORMAT_FILE);
+  if (!existsSync(fmt)) return;
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(fmt, 'utf8'));
+  } catch {
+    v = undefined;
+  }
+  const o = v as { format?: unknown; version?: unknown } | undefined;
+  if (o?.format !== 'eos-store' || o.version !== STORE_FORMAT_VERSION)
+    throw new EncodingError(`${fmt}: not an eos store of format version ${STORE_FORMAT_VERSION}`, {
+      data: { path: fmt },
+    });
+}
