@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { BuildFailedError, digestHex, type Digest } from '../src/index.ts';
+import { BuildFailedError, digestHex, type Digest, type Store } from '../src/index.ts';
 import { buildRecordDigest, encodeBuildRecord, type BuildRecord } from './build-record.ts';
 import { fetchSource } from './fetch/fetch.ts';
 import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
@@ -17,7 +17,7 @@ import { runProc } from './proc.ts';
 import { loadRecipe } from './recipes/recipes.ts';
 import { runSandbox } from './sandbox.ts';
 import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
-import type { BuildStore } from './store-port.ts';
+import { stagingDir } from './seed/seed.ts';
 import { buildWorld, materializeWorld, PRECEDENCE, seedLayers, type World } from './world.ts';
 
 /** Debian architecture → multiarch triplet. */
@@ -30,7 +30,7 @@ const TRIPLETS: Record<string, string> = {
 
 /** What to build. */
 export interface BuildRequest {
-  store: BuildStore;
+  store: Store;
   seed: SeedLock;
   label: string;
   version: string;
@@ -71,23 +71,12 @@ export interface BuildResult {
   warnings: string[];
 }
 
-async function copyTree(store: BuildStore, tree: Digest, dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  for (const e of await store.getTree(tree)) {
-    const p = join(dir, e.name);
-    if (e.kind === 'dir') await copyTree(store, e.digest, p);
-    else if (e.kind === 'symlink')
-      await fs.symlink((await fs.readFile(store.blobPath(e.digest))).toString(), p);
-    else {
-      await fs.copyFile(store.blobPath(e.digest), p);
-      await fs.chmod(p, e.executable ? 0o755 : 0o644);
-    }
-  }
-}
-
 /** Unpacks a source into `dir`: a tarball is extracted (one top-level directory stripped), a tree copied, a file copied. */
-async function placeSource(store: BuildStore, s: FetchedSource, dir: string, name: string): Promise<void> {
-  if (s.kind === 'tree') return copyTree(store, s.digest, dir);
+async function placeSource(store: Store, s: FetchedSource, dir: string, name: string): Promise<void> {
+  if (s.kind === 'tree') {
+    await store.materialize(s.digest, dir, { copy: true });
+    return;
+  }
   const blob = store.blobPath(s.digest);
   const tmp = `${dir}.unpack`;
   await fs.mkdir(tmp, { recursive: true });
@@ -141,7 +130,7 @@ export async function checkOutput(dir: string): Promise<string[]> {
   return warnings.sort();
 }
 
-async function putFileBlob(store: BuildStore, path: string): Promise<Digest> {
+async function putFileBlob(store: Store, path: string): Promise<Digest> {
   const chunks: Buffer[] = [];
   for await (const c of createReadStream(path)) chunks.push(c as Buffer);
   return store.putBlob(Buffer.concat(chunks));
@@ -166,8 +155,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
   ]);
   const worldDir = await materializeWorld(store, world.root);
 
-  await fs.mkdir(join(store.dir, 'tmp'), { recursive: true });
-  const top = await fs.mkdtemp(join(store.dir, 'tmp', 'build-'));
+  const top = await stagingDir(store, 'build');
   try {
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');

@@ -5,8 +5,6 @@
  *
  * @see specs/executor.md, specs/seed.md
  */
-export type { BuildStore, IngestResult, TreeEntry } from './store-port.ts';
-export { InterimStore } from './interim-store.ts';
 export { runProc, mapLimit, type ProcResult } from './proc.ts';
 export {
   parseDeb822Sources,
@@ -33,6 +31,7 @@ export {
   unpackDeb,
   importHostPackage,
   ingestFixups,
+  stagingDir,
   DEFAULT_SEED_PACKAGES,
   type SeedOptions,
   type SeedReport,

@@ -13,8 +13,14 @@
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { CompositionError, digestHex, type Digest } from '../src/index.ts';
-import type { BuildStore, TreeEntry } from './store-port.ts';
+import {
+  CompositionError,
+  digestHex,
+  makeTree,
+  type Digest,
+  type Store,
+  type TreeEntry,
+} from '../src/index.ts';
 import type { SeedLock } from './seed/seed-lock.ts';
 
 /** One layer of a world. */
@@ -58,19 +64,21 @@ type Node =
   | { kind: 'leaf'; layer: WorldLayer; entry: TreeEntry };
 
 function same(a: TreeEntry, b: TreeEntry): boolean {
-  return a.kind === b.kind && a.digest === b.digest && a.executable === b.executable;
+  if (a.kind === 'file' && b.kind === 'file') return a.digest === b.digest && a.executable === b.executable;
+  if (a.kind === 'symlink' && b.kind === 'symlink') return a.target === b.target;
+  return false;
 }
 
 /**
  * Merges layers into one stored tree.
  * @throws CompositionError E18 naming the path and both layers on an unresolved conflict
  */
-export async function buildWorld(store: BuildStore, layers: WorldLayer[]): Promise<World> {
+export async function buildWorld(store: Store, layers: WorldLayer[]): Promise<World> {
   const shadowed: ShadowedPath[] = [];
-  const cache = new Map<Digest, TreeEntry[]>();
-  const getTree = async (d: Digest): Promise<TreeEntry[]> => {
+  const cache = new Map<Digest, readonly TreeEntry[]>();
+  const getTree = async (d: Digest): Promise<readonly TreeEntry[]> => {
     let t = cache.get(d);
-    if (!t) cache.set(d, (t = await store.getTree(d)));
+    if (!t) cache.set(d, (t = (await store.getTree(d)).entries));
     return t;
   };
 
@@ -84,21 +92,21 @@ export async function buildWorld(store: BuildStore, layers: WorldLayer[]): Promi
       const p = `${path}/${e.name}`;
       const cur = target.get(e.name);
       if (!cur) {
-        if (e.kind === 'dir') {
+        if (e.kind === 'directory') {
           const children = new Map<string, Node>();
           target.set(e.name, { kind: 'dir', layer, children });
           await insertDir(children, e.digest, layer, p);
         } else target.set(e.name, { kind: 'leaf', layer, entry: e });
         continue;
       }
-      if (cur.kind === 'dir' && e.kind === 'dir') {
+      if (cur.kind === 'dir' && e.kind === 'directory') {
         await insertDir(cur.children, e.digest, layer, p);
         continue;
       }
-      if (cur.kind === 'leaf' && e.kind !== 'dir' && same(cur.entry, e)) continue;
+      if (cur.kind === 'leaf' && same(cur.entry, e)) continue;
       if (layer.precedence > cur.layer.precedence) {
         shadowed.push({ path: p, winner: layer.name, shadowed: cur.layer.name });
-        if (e.kind === 'dir') {
+        if (e.kind === 'directory') {
           const children = new Map<string, Node>();
           target.set(e.name, { kind: 'dir', layer, children });
           await insertDir(children, e.digest, layer, p);
@@ -120,33 +128,32 @@ export async function buildWorld(store: BuildStore, layers: WorldLayer[]): Promi
   const ordered = [...layers].sort((a, b) => a.precedence - b.precedence);
   for (const l of ordered) await insertDir(top, l.tree, l, '');
 
-  const store_ = async (children: Map<string, Node>): Promise<Digest> => {
+  const store_ = async (children: Map<string, Node>): Promise<{ digest: Digest; size: number }> => {
     const entries: TreeEntry[] = [];
+    let size = 0;
     for (const [name, n] of children) {
-      if (n.kind === 'leaf') entries.push({ ...n.entry, name });
-      else
-        entries.push({
-          name,
-          kind: 'dir',
-          digest: await store_(n.children),
-          sizeBytes: 0,
-          executable: false,
-        });
+      size++;
+      if (n.kind === 'leaf') entries.push(n.entry);
+      else {
+        const sub = await store_(n.children);
+        size += sub.size;
+        entries.push({ name, kind: 'directory', digest: sub.digest, size: sub.size });
+      }
     }
-    return store.putTree(entries);
+    return { digest: await store.putTree(makeTree(entries, 'world')), size };
   };
-  const root = await store_(top);
+  const root = (await store_(top)).digest;
   shadowed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { root, layers: ordered, shadowed };
 }
 
 /**
- * Materializes a world root under `<store>/tmp/worlds/<hex>` (once; reused afterwards) and
+ * Materializes a world root under `<store>/cache/worlds/<hex>` (once; reused afterwards) and
  * returns that directory. Made in a temporary directory and renamed, so a half-made world is
  * never used.
  */
-export async function materializeWorld(store: BuildStore, root: Digest): Promise<string> {
-  const base = join(store.dir, 'tmp', 'worlds');
+export async function materializeWorld(store: Store, root: Digest): Promise<string> {
+  const base = join(store.root, 'cache', 'worlds');
   const dir = join(base, digestHex(root));
   if (existsSync(dir)) return dir;
   await fs.mkdir(base, { recursive: true });

@@ -8,25 +8,24 @@
  */
 import * as fs from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { digestBytes, FixedOutputMismatchError, IoError, type Digest } from '../../src/index.ts';
-import { InterimStore } from '../interim-store.ts';
+import { digestBytes, FixedOutputMismatchError, IoError, Store, type Digest } from '../../src/index.ts';
 import { runProc } from '../proc.ts';
 import { PrivateApt } from '../seed/apt.ts';
-import type { BuildStore } from '../store-port.ts';
+import { stagingDir } from '../seed/seed.ts';
 import { describeSource, type FetchedSource, type SourceSpec } from './source-spec.ts';
 
 /** Where fetchers get what they need. */
 export interface FetchContext {
-  store: BuildStore;
+  store: Store;
   /** Private apt state directory for `debian-source` and `deb`; default `<store>/cache/apt`. */
   aptDir?: string;
   /** Base directory for relative `path` sources. */
   baseDir?: string;
 }
 
-async function staging(store: BuildStore): Promise<string> {
-  await fs.mkdir(join(store.dir, 'tmp'), { recursive: true });
-  return fs.mkdtemp(join(store.dir, 'tmp', 'fetch-'));
+/** The tree digest of a directory, computed in a throwaway store so nothing reaches the real one. */
+async function probeTree(dir: string, scratch: string): Promise<Digest> {
+  return (await new Store(join(scratch, 'probe')).ingest(dir, { fsync: false })).digest;
 }
 
 function mismatch(spec: SourceSpec, got: Digest): FixedOutputMismatchError {
@@ -41,7 +40,7 @@ function mismatch(spec: SourceSpec, got: Digest): FixedOutputMismatchError {
 
 /** Fetches the file of a file-kind source into `dir` and returns its path. */
 async function fetchFile(spec: SourceSpec, ctx: FetchContext, dir: string): Promise<string> {
-  const apt = (): PrivateApt => new PrivateApt(ctx.aptDir ?? join(ctx.store.dir, 'cache', 'apt'));
+  const apt = (): PrivateApt => new PrivateApt(ctx.aptDir ?? join(ctx.store.root, 'cache', 'apt'));
   switch (spec.kind) {
     case 'path':
       return isAbsolute(spec.path) ? spec.path : resolve(ctx.baseDir ?? process.cwd(), spec.path);
@@ -72,20 +71,15 @@ async function fetchFile(spec: SourceSpec, ctx: FetchContext, dir: string): Prom
  *   (nothing is stored); IoError E12 when a fetcher fails
  */
 export async function fetchSource(spec: SourceSpec, ctx: FetchContext): Promise<FetchedSource> {
-  if (await ctx.store.has(spec.digest)) {
-    const isTree = await ctx.store.getTree(spec.digest).then(
-      () => true,
-      () => false,
-    );
-    return { spec, digest: spec.digest, kind: isTree ? 'tree' : 'file', cached: true };
-  }
-  const dir = await staging(ctx.store);
+  if (await ctx.store.hasTree(spec.digest)) return { spec, digest: spec.digest, kind: 'tree', cached: true };
+  if (await ctx.store.hasBlob(spec.digest)) return { spec, digest: spec.digest, kind: 'file', cached: true };
+  const dir = await stagingDir(ctx.store, 'fetch');
   try {
     if (spec.kind === 'path') {
       const p = isAbsolute(spec.path) ? spec.path : resolve(ctx.baseDir ?? process.cwd(), spec.path);
       if ((await fs.stat(p)).isDirectory()) {
-        const probe = await new InterimStore(join(dir, 'probe')).ingest(p);
-        if (probe.digest !== spec.digest) throw mismatch(spec, probe.digest);
+        const got = await probeTree(p, dir);
+        if (got !== spec.digest) throw mismatch(spec, got);
         await ctx.store.ingest(p);
         return { spec, digest: spec.digest, kind: 'tree', cached: false };
       }
@@ -104,8 +98,8 @@ export async function fetchSource(spec: SourceSpec, ctx: FetchContext): Promise<
       await runProc('git', ['-C', work, 'archive', '--format=tar', '-o', archive, spec.commit]);
       await runProc('tar', ['-xf', archive, '-C', tree, '--no-same-owner']);
       // Hash in a throwaway store first, so a mismatch stores nothing in the real one.
-      const probe = await new InterimStore(join(dir, 'probe')).ingest(tree);
-      if (probe.digest !== spec.digest) throw mismatch(spec, probe.digest);
+      const got = await probeTree(tree, dir);
+      if (got !== spec.digest) throw mismatch(spec, got);
       await ctx.store.ingest(tree);
       return { spec, digest: spec.digest, kind: 'tree', cached: false };
     }

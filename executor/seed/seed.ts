@@ -11,9 +11,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { SeedError, type Digest } from '../../src/index.ts';
+import { SeedError, type Digest, type Store } from '../../src/index.ts';
 import { mapLimit, runProc } from '../proc.ts';
-import type { BuildStore } from '../store-port.ts';
 import { PrivateApt, type ResolvedPackage } from './apt.ts';
 import { dependencyClosure, parseDpkgStatus } from './dpkg-status.ts';
 import { fixupEntries } from './fixups.ts';
@@ -56,7 +55,7 @@ export const DEFAULT_SEED_PACKAGES = [
 
 /** Options of `ensureSeed`. */
 export interface SeedOptions {
-  store: BuildStore;
+  store: Store;
   /** The lock file to read and (re)write. */
   lockPath: string;
   /** The bootstrap mode; default: the lock's, else `debian`. */
@@ -107,14 +106,15 @@ async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await fs.rename(tmp, path);
 }
 
-async function stagingDir(store: BuildStore, tag: string): Promise<string> {
-  const base = join(store.dir, 'tmp');
+/** A staging directory in the store's tmp/ (named `<pid>-…` so the store's cleanup knows its owner). */
+export async function stagingDir(store: Store, tag: string): Promise<string> {
+  const base = store.dir('tmp');
   await fs.mkdir(base, { recursive: true });
-  return fs.mkdtemp(join(base, `${tag}-`));
+  return fs.mkdtemp(join(base, `${process.pid}-${tag}-`));
 }
 
 /** Unpacks a `.deb` with `dpkg-deb -x`, normalizes it and ingests it; returns the tree digest. */
-export async function unpackDeb(store: BuildStore, debPath: string, tag: string): Promise<Digest> {
+export async function unpackDeb(store: Store, debPath: string, tag: string): Promise<Digest> {
   const dir = await stagingDir(store, `deb-${tag}`);
   try {
     await runProc('dpkg-deb', ['-x', debPath, dir]);
@@ -127,7 +127,7 @@ export async function unpackDeb(store: BuildStore, debPath: string, tag: string)
 }
 
 /** Writes the fixups entry into a staging directory and ingests it. */
-export async function ingestFixups(store: BuildStore): Promise<Digest> {
+export async function ingestFixups(store: Store): Promise<Digest> {
   const dir = await stagingDir(store, 'fixups');
   try {
     for (const e of fixupEntries()) {
@@ -150,7 +150,7 @@ function listFile(dpkgDir: string, name: string, arch: string): string {
 
 /** Imports one installed package's files from the host (its dpkg `.list`), normalized; returns its tree. */
 export async function importHostPackage(
-  store: BuildStore,
+  store: Store,
   dpkgDir: string,
   name: string,
   arch: string,
@@ -237,7 +237,7 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
     const t = Date.now();
     packages = await mapLimit(wanted, 2, async (w) => {
       const p = prev.get(w.name);
-      if (p && (await store.has(p.tree))) return p;
+      if (p && (await store.hasTree(p.tree))) return p;
       const tree = await importHostPackage(store, dpkgDir, w.name, w.arch);
       if (p && p.tree !== tree)
         throw new SeedError(
@@ -251,12 +251,13 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
     });
     timings.unpackIngestMs += Date.now() - t;
   } else {
-    const apt = new PrivateApt(opts.aptDir ?? join(store.dir, 'cache', 'apt'));
+    const apt = new PrivateApt(opts.aptDir ?? join(store.root, 'cache', 'apt'));
     let wanted: (ResolvedPackage & { debSha256: string })[];
     const prev = new Map(
       (old?.mode === 'debian' ? old.packages : []).map((p) => [`${p.name}=${p.version}`, p]),
     );
-    const present = async (p: SeedPackage | undefined): Promise<boolean> => !!p && (await store.has(p.tree));
+    const present = async (p: SeedPackage | undefined): Promise<boolean> =>
+      !!p && (await store.hasTree(p.tree));
     if (usable) {
       wanted = old.packages.map((p) => ({ ...p, debSha256: p.debSha256! }));
     } else {
@@ -275,7 +276,7 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
         throw new SeedError(
           `${w.name} ${w.version}: the index says sha256 ${w.debSha256}, the lock says ${p.debSha256}`,
         );
-      if (!(await present(p)) && !(p?.deb && (await store.has(p.deb)))) missing.push(w);
+      if (!(await present(p)) && !(p?.deb && (await store.hasBlob(p.deb)))) missing.push(w);
     }
     const debFiles = new Map<string, string>();
     const dl = missing.length ? await stagingDir(store, 'debs') : undefined;

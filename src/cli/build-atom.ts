@@ -5,16 +5,18 @@
  * atom directory itself is the source. Prints `ok\tLABEL\tOUTPUT_TREE\tRECORD` and warnings.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import {
-  InterimStore,
   buildAtom,
   parseSourceSpec,
   readSeedLock,
+  stagingDir,
   type SourceSpec,
 } from '../../executor/index.ts';
 import { ManifestError, UsageError } from '../errors.ts';
+import { Store } from '../store/index.ts';
 import { parseDigest, type Digest } from '../digest.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
@@ -71,7 +73,7 @@ function readManifest(dir: string): Manifest {
 export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
   const dir = resolve(opts.path);
   const m = readManifest(dir);
-  const store = new InterimStore(opts.store);
+  const store = new Store(opts.store);
   const recipe = opts.recipe ?? m.recipe;
   if (!recipe) throw new UsageError(`${dir}: no recipe (give --recipe or [build] recipe in atom.toml)`);
   let sources: SourceSpec[] = (opts.source ?? []).map((s, i) => {
@@ -87,8 +89,13 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
   });
   if (sources.length === 0) sources = m.sources;
   if (sources.length === 0) {
-    const probe = await new InterimStore(join(store.dir, 'tmp', 'probe-' + process.pid)).ingest(dir);
-    sources = [{ kind: 'path', path: dir, digest: probe.digest }];
+    const probeDir = await stagingDir(store, 'probe');
+    try {
+      const probe = await new Store(probeDir).ingest(dir, { fsync: false });
+      sources = [{ kind: 'path', path: dir, digest: probe.digest }];
+    } finally {
+      await rm(probeDir, { recursive: true, force: true });
+    }
   }
   const deps = (opts.dep ?? []).map((d) => {
     const i = d.indexOf('=');

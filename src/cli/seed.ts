@@ -4,8 +4,9 @@
  * re-pins it from the current index or dpkg database. Prints one line per package:
  * `ok\tNAME\tVERSION\tTREE`, then the seed root.
  */
-import { InterimStore, ensureSeed, type SeedMode } from '../../executor/index.ts';
+import { ensureSeed, type SeedMode } from '../../executor/index.ts';
 import { UsageError } from '../errors.ts';
+import { Store } from '../store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos seed`. */
@@ -23,7 +24,7 @@ export async function run(opts: SeedCommandOptions): Promise<CommandResult> {
     throw new UsageError(`--mode: ${JSON.stringify(opts.mode)} is not debian or host`);
   const notes: string[] = [];
   const r = await ensureSeed({
-    store: new InterimStore(opts.store),
+    store: new Store(opts.store),
     lockPath: opts.lock ?? 'seed.lock',
     ...(opts.mode ? { mode: opts.mode as SeedMode } : {}),
     ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),

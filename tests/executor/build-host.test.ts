@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Store } from '../../src/index.ts';
 import {
-  InterimStore,
   buildAtom,
   buildWorld,
   materializeWorld,
@@ -56,7 +56,7 @@ const PROG = {
   ].join('\n'),
 };
 
-let store: InterimStore;
+let store: Store;
 let seed: SeedLock;
 let scratch: string;
 
@@ -68,7 +68,7 @@ function writeFixture(files: Record<string, string>): string {
 
 /** The tree digest a directory would have, from a throwaway store. */
 async function treeDigestOf(dir: string) {
-  return (await new InterimStore(mkdtempSync(join(scratch, 'probe-'))).ingest(dir)).digest;
+  return (await new Store(mkdtempSync(join(scratch, 'probe-'))).ingest(dir, { fsync: false })).digest;
 }
 
 beforeAll(async () => {

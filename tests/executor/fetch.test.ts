@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestBytes, type Digest } from '../../src/index.ts';
-import { InterimStore, fetchSource, parseSourceSpec } from '../../executor/index.ts';
+import { Store, digestBytes, type Digest } from '../../src/index.ts';
+import { fetchSource, parseSourceSpec } from '../../executor/index.ts';
 
 function files(dir: string): string[] {
   const out: string[] = [];
@@ -36,7 +36,7 @@ describe('fixed-output sources', () => {
   const wrong = digestBytes('other bytes');
 
   it('a mismatching file is E13 with both digests, and nothing is stored', async () => {
-    const store = new InterimStore(join(tmp, 'store1'));
+    const store = new Store(join(tmp, 'store1'));
     const err = await fetchSource({ kind: 'path', path: tarball, digest: wrong }, { store }).then(
       () => {
         throw new Error('expected a failure');
@@ -46,13 +46,13 @@ describe('fixed-output sources', () => {
     expect(err.code).toBe('E13');
     expect(err.message).toContain(`expected ${wrong}`);
     expect(err.message).toContain(`got ${right}`);
-    expect(await store.has(right)).toBe(false);
-    expect(files(join(store.dir, 'objects'))).toEqual([]);
-    expect(files(join(store.dir, 'tmp'))).toEqual([]);
+    expect(await store.hasBlob(right)).toBe(false);
+    expect(files(join(store.root, 'objects'))).toEqual([]);
+    expect(files(join(store.root, 'tmp'))).toEqual([]);
   });
 
   it('a mismatching directory is E13 and stores nothing', async () => {
-    const store = new InterimStore(join(tmp, 'store2'));
+    const store = new Store(join(tmp, 'store2'));
     const d = join(tmp, 'srcdir');
     mkdirSync(d);
     writeFileSync(join(d, 'main.c'), 'int main(void){return 0;}\n');
@@ -64,12 +64,12 @@ describe('fixed-output sources', () => {
     );
     expect(err.code).toBe('E13');
     expect(err.message).toMatch(/expected blake3:[0-9a-f]{64}, got blake3:[0-9a-f]{64}/);
-    expect(files(join(store.dir, 'objects'))).toEqual([]);
-    expect(files(join(store.dir, 'trees'))).toEqual([]);
+    expect(files(join(store.root, 'objects'))).toEqual([]);
+    expect(files(join(store.root, 'trees'))).toEqual([]);
   });
 
   it('a matching source is stored once and then served from the store', async () => {
-    const store = new InterimStore(join(tmp, 'store3'));
+    const store = new Store(join(tmp, 'store3'));
     const copy = join(tmp, 'copy.tar');
     writeFileSync(copy, bytes);
     const a = await fetchSource({ kind: 'path', path: copy, digest: right }, { store });

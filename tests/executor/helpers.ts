@@ -5,8 +5,8 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Store } from '../../src/index.ts';
 import {
-  InterimStore,
   buildWorld,
   ensureSeed,
   materializeWorld,
@@ -28,13 +28,13 @@ export function testCacheDir(): string {
 }
 
 /** The cached store. */
-export function testStore(): InterimStore {
-  return new InterimStore(join(testCacheDir(), 'store'));
+export function testStore(): Store {
+  return new Store(join(testCacheDir(), 'store'));
 }
 
 /** A host-mode seed (made once, then reused from the cached store) and its materialized world. */
 export async function hostSeedWorld(): Promise<{
-  store: InterimStore;
+  store: Store;
   seed: SeedReport;
   world: World;
   worldDir: string;
