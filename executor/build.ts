@@ -9,7 +9,15 @@ import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { BuildFailedError, digestHex, type Digest, type Store } from '../src/index.ts';
+import {
+  BuildFailedError,
+  digestHex,
+  encodeSignature,
+  signWithKey,
+  type Digest,
+  type Signature,
+  type Store,
+} from '../src/index.ts';
 import { buildRecordDigest, encodeBuildRecord, type BuildRecord } from './build-record.ts';
 import { fetchSource } from './fetch/fetch.ts';
 import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
@@ -56,6 +64,8 @@ export interface BuildRequest {
   sourceDateEpoch?: number;
   /** The scheduler's action id, when there is one. */
   actionId?: Digest | null;
+  /** Sign the record with this builder key (purpose `builds`) from the configuration directory. */
+  signKey?: { config: string; name: string };
 }
 
 /** What a build produced. */
@@ -69,6 +79,8 @@ export interface BuildResult {
   /** The log's object path in the store. */
   logPath: string;
   warnings: string[];
+  /** The builder's signature over `recordDigest` (purpose `builds`), stored as a blob, when asked. */
+  signature?: Signature;
 }
 
 /** Unpacks a source into `dir`: a tarball is extracted (one top-level directory stripped), a tree copied, a file copied. */
@@ -219,7 +231,22 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     const recordDigest = await store.putBlob(encodeBuildRecord(record));
     if (recordDigest !== buildRecordDigest(record)) throw new Error('build record digest mismatch');
     await store.addRoot(`build-${digestHex(recordDigest).slice(0, 16)}`, recordDigest);
-    return { output, record, recordDigest, world, sources, logPath, warnings };
+    let signature: Signature | undefined;
+    if (req.signKey) {
+      signature = await signWithKey(req.signKey.config, req.signKey.name, recordDigest, 'builds');
+      const sigBlob = await store.putBlob(encodeSignature(signature));
+      await store.addRoot(`build-${digestHex(recordDigest).slice(0, 16)}-sig`, sigBlob);
+    }
+    return {
+      output,
+      record,
+      recordDigest,
+      world,
+      sources,
+      logPath,
+      warnings,
+      ...(signature ? { signature } : {}),
+    };
   } finally {
     await fs.rm(top, { recursive: true, force: true });
   }

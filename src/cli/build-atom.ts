@@ -18,6 +18,7 @@ import {
 import { ManifestError, UsageError } from '../errors.ts';
 import { Store } from '../store/index.ts';
 import { parseDigest, type Digest } from '../digest.ts';
+import { configDir } from '../config.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos build-atom`. */
@@ -33,6 +34,7 @@ export interface BuildAtomOptions extends GlobalOptions {
   jobs?: string;
   timeout?: string;
   aptDir?: string;
+  signKey?: string;
 }
 
 interface Manifest {
@@ -115,6 +117,7 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
     deps,
     baseDir: dir,
     ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
+    ...(opts.signKey ? { signKey: { config: configDir(), name: opts.signKey } } : {}),
     ...(opts.jobs ? { jobs: Number(opts.jobs) } : {}),
     ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
   });
@@ -123,7 +126,13 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
       `ok\t${r.record.label}\t${r.output}\t${r.recordDigest}`,
       ...r.warnings.map((w) => `warning\t${w}`),
     ],
-    json: { version: 1, output: r.output, record: r.record, recordDigest: r.recordDigest },
+    json: {
+      version: 1,
+      output: r.output,
+      record: r.record,
+      recordDigest: r.recordDigest,
+      signature: r.signature ?? null,
+    },
     notes: [`built ${r.record.label} in ${r.record.durationMs} ms; world ${r.world.root}; log ${r.logPath}`],
   };
 }

@@ -253,5 +253,6 @@ function registerExecutor(program: Command, act: ActionFactory): void {
     .option('--jobs <n>', 'parallel jobs (MAKEFLAGS=-jN)')
     .option('--timeout <seconds>', 'time limit of the build')
     .option('--apt-dir <dir>', 'private apt state directory')
+    .option('--sign-key <name>', 'sign the build record with this key (purpose builds)')
     .action(act(() => import('./build-atom.ts'), ['path']));
 }

@@ -8,7 +8,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Store } from '../../src/index.ts';
+import {
+  Store,
+  emptyTrustPolicy,
+  generateKey,
+  trustKey,
+  verifySignatureWithConfig,
+  writeTrustPolicy,
+} from '../../src/index.ts';
 import {
   buildAtom,
   buildWorld,
@@ -95,9 +102,15 @@ describe.skipIf(!canRun)('std.make builds in a host-seeded world (offline; needs
         ...over,
       });
 
+    const config = mkdtempSync(join(scratch, 'config-'));
+    const key = await generateKey(config, 'builder');
+    await writeTrustPolicy(config, trustKey(emptyTrustPolicy(), key.id, ['builds']));
     const lib1 = await build({});
-    const lib2 = await build({});
+    const lib2 = await build({ signKey: { config, name: 'builder' } });
     expect(lib2.output).toBe(lib1.output);
+    expect(lib2.signature).toBeDefined();
+    const ok = await verifySignatureWithConfig(config, lib2.signature, lib2.recordDigest, 'builds');
+    expect(ok).toBeTruthy();
     expect(lib1.warnings).toEqual([]);
     expect(lib1.record.seed.mode).toBe('host');
 
