@@ -7,3 +7,4 @@ export * from './digest.ts';
 export * from './canonical.ts';
 export * from './config.ts';
 export * from './store/index.ts';
+export * from './keys/index.ts';

@@ -1,0 +1,175 @@
+// The argv mapping of src/cli/main.ts: each command line reaches the right command module with
+// the right options object (one block per command group; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
+// main.ts, commander and the option plumbing are real.
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { main } from '../src/cli/main.ts';
+import { storeDir } from '../src/index.ts';
+
+const ok = async () => ({});
+vi.mock('../src/cli/key-generate.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/key-list.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/key-export.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/key-import.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/key-trust.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/key-untrust.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/sign.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/verify-signature.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-add.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-cat.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-ls.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-export.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-show.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-sign.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
+
+const modules = {
+  'key-generate': () => import('../src/cli/key-generate.ts'),
+  'key-list': () => import('../src/cli/key-list.ts'),
+  'key-export': () => import('../src/cli/key-export.ts'),
+  'key-import': () => import('../src/cli/key-import.ts'),
+  'key-trust': () => import('../src/cli/key-trust.ts'),
+  'key-untrust': () => import('../src/cli/key-untrust.ts'),
+  sign: () => import('../src/cli/sign.ts'),
+  'verify-signature': () => import('../src/cli/verify-signature.ts'),
+  'store-add': () => import('../src/cli/store-add.ts'),
+  'store-cat': () => import('../src/cli/store-cat.ts'),
+  'store-ls': () => import('../src/cli/store-ls.ts'),
+  'store-export': () => import('../src/cli/store-export.ts'),
+  'store-verify': () => import('../src/cli/store-verify.ts'),
+  'store-gc': () => import('../src/cli/store-gc.ts'),
+  'store-stats': () => import('../src/cli/store-stats.ts'),
+  'store-root': () => import('../src/cli/store-root.ts'),
+  compose: () => import('../src/cli/compose.ts'),
+  'compose-show': () => import('../src/cli/compose-show.ts'),
+  'compose-diff': () => import('../src/cli/compose-diff.ts'),
+  'compose-sign': () => import('../src/cli/compose-sign.ts'),
+  'compose-verify': () => import('../src/cli/compose-verify.ts'),
+  image: () => import('../src/cli/image.ts'),
+  interface: () => import('../src/cli/interface.ts'),
+  'interface-check': () => import('../src/cli/interface-check.ts'),
+};
+type Module = keyof typeof modules;
+
+const D = 'blake3:' + 'ab'.repeat(32);
+const K = 'blake3:' + 'cd'.repeat(32);
+const store = storeDir(undefined);
+
+let stderr: MockInstance;
+let stdout: MockInstance;
+beforeEach(() => {
+  stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function runs(argv: string[]): Promise<{ code: number; module?: Module; opts?: unknown }> {
+  for (const load of Object.values(modules)) vi.mocked((await load()).run).mockClear();
+  const code = await main(['node', 'eos', ...argv]);
+  let found: { module: Module; opts: unknown } | undefined;
+  for (const [name, load] of Object.entries(modules) as [Module, (typeof modules)[Module]][]) {
+    const calls = vi.mocked((await load()).run).mock.calls;
+    expect(calls.length, name).toBeLessThanOrEqual(1);
+    if (calls.length) {
+      expect(found, 'only one command runs').toBeUndefined();
+      found = { module: name, opts: calls[0]![0] };
+    }
+  }
+  return { code, ...found };
+}
+
+describe('main.ts argv mapping', () => {
+  const cases: [string[], Module, Record<string, unknown>][] = [
+    [['key', 'generate', 'alice'], 'key-generate', { name: 'alice' }],
+    [['key', 'list'], 'key-list', {}],
+    [['--json', 'key', 'list'], 'key-list', { json: true }],
+    [['key', 'list', '--json'], 'key-list', { json: true }],
+    [['key', 'export', 'alice'], 'key-export', { name: 'alice' }],
+    [['key', 'import', '-'], 'key-import', { file: '-' }],
+    [['key', 'import', 'a.pub', '--name', 'bob'], 'key-import', { file: 'a.pub', name: 'bob' }],
+    [['key', 'trust', 'alice', '--for', 'atoms,builds'], 'key-trust', { key: 'alice', for: 'atoms,builds' }],
+    [['key', 'untrust', K, '--for', 'deploy'], 'key-untrust', { key: K, for: 'deploy' }],
+    [['sign', D, '--key', 'alice', '--for', 'builds'], 'sign', { digest: D, key: 'alice', for: 'builds' }],
+    [
+      ['verify-signature', D, 'sig.json', '--for', 'deploy'],
+      'verify-signature',
+      { digest: D, file: 'sig.json', for: 'deploy' },
+    ],
+    [['--store', '/tmp/s', 'key', 'list'], 'key-list', { store: '/tmp/s' }],
+    [['store', 'add', 'dir'], 'store-add', { path: 'dir' }],
+    [['store', 'add', 'dir', '--root', 'r1'], 'store-add', { path: 'dir', root: 'r1' }],
+    [['--store', '/tmp/s', 'store', 'cat', D], 'store-cat', { store: '/tmp/s', digest: D }],
+    [['store', 'ls', D, '--json'], 'store-ls', { digest: D, json: true }],
+    [['store', 'export', D, 'out'], 'store-export', { digest: D, dir: 'out' }],
+    [['store', 'export', D, 'out', '--copy'], 'store-export', { digest: D, dir: 'out', copy: true }],
+    [['store', 'verify'], 'store-verify', {}],
+    [['store', 'verify', '--repair'], 'store-verify', { repair: true }],
+    [['store', 'gc', '--grace', '0'], 'store-gc', { grace: '0' }],
+    [['store', 'stats'], 'store-stats', {}],
+    [['store', 'root', 'add', 'r1', D], 'store-root', { op: 'add', name: 'r1', digest: D }],
+    [['store', 'root', 'rm', 'r1'], 'store-root', { op: 'rm', name: 'r1' }],
+    [['store', 'root', 'ls'], 'store-root', { op: 'ls' }],
+    [['compose', 'w.toml'], 'compose', { file: 'w.toml' }],
+    [['compose', 'show', D], 'compose-show', { root: D }],
+    [['compose', 'diff', D, K], 'compose-diff', { a: D, b: K }],
+    [['compose', 'sign', D, '--key', 'ci'], 'compose-sign', { root: D, key: 'ci' }],
+    [['compose', 'verify', D, '--for', 'deploy'], 'compose-verify', { root: D, for: 'deploy' }],
+    [['image', '--from-dump', 'a.dump', '-o', 'a.cfs'], 'image', { fromDump: 'a.dump', output: 'a.cfs' }],
+    [
+      ['image', '--from-dump', 'a.dump.gz', '--output', 'a.cfs', '--min-version', '1', '--max-version', '1'],
+      'image',
+      { fromDump: 'a.dump.gz', output: 'a.cfs', minVersion: '1', maxVersion: '1' },
+    ],
+    [['image', '--dump', 'a.cfs'], 'image', { dump: 'a.cfs' }],
+    [
+      ['image', '--from-dir', 'd', '-o', 'a.cfs', '--objects', 'objs'],
+      'image',
+      { fromDir: 'd', output: 'a.cfs', objects: 'objs' },
+    ],
+    [['interface', 'lib/libssl.so.3'], 'interface', { path: 'lib/libssl.so.3' }],
+    [['interface', 'tree', '--json'], 'interface', { path: 'tree', json: true }],
+    [['interface', 'site-packages', '--python'], 'interface', { path: 'site-packages', python: true }],
+    [
+      ['interface', 'check', '--old', 'a', '--new', 'b', '--consumers', 'c,d'],
+      'interface-check',
+      { old: 'a', new: 'b', consumers: 'c,d' },
+    ],
+  ];
+  it.each(cases)('%j → %s', async (argv, module, expected) => {
+    const r = await runs(argv);
+    expect(r.code).toBe(0);
+    expect(r.module).toBe(module);
+    expect(r.opts).toEqual({ store, json: false, ...expected });
+  });
+
+  it('missing arguments and required options are usage errors (exit 2), and nothing runs', async () => {
+    for (const argv of [
+      ['key', 'generate'],
+      ['key', 'trust', 'alice'],
+      ['sign', D, '--for', 'builds'],
+      ['sign', D, '--key', 'alice'],
+      ['verify-signature', D, '--for', 'builds'],
+      ['key', 'frobnicate'],
+      ['store', 'add'],
+      ['store', 'export', D],
+      ['store', 'root', 'add', 'r1'],
+      ['interface', 'check', '--old', 'a', '--new', 'b'],
+    ]) {
+      const r = await runs(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.module, argv.join(' ')).toBeUndefined();
+    }
+    expect(stderr).toHaveBeenCalled();
+    void stdout;
+  });
+});
