@@ -16,7 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   digestBytes,
@@ -44,6 +44,7 @@ function plantTree(store: Store, value: unknown): Digest {
   store.ensureLayout();
   const bytes = encodeCanonical(value);
   const d = digestBytes(bytes);
+  mkdirSync(dirname(store.treePath(d)), { recursive: true });
   writeFileSync(store.treePath(d), bytes);
   return d;
 }
@@ -383,6 +384,7 @@ describe('gc, roots, verify, stats', () => {
     const tp = store.treePath(sub.digest);
     chmodSync(tp, 0o644);
     writeFileSync(tp, readFileSync(tp, 'utf8').replace('"up"', '"UP"'));
+    mkdirSync(join(store.dir('objects'), 'ab'), { recursive: true });
     writeFileSync(join(store.dir('objects'), 'ab', 'not-an-object'), 'x');
 
     const v = await store.verify();
