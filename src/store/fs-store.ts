@@ -557,6 +557,8 @@ interface IngestState {
   stagedBytes: number;
   /** Serializes batch commits. */
   committing: Promise<void>;
+  /** A batch commit is queued and has not taken its batch yet. */
+  commitPending?: boolean;
   /** `dev:ino` of the store directory, which must not be inside the ingested tree. */
   storeKey: string;
   /** Set when the ingest failed: stop staging. */
@@ -597,7 +599,11 @@ function stage(s: IngestState, tmp: string, dest: string, bytes: number): void {
 }
 
 async function maybeCommit(s: IngestState): Promise<void> {
-  if (s.stagedBytes >= BATCH_BYTES || s.staged.length >= BATCH_OBJECTS) await commitStaged(s);
+  if (s.commitPending) return;
+  if (s.stagedBytes >= BATCH_BYTES || s.staged.length >= BATCH_OBJECTS) {
+    s.commitPending = true;
+    await commitStaged(s);
+  }
 }
 
 /**
@@ -607,6 +613,7 @@ async function maybeCommit(s: IngestState): Promise<void> {
  */
 function commitStaged(s: IngestState): Promise<void> {
   const run = async () => {
+    s.commitPending = false;
     const batch = s.staged;
     s.staged = [];
     s.stagedDests = new Set();
