@@ -32,8 +32,8 @@ import {
   treeFromDirectory,
   unmountImage,
   writeFileAtomic,
-} from '../../composer/index.ts';
-import type { ComposefsTree } from '../../composer/index.ts';
+} from '../../composer/composefs/index.ts';
+import type { ComposefsTree } from '../../composer/composefs/index.ts';
 import { materialize, randomTree } from '../../tests/composefs/random-tree.ts';
 
 const MKCOMPOSEFS_CS9_SECONDS = 0.49;

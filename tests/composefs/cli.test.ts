@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeDump, parseDump } from '../../composer/index.ts';
+import { encodeDump, parseDump } from '../../composer/composefs/index.ts';
 import { repoRoot, vectors, vectorsDir } from './helpers.ts';
 
 let work: string;

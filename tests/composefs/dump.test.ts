@@ -8,7 +8,7 @@ import {
   parseImage,
   utf8,
   validateTree,
-} from '../../composer/index.ts';
+} from '../../composer/composefs/index.ts';
 import { normalizeForImage } from './helpers.ts';
 
 const ROOT = '/ 4096 40755 2 0 0 0 0.0 - - -\n';

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComposefsError } from '../../src/index.ts';
-import { encodeDump, encodeImage, parseDump, parseImage, treeFromDirectory } from '../../composer/index.ts';
+import {
+  encodeDump,
+  encodeImage,
+  parseDump,
+  parseImage,
+  treeFromDirectory,
+} from '../../composer/composefs/index.ts';
 import { vectors } from './helpers.ts';
 import { materialize, randomTree, rng } from './random-tree.ts';
 
