@@ -283,12 +283,3 @@ export async function treeFromDirectory(
     throw ioError(e, `read directory ${dir}`);
   }
 }
-
-/** Hard-links or copies `src` to `dest` (helper for tests and materialization). */
-export async function linkOrCopy(src: string, dest: string): Promise<void> {
-  try {
-    await link(src, dest);
-  } catch {
-    await copyFile(src, dest);
-  }
-}
