@@ -26,6 +26,8 @@ const FILES = [
   cc1(),
   `${libdir}/libstdc++.so.6`,
   '/lib64/ld-linux-x86-64.so.2',
+  // System V OSABI with STB_GNU_UNIQUE symbols: readelf prints their binding as "<OS specific>: 10"
+  `${libdir}/libcc1.so.0`,
 ];
 
 let hasReadelf = true;

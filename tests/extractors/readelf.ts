@@ -12,6 +12,7 @@ import {
   visibilityName,
   dtFlagsNames,
   dtFlags1Names,
+  type ElfFile,
   type ElfSymbol,
 } from '../../extractors/index.ts';
 
@@ -90,7 +91,8 @@ export function readelf(file: string): ReadelfFacts {
     if (line.startsWith("Symbol table '.dynsym'")) inDyn = true;
     else if (line.startsWith('Symbol table')) inDyn = false;
     if (!inDyn) continue;
-    const m = /^\s*(\d+): [0-9a-f]+\s+\S+ (\S+)\s+(\S+)\s+(\S+)\s+(\S+) ?(.*)$/.exec(line);
+    const m =
+      /^\s*(\d+): [0-9a-f]+\s+\S+ (<[^>]+>: \d+|\S+)\s+(<[^>]+>: \d+|\S+)\s+(\S+)\s+(\S+) ?(.*)$/.exec(line);
     if (!m) continue;
     f.symbols.push({ index: Number(m[1]), type: m[2]!, bind: m[3]!, vis: m[4]!, ndx: m[5]!, display: m[6]! });
   }
@@ -124,6 +126,16 @@ export function readelfDisplay(s: ElfSymbol): string {
   // ABS version-marker symbols such as GLIBC_2.10).
   if (s.name === s.version) return s.name;
   return `${s.name}${s.hidden ? '@' : '@@'}${s.version}`;
+}
+
+/** readelf names GNU_UNIQUE and GNU_IFUNC only in GNU (and, for IFUNC, FreeBSD) OSABI files. */
+function readelfBinding(e: ElfFile, binding: number): string {
+  if (binding === 10 && e.osabi !== 3) return '<OS specific>: 10';
+  return bindingName(binding);
+}
+function readelfType(e: ElfFile, type: number): string {
+  if (type === 10 && e.osabi !== 3 && e.osabi !== 9) return '<OS specific>: 10';
+  return symbolTypeName(type);
 }
 
 function ndx(n: number): string {
@@ -163,8 +175,8 @@ export function compareWithReadelf(file: string): string[] {
       `symbol ${i}`,
       {
         index: s.index,
-        type: symbolTypeName(s.type),
-        bind: bindingName(s.binding),
+        type: readelfType(e, s.type),
+        bind: readelfBinding(e, s.binding),
         vis: visibilityName(s.visibility),
         ndx: ndx(s.sectionIndex),
         display: readelfDisplay(s),
