@@ -1,5 +1,5 @@
 // The argv mapping of src/cli/main.ts: each command line reaches the right command module with
-// the right options object (the key, store and image commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
+// the right options object (the key, store, image, atom and lock commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
@@ -23,6 +23,11 @@ vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-claim.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-publish.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-list.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/lock.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -42,6 +47,11 @@ const modules = {
   'store-stats': () => import('../src/cli/store-stats.ts'),
   'store-root': () => import('../src/cli/store-root.ts'),
   image: () => import('../src/cli/image.ts'),
+  'atom-claim': () => import('../src/cli/atom-claim.ts'),
+  'atom-publish': () => import('../src/cli/atom-publish.ts'),
+  'atom-verify': () => import('../src/cli/atom-verify.ts'),
+  'atom-list': () => import('../src/cli/atom-list.ts'),
+  lock: () => import('../src/cli/lock.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -117,6 +127,28 @@ describe('main.ts argv mapping', () => {
       'image',
       { fromDir: 'd', output: 'a.cfs', objects: 'objs' },
     ],
+    [['atom', 'claim', 'zlib', '--key', 'alice'], 'atom-claim', { label: 'zlib', key: 'alice' }],
+    [
+      ['atom', 'claim', 'zlib', '--key', 'alice', '--repo', 'r'],
+      'atom-claim',
+      { label: 'zlib', key: 'alice', repo: 'r' },
+    ],
+    [['atom', 'publish', '--key', 'alice'], 'atom-publish', { path: undefined, key: 'alice' }],
+    [['atom', 'publish', 'zlib', '--key', 'alice'], 'atom-publish', { path: 'zlib', key: 'alice' }],
+    [['atom', 'verify'], 'atom-verify', { atom: undefined }],
+    [
+      ['atom', 'verify', 'zlib@1.3.1', '--repo', 'file:///r'],
+      'atom-verify',
+      { atom: 'zlib@1.3.1', repo: 'file:///r' },
+    ],
+    [['atom', 'list', '--repo', 'r'], 'atom-list', { repo: 'r' }],
+    [['lock'], 'lock', {}],
+    [
+      ['lock', '--set', 'a=file:///a', '--set', 'b=../b', '--update', 'zlib', '--prerelease'],
+      'lock',
+      { set: ['a=file:///a', 'b=../b'], update: ['zlib'], prerelease: true },
+    ],
+    [['lock', '--check', '--dir', 'ws'], 'lock', { check: true, dir: 'ws' }],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);
@@ -136,6 +168,9 @@ describe('main.ts argv mapping', () => {
       ['store', 'add'],
       ['store', 'export', D],
       ['store', 'root', 'add', 'r1'],
+      ['atom', 'claim', 'zlib'],
+      ['atom', 'publish'],
+      ['lock', '--set'],
     ]) {
       const r = await runs(argv);
       expect(r.code, argv.join(' ')).toBe(2);
