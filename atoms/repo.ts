@@ -133,15 +133,33 @@ export async function openRepo(location: string): Promise<AtomRepo> {
   return { gitdir: join(dir, '.git'), dir, cache: {} };
 }
 
+/** A missing or unreadable git object, as an AtomError naming it. */
+function missing(repo: AtomRepo, kind: string, oid: string, e: unknown): AtomError {
+  return new AtomError(
+    `${repo.gitdir}: git ${kind} ${oid} is missing or unreadable (${(e as Error).message})`,
+    {
+      data: { oid, kind },
+    },
+  );
+}
+
 function reader(repo: AtomRepo): GitObjectReader {
   return {
     async readTree(oid) {
-      const r = await git.readTree({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
-      return r.tree as GitTreeEntry[];
+      try {
+        const r = await git.readTree({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
+        return r.tree as GitTreeEntry[];
+      } catch (e) {
+        throw missing(repo, 'tree', oid, e);
+      }
     },
     async readBlob(oid) {
-      const r = await git.readBlob({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
-      return r.blob;
+      try {
+        const r = await git.readBlob({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
+        return r.blob;
+      } catch (e) {
+        throw missing(repo, 'blob', oid, e);
+      }
     },
   };
 }
@@ -585,7 +603,7 @@ export async function verifyPublishTree(
       };
     }
   } catch (e) {
-    if (e instanceof AtomError && e.data.check === undefined) fail(who, 'claim', e.detail);
+    if (e instanceof AtomError && e.data.atom === undefined) fail(who, 'claim', e.detail);
     throw e;
   }
   if (!claim) fail(who, 'claim', `${expect.label} has no claim (${claimWhere} is missing)`);
