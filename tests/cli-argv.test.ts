@@ -1,5 +1,5 @@
 // The argv mapping of src/cli/main.ts: each command line reaches the right command module with
-// the right options object (the key, store, image, atom and lock commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
+// the right options object (one block per command group; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
@@ -22,7 +22,14 @@ vi.mock('../src/cli/store-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-show.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-sign.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/atom-claim.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/atom-publish.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/atom-verify.ts', () => ({ run: vi.fn(ok) }));
@@ -46,7 +53,14 @@ const modules = {
   'store-gc': () => import('../src/cli/store-gc.ts'),
   'store-stats': () => import('../src/cli/store-stats.ts'),
   'store-root': () => import('../src/cli/store-root.ts'),
+  compose: () => import('../src/cli/compose.ts'),
+  'compose-show': () => import('../src/cli/compose-show.ts'),
+  'compose-diff': () => import('../src/cli/compose-diff.ts'),
+  'compose-sign': () => import('../src/cli/compose-sign.ts'),
+  'compose-verify': () => import('../src/cli/compose-verify.ts'),
   image: () => import('../src/cli/image.ts'),
+  interface: () => import('../src/cli/interface.ts'),
+  'interface-check': () => import('../src/cli/interface-check.ts'),
   'atom-claim': () => import('../src/cli/atom-claim.ts'),
   'atom-publish': () => import('../src/cli/atom-publish.ts'),
   'atom-verify': () => import('../src/cli/atom-verify.ts'),
@@ -115,6 +129,11 @@ describe('main.ts argv mapping', () => {
     [['store', 'root', 'add', 'r1', D], 'store-root', { op: 'add', name: 'r1', digest: D }],
     [['store', 'root', 'rm', 'r1'], 'store-root', { op: 'rm', name: 'r1' }],
     [['store', 'root', 'ls'], 'store-root', { op: 'ls' }],
+    [['compose', 'w.toml'], 'compose', { file: 'w.toml' }],
+    [['compose', 'show', D], 'compose-show', { root: D }],
+    [['compose', 'diff', D, K], 'compose-diff', { a: D, b: K }],
+    [['compose', 'sign', D, '--key', 'ci'], 'compose-sign', { root: D, key: 'ci' }],
+    [['compose', 'verify', D, '--for', 'deploy'], 'compose-verify', { root: D, for: 'deploy' }],
     [['image', '--from-dump', 'a.dump', '-o', 'a.cfs'], 'image', { fromDump: 'a.dump', output: 'a.cfs' }],
     [
       ['image', '--from-dump', 'a.dump.gz', '--output', 'a.cfs', '--min-version', '1', '--max-version', '1'],
@@ -126,6 +145,14 @@ describe('main.ts argv mapping', () => {
       ['image', '--from-dir', 'd', '-o', 'a.cfs', '--objects', 'objs'],
       'image',
       { fromDir: 'd', output: 'a.cfs', objects: 'objs' },
+    ],
+    [['interface', 'lib/libssl.so.3'], 'interface', { path: 'lib/libssl.so.3' }],
+    [['interface', 'tree', '--json'], 'interface', { path: 'tree', json: true }],
+    [['interface', 'site-packages', '--python'], 'interface', { path: 'site-packages', python: true }],
+    [
+      ['interface', 'check', '--old', 'a', '--new', 'b', '--consumers', 'c,d'],
+      'interface-check',
+      { old: 'a', new: 'b', consumers: 'c,d' },
     ],
     [['atom', 'claim', 'zlib', '--key', 'alice'], 'atom-claim', { label: 'zlib', key: 'alice' }],
     [
@@ -168,6 +195,7 @@ describe('main.ts argv mapping', () => {
       ['store', 'add'],
       ['store', 'export', D],
       ['store', 'root', 'add', 'r1'],
+      ['interface', 'check', '--old', 'a', '--new', 'b'],
       ['atom', 'claim', 'zlib'],
       ['atom', 'publish'],
       ['lock', '--set'],

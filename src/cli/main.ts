@@ -63,7 +63,10 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerStore(program, act);
   registerKeys(program, act);
   registerAtoms(program, act);
+  registerCompose(program, act);
   registerImage(program, act);
+  registerInterface(program, act);
+  registerExecutor(program, act);
 }
 
 function registerAtoms(program: Command, act: ActionFactory): void {
@@ -123,7 +126,10 @@ function registerAtoms(program: Command, act: ActionFactory): void {
 function registerImage(program: Command, act: ActionFactory): void {
   program
     .command('image')
-    .description('write a composefs image from a dump or a directory, or print an image as a dump')
+    .argument('[root]', 'a composition root: write its image (eos image ROOT -o FILE)')
+    .description(
+      'write the composefs image of a composition root, a dump or a directory, or print an image as a dump',
+    )
     .option('--from-dump <dump>', 'composefs dump file (plain or .gz) to write as an image')
     .option(
       '--from-dir <dir>',
@@ -134,7 +140,27 @@ function registerImage(program: Command, act: ActionFactory): void {
     .option('-o, --output <file>', 'image file to write')
     .option('--min-version <n>', 'lowest composefs format version (default 0)')
     .option('--max-version <n>', 'highest composefs format version (default 1)')
-    .action(act(() => import('./image.ts')));
+    .action(act(() => import('./image.ts'), ['root']));
+}
+
+/** `eos interface …`: interface extractors and the coverage check (specs/interface.md). */
+function registerInterface(program: Command, act: ActionFactory): void {
+  const iface = program
+    .command('interface')
+    .description("a tree's ELF interface: what it provides and requires (specs/interface.md)")
+    .argument('[path]', 'a file or directory')
+    .option(
+      '--python',
+      'read PATH as a Python import root (site-packages): distributions, RECORD, modules, imports',
+    )
+    .action(act(() => import('./interface.ts'), ['path']));
+  iface
+    .command('check')
+    .description('does a new provider cover what consumers resolved against the old one (exit 3 if not)')
+    .requiredOption('--old <path>', 'the old provider tree (file or directory)')
+    .requiredOption('--new <path>', 'the new provider tree (file or directory)')
+    .requiredOption('--consumers <paths>', 'consumer trees, comma-separated')
+    .action(act(() => import('./interface-check.ts')));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
@@ -238,6 +264,34 @@ function registerKeys(program: Command, act: ActionFactory): void {
     .action(act(() => import('./verify-signature.ts'), ['digest', 'file']));
 }
 
+/** `eos compose …`, `eos mount`, `eos umount`, `eos run` (specs/composition.md). */
+function registerCompose(program: Command, act: ActionFactory): void {
+  const compose = program
+    .command('compose')
+    .description('compositions: store one from a TOML file (prints its root), show, diff, sign, verify')
+    .argument('[file]', 'a composition TOML file')
+    .action(act(() => import('./compose.ts'), ['file']));
+  compose
+    .command('show <root>')
+    .description('the entries of a composition: name, prefix, node, constraint')
+    .action(act(() => import('./compose-show.ts'), ['root']));
+  compose
+    .command('diff <a> <b>')
+    .description('entries added/removed/changed, then the paths of the merged view that change')
+    .action(act(() => import('./compose-diff.ts'), ['a', 'b']));
+  compose
+    .command('sign <root>')
+    .description('sign a composition root with a secret key; the signature is kept beside it')
+    .option('--key <name>', 'the secret key')
+    .option('--for <purpose>', 'the purpose (default compositions)')
+    .action(act(() => import('./compose-sign.ts'), ['root']));
+  compose
+    .command('verify <root>')
+    .description("check a composition's signatures against the keyring and trust policy")
+    .option('--for <purpose>', 'the purpose (default compositions)')
+    .action(act(() => import('./compose-verify.ts'), ['root']));
+}
+
 function print(result: CommandResult, json: boolean): void {
   if (result.raw) process.stdout.write(result.raw);
   if (json && result.json !== undefined) process.stdout.write(JSON.stringify(result.json, null, 2) + '\n');
@@ -285,4 +339,46 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
     return 70;
   }
+}
+
+/** `eos seed`, `eos seed update`, `eos build-atom`: the executor (specs/seed.md, specs/executor.md). */
+function registerExecutor(program: Command, act: ActionFactory): void {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+  // Executor: seeds and single-atom builds.
+  const seed = program
+    .command('seed')
+    .description('create or verify the seed toolchain (seed.lock); offline when its trees are stored')
+    .option('--lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
+    .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
+    .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
+    .action(act(() => import('./seed.ts')));
+  seed
+    .command('update')
+    .description('re-pin the seed from the current index (or dpkg database) and fetch what changed')
+    .option('--lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--mode <mode>', 'bootstrap mode: debian or host')
+    .option('--apt-dir <dir>', 'private apt state directory')
+    .action(
+      act(async () => {
+        const m = await import('./seed.ts');
+        return { run: (o: never) => m.run({ ...(o as object), update: true } as never) };
+      }),
+    );
+  program
+    .command('build-atom <path>')
+    .description('build one atom directory in the seed world with explicit dependency outputs')
+    .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
+    .option('--arg <arg>', 'a recipe argument (repeatable)', collect)
+    .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
+    .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
+    .option('--label <label>', 'the atom label')
+    .option('--atom-version <version>', 'the atom version')
+    .option('--jobs <n>', 'parallel jobs (MAKEFLAGS=-jN)')
+    .option('--timeout <seconds>', 'time limit of the build')
+    .option('--apt-dir <dir>', 'private apt state directory')
+    .option('--sign-key <name>', 'sign the build record with this key (purpose builds)')
+    .action(act(() => import('./build-atom.ts'), ['path']));
 }
