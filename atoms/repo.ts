@@ -25,10 +25,17 @@ import {
   digestBytes,
   digestHex,
   encodeCanonical,
+  type ObjectStore,
   parseCanonical,
   type Digest,
 } from '../src/index.ts';
-import { contentDigestOfGitTree, type GitObjectReader, type GitTreeEntry } from './content-digest.ts';
+import {
+  contentDigestOfGitTree,
+  putGitTree,
+  type ContentDigest,
+  type GitObjectReader,
+  type GitTreeEntry,
+} from './content-digest.ts';
 import { isLabel, isVersion, parseManifest } from './manifest.ts';
 import {
   CLAIM_TYPE,
@@ -802,4 +809,24 @@ export async function readPublishTree(
     digest: digestBytes(stored.recordBytes),
     manifestText: new TextDecoder().decode(await reader(repo).readBlob(m.oid)),
   };
+}
+
+/**
+ * Copies the content of a publish tree (its `content/` subtree) into a store and checks that the
+ * stored tree has the expected content digest.
+ * @param expected the content digest the caller pinned (a lock's `content`)
+ * @throws AtomError E20 when the stored tree digests otherwise (named `check: content`)
+ */
+export async function putAtomContent(
+  repo: AtomRepo,
+  publishTree: string,
+  store: ObjectStore,
+  expected: Digest,
+  who: string,
+): Promise<ContentDigest> {
+  const stored = await readRecordTree(repo, publishTree, true, who);
+  const r = await putGitTree(reader(repo), stored.content!, store, who);
+  if (r.digest !== expected)
+    fail(who, 'content', `content digest of the published tree is ${r.digest}, but ${expected} was pinned`);
+  return r;
 }
