@@ -830,3 +830,19 @@ export async function putAtomContent(
     fail(who, 'content', `content digest of the published tree is ${r.digest}, but ${expected} was pinned`);
   return r;
 }
+
+/**
+ * Paths under `atomDir` whose work-tree state differs from `HEAD` (modified, added, deleted or
+ * untracked and not ignored): what `eos atom publish` does not publish.
+ */
+export async function uncommittedUnder(repo: AtomRepo, atomDir: string): Promise<string[]> {
+  if (!repo.dir) return [];
+  const rel = relative(repo.dir, resolvePath(atomDir)).split(sep).join('/');
+  const rows = await git.statusMatrix({
+    fs,
+    dir: repo.dir,
+    gitdir: repo.gitdir,
+    ...(rel ? { filepaths: [rel] } : {}),
+  });
+  return rows.filter(([, head, work]) => !(head === 1 && work === 1)).map(([p]) => p);
+}
