@@ -99,3 +99,29 @@ console.log(
   `ratio peer/eos: ${(peer.cpu / eos.cpu).toFixed(2)}x CPU time, ${(peer.calls / eos.calls).toFixed(1)}x calls`,
 );
 console.log(`goal: <= 2 s for 1000 x 10 (CPU time): ${eos.cpu <= 2 ? 'met' : 'NOT met'}`);
+
+// The same universe made unsatisfiable deep down: two roots pin a label reached late in the
+// search to incompatible versions through a chain. Measures the explanation (core minimization).
+const deep = label(Math.min(LABELS - 1, 500));
+const dv = universe.get(deep)!.map((c) => c.version);
+const conflicting: RootRequirement[] = [
+  ...roots,
+  { from: 'pin-old', label: deep, range: `=${dv[0]}` },
+  { from: 'pin-new', label: deep, range: `=${dv[dv.length - 1]}` },
+];
+{
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let message = '';
+  let calls = 0;
+  try {
+    resolve(universe, conflicting);
+  } catch (e) {
+    message = (e as Error).message;
+    calls = Number((e as { data?: { solverCalls?: number } }).data?.solverCalls ?? 0);
+  }
+  const c = process.cpuUsage(c0);
+  console.log(
+    `unsatisfiable variant: explained in ${((performance.now() - t0) / 1000).toFixed(3)} s wall, ${((c.user + c.system) / 1e6).toFixed(3)} s CPU, ${calls} solver calls: ${message}`,
+  );
+}
