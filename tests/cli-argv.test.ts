@@ -22,6 +22,8 @@ vi.mock('../src/cli/store-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/seed.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/build-atom.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -40,6 +42,8 @@ const modules = {
   'store-gc': () => import('../src/cli/store-gc.ts'),
   'store-stats': () => import('../src/cli/store-stats.ts'),
   'store-root': () => import('../src/cli/store-root.ts'),
+  seed: () => import('../src/cli/seed.ts'),
+  'build-atom': () => import('../src/cli/build-atom.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -103,6 +107,44 @@ describe('main.ts argv mapping', () => {
     [['store', 'root', 'add', 'r1', D], 'store-root', { op: 'add', name: 'r1', digest: D }],
     [['store', 'root', 'rm', 'r1'], 'store-root', { op: 'rm', name: 'r1' }],
     [['store', 'root', 'ls'], 'store-root', { op: 'ls' }],
+    [['seed'], 'seed', { lock: 'seed.lock', action: undefined }],
+    [
+      ['seed', '--mode', 'host', '--lock', 's.lock'],
+      'seed',
+      { lock: 's.lock', mode: 'host', action: undefined },
+    ],
+    [
+      ['seed', '--package', 'make', '--package', 'dash'],
+      'seed',
+      { lock: 'seed.lock', package: ['make', 'dash'], action: undefined },
+    ],
+    [['seed', 'update', '--mode', 'debian'], 'seed', { lock: 'seed.lock', mode: 'debian', action: 'update' }],
+    [['build-atom', 'atoms/zlib'], 'build-atom', { path: 'atoms/zlib', seedLock: 'seed.lock' }],
+    [
+      [
+        'build-atom',
+        'a',
+        '--recipe',
+        'std.make',
+        '--arg',
+        'X=1',
+        '--arg',
+        'Y=2',
+        '--dep',
+        `z=${D}`,
+        '--sign-key',
+        'b',
+      ],
+      'build-atom',
+      {
+        path: 'a',
+        seedLock: 'seed.lock',
+        recipe: 'std.make',
+        arg: ['X=1', 'Y=2'],
+        dep: [`z=${D}`],
+        signKey: 'b',
+      },
+    ],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);
@@ -122,6 +164,8 @@ describe('main.ts argv mapping', () => {
       ['store', 'add'],
       ['store', 'export', D],
       ['store', 'root', 'add', 'r1'],
+      ['build-atom'],
+      ['seed', '--lock'],
     ]) {
       const r = await runs(argv);
       expect(r.code, argv.join(' ')).toBe(2);
