@@ -1,5 +1,5 @@
 // The argv mapping of src/cli/main.ts: each command line reaches the right command module with
-// the right options object (the key and store commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
+// the right options object (one block per command group; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
@@ -24,6 +24,14 @@ vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/seed.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/build-atom.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-show.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-sign.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -44,6 +52,14 @@ const modules = {
   'store-root': () => import('../src/cli/store-root.ts'),
   seed: () => import('../src/cli/seed.ts'),
   'build-atom': () => import('../src/cli/build-atom.ts'),
+  compose: () => import('../src/cli/compose.ts'),
+  'compose-show': () => import('../src/cli/compose-show.ts'),
+  'compose-diff': () => import('../src/cli/compose-diff.ts'),
+  'compose-sign': () => import('../src/cli/compose-sign.ts'),
+  'compose-verify': () => import('../src/cli/compose-verify.ts'),
+  image: () => import('../src/cli/image.ts'),
+  interface: () => import('../src/cli/interface.ts'),
+  'interface-check': () => import('../src/cli/interface-check.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -145,6 +161,31 @@ describe('main.ts argv mapping', () => {
         signKey: 'b',
       },
     ],
+    [['compose', 'w.toml'], 'compose', { file: 'w.toml' }],
+    [['compose', 'show', D], 'compose-show', { root: D }],
+    [['compose', 'diff', D, K], 'compose-diff', { a: D, b: K }],
+    [['compose', 'sign', D, '--key', 'ci'], 'compose-sign', { root: D, key: 'ci' }],
+    [['compose', 'verify', D, '--for', 'deploy'], 'compose-verify', { root: D, for: 'deploy' }],
+    [['image', '--from-dump', 'a.dump', '-o', 'a.cfs'], 'image', { fromDump: 'a.dump', output: 'a.cfs' }],
+    [
+      ['image', '--from-dump', 'a.dump.gz', '--output', 'a.cfs', '--min-version', '1', '--max-version', '1'],
+      'image',
+      { fromDump: 'a.dump.gz', output: 'a.cfs', minVersion: '1', maxVersion: '1' },
+    ],
+    [['image', '--dump', 'a.cfs'], 'image', { dump: 'a.cfs' }],
+    [
+      ['image', '--from-dir', 'd', '-o', 'a.cfs', '--objects', 'objs'],
+      'image',
+      { fromDir: 'd', output: 'a.cfs', objects: 'objs' },
+    ],
+    [['interface', 'lib/libssl.so.3'], 'interface', { path: 'lib/libssl.so.3' }],
+    [['interface', 'tree', '--json'], 'interface', { path: 'tree', json: true }],
+    [['interface', 'site-packages', '--python'], 'interface', { path: 'site-packages', python: true }],
+    [
+      ['interface', 'check', '--old', 'a', '--new', 'b', '--consumers', 'c,d'],
+      'interface-check',
+      { old: 'a', new: 'b', consumers: 'c,d' },
+    ],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);
@@ -166,6 +207,7 @@ describe('main.ts argv mapping', () => {
       ['store', 'root', 'add', 'r1'],
       ['build-atom'],
       ['seed', '--lock'],
+      ['interface', 'check', '--old', 'a', '--new', 'b'],
     ]) {
       const r = await runs(argv);
       expect(r.code, argv.join(' ')).toBe(2);
