@@ -62,7 +62,14 @@ export {
   type FetchedSource,
   type FetchContext,
 } from './fetch/index.ts';
-export { loadRecipe, recipeIdentity, STD_RECIPES, type Recipe } from './recipes/recipes.ts';
+export {
+  loadRecipe,
+  recipeIdentity,
+  recipeEnv,
+  STD_RECIPES,
+  type Recipe,
+  type RecipeArg,
+} from './recipes/recipes.ts';
 export {
   encodeBuildRecord,
   buildRecordDigest,

@@ -4,7 +4,7 @@
  * mismatching source with E13 naming both digests.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -49,7 +49,7 @@ describe.skipIf(!canRun)('eos seed / eos build-atom (offline; root, bwrap)', () 
     mkdirSync(atom);
     writeFileSync(
       join(atom, 'atom.toml'),
-      '[atom]\nlabel = "hello"\nversion = "1.0.0"\n\n[build]\nrecipe = "std.shell"\nscript = "mkdir -p $OUTPUT/usr/share && echo hi > $OUTPUT/usr/share/hello.txt"\n',
+      '[atom]\nlabel = "hello"\nversion = "1.0.0"\n\n[build]\nrecipe = "std.shell"\nscript = "mkdir -p $OUTPUT/usr/share && echo $GREETING > $OUTPUT/usr/share/hello.txt"\nenv = { GREETING = "hi" }\n',
     );
     const r = eos(['build-atom', atom, '--seed-lock', lock, '--json']);
     expect(r.stderr).toMatch(/^built hello in \d+ ms; world blake3:[0-9a-f]{64}; log /);
@@ -62,6 +62,9 @@ describe.skipIf(!canRun)('eos seed / eos build-atom (offline; root, bwrap)', () 
     expect(doc.version).toBe(1);
     expect(doc.record.label).toBe('hello');
     expect(doc.record.recipe.name).toBe('std.shell');
+    const out = join(tmp, 'hello-out');
+    expect(eos(['store', 'export', doc.output, out]).code).toBe(0);
+    expect(readFileSync(join(out, 'usr/share/hello.txt'), 'utf8')).toBe('hi\n');
   });
 
   it('a source whose bytes do not match its pin fails with E13, both digests, exit 1', () => {
