@@ -22,6 +22,8 @@ vi.mock('../src/cli/store-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/seed.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/build-atom.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-show.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
@@ -53,6 +55,8 @@ const modules = {
   'store-gc': () => import('../src/cli/store-gc.ts'),
   'store-stats': () => import('../src/cli/store-stats.ts'),
   'store-root': () => import('../src/cli/store-root.ts'),
+  seed: () => import('../src/cli/seed.ts'),
+  'build-atom': () => import('../src/cli/build-atom.ts'),
   compose: () => import('../src/cli/compose.ts'),
   'compose-show': () => import('../src/cli/compose-show.ts'),
   'compose-diff': () => import('../src/cli/compose-diff.ts'),
@@ -129,6 +133,42 @@ describe('main.ts argv mapping', () => {
     [['store', 'root', 'add', 'r1', D], 'store-root', { op: 'add', name: 'r1', digest: D }],
     [['store', 'root', 'rm', 'r1'], 'store-root', { op: 'rm', name: 'r1' }],
     [['store', 'root', 'ls'], 'store-root', { op: 'ls' }],
+    [['seed'], 'seed', { lock: 'seed.lock', action: undefined }],
+    [
+      ['seed', '--mode', 'host', '--lock', 's.lock'],
+      'seed',
+      { lock: 's.lock', mode: 'host', action: undefined },
+    ],
+    [
+      ['seed', '--package', 'make', '--package', 'dash'],
+      'seed',
+      { lock: 'seed.lock', package: ['make', 'dash'], action: undefined },
+    ],
+    [['seed', 'update', '--mode', 'debian'], 'seed', { lock: 'seed.lock', mode: 'debian', action: 'update' }],
+    [['build-atom', 'atoms/zlib'], 'build-atom', { path: 'atoms/zlib', seedLock: 'seed.lock' }],
+    [
+      [
+        'build-atom',
+        'a',
+        '--recipe',
+        'std.make',
+        '--args',
+        '{"make-flags":["X=1"]}',
+        '--dep',
+        `z=${D}`,
+        '--sign-key',
+        'b',
+      ],
+      'build-atom',
+      {
+        path: 'a',
+        seedLock: 'seed.lock',
+        recipe: 'std.make',
+        args: '{"make-flags":["X=1"]}',
+        dep: [`z=${D}`],
+        signKey: 'b',
+      },
+    ],
     [['compose', 'w.toml'], 'compose', { file: 'w.toml' }],
     [['compose', 'show', D], 'compose-show', { root: D }],
     [['compose', 'diff', D, K], 'compose-diff', { a: D, b: K }],
@@ -195,6 +235,8 @@ describe('main.ts argv mapping', () => {
       ['store', 'add'],
       ['store', 'export', D],
       ['store', 'root', 'add', 'r1'],
+      ['build-atom'],
+      ['seed', '--lock'],
       ['interface', 'check', '--old', 'a', '--new', 'b'],
       ['atom', 'claim', 'zlib'],
       ['atom', 'publish'],
