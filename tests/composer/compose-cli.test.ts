@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -196,5 +197,23 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^FAIL\t.*\tbad-signature: /);
     expect(bad.stderr).toContain(`[E10] composition ${a}: 1 signature(s) rejected`);
+  });
+
+  it('eos image writes the merged view as a composefs image that fsck.erofs accepts, cached by root', () => {
+    const out = join(ws.cwd, 'b.cfs');
+    const r = eos(ws, ['image', b, '-o', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^ok\\t${out}\\t\\d+\\t${b}\\n$`));
+    expect(existsSync(join(ws.store, 'images', `${b.slice(7)}.cfs`))).toBe(true);
+    const fsck = spawnSync('fsck.erofs', [out], { encoding: 'utf8' });
+    expect(fsck.stderr + fsck.stdout).not.toMatch(/error/i);
+    expect(fsck.status).toBe(0);
+    // The dump shows redirects into objects/ by BLAKE3 digest.
+    const dump = eos(ws, ['image', '--dump', out]);
+    expect(dump.code).toBe(0);
+    expect(dump.stdout).toMatch(
+      /\/usr\/lib\/libssl\.so\.3 7 100644 1 0 0 0 0\.0 [0-9a-f]{2}\/[0-9a-f]{62} - [0-9a-f]{64}/,
+    );
   });
 });
