@@ -5,13 +5,7 @@
  * @see specs/composition.md §13
  */
 import { Store, UsageError, parseDigest } from '../index.ts';
-import {
-  CompositionStore,
-  compositionImage,
-  mountingPermitted,
-  runMaterialized,
-  runMounted,
-} from '../../composer/index.ts';
+import { CompositionStore, runComposition } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos run`. */
@@ -28,19 +22,12 @@ export async function run(opts: RunCommandOptions): Promise<CommandResult> {
   const argv = opts.cmd ?? [];
   if (argv.length === 0)
     throw new UsageError('eos run: give the command after --, e.g. eos run ROOT -- sh -c "ls /"');
-  const store = new Store(opts.store);
-  const cs = new CompositionStore(store);
-  const runOpts = { argv, ...(opts.cwd ? { cwd: process.cwd() } : {}) };
-  const permitted = mountingPermitted();
-  if (permitted.ok) {
-    const image = await compositionImage(cs, root);
-    const r = await runMounted(image.path, store.dir('objects'), runOpts);
-    return { exitCode: r.exitCode };
-  }
-  const world = await cs.world(root);
-  const r = await runMaterialized(world.dir, runOpts);
+  const cs = new CompositionStore(new Store(opts.store));
+  const r = await runComposition(cs, root, { argv, ...(opts.cwd ? { cwd: process.cwd() } : {}) });
   return {
     exitCode: r.exitCode,
-    notes: [`eos: mounting not permitted (${permitted.reason}); used a hard-link world at ${world.dir}`],
+    ...(r.mode === 'hardlink'
+      ? { notes: [`eos: mounting not permitted (${r.reason}); used a hard-link world at ${r.path}`] }
+      : {}),
   };
 }

@@ -6,6 +6,8 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Store, type Digest } from '../../src/index.ts';
+import { CompositionStore, runComposition } from '../../composer/index.ts';
 import { eos, repoRoot, tempDir } from './helpers.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -140,4 +142,27 @@ describe('eos run through the hard-link fallback (EOS_NO_MOUNT=1)', () => {
     expect(dirname(world)).toBe(join(realpathSync(ws.store), 'worlds'));
     expect(eos(ws, ['run', root, '--', 'sh', '-c', 'exit 9'], { EOS_NO_MOUNT: '1' }).code).toBe(9);
   });
+});
+
+describe('runComposition (the entry the executor uses)', () => {
+  for (const [mode, env] of [
+    ['mount', {}],
+    ['hardlink', { EOS_NO_MOUNT: '1' }],
+  ] as const) {
+    it.skipIf(mode === 'mount' && !isRoot)(
+      `${mode}: extra bubblewrap arguments and the cwd reach the command`,
+      async () => {
+        const cs = new CompositionStore(new Store(ws.store));
+        const dir = tempDir('eos-run-cwd-');
+        const r = await runComposition(
+          cs,
+          root as Digest,
+          { argv: ['sh', '-c', 'echo "$X" > out; exit 3'], cwd: dir, bwrapArgs: ['--setenv', 'X', mode] },
+          { ...process.env, ...env },
+        );
+        expect(r).toMatchObject({ exitCode: 3, mode });
+        expect(readFileSync(join(dir, 'out'), 'utf8')).toBe(`${mode}\n`);
+      },
+    );
+  }
 });
