@@ -88,6 +88,12 @@ function waitChild(child: ReturnType<typeof spawn>, what: string): Promise<RunRe
  */
 export async function runMounted(image: string, objectsDir: string, opts: RunOptions): Promise<RunResult> {
   const mnt = join(tmpdir(), 'eos-world-mnt');
+  for (const p of [mnt, resolve(objectsDir)])
+    if (/[,:\\\s]/.test(p))
+      throw new MountError(`${p}: overlayfs options cannot hold a path with ",", ":", "\\" or spaces`, {
+        data: { path: p },
+        hint: 'use a store directory without those characters',
+      });
   mkdirSync(mnt, { recursive: true });
   const child = spawn(
     'setpriv',

@@ -199,6 +199,26 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     expect(bad.stderr).toContain(`[E10] composition ${a}: 1 signature(s) rejected`);
   });
 
+  it('several signatures are kept beside one root, each verified', () => {
+    expect(eos(ws, ['key', 'generate', 'ops']).code).toBe(0);
+    expect(eos(ws, ['key', 'trust', 'ops', '--for', 'compositions,deploy']).code).toBe(0);
+    expect(eos(ws, ['compose', 'sign', b, '--key', 'release']).code).toBe(0);
+    expect(eos(ws, ['compose', 'sign', b, '--key', 'ops']).code).toBe(0);
+    expect(eos(ws, ['compose', 'sign', b, '--key', 'ops', '--for', 'deploy']).code).toBe(0);
+    expect(readdirSync(join(ws.store, 'compositions', `${b.slice(7)}.sigs`))).toHaveLength(3);
+    const r = eos(ws, ['compose', 'verify', b]);
+    expect(r.code).toBe(0);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/\tblake3:[0-9a-f]{64}/, ''))
+        .sort(),
+    ).toEqual(['ok\tops', 'ok\trelease']);
+    const d = eos(ws, ['compose', 'verify', b, '--for', 'deploy']);
+    expect(d.stdout.replace(/\tblake3:[0-9a-f]{64}/, '')).toBe('ok\tops\n');
+  });
+
   it('eos image writes the merged view as a composefs image that fsck.erofs accepts, cached by root', () => {
     const out = join(ws.cwd, 'b.cfs');
     const r = eos(ws, ['image', b, '-o', out]);
