@@ -1,5 +1,5 @@
 // The argv mapping of src/cli/main.ts: each command line reaches the right command module with
-// the right options object (the key, store and image commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
+// the right options object (one block per command group; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
@@ -31,6 +31,8 @@ vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/run.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/mount.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/umount.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -58,6 +60,8 @@ const modules = {
   run: () => import('../src/cli/run.ts'),
   mount: () => import('../src/cli/mount.ts'),
   umount: () => import('../src/cli/umount.ts'),
+  interface: () => import('../src/cli/interface.ts'),
+  'interface-check': () => import('../src/cli/interface-check.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -143,6 +147,14 @@ describe('main.ts argv mapping', () => {
       'image',
       { fromDir: 'd', output: 'a.cfs', objects: 'objs' },
     ],
+    [['interface', 'lib/libssl.so.3'], 'interface', { path: 'lib/libssl.so.3' }],
+    [['interface', 'tree', '--json'], 'interface', { path: 'tree', json: true }],
+    [['interface', 'site-packages', '--python'], 'interface', { path: 'site-packages', python: true }],
+    [
+      ['interface', 'check', '--old', 'a', '--new', 'b', '--consumers', 'c,d'],
+      'interface-check',
+      { old: 'a', new: 'b', consumers: 'c,d' },
+    ],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);
@@ -162,6 +174,7 @@ describe('main.ts argv mapping', () => {
       ['store', 'add'],
       ['store', 'export', D],
       ['store', 'root', 'add', 'r1'],
+      ['interface', 'check', '--old', 'a', '--new', 'b'],
     ]) {
       const r = await runs(argv);
       expect(r.code, argv.join(' ')).toBe(2);

@@ -62,8 +62,64 @@ function registerCommands(program: Command, act: ActionFactory): void {
   // Each subsystem adds its block here.
   registerStore(program, act);
   registerKeys(program, act);
+  registerAtoms(program, act);
   registerCompose(program, act);
   registerImage(program, act);
+  registerInterface(program, act);
+  registerExecutor(program, act);
+}
+
+function registerAtoms(program: Command, act: ActionFactory): void {
+  // Atoms and locks (specs/atom.md, specs/lock.md). Signing keys come from the config directory.
+  const atom = program
+    .command('atom')
+    .description('claim, publish, verify and list atoms in a git repository');
+  atom
+    .command('claim <label>')
+    .description('bind LABEL to the owner key NAME in the repository (signed claim record)')
+    .requiredOption('--key <name>', 'the secret key that will own the label')
+    .option('--repo <path>', 'the repository (default: the one containing the current directory)')
+    .action(act(() => import('./atom-claim.ts'), ['label']));
+  atom
+    .command('publish [path]')
+    .description('publish the atom at PATH (default .) as of the current commit, signed by the claim key')
+    .requiredOption('--key <name>', "the claim's secret key")
+    .action(act(() => import('./atom-publish.ts'), ['path']));
+  atom
+    .command('verify [atom]')
+    .description(
+      'verify LABEL[@VERSION] (default: every published atom): signatures, claim, trust, content, source',
+    )
+    .option(
+      '--repo <location>',
+      'the repository: a path, file:// or http(s):// URL (default: the current one)',
+    )
+    .action(act(() => import('./atom-verify.ts'), ['atom']));
+  atom
+    .command('list')
+    .description('list what a repository publishes: LABEL, VERSION, record digest, content digest')
+    .option(
+      '--repo <location>',
+      'the repository: a path, file:// or http(s):// URL (default: the current one)',
+    )
+    .action(act(() => import('./atom-list.ts')));
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  program
+    .command('lock')
+    .description("resolve the workspace's atom.toml files against atom sets and write eos.lock")
+    .option('--dir <dir>', 'the workspace root (default: .)')
+    .option(
+      '--set <name=url>',
+      'an atom set: a path, file:// or http(s):// URL (repeatable; default: the sets of eos.lock)',
+      collect,
+    )
+    .option('--update <label>', 're-resolve LABEL newest-first (repeatable)', collect)
+    .option('--prerelease', 'let prereleases satisfy every range')
+    .option(
+      '--check',
+      'write nothing; exit 1 when eos.lock no longer matches the workspace or fails verification',
+    )
+    .action(act(() => import('./lock.ts')));
 }
 
 /** `eos image …`: composefs images (specs/composefs.md). */
@@ -85,6 +141,26 @@ function registerImage(program: Command, act: ActionFactory): void {
     .option('--min-version <n>', 'lowest composefs format version (default 0)')
     .option('--max-version <n>', 'highest composefs format version (default 1)')
     .action(act(() => import('./image.ts'), ['root']));
+}
+
+/** `eos interface …`: interface extractors and the coverage check (specs/interface.md). */
+function registerInterface(program: Command, act: ActionFactory): void {
+  const iface = program
+    .command('interface')
+    .description("a tree's ELF interface: what it provides and requires (specs/interface.md)")
+    .argument('[path]', 'a file or directory')
+    .option(
+      '--python',
+      'read PATH as a Python import root (site-packages): distributions, RECORD, modules, imports',
+    )
+    .action(act(() => import('./interface.ts'), ['path']));
+  iface
+    .command('check')
+    .description('does a new provider cover what consumers resolved against the old one (exit 3 if not)')
+    .requiredOption('--old <path>', 'the old provider tree (file or directory)')
+    .requiredOption('--new <path>', 'the new provider tree (file or directory)')
+    .requiredOption('--consumers <paths>', 'consumer trees, comma-separated')
+    .action(act(() => import('./interface-check.ts')));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
@@ -276,4 +352,46 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
     return 70;
   }
+}
+
+/** `eos seed`, `eos seed update`, `eos build-atom`: the executor (specs/seed.md, specs/executor.md). */
+function registerExecutor(program: Command, act: ActionFactory): void {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+  // Executor: seeds and single-atom builds.
+  const seed = program
+    .command('seed')
+    .description('create or verify the seed toolchain (seed.lock); offline when its trees are stored')
+    .option('--lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
+    .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
+    .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
+    .action(act(() => import('./seed.ts')));
+  seed
+    .command('update')
+    .description('re-pin the seed from the current index (or dpkg database) and fetch what changed')
+    .option('--lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--mode <mode>', 'bootstrap mode: debian or host')
+    .option('--apt-dir <dir>', 'private apt state directory')
+    .action(
+      act(async () => {
+        const m = await import('./seed.ts');
+        return { run: (o: never) => m.run({ ...(o as object), update: true } as never) };
+      }),
+    );
+  program
+    .command('build-atom <path>')
+    .description('build one atom directory in the seed world with explicit dependency outputs')
+    .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
+    .option('--arg <arg>', 'a recipe argument (repeatable)', collect)
+    .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
+    .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
+    .option('--label <label>', 'the atom label')
+    .option('--atom-version <version>', 'the atom version')
+    .option('--jobs <n>', 'parallel jobs (MAKEFLAGS=-jN)')
+    .option('--timeout <seconds>', 'time limit of the build')
+    .option('--apt-dir <dir>', 'private apt state directory')
+    .option('--sign-key <name>', 'sign the build record with this key (purpose builds)')
+    .action(act(() => import('./build-atom.ts'), ['path']));
 }

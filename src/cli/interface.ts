@@ -1,0 +1,98 @@
+/**
+ * `eos interface PATH`: the interface manifest of a file or directory on disk. Plain mode prints
+ * one record per line (`so`, `exe`, `needs`, then `manifest`); `--json` prints the manifest itself.
+ * `eos interface --python PATH`: the Python manifest of an import root (`dist`, `mismatched`,
+ * `missing`, `modules`, `ext`, `imports`, `manifest` lines; `--json` the manifest).
+ * @see specs/interface.md §3, §8, §9
+ */
+import { UsageError } from '../errors.ts';
+import {
+  readInterfaceManifest,
+  manifestDigest,
+  readPythonManifest,
+  pythonManifestDigest,
+  type PythonManifest,
+} from '../../extractors/index.ts';
+import type { CommandResult, GlobalOptions } from './result.ts';
+
+/** Options of `eos interface`. */
+export interface InterfaceOptions extends GlobalOptions {
+  /** The file or directory to read. */
+  path?: string;
+  /** Read PATH as a Python import root instead (specs/interface.md §9). */
+  python?: boolean;
+}
+
+/** Plain-mode lines of a Python manifest. */
+function pythonLines(m: PythonManifest): string[] {
+  const lines: string[] = [];
+  for (const d of m.distributions) {
+    const r = d.record;
+    const rec = r
+      ? `record: ${r.verified} verified, ${r.mismatched.length} mismatched, ${r.missing.length} missing, ${r.unhashed} unhashed`
+      : 'record: -';
+    lines.push(
+      ['dist', d.path, d.name ?? '-', d.version ?? '-', `top=${d.topLevel.join(',') || '-'}`, rec].join('\t'),
+    );
+    for (const p of r?.mismatched ?? []) lines.push(['mismatched', d.path, p].join('\t'));
+    for (const p of r?.missing ?? []) lines.push(['missing', d.path, p].join('\t'));
+  }
+  lines.push(['modules', m.modules.join(',') || '-'].join('\t'));
+  for (const e of m.extensions)
+    lines.push(['ext', e.path, e.module, e.requires.needed.join(',') || '-'].join('\t'));
+  const imported = new Set(m.files.flatMap((f) => f.imports.map((i) => i.split('.')[0]!)));
+  lines.push(
+    [
+      'imports',
+      `${m.files.length} files`,
+      [...imported]
+        .filter((i) => i && !i.startsWith('.'))
+        .sort()
+        .join(','),
+    ].join('\t'),
+  );
+  lines.push(['manifest', pythonManifestDigest(m)].join('\t'));
+  return lines;
+}
+
+/**
+ * Builds the manifest of `opts.path` and returns it as lines and JSON.
+ * @throws UsageError E1 when no path is given
+ * @throws NotFoundError E4, IoError E12, ElfFormatError E15 from the reader
+ */
+export async function run(opts: InterfaceOptions): Promise<CommandResult> {
+  if (!opts.path)
+    throw new UsageError('eos interface: a PATH (file or directory) is required', {
+      hint: 'eos interface /usr/lib/x86_64-linux-gnu/libssl.so.3, or eos interface check --old … --new … --consumers …',
+    });
+  if (opts.python) {
+    const pm = readPythonManifest(opts.path);
+    return { lines: pythonLines(pm), json: pm };
+  }
+  const m = readInterfaceManifest(opts.path);
+  const lines: string[] = [];
+  for (const o of m.provides.sharedObjects)
+    lines.push(
+      [
+        'so',
+        o.path,
+        o.soname ?? '-',
+        `${o.symbols.length} symbols`,
+        `versions=${o.versions.join(',') || '-'}`,
+        o.interface,
+      ].join('\t'),
+    );
+  for (const e of m.provides.executables) lines.push(['exe', e].join('\t'));
+  for (const r of m.requires) {
+    const nsyms = Object.values(r.symbols).reduce((a, s) => a + s.length, 0) + r.unversioned.length;
+    const facts = [
+      `interp=${r.interpreter ?? '-'}`,
+      ...(r.rpath !== null ? [`rpath=${r.rpath}`] : []),
+      ...(r.runpath !== null ? [`runpath=${r.runpath}`] : []),
+      `${nsyms} symbols`,
+    ];
+    lines.push(['needs', r.path, r.needed.join(',') || '-', ...facts].join('\t'));
+  }
+  lines.push(['manifest', manifestDigest(m)].join('\t'));
+  return { lines, json: m };
+}
