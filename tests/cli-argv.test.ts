@@ -30,6 +30,9 @@ vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-sign.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/run.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/mount.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/umount.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/atom-claim.ts', () => ({ run: vi.fn(ok) }));
@@ -63,6 +66,9 @@ const modules = {
   'compose-sign': () => import('../src/cli/compose-sign.ts'),
   'compose-verify': () => import('../src/cli/compose-verify.ts'),
   image: () => import('../src/cli/image.ts'),
+  run: () => import('../src/cli/run.ts'),
+  mount: () => import('../src/cli/mount.ts'),
+  umount: () => import('../src/cli/umount.ts'),
   interface: () => import('../src/cli/interface.ts'),
   'interface-check': () => import('../src/cli/interface-check.ts'),
   'atom-claim': () => import('../src/cli/atom-claim.ts'),
@@ -181,6 +187,11 @@ describe('main.ts argv mapping', () => {
       { fromDump: 'a.dump.gz', output: 'a.cfs', minVersion: '1', maxVersion: '1' },
     ],
     [['image', '--dump', 'a.cfs'], 'image', { dump: 'a.cfs' }],
+    [['image', D, '-o', 'w.cfs'], 'image', { root: D, output: 'w.cfs' }],
+    [['run', D, '--', 'sh', '-c', 'ls /'], 'run', { root: D, cmd: ['sh', '-c', 'ls /'] }],
+    [['run', D, '--cwd', '--', 'ls', '-l'], 'run', { root: D, cwd: true, cmd: ['ls', '-l'] }],
+    [['mount', D, 'mnt'], 'mount', { root: D, dir: 'mnt' }],
+    [['umount', 'mnt'], 'umount', { dir: 'mnt' }],
     [
       ['image', '--from-dir', 'd', '-o', 'a.cfs', '--objects', 'objs'],
       'image',

@@ -290,6 +290,19 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .description("check a composition's signatures against the keyring and trust policy")
     .option('--for <purpose>', 'the purpose (default compositions)')
     .action(act(() => import('./compose-verify.ts'), ['root']));
+  program
+    .command('mount <root> <dir>')
+    .description("mount a composition's image read-only at DIR")
+    .action(act(() => import('./mount.ts'), ['root', 'dir']));
+  program
+    .command('umount <dir>')
+    .description('unmount a world mounted by eos mount')
+    .action(act(() => import('./umount.ts'), ['dir']));
+  program
+    .command('run <root> [cmd...]')
+    .description('run CMD with the composition as / (eos run ROOT -- CMD ARGS...)')
+    .option('--cwd', 'bind the working directory at /work and start there')
+    .action(act(() => import('./run.ts'), ['root', 'cmd']));
 }
 
 function print(result: CommandResult, json: boolean): void {
