@@ -344,6 +344,7 @@ export class Store implements ObjectStore {
         stagedDests: new Set(),
         stagedBytes: 0,
         committing: Promise.resolve(),
+        reused: 0,
         inodes: new Map(),
         storeKey: inodeKey(await lstat(this.root)),
       };
@@ -559,6 +560,8 @@ interface IngestState {
   stagedBytes: number;
   /** Serializes batch commits. */
   committing: Promise<void>;
+  /** Files whose object was stored already: once there is one, large files are hashed before copying. */
+  reused: number;
   /** A batch commit is queued and has not taken its batch yet. */
   commitPending?: boolean;
   /** `dev:ino` of the store directory, which must not be inside the ingested tree. */
@@ -572,7 +575,7 @@ interface IngestState {
 async function ingestFile(s: IngestState, path: string): Promise<{ digest: Digest; size: number }> {
   let r;
   try {
-    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync, true);
+    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync, true, s.reused > 0);
   } catch (e) {
     const code = errno(e);
     if (code === 'E6')
@@ -581,7 +584,10 @@ async function ingestFile(s: IngestState, path: string): Promise<{ digest: Diges
   }
   const obj = s.store.blobPath(r.digest);
   if (r.tmp) stage(s, r.tmp, obj, r.size);
-  else touch(obj);
+  else {
+    s.reused++;
+    touch(obj);
+  }
   await maybeCommit(s);
   return r;
 }
