@@ -345,6 +345,7 @@ export class Store implements ObjectStore {
         stagedBytes: 0,
         committing: Promise.resolve(),
         reused: 0,
+        fresh: 0,
         inodes: new Map(),
         storeKey: inodeKey(await lstat(this.root)),
       };
@@ -560,8 +561,12 @@ interface IngestState {
   stagedBytes: number;
   /** Serializes batch commits. */
   committing: Promise<void>;
-  /** Files whose object was stored already: once there is one, large files are hashed before copying. */
+  /**
+   * Files whose object was stored already, and files that made a new one: while the first
+   * outnumber the second (a re-ingest), large files are hashed before they are copied.
+   */
   reused: number;
+  fresh: number;
   /** A batch commit is queued and has not taken its batch yet. */
   commitPending?: boolean;
   /** `dev:ino` of the store directory, which must not be inside the ingested tree. */
@@ -575,7 +580,14 @@ interface IngestState {
 async function ingestFile(s: IngestState, path: string): Promise<{ digest: Digest; size: number }> {
   let r;
   try {
-    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync, true, s.reused > 0);
+    r = await s.pool.ingest(
+      path,
+      s.store.dir('tmp'),
+      s.store.dir('objects'),
+      s.sync,
+      true,
+      s.reused > s.fresh,
+    );
   } catch (e) {
     const code = errno(e);
     if (code === 'E6')
@@ -583,8 +595,10 @@ async function ingestFile(s: IngestState, path: string): Promise<{ digest: Diges
     throw ioError(e, path);
   }
   const obj = s.store.blobPath(r.digest);
-  if (r.tmp) stage(s, r.tmp, obj, r.size);
-  else {
+  if (r.tmp) {
+    s.fresh++;
+    stage(s, r.tmp, obj, r.size);
+  } else {
     s.reused++;
     touch(obj);
   }
