@@ -67,6 +67,23 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerImage(program, act);
   registerInterface(program, act);
   registerExecutor(program, act);
+  registerScheduler(program, act);
+}
+
+/** `eos build`: the scheduler over a lock (specs/scheduler.md §10). */
+function registerScheduler(program: Command, act: ActionFactory): void {
+  program
+    .command('build [lock]')
+    .description('build every atom of a lock (default ./eos.lock): parallel, cached, keep-going')
+    .option('--seed-lock <file>', 'the seed lock (default: seed.lock beside the lock)')
+    .option('-j, --jobs <n>', 'actions at once (default: the number of cores)')
+    .option('--only <labels>', 'build only these labels (comma-separated) and their dependencies')
+    .option('--dry-run', 'print each action id and whether it is cached; build nothing')
+    .option('--check', 'rebuild cached actions and report any whose output differs')
+    .option('--apt-dir <dir>', 'private apt state directory (debian sources)')
+    .option('--sign-key <name>', 'sign build records with this key (purpose builds)')
+    .option('--timeout <seconds>', 'time limit of each action')
+    .action(act(() => import('./build.ts'), ['lock']));
 }
 
 function registerAtoms(program: Command, act: ActionFactory): void {
@@ -359,32 +376,23 @@ function registerExecutor(program: Command, act: ActionFactory): void {
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
   // Executor: seeds and single-atom builds.
-  const seed = program
-    .command('seed')
-    .description('create or verify the seed toolchain (seed.lock); offline when its trees are stored')
+  program
+    .command('seed [action]')
+    .description(
+      'create or verify the seed toolchain (seed.lock; offline when its trees are stored); ' +
+        '`seed update` re-pins it from the current index or dpkg database',
+    )
     .option('--lock <file>', 'the seed lock file', 'seed.lock')
     .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
     .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
     .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
-    .action(act(() => import('./seed.ts')));
-  seed
-    .command('update')
-    .description('re-pin the seed from the current index (or dpkg database) and fetch what changed')
-    .option('--lock <file>', 'the seed lock file', 'seed.lock')
-    .option('--mode <mode>', 'bootstrap mode: debian or host')
-    .option('--apt-dir <dir>', 'private apt state directory')
-    .action(
-      act(async () => {
-        const m = await import('./seed.ts');
-        return { run: (o: never) => m.run({ ...(o as object), update: true } as never) };
-      }),
-    );
+    .action(act(() => import('./seed.ts'), ['action']));
   program
     .command('build-atom <path>')
     .description('build one atom directory in the seed world with explicit dependency outputs')
     .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
     .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
-    .option('--arg <arg>', 'a recipe argument (repeatable)', collect)
+    .option('--args <json>', 'recipe arguments as a JSON object, e.g. {"configure-flags":["--static"]}')
     .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
     .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
     .option('--label <label>', 'the atom label')
