@@ -16,3 +16,4 @@ export * from './synthetic.ts';
 export * from './plan.ts';
 export * from './signals.ts';
 export * from './build-report.ts';
+export * from './build-run.ts';

@@ -270,10 +270,15 @@ export function makeJobsShare(cores: number, jobs: number, busy: number): number
 
 function errorDetail(e: unknown): { detail: string; log?: string } {
   if (e && typeof e === 'object') {
-    const err = e as { detail?: unknown; message?: unknown; data?: { log?: unknown } };
+    const err = e as { detail?: unknown; message?: unknown; data?: { log?: unknown; logPath?: unknown } };
     const detail =
       typeof err.detail === 'string' ? err.detail : typeof err.message === 'string' ? err.message : String(e);
-    const log = typeof err.data?.log === 'string' ? err.data.log : undefined;
+    const log =
+      typeof err.data?.logPath === 'string'
+        ? err.data.logPath
+        : typeof err.data?.log === 'string'
+          ? err.data.log
+          : undefined;
     return log === undefined ? { detail } : { detail, log };
   }
   return { detail: String(e) };

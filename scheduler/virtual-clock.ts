@@ -51,8 +51,9 @@ export class VirtualClock implements Clock {
 
   /**
    * Drives `work` to completion: lets every pending microtask and immediate run, then jumps to the
-   * earliest timer and fires all timers due at that time, until `work` settles.
-   * @throws Error when `work` is still pending with no timer left (a deadlock in the simulation)
+   * earliest timer and fires all timers due at that time, until `work` settles. While no timer is
+   * set, real time passes (real I/O may be in flight); real I/O is not ordered against virtual time.
+   * @throws Error when `work` stays pending with no timer for about 5 s of real time (a deadlock)
    */
   async run<T>(work: Promise<T>): Promise<T> {
     let settled = false;
@@ -60,10 +61,18 @@ export class VirtualClock implements Clock {
       settled = true;
     });
     watched.catch(() => {});
+    let idleMs = 0;
     for (;;) {
       for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
       if (settled) return watched;
-      if (this.timers.length === 0) throw new Error('virtual clock: work is pending but no timer is set');
+      if (this.timers.length === 0) {
+        // Real I/O (a file read) may still be in flight: wait in real time, up to a limit.
+        if (idleMs >= 5000) throw new Error('virtual clock: work is pending but no timer is set (5 s)');
+        await new Promise((r) => setTimeout(r, 1));
+        idleMs++;
+        continue;
+      }
+      idleMs = 0;
       let next = this.timers[0]!;
       for (const x of this.timers)
         if (x.atMs < next.atMs || (x.atMs === next.atMs && x.seq < next.seq)) next = x;

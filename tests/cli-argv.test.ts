@@ -30,8 +30,16 @@ vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-sign.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/run.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/mount.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/umount.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-claim.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-publish.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-list.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/lock.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -58,8 +66,16 @@ const modules = {
   'compose-sign': () => import('../src/cli/compose-sign.ts'),
   'compose-verify': () => import('../src/cli/compose-verify.ts'),
   image: () => import('../src/cli/image.ts'),
+  run: () => import('../src/cli/run.ts'),
+  mount: () => import('../src/cli/mount.ts'),
+  umount: () => import('../src/cli/umount.ts'),
   interface: () => import('../src/cli/interface.ts'),
   'interface-check': () => import('../src/cli/interface-check.ts'),
+  'atom-claim': () => import('../src/cli/atom-claim.ts'),
+  'atom-publish': () => import('../src/cli/atom-publish.ts'),
+  'atom-verify': () => import('../src/cli/atom-verify.ts'),
+  'atom-list': () => import('../src/cli/atom-list.ts'),
+  lock: () => import('../src/cli/lock.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -171,6 +187,11 @@ describe('main.ts argv mapping', () => {
       { fromDump: 'a.dump.gz', output: 'a.cfs', minVersion: '1', maxVersion: '1' },
     ],
     [['image', '--dump', 'a.cfs'], 'image', { dump: 'a.cfs' }],
+    [['image', D, '-o', 'w.cfs'], 'image', { root: D, output: 'w.cfs' }],
+    [['run', D, '--', 'sh', '-c', 'ls /'], 'run', { root: D, cmd: ['sh', '-c', 'ls /'] }],
+    [['run', D, '--cwd', '--', 'ls', '-l'], 'run', { root: D, cwd: true, cmd: ['ls', '-l'] }],
+    [['mount', D, 'mnt'], 'mount', { root: D, dir: 'mnt' }],
+    [['umount', 'mnt'], 'umount', { dir: 'mnt' }],
     [
       ['image', '--from-dir', 'd', '-o', 'a.cfs', '--objects', 'objs'],
       'image',
@@ -184,6 +205,28 @@ describe('main.ts argv mapping', () => {
       'interface-check',
       { old: 'a', new: 'b', consumers: 'c,d' },
     ],
+    [['atom', 'claim', 'zlib', '--key', 'alice'], 'atom-claim', { label: 'zlib', key: 'alice' }],
+    [
+      ['atom', 'claim', 'zlib', '--key', 'alice', '--repo', 'r'],
+      'atom-claim',
+      { label: 'zlib', key: 'alice', repo: 'r' },
+    ],
+    [['atom', 'publish', '--key', 'alice'], 'atom-publish', { path: undefined, key: 'alice' }],
+    [['atom', 'publish', 'zlib', '--key', 'alice'], 'atom-publish', { path: 'zlib', key: 'alice' }],
+    [['atom', 'verify'], 'atom-verify', { atom: undefined }],
+    [
+      ['atom', 'verify', 'zlib@1.3.1', '--repo', 'file:///r'],
+      'atom-verify',
+      { atom: 'zlib@1.3.1', repo: 'file:///r' },
+    ],
+    [['atom', 'list', '--repo', 'r'], 'atom-list', { repo: 'r' }],
+    [['lock'], 'lock', {}],
+    [
+      ['lock', '--set', 'a=file:///a', '--set', 'b=../b', '--update', 'zlib', '--prerelease'],
+      'lock',
+      { set: ['a=file:///a', 'b=../b'], update: ['zlib'], prerelease: true },
+    ],
+    [['lock', '--check', '--dir', 'ws'], 'lock', { check: true, dir: 'ws' }],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);
@@ -206,6 +249,9 @@ describe('main.ts argv mapping', () => {
       ['build-atom'],
       ['seed', '--lock'],
       ['interface', 'check', '--old', 'a', '--new', 'b'],
+      ['atom', 'claim', 'zlib'],
+      ['atom', 'publish'],
+      ['lock', '--set'],
     ]) {
       const r = await runs(argv);
       expect(r.code, argv.join(' ')).toBe(2);

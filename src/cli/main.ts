@@ -67,6 +67,23 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerImage(program, act);
   registerInterface(program, act);
   registerExecutor(program, act);
+  registerScheduler(program, act);
+}
+
+/** `eos build`: the scheduler over a lock (specs/scheduler.md §10). */
+function registerScheduler(program: Command, act: ActionFactory): void {
+  program
+    .command('build [lock]')
+    .description('build every atom of a lock (default ./eos.lock): parallel, cached, keep-going')
+    .option('--seed-lock <file>', 'the seed lock (default: seed.lock beside the lock)')
+    .option('-j, --jobs <n>', 'actions at once (default: the number of cores)')
+    .option('--only <labels>', 'build only these labels (comma-separated) and their dependencies')
+    .option('--dry-run', 'print each action id and whether it is cached; build nothing')
+    .option('--check', 'rebuild cached actions and report any whose output differs')
+    .option('--apt-dir <dir>', 'private apt state directory (debian sources)')
+    .option('--sign-key <name>', 'sign build records with this key (purpose builds)')
+    .option('--timeout <seconds>', 'time limit of each action')
+    .action(act(() => import('./build.ts'), ['lock']));
 }
 
 function registerAtoms(program: Command, act: ActionFactory): void {
@@ -290,6 +307,19 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .description("check a composition's signatures against the keyring and trust policy")
     .option('--for <purpose>', 'the purpose (default compositions)')
     .action(act(() => import('./compose-verify.ts'), ['root']));
+  program
+    .command('mount <root> <dir>')
+    .description("mount a composition's image read-only at DIR")
+    .action(act(() => import('./mount.ts'), ['root', 'dir']));
+  program
+    .command('umount <dir>')
+    .description('unmount a world mounted by eos mount')
+    .action(act(() => import('./umount.ts'), ['dir']));
+  program
+    .command('run <root> [cmd...]')
+    .description('run CMD with the composition as / (eos run ROOT -- CMD ARGS...)')
+    .option('--cwd', 'bind the working directory at /work and start there')
+    .action(act(() => import('./run.ts'), ['root', 'cmd']));
 }
 
 function print(result: CommandResult, json: boolean): void {
