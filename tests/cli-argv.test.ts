@@ -30,6 +30,7 @@ vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/build.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -56,6 +57,7 @@ const modules = {
   image: () => import('../src/cli/image.ts'),
   interface: () => import('../src/cli/interface.ts'),
   'interface-check': () => import('../src/cli/interface-check.ts'),
+  build: () => import('../src/cli/build.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -138,6 +140,17 @@ describe('main.ts argv mapping', () => {
     ],
     [['interface', 'lib/libssl.so.3'], 'interface', { path: 'lib/libssl.so.3' }],
     [['interface', 'tree', '--json'], 'interface', { path: 'tree', json: true }],
+    [['build'], 'build', {}],
+    [
+      ['build', 'app/eos.lock', '-j', '4', '--only', 'curl,zlib', '--dry-run'],
+      'build',
+      { lock: 'app/eos.lock', jobs: '4', only: 'curl,zlib', dryRun: true },
+    ],
+    [
+      ['build', '--check', '--seed-lock', 's.lock', '--json'],
+      'build',
+      { check: true, seedLock: 's.lock', json: true },
+    ],
     [['interface', 'site-packages', '--python'], 'interface', { path: 'site-packages', python: true }],
     [
       ['interface', 'check', '--old', 'a', '--new', 'b', '--consumers', 'c,d'],
