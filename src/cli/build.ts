@@ -44,7 +44,7 @@ import {
   storeRebuilder,
   type SchedNode,
 } from '../../scheduler/index.ts';
-import { BuildClosureError, IoError, LockError, ManifestError, UsageError } from '../errors.ts';
+import { BuildClosureError, LockError, ManifestError, UsageError } from '../errors.ts';
 import { Store } from '../store/index.ts';
 import type { Digest } from '../digest.ts';
 import { configDir } from '../config.ts';
@@ -228,15 +228,15 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const seed: SeedLock = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
-  const toolchain = seedRoot(seed);
   const store = new Store(opts.store);
-  const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
   const signer = opts.signKey ? keySigner((await readSecretKey(configDir(), opts.signKey)).seed) : undefined;
+  const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
   const sig = abortOnSignals((s) => process.stderr.write(`eos: ${s}: cancelling (no new builds start)\n`));
   const display = opts.json ? { onEvent: () => {}, stop: () => {} } : createProgressDisplay(process.stderr);
   try {
     const nodes = await loadNodes(lockPath, staging);
+    const seed: SeedLock = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
+    const toolchain = seedRoot(seed);
     const r = await runBuild<AtomNode>({
       nodes,
       storeDir: store.root,
@@ -289,8 +289,6 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
   } finally {
     display.stop();
     sig.dispose();
-    await rm(staging, { recursive: true, force: true }).catch((e: unknown) => {
-      throw new IoError(`${staging}: ${(e as Error).message}`);
-    });
+    await rm(staging, { recursive: true, force: true });
   }
 }
