@@ -23,6 +23,7 @@ import {
   subtreeSize,
   treeDigest,
   type Digest,
+  type ObjectStore,
   type TreeEntry,
 } from '../src/index.ts';
 
@@ -62,6 +63,31 @@ export async function contentDigestOfGitTree(
   where = 'tree',
   memo: Map<string, ContentDigest> = new Map(),
 ): Promise<ContentDigest> {
+  return walk(reader, oid, where, memo, undefined);
+}
+
+/**
+ * Copies the git tree `oid` into a store (blobs, then trees, children first) and returns its
+ * content digest, which is the one `contentDigestOfGitTree` computes: how the scheduler and the
+ * executor get an atom's source into the store straight from the set's git objects.
+ * @throws AtomError E20 as `contentDigestOfGitTree`; the store's errors when a write fails
+ */
+export async function putGitTree(
+  reader: GitObjectReader,
+  oid: string,
+  store: ObjectStore,
+  where = 'tree',
+): Promise<ContentDigest> {
+  return walk(reader, oid, where, new Map(), store);
+}
+
+async function walk(
+  reader: GitObjectReader,
+  oid: string,
+  where: string,
+  memo: Map<string, ContentDigest>,
+  store: ObjectStore | undefined,
+): Promise<ContentDigest> {
   const hit = memo.get(oid);
   if (hit) return hit;
   const entries: TreeEntry[] = [];
@@ -69,15 +95,16 @@ export async function contentDigestOfGitTree(
   for (const e of await reader.readTree(oid)) {
     const at = `${where}/${e.path}`;
     if (e.mode === '040000' || e.mode === '40000') {
-      const sub = await contentDigestOfGitTree(reader, e.oid, at, memo);
+      const sub = await walk(reader, e.oid, at, memo, store);
       entries.push({ name: e.path, kind: 'directory', digest: sub.digest, size: sub.size });
       files += sub.files;
     } else if (e.mode === '100644' || e.mode === '100755') {
       const bytes = await reader.readBlob(e.oid);
+      const digest = store ? await store.blobs.put(bytes) : digestBytes(bytes);
       entries.push({
         name: e.path,
         kind: 'file',
-        digest: digestBytes(bytes),
+        digest,
         size: bytes.length,
         executable: e.mode === '100755',
       });
@@ -99,7 +126,8 @@ export async function contentDigestOfGitTree(
   }
   // The store's own tree constructor: the same validation, order and encoding as ingest.
   const tree = makeTree(entries, where);
-  const out = { digest: treeDigest(tree), size: subtreeSize(tree), files };
+  const digest = store ? await store.trees.put(tree) : treeDigest(tree);
+  const out = { digest, size: subtreeSize(tree), files };
   memo.set(oid, out);
   return out;
 }

@@ -25,10 +25,17 @@ import {
   digestBytes,
   digestHex,
   encodeCanonical,
+  type ObjectStore,
   parseCanonical,
   type Digest,
 } from '../src/index.ts';
-import { contentDigestOfGitTree, type GitObjectReader, type GitTreeEntry } from './content-digest.ts';
+import {
+  contentDigestOfGitTree,
+  putGitTree,
+  type ContentDigest,
+  type GitObjectReader,
+  type GitTreeEntry,
+} from './content-digest.ts';
 import { isLabel, isVersion, parseManifest } from './manifest.ts';
 import {
   CLAIM_TYPE,
@@ -133,15 +140,33 @@ export async function openRepo(location: string): Promise<AtomRepo> {
   return { gitdir: join(dir, '.git'), dir, cache: {} };
 }
 
+/** A missing or unreadable git object, as an AtomError naming it. */
+function missing(repo: AtomRepo, kind: string, oid: string, e: unknown): AtomError {
+  return new AtomError(
+    `${repo.gitdir}: git ${kind} ${oid} is missing or unreadable (${(e as Error).message})`,
+    {
+      data: { oid, kind },
+    },
+  );
+}
+
 function reader(repo: AtomRepo): GitObjectReader {
   return {
     async readTree(oid) {
-      const r = await git.readTree({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
-      return r.tree as GitTreeEntry[];
+      try {
+        const r = await git.readTree({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
+        return r.tree as GitTreeEntry[];
+      } catch (e) {
+        throw missing(repo, 'tree', oid, e);
+      }
     },
     async readBlob(oid) {
-      const r = await git.readBlob({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
-      return r.blob;
+      try {
+        const r = await git.readBlob({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
+        return r.blob;
+      } catch (e) {
+        throw missing(repo, 'blob', oid, e);
+      }
     },
   };
 }
@@ -585,7 +610,7 @@ export async function verifyPublishTree(
       };
     }
   } catch (e) {
-    if (e instanceof AtomError && e.data.check === undefined) fail(who, 'claim', e.detail);
+    if (e instanceof AtomError && e.data.atom === undefined) fail(who, 'claim', e.detail);
     throw e;
   }
   if (!claim) fail(who, 'claim', `${expect.label} has no claim (${claimWhere} is missing)`);
@@ -784,4 +809,40 @@ export async function readPublishTree(
     digest: digestBytes(stored.recordBytes),
     manifestText: new TextDecoder().decode(await reader(repo).readBlob(m.oid)),
   };
+}
+
+/**
+ * Copies the content of a publish tree (its `content/` subtree) into a store and checks that the
+ * stored tree has the expected content digest.
+ * @param expected the content digest the caller pinned (a lock's `content`)
+ * @throws AtomError E20 when the stored tree digests otherwise (named `check: content`)
+ */
+export async function putAtomContent(
+  repo: AtomRepo,
+  publishTree: string,
+  store: ObjectStore,
+  expected: Digest,
+  who: string,
+): Promise<ContentDigest> {
+  const stored = await readRecordTree(repo, publishTree, true, who);
+  const r = await putGitTree(reader(repo), stored.content!, store, who);
+  if (r.digest !== expected)
+    fail(who, 'content', `content digest of the published tree is ${r.digest}, but ${expected} was pinned`);
+  return r;
+}
+
+/**
+ * Paths under `atomDir` whose work-tree state differs from `HEAD` (modified, added, deleted or
+ * untracked and not ignored): what `eos atom publish` does not publish.
+ */
+export async function uncommittedUnder(repo: AtomRepo, atomDir: string): Promise<string[]> {
+  if (!repo.dir) return [];
+  const rel = relative(repo.dir, resolvePath(atomDir)).split(sep).join('/');
+  const rows = await git.statusMatrix({
+    fs,
+    dir: repo.dir,
+    gitdir: repo.gitdir,
+    ...(rel ? { filepaths: [rel] } : {}),
+  });
+  return rows.filter(([, head, work]) => !(head === 1 && work === 1)).map(([p]) => p);
 }

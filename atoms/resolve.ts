@@ -423,7 +423,7 @@ function explain(
     text = (lead ? lead + '; ' : '') + (conflict.length ? conflict.join(', ') + ', but ' : '') + last;
   }
   return new ResolutionError(text, {
-    data: { core: statements, focus, available },
+    data: { core: statements, focus, available, solverCalls: stats.solverCalls },
     hint: `versions of ${focus}: ${available.length ? available.join(', ') : 'none'}`,
   });
 }

@@ -7,10 +7,10 @@
  */
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { AtomError, EosError, LockError, configDir } from '../src/index.ts';
+import { AtomError, EosError, LockError, configDir, type ObjectStore } from '../src/index.ts';
 import { checkLock, planLock, type SetAtom, type SetSnapshot, type WorkspaceAtom } from './lock-plan.ts';
-import { encodeLock, parseLock, type Lock } from './lock.ts';
-import { parseManifest } from './manifest.ts';
+import { encodeLock, parseLock, type Lock, type LockAtom } from './lock.ts';
+import { parseManifest, type Manifest } from './manifest.ts';
 import {
   localPathOf,
   openRepo,
@@ -19,9 +19,11 @@ import {
   verifyPublishTree,
   fetchSetRepo,
   isRemoteLocation,
+  putAtomContent,
   type AtomRepo,
 } from './repo.ts';
 import type { ResolveStats } from './resolve.ts';
+import type { ContentDigest } from './content-digest.ts';
 import type { AtomVerifier } from './signing.ts';
 
 /** The lock's file name at the workspace root. */
@@ -247,4 +249,56 @@ export async function checkWorkspaceLock(
   checkLock(lock, workspace, new Map([...opened].map(([n, s]) => [n, s.snapshot.atoms])), LOCK_FILE);
   await verifyPins(lock, opened, verifier);
   return lock;
+}
+
+/** A pinned atom, loaded for building: its manifest and a way to put its source into a store. */
+export interface LockedAtom {
+  label: string;
+  version: string;
+  set: string;
+  record: LockAtom['record'];
+  content: LockAtom['content'];
+  /** Labels it depends on (the lock's edges). */
+  deps: string[];
+  /** Its published `atom.toml` (recipe, arguments, fixed-output sources). */
+  manifest: Manifest;
+  /** Copies its source tree into `store` (checked against `content`); returns the tree digest. */
+  putContent(store: ObjectStore): Promise<ContentDigest>;
+}
+
+/**
+ * Loads every pinned atom of `<root>/eos.lock` from the set commits the lock records (sets are
+ * read in place or fetched), with its published manifest. Run `checkWorkspaceLock` first to verify.
+ * @throws LockError E19 for a missing lock or a set that no longer has a pinned atom
+ */
+export async function loadLockedAtoms(root: string, cacheDir = defaultSetCache()): Promise<LockedAtom[]> {
+  const lock = readExisting(root);
+  if (!lock)
+    throw new LockError(`${join(root, LOCK_FILE)} does not exist`, { hint: 'run `eos lock` to create it' });
+  const opened = new Map<string, OpenedSet>();
+  for (const [name, s] of Object.entries(lock.sets))
+    opened.set(name, await openSet(name, s.url, root, cacheDir, s.commit));
+  const out: LockedAtom[] = [];
+  for (const [label, a] of Object.entries(lock.atoms)) {
+    const s = opened.get(a.set)!;
+    const tree = s.trees.get(`${label}@${a.version}`);
+    if (!tree) throw new LockError(`${LOCK_FILE}: set ${a.set} does not publish ${label}@${a.version}`);
+    const who = `${label}@${a.version}`;
+    const p = await readPublishTree(s.repo, tree, who);
+    if (p.digest !== a.record)
+      throw new LockError(
+        `${LOCK_FILE}: ${who}: set ${a.set} has record ${p.digest}, not the pinned ${a.record}`,
+      );
+    out.push({
+      label,
+      version: a.version,
+      set: a.set,
+      record: a.record,
+      content: a.content,
+      deps: a.deps,
+      manifest: parseManifest(p.manifestText, `${who}: atom.toml`),
+      putContent: (store) => putAtomContent(s.repo, tree, store, a.content, who),
+    });
+  }
+  return out;
 }

@@ -15,3 +15,4 @@ export * from './compose-store.ts';
 export * from './composefs/index.ts';
 export * from './image.ts';
 export * from './image-store.ts';
+export * from './run-composition.ts';

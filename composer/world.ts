@@ -49,6 +49,11 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** How the child's stdio is connected (default `inherit`). */
   stdio?: 'inherit' | 'pipe';
+  /**
+   * More bubblewrap arguments, placed before the command (e.g. `--unshare-net`, `--bind OUT /out`
+   * for a build). Bind targets must exist in the view or be created by bubblewrap on a tmpfs.
+   */
+  bwrapArgs?: string[];
 }
 
 /** Whether this process may mount (root, and `EOS_NO_MOUNT` is not `1`), and why not. */
@@ -83,6 +88,12 @@ function waitChild(child: ReturnType<typeof spawn>, what: string): Promise<RunRe
  */
 export async function runMounted(image: string, objectsDir: string, opts: RunOptions): Promise<RunResult> {
   const mnt = join(tmpdir(), 'eos-world-mnt');
+  for (const p of [mnt, resolve(objectsDir)])
+    if (/[,:\\\s]/.test(p))
+      throw new MountError(`${p}: overlayfs options cannot hold a path with ",", ":", "\\" or spaces`, {
+        data: { path: p },
+        hint: 'use a store directory without those characters',
+      });
   mkdirSync(mnt, { recursive: true });
   const child = spawn(
     'setpriv',
@@ -115,7 +126,7 @@ function sandboxArgs(opts: RunOptions): string[] {
   const args = ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent'];
   if (opts.cwd) args.push('--bind', resolve(opts.cwd), WORLD_CWD_DIR, '--chdir', WORLD_CWD_DIR);
   else args.push('--chdir', '/');
-  return [...args, '--', ...opts.argv];
+  return [...args, ...(opts.bwrapArgs ?? []), '--', ...opts.argv];
 }
 
 /**

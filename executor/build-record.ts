@@ -5,6 +5,7 @@
  * @see specs/build-record.md
  */
 import { digestCanonical, encodeCanonical, type Digest } from '../src/index.ts';
+import type { RecipeArg } from './recipes/recipes.ts';
 import type { SeedMode } from './seed/seed-lock.ts';
 import type { ShadowedPath } from './world.ts';
 
@@ -20,7 +21,7 @@ export interface BuildRecord {
   /** The atom's label and version (as given). */
   label: string;
   atomVersion: string;
-  recipe: { name: string; identity: Digest; args: string[] };
+  recipe: { name: string; identity: Digest; args: Record<string, RecipeArg> };
   seed: { mode: SeedMode; root: Digest };
   /** The merged world tree the build ran in. */
   world: Digest;

@@ -22,7 +22,7 @@ import { buildRecordDigest, encodeBuildRecord, type BuildRecord } from './build-
 import { fetchSource } from './fetch/fetch.ts';
 import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
 import { runProc } from './proc.ts';
-import { loadRecipe } from './recipes/recipes.ts';
+import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
 import { runSandbox } from './sandbox.ts';
 import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
 import { stagingDir } from './seed/seed.ts';
@@ -44,10 +44,8 @@ export interface BuildRequest {
   version: string;
   /** A standard recipe name (`std.autotools`, …). */
   recipe: string;
-  /** Recipe arguments (e.g. extra `./configure` flags). */
-  args?: string[];
-  /** The command for `std.shell`. */
-  script?: string;
+  /** Recipe arguments, as `atom.toml`'s `[build]` table gives them (e.g. `configure-flags`, `script`, `env`). */
+  args?: Record<string, RecipeArg>;
   /** The first is unpacked at `/build/src`; others are placed at `/build/sources/<n>`. */
   sources: SourceSpec[];
   /** Dependency output trees, layered over the seed. */
@@ -83,13 +81,32 @@ export interface BuildResult {
   signature?: Signature;
 }
 
-/** Unpacks a source into `dir`: a tarball is extracted (one top-level directory stripped), a tree copied, a file copied. */
-async function placeSource(store: Store, s: FetchedSource, dir: string, name: string): Promise<void> {
+/** The file name a non-unpacked source gets: its `name`, else the last path segment it came from. */
+function sourceFileName(s: SourceSpec): string {
+  if (s.name) return s.name;
+  if (s.kind === 'path') return s.path.split('/').filter(Boolean).pop() ?? 'source';
+  if (s.kind === 'deb') return `${s.package}.deb`;
+  return 'source';
+}
+
+/**
+ * Places a source at `dir`: a tree is copied (writable); a file is unpacked when `unpack` (default:
+ * not for `deb`) and it is a tarball (one top-level directory stripped), else copied into `dir`.
+ */
+async function placeSource(store: Store, s: FetchedSource, dir: string): Promise<void> {
   if (s.kind === 'tree') {
     await store.materialize(s.digest, dir, { copy: true });
     return;
   }
   const blob = store.blobPath(s.digest);
+  const name = sourceFileName(s.spec);
+  const unpack = s.spec.unpack ?? s.spec.kind !== 'deb';
+  if (!unpack) {
+    await fs.mkdir(dir, { recursive: true });
+    await fs.copyFile(blob, join(dir, name));
+    await fs.chmod(join(dir, name), 0o644);
+    return;
+  }
   const tmp = `${dir}.unpack`;
   await fs.mkdir(tmp, { recursive: true });
   const r = await runProc('tar', ['-xf', blob, '-C', tmp, '--no-same-owner'], { allowFail: true });
@@ -105,6 +122,7 @@ async function placeSource(store: Store, s: FetchedSource, dir: string, name: st
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(dir, { recursive: true });
   await fs.copyFile(blob, join(dir, name));
+  await fs.chmod(join(dir, name), 0o644);
 }
 
 const BUILD_PATH_MARKERS = ['/build/src', '/build/_build', '/build/sources'].map((m) => Buffer.from(m));
@@ -157,6 +175,8 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
   const t0 = Date.now();
   const store = req.store;
   const recipe = loadRecipe(req.recipe);
+  // Plain JSON objects (a TOML parser may hand over null-prototype tables).
+  const args = JSON.parse(JSON.stringify(req.args ?? {})) as Record<string, RecipeArg>;
   const sources: FetchedSource[] = [];
   for (const s of req.sources)
     sources.push(await fetchSource(s, { store, aptDir: req.aptDir, baseDir: req.baseDir }));
@@ -173,10 +193,10 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     const outputDir = join(top, 'output');
     await fs.mkdir(join(buildDir, '.eos'), { recursive: true });
     await fs.mkdir(outputDir);
-    if (sources[0]) await placeSource(store, sources[0], join(buildDir, 'src'), 'source');
+    if (sources[0]) await placeSource(store, sources[0], join(buildDir, 'src'));
     else await fs.mkdir(join(buildDir, 'src'));
     for (let i = 1; i < sources.length; i++)
-      await placeSource(store, sources[i]!, join(buildDir, 'sources', String(i)), 'source');
+      await placeSource(store, sources[i]!, join(buildDir, 'sources', sources[i]!.spec.name ?? String(i)));
     await fs.writeFile(join(buildDir, '.eos', 'recipe.sh'), recipe.script);
     const sourceDateEpoch = req.sourceDateEpoch ?? 1700000000;
     const logFile = join(top, 'log');
@@ -191,9 +211,8 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       timeoutMs: req.timeoutMs ?? 3600_000,
       logPath: logFile,
       extraEnv: {
+        ...recipeEnv(args),
         EOS_TRIPLET: triplet,
-        EOS_ARGS: (req.args ?? []).join('\n'),
-        ...(req.script !== undefined ? { EOS_SCRIPT: req.script } : {}),
       },
     });
     const log = await putFileBlob(store, logFile);
@@ -216,7 +235,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       actionId: req.actionId ?? null,
       label: req.label,
       atomVersion: req.version,
-      recipe: { name: recipe.name, identity: recipe.identity, args: req.args ?? [] },
+      recipe: { name: recipe.name, identity: recipe.identity, args },
       seed: { mode: req.seed.mode, root: seedRoot(req.seed) },
       world: world.root,
       shadowed: world.shadowed,

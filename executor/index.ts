@@ -29,7 +29,9 @@ export {
   ensureSeed,
   readSeedLock,
   unpackDeb,
-  importHostPackage,
+  importHostPackageInto,
+  unpackDebInto,
+  ingestPackageDirs,
   ingestFixups,
   stagingDir,
   DEFAULT_SEED_PACKAGES,
@@ -62,7 +64,14 @@ export {
   type FetchedSource,
   type FetchContext,
 } from './fetch/index.ts';
-export { loadRecipe, recipeIdentity, STD_RECIPES, type Recipe } from './recipes/recipes.ts';
+export {
+  loadRecipe,
+  recipeIdentity,
+  recipeEnv,
+  STD_RECIPES,
+  type Recipe,
+  type RecipeArg,
+} from './recipes/recipes.ts';
 export {
   encodeBuildRecord,
   buildRecordDigest,

@@ -47,6 +47,12 @@ export type {
 } from './interface/coverage.ts';
 export { readInterfaceManifest, listElfFiles } from './interface/read-tree.ts';
 export {
+  interfaceCacheKey,
+  storedInterfaceManifest,
+  cachedInterfaceManifest,
+  interfaceManifestOf,
+} from './interface/store-tree.ts';
+export {
   buildPythonManifest,
   pythonManifestDigest,
   PYTHON_EXTRACTOR_IDENTITY,

@@ -136,7 +136,13 @@ export function objectPath(digest: Uint8Array): string {
   return `${hex.slice(0, 2)}/${hex.slice(2)}`;
 }
 
-async function storeObject(objectsDir: string, rel: string, source: Buffer): Promise<void> {
+/** Writes an object (temporary file, fsync, rename) unless it exists; `bytes` or a copy of `source`. */
+async function storeObject(
+  objectsDir: string,
+  rel: string,
+  source: Buffer,
+  bytes: Uint8Array | null,
+): Promise<void> {
   const dest = join(objectsDir, rel);
   try {
     await stat(dest);
@@ -147,16 +153,48 @@ async function storeObject(objectsDir: string, rel: string, source: Buffer): Pro
   await mkdir(dirname(dest), { recursive: true });
   const tmp = `${dest}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await copyFile(source, tmp);
-    await chmod(tmp, 0o644);
-    const fh = await open(tmp, 'r');
-    await fh.sync();
-    await fh.close();
+    if (bytes) {
+      const fh = await open(tmp, 'wx', 0o644);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } else {
+      await copyFile(source, tmp);
+      await chmod(tmp, 0o644);
+      const fh = await open(tmp, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
     await rename(tmp, dest);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined);
     throw e;
   }
+}
+
+/** Files up to this size are read whole (one read, one-shot digest); larger ones are streamed. */
+const WHOLE_READ_MAX = 8 << 20;
+/** How many files are read, hashed and stored at once. */
+const CONCURRENCY = 16;
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
+async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /**
@@ -173,15 +211,10 @@ export async function treeFromDirectory(
 ): Promise<ComposefsTree> {
   const inlineMax = options.inlineMaxBytes ?? RECOMMENDED_INLINE_CONTENT_MAX;
   const byIno = new Map<string, CfsInode>();
-  const nodeOf = async (path: Buffer): Promise<{ inode: CfsInode; link: boolean }> => {
+  const statOf = async (path: Buffer) => {
     const st = await lstat(path, { bigint: true });
     const mode = Number(st.mode);
-    const key = `${st.dev}:${st.ino}`;
     const type = mode & S_IFMT;
-    if (type !== S_IFDIR && st.nlink > 1n) {
-      const prev = byIno.get(key);
-      if (prev) return { inode: prev, link: true };
-    }
     const inode = newInode(mode, {
       nlink: Number(st.nlink),
       uid: Number(st.uid),
@@ -191,52 +224,62 @@ export async function treeFromDirectory(
       sizeBytes: type === S_IFREG ? Number(st.size) : 0,
       rdev: type === S_IFCHR || type === S_IFBLK ? Number(st.rdev) : 0,
     });
-    if (type !== S_IFDIR && st.nlink > 1n) byIno.set(key, inode);
+    return { inode, type, key: type !== S_IFDIR && st.nlink > 1n ? `${st.dev}:${st.ino}` : null };
+  };
+  const fill = async (path: Buffer, inode: CfsInode, type: number): Promise<void> => {
     if (type === S_IFLNK) {
       inode.payload = Buffer.from(await readlink(path, { encoding: 'buffer' }));
       inode.sizeBytes = inode.payload.length;
     } else if (type === S_IFREG && inode.sizeBytes > 0) {
-      if (inode.sizeBytes <= inlineMax) {
-        inode.content = await readFile(path);
-        if (inode.content.length !== inode.sizeBytes)
+      let bytes: Buffer | null = null;
+      if (inode.sizeBytes <= Math.max(inlineMax, WHOLE_READ_MAX)) {
+        bytes = await readFile(path);
+        if (bytes.length !== inode.sizeBytes)
           throw new IoError(`${path.toString()}: file changed while reading`);
-      } else {
-        const digest = await computeFsVerityDigest(createReadStream(path));
-        inode.fsverityDigest = digest;
-        const rel = objectPath(digest);
-        inode.payload = Buffer.from(rel, 'latin1');
-        if (options.objectsDir) await storeObject(options.objectsDir, rel, path);
       }
+      if (inode.sizeBytes <= inlineMax) {
+        inode.content = bytes;
+        return;
+      }
+      const digest = bytes
+        ? computeFsVerityDigest(bytes)
+        : await computeFsVerityDigest(createReadStream(path));
+      inode.fsverityDigest = digest;
+      const rel = objectPath(digest);
+      inode.payload = Buffer.from(rel, 'latin1');
+      if (options.objectsDir) await storeObject(options.objectsDir, rel, path, bytes);
     }
-    return { inode, link: false };
   };
   try {
-    const { inode: root } = await nodeOf(Buffer.from(dir));
-    if ((root.mode & S_IFMT) !== S_IFDIR) throw new ComposefsError(`${dir}: not a directory`);
+    const top = await statOf(Buffer.from(dir));
+    const root = top.inode;
+    if (top.type !== S_IFDIR) throw new ComposefsError(`${dir}: not a directory`);
     const stack: [Buffer, CfsInode][] = [[Buffer.from(dir), root]];
     while (stack.length > 0) {
       const [path, inode] = stack.pop()!;
       const names = (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
+      const paths = names.map((name) => Buffer.concat([path, Buffer.from('/'), name]));
+      const stats = await pool(paths, CONCURRENCY, statOf);
+      // Hard links: the first name met in this walk is the primary entry.
       const entries: CfsEntry[] = [];
-      for (const name of names) {
-        const childPath = Buffer.concat([path, Buffer.from('/'), name]);
-        const { inode: child, link } = await nodeOf(childPath);
-        entries.push({ name: Uint8Array.from(name), inode: child, hardlink: link });
-        if (!link && (child.mode & S_IFMT) === S_IFDIR) stack.push([childPath, child]);
+      const work: [Buffer, CfsInode, number][] = [];
+      for (let i = 0; i < names.length; i++) {
+        const s = stats[i]!;
+        const prev = s.key ? byIno.get(s.key) : undefined;
+        if (prev) {
+          entries.push({ name: Uint8Array.from(names[i]!), inode: prev, hardlink: true });
+          continue;
+        }
+        if (s.key) byIno.set(s.key, s.inode);
+        entries.push({ name: Uint8Array.from(names[i]!), inode: s.inode, hardlink: false });
+        if (s.type === S_IFDIR) stack.push([paths[i]!, s.inode]);
+        else work.push([paths[i]!, s.inode, s.type]);
       }
+      await pool(work, CONCURRENCY, ([p, n, t]) => fill(p, n, t));
       inode.entries = entries;
     }
     return validateTree(root);
   } catch (e) {
     throw ioError(e, `read directory ${dir}`);
-  }
-}
-
-/** Hard-links or copies `src` to `dest` (helper for tests and materialization). */
-export async function linkOrCopy(src: string, dest: string): Promise<void> {
-  try {
-    await link(src, dest);
-  } catch {
-    await copyFile(src, dest);
   }
 }

@@ -235,7 +235,9 @@ export function validateTree(root: CfsInode): ComposefsTree {
     if ((l.inode.mode & S_IFMT) === S_IFDIR)
       throw new ComposefsError(`${showPath(l.at)}: directories can't be hard-linked`);
     if (!primaries.has(l.inode))
-      throw new ComposefsError(`${showPath(l.at)}: hard link to an inode that has no primary entry in the tree`);
+      throw new ComposefsError(
+        `${showPath(l.at)}: hard link to an inode that has no primary entry in the tree`,
+      );
   }
   return { root } as ComposefsTree;
 }

@@ -85,9 +85,19 @@ interface WNode {
   blkaddr: number;
 }
 
-const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+/** Bytes as a latin1 string (one char per byte, so string order is byte order). */
+function latin1(b: Uint8Array): string {
+  if (b.length <= 64) {
+    let s = '';
+    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+    return s;
+  }
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+}
 const bytesOf = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 const EMPTY = new Uint8Array(0);
+const DOT = Uint8Array.of(0x2e);
+const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 const HEX = '0123456789abcdef';
 
 function roundUp(x: number, a: number): number {
@@ -273,8 +283,8 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     for (const e of inode.entries) {
       kids.push({ name: latin1(e.name), nameBytes: e.name, target: map.get(e.inode)!, link: e.hardlink });
     }
-    kids.push({ name: '.', nameBytes: bytesOf('.'), target: node, link: true });
-    kids.push({ name: '..', nameBytes: bytesOf('..'), target: node.parent ?? node, link: true });
+    kids.push({ name: '.', nameBytes: DOT, target: node, link: true });
+    kids.push({ name: '..', nameBytes: DOTDOT, target: node.parent ?? node, link: true });
     node.children = kids;
   }
   setX(root, F.XATTR_OPAQUE, bytesOf('y'));

@@ -10,12 +10,21 @@
  */
 import { parseDigest, ManifestError, type Digest } from '../../src/index.ts';
 
-/** One fixed-output source. */
+/** Keys every source kind may carry (specs/atom.md §6). */
+interface SourceCommon {
+  digest: Digest;
+  /** Where a non-first source is placed: `/build/sources/<name>` (default: its index). */
+  name?: string;
+  /** Unpack a tarball (default: true for debian-source and path, false for deb; trees always). */
+  unpack?: boolean;
+}
+
+/** One fixed-output source; structurally the same as the atoms manifest's `SourceSpec`. */
 export type SourceSpec =
-  | { kind: 'debian-source'; package: string; version: string; digest: Digest }
-  | { kind: 'deb'; package: string; version: string; arch?: string; digest: Digest }
-  | { kind: 'git'; url: string; commit: string; digest: Digest }
-  | { kind: 'path'; path: string; digest: Digest };
+  | ({ kind: 'debian-source'; package: string; version: string } & SourceCommon)
+  | ({ kind: 'deb'; package: string; version: string; arch?: string } & SourceCommon)
+  | ({ kind: 'git'; url: string; commit: string } & SourceCommon)
+  | ({ kind: 'path'; path: string } & SourceCommon);
 
 /** A fetched source as it sits in the store. */
 export interface FetchedSource {
@@ -56,25 +65,34 @@ export function parseSourceSpec(v: unknown, what = 'source'): SourceSpec {
     return o[k] as string;
   };
   const digest = parseDigest(o.digest, `${what}.digest`);
+  if (o.name !== undefined && (typeof o.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(o.name)))
+    throw new ManifestError(`${what}.name: expected a plain file name`);
+  if (o.unpack !== undefined && typeof o.unpack !== 'boolean')
+    throw new ManifestError(`${what}.unpack: expected a boolean`);
+  const common = {
+    digest,
+    ...(o.name !== undefined ? { name: o.name as string } : {}),
+    ...(o.unpack !== undefined ? { unpack: o.unpack as boolean } : {}),
+  };
   switch (o.kind) {
     case 'debian-source':
-      return { kind: 'debian-source', package: str('package'), version: str('version'), digest };
+      return { kind: 'debian-source', package: str('package'), version: str('version'), ...common };
     case 'deb':
       return {
         kind: 'deb',
         package: str('package'),
         version: str('version'),
         ...(typeof o.arch === 'string' ? { arch: o.arch } : {}),
-        digest,
+        ...common,
       };
     case 'git': {
       const commit = str('commit');
-      if (!/^[0-9a-f]{40}$/.test(commit))
-        throw new ManifestError(`${what}.commit: expected 40 lowercase hex digits`);
-      return { kind: 'git', url: str('url'), commit, digest };
+      if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(commit))
+        throw new ManifestError(`${what}.commit: expected 40 or 64 lowercase hex digits`);
+      return { kind: 'git', url: str('url'), commit, ...common };
     }
     case 'path':
-      return { kind: 'path', path: str('path'), digest };
+      return { kind: 'path', path: str('path'), ...common };
     default:
       throw new ManifestError(
         `${what}.kind: ${JSON.stringify(o.kind)} is not one of debian-source, deb, git, path`,

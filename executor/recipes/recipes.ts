@@ -4,8 +4,10 @@
  * editing a recipe changes every action key that uses it.
  *
  * Inputs to a recipe (environment): the sandbox's fixed variables (`SOURCE`, `BUILD`, `OUTPUT`, …),
- * `EOS_TRIPLET` (the multiarch triplet), `EOS_ARGS` (recipe arguments, one per line), and for
- * `std.shell` `EOS_SCRIPT` (the command).
+ * `EOS_TRIPLET` (the multiarch triplet), and one variable per recipe argument of `atom.toml`'s
+ * `[build]` table (specs/atom.md §5): key `configure-flags` → `EOS_CONFIGURE_FLAGS`, a string array
+ * joined with newlines (one argument per line), a string as is, a boolean or integer as text; the
+ * `env` table's entries are set as they are (never overriding the sandbox's fixed variables).
  *
  * @see specs/executor.md §6
  */
@@ -23,6 +25,33 @@ export interface Recipe {
   script: Uint8Array;
   /** blake3 of `script`. */
   identity: Digest;
+}
+
+/** A recipe argument value (as `atom.toml` gives it). */
+export type RecipeArg = string | string[] | boolean | number | Record<string, string>;
+
+/**
+ * The environment a recipe's arguments become (see the module comment).
+ * @throws BuildClosureError E7 when an argument name cannot be a variable name, or `env` is not a table
+ */
+export function recipeEnv(args: Record<string, RecipeArg>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(args).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (k === 'env') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new BuildClosureError('recipe argument env: expected a table of strings');
+      Object.assign(out, v);
+      continue;
+    }
+    if (!/^[a-z][a-z0-9-]*$/.test(k))
+      throw new BuildClosureError(`recipe argument ${JSON.stringify(k)}: not a valid name`);
+    const name = `EOS_${k.toUpperCase().replaceAll('-', '_')}`;
+    if (Array.isArray(v)) out[name] = v.join('\n');
+    else if (typeof v === 'object' && v !== null)
+      throw new BuildClosureError(`recipe argument ${k}: only env may be a table`);
+    else out[name] = String(v);
+  }
+  return out;
 }
 
 /** The identity of a recipe script: the digest of its bytes. */

@@ -113,17 +113,35 @@ export async function stagingDir(store: Store, tag: string): Promise<string> {
   return fs.mkdtemp(join(base, `${process.pid}-${tag}-`));
 }
 
-/** Unpacks a `.deb` with `dpkg-deb -x`, normalizes it and ingests it; returns the tree digest. */
+/** Unpacks a `.deb` into `dir` with `dpkg-deb -x` and normalizes it (specs/seed.md §3). */
+export async function unpackDebInto(debPath: string, dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  await runProc('dpkg-deb', ['-x', debPath, dir]);
+  await normalizeUsrmerge(dir);
+}
+
+/** Unpacks, normalizes and ingests one `.deb`; returns its tree digest. */
 export async function unpackDeb(store: Store, debPath: string, tag: string): Promise<Digest> {
   const dir = await stagingDir(store, `deb-${tag}`);
   try {
-    await runProc('dpkg-deb', ['-x', debPath, dir]);
-    await normalizeUsrmerge(dir);
-    const r = await store.ingest(dir);
-    return r.digest;
+    await unpackDebInto(debPath, join(dir, 'p'));
+    return (await store.ingest(join(dir, 'p'))).digest;
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Ingests many prepared package directories in one pass (one worker pool, hashing across
+ * packages in parallel): they sit at `parent/<name>`, and each package's tree is the digest of
+ * the entry `<name>` of the parent's tree. Returns name → tree digest.
+ */
+export async function ingestPackageDirs(store: Store, parent: string): Promise<Map<string, Digest>> {
+  const top = await store.ingest(parent);
+  const tree = await store.getTree(top.digest);
+  const out = new Map<string, Digest>();
+  for (const e of tree.entries) if (e.kind === 'directory') out.set(e.name, e.digest);
+  return out;
 }
 
 /** Writes the fixups entry into a staging directory and ingests it. */
@@ -148,15 +166,15 @@ function listFile(dpkgDir: string, name: string, arch: string): string {
   return existsSync(qualified) ? qualified : join(dpkgDir, 'info', `${name}.list`);
 }
 
-/** Imports one installed package's files from the host (its dpkg `.list`), normalized; returns its tree. */
-export async function importHostPackage(
-  store: Store,
+/** Copies one installed package's files from the host (its dpkg `.list`) into `dir`, normalized. */
+export async function importHostPackageInto(
   dpkgDir: string,
   name: string,
   arch: string,
-): Promise<Digest> {
-  const dir = await stagingDir(store, `host-${name}`);
-  try {
+  dir: string,
+): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  {
     const paths = (await fs.readFile(listFile(dpkgDir, name, arch), 'utf8'))
       .split('\n')
       .filter((p) => p.startsWith('/'));
@@ -188,9 +206,6 @@ export async function importHostPackage(
       }
     }
     await normalizeUsrmerge(dir);
-    return (await store.ingest(dir)).digest;
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -235,10 +250,27 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
     }
     const prev = new Map((usable ? old.packages : []).map((p) => [p.name, p]));
     const t = Date.now();
+    const todo: typeof wanted = [];
+    for (const w of wanted) {
+      const p = prev.get(w.name);
+      if (!(p && (await store.hasTree(p.tree)))) todo.push(w);
+    }
+    const trees = new Map<string, Digest>();
+    if (todo.length) {
+      const staging = await stagingDir(store, 'host');
+      try {
+        await mapLimit(todo, 2, (w) =>
+          importHostPackageInto(dpkgDir, w.name, w.arch, join(staging, 'pkgs', w.name)),
+        );
+        for (const [k, v] of await ingestPackageDirs(store, join(staging, 'pkgs'))) trees.set(k, v);
+      } finally {
+        await fs.rm(staging, { recursive: true, force: true });
+      }
+    }
     packages = await mapLimit(wanted, 2, async (w) => {
       const p = prev.get(w.name);
-      if (p && (await store.hasTree(p.tree))) return p;
-      const tree = await importHostPackage(store, dpkgDir, w.name, w.arch);
+      const tree = trees.get(w.name);
+      if (!tree) return p!;
       if (p && p.tree !== tree)
         throw new SeedError(
           `${w.name} ${w.version}: host files now give tree ${tree}, the lock says ${p.tree}`,
@@ -289,10 +321,12 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
         timings.fetchMs += Date.now() - t;
       }
       const t = Date.now();
-      packages = await mapLimit(wanted, 2, async (w) => {
+      const staged = join(dl ?? (await stagingDir(store, 'debs')), 'pkgs');
+      const made = new Map<string, { deb: Digest }>();
+      await mapLimit(wanted, 2, async (w) => {
         const key = `${w.name}=${w.version}`;
         const p = prev.get(key);
-        if (await present(p)) return p!;
+        if (await present(p)) return;
         let debPath = debFiles.get(key);
         let deb: Digest;
         if (debPath) {
@@ -311,13 +345,22 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
               `${w.name} ${w.version}: stored .deb ${deb} has sha256 ${sha}, the lock says ${w.debSha256}`,
             );
         }
-        const tree = await unpackDeb(store, debPath, w.name);
+        await unpackDebInto(debPath, join(staged, w.name));
+        made.set(w.name, { deb });
+      });
+      const trees = made.size ? await ingestPackageDirs(store, staged) : new Map<string, Digest>();
+      if (!dl) await fs.rm(join(staged, '..'), { recursive: true, force: true });
+      packages = wanted.map((w) => {
+        const p = prev.get(`${w.name}=${w.version}`);
+        const m = made.get(w.name);
+        if (!m) return p!;
+        const tree = trees.get(w.name)!;
         if (p && p.tree !== tree)
           throw new SeedError(
             `${w.name} ${w.version}: the .deb unpacks to tree ${tree}, the lock says ${p.tree}`,
           );
         built.push(w.name);
-        return { name: w.name, version: w.version, arch: w.arch, debSha256: w.debSha256, deb, tree };
+        return { name: w.name, version: w.version, arch: w.arch, debSha256: w.debSha256, deb: m.deb, tree };
       });
       timings.unpackIngestMs += Date.now() - t;
     } finally {

@@ -22,6 +22,10 @@ export const ELFDATA2MSB = 2;
 /** e_ident[EI_VERSION] at 0x06: must be EV_CURRENT (1). */
 export const EI_VERSION = 0x06;
 export const EV_CURRENT = 1;
+/** e_ident[EI_OSABI] at 0x07: 0 ELFOSABI_NONE (System V), 3 ELFOSABI_GNU, 9 ELFOSABI_FREEBSD. */
+export const EI_OSABI = 0x07;
+export const ELFOSABI_GNU = 3;
+export const ELFOSABI_FREEBSD = 9;
 
 // specs/interface.md §2.1: ELF header fields after e_ident (offsets per class)
 /** e_type at 0x10 (u16): the object file type. */

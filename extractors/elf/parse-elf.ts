@@ -73,6 +73,8 @@ export interface ElfFile {
   /** 32 or 64. */
   readonly bits: 32 | 64;
   readonly endian: 'little' | 'big';
+  /** e_ident[EI_OSABI]: 0 System V, 3 GNU/Linux, 9 FreeBSD, … */
+  readonly osabi: number;
   /** e_type: 1 REL, 2 EXEC, 3 DYN, 4 CORE. */
   readonly type: number;
   readonly machine: number;
@@ -506,6 +508,7 @@ export function parseElf(bytes: Uint8Array, name: string): ElfFile {
     name,
     bits: r.is64 ? 64 : 32,
     endian: r.le ? 'little' : 'big',
+    osabi: bytes[F.EI_OSABI]!,
     type,
     machine,
     interpreter,

@@ -90,7 +90,8 @@ export interface ElfFileInterface {
 }
 
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort(byCodeUnits);
+// Array#sort without a comparator orders strings by UTF-16 code units, the order of byCodeUnits.
+const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
 
 function abiOf(e: ElfFile): ElfAbi {
   return {

@@ -3,7 +3,7 @@
  * Prints `published|unchanged\tLABEL\tVERSION\tRECORD-DIGEST\tCONTENT-DIGEST`.
  * @see specs/atom.md §9.2
  */
-import { openRepo, publishAtom, signerFromKey } from '../../atoms/index.ts';
+import { openRepo, publishAtom, signerFromKey, uncommittedUnder } from '../../atoms/index.ts';
 import { configDir } from '../config.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
@@ -12,7 +12,15 @@ export async function run(opts: GlobalOptions & { path?: string; key: string }):
   const dir = opts.path ?? '.';
   const repo = await openRepo(dir);
   const r = await publishAtom(repo, dir, signer);
+  const dirty = await uncommittedUnder(repo, dir);
   return {
+    ...(dirty.length
+      ? {
+          notes: [
+            `note: ${dirty.length} uncommitted change(s) under ${r.record.source.path} (e.g. ${dirty[0]}) are not part of the published atom (commit ${r.record.source.commit.slice(0, 12)} is)`,
+          ],
+        }
+      : {}),
     lines: [
       `${r.created ? 'published' : 'unchanged'}\t${r.label}\t${r.version}\t${r.digest}\t${r.record.content}`,
     ],

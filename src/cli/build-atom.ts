@@ -1,21 +1,23 @@
 /**
  * `eos build-atom PATH`: builds one atom directory in the seed's world with explicit dependency
- * outputs (`--dep NAME=TREE`). Reads `PATH/atom.toml` when present (`[atom] label, version`,
- * `[build] recipe, args, script`, `[[source]]`); options override it. With no `[[source]]`, the
- * atom directory itself is the source. Prints `ok\tLABEL\tOUTPUT_TREE\tRECORD` and warnings.
+ * outputs (`--dep NAME=TREE`). Reads `PATH/atom.toml` when present (the atoms manifest parser:
+ * `[atom]`, `[build]` recipe and arguments, `[[source]]`); options override it (`--recipe`,
+ * `--args JSON`, `--source JSON`…). With no source at all, the atom directory itself is the
+ * source. Prints `ok\tLABEL\tOUTPUT_TREE\tRECORD` and one `warning\t…` line per warning.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
+import { parseManifest } from '../../atoms/index.ts';
 import {
   buildAtom,
   parseSourceSpec,
   readSeedLock,
   stagingDir,
+  type RecipeArg,
   type SourceSpec,
 } from '../../executor/index.ts';
-import { ManifestError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { Store } from '../store/index.ts';
 import { parseDigest, type Digest } from '../digest.ts';
 import { configDir } from '../config.ts';
@@ -26,7 +28,8 @@ export interface BuildAtomOptions extends GlobalOptions {
   path: string;
   seedLock?: string;
   recipe?: string;
-  arg?: string[];
+  /** Recipe arguments as a JSON object (e.g. `{"configure-flags":["--static"]}`). */
+  args?: string;
   source?: string[];
   dep?: string[];
   label?: string;
@@ -37,59 +40,38 @@ export interface BuildAtomOptions extends GlobalOptions {
   signKey?: string;
 }
 
-interface Manifest {
-  label?: string;
-  version?: string;
-  recipe?: string;
-  args?: string[];
-  script?: string;
-  sources: SourceSpec[];
-}
-
-function readManifest(dir: string): Manifest {
-  const p = join(dir, 'atom.toml');
-  if (!existsSync(p)) return { sources: [] };
-  let t: Record<string, unknown>;
+function json(text: string, what: string): unknown {
   try {
-    t = parseToml(readFileSync(p, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new ManifestError(`${p}: ${(e as Error).message.split('\n')[0]}`);
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`${what}: not JSON`);
   }
-  const atom = (t.atom ?? {}) as Record<string, unknown>;
-  const build = (t.build ?? {}) as Record<string, unknown>;
-  const sources = ((t.source ?? []) as unknown[]).map((s, i) => parseSourceSpec(s, `${p}: source[${i}]`));
-  const args = build.args;
-  if (args !== undefined && (!Array.isArray(args) || args.some((a) => typeof a !== 'string')))
-    throw new ManifestError(`${p}: build.args: expected an array of strings`);
-  return {
-    ...(typeof atom.label === 'string' ? { label: atom.label } : {}),
-    ...(typeof atom.version === 'string' ? { version: atom.version } : {}),
-    ...(typeof build.recipe === 'string' ? { recipe: build.recipe } : {}),
-    ...(args ? { args: args as string[] } : {}),
-    ...(typeof build.script === 'string' ? { script: build.script } : {}),
-    sources,
-  };
 }
 
-/** Runs `eos build-atom`. @throws UsageError E1, ManifestError E16, and the build's errors (E13, E21, E22, …) */
+/**
+ * Runs `eos build-atom`.
+ * @throws UsageError E1, ManifestError E16, SeedError E24, and the build's errors (E13, E18, E21, E22, …)
+ */
 export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
   const dir = resolve(opts.path);
-  const m = readManifest(dir);
+  const manifestPath = join(dir, 'atom.toml');
+  const m = existsSync(manifestPath)
+    ? parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath)
+    : undefined;
   const store = new Store(opts.store);
-  const recipe = opts.recipe ?? m.recipe;
+  const recipe = opts.recipe ?? m?.build?.recipe;
   if (!recipe) throw new UsageError(`${dir}: no recipe (give --recipe or [build] recipe in atom.toml)`);
-  let sources: SourceSpec[] = (opts.source ?? []).map((s, i) => {
-    let v: unknown;
-    try {
-      v = JSON.parse(s);
-    } catch {
-      throw new UsageError(
-        `--source #${i + 1}: not JSON (e.g. {"kind":"path","path":"x.tar","digest":"blake3:…"})`,
-      );
-    }
-    return parseSourceSpec(v, `--source #${i + 1}`);
-  });
-  if (sources.length === 0) sources = m.sources;
+  let args: Record<string, RecipeArg> = m?.build?.args ?? {};
+  if (opts.args !== undefined) {
+    const v = json(opts.args, '--args');
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new UsageError('--args: expected a JSON object');
+    args = v as Record<string, RecipeArg>;
+  }
+  let sources: SourceSpec[] = (opts.source ?? []).map((s, i) =>
+    parseSourceSpec(json(s, `--source #${i + 1}`), `--source #${i + 1}`),
+  );
+  if (sources.length === 0 && m) sources = m.source as SourceSpec[];
   if (sources.length === 0) {
     const probeDir = await stagingDir(store, 'probe');
     try {
@@ -108,11 +90,10 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
   const r = await buildAtom({
     store,
     seed,
-    label: opts.label ?? m.label ?? dir.split('/').pop()!,
-    version: opts.atomVersion ?? m.version ?? '0.0.0',
+    label: opts.label ?? m?.atom.label ?? dir.split('/').pop()!,
+    version: opts.atomVersion ?? m?.atom.version ?? '0.0.0',
     recipe,
-    args: opts.arg ?? m.args ?? [],
-    ...(m.script !== undefined ? { script: m.script } : {}),
+    args,
     sources,
     deps,
     baseDir: dir,

@@ -5,6 +5,7 @@
  * - `eos image --from-dir DIR -o FILE [--objects OBJDIR]` writes the image of a directory whose
  *   regular files redirect to objects named by fs-verity digest (copied into OBJDIR if given).
  * - `eos image --dump FILE` prints the dump of an image.
+ * - `eos image ROOT -o FILE` writes the image of a stored composition (src/cli/image-root.ts).
  * @see specs/composefs.md §7
  */
 import { createHash } from 'node:crypto';
@@ -24,6 +25,8 @@ import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos image`. */
 export interface ImageCommandOptions extends GlobalOptions {
+  /** A composition root: write the image of its merged view (src/cli/image-root.ts). */
+  root?: string;
   fromDump?: string;
   fromDir?: string;
   dump?: string;
@@ -41,6 +44,11 @@ function version(v: string | undefined, flag: string): number | undefined {
 
 /** Runs `eos image`. */
 export async function run(opts: ImageCommandOptions): Promise<CommandResult> {
+  if (opts.root !== undefined) {
+    if (opts.fromDump !== undefined || opts.fromDir !== undefined || opts.dump !== undefined)
+      throw new UsageError('eos image ROOT: --from-dump, --from-dir and --dump take no ROOT');
+    return (await import('./image-root.ts')).run({ ...opts, root: opts.root });
+  }
   const modes = [opts.fromDump, opts.fromDir, opts.dump].filter((x) => x !== undefined).length;
   if (modes !== 1) throw new UsageError('eos image: give exactly one of --from-dump, --from-dir or --dump');
   if (opts.dump !== undefined) {

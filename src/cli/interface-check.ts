@@ -1,11 +1,12 @@
 /**
- * `eos interface check --old PATH --new PATH --consumers PATH,…`: the coverage check. Prints
+ * `eos interface check --old PATH --new PATH --consumers PATH,…`: the coverage check. Each PATH
+ * may also be a tree digest in the store. Prints
  * `covered` or `not covered` with one `missing` line per missing version node or symbol, and the
  * proof's digest; `--json` prints the proof. Exit 0 when covered, 3 when not.
  * @see specs/interface.md §6
  */
 import { UsageError } from '../errors.ts';
-import { checkCoverage, readInterfaceManifest } from '../../extractors/index.ts';
+import { checkCoverage, interfaceManifestOf, type InterfaceManifest } from '../../extractors/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos interface check`. */
@@ -27,11 +28,12 @@ export async function run(opts: InterfaceCheckOptions): Promise<CommandResult> {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   if (consumerPaths.length === 0) throw new UsageError('eos interface check: --consumers names no path');
-  const consumers = consumerPaths.map((p) => readInterfaceManifest(p));
+  const consumers: InterfaceManifest[] = [];
+  for (const p of consumerPaths) consumers.push(await interfaceManifestOf(p, opts.store));
   const { proof, digest } = checkCoverage(
     consumers,
-    readInterfaceManifest(opts.old),
-    readInterfaceManifest(opts.new),
+    await interfaceManifestOf(opts.old, opts.store),
+    await interfaceManifestOf(opts.new, opts.store),
   );
   const lines = [proof.verdict === 'covered' ? 'covered' : 'not covered'];
   for (const [soname, m] of Object.entries(proof.missing)) {

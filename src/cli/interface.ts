@@ -1,5 +1,6 @@
 /**
- * `eos interface PATH`: the interface manifest of a file or directory on disk. Plain mode prints
+ * `eos interface PATH|TREE`: the interface manifest of a file or directory on disk, or of a tree
+ * digest in the store (cached there). Plain mode prints
  * one record per line (`so`, `exe`, `needs`, then `manifest`); `--json` prints the manifest itself.
  * `eos interface --python PATH`: the Python manifest of an import root (`dist`, `mismatched`,
  * `missing`, `modules`, `ext`, `imports`, `manifest` lines; `--json` the manifest).
@@ -7,7 +8,7 @@
  */
 import { UsageError } from '../errors.ts';
 import {
-  readInterfaceManifest,
+  interfaceManifestOf,
   manifestDigest,
   readPythonManifest,
   pythonManifestDigest,
@@ -69,7 +70,7 @@ export async function run(opts: InterfaceOptions): Promise<CommandResult> {
     const pm = readPythonManifest(opts.path);
     return { lines: pythonLines(pm), json: pm };
   }
-  const m = readInterfaceManifest(opts.path);
+  const m = await interfaceManifestOf(opts.path, opts.store);
   const lines: string[] = [];
   for (const o of m.provides.sharedObjects)
     lines.push(

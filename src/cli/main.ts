@@ -307,6 +307,19 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .description("check a composition's signatures against the keyring and trust policy")
     .option('--for <purpose>', 'the purpose (default compositions)')
     .action(act(() => import('./compose-verify.ts'), ['root']));
+  program
+    .command('mount <root> <dir>')
+    .description("mount a composition's image read-only at DIR")
+    .action(act(() => import('./mount.ts'), ['root', 'dir']));
+  program
+    .command('umount <dir>')
+    .description('unmount a world mounted by eos mount')
+    .action(act(() => import('./umount.ts'), ['dir']));
+  program
+    .command('run <root> [cmd...]')
+    .description('run CMD with the composition as / (eos run ROOT -- CMD ARGS...)')
+    .option('--cwd', 'bind the working directory at /work and start there')
+    .action(act(() => import('./run.ts'), ['root', 'cmd']));
 }
 
 function print(result: CommandResult, json: boolean): void {
@@ -363,32 +376,23 @@ function registerExecutor(program: Command, act: ActionFactory): void {
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
   // Executor: seeds and single-atom builds.
-  const seed = program
-    .command('seed')
-    .description('create or verify the seed toolchain (seed.lock); offline when its trees are stored')
+  program
+    .command('seed [action]')
+    .description(
+      'create or verify the seed toolchain (seed.lock; offline when its trees are stored); ' +
+        '`seed update` re-pins it from the current index or dpkg database',
+    )
     .option('--lock <file>', 'the seed lock file', 'seed.lock')
     .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
     .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
     .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
-    .action(act(() => import('./seed.ts')));
-  seed
-    .command('update')
-    .description('re-pin the seed from the current index (or dpkg database) and fetch what changed')
-    .option('--lock <file>', 'the seed lock file', 'seed.lock')
-    .option('--mode <mode>', 'bootstrap mode: debian or host')
-    .option('--apt-dir <dir>', 'private apt state directory')
-    .action(
-      act(async () => {
-        const m = await import('./seed.ts');
-        return { run: (o: never) => m.run({ ...(o as object), update: true } as never) };
-      }),
-    );
+    .action(act(() => import('./seed.ts'), ['action']));
   program
     .command('build-atom <path>')
     .description('build one atom directory in the seed world with explicit dependency outputs')
     .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
     .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
-    .option('--arg <arg>', 'a recipe argument (repeatable)', collect)
+    .option('--args <json>', 'recipe arguments as a JSON object, e.g. {"configure-flags":["--static"]}')
     .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
     .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
     .option('--label <label>', 'the atom label')

@@ -14,22 +14,25 @@ export interface SeedCommandOptions extends GlobalOptions {
   lock?: string;
   mode?: string;
   aptDir?: string;
-  update?: boolean;
-  packages?: string[];
+  /** `update` to re-pin; absent to create/verify. */
+  action?: string;
+  package?: string[];
 }
 
 /** Runs `eos seed` / `eos seed update`. @throws UsageError E1, SeedError E24 */
 export async function run(opts: SeedCommandOptions): Promise<CommandResult> {
   if (opts.mode !== undefined && opts.mode !== 'debian' && opts.mode !== 'host')
     throw new UsageError(`--mode: ${JSON.stringify(opts.mode)} is not debian or host`);
+  if (opts.action !== undefined && opts.action !== 'update')
+    throw new UsageError(`eos seed ${opts.action}: unknown action (the only one is \`update\`)`);
   const notes: string[] = [];
   const r = await ensureSeed({
     store: new Store(opts.store),
     lockPath: opts.lock ?? 'seed.lock',
     ...(opts.mode ? { mode: opts.mode as SeedMode } : {}),
     ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
-    ...(opts.packages?.length ? { roots: opts.packages } : {}),
-    update: Boolean(opts.update),
+    ...(opts.package?.length ? { roots: opts.package } : {}),
+    update: opts.action === 'update',
     log: (m) => notes.push(m),
   });
   const t = r.timings;

@@ -17,6 +17,7 @@ import {
   readSetState,
   recordDigest,
   signerFromKey,
+  uncommittedUnder,
   verifierFromConfig,
   verifyAtom,
   type AtomRepo,
@@ -136,8 +137,12 @@ describe('atom claim, publish, verify', () => {
 
   it('refuses a republished version with other content', async () => {
     const { dir, repo } = await published();
-    writeFiles(dir, { 'zlib/src/zlib.c': 'int main(void) { return 1; }\n' });
+    writeFiles(dir, { 'zlib/src/zlib.c': 'int main(void) { return 1; }\n', 'zlib/new.txt': 'new\n' });
+    // Work-tree changes are not published; they are reported.
+    expect(await uncommittedUnder(repo, join(dir, 'zlib'))).toEqual(['zlib/new.txt', 'zlib/src/zlib.c']);
+    expect(await uncommittedUnder(repo, join(dir, 'other'))).toEqual([]);
     commitAll(dir, 'change');
+    expect(await uncommittedUnder(repo, join(dir, 'zlib'))).toEqual([]);
     const e = await atomError(publishAtom(repo, join(dir, 'zlib'), await signerFromKey(config, 'alice')));
     expect(e.message).toMatch(
       /^\[E20\] zlib@1\.3\.1 is already published with other content \(blake3:[0-9a-f]{64}, from commit [0-9a-f]{12}\); versions are immutable$/,

@@ -2,10 +2,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LockError, ResolutionError, emptyTrustPolicy, readKeyring } from '../../src/index.ts';
+import { LockError, MemoryStore, ResolutionError, emptyTrustPolicy, readKeyring } from '../../src/index.ts';
 import {
   checkWorkspaceLock,
   claimLabel,
+  loadLockedAtoms,
   lockWorkspace,
   openRepo,
   parseLock,
@@ -179,6 +180,31 @@ describe('eos lock', () => {
     expect((await lockError(lockWorkspace({ root: ws, update: ['nope'], verifier }))).message).toBe(
       '[E19] eos.lock: --update nope: nope is not in the lock',
     );
+  });
+
+  it('loads the pinned atoms with their manifests and puts their sources into a store', async () => {
+    const ws = workspace({ curl: '^7' });
+    const r = await lockWorkspace({ root: ws, sets: { main: setDir }, verifier });
+    const atoms = await loadLockedAtoms(ws);
+    expect(atoms.map((a) => `${a.label}@${a.version}`)).toEqual([
+      'curl@7.88.1',
+      'openssl@3.0.22',
+      'zlib@1.3.1',
+    ]);
+    const curl = atoms[0]!;
+    expect(curl.manifest.deps).toEqual({
+      openssl: { range: '^3.0', prerelease: false },
+      zlib: { range: '^1.2', prerelease: false },
+    });
+    expect(curl.manifest.build).toEqual({ recipe: 'std.make', args: {} });
+    const store = new MemoryStore();
+    for (const a of atoms) {
+      const put = await a.putContent(store);
+      expect(put.digest).toBe(r.lock.atoms[a.label]!.content);
+      expect(await store.trees.has(put.digest)).toBe(true);
+    }
+    const tree = await store.trees.get(curl.content);
+    expect(tree.entries.map((e) => e.name)).toEqual(['VERSION', 'atom.toml']);
   });
 
   it('explains an unsatisfiable workspace', async () => {

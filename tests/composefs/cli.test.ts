@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeDump, parseDump } from '../../composer/index.ts';
-import { repoRoot, vectors, vectorsDir } from './helpers.ts';
+import { encodeDump, parseDump } from '../../composer/composefs/index.ts';
+import { fsck, repoRoot, vectors, vectorsDir } from './helpers.ts';
 
 let work: string;
 beforeAll(() => {
@@ -67,6 +67,9 @@ describe('eos image', () => {
     expect(m).not.toBeNull();
     expect(readFileSync(join(objects, m![1]!, m![2]!))).toEqual(Buffer.alloc(10_000, 7));
     expect(dump).toMatch(/^\/small 3 100644 1 0 0 0 \d+\.\d+ - hi\\n -$/m);
+    const f = fsck(out);
+    expect(f.output).toBe('');
+    expect(f.ok).toBe(true);
   });
 
   it('reports bad input as one located error line', () => {

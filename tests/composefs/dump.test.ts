@@ -8,7 +8,7 @@ import {
   parseImage,
   utf8,
   validateTree,
-} from '../../composer/index.ts';
+} from '../../composer/composefs/index.ts';
 import { normalizeForImage } from './helpers.ts';
 
 const ROOT = '/ 4096 40755 2 0 0 0 0.0 - - -\n';
@@ -87,6 +87,26 @@ describe('composefs dump format', () => {
     expect(encodeDump(validateTree(normalizeForImage(img)))).toBe(
       encodeDump(validateTree(normalizeForImage(tree))),
     );
+  });
+
+  it('writes the same bytes whatever the order entries and xattrs were given in', () => {
+    const text =
+      ROOT +
+      '/b 0 100644 1 0 0 0 0.0 - - - user.z=1 user.a=2 security.selinux=x\n' +
+      '/a 0 40755 2 0 0 0 0.0 - - - user.a=2\n' +
+      '/a/c 5 100644 1 0 0 0 0.0 - hello - user.a=2\n' +
+      '/-x 0 120777 1 0 0 0 0.0 /b - -\n';
+    const want = encodeImage(parseDump(text));
+    const t = parseDump(text);
+    const stack = [t.root];
+    while (stack.length) {
+      const n = stack.pop()!;
+      n.xattrs.reverse();
+      n.entries?.reverse();
+      for (const e of n.entries ?? []) stack.push(e.inode);
+    }
+    expect(Buffer.compare(encodeImage(validateTree(t.root)), want)).toBe(0);
+    expect(Buffer.compare(encodeImage(parseDump(text)), want)).toBe(0);
   });
 
   it('accepts a missing final newline and repeated xattrs (last wins)', () => {

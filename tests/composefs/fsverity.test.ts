@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsVerityHasher, computeFsVerityDigest } from '../../composer/index.ts';
+import { FsVerityHasher, computeFsVerityDigest } from '../../composer/composefs/index.ts';
 import { setup } from './helpers.ts';
 
 let dir: string;

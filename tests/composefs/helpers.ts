@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { CfsInode, ComposefsTree } from '../../composer/index.ts';
+import type { CfsInode, ComposefsTree } from '../../composer/composefs/index.ts';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 export const vectorsDir = join(repoRoot, '..', 'shared', 'vectors', 'composefs');

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeImage, mountImage, treeFromDirectory, unmountImage } from '../../composer/index.ts';
+import { encodeImage, mountImage, treeFromDirectory, unmountImage } from '../../composer/composefs/index.ts';
 import { fsck, setup } from './helpers.ts';
 import { materialize, randomTree } from './random-tree.ts';
 

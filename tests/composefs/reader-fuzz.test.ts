@@ -1,10 +1,16 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComposefsError } from '../../src/index.ts';
-import { encodeDump, encodeImage, parseDump, parseImage, treeFromDirectory } from '../../composer/index.ts';
-import { vectors } from './helpers.ts';
+import {
+  encodeDump,
+  encodeImage,
+  parseDump,
+  parseImage,
+  treeFromDirectory,
+} from '../../composer/composefs/index.ts';
+import { fsck, setup, vectors } from './helpers.ts';
 import { materialize, randomTree, rng } from './random-tree.ts';
 
 let work: string;
@@ -24,6 +30,15 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0xffffffff, 4096, 36, 12];
 
 describe('composefs reader on damaged images', () => {
+  it('the generated base image passes fsck.erofs --extract', () => {
+    setup();
+    const file = join(work, 'random.cfs');
+    writeFileSync(file, images.find((i) => i.name === 'random')!.bytes);
+    const r = fsck(file);
+    expect(r.output).toBe('');
+    expect(r.ok).toBe(true);
+  });
+
   it('every intact image reads', () => {
     expect(images.length).toBeGreaterThan(8);
     for (const i of images) expect(() => parseImage(i.bytes)).not.toThrow();

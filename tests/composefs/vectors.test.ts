@@ -10,8 +10,8 @@ import {
   parseDump,
   parseImage,
   validateTree,
-} from '../../composer/index.ts';
-import type { ComposefsTree } from '../../composer/index.ts';
+} from '../../composer/composefs/index.ts';
+import type { ComposefsTree } from '../../composer/composefs/index.ts';
 import { fsck, normalizeForImage, setup, vectors, vectorsDir } from './helpers.ts';
 
 const all = vectors();

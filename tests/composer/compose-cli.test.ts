@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -196,5 +197,43 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^FAIL\t.*\tbad-signature: /);
     expect(bad.stderr).toContain(`[E10] composition ${a}: 1 signature(s) rejected`);
+  });
+
+  it('several signatures are kept beside one root, each verified', () => {
+    expect(eos(ws, ['key', 'generate', 'ops']).code).toBe(0);
+    expect(eos(ws, ['key', 'trust', 'ops', '--for', 'compositions,deploy']).code).toBe(0);
+    expect(eos(ws, ['compose', 'sign', b, '--key', 'release']).code).toBe(0);
+    expect(eos(ws, ['compose', 'sign', b, '--key', 'ops']).code).toBe(0);
+    expect(eos(ws, ['compose', 'sign', b, '--key', 'ops', '--for', 'deploy']).code).toBe(0);
+    expect(readdirSync(join(ws.store, 'compositions', `${b.slice(7)}.sigs`))).toHaveLength(3);
+    const r = eos(ws, ['compose', 'verify', b]);
+    expect(r.code).toBe(0);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/\tblake3:[0-9a-f]{64}/, ''))
+        .sort(),
+    ).toEqual(['ok\tops', 'ok\trelease']);
+    const d = eos(ws, ['compose', 'verify', b, '--for', 'deploy']);
+    expect(d.stdout.replace(/\tblake3:[0-9a-f]{64}/, '')).toBe('ok\tops\n');
+  });
+
+  it('eos image writes the merged view as a composefs image that fsck.erofs accepts, cached by root', () => {
+    const out = join(ws.cwd, 'b.cfs');
+    const r = eos(ws, ['image', b, '-o', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^ok\\t${out}\\t\\d+\\t${b}\\n$`));
+    expect(existsSync(join(ws.store, 'images', `${b.slice(7)}.cfs`))).toBe(true);
+    const fsck = spawnSync('fsck.erofs', [out], { encoding: 'utf8' });
+    expect(fsck.stderr + fsck.stdout).not.toMatch(/error/i);
+    expect(fsck.status).toBe(0);
+    // The dump shows redirects into objects/ by BLAKE3 digest.
+    const dump = eos(ws, ['image', '--dump', out]);
+    expect(dump.code).toBe(0);
+    expect(dump.stdout).toMatch(
+      /\/usr\/lib\/libssl\.so\.3 7 100644 1 0 0 0 0\.0 [0-9a-f]{2}\/[0-9a-f]{62} - [0-9a-f]{64}/,
+    );
   });
 });

@@ -2,6 +2,7 @@
  * Fixed-output sources: a pin that does not match is E13 naming both digests and stores nothing;
  * a matching source is stored once and never fetched again; source specs are validated.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,40 @@ describe('fixed-output sources', () => {
     rmSync(copy); // gone from the host: the second fetch must not need it
     const b = await fetchSource({ kind: 'path', path: copy, digest: right }, { store });
     expect(b).toMatchObject({ digest: right, kind: 'file', cached: true });
+  });
+
+  it('a git source is the tree of a commit; a wrong pin is E13', async () => {
+    const repo = join(tmp, 'repo');
+    mkdirSync(join(repo, 'src'), { recursive: true });
+    writeFileSync(join(repo, 'src', 'lib.c'), 'int f(void) { return 42; }\n');
+    writeFileSync(join(repo, 'configure'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@e', ...args])
+        .toString()
+        .trim();
+    git('init', '-q');
+    git('add', '-A');
+    git('commit', '-qm', 'one');
+    const commit = git('rev-parse', 'HEAD');
+    // The expected tree: the same files ingested from a plain copy (no .git).
+    const plain = join(tmp, 'plain');
+    mkdirSync(join(plain, 'src'), { recursive: true });
+    writeFileSync(join(plain, 'src', 'lib.c'), 'int f(void) { return 42; }\n');
+    writeFileSync(join(plain, 'configure'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
+    const want = (await new Store(join(tmp, 'probe-git')).ingest(plain, { fsync: false })).digest;
+    const store = new Store(join(tmp, 'store-git'));
+    const err = await fetchSource({ kind: 'git', url: repo, commit, digest: wrong }, { store }).then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e: unknown) => e as Error & { code: string },
+    );
+    expect(err.code).toBe('E13');
+    expect(err.message).toContain(`got ${want}`);
+    expect(await store.hasTree(want)).toBe(false);
+    const ok = await fetchSource({ kind: 'git', url: repo, commit, digest: want }, { store });
+    expect(ok).toMatchObject({ kind: 'tree', cached: false, digest: want });
+    expect(await store.hasTree(want)).toBe(true);
   });
 
   it('validates source specifications', () => {

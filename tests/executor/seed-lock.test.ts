@@ -82,7 +82,7 @@ describe('build record', () => {
       actionId: null,
       label: 'zlib',
       atomVersion: '1.2.13',
-      recipe: { name: 'std.autotools', identity: z('6'), args: [] },
+      recipe: { name: 'std.autotools', identity: z('6'), args: { 'configure-flags': ['--static'] } },
       seed: { mode: 'debian', root: z('7') },
       world: z('8'),
       shadowed: [
@@ -97,7 +97,7 @@ describe('build record', () => {
       warnings: [],
     };
     expect(buildRecordDigest(rec)).toBe(
-      'blake3:f11fdaf4ee47ef723f9b73d54b5cdb8ce8da5ddad9a6811327a433c3bfeffe00',
+      'blake3:0b3bd721dd2f5cecb4bc60a23712b62b0b6ba11dcfb051f81e5d4d9f2a94adc1',
     );
   });
 });

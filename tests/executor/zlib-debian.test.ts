@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDigest } from '../../src/index.ts';
-import { buildAtom, ensureSeed, readHostAptSources } from '../../executor/index.ts';
+import { Store, parseDigest } from '../../src/index.ts';
+import { buildAtom, ensureSeed, fetchSource, readHostAptSources } from '../../executor/index.ts';
 import { testCacheDir, testStore } from './helpers.ts';
 
 /** blake3 of zlib_1.2.13.dfsg.orig.tar.bz2 (its sha256 is in bookworm's signed Sources index). */
@@ -83,6 +83,17 @@ describe.skipIf(!canRun)(
       expect(dyn).toMatch(/\(SONAME\)\s+Library soname: \[libz\.so\.1\]/);
       expect(dyn).not.toMatch(/RPATH|RUNPATH/);
       execFileSync('rm', ['-rf', out]);
+
+      // The `deb` source kind: the seed's own make .deb, fetched by name and version into a fresh
+      // store, has the blob digest the seed recorded.
+      const make = seed.lock.packages.find((p) => p.name === 'make')!;
+      const fresh = new Store(mkdtempSync(join(tmpdir(), 'eos-deb-')));
+      const got = await fetchSource(
+        { kind: 'deb', package: make.name, version: make.version, arch: make.arch, digest: make.deb! },
+        { store: fresh, aptDir },
+      );
+      expect(got).toMatchObject({ kind: 'file', cached: false, digest: make.deb });
+      execFileSync('rm', ['-rf', fresh.root]);
     }, 900_000);
   },
 );

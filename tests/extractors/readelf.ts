@@ -3,6 +3,18 @@
  * decoder's terms, so tests compare field by field.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { encodeCanonical } from '../../src/index.ts';
+import {
+  parseElf,
+  bindingName,
+  symbolTypeName,
+  visibilityName,
+  dtFlagsNames,
+  dtFlags1Names,
+  type ElfFile,
+  type ElfSymbol,
+} from '../../extractors/index.ts';
 
 export interface ReadelfSymbol {
   index: number;
@@ -79,7 +91,8 @@ export function readelf(file: string): ReadelfFacts {
     if (line.startsWith("Symbol table '.dynsym'")) inDyn = true;
     else if (line.startsWith('Symbol table')) inDyn = false;
     if (!inDyn) continue;
-    const m = /^\s*(\d+): [0-9a-f]+\s+\S+ (\S+)\s+(\S+)\s+(\S+)\s+(\S+) ?(.*)$/.exec(line);
+    const m =
+      /^\s*(\d+): [0-9a-f]+\s+\S+ (<[^>]+>: \d+|\S+)\s+(<[^>]+>: \d+|\S+)\s+(\S+)\s+(\S+) ?(.*)$/.exec(line);
     if (!m) continue;
     f.symbols.push({ index: Number(m[1]), type: m[2]!, bind: m[3]!, vis: m[4]!, ndx: m[5]!, display: m[6]! });
   }
@@ -103,4 +116,74 @@ export function readelf(file: string): ReadelfFacts {
       });
   }
   return f;
+}
+
+/** The name column readelf prints for a decoded symbol (binutils 2.40 rules). */
+export function readelfDisplay(s: ElfSymbol): string {
+  if (s.version === null) return s.name;
+  if (s.versionFile !== null) return `${s.name}@${s.version} (${s.versionIndex})`;
+  // readelf omits the version of a definition whose name is the version's own name (glibc's
+  // ABS version-marker symbols such as GLIBC_2.10).
+  if (s.name === s.version) return s.name;
+  return `${s.name}${s.hidden ? '@' : '@@'}${s.version}`;
+}
+
+/** readelf names GNU_UNIQUE and GNU_IFUNC only in GNU (and, for IFUNC, FreeBSD) OSABI files. */
+function readelfBinding(e: ElfFile, binding: number): string {
+  if (binding === 10 && e.osabi !== 3) return '<OS specific>: 10';
+  return bindingName(binding);
+}
+function readelfType(e: ElfFile, type: number): string {
+  if (type === 10 && e.osabi !== 3 && e.osabi !== 9) return '<OS specific>: 10';
+  return symbolTypeName(type);
+}
+
+function ndx(n: number): string {
+  if (n === 0) return 'UND';
+  if (n === 0xfff1) return 'ABS';
+  if (n === 0xfff2) return 'COM';
+  return String(n);
+}
+
+/**
+ * Decodes a file with the ELF extractor and with readelf and lists every difference (empty when
+ * every field matches): needed, soname, rpath, runpath, flags, flags_1, interpreter, verdef,
+ * verneed, and per symbol its index, type, binding, visibility, section index and versioned name.
+ */
+export function compareWithReadelf(file: string): string[] {
+  const e = parseElf(readFileSync(file), file);
+  const r = readelf(file);
+  const diffs: string[] = [];
+  const same = (what: string, a: unknown, b: unknown) => {
+    // key-order-insensitive: compare canonical encodings
+    if (Buffer.compare(Buffer.from(encodeCanonical(a)), Buffer.from(encodeCanonical(b))) !== 0)
+      diffs.push(`${what}: eos ${JSON.stringify(a)} readelf ${JSON.stringify(b)}`);
+  };
+  same('needed', e.needed, r.needed);
+  same('soname', e.soname, r.soname);
+  same('rpath', e.rpath, r.rpath);
+  same('runpath', e.runpath, r.runpath);
+  same('flags', e.flags === null ? null : dtFlagsNames(e.flags).join(' '), r.flags);
+  same('flags_1', e.flags1 === null ? null : dtFlags1Names(e.flags1).join(' '), r.flags1);
+  same('interpreter', e.interpreter, r.interpreter);
+  same('verdef', e.versionDefinitions, r.verdefs);
+  same('verneed', e.versionNeeds, r.verneeds);
+  same('symbol count', e.symbols.length, r.symbols.length);
+  for (let i = 0; i < Math.min(e.symbols.length, r.symbols.length); i++) {
+    const s = e.symbols[i]!;
+    same(
+      `symbol ${i}`,
+      {
+        index: s.index,
+        type: readelfType(e, s.type),
+        bind: readelfBinding(e, s.binding),
+        vis: visibilityName(s.visibility),
+        ndx: ndx(s.sectionIndex),
+        display: readelfDisplay(s),
+      },
+      r.symbols[i],
+    );
+    if (s.defined !== (r.symbols[i]!.ndx !== 'UND')) diffs.push(`symbol ${i}: defined ${s.defined}`);
+  }
+  return diffs;
 }

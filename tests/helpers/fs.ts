@@ -37,7 +37,6 @@ export const eosBin = join(repoRoot, 'bin', 'eos.mjs');
 /** The golden tree's digest, specs/store.md §3.5. */
 export const GOLDEN_DIGEST = 'blake3:8f40b2a9c824d11326248ac2f63d4380e96ee38e307ee1ca3a5509b432fb37c1';
 
-
 /** One line per path under `dir`: kind, exec bit, content digest or link target. Sorted. */
 export function snapshot(dir: string): string[] {
   const out: string[] = [];

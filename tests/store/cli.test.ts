@@ -19,14 +19,21 @@ function eos(store: string, ...args: string[]): Run {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function eosAsync(store: string, args: string[], killAfterMs?: number): Promise<Run & { signal: string | null }> {
+function eosAsync(
+  store: string,
+  args: string[],
+  killAfterMs?: number,
+): Promise<Run & { signal: string | null }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [eosBin, '--store', store, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [eosBin, '--store', store, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b) => (stdout += b));
     child.stderr.on('data', (b) => (stderr += b));
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    const timer =
+      killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
@@ -42,7 +49,8 @@ function buildBulk(dir: string, seed: string): void {
   for (let d = 0; d < 8; d++) {
     const sub = join(dir, `d${d}`);
     mkdirSync(sub, { recursive: true });
-    for (let f = 0; f < 50; f++) writeFileSync(join(sub, `f${f}`), `${seed}-${d}-${f}\n` + 'x'.repeat((f * 397) % 20000));
+    for (let f = 0; f < 50; f++)
+      writeFileSync(join(sub, `f${f}`), `${seed}-${d}-${f}\n` + 'x'.repeat((f * 397) % 20000));
     writeFileSync(join(sub, 'medium'), randomBytes(2 << 20), { mode: 0o755 });
   }
   writeFileSync(join(dir, 'large'), randomBytes(24 << 20));
@@ -56,7 +64,13 @@ describe('eos store (CLI)', () => {
     const add = eos(store, 'store', 'add', src);
     expect(add).toMatchObject({ code: 0, stdout: `${GOLDEN_DIGEST}\n`, stderr: '' });
     const json = JSON.parse(eos(store, '--json', 'store', 'add', src).stdout);
-    expect(json).toMatchObject({ version: 1, digest: GOLDEN_DIGEST, kind: 'directory', files: 5, written: 0 });
+    expect(json).toMatchObject({
+      version: 1,
+      digest: GOLDEN_DIGEST,
+      kind: 'directory',
+      files: 5,
+      written: 0,
+    });
 
     const ls = eos(store, 'store', 'ls', GOLDEN_DIGEST);
     expect(ls.code).toBe(0);
@@ -72,9 +86,10 @@ describe('eos store (CLI)', () => {
     expect(JSON.parse(eos(store, '--json', 'store', 'ls', GOLDEN_DIGEST).stdout).entries).toHaveLength(6);
 
     expect(eos(store, 'store', 'cat', digestBytes('hello\n')).stdout).toBe('hello\n');
-    expect(eos(store, 'store', 'cat', 'blake3:95972b57d19f4082abd0544062597c4698d717ae6a01116b5bdd105598222aaf').stdout).toBe(
-      SUB_BYTES,
-    );
+    expect(
+      eos(store, 'store', 'cat', 'blake3:95972b57d19f4082abd0544062597c4698d717ae6a01116b5bdd105598222aaf')
+        .stdout,
+    ).toBe(SUB_BYTES);
 
     const out = join(tempDir(), 'out');
     const ex = eos(store, 'store', 'export', GOLDEN_DIGEST, out);
@@ -89,7 +104,11 @@ describe('eos store (CLI)', () => {
     expect(stats.code).toBe(0);
     expect(stats.stdout).toContain('blobs\t3\n');
     expect(stats.stdout).toContain('trees\t3\n');
-    expect(JSON.parse(eos(store, '--json', 'store', 'stats').stdout)).toMatchObject({ version: 1, blobs: 3, trees: 3 });
+    expect(JSON.parse(eos(store, '--json', 'store', 'stats').stdout)).toMatchObject({
+      version: 1,
+      blobs: 3,
+      trees: 3,
+    });
 
     expect(eos(store, 'store', 'root', 'add', 'golden', GOLDEN_DIGEST).code).toBe(0);
     expect(eos(store, 'store', 'root', 'ls').stdout).toBe(`golden\t${GOLDEN_DIGEST}\n`);
@@ -140,7 +159,7 @@ describe('eos store (CLI)', () => {
     const p = s.blobPath(victim);
     chmodSync(p, 0o644);
     const bytes = readFileSync(p);
-    bytes[1234567] ^= 0x40;
+    bytes[1234567] = bytes[1234567]! ^ 0x40;
     writeFileSync(p, bytes);
 
     const v = eos(store, 'store', 'verify');
@@ -200,7 +219,11 @@ describe('eos store (CLI)', () => {
     for (let round = 0; round < 10; round++) {
       const runs = await Promise.all(
         [0, 1, 2, 3, 4].map(() =>
-          eosAsync(store, ['store', 'add', src], startMs * 0.8 + Math.random() * (fullMs * 1.5 - startMs * 0.8)),
+          eosAsync(
+            store,
+            ['store', 'add', src],
+            startMs * 0.8 + Math.random() * (fullMs * 1.5 - startMs * 0.8),
+          ),
         ),
       );
       for (const r of runs) {

@@ -1,5 +1,5 @@
 // The filesystem store: ingest, materialize, hostile trees, gc, verify, stats (specs/store.md §4–§10).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -16,7 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   digestBytes,
@@ -44,6 +44,7 @@ function plantTree(store: Store, value: unknown): Digest {
   store.ensureLayout();
   const bytes = encodeCanonical(value);
   const d = digestBytes(bytes);
+  mkdirSync(dirname(store.treePath(d)), { recursive: true });
   writeFileSync(store.treePath(d), bytes);
   return d;
 }
@@ -102,7 +103,10 @@ describe('ingest and materialize', () => {
       else expect(rep.copied).toBe(0);
       expect(statSync(join(out, 'run.sh')).mode & 0o777).toBe(copy ? 0o755 : 0o555);
       expect(statSync(join(out, 'hello.txt')).mode & 0o777).toBe(copy ? 0o644 : 0o444);
-      if (!copy) expect(statSync(join(out, 'hello.txt')).ino).toBe(statSync(store.blobPath(digestBytes('hello\n'))).ino);
+      if (!copy)
+        expect(statSync(join(out, 'hello.txt')).ino).toBe(
+          statSync(store.blobPath(digestBytes('hello\n'))).ino,
+        );
     }
     // a re-ingest of the materialized copy gives the same digest
     expect((await store.ingest(src)).digest).toBe(r.digest);
@@ -125,7 +129,14 @@ describe('ingest and materialize', () => {
       ['c-link', 'file'],
     ]);
     const st = await store.stats();
-    expect(st).toMatchObject({ blobs: 2, blobBytes: 9, trees: 1, logicalBytes: 18, referencedBytes: 9, savedBytes: 9 });
+    expect(st).toMatchObject({
+      blobs: 2,
+      blobBytes: 9,
+      trees: 1,
+      logicalBytes: 18,
+      referencedBytes: 9,
+      savedBytes: 9,
+    });
   });
 
   it('ingests a single file as a blob', async () => {
@@ -166,6 +177,58 @@ describe('ingest and materialize', () => {
   });
 });
 
+describe('ingest failures and locks', () => {
+  it('refuses a tree that contains the store (E6) and leaves no temp files after a failed ingest', async () => {
+    const src = tempDir();
+    buildGolden(src);
+    const inside = new Store(join(src, 'sub', 'store'));
+    const e = await inside.ingest(src).catch((x) => x);
+    expect(e.code).toBe('E6');
+    expect(e.message).toContain('is the store itself');
+    const fifoTree = tempDir();
+    for (let i = 0; i < 30; i++) writeFileSync(join(fifoTree, `f${i}`), randomBytes(2000 + i));
+    execFileSync('mkfifo', [join(fifoTree, 'zz-pipe')]);
+    const store = new Store(join(tempDir(), 's'));
+    expect(await codeOf(store.ingest(fifoTree))).toBe('E6');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readdirSync(store.dir('tmp'))).toEqual([]);
+    expect(readdirSync(store.dir('locks'))).toEqual([]);
+  });
+
+  it('gc refuses (E12) while an ingest holds the store; an ingest waits for a live gc', async () => {
+    const store = new Store(join(tempDir(), 's'));
+    const src = tempDir();
+    buildGolden(src);
+    // an ingest in flight: gc must not run
+    let release!: () => void;
+    const held = store.withWriteLock(() => new Promise<void>((r) => (release = r)));
+    await new Promise((r) => setTimeout(r, 50));
+    const other = new Store(store.root);
+    // same pid counts as the holder only for itself: simulate another process's lock file
+    const fake = spawn('sleep', ['30']);
+    writeFileSync(join(store.dir('locks'), `shared-${fake.pid}-test`), `${fake.pid}\n`);
+    const e = await other.gc().catch((x) => x);
+    expect(e.code).toBe('E12');
+    expect(e.message).toContain(`pid ${fake.pid}`);
+    fake.kill('SIGKILL');
+    await new Promise((r) => fake.on('close', r));
+    release();
+    await held;
+    // a live exclusive holder (another pid) makes an ingest wait until it is gone
+    const gcProc = spawn('sleep', ['30']);
+    writeFileSync(join(store.dir('locks'), 'exclusive'), `${gcProc.pid}\n`);
+    let done = false;
+    const ing = store.ingest(src).then((r) => ((done = true), r));
+    await new Promise((r) => setTimeout(r, 600));
+    expect(done).toBe(false);
+    gcProc.kill('SIGKILL');
+    expect((await ing).digest).toBe(GOLDEN_DIGEST);
+    // the stale shared lock of the dead pid is cleared by the next gc
+    expect((await store.gc({ graceSeconds: 0 })).treesRemoved).toBe(3);
+    expect(readdirSync(store.dir('locks'))).toEqual([]);
+  });
+});
+
 describe('hostile trees and exports (E8), nothing written outside the target', () => {
   it('refuses crafted trees with "..", "/" or duplicate names before writing anything', async () => {
     const store = new Store(join(tempDir(), 's'));
@@ -191,7 +254,10 @@ describe('hostile trees and exports (E8), nothing written outside the target', (
     expect(await codeOf(store.materialize(dup, join(base, 'dup')))).toBe('E3');
     // a nested hostile tree: refused when reached, and nothing escapes
     const bad = plantTree(store, { entries: [{ kind: 'symlink', name: '..', target: '/' }], version: 1 });
-    const outer = plantTree(store, { entries: [{ digest: bad, kind: 'directory', name: 'inner', size: 1 }], version: 1 });
+    const outer = plantTree(store, {
+      entries: [{ digest: bad, kind: 'directory', name: 'inner', size: 1 }],
+      version: 1,
+    });
     expect(await codeOf(store.materialize(outer, join(base, 'nested')))).toBe('E8');
     expect(readdirSync(base).sort()).toEqual(['nested']);
     expect(readdirSync(join(base, 'nested'))).toEqual(['inner']);
@@ -232,7 +298,9 @@ describe('hostile trees and exports (E8), nothing written outside the target', (
   it('reports a missing object as E4', async () => {
     const store = new Store(join(tempDir(), 's'));
     const d = plantTree(store, {
-      entries: [{ digest: digestBytes('never stored'), executable: false, kind: 'file', name: 'x', size: 12 }],
+      entries: [
+        { digest: digestBytes('never stored'), executable: false, kind: 'file', name: 'x', size: 12 },
+      ],
       version: 1,
     });
     expect(await codeOf(store.materialize(d, join(tempDir(), 'o')))).toBe('E4');
@@ -310,12 +378,13 @@ describe('gc, roots, verify, stats', () => {
     const bp = store.blobPath(blob);
     chmodSync(bp, 0o644);
     const bytes = readFileSync(bp);
-    bytes[3] ^= 0x01;
+    bytes[3] = bytes[3]! ^ 0x01;
     writeFileSync(bp, bytes);
     const sub = (await store.getTree(r.digest)).entries.find((e) => e.name === 'sub') as { digest: Digest };
     const tp = store.treePath(sub.digest);
     chmodSync(tp, 0o644);
     writeFileSync(tp, readFileSync(tp, 'utf8').replace('"up"', '"UP"'));
+    mkdirSync(join(store.dir('objects'), 'ab'), { recursive: true });
     writeFileSync(join(store.dir('objects'), 'ab', 'not-an-object'), 'x');
 
     const v = await store.verify();

@@ -82,9 +82,17 @@ describe('tree encoding (specs/store.md §3)', () => {
 
   it('rejects unsafe names with E8', () => {
     for (const name of ['', '.', '..', 'a/b', '/', 'a\0b', '\ud800x']) {
-      expect(code(() => makeTree([{ name, kind: 'symlink', target: 'x' }])), JSON.stringify(name)).toBe('E8');
-      const bytes = enc(`{"entries":[{"kind":"symlink","name":${JSON.stringify(name)},"target":"x"}],"version":1}`);
-      expect(code(() => parseTree(bytes)), JSON.stringify(name)).toBe('E8');
+      expect(
+        code(() => makeTree([{ name, kind: 'symlink', target: 'x' }])),
+        JSON.stringify(name),
+      ).toBe('E8');
+      const bytes = enc(
+        `{"entries":[{"kind":"symlink","name":${JSON.stringify(name)},"target":"x"}],"version":1}`,
+      );
+      expect(
+        code(() => parseTree(bytes)),
+        JSON.stringify(name),
+      ).toBe('E8');
     }
   });
 
@@ -95,21 +103,45 @@ describe('tree encoding (specs/store.md §3)', () => {
       ['{"entries":[],"version":2}', 'E3'],
       ['{"entries":[],"extra":1,"version":1}', 'E3'],
       ['[]', 'E3'],
-      ['{"entries":[{"kind":"symlink","name":"b","target":"x"},{"kind":"symlink","name":"a","target":"x"}],"version":1}', 'E3'],
-      ['{"entries":[{"kind":"symlink","name":"a","target":"x"},{"kind":"symlink","name":"a","target":"y"}],"version":1}', 'E3'],
+      [
+        '{"entries":[{"kind":"symlink","name":"b","target":"x"},{"kind":"symlink","name":"a","target":"x"}],"version":1}',
+        'E3',
+      ],
+      [
+        '{"entries":[{"kind":"symlink","name":"a","target":"x"},{"kind":"symlink","name":"a","target":"y"}],"version":1}',
+        'E3',
+      ],
       ['{"entries":[{"kind":"symlink","name":"a","target":""}],"version":1}', 'E3'],
       ['{"entries":[{"kind":"fifo","name":"a"}],"version":1}', 'E3'],
-      ['{"entries":[{"digest":"blake3:00","executable":false,"kind":"file","name":"a","size":1}],"version":1}', 'E2'],
-      [`{"entries":[{"digest":"${blob('')}","executable":false,"kind":"file","name":"a","size":-1}],"version":1}`, 'E3'],
-      [`{"entries":[{"digest":"${blob('')}","executable":0,"kind":"file","name":"a","size":1}],"version":1}`, 'E3'],
+      [
+        '{"entries":[{"digest":"blake3:00","executable":false,"kind":"file","name":"a","size":1}],"version":1}',
+        'E2',
+      ],
+      [
+        `{"entries":[{"digest":"${blob('')}","executable":false,"kind":"file","name":"a","size":-1}],"version":1}`,
+        'E3',
+      ],
+      [
+        `{"entries":[{"digest":"${blob('')}","executable":0,"kind":"file","name":"a","size":1}],"version":1}`,
+        'E3',
+      ],
       [`{"entries":[{"digest":"${blob('')}","kind":"file","name":"a","size":1}],"version":1}`, 'E3'],
-      [`{"entries":[{"digest":"${blob('')}","executable":false,"kind":"directory","name":"a","size":1}],"version":1}`, 'E3'],
+      [
+        `{"entries":[{"digest":"${blob('')}","executable":false,"kind":"directory","name":"a","size":1}],"version":1}`,
+        'E3',
+      ],
     ];
-    for (const [text, want] of cases) expect(code(() => parseTree(enc(text))), text).toBe(want);
-    expect(() => makeTree([
-      { name: 'a', kind: 'symlink', target: 'x' },
-      { name: 'a', kind: 'directory', digest: EMPTY_DIGEST as never, size: 0 },
-    ])).toThrow(EncodingError);
+    for (const [text, want] of cases)
+      expect(
+        code(() => parseTree(enc(text))),
+        text,
+      ).toBe(want);
+    expect(() =>
+      makeTree([
+        { name: 'a', kind: 'symlink', target: 'x' },
+        { name: 'a', kind: 'directory', digest: EMPTY_DIGEST as never, size: 0 },
+      ]),
+    ).toThrow(EncodingError);
   });
 
   it('never crashes on random bytes: only Eos errors', () => {
@@ -117,7 +149,8 @@ describe('tree encoding (specs/store.md §3)', () => {
     for (let i = 0; i < 2000; i++) {
       const b = Uint8Array.from(valid);
       const flips = 1 + (i % 4);
-      for (let j = 0; j < flips; j++) b[Math.floor(Math.random() * b.length)] = Math.floor(Math.random() * 256);
+      for (let j = 0; j < flips; j++)
+        b[Math.floor(Math.random() * b.length)] = Math.floor(Math.random() * 256);
       try {
         parseTree(b);
       } catch (e) {
