@@ -30,6 +30,7 @@ import {
   loadRecipe,
   parseSourceSpec,
   readSeedLock,
+  recipeEnv,
   seedRoot,
   type SeedLock,
   type SourceSpec,
@@ -44,7 +45,7 @@ import {
   storeRebuilder,
   type SchedNode,
 } from '../../scheduler/index.ts';
-import { BuildClosureError, IoError, LockError, UsageError } from '../errors.ts';
+import { BuildClosureError, LockError, UsageError } from '../errors.ts';
 import { Store } from '../store/index.ts';
 import type { Digest } from '../digest.ts';
 import { configDir } from '../config.ts';
@@ -186,6 +187,7 @@ async function loadNodes(lockPath: string, staging: string): Promise<AtomNode[]>
           data: { label: n.label, dep: d },
         });
     loadRecipe(n.manifest.build.recipe); // E7 for an unknown recipe, before anything runs
+    recipeEnv(n.manifest.build.args); // E7 for arguments the recipe cannot take
     executorSources(n.manifest, n.label);
     nodes.push(n as AtomNode);
   }
@@ -202,15 +204,15 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const seed: SeedLock = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
-  const toolchain = seedRoot(seed);
   const store = new Store(opts.store);
-  const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
   const signer = opts.signKey ? keySigner((await readSecretKey(configDir(), opts.signKey)).seed) : undefined;
+  const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
   const sig = abortOnSignals((s) => process.stderr.write(`eos: ${s}: cancelling (no new builds start)\n`));
   const display = opts.json ? { onEvent: () => {}, stop: () => {} } : createProgressDisplay(process.stderr);
   try {
     const nodes = await loadNodes(lockPath, staging);
+    const seed: SeedLock = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
+    const toolchain = seedRoot(seed);
     const r = await runBuild<AtomNode>({
       nodes,
       storeDir: store.root,
@@ -261,8 +263,6 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
   } finally {
     display.stop();
     sig.dispose();
-    await rm(staging, { recursive: true, force: true }).catch((e: unknown) => {
-      throw new IoError(`${staging}: ${(e as Error).message}`);
-    });
+    await rm(staging, { recursive: true, force: true });
   }
 }
