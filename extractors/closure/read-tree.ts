@@ -28,21 +28,34 @@ export interface ClosureComposition {
   entries: Record<string, { at: string; node: ClosureEntryNode }>;
 }
 
+/** Reads trees once per digest (a closure reads the same directories many times). */
+function treeCache(store: ObjectStore): (d: Digest) => Promise<Tree> {
+  const cache = new Map<Digest, Promise<Tree>>();
+  return (d) => {
+    let t = cache.get(d);
+    if (!t) {
+      t = store.trees.get(d);
+      cache.set(d, t);
+    }
+    return t;
+  };
+}
+
 /** Looks up a path in a stored tree without following links; null when absent. */
 async function lookup(
-  store: ObjectStore,
+  getTree: (d: Digest) => Promise<Tree>,
   tree: Digest,
   path: string,
 ): Promise<TreeEntry | { kind: 'root' } | null> {
   const parts = pathComponents(path);
   if (parts.length === 0) return { kind: 'root' };
-  let dir: Tree = await store.trees.get(tree);
+  let dir: Tree = await getTree(tree);
   for (let i = 0; i < parts.length; i++) {
     const e = dir.entries.find((x) => x.name === parts[i]);
     if (!e) return null;
     if (i === parts.length - 1) return e;
     if (e.kind !== 'directory') return null;
-    dir = await store.trees.get(e.digest);
+    dir = await getTree(e.digest);
   }
   return null;
 }
@@ -54,15 +67,16 @@ async function lookup(
  */
 export function storeClosureTree(store: ObjectStore, tree: Digest): ClosureTree {
   const dirs = new Map<string, Promise<Tree | null>>();
+  const getTree = treeCache(store);
   const dirAt = (path: string): Promise<Tree | null> => {
     let d = dirs.get(path);
     if (!d) {
       d = (async () => {
         const parts = pathComponents(path);
-        if (parts.length === 0) return store.trees.get(tree);
+        if (parts.length === 0) return getTree(tree);
         const parent = await dirAt('/' + parts.slice(0, -1).join('/'));
         const e = parent?.entries.find((x) => x.name === parts[parts.length - 1]);
-        return e && e.kind === 'directory' ? store.trees.get(e.digest) : null;
+        return e && e.kind === 'directory' ? getTree(e.digest) : null;
       })();
       dirs.set(path, d);
     }
@@ -160,6 +174,7 @@ export function compositionClosureEntries(
   view: Digest,
 ): ClosureEntries {
   const names = Object.keys(c.entries).sort();
+  const getTree = treeCache(store);
   const offered = async (name: string, path: string): Promise<TreeEntry | null> => {
     const e = c.entries[name]!;
     const n = e.node;
@@ -171,13 +186,13 @@ export function compositionClosureEntries(
     }
     const prefix = e.at === '/' ? '' : e.at;
     if (!path.startsWith(prefix + '/')) return null;
-    const found = await lookup(store, n.digest, path.slice(prefix.length));
+    const found = await lookup(getTree, n.digest, path.slice(prefix.length));
     return found && found.kind !== 'root' ? found : null;
   };
   return {
     names: () => names,
     async owners(path) {
-      const shown = await lookup(store, view, path);
+      const shown = await lookup(getTree, view, path);
       if (!shown || shown.kind === 'root' || shown.kind === 'directory') return [];
       const out: string[] = [];
       for (const name of names) {
@@ -195,7 +210,7 @@ export function compositionClosureEntries(
       else if (n.kind === 'tree') {
         const prefix = e.at === '/' ? '' : e.at;
         const walk = async (d: Digest, p: string): Promise<void> => {
-          for (const x of (await store.trees.get(d)).entries) {
+          for (const x of (await getTree(d)).entries) {
             if (x.kind === 'directory') await walk(x.digest, `${p}/${x.name}`);
             else if (x.kind === 'file') candidates.push(`${p}/${x.name}`);
           }

@@ -222,7 +222,7 @@ describe('computeClosure over byte-built ELF files', () => {
   it('names a symbol the provider no longer exports', async () => {
     const tree = memoryTree({ ...base, '/usr/lib/libdemo.so.1': demoLibraryWithoutOld(64, 'little') });
     const c = await computeClosure({ tree, roots: { paths: ['/bin/demo'] } });
-    expect(c.unsatisfied.filter((u) => u.soname === 'libdemo.so.1')).toEqual([
+    expect(c.unsatisfied.filter((u) => 'soname' in u && u.soname === 'libdemo.so.1')).toEqual([
       {
         kind: 'missing-symbol',
         by: '/bin/demo',
