@@ -368,8 +368,8 @@ describe('removing a needed library', () => {
     'without libz: libz.so.1 is a named unsatisfied requirement (exit 3)',
     async () => {
       const c = compose(['libz.so.1']);
-      const saved = await cs.save(c);
-      const r = eos(ws, ['closure', saved.root, '--roots', CURL]);
+      const s = await cs.save(c);
+      const r = eos(ws, ['closure', s.root, '--roots', CURL]);
       expect(r.code).toBe(3);
       const lines = r.stdout.trim().split('\n');
       expect(lines).toContain(

@@ -270,3 +270,61 @@ describe('computeClosure over byte-built ELF files', () => {
     );
   });
 });
+
+describe('the closure vector of specs/interface.md §10.10', () => {
+  it('has the digest the spec states', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const libc = buildElf({
+      bits: 64,
+      endian: 'little',
+      soname: 'libc.so.6',
+      symbols: ['puts', 'printf', '__cxa_finalize'].map((name) => ({
+        name,
+        bind: 1,
+        type: 2,
+        shndx: 7,
+        versym: 2,
+      })),
+      verdefs: [
+        { index: 1, flags: 1, names: ['libc.so.6'] },
+        { index: 2, flags: 0, names: ['GLIBC_2.2.5'] },
+      ],
+    });
+    const tree = memoryTree({
+      '/bin/demo': demoProgram(64, 'little'),
+      '/lib': { link: 'usr/lib' },
+      '/lib64': { link: 'usr/lib' },
+      '/usr/lib/ld-linux-x86-64.so.2': buildElf({
+        bits: 64,
+        endian: 'little',
+        soname: 'ld-linux-x86-64.so.2',
+        symbols: [],
+      }),
+      '/usr/lib/libc.so.6': libc,
+      '/usr/lib/libdemo.so.1': demoLibraryWithoutOld(64, 'little'),
+      '/usr/local/lib/libdemo.so.1': demoLibrary(32, 'little'),
+      '/etc/ld.so.conf': 'include ld.so.conf.d/*.conf\n',
+      '/etc/ld.so.conf.d/local.conf': '/usr/local/lib\n',
+    });
+    const c = await computeClosure({ tree, roots: { paths: ['/bin/demo'] } });
+    expect(c.members.map((m) => m.path)).toEqual([
+      '/bin/demo',
+      '/usr/lib/ld-linux-x86-64.so.2',
+      '/usr/lib/libc.so.6',
+      '/usr/lib/libdemo.so.1',
+    ]);
+    expect(c.unsatisfied).toEqual([
+      {
+        kind: 'missing-symbol',
+        by: '/bin/demo',
+        soname: 'libdemo.so.1',
+        provider: '/usr/lib/libdemo.so.1',
+        symbol: 'demo_old@DEMO_1.0',
+      },
+    ]);
+    const spec = readFileSync(join(import.meta.dirname, '..', '..', 'specs', 'interface.md'), 'utf8');
+    const stated = /closure vector digest: `(blake3:[0-9a-f]{64})`/.exec(spec)?.[1];
+    expect(closureDigest(c)).toBe(stated);
+  });
+});
