@@ -69,3 +69,28 @@ export type {
 } from './python/manifest.ts';
 export { parsePythonImports, packageOf } from './python/imports.ts';
 export { readPythonManifest, openPythonTree } from './python/read-tree.ts';
+export {
+  computeClosure,
+  closureDigest,
+  defaultLibraryDirs,
+  describeReason,
+  describeUnsatisfied,
+  scriptInterpreter,
+  CLOSURE_KIND,
+  CLOSURE_VERSION,
+} from './closure/closure.ts';
+export type {
+  Closure,
+  ClosureEntries,
+  ClosureInput,
+  ClosureLink,
+  ClosureMember,
+  ClosureReason,
+  Unsatisfied,
+} from './closure/closure.ts';
+export { ViewResolver, MAX_SYMLINKS } from './closure/view.ts';
+export type { ClosureTree, ClosureDirEntry, ResolvedPath, FollowedLink } from './closure/view.ts';
+export { readLdSoConf, parseLdSoConfText, globMatch } from './closure/ld-so-conf.ts';
+export type { LdSoConf } from './closure/ld-so-conf.ts';
+export { storeClosureTree, directoryClosureTree, compositionClosureEntries } from './closure/read-tree.ts';
+export type { ClosureComposition, ClosureEntryNode } from './closure/read-tree.ts';

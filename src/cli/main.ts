@@ -178,6 +178,13 @@ function registerInterface(program: Command, act: ActionFactory): void {
     .requiredOption('--new <path>', 'the new provider tree (file or directory)')
     .requiredOption('--consumers <paths>', 'consumer trees, comma-separated')
     .action(act(() => import('./interface-check.ts')));
+  program
+    .command('closure <root>')
+    .description(
+      'the runtime closure of roots in a composition: members with reasons, or the unsatisfied requirements (exit 3)',
+    )
+    .option('--roots <items>', 'comma-separated absolute paths in the view, or entry names')
+    .action(act(() => import('./closure.ts'), ['root']));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
