@@ -275,7 +275,12 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       ...(opts.signKey ? { sign: { config: configDir(), name: opts.signKey } } : {}),
     });
     return {
-      lines: [...r.lines, `composition\t${c.root}\t${resolve(opts.compose)}`],
+      // Before the summary line, which stays last.
+      lines: [
+        ...r.lines.slice(0, -1),
+        `composition\t${c.root}\t${resolve(opts.compose)}`,
+        ...r.lines.slice(-1),
+      ],
       json: { ...(r.json as object), composition: { root: c.root, file: resolve(opts.compose) } },
       exitCode: r.exitCode,
       notes: [
