@@ -25,7 +25,9 @@ bash scripts/setup.sh
 mkdir -p "$demo" "$EOS_CONFIG_DIR" "$EOS_STORE" "$work"
 
 step "a demo key, trusted for atoms, builds and compositions"
-if ! eos key list | grep -q "^demo"$'\t'"[^\t]*"$'\t'"secret"; then eos key generate demo; fi
+if ! eos key list | awk -F'\t' '$1 == "demo" && $3 == "secret" { f = 1 } END { exit !f }'; then
+  eos key generate demo
+fi
 eos key trust demo --for atoms,builds,compositions
 eos key list
 
@@ -62,19 +64,26 @@ eos lock --dir "$work/root" --set "examples=$work/atoms"
 
 step "eos build: zlib -> OpenSSL 3.0.20 -> curl (sandboxed, Debian-seeded world)"
 t0=$(date +%s)
+rc=0
 eos --json build "$work/root/eos.lock" --jobs "$jobs" --sign-key demo \
-  --compose "$work/root/runtime.toml" >"$work/build1.json"
+  --compose "$work/root/runtime.toml" >"$work/build1.json" || rc=$?
 t1=$(date +%s)
 node -e '
   const doc = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  for (const e of doc.events) {
+  if (doc.error) console.log(`error\t${doc.error.message}`);
+  for (const e of doc.events ?? []) {
     if (e.type === "ok") console.log(`ok\t${e.label}\t${e.output}\t${(e.durationMs / 1000).toFixed(1)} s`);
     else if (e.type === "cached") console.log(`cached\t${e.label}\t${e.output}`);
-    else if (e.type === "failed") console.log(`FAIL\t${e.label}\t${e.detail}`);
+    else if (e.type === "failed") console.log(`FAIL\t${e.label}\t${e.detail}${e.log ? ` (log: ${e.log})` : ""}`);
+    else if (e.type === "skipped") console.log(`skipped\t${e.label}\t${e.detail}`);
   }
-  console.log(`composition\t${doc.composition.root}`);
+  if (doc.composition) console.log(`composition\t${doc.composition.root}`);
 ' "$work/build1.json"
 echo "eos build: $((t1 - t0)) s wall"
+if [ "$rc" -ne 0 ]; then
+  echo "eos demo: eos build failed (exit $rc); build logs are under $EOS_STORE" >&2
+  exit "$rc"
+fi
 
 step "the runtime composition (runtime seed entries + outputs), signed by the builder key"
 root=$(eos compose "$work/root/runtime.toml")
