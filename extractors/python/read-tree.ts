@@ -1,0 +1,90 @@
+/**
+ * The I/O shell of the Python extractor: lists an import root on disk (a `site-packages` or
+ * `dist-packages` directory) and builds its Python manifest with a reader over the files.
+ * Regular files are listed, and symbolic links that resolve to regular files (listed under the
+ * link's path, read through it); links to directories are not followed.
+ * @see specs/interface.md §9
+ */
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { IoError, NotFoundError, UsageError } from '../../src/index.ts';
+import { buildPythonManifest, type PythonManifest, type PythonManifestOptions } from './manifest.ts';
+
+function ioError(path: string, e: unknown): never {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT') throw new NotFoundError(`${path}: no such file or directory`, { data: { path } });
+  throw new IoError(`${path}: ${err?.message ?? String(e)}`, { data: { path }, cause: e });
+}
+
+/**
+ * The files of a directory tree as paths relative to it (`/`-separated), sorted by UTF-16 code units.
+ * @throws NotFoundError E4 when `root` does not exist
+ * @throws UsageError E1 when `root` is not a directory
+ * @throws IoError E12 when a directory cannot be read
+ */
+export function listPythonTree(root: string): string[] {
+  let st;
+  try {
+    st = statSync(root);
+  } catch (e) {
+    ioError(root, e);
+  }
+  if (!st.isDirectory())
+    throw new UsageError(`${root}: not a directory (a Python import root such as site-packages is expected)`, {
+      data: { path: root },
+    });
+  const out: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      ioError(dir, e);
+    }
+    for (const name of names) {
+      const abs = join(dir, name);
+      const r = rel === '' ? name : `${rel}/${name}`;
+      let s;
+      try {
+        s = lstatSync(abs);
+      } catch (e) {
+        ioError(abs, e);
+      }
+      if (s.isDirectory()) walk(abs, r);
+      else if (s.isFile()) out.push(r);
+      else if (s.isSymbolicLink()) {
+        try {
+          if (statSync(abs).isFile()) out.push(r);
+        } catch {
+          // A dangling link names no file.
+        }
+      }
+    }
+  };
+  walk(root, '');
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Reads an import root from disk and builds its Python manifest.
+ * @throws NotFoundError E4 when `root` does not exist
+ * @throws UsageError E1 when `root` is not a directory
+ * @throws IoError E12 when a directory or file cannot be read
+ * @see specs/interface.md §9
+ */
+export function readPythonManifest(root: string, options: PythonManifestOptions = {}): PythonManifest {
+  const paths = listPythonTree(root);
+  return buildPythonManifest(
+    {
+      paths,
+      read: (p) => {
+        try {
+          return readFileSync(join(root, p));
+        } catch (e) {
+          ioError(join(root, p), e);
+        }
+      },
+    },
+    options,
+  );
+}
