@@ -59,8 +59,9 @@ export interface ParsedPythonSource {
 const CONDITIONAL = new Set(['TryStatement', 'IfStatement', 'MatchStatement']);
 
 /**
- * Decodes Python source bytes per PEP 263: a UTF-8 BOM means UTF-8; else a `coding[:=]name`
- * comment on line 1, or on line 2 when line 1 is blank or a comment, names the codec; else UTF-8.
+ * Decodes Python source bytes per PEP 263: a `coding[:=]name` comment on line 1, or on line 2
+ * when line 1 is blank or a comment, names the codec; else UTF-8. A UTF-8 byte order mark is
+ * skipped and allows only a UTF-8 declaration.
  * Codec names are those of the WHATWG Encoding standard after Python's normalization (`_` → `-`,
  * `utf-8-*` → utf-8, `latin-1` → iso-8859-1). A NUL byte is an error, as in CPython.
  */
@@ -68,13 +69,14 @@ export function decodePythonSource(bytes: Uint8Array): { text: string } | { erro
   const whole = (message: string) => ({ error: { kind: 'encoding' as const, line: 0, column: 0, message } });
   let start = 0;
   let codec = 'utf-8';
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
-  else {
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  if (bom) start = 3;
+  {
     // The first two lines, as latin-1 (a cookie is ASCII).
     let end = 0;
     let lines = 0;
-    while (end < bytes.length && end < 4096 && lines < 2) if (bytes[end++] === 0x0a) lines++;
-    const head = String.fromCharCode(...bytes.subarray(0, end)).split(/\r\n|\n|\r/);
+    while (start + end < bytes.length && end < 4096 && lines < 2) if (bytes[start + end++] === 0x0a) lines++;
+    const head = String.fromCharCode(...bytes.subarray(start, start + end)).split(/\r\n|\n|\r/);
     for (let i = 0; i < 2 && i < head.length; i++) {
       const l = head[i]!;
       // PEP 263's pattern, applied to a comment line only.
@@ -87,6 +89,7 @@ export function decodePythonSource(bytes: Uint8Array): { text: string } | { erro
     }
     if (codec === 'utf8' || codec.startsWith('utf-8-')) codec = 'utf-8';
     if (/^(latin-1|iso-8859-1|iso-latin-1)(-.*)?$/.test(codec)) codec = 'iso-8859-1';
+    if (bom && codec !== 'utf-8') return whole(`a UTF-8 byte order mark with a ${codec} coding declaration`);
   }
   let text: string;
   try {
@@ -226,7 +229,8 @@ function readImport(
       let asname: string | null = null;
       if (kids[i]?.name === 'as') {
         i++;
-        if (kids[i]?.name !== 'VariableName') return { error: 'expected a name after as', at: kids[i - 1]!.to };
+        if (kids[i]?.name !== 'VariableName')
+          return { error: 'expected a name after as', at: kids[i - 1]!.to };
         asname = src(kids[i++]!);
       }
       names.push({ name: n, asname });

@@ -11,11 +11,23 @@
  * @see specs/interface.md §9
  */
 import { z } from 'zod';
-import { digestCanonical, parseCanonical, EncodingError, type Digest } from '../../src/index.ts';
+import {
+  digestCanonical,
+  parseCanonical,
+  ElfFormatError,
+  EncodingError,
+  type Digest,
+} from '../../src/index.ts';
 import { parseImportsFromText, decodePythonSource, type SourceError } from './imports.ts';
 import { parseMetadata, parseTopLevel } from './metadata.ts';
 import { moduleOfPath, resolveRelativeImport, type ModuleOfFile } from './module-names.ts';
-import { parseRecord, recordHash, resolveRecordPath, RECORD_HASH_ALGORITHMS, type RecordEntry } from './record.ts';
+import {
+  parseRecord,
+  recordHash,
+  resolveRecordPath,
+  RECORD_HASH_ALGORITHMS,
+  type RecordEntry,
+} from './record.ts';
 import { STDLIB_MODULE_NAMES, STDLIB_SOURCE } from './stdlib-cpython-3.11.ts';
 
 /** The Python extractor's identity; caches key manifests by (this, subject tree digest). @see specs/interface.md §9.1 */
@@ -181,7 +193,8 @@ function findDistributions(present: Set<string>, paths: readonly string[]): Dist
     if (format === null || out.has(top)) continue;
     if (slash < 0) {
       // An egg-info file: PKG-INFO content in one file (as setuptools writes for distutils installs).
-      if (format === 'egg-info') out.set(top, { path: top, format, metadata: top, record: null, topLevel: null });
+      if (format === 'egg-info')
+        out.set(top, { path: top, format, metadata: top, record: null, topLevel: null });
       continue;
     }
     const has = (f: string) => (present.has(`${top}/${f}`) ? `${top}/${f}` : null);
@@ -200,6 +213,11 @@ function findDistributions(present: Set<string>, paths: readonly string[]): Dist
 function topModuleOf(path: string): string | null {
   const m = moduleOfPath(path);
   return m === null ? null : m.module.split('.')[0]!;
+}
+
+/** True when the bytes start with the ELF magic `7f 45 4c 46`. */
+function hasElfMagic(b: Uint8Array): boolean {
+  return b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
 }
 
 /** Facts about one file's bytes that RECORD checks need. */
@@ -267,7 +285,11 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
         entries.push({ ...e, resolved });
         if (resolved === null) continue;
         recordedAll.add(resolved);
-        if (e.algorithm !== null && RECORD_HASH_ALGORITHMS[e.algorithm] !== undefined && present.has(resolved)) {
+        if (
+          e.algorithm !== null &&
+          RECORD_HASH_ALGORITHMS[e.algorithm] !== undefined &&
+          present.has(resolved)
+        ) {
           let w = wanted.get(resolved);
           if (w === undefined) wanted.set(resolved, (w = new Set()));
           w.add(e.algorithm);
@@ -327,7 +349,12 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
     }
     if (isSource) files.push(requirementsOfSource(p, mod, bytes, allModules, scopeOf));
     if (isExtension) {
-      const r = options.extensionRequirements?.(p, bytes) ?? null;
+      const r = hasElfMagic(bytes)
+        ? (options.extensionRequirements?.(p, bytes) ?? null)
+        : {
+            error: new ElfFormatError(`${p}: extension module is not an ELF file (no 7f 45 4c 46 magic)`)
+              .message,
+          };
       extensions.push({
         path: p,
         module: mod!.module,
@@ -416,7 +443,11 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
     kind: PYTHON_MANIFEST_KIND,
     version: PYTHON_MANIFEST_VERSION,
     extractor: { ...PYTHON_EXTRACTOR_IDENTITY },
-    stdlib: { implementation: STDLIB_SOURCE.implementation, version: STDLIB_SOURCE.version, names: STDLIB_DIGEST },
+    stdlib: {
+      implementation: STDLIB_SOURCE.implementation,
+      version: STDLIB_SOURCE.version,
+      names: STDLIB_DIGEST,
+    },
     provides: { distributions, modules: sorted(provided) },
     requires: { files, extensions },
   };
@@ -436,7 +467,8 @@ function requirementsOfSource(
   scopeOf: (name: string) => ImportScope,
 ): PythonFileRequirements {
   const decoded = decodePythonSource(bytes);
-  const parsed = 'error' in decoded ? { imports: [], error: decoded.error } : parseImportsFromText(decoded.text);
+  const parsed =
+    'error' in decoded ? { imports: [], error: decoded.error } : parseImportsFromText(decoded.text);
   const optional = new Map<string, boolean>(); // name → every occurrence optional
   const add = (name: string, opt: boolean) => optional.set(name, (optional.get(name) ?? true) && opt);
   const unresolved: PythonFileRequirements['unresolved'] = [];
@@ -454,15 +486,24 @@ function requirementsOfSource(
       }
     }
     add(base!, s.optional);
-    for (const n of s.names) if (n.name !== '*' && allModules.has(`${base}.${n.name}`)) add(`${base}.${n.name}`, s.optional);
+    for (const n of s.names)
+      if (n.name !== '*' && allModules.has(`${base}.${n.name}`)) add(`${base}.${n.name}`, s.optional);
   }
   const imports = sorted(optional.keys()).map((name) => ({
     name,
     scope: scopeOf(name),
     optional: optional.get(name)!,
   }));
-  unresolved.sort((a, b) => a.line - b.line || a.level - b.level || byCodeUnits(a.module ?? '', b.module ?? ''));
-  return { path, module: mod?.kind === 'source' ? mod.module : null, imports, unresolved, error: parsed.error };
+  unresolved.sort(
+    (a, b) => a.line - b.line || a.level - b.level || byCodeUnits(a.module ?? '', b.module ?? ''),
+  );
+  return {
+    path,
+    module: mod?.kind === 'source' ? mod.module : null,
+    imports,
+    unresolved,
+    error: parsed.error,
+  };
 }
 
 /** The Python manifest's digest: digestCanonical(manifest). @see specs/interface.md §9.1 */
@@ -488,7 +529,9 @@ const recordCheckSchema = z
       z
         .object({
           path: z.string(),
-          expected: z.object({ hash: z.string(), sizeBytes: z.number().int().nonnegative().nullable() }).strict(),
+          expected: z
+            .object({ hash: z.string(), sizeBytes: z.number().int().nonnegative().nullable() })
+            .strict(),
           actual: z.object({ hash: z.string(), sizeBytes: z.number().int().nonnegative() }).strict(),
         })
         .strict(),

@@ -12,7 +12,8 @@ import { buildPythonManifest, type PythonManifest, type PythonManifestOptions } 
 
 function ioError(path: string, e: unknown): never {
   const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'ENOENT') throw new NotFoundError(`${path}: no such file or directory`, { data: { path } });
+  if (err?.code === 'ENOENT')
+    throw new NotFoundError(`${path}: no such file or directory`, { data: { path } });
   throw new IoError(`${path}: ${err?.message ?? String(e)}`, { data: { path }, cause: e });
 }
 
@@ -30,9 +31,12 @@ export function listPythonTree(root: string): string[] {
     ioError(root, e);
   }
   if (!st.isDirectory())
-    throw new UsageError(`${root}: not a directory (a Python import root such as site-packages is expected)`, {
-      data: { path: root },
-    });
+    throw new UsageError(
+      `${root}: not a directory (a Python import root such as site-packages is expected)`,
+      {
+        data: { path: root },
+      },
+    );
   const out: string[] = [];
   const walk = (dir: string, rel: string) => {
     let names: string[];

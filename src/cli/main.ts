@@ -62,6 +62,17 @@ function registerCommands(program: Command, act: ActionFactory): void {
   // Each subsystem adds its block here.
   registerStore(program, act);
   registerKeys(program, act);
+  registerInterfacePython(program, act);
+}
+
+/** `eos interface --python PATH`: the Python interface manifest of an import root (specs/interface.md §9). */
+function registerInterfacePython(program: Command, act: ActionFactory): void {
+  program
+    .command('interface')
+    .description("a Python import root's interface: distributions, RECORD check, modules, imports")
+    .argument('[path]', 'an import root (site-packages, dist-packages)')
+    .option('--python', 'read PATH as a Python import root (the only mode until the ELF extractor lands)')
+    .action(act(() => import('./interface-python.ts'), ['path']));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */

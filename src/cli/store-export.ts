@@ -40,6 +40,8 @@ export async function run(opts: StoreExportOptions): Promise<CommandResult> {
   return {
     lines: [`ok\t${target}`],
     json: { version: 1, digest: d, path: target, kind: 'directory', ...r },
-    notes: [`${r.files} files (${r.linked} linked, ${r.copied} copied), ${r.directories} directories, ${r.symlinks} symlinks`],
+    notes: [
+      `${r.files} files (${r.linked} linked, ${r.copied} copied), ${r.directories} directories, ${r.symlinks} symlinks`,
+    ],
   };
 }

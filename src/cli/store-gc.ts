@@ -23,7 +23,10 @@ export async function run(opts: StoreGcOptions): Promise<CommandResult> {
   const r = await new Store(opts.store).gc({ graceSeconds });
   const { missingRoots, ...counts } = r;
   return {
-    lines: [...Object.entries(counts).map(([k, v]) => `${k}\t${v}`), ...missingRoots.map((d) => `missingRoot\t${d}`)],
+    lines: [
+      ...Object.entries(counts).map(([k, v]) => `${k}\t${v}`),
+      ...missingRoots.map((d) => `missingRoot\t${d}`),
+    ],
     json: { version: 1, ...r },
   };
 }

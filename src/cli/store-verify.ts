@@ -23,7 +23,9 @@ export async function run(opts: StoreVerifyOptions): Promise<CommandResult> {
   return {
     lines,
     json: { version: 1, ok: r.problems.length === 0, ...r },
-    notes: r.problems.length ? [summary + (opts.repair ? ' (corrupt objects removed; ingest again to restore)' : '')] : [],
+    notes: r.problems.length
+      ? [summary + (opts.repair ? ' (corrupt objects removed; ingest again to restore)' : '')]
+      : [],
     exitCode: r.problems.length ? 1 : 0,
   };
 }
