@@ -83,8 +83,8 @@ export interface RecordCheck {
   outside: string[];
   /** Rows whose hash algorithm is not sha224/256/384/512, as `path` with the algorithm. */
   unsupported: { path: string; algorithm: string }[];
-  /** Rows that could not be read, located by row number. */
-  malformed: { row: number; message: string }[];
+  /** Rows that could not be read, located by the line where the row starts. */
+  malformed: { line: number; message: string }[];
   /** True when nothing is mismatched, missing, unrecorded, unsupported or malformed. */
   ok: boolean;
 }
@@ -250,7 +250,7 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
   const wanted = new Map<string, Set<string>>(); // path → hash algorithms some RECORD wants
   const recordedAll = new Set<string>();
   const distributions: PythonDistribution[] = [];
-  const malformedOf = new Map<string, { row: number; message: string }[]>();
+  const malformedOf = new Map<string, { line: number; message: string }[]>();
   for (const s of sources) {
     const problems: string[] = [];
     let name: string | null = null;
@@ -278,7 +278,7 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
         const resolved = resolveRecordPath(base, e.path);
         const key = resolved ?? `\0${e.path}`;
         if (seen.has(key)) {
-          malformed.push({ row: e.row, message: `duplicate row for ${e.path}` });
+          malformed.push({ line: e.line, message: `duplicate row for ${e.path}` });
           continue;
         }
         seen.add(key);
@@ -426,7 +426,7 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
     check.unrecorded = sorted(check.unrecorded);
     check.outside = sorted(check.outside);
     check.unsupported.sort((a, b) => byCodeUnits(a.path, b.path) || byCodeUnits(a.algorithm, b.algorithm));
-    check.malformed.sort((a, b) => a.row - b.row || byCodeUnits(a.message, b.message));
+    check.malformed.sort((a, b) => a.line - b.line || byCodeUnits(a.message, b.message));
     check.ok =
       check.mismatches.length === 0 &&
       check.missing.length === 0 &&
@@ -540,7 +540,7 @@ const recordCheckSchema = z
     unrecorded: z.array(z.string()),
     outside: z.array(z.string()),
     unsupported: z.array(z.object({ path: z.string(), algorithm: z.string() }).strict()),
-    malformed: z.array(z.object({ row: z.number().int().nonnegative(), message: z.string() }).strict()),
+    malformed: z.array(z.object({ line: z.number().int().nonnegative(), message: z.string() }).strict()),
     ok: z.boolean(),
   })
   .strict();

@@ -19,14 +19,14 @@ export interface RecordEntry {
   digest: string | null;
   /** The size in bytes, or null when the row has none. */
   sizeBytes: number | null;
-  /** 1-based row number in the file (for located problems). */
-  row: number;
+  /** 1-based line where the row starts (for located problems). */
+  line: number;
 }
 
 /** A RECORD row that could not be read. */
 export interface RecordRowProblem {
-  /** 1-based row number. */
-  row: number;
+  /** 1-based line where the row starts (0: the whole file). */
+  line: number;
   message: string;
 }
 
@@ -52,51 +52,71 @@ export const RECORD_HASH_ALGORITHMS: Readonly<Record<string, string>> = {
  */
 export function splitCsv(text: string): { fields: string[]; line: number }[] {
   const rows: { fields: string[]; line: number }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
+  const n = text.length;
+  let i = 0;
   let line = 1;
-  let rowLine = 1;
-  let rowStarted = false;
-  const endRow = () => {
-    if (rowStarted) {
-      fields.push(field);
-      rows.push({ fields, line: rowLine });
-    }
-    fields = [];
-    field = '';
-    rowStarted = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (!rowStarted) {
-      rowStarted = c !== '\n' && c !== '\r';
-      rowLine = line;
-    }
-    if (inQuotes) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else inQuotes = false;
-      } else {
-        if (c === '\n') line++;
-        field += c;
-      }
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      // An empty line gives no row.
+      i += c === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 1;
+      line++;
       continue;
     }
-    if (c === '"') inQuotes = true;
-    else if (c === ',') {
+    const rowLine = line;
+    const fields: string[] = [];
+    for (;;) {
+      let field: string;
+      if (text.charCodeAt(i) === 34) {
+        // A quoted field: up to the closing quote; "" is one quote; then text up to , or the end.
+        const parts: string[] = [];
+        let j = i + 1;
+        for (;;) {
+          const q = text.indexOf('"', j);
+          if (q < 0) {
+            parts.push(text.slice(j));
+            j = n;
+            break;
+          }
+          parts.push(text.slice(j, q));
+          if (text.charCodeAt(q + 1) === 34) {
+            parts.push('"');
+            j = q + 2;
+          } else {
+            j = q + 1;
+            break;
+          }
+        }
+        field = parts.join('');
+        for (const ch of field) if (ch === '\n') line++;
+        let k = j;
+        while (k < n && !isBreak(text.charCodeAt(k)) && text.charCodeAt(k) !== 44) k++;
+        field += text.slice(j, k);
+        i = k;
+      } else {
+        let k = i;
+        while (k < n && !isBreak(text.charCodeAt(k)) && text.charCodeAt(k) !== 44) k++;
+        field = text.slice(i, k);
+        i = k;
+      }
       fields.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endRow();
+      if (i < n && text.charCodeAt(i) === 44) {
+        i++;
+        continue;
+      }
+      break;
+    }
+    rows.push({ fields, line: rowLine });
+    if (i < n) {
+      i += text.charCodeAt(i) === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 1;
       line++;
-    } else field += c;
+    }
   }
-  endRow();
   return rows;
+}
+
+function isBreak(c: number): boolean {
+  return c === 10 || c === 13;
 }
 
 /**
@@ -112,19 +132,18 @@ export function parseRecord(bytes: Uint8Array): ParsedRecord {
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    return { entries, malformed: [{ row: 0, message: 'RECORD is not valid UTF-8' }] };
+    return { entries, malformed: [{ line: 0, message: 'RECORD is not valid UTF-8' }] };
   }
-  let row = 0;
   for (const r of splitCsv(text)) {
-    row++;
+    const line = r.line;
     const f = r.fields;
     if (f.length < 3 || f.slice(3).some((x) => x !== '')) {
-      malformed.push({ row, message: `expected 3 fields (path,hash,size), found ${f.length}` });
+      malformed.push({ line, message: `expected 3 fields (path,hash,size), found ${f.length}` });
       continue;
     }
     const [path, hash, size] = f as [string, string, string];
     if (path === '') {
-      malformed.push({ row, message: 'empty path' });
+      malformed.push({ line, message: 'empty path' });
       continue;
     }
     let algorithm: string | null = null;
@@ -132,7 +151,7 @@ export function parseRecord(bytes: Uint8Array): ParsedRecord {
     if (hash !== '') {
       const eq = hash.indexOf('=');
       if (eq <= 0) {
-        malformed.push({ row, message: `hash ${JSON.stringify(hash)} is not algorithm=digest` });
+        malformed.push({ line, message: `hash ${JSON.stringify(hash)} is not algorithm=digest` });
         continue;
       }
       algorithm = hash.slice(0, eq);
@@ -142,12 +161,12 @@ export function parseRecord(bytes: Uint8Array): ParsedRecord {
     if (size !== '') {
       const n = Number(size);
       if (!/^[0-9]+$/.test(size) || !Number.isSafeInteger(n)) {
-        malformed.push({ row, message: `size ${JSON.stringify(size)} is not a byte count` });
+        malformed.push({ line, message: `size ${JSON.stringify(size)} is not a byte count` });
         continue;
       }
       sizeBytes = n;
     }
-    entries.push({ path, algorithm, digest, sizeBytes, row });
+    entries.push({ path, algorithm, digest, sizeBytes, line });
   }
   return { entries, malformed };
 }
@@ -169,6 +188,8 @@ export function recordHash(algorithm: string, bytes: Uint8Array): string {
  */
 export function resolveRecordPath(base: string, path: string): string | null {
   if (path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path)) return null;
+  // The common case: nothing to normalize.
+  if (!/(^|[/\\])\.\.?([/\\]|$)|\\|\/\/|\/$/.test(path)) return base === '' ? path : `${base}/${path}`;
   const parts = base === '' ? [] : base.split('/');
   for (const c of path.replaceAll('\\', '/').split('/')) {
     if (c === '' || c === '.') continue;

@@ -43,7 +43,7 @@ export function pythonInterfaceLines(m: PythonManifest): string[] {
     for (const p of r?.missing ?? []) row('missing', d.path, p);
     for (const p of r?.unrecorded ?? []) row('unrecorded', d.path, p);
     for (const x of r?.unsupported ?? []) row('unsupported', d.path, x.path, x.algorithm);
-    for (const x of r?.malformed ?? []) row('malformed', d.path, `row ${x.row}`, x.message);
+    for (const x of r?.malformed ?? []) row('malformed', d.path, `line ${x.line}`, x.message);
     for (const p of d.problems) row('problem', d.path, p);
   }
   row('modules', m.provides.modules.join(',') || '-');

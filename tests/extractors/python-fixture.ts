@@ -95,6 +95,7 @@ export const DEMO_FILES: Record<string, string | Uint8Array> = {
     ...Buffer.from('"\n'),
   ]),
   'demo/badutf8.py': new Uint8Array([...Buffer.from('import re\ns = "'), 0xff, 0xfe, ...Buffer.from('"\n')]),
+  'demo/data/with,comma "quoted".txt': 'csv quotes this path in RECORD\n',
   'demo/data/not-a-module.py': 'from . import x\nimport abc\n',
   'loose.py': 'from . import x\nimport demo.sub\n',
   'fake_ext.cpython-311-x86_64-linux-gnu.so': 'not an ELF file',
