@@ -7,7 +7,7 @@
  * PEP 263 (BOM, `coding` cookie on line 1 or 2, UTF-8 by default). Pure: bytes in, statements
  * or a located syntax error out; nothing here throws on bad input.
  *
- * @see specs/interface.md §P5
+ * @see specs/interface-python.md §6
  */
 import { parser } from '@lezer/python';
 
@@ -28,7 +28,7 @@ export interface ImportStatement {
   names: ImportedName[];
   /** 1-based line of the statement's first character. */
   line: number;
-  /** True when a `try`, `if` or `match` statement encloses it. @see specs/interface.md §P5.3 */
+  /** True when a `try`, `if` or `match` statement encloses it. @see specs/interface-python.md §6.3 */
   optional: boolean;
 }
 
@@ -46,7 +46,7 @@ export interface SourceError {
 /**
  * The import statements of a file and the first problem met reading it. A syntax error does not
  * hide the imports elsewhere in the file: the parser recovers and the walk goes on (the grammar
- * has gaps where CPython accepts the code; see specs/interface.md §P5.4). An encoding error
+ * has gaps where CPython accepts the code; see specs/interface-python.md §6.5). An encoding error
  * leaves no imports.
  */
 export interface ParsedPythonSource {
@@ -55,7 +55,7 @@ export interface ParsedPythonSource {
   error: SourceError | null;
 }
 
-/** Statement types whose bodies run conditionally. @see specs/interface.md §P5.3 */
+/** Statement types whose bodies run conditionally. @see specs/interface-python.md §6.3 */
 const CONDITIONAL = new Set(['TryStatement', 'IfStatement', 'MatchStatement']);
 
 /**
@@ -131,7 +131,7 @@ function lineStartsOf(text: string): number[] {
 /**
  * The import statements of decoded Python source text, in source order, or the first syntax
  * error (the position of the first error node of the tree).
- * @see specs/interface.md §P5
+ * @see specs/interface-python.md §6
  */
 export function parseImportsFromText(text: string): ParsedPythonSource {
   const tree = parser.parse(text);
@@ -274,7 +274,7 @@ function readImport(
 
 /**
  * The import statements of one Python source file (bytes), or why it could not be read.
- * @see specs/interface.md §P5
+ * @see specs/interface-python.md §6
  */
 export function parsePythonImports(bytes: Uint8Array): ParsedPythonSource {
   const d = decodePythonSource(bytes);

@@ -8,7 +8,7 @@
  * `PythonTree` reader; bad file contents become located problems inside the manifest, never a
  * thrown error, so one broken file never hides the rest of the tree.
  *
- * @see specs/interface.md §9
+ * @see specs/interface-python.md §8
  */
 import { z } from 'zod';
 import {
@@ -30,7 +30,7 @@ import {
 } from './record.ts';
 import { STDLIB_MODULE_NAMES, STDLIB_SOURCE } from './stdlib-cpython-3.11.ts';
 
-/** The Python extractor's identity; caches key manifests by (this, subject tree digest). @see specs/interface.md §9.1 */
+/** The Python extractor's identity; caches key manifests by (this, subject tree digest). @see specs/interface-python.md §8 */
 export const PYTHON_EXTRACTOR_IDENTITY = { name: 'eos-interface-python', version: '1.0.0' } as const;
 /** The `kind` of a Python interface manifest. */
 export const PYTHON_MANIFEST_KIND = 'eos.python-interface-manifest';
@@ -65,7 +65,7 @@ export interface RecordMismatch {
   actual: { hash: string; sizeBytes: number };
 }
 
-/** The outcome of checking a distribution's RECORD against the tree. @see specs/interface.md §9.3 */
+/** The outcome of checking a distribution's RECORD against the tree. @see specs/interface-python.md §4 */
 export interface RecordCheck {
   /** Rows read (malformed rows excluded). */
   rows: number;
@@ -89,7 +89,7 @@ export interface RecordCheck {
   ok: boolean;
 }
 
-/** One installed distribution. @see specs/interface.md §9.2 */
+/** One installed distribution. @see specs/interface-python.md §3 */
 export interface PythonDistribution {
   /** Its metadata directory (or `.egg-info` file), e.g. `pip-23.2.1.dist-info`. */
   path: string;
@@ -108,7 +108,7 @@ export interface PythonDistribution {
   problems: string[];
 }
 
-/** Where an imported module is found. @see specs/interface.md §9.6 */
+/** Where an imported module is found. @see specs/interface-python.md §6.6 */
 export type ImportScope = 'tree' | 'stdlib' | 'external';
 
 /** One module a file imports. */
@@ -120,7 +120,7 @@ export interface ModuleImport {
   optional: boolean;
 }
 
-/** What one `.py` file requires. @see specs/interface.md §9.5 */
+/** What one `.py` file requires. @see specs/interface-python.md §6 */
 export interface PythonFileRequirements {
   path: string;
   /** The file's module name, or null when its path is not importable. */
@@ -144,7 +144,7 @@ export interface PythonExtension {
   error: string | null;
 }
 
-/** The Python interface manifest of one import root. @see specs/interface.md §9.1 */
+/** The Python interface manifest of one import root. @see specs/interface-python.md §8 */
 export interface PythonManifest {
   kind: typeof PYTHON_MANIFEST_KIND;
   version: typeof PYTHON_MANIFEST_VERSION;
@@ -183,7 +183,7 @@ interface DistributionSource {
   topLevel: string | null;
 }
 
-/** The metadata directories at the root of the tree. @see specs/interface.md §9.2 */
+/** The metadata directories at the root of the tree. @see specs/interface-python.md §3 */
 function findDistributions(present: Set<string>, paths: readonly string[]): DistributionSource[] {
   const out = new Map<string, DistributionSource>();
   for (const p of paths) {
@@ -230,7 +230,7 @@ interface FileFacts {
  * Builds the Python interface manifest of an import root.
  * @param tree the regular files of the tree and a reader (called at most once per file, only for
  * metadata, RECORD-listed files with a hash, `.py` files and extension modules)
- * @see specs/interface.md §9
+ * @see specs/interface-python.md §8
  */
 export function buildPythonManifest(tree: PythonTree, options: PythonManifestOptions = {}): PythonManifest {
   const present = new Set(tree.paths);
@@ -457,7 +457,7 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
  * What one `.py` file requires: its import statements turned into absolute module names.
  * `import a.b` gives `a.b`; `from M import n` gives `M`, and also `M.n` when the tree has a module
  * `M.n` (a submodule import); relative forms are resolved against the file's package first.
- * @see specs/interface.md §9.5
+ * @see specs/interface-python.md §6
  */
 function requirementsOfSource(
   path: string,
@@ -506,7 +506,7 @@ function requirementsOfSource(
   };
 }
 
-/** The Python manifest's digest: digestCanonical(manifest). @see specs/interface.md §9.1 */
+/** The Python manifest's digest: digestCanonical(manifest). @see specs/interface-python.md §8 */
 export function pythonManifestDigest(m: PythonManifest): Digest {
   return digestCanonical(m);
 }
@@ -617,7 +617,7 @@ const manifestSchema = z
  * Decodes and validates a Python manifest's canonical bytes (as stored in a cache).
  * @param what names the subject in errors
  * @throws EncodingError E3 when the bytes are not canonical, the kind or version is unknown, or a field is malformed
- * @see specs/interface.md §9.1
+ * @see specs/interface-python.md §8
  */
 export function parsePythonManifest(bytes: Uint8Array, what = 'python interface manifest'): PythonManifest {
   const value = parseCanonical(bytes, what);

@@ -4,7 +4,7 @@
  * the first empty line), then the description. Only `Name` and `Version` are read; both are
  * required by the core metadata specification. Pure; never throws on bad input.
  *
- * @see specs/interface.md §P2
+ * @see specs/interface-python.md §3
  */
 
 /** Name and version of a distribution, or the reason they could not be read. */
@@ -20,7 +20,7 @@ export interface DistributionMetadata {
 /**
  * Reads `Name` and `Version` from core-metadata bytes (UTF-8). The first occurrence of each
  * header counts; header names are case-insensitive; values are trimmed.
- * @see specs/interface.md §P2
+ * @see specs/interface-python.md §3
  */
 export function parseMetadata(bytes: Uint8Array): DistributionMetadata {
   let text: string;

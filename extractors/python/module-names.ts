@@ -3,7 +3,7 @@
  * of relative imports, as CPython's import system defines them (`importlib._bootstrap._resolve_name`).
  * Pure.
  *
- * @see specs/interface.md §9.4, §9.5
+ * @see specs/interface-python.md §5, §6.4
  */
 
 /**

@@ -3,7 +3,7 @@
  * `dist-packages` directory) and builds its Python manifest with a reader over the files.
  * Regular files are listed, and symbolic links that resolve to regular files (listed under the
  * link's path, read through it); links to directories are not followed.
- * @see specs/interface.md §9
+ * @see specs/interface-python.md §2
  */
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,7 +74,7 @@ export function listPythonTree(root: string): string[] {
  * @throws NotFoundError E4 when `root` does not exist
  * @throws UsageError E1 when `root` is not a directory
  * @throws IoError E12 when a directory or file cannot be read
- * @see specs/interface.md §9
+ * @see specs/interface-python.md §2
  */
 export function readPythonManifest(root: string, options: PythonManifestOptions = {}): PythonManifest {
   const paths = listPythonTree(root);

@@ -5,7 +5,7 @@
  * files that cannot carry their own hash (the RECORD itself, bytecode caches) leave both empty.
  * Pure: bytes in, rows and row problems out; nothing here throws on bad input.
  *
- * @see specs/interface.md §P3
+ * @see specs/interface-python.md §4
  */
 import { createHash } from 'node:crypto';
 
@@ -123,7 +123,7 @@ function isBreak(c: number): boolean {
  * Decodes a RECORD file. A row must have three fields (a fourth and later are tolerated only when
  * empty); the hash field is empty or `algorithm=digest`; the size field is empty or a decimal
  * integer. Bad rows are returned as problems, never thrown.
- * @see specs/interface.md §P3.1
+ * @see specs/interface-python.md §4
  */
 export function parseRecord(bytes: Uint8Array): ParsedRecord {
   const entries: RecordEntry[] = [];

@@ -4,7 +4,7 @@
  * `python3 -c 'import sys, json; print(json.dumps(sorted(sys.stdlib_module_names)))'`.
  * Checked in as data: the Python extractor classifies an import as stdlib when its first
  * component is in this list. Regenerate (and bump the extractor version) for another Python.
- * @see specs/interface.md §P4
+ * @see specs/interface-python.md §6.6
  */
 
 /** The interpreter the list came from. */

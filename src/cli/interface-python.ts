@@ -2,7 +2,7 @@
  * `eos interface --python PATH`: the Python interface manifest of an import root on disk (a
  * `site-packages` or `dist-packages` directory). Plain mode prints one record per line; `--json`
  * prints the manifest itself.
- * @see specs/interface.md §9.8
+ * @see specs/interface-python.md §9
  */
 import { UsageError } from '../errors.ts';
 import { readPythonManifest, pythonManifestDigest, type PythonManifest } from '../../extractors/index.ts';
@@ -18,7 +18,7 @@ export interface InterfacePythonOptions extends GlobalOptions {
  * The plain-mode lines of a Python manifest: `dist`, then its `mismatch`/`missing`/`unrecorded`/
  * `malformed`/`problem` lines; `modules`; `ext`; `error` and `unresolved` per source file;
  * `requires` (top-level names imported from outside the tree); `manifest`.
- * @see specs/interface.md §9.8
+ * @see specs/interface-python.md §9
  */
 export function pythonInterfaceLines(m: PythonManifest): string[] {
   const lines: string[] = [];

@@ -65,7 +65,7 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerInterfacePython(program, act);
 }
 
-/** `eos interface --python PATH`: the Python interface manifest of an import root (specs/interface.md §9). */
+/** `eos interface --python PATH`: the Python interface manifest of an import root (specs/interface-python.md). */
 function registerInterfacePython(program: Command, act: ActionFactory): void {
   program
     .command('interface')

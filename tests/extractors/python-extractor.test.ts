@@ -327,7 +327,7 @@ print(next(r[1] for r in csv.reader(open(sys.argv[1], newline='')) if r and r[0]
     }
     expect(compared).toBeGreaterThan(650);
     expect(statementsCompared).toBeGreaterThan(150);
-    // The grammar's known gaps (specs/interface.md §9.5) give diagnostics on a few valid files.
+    // The grammar's known gaps (specs/interface-python.md §6.5) give diagnostics on a few valid files.
     expect(diagnostics).toBeLessThan(compared / 10);
   });
 
