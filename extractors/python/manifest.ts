@@ -73,6 +73,11 @@ export interface RecordCheck {
   verified: number;
   /** Rows without a hash whose file is present (the RECORD itself, bytecode caches). */
   unhashed: number;
+  /**
+   * Verified rows whose digest is written in hexadecimal instead of urlsafe base64 (as some
+   * Debian packages write it), sorted. Not an error; listed so the deviation stays visible.
+   */
+  hexDigests: string[];
   /** Files whose bytes or size differ from their row, sorted by path. */
   mismatches: RecordMismatch[];
   /** Recorded paths with no file in the tree, sorted. */
@@ -213,6 +218,11 @@ function findDistributions(present: Set<string>, paths: readonly string[]): Dist
 function topModuleOf(path: string): string | null {
   const m = moduleOfPath(path);
   return m === null ? null : m.module.split('.')[0]!;
+}
+
+/** The lower-case hexadecimal form of a base64url digest. */
+function base64UrlToHex(b64url: string): string {
+  return Buffer.from(b64url, 'base64url').toString('hex');
 }
 
 /** True when the bytes start with the ELF magic `7f 45 4c 46`. */
@@ -372,6 +382,7 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
       rows: rec.entries.length,
       verified: 0,
       unhashed: 0,
+      hexDigests: [],
       mismatches: [],
       missing: [],
       unrecorded: [],
@@ -405,7 +416,9 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
       }
       const f = facts.get(p)!;
       const actual = f.hashes.get(e.algorithm)!;
-      if (actual !== e.digest || (e.sizeBytes !== null && e.sizeBytes !== f.sizeBytes))
+      const hex = e.digest !== null && e.digest.toLowerCase() === base64UrlToHex(actual);
+      if (hex) check.hexDigests.push(p);
+      if ((actual !== e.digest && !hex) || (e.sizeBytes !== null && e.sizeBytes !== f.sizeBytes))
         check.mismatches.push({
           path: p,
           expected: { hash: `${e.algorithm}=${e.digest ?? ''}`, sizeBytes: e.sizeBytes },
@@ -423,6 +436,7 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
     }
     check.mismatches.sort(byPath);
     check.missing = sorted(check.missing);
+    check.hexDigests = sorted(check.hexDigests);
     check.unrecorded = sorted(check.unrecorded);
     check.outside = sorted(check.outside);
     check.unsupported.sort((a, b) => byCodeUnits(a.path, b.path) || byCodeUnits(a.algorithm, b.algorithm));
@@ -525,6 +539,7 @@ const recordCheckSchema = z
     rows: z.number().int().nonnegative(),
     verified: z.number().int().nonnegative(),
     unhashed: z.number().int().nonnegative(),
+    hexDigests: z.array(z.string()),
     mismatches: z.array(
       z
         .object({

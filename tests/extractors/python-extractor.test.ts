@@ -3,7 +3,18 @@
 // RECORD checks are compared with Python's own csv + hashlib, imports with Python's own `ast`
 // module, file by file and name by name.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCanonical } from '../../src/index.ts';
@@ -34,7 +45,7 @@ for dist in sorted(os.listdir(root)):
     rec = os.path.join(root, dist, 'RECORD')
     if not dist.endswith('.dist-info') or not os.path.isfile(rec):
         continue
-    verified, missing, mismatched, outside = 0, [], [], []
+    verified, missing, mismatched, outside, hexed = 0, [], [], [], []
     with open(rec, newline='') as f:
         for row in csv.reader(f):
             if not row:
@@ -50,14 +61,42 @@ for dist in sorted(os.listdir(root)):
                 continue
             algo, want = h.split('=', 1)
             data = open(full, 'rb').read()
-            got = base64.urlsafe_b64encode(hashlib.new(algo, data).digest()).rstrip(b'=').decode()
+            digest = hashlib.new(algo, data).digest()
+            got = base64.urlsafe_b64encode(digest).rstrip(b'=').decode()
+            if got != want and digest.hex() == want.lower():
+                hexed.append(rel)
+                got = want
             if got != want or (size and int(size) != len(data)):
                 mismatched.append(rel)
             else:
                 verified += 1
-    out[dist] = {'verified': verified, 'missing': sorted(missing), 'mismatched': sorted(mismatched), 'outside': sorted(outside)}
+    out[dist] = {'verified': verified, 'missing': sorted(missing), 'mismatched': sorted(mismatched),
+                 'outside': sorted(outside), 'hex': sorted(hexed)}
 print(json.dumps(out))
 `;
+
+/** Checks every RECORD check of a manifest against RECORD_CHECK_PY over the same tree. */
+function compareRecordsWithPython(root: string, manifest: PythonManifest): void {
+  const py = JSON.parse(python(RECORD_CHECK_PY, [root])) as Record<
+    string,
+    { verified: number; missing: string[]; mismatched: string[]; outside: string[]; hex: string[] }
+  >;
+  const withRecord = manifest.provides.distributions.filter((d) => d.record);
+  expect(withRecord.map((d) => d.path)).toEqual(Object.keys(py).sort());
+  for (const d of withRecord) {
+    const p = py[d.path]!;
+    expect(d.record!.verified, d.path).toBe(p.verified);
+    expect(d.record!.missing, d.path).toEqual(p.missing);
+    expect(
+      d.record!.mismatches.map((m) => m.path),
+      d.path,
+    ).toEqual(p.mismatched);
+    expect(d.record!.outside, d.path).toEqual(p.outside);
+    expect(d.record!.hexDigests, d.path).toEqual(p.hex);
+    expect(d.record!.malformed, d.path).toEqual([]);
+    expect(d.record!.unrecorded, d.path).toEqual([]);
+  }
+}
 
 /**
  * Python's own view of every .py file's imports (ast), resolved with importlib.util.resolve_name
@@ -211,25 +250,7 @@ print(json.dumps(sorted(out)))`,
   });
 
   it('checks every RECORD exactly as Python csv + hashlib do (real files: setuptools and demo pass)', () => {
-    const py = JSON.parse(python(RECORD_CHECK_PY, [root])) as Record<
-      string,
-      { verified: number; missing: string[]; mismatched: string[]; outside: string[] }
-    >;
-    expect(Object.keys(py).sort()).toEqual(
-      manifest.provides.distributions.filter((d) => d.record).map((d) => d.path),
-    );
-    for (const d of manifest.provides.distributions) {
-      const p = py[d.path]!;
-      expect(d.record!.verified, d.path).toBe(p.verified);
-      expect(d.record!.missing, d.path).toEqual(p.missing);
-      expect(
-        d.record!.mismatches.map((m) => m.path),
-        d.path,
-      ).toEqual(p.mismatched);
-      expect(d.record!.outside, d.path).toEqual(p.outside);
-      expect(d.record!.malformed, d.path).toEqual([]);
-      expect(d.record!.unrecorded, d.path).toEqual([]);
-    }
+    compareRecordsWithPython(root, manifest);
     expect(dist('setuptools-').record!.ok).toBe(true);
     expect(dist('setuptools-').record!.verified).toBeGreaterThan(150);
     expect(dist('demo-').record).toMatchObject({
@@ -441,5 +462,52 @@ print(next(r[1] for r in csv.reader(open(sys.argv[1], newline='')) if r and r[0]
     const missing = spawnSync(eos, ['interface', '--python', join(small, 'nope')], { encoding: 'utf8' });
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/\[E4\] .*nope: no such file or directory/);
+  });
+});
+
+const debian = '/usr/lib/python3/dist-packages';
+const debianSuite =
+  existsSync(join(debian, 'six.py')) && existsSync(join(debian, 'distro-1.8.0.dist-info'))
+    ? describe
+    : describe.skip;
+if (!existsSync(join(debian, 'six.py')))
+  console.warn(`${debian} lacks six/distro: skipping the Debian tree checks`);
+
+debianSuite("Python extractor on Debian's dist-packages (egg-info, hexadecimal RECORD digests)", () => {
+  let root: string;
+  let manifest: PythonManifest;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'eos-python-debian-'));
+    for (const n of readdirSync(debian))
+      if (/^(six|distro|blinker)([-.]|$)/.test(n))
+        cpSync(join(debian, n), join(root, n), { recursive: true });
+    manifest = readPythonManifest(root);
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('reads egg-info and dist-info names and versions as importlib.metadata does', () => {
+    const fromPython = JSON.parse(
+      python(
+        `import sys, json, importlib.metadata as md
+print(json.dumps(sorted([d._path.name, d.metadata['Name'], d.metadata['Version']] for d in md.distributions(path=[sys.argv[1]]))))`,
+        [root],
+      ),
+    ) as unknown[];
+    expect(manifest.provides.distributions.map((d) => [d.path, d.name, d.version])).toEqual(fromPython);
+    expect(manifest.provides.distributions.find((d) => d.path === 'six-1.16.0.egg-info')).toMatchObject({
+      format: 'egg-info',
+      topLevel: ['six'],
+      record: null,
+      problems: [],
+    });
+  });
+
+  it('verifies hexadecimal digests as Python does and lists them; reports the script Debian moved', () => {
+    compareRecordsWithPython(root, manifest);
+    const distro = manifest.provides.distributions.find((d) => d.path === 'distro-1.8.0.dist-info')!.record!;
+    expect(distro.hexDigests.length).toBe(distro.verified);
+    expect(distro.verified).toBeGreaterThan(5);
+    expect(distro.missing).toEqual(['scripts-3.10/distro']);
+    expect(distro.mismatches).toEqual([]);
   });
 });
