@@ -1,8 +1,57 @@
 /**
  * Interface extractors: pure functions from a tree's bytes to a binding-free interface manifest
- * (what it provides and requires), and the I/O shells that read trees from disk.
+ * (what it provides and requires), the coverage check between provider versions, and the I/O
+ * shell that reads trees from disk.
  * @see specs/interface.md
  */
+export { parseElf, isElf } from './elf/parse-elf.ts';
+export type {
+  ElfFile,
+  ElfSymbol,
+  ElfVersionDefinition,
+  ElfVersionNeed,
+  ElfVersionNeedEntry,
+} from './elf/parse-elf.ts';
+export { bindingName, symbolTypeName, visibilityName, dtFlagsNames, dtFlags1Names } from './elf/names.ts';
+export {
+  EXTRACTOR_IDENTITY,
+  INTERFACE_MANIFEST_KIND,
+  INTERFACE_MANIFEST_VERSION,
+  ELF_INTERFACE_KIND,
+  interfaceDigest,
+  interfaceOfElf,
+  assembleManifest,
+  buildInterfaceManifest,
+  manifestDigest,
+  parseInterfaceManifest,
+} from './interface/manifest.ts';
+export type {
+  ElfAbi,
+  SharedObjectInterface,
+  FileRequirements,
+  InterfaceManifest,
+  ElfFileInterface,
+} from './interface/manifest.ts';
+export {
+  checkCoverage,
+  COVERAGE_PROOF_KIND,
+  COVERAGE_PROOF_VERSION,
+  COVERAGE_REQUIREMENTS_KIND,
+} from './interface/coverage.ts';
+export type {
+  CoverageProof,
+  CoverageRequirements,
+  CoverageResult,
+  SonameMissing,
+  SonameRequirements,
+} from './interface/coverage.ts';
+export { readInterfaceManifest, listElfFiles } from './interface/read-tree.ts';
+export {
+  interfaceCacheKey,
+  storedInterfaceManifest,
+  cachedInterfaceManifest,
+  interfaceManifestOf,
+} from './interface/store-tree.ts';
 export {
   PYTHON_EXTRACTOR_IDENTITY,
   PYTHON_MANIFEST_KIND,

@@ -1,5 +1,5 @@
 // The argv mapping of src/cli/main.ts: each command line reaches the right command module with
-// the right options object (the key and store commands; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
+// the right options object (one block per command group; add a block when a command group lands). The command modules are mocked (their own tests run them for real);
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
@@ -22,6 +22,24 @@ vi.mock('../src/cli/store-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-gc.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/seed.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/build-atom.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-show.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-sign.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/compose-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/image.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/run.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/mount.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/umount.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/interface-check.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-claim.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-publish.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-verify.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/atom-list.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/lock.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -40,6 +58,24 @@ const modules = {
   'store-gc': () => import('../src/cli/store-gc.ts'),
   'store-stats': () => import('../src/cli/store-stats.ts'),
   'store-root': () => import('../src/cli/store-root.ts'),
+  seed: () => import('../src/cli/seed.ts'),
+  'build-atom': () => import('../src/cli/build-atom.ts'),
+  compose: () => import('../src/cli/compose.ts'),
+  'compose-show': () => import('../src/cli/compose-show.ts'),
+  'compose-diff': () => import('../src/cli/compose-diff.ts'),
+  'compose-sign': () => import('../src/cli/compose-sign.ts'),
+  'compose-verify': () => import('../src/cli/compose-verify.ts'),
+  image: () => import('../src/cli/image.ts'),
+  run: () => import('../src/cli/run.ts'),
+  mount: () => import('../src/cli/mount.ts'),
+  umount: () => import('../src/cli/umount.ts'),
+  interface: () => import('../src/cli/interface.ts'),
+  'interface-check': () => import('../src/cli/interface-check.ts'),
+  'atom-claim': () => import('../src/cli/atom-claim.ts'),
+  'atom-publish': () => import('../src/cli/atom-publish.ts'),
+  'atom-verify': () => import('../src/cli/atom-verify.ts'),
+  'atom-list': () => import('../src/cli/atom-list.ts'),
+  lock: () => import('../src/cli/lock.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -103,6 +139,94 @@ describe('main.ts argv mapping', () => {
     [['store', 'root', 'add', 'r1', D], 'store-root', { op: 'add', name: 'r1', digest: D }],
     [['store', 'root', 'rm', 'r1'], 'store-root', { op: 'rm', name: 'r1' }],
     [['store', 'root', 'ls'], 'store-root', { op: 'ls' }],
+    [['seed'], 'seed', { lock: 'seed.lock', action: undefined }],
+    [
+      ['seed', '--mode', 'host', '--lock', 's.lock'],
+      'seed',
+      { lock: 's.lock', mode: 'host', action: undefined },
+    ],
+    [
+      ['seed', '--package', 'make', '--package', 'dash'],
+      'seed',
+      { lock: 'seed.lock', package: ['make', 'dash'], action: undefined },
+    ],
+    [['seed', 'update', '--mode', 'debian'], 'seed', { lock: 'seed.lock', mode: 'debian', action: 'update' }],
+    [['build-atom', 'atoms/zlib'], 'build-atom', { path: 'atoms/zlib', seedLock: 'seed.lock' }],
+    [
+      [
+        'build-atom',
+        'a',
+        '--recipe',
+        'std.make',
+        '--args',
+        '{"make-flags":["X=1"]}',
+        '--dep',
+        `z=${D}`,
+        '--sign-key',
+        'b',
+      ],
+      'build-atom',
+      {
+        path: 'a',
+        seedLock: 'seed.lock',
+        recipe: 'std.make',
+        args: '{"make-flags":["X=1"]}',
+        dep: [`z=${D}`],
+        signKey: 'b',
+      },
+    ],
+    [['compose', 'w.toml'], 'compose', { file: 'w.toml' }],
+    [['compose', 'show', D], 'compose-show', { root: D }],
+    [['compose', 'diff', D, K], 'compose-diff', { a: D, b: K }],
+    [['compose', 'sign', D, '--key', 'ci'], 'compose-sign', { root: D, key: 'ci' }],
+    [['compose', 'verify', D, '--for', 'deploy'], 'compose-verify', { root: D, for: 'deploy' }],
+    [['image', '--from-dump', 'a.dump', '-o', 'a.cfs'], 'image', { fromDump: 'a.dump', output: 'a.cfs' }],
+    [
+      ['image', '--from-dump', 'a.dump.gz', '--output', 'a.cfs', '--min-version', '1', '--max-version', '1'],
+      'image',
+      { fromDump: 'a.dump.gz', output: 'a.cfs', minVersion: '1', maxVersion: '1' },
+    ],
+    [['image', '--dump', 'a.cfs'], 'image', { dump: 'a.cfs' }],
+    [['image', D, '-o', 'w.cfs'], 'image', { root: D, output: 'w.cfs' }],
+    [['run', D, '--', 'sh', '-c', 'ls /'], 'run', { root: D, cmd: ['sh', '-c', 'ls /'] }],
+    [['run', D, '--cwd', '--', 'ls', '-l'], 'run', { root: D, cwd: true, cmd: ['ls', '-l'] }],
+    [['mount', D, 'mnt'], 'mount', { root: D, dir: 'mnt' }],
+    [['umount', 'mnt'], 'umount', { dir: 'mnt' }],
+    [
+      ['image', '--from-dir', 'd', '-o', 'a.cfs', '--objects', 'objs'],
+      'image',
+      { fromDir: 'd', output: 'a.cfs', objects: 'objs' },
+    ],
+    [['interface', 'lib/libssl.so.3'], 'interface', { path: 'lib/libssl.so.3' }],
+    [['interface', 'tree', '--json'], 'interface', { path: 'tree', json: true }],
+    [['interface', 'site-packages', '--python'], 'interface', { path: 'site-packages', python: true }],
+    [
+      ['interface', 'check', '--old', 'a', '--new', 'b', '--consumers', 'c,d'],
+      'interface-check',
+      { old: 'a', new: 'b', consumers: 'c,d' },
+    ],
+    [['atom', 'claim', 'zlib', '--key', 'alice'], 'atom-claim', { label: 'zlib', key: 'alice' }],
+    [
+      ['atom', 'claim', 'zlib', '--key', 'alice', '--repo', 'r'],
+      'atom-claim',
+      { label: 'zlib', key: 'alice', repo: 'r' },
+    ],
+    [['atom', 'publish', '--key', 'alice'], 'atom-publish', { path: undefined, key: 'alice' }],
+    [['atom', 'publish', 'zlib', '--key', 'alice'], 'atom-publish', { path: 'zlib', key: 'alice' }],
+    [['atom', 'verify'], 'atom-verify', { atom: undefined }],
+    [
+      ['atom', 'verify', 'zlib@1.3.1', '--repo', 'file:///r'],
+      'atom-verify',
+      { atom: 'zlib@1.3.1', repo: 'file:///r' },
+    ],
+    [['atom', 'list', '--repo', 'r'], 'atom-list', { repo: 'r' }],
+    [['lock'], 'lock', {}],
+    [
+      ['lock', '--set', 'a=file:///a', '--set', 'b=../b', '--update', 'zlib', '--prerelease'],
+      'lock',
+      { set: ['a=file:///a', 'b=../b'], update: ['zlib'], prerelease: true },
+    ],
+    [['lock', '--check', '--dir', 'ws'], 'lock', { check: true, dir: 'ws' }],
   ];
   it.each(cases)('%j → %s', async (argv, module, expected) => {
     const r = await runs(argv);
@@ -122,6 +246,12 @@ describe('main.ts argv mapping', () => {
       ['store', 'add'],
       ['store', 'export', D],
       ['store', 'root', 'add', 'r1'],
+      ['build-atom'],
+      ['seed', '--lock'],
+      ['interface', 'check', '--old', 'a', '--new', 'b'],
+      ['atom', 'claim', 'zlib'],
+      ['atom', 'publish'],
+      ['lock', '--set'],
     ]) {
       const r = await runs(argv);
       expect(r.code, argv.join(' ')).toBe(2);

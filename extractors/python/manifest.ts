@@ -18,6 +18,8 @@ import {
   EncodingError,
   type Digest,
 } from '../../src/index.ts';
+import { parseElf } from '../elf/parse-elf.ts';
+import { interfaceOfElf, type FileRequirements } from '../interface/manifest.ts';
 import { parseImportsFromText, decodePythonSource, type SourceError } from './imports.ts';
 import { parseMetadata, parseTopLevel } from './metadata.ts';
 import { moduleOfPath, resolveRelativeImport, type ModuleOfFile } from './module-names.ts';
@@ -45,15 +47,30 @@ export interface PythonTree {
 }
 
 /** The ELF requirements of an extension module, or why they could not be read. */
-export type ExtensionRequirements = { requires: unknown } | { error: string };
+export type ExtensionRequirements = { requires: FileRequirements } | { error: string };
 
 /** Options of buildPythonManifest. */
 export interface PythonManifestOptions {
   /**
-   * Reads an extension module's ELF requirements (the ELF extractor's per-file requirement entry,
-   * specs/interface.md §4.2). When absent, extension modules are listed with `requires: null`.
+   * Reads an extension module's ELF requirements. Default: the ELF extractor (`parseElf`, then
+   * `interfaceOfElf(…).requires`, specs/interface.md §4.2), a malformed file giving its E15 message.
    */
   extensionRequirements?: (path: string, bytes: Uint8Array) => ExtensionRequirements;
+}
+
+/**
+ * The ELF extractor's requirement entry of an extension module, or its E15 message.
+ * @see specs/interface-python.md §7
+ */
+export function elfExtensionRequirements(path: string, bytes: Uint8Array): ExtensionRequirements {
+  try {
+    const r = interfaceOfElf(path, parseElf(bytes, path)).requires;
+    if (r !== null) return { requires: r };
+    return { error: new ElfFormatError(`${path}: not a loadable ELF object (ET_DYN or ET_EXEC)`).message };
+  } catch (e) {
+    if (e instanceof ElfFormatError) return { error: e.message };
+    throw e;
+  }
 }
 
 /** A file whose bytes differ from its RECORD row. */
@@ -143,8 +160,8 @@ export interface PythonExtension {
   path: string;
   /** Its dotted module name (`yaml._yaml`). */
   module: string;
-  /** The ELF extractor's requirement entry (specs/interface.md §4.2), or null when not read. */
-  requires: unknown;
+  /** The ELF extractor's requirement entry (specs/interface.md §4.2), or null when it could not be read. */
+  requires: FileRequirements | null;
   /** Why the ELF file could not be read (a located E15 message), or null. */
   error: string | null;
 }
@@ -359,8 +376,8 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
     }
     if (isSource) files.push(requirementsOfSource(p, mod, bytes, allModules, scopeOf));
     if (isExtension) {
-      const r = hasElfMagic(bytes)
-        ? (options.extensionRequirements?.(p, bytes) ?? null)
+      const r: ExtensionRequirements = hasElfMagic(bytes)
+        ? (options.extensionRequirements ?? elfExtensionRequirements)(p, bytes)
         : {
             error: new ElfFormatError(`${p}: extension module is not an ELF file (no 7f 45 4c 46 magic)`)
               .message,
@@ -368,8 +385,8 @@ export function buildPythonManifest(tree: PythonTree, options: PythonManifestOpt
       extensions.push({
         path: p,
         module: mod!.module,
-        requires: r !== null && 'requires' in r ? r.requires : null,
-        error: r !== null && 'error' in r ? r.error : null,
+        requires: 'requires' in r ? r.requires : null,
+        error: 'error' in r ? r.error : null,
       });
     }
   }

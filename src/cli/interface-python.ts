@@ -4,6 +4,7 @@
  * prints the manifest itself.
  * @see specs/interface-python.md §9
  */
+import { readdirSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.ts';
 import { readPythonManifest, pythonManifestDigest, type PythonManifest } from '../../extractors/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
@@ -47,10 +48,8 @@ export function pythonInterfaceLines(m: PythonManifest): string[] {
     for (const p of d.problems) row('problem', d.path, p);
   }
   row('modules', m.provides.modules.join(',') || '-');
-  for (const e of m.requires.extensions) {
-    const needed = (e.requires as { needed?: string[] } | null)?.needed;
-    row('ext', e.path, e.module, e.error ?? (needed ? `needed=${needed.join(',') || '-'}` : 'needed=?'));
-  }
+  for (const e of m.requires.extensions)
+    row('ext', e.path, e.module, e.error ?? `needed=${e.requires?.needed.join(',') || '-'}`);
   for (const f of m.requires.files) {
     if (f.error)
       row('error', f.path, `${f.error.line}:${f.error.column}`, `${f.error.kind}: ${f.error.message}`);
@@ -72,6 +71,21 @@ export function pythonInterfaceLines(m: PythonManifest): string[] {
   );
   row('manifest', pythonManifestDigest(m));
   return lines;
+}
+
+/**
+ * True when `path` is a directory with a top-level `*.dist-info`, `*.egg-info` or `*.py` entry
+ * (what `eos interface PATH` takes for a Python import root); false for anything unreadable.
+ */
+export function isImportRoot(path: string): boolean {
+  try {
+    if (!statSync(path).isDirectory()) return false;
+    return readdirSync(path).some(
+      (n) => n.endsWith('.dist-info') || n.endsWith('.egg-info') || n.endsWith('.py'),
+    );
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -62,17 +62,124 @@ function registerCommands(program: Command, act: ActionFactory): void {
   // Each subsystem adds its block here.
   registerStore(program, act);
   registerKeys(program, act);
-  registerInterfacePython(program, act);
+  registerAtoms(program, act);
+  registerCompose(program, act);
+  registerImage(program, act);
+  registerInterface(program, act);
+  registerExecutor(program, act);
+  registerScheduler(program, act);
 }
 
-/** `eos interface --python PATH`: the Python interface manifest of an import root (specs/interface-python.md). */
-function registerInterfacePython(program: Command, act: ActionFactory): void {
+/** `eos build`: the scheduler over a lock (specs/scheduler.md §10). */
+function registerScheduler(program: Command, act: ActionFactory): void {
   program
+    .command('build [lock]')
+    .description('build every atom of a lock (default ./eos.lock): parallel, cached, keep-going')
+    .option('--seed-lock <file>', 'the seed lock (default: seed.lock beside the lock)')
+    .option('-j, --jobs <n>', 'actions at once (default: the number of cores)')
+    .option('--only <labels>', 'build only these labels (comma-separated) and their dependencies')
+    .option('--dry-run', 'print each action id and whether it is cached; build nothing')
+    .option('--check', 'rebuild cached actions and report any whose output differs')
+    .option('--apt-dir <dir>', 'private apt state directory (debian sources)')
+    .option('--sign-key <name>', 'sign build records with this key (purpose builds)')
+    .option('--timeout <seconds>', 'time limit of each action')
+    .action(act(() => import('./build.ts'), ['lock']));
+}
+
+function registerAtoms(program: Command, act: ActionFactory): void {
+  // Atoms and locks (specs/atom.md, specs/lock.md). Signing keys come from the config directory.
+  const atom = program
+    .command('atom')
+    .description('claim, publish, verify and list atoms in a git repository');
+  atom
+    .command('claim <label>')
+    .description('bind LABEL to the owner key NAME in the repository (signed claim record)')
+    .requiredOption('--key <name>', 'the secret key that will own the label')
+    .option('--repo <path>', 'the repository (default: the one containing the current directory)')
+    .action(act(() => import('./atom-claim.ts'), ['label']));
+  atom
+    .command('publish [path]')
+    .description('publish the atom at PATH (default .) as of the current commit, signed by the claim key')
+    .requiredOption('--key <name>', "the claim's secret key")
+    .action(act(() => import('./atom-publish.ts'), ['path']));
+  atom
+    .command('verify [atom]')
+    .description(
+      'verify LABEL[@VERSION] (default: every published atom): signatures, claim, trust, content, source',
+    )
+    .option(
+      '--repo <location>',
+      'the repository: a path, file:// or http(s):// URL (default: the current one)',
+    )
+    .action(act(() => import('./atom-verify.ts'), ['atom']));
+  atom
+    .command('list')
+    .description('list what a repository publishes: LABEL, VERSION, record digest, content digest')
+    .option(
+      '--repo <location>',
+      'the repository: a path, file:// or http(s):// URL (default: the current one)',
+    )
+    .action(act(() => import('./atom-list.ts')));
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  program
+    .command('lock')
+    .description("resolve the workspace's atom.toml files against atom sets and write eos.lock")
+    .option('--dir <dir>', 'the workspace root (default: .)')
+    .option(
+      '--set <name=url>',
+      'an atom set: a path, file:// or http(s):// URL (repeatable; default: the sets of eos.lock)',
+      collect,
+    )
+    .option('--update <label>', 're-resolve LABEL newest-first (repeatable)', collect)
+    .option('--prerelease', 'let prereleases satisfy every range')
+    .option(
+      '--check',
+      'write nothing; exit 1 when eos.lock no longer matches the workspace or fails verification',
+    )
+    .action(act(() => import('./lock.ts')));
+}
+
+/** `eos image …`: composefs images (specs/composefs.md). */
+function registerImage(program: Command, act: ActionFactory): void {
+  program
+    .command('image')
+    .argument('[root]', 'a composition root: write its image (eos image ROOT -o FILE)')
+    .description(
+      'write the composefs image of a composition root, a dump or a directory, or print an image as a dump',
+    )
+    .option('--from-dump <dump>', 'composefs dump file (plain or .gz) to write as an image')
+    .option(
+      '--from-dir <dir>',
+      'directory to write as an image (files redirect to objects by fs-verity digest)',
+    )
+    .option('--objects <dir>', 'with --from-dir: copy regular files into this objects directory')
+    .option('--dump <image>', 'print this image as a composefs dump')
+    .option('-o, --output <file>', 'image file to write')
+    .option('--min-version <n>', 'lowest composefs format version (default 0)')
+    .option('--max-version <n>', 'highest composefs format version (default 1)')
+    .action(act(() => import('./image.ts'), ['root']));
+}
+
+/** `eos interface …`: interface extractors and the coverage check (specs/interface.md). */
+function registerInterface(program: Command, act: ActionFactory): void {
+  const iface = program
     .command('interface')
-    .description("a Python import root's interface: distributions, RECORD check, modules, imports")
-    .argument('[path]', 'an import root (site-packages, dist-packages)')
-    .option('--python', 'read PATH as a Python import root (the only mode until the ELF extractor lands)')
-    .action(act(() => import('./interface-python.ts'), ['path']));
+    .description(
+      "a tree's interface: what its ELF files (and, with --python or in an import root, its Python files) provide and require",
+    )
+    .argument('[path]', 'a file or directory')
+    .option(
+      '--python',
+      'read PATH as a Python import root (site-packages): distributions, RECORD, modules, imports',
+    )
+    .action(act(() => import('./interface.ts'), ['path']));
+  iface
+    .command('check')
+    .description('does a new provider cover what consumers resolved against the old one (exit 3 if not)')
+    .requiredOption('--old <path>', 'the old provider tree (file or directory)')
+    .requiredOption('--new <path>', 'the new provider tree (file or directory)')
+    .requiredOption('--consumers <paths>', 'consumer trees, comma-separated')
+    .action(act(() => import('./interface-check.ts')));
 }
 
 /** `eos store …`: the content-addressed store (specs/store.md). */
@@ -176,6 +283,47 @@ function registerKeys(program: Command, act: ActionFactory): void {
     .action(act(() => import('./verify-signature.ts'), ['digest', 'file']));
 }
 
+/** `eos compose …`, `eos mount`, `eos umount`, `eos run` (specs/composition.md). */
+function registerCompose(program: Command, act: ActionFactory): void {
+  const compose = program
+    .command('compose')
+    .description('compositions: store one from a TOML file (prints its root), show, diff, sign, verify')
+    .argument('[file]', 'a composition TOML file')
+    .action(act(() => import('./compose.ts'), ['file']));
+  compose
+    .command('show <root>')
+    .description('the entries of a composition: name, prefix, node, constraint')
+    .action(act(() => import('./compose-show.ts'), ['root']));
+  compose
+    .command('diff <a> <b>')
+    .description('entries added/removed/changed, then the paths of the merged view that change')
+    .action(act(() => import('./compose-diff.ts'), ['a', 'b']));
+  compose
+    .command('sign <root>')
+    .description('sign a composition root with a secret key; the signature is kept beside it')
+    .option('--key <name>', 'the secret key')
+    .option('--for <purpose>', 'the purpose (default compositions)')
+    .action(act(() => import('./compose-sign.ts'), ['root']));
+  compose
+    .command('verify <root>')
+    .description("check a composition's signatures against the keyring and trust policy")
+    .option('--for <purpose>', 'the purpose (default compositions)')
+    .action(act(() => import('./compose-verify.ts'), ['root']));
+  program
+    .command('mount <root> <dir>')
+    .description("mount a composition's image read-only at DIR")
+    .action(act(() => import('./mount.ts'), ['root', 'dir']));
+  program
+    .command('umount <dir>')
+    .description('unmount a world mounted by eos mount')
+    .action(act(() => import('./umount.ts'), ['dir']));
+  program
+    .command('run <root> [cmd...]')
+    .description('run CMD with the composition as / (eos run ROOT -- CMD ARGS...)')
+    .option('--cwd', 'bind the working directory at /work and start there')
+    .action(act(() => import('./run.ts'), ['root', 'cmd']));
+}
+
 function print(result: CommandResult, json: boolean): void {
   if (result.raw) process.stdout.write(result.raw);
   if (json && result.json !== undefined) process.stdout.write(JSON.stringify(result.json, null, 2) + '\n');
@@ -223,4 +371,37 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
     return 70;
   }
+}
+
+/** `eos seed`, `eos seed update`, `eos build-atom`: the executor (specs/seed.md, specs/executor.md). */
+function registerExecutor(program: Command, act: ActionFactory): void {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+  // Executor: seeds and single-atom builds.
+  program
+    .command('seed [action]')
+    .description(
+      'create or verify the seed toolchain (seed.lock; offline when its trees are stored); ' +
+        '`seed update` re-pins it from the current index or dpkg database',
+    )
+    .option('--lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
+    .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
+    .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
+    .action(act(() => import('./seed.ts'), ['action']));
+  program
+    .command('build-atom <path>')
+    .description('build one atom directory in the seed world with explicit dependency outputs')
+    .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
+    .option('--args <json>', 'recipe arguments as a JSON object, e.g. {"configure-flags":["--static"]}')
+    .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
+    .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
+    .option('--label <label>', 'the atom label')
+    .option('--atom-version <version>', 'the atom version')
+    .option('--jobs <n>', 'parallel jobs (MAKEFLAGS=-jN)')
+    .option('--timeout <seconds>', 'time limit of the build')
+    .option('--apt-dir <dir>', 'private apt state directory')
+    .option('--sign-key <name>', 'sign the build record with this key (purpose builds)')
+    .action(act(() => import('./build-atom.ts'), ['path']));
 }

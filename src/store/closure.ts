@@ -21,9 +21,12 @@ export async function checkChildrenPresent(
 ): Promise<void> {
   for (const e of tree.entries) {
     if (e.kind === 'file' && !(await blobs.has(e.digest)))
-      throw new NotFoundError(`tree ${what}: file ${JSON.stringify(e.name)} needs blob ${e.digest}, not stored`, {
-        data: { digest: e.digest, name: e.name },
-      });
+      throw new NotFoundError(
+        `tree ${what}: file ${JSON.stringify(e.name)} needs blob ${e.digest}, not stored`,
+        {
+          data: { digest: e.digest, name: e.name },
+        },
+      );
     if (e.kind === 'directory' && !(await trees.has(e.digest)))
       throw new NotFoundError(
         `tree ${what}: directory ${JSON.stringify(e.name)} needs tree ${e.digest}, not stored`,

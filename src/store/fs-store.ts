@@ -7,7 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
+  constants,
+  copyFileSync,
   existsSync,
   fsyncSync,
   openSync,
@@ -15,8 +18,10 @@ import {
   renameSync,
   rmSync,
   utimesSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { digestBytes, parseDigest, type Digest } from '../digest.ts';
@@ -30,13 +35,20 @@ import {
   UnsupportedFileError,
 } from '../errors.ts';
 import { checkChildrenPresent } from './closure.ts';
-import { DIRS, ensureLayout, checkFormat, shardedPath } from './layout.ts';
+import { DIRS, ensureLayout, checkFormat, renameInto, shardedPath } from './layout.ts';
 import { lockExclusive, lockShared, type StoreLock } from './lock.ts';
 import { FilePool } from './pool.ts';
 import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
 import type { BlobStore, ObjectStore, TreeStore } from './types.ts';
 import { materializeTree, type MaterializeOptions, type MaterializeReport } from './materialize.ts';
-import { gcStore, statsStore, verifyStore, type GcOptions, type GcReport, type StoreStats } from './maintenance.ts';
+import {
+  gcStore,
+  statsStore,
+  verifyStore,
+  type GcOptions,
+  type GcReport,
+  type StoreStats,
+} from './maintenance.ts';
 import type { VerifyOptions, VerifyReport } from './maintenance.ts';
 
 /** What `ingest` made: a tree for a directory, a blob for a single file. */
@@ -55,7 +67,7 @@ export interface IngestResult {
 export interface IngestOptions {
   /** fsync each object before its rename (default true). Off only for throwaway stores. */
   fsync?: boolean;
-  /** Worker threads (default: cores, at most 2). */
+  /** Worker threads (default: cores + 1, at most 4). */
   threads?: number;
 }
 
@@ -76,11 +88,20 @@ function errno(e: unknown): string | undefined {
 export function ioError(e: unknown, path: string): EosError {
   if (e instanceof EosError) return e;
   const err = e as NodeJS.ErrnoException;
-  return new IoError(`${path}: ${err?.message ?? String(e)}`, { data: { path, errno: err?.code ?? null }, cause: e });
+  return new IoError(`${path}: ${err?.message ?? String(e)}`, {
+    data: { path, errno: err?.code ?? null },
+    cause: e,
+  });
 }
 
 /** Writes bytes to `dest` through a temp file: write, fsync, rename. Drops the temp if `dest` exists. */
-export function writeAtomic(tmpDir: string, dest: string, bytes: Uint8Array, mode: number, sync = true): boolean {
+export function writeAtomic(
+  tmpDir: string,
+  dest: string,
+  bytes: Uint8Array,
+  mode: number,
+  sync = true,
+): boolean {
   if (existsSync(dest)) return false;
   const tmp = join(tmpDir, `${process.pid}.m.${randomBytes(6).toString('hex')}`);
   const fd = openSync(tmp, 'wx', mode);
@@ -94,11 +115,11 @@ export function writeAtomic(tmpDir: string, dest: string, bytes: Uint8Array, mod
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, dest);
+  renameInto(tmp, dest);
   return true;
 }
 
-function fsyncDir(path: string): void {
+function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
@@ -302,7 +323,8 @@ export class Store implements ObjectStore {
     try {
       st = await lstat(abs);
     } catch (e) {
-      if (errno(e) === 'ENOENT') throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
+      if (errno(e) === 'ENOENT')
+        throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
       throw ioError(e, abs);
     }
     if (!st.isDirectory() && !st.isFile())
@@ -318,20 +340,41 @@ export class Store implements ObjectStore {
         files: 0,
         bytes: 0,
         written: 0,
-        dirtyDirs: new Set(),
+        staged: [],
+        stagedDests: new Set(),
+        stagedBytes: 0,
+        committing: Promise.resolve(),
         inodes: new Map(),
+        storeKey: inodeKey(await lstat(this.root)),
       };
       try {
+        if (inodeKey(st) === state.storeKey)
+          throw new UnsupportedFileError(`${abs}: is the store itself; it cannot be ingested into itself`, {
+            data: { path: abs },
+          });
         let result: IngestResult;
         if (st.isFile()) {
           const r = await ingestFile(state, abs);
           result = { digest: r.digest, kind: 'file', files: 1, bytes: r.size, written: state.written };
         } else {
           const r = await ingestDir(state, abs);
-          result = { digest: r.digest, kind: 'directory', files: state.files, bytes: state.bytes, written: state.written };
+          result = {
+            digest: r.digest,
+            kind: 'directory',
+            files: state.files,
+            bytes: state.bytes,
+            written: state.written,
+          };
         }
-        if (state.sync) for (const d of state.dirtyDirs) fsyncDir(d);
+        await commitStaged(state);
         return result;
+      } catch (e) {
+        // Leave no temp files behind for a failed ingest (objects already renamed are complete).
+        state.failed = true;
+        await pool.abort();
+        await new Promise((r) => setTimeout(r, 0));
+        for (const b of state.staged) rmSync(b.tmp, { force: true });
+        throw e;
       } finally {
         await pool.close();
       }
@@ -358,9 +401,15 @@ export class Store implements ObjectStore {
     if (!existsSync(src))
       throw new NotFoundError(`blob ${d} is not in the store ${this.root}`, { data: { digest: d } });
     this.ensureLayout();
+    const tmp = join(this.dir('tmp'), `${process.pid}.x.${randomBytes(6).toString('hex')}`);
     try {
-      writeAtomic(this.dir('tmp'), twin, readFileSync(src), 0o555);
+      copyFileSync(src, tmp, constants.COPYFILE_EXCL);
+      chmodSync(tmp, 0o555);
+      fsyncPath(tmp);
+      if (existsSync(twin)) rmSync(tmp, { force: true });
+      else renameInto(tmp, twin);
     } catch (e) {
+      rmSync(tmp, { force: true });
       throw ioError(e, twin);
     }
     return twin;
@@ -402,7 +451,9 @@ export class Store implements ObjectStore {
     parseDigest(digest, 'root digest');
     await this.withWriteLock(async () => {
       if (!(await this.hasTree(digest)) && !(await this.hasBlob(digest)))
-        throw new NotFoundError(`root ${name}: ${digest} is not in the store ${this.root}`, { data: { digest } });
+        throw new NotFoundError(`root ${name}: ${digest} is not in the store ${this.root}`, {
+          data: { digest },
+        });
       const dest = join(this.dir('roots'), name);
       const tmp = join(this.dir('tmp'), `${process.pid}.r.${randomBytes(6).toString('hex')}`);
       try {
@@ -427,7 +478,8 @@ export class Store implements ObjectStore {
   async removeRoot(name: string): Promise<void> {
     checkRootName(name);
     const p = join(this.dir('roots'), name);
-    if (!existsSync(p)) throw new NotFoundError(`root ${name} does not exist in ${this.root}`, { data: { name } });
+    if (!existsSync(p))
+      throw new NotFoundError(`root ${name} does not exist in ${this.root}`, { data: { name } });
     rmSync(p, { force: true });
   }
 
@@ -450,7 +502,8 @@ export class Store implements ObjectStore {
       const p = join(dir, name);
       const text = readFileSync(p, 'utf8');
       const m = /^(blake3:[0-9a-f]{64})\n?$/.exec(text);
-      if (!m) throw new EncodingError(`${p}: a root file holds one digest and a newline`, { data: { path: p } });
+      if (!m)
+        throw new EncodingError(`${p}: a root file holds one digest and a newline`, { data: { path: p } });
       out.push({ name, digest: m[1] as Digest });
     }
     return out;
@@ -476,6 +529,10 @@ function touch(p: string): void {
   }
 }
 
+function inodeKey(st: { dev: number; ino: number }): string {
+  return `${st.dev}:${st.ino}`;
+}
+
 function fileType(st: import('node:fs').Stats): string {
   if (st.isSocket()) return 'a socket';
   if (st.isFIFO()) return 'a FIFO';
@@ -493,7 +550,19 @@ interface IngestState {
   files: number;
   bytes: number;
   written: number;
-  dirtyDirs: Set<string>;
+  /** New objects written to temp files, in creation order (blobs and trees, children first). */
+  staged: { tmp: string; dest: string; bytes: number }[];
+  /** Destinations already staged (identical content met twice in one batch). */
+  stagedDests: Set<string>;
+  stagedBytes: number;
+  /** Serializes batch commits. */
+  committing: Promise<void>;
+  /** A batch commit is queued and has not taken its batch yet. */
+  commitPending?: boolean;
+  /** `dev:ino` of the store directory, which must not be inside the ingested tree. */
+  storeKey: string;
+  /** Set when the ingest failed: stop staging. */
+  failed?: boolean;
   /** Files with several links, by `dev:ino`: each inode is read once per ingest. */
   inodes: Map<string, Promise<{ digest: Digest; size: number }>>;
 }
@@ -501,18 +570,86 @@ interface IngestState {
 async function ingestFile(s: IngestState, path: string): Promise<{ digest: Digest; size: number }> {
   let r;
   try {
-    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync);
+    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync, true);
   } catch (e) {
     const code = errno(e);
-    if (code === 'E6') throw new UnsupportedFileError(`${path}: not a regular file any more`, { data: { path } });
+    if (code === 'E6')
+      throw new UnsupportedFileError(`${path}: not a regular file any more`, { data: { path } });
     throw ioError(e, path);
   }
   const obj = s.store.blobPath(r.digest);
-  if (r.stored) {
-    s.written++;
-    s.dirtyDirs.add(join(obj, '..'));
-  } else touch(obj);
+  if (r.tmp) stage(s, r.tmp, obj, r.size);
+  else touch(obj);
+  await maybeCommit(s);
   return r;
+}
+
+/** Batch limits: commit (sync + rename) when this much is staged. */
+const BATCH_BYTES = 1 << 30;
+const BATCH_OBJECTS = 50_000;
+
+function stage(s: IngestState, tmp: string, dest: string, bytes: number): void {
+  if (s.failed || s.stagedDests.has(dest)) {
+    rmSync(tmp, { force: true });
+    return;
+  }
+  s.stagedDests.add(dest);
+  s.staged.push({ tmp, dest, bytes });
+  s.stagedBytes += bytes;
+}
+
+async function maybeCommit(s: IngestState): Promise<void> {
+  if (s.commitPending) return;
+  if (s.stagedBytes >= BATCH_BYTES || s.staged.length >= BATCH_OBJECTS) {
+    s.commitPending = true;
+    await commitStaged(s);
+  }
+}
+
+/**
+ * Makes the staged temp files durable with one syncfs (`sync -f`; per-file fsync if that fails),
+ * then renames them into place in creation order (so a tree never appears before its children),
+ * then syncs the directory entries. specs/store.md §6.5
+ */
+function commitStaged(s: IngestState): Promise<void> {
+  const run = async () => {
+    s.commitPending = false;
+    const batch = s.staged;
+    s.staged = [];
+    s.stagedDests = new Set();
+    s.stagedBytes = 0;
+    if (!batch.length) return;
+    if (s.sync)
+      syncFs(
+        s.store.dir('tmp'),
+        batch.map((b) => b.tmp),
+      );
+    const dirs = new Set<string>();
+    for (const b of batch) {
+      try {
+        if (existsSync(b.dest)) {
+          rmSync(b.tmp, { force: true });
+          touch(b.dest);
+        } else {
+          renameInto(b.tmp, b.dest);
+          s.written++;
+          dirs.add(join(b.dest, '..'));
+        }
+      } catch (e) {
+        throw ioError(e, b.dest);
+      }
+    }
+    if (s.sync) syncFs(s.store.dir('objects'), [...dirs]);
+  };
+  s.committing = s.committing.then(run);
+  return s.committing;
+}
+
+/** syncfs(2) of the filesystem holding `anchor` through `sync -f`; falls back to fsync of each path. */
+function syncFs(anchor: string, paths: string[]): void {
+  const r = spawnSync('sync', ['-f', anchor], { stdio: 'ignore' });
+  if (r.status === 0) return;
+  for (const p of paths) fsyncPath(p);
 }
 
 async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest; size: number }> {
@@ -544,7 +681,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
         let pending: Promise<{ digest: Digest; size: number }>;
         if (st.nlink > 1) {
           // A hard link: read the inode once; every link becomes its own file entry.
-          const key = `${st.dev}:${st.ino}`;
+          const key = inodeKey(st);
           pending = s.inodes.get(key) ?? ingestFile(s, p);
           s.inodes.set(key, pending);
         } else pending = ingestFile(s, p);
@@ -554,6 +691,10 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
         return { name, kind: 'file', digest: r.digest, size: r.size, executable: (st.mode & 0o100) !== 0 };
       }
       if (st.isDirectory()) {
+        if (inodeKey(st) === s.storeKey)
+          throw new UnsupportedFileError(`${p}: is the store itself; it cannot be ingested into itself`, {
+            data: { path: p },
+          });
         const r = await ingestDir(s, p);
         return { name, kind: 'directory', digest: r.digest, size: r.size };
       }
@@ -582,13 +723,17 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
   const bytes = encodeTree(tree);
   const d = digestBytes(bytes);
   const p = s.store.treePath(d);
-  try {
-    if (writeAtomic(s.store.dir('tmp'), p, bytes, 0o444, s.sync)) {
-      s.written++;
-      s.dirtyDirs.add(join(p, '..'));
-    } else touch(p);
-  } catch (e) {
-    throw ioError(e, p);
+  if (existsSync(p)) touch(p);
+  else if (!s.stagedDests.has(p)) {
+    const tmp = join(s.store.dir('tmp'), `${process.pid}.t.${randomBytes(6).toString('hex')}`);
+    try {
+      writeFileSync(tmp, bytes, { mode: 0o444, flag: 'wx' });
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw ioError(e, tmp);
+    }
+    stage(s, tmp, p, bytes.length);
+    await maybeCommit(s);
   }
   return { digest: d, size: subtreeSize(tree) };
 }

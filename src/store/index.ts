@@ -10,6 +10,13 @@ export * from './closure.ts';
 export * from './memory.ts';
 export { Store, type IngestResult, type IngestOptions, type RootEntry } from './fs-store.ts';
 export type { MaterializeOptions, MaterializeReport } from './materialize.ts';
-export type { VerifyOptions, VerifyReport, VerifyProblem, GcOptions, GcReport, StoreStats } from './maintenance.ts';
+export type {
+  VerifyOptions,
+  VerifyReport,
+  VerifyProblem,
+  GcOptions,
+  GcReport,
+  StoreStats,
+} from './maintenance.ts';
 export { openStore } from './open.ts';
 export { STORE_FORMAT_VERSION } from './layout.ts';

@@ -1,8 +1,12 @@
-// A store worker thread (plain JavaScript so it runs without a TypeScript loader). It reads a
-// file once, hashing it with native streaming BLAKE3 and writing it to a temp file in the store's
-// tmp/ directory, then fsyncs and renames it into objects/. Files that fit in one chunk are hashed
-// first and written only when absent. It also re-hashes files for `verify`.
-// Protocol: {id, op: 'ingest', src, tmpDir, objectsDir, sync} → {id, digest, size, stored}
+// A store worker thread (plain JavaScript so it runs without a TypeScript loader). Files that fit
+// in one 1 MiB chunk are read, hashed with native BLAKE3 and written to a temp file in the store's
+// tmp/ directory only when their object is absent. Larger files are copied to a temp file by the
+// kernel (copy_file_range) and the copy is hashed in 1 MiB chunks, so the digest is of exactly the
+// bytes stored and no file is held whole in memory. Then fsync + rename into objects/ (or, with
+// `stage`, both left to the caller). It also re-hashes files for `verify`.
+// With `stage`, the temp file is left in tmp/ (not fsynced, not renamed) and returned as `tmp`, for
+// the caller to make durable in one batch and rename (specs/store.md §6.5).
+// Protocol: {id, op: 'ingest', src, tmpDir, objectsDir, sync, stage} → {id, digest, size, stored, tmp?}
 //           {id, op: 'hash', path} → {id, digest, size}; failures → {id, error: {code, message}}.
 // See specs/store.md §6 (ingest).
 import { parentPort, threadId } from 'node:worker_threads';
@@ -11,6 +15,7 @@ import fs from 'node:fs';
 import { createHash } from 'blake3';
 
 const CHUNK = 1 << 20;
+const HAVE_PROC = fs.existsSync('/proc/self/fd');
 const buf = Buffer.allocUnsafe(CHUNK);
 let counter = 0;
 const { O_RDONLY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
@@ -29,12 +34,13 @@ function objectPath(objectsDir, hex) {
   return `${objectsDir}/${hex.slice(0, 2)}/${hex.slice(2)}`;
 }
 
-function ingest({ src, tmpDir, objectsDir, sync }) {
+function ingest({ src, tmpDir, objectsDir, sync, stage }) {
   const fd = fs.openSync(src, O_RDONLY | O_NOFOLLOW);
   let out = -1;
   let tmp = '';
   try {
-    if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error(`${src}: not a regular file`), { code: 'E6' });
+    if (!fs.fstatSync(fd).isFile())
+      throw Object.assign(new Error(`${src}: not a regular file`), { code: 'E6' });
     const h = createHash();
     let size = readFull(fd, 0);
     if (size < CHUNK) {
@@ -47,22 +53,27 @@ function ingest({ src, tmpDir, objectsDir, sync }) {
       out = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o444);
       let w = 0;
       while (w < size) w += fs.writeSync(out, buf, w, size - w);
-      return finish(out, tmp, dest, hex, size, sync, () => (out = -1));
+      return finish(out, tmp, dest, hex, size, sync, stage, () => (out = -1));
     }
     tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomBytes(4).toString('hex')}`;
-    out = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o444);
-    let n = size;
-    for (;;) {
-      h.update(buf.subarray(0, n));
-      let w = 0;
-      while (w < n) w += fs.writeSync(out, buf, w, n - w);
-      if (n < CHUNK) break;
-      n = readFull(fd, size);
-      if (n === 0) break;
-      size += n;
+    {
+      // Larger files: copy in the kernel (copy_file_range), then hash the copy: the digest is of
+      // exactly the bytes stored, read back from the page cache in 1 MiB chunks.
+      // Copy from the file already opened (O_NOFOLLOW), not from a path that may have changed.
+      fs.copyFileSync(HAVE_PROC ? `/proc/self/fd/${fd}` : src, tmp, fs.constants.COPYFILE_EXCL);
+      fs.chmodSync(tmp, 0o444);
+      out = fs.openSync(tmp, O_RDONLY);
+      let at = 0;
+      for (;;) {
+        const n = readFull(out, at);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+        at += n;
+        if (n < CHUNK) break;
+      }
+      const hex = h.digest('hex');
+      return finish(out, tmp, objectPath(objectsDir, hex), hex, at, sync, stage, () => (out = -1));
     }
-    const hex = h.digest('hex');
-    return finish(out, tmp, objectPath(objectsDir, hex), hex, size, sync, () => (out = -1));
   } catch (e) {
     if (out >= 0) fs.closeSync(out);
     if (tmp) fs.rmSync(tmp, { force: true });
@@ -72,15 +83,22 @@ function ingest({ src, tmpDir, objectsDir, sync }) {
   }
 }
 
-function finish(out, tmp, dest, hex, size, sync, closed) {
-  if (sync) fs.fsyncSync(out);
+function finish(out, tmp, dest, hex, size, sync, stage, closed) {
+  if (sync && !stage) fs.fsyncSync(out);
   fs.closeSync(out);
   closed();
   if (fs.existsSync(dest)) {
     fs.rmSync(tmp, { force: true });
     return { digest: `blake3:${hex}`, size, stored: false };
   }
-  fs.renameSync(tmp, dest);
+  if (stage) return { digest: `blake3:${hex}`, size, stored: true, tmp };
+  try {
+    fs.renameSync(tmp, dest);
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+    fs.mkdirSync(dest.slice(0, dest.lastIndexOf('/')), { recursive: true });
+    fs.renameSync(tmp, dest);
+  }
   return { digest: `blake3:${hex}`, size, stored: true };
 }
 

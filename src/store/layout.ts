@@ -5,7 +5,7 @@
  * @see specs/store.md §4 (layout)
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { digestHex, type Digest } from '../digest.ts';
 import { EncodingError } from '../errors.ts';
 
@@ -30,16 +30,9 @@ export function shardedPath(dir: string, d: Digest): string {
   return join(dir, hex.slice(0, 2), hex.slice(2));
 }
 
-const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** The 256 shard names `00`…`ff`. */
-export function shardNames(): readonly string[] {
-  return HEX2;
-}
-
 /**
- * Creates the layout under `root` if missing (all 256 shards of objects/, trees/, xobjects/), and
- * checks the format version.
+ * Creates the layout under `root` if missing (the shard directories `objects/<2 hex>` etc. are
+ * made when first needed, by `renameInto`), and checks the format version.
  * @throws EncodingError E3 when the store has another format version
  */
 export function ensureLayout(root: string): void {
@@ -48,9 +41,7 @@ export function ensureLayout(root: string): void {
     checkFormat(root);
     return;
   }
-  for (const d of [DIRS.roots, DIRS.tmp, DIRS.locks]) mkdirSync(join(root, d), { recursive: true });
-  for (const d of [DIRS.objects, DIRS.trees, DIRS.xobjects])
-    for (const s of HEX2) mkdirSync(join(root, d, s), { recursive: true });
+  for (const d of Object.values(DIRS)) mkdirSync(join(root, d), { recursive: true });
   const tmp = join(root, DIRS.tmp, `format-${process.pid}`);
   writeFileSync(tmp, JSON.stringify({ format: 'eos-store', version: STORE_FORMAT_VERSION }) + '\n');
   renameSync(tmp, fmt);
@@ -74,4 +65,15 @@ export function checkFormat(root: string): void {
     throw new EncodingError(`${fmt}: not an eos store of format version ${STORE_FORMAT_VERSION}`, {
       data: { path: fmt },
     });
+}
+
+/** Renames a finished temp file to its object path, creating the shard directory when missing. */
+export function renameInto(tmp: string, dest: string): void {
+  try {
+    renameSync(tmp, dest);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    mkdirSync(dirname(dest), { recursive: true });
+    renameSync(tmp, dest);
+  }
 }

@@ -79,9 +79,12 @@ export async function lockShared(locks: string, waitMs = 600_000): Promise<Store
       return { release: () => rmSync(join(locks, name), { force: true }) };
     rmSync(join(locks, name), { force: true });
     if (Date.now() - started > waitMs)
-      throw new IoError(`store lock ${locks}: held exclusively by pid ${holder} (gc or repair) for too long`, {
-        data: { pid: holder },
-      });
+      throw new IoError(
+        `store lock ${locks}: held exclusively by pid ${holder} (gc or repair) for too long`,
+        {
+          data: { pid: holder },
+        },
+      );
     await sleep(50 + Math.random() * 100);
   }
 }

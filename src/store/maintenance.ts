@@ -151,7 +151,13 @@ export async function verifyStore(store: Store, opts: VerifyOptions): Promise<Ve
   const trees = await listObjects(store.dir('trees'));
   for (const l of [blobs, twins, trees])
     for (const p of l.strays)
-      problems.push({ kind: 'stray', digest: null, path: p, reason: 'not an object file name', removed: false });
+      problems.push({
+        kind: 'stray',
+        digest: null,
+        path: p,
+        reason: 'not an object file name',
+        removed: false,
+      });
 
   const badBlobs = new Set<Digest>();
   const pool = new FilePool();
@@ -198,7 +204,7 @@ export async function verifyStore(store: Store, opts: VerifyOptions): Promise<Ve
   // A tree whose child is missing or damaged is incomplete (reported, not deleted: ingesting the
   // source again restores the child). Propagate to parents until nothing changes.
   const incomplete = new Set<Digest>();
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const [d, t] of parsed) {
       if (incomplete.has(d)) continue;
@@ -239,7 +245,13 @@ export async function verifyStore(store: Store, opts: VerifyOptions): Promise<Ve
     }
     tmpRemoved = await cleanTmp(store);
   }
-  return { blobs: blobs.objects.size, trees: trees.objects.size, twins: twins.objects.size, problems, tmpRemoved };
+  return {
+    blobs: blobs.objects.size,
+    trees: trees.objects.size,
+    twins: twins.objects.size,
+    problems,
+    tmpRemoved,
+  };
 }
 
 /** @see Store.gc */
@@ -265,11 +277,14 @@ export async function gcStore(store: Store, opts: GcOptions): Promise<GcReport> 
       tree = await store.getTree(d);
     } catch (e) {
       // Never sweep with a partly unreadable graph: what it hides would look unreachable.
-      throw new CorruptObjectError(`gc: reachable tree ${d} cannot be read (${(e as Error).message}); nothing removed`, {
-        data: { digest: d },
-        hint: 'run eos store verify --repair and ingest the source again',
-        cause: e,
-      });
+      throw new CorruptObjectError(
+        `gc: reachable tree ${d} cannot be read (${(e as Error).message}); nothing removed`,
+        {
+          data: { digest: d },
+          hint: 'run eos store verify --repair and ingest the source again',
+          cause: e,
+        },
+      );
     }
     const c = treeChildren(tree);
     for (const b of c.blobs) liveBlobs.add(b);
@@ -289,7 +304,11 @@ export async function gcStore(store: Store, opts: GcOptions): Promise<GcReport> 
     missingRoots,
   };
   const now = Date.now();
-  const sweep = async (dir: string, live: Set<Digest>, counter: 'blobsRemoved' | 'treesRemoved' | 'twinsRemoved') => {
+  const sweep = async (
+    dir: string,
+    live: Set<Digest>,
+    counter: 'blobsRemoved' | 'treesRemoved' | 'twinsRemoved',
+  ) => {
     const { objects } = await listObjects(dir);
     for (const [d, p] of objects) {
       if (live.has(d)) {

@@ -50,7 +50,9 @@ async function whatIs(p: string): Promise<'none' | 'dir' | 'symlink' | 'other'> 
 
 function refuseExisting(p: string, what: 'symlink' | 'other' | 'dir'): never {
   if (what === 'symlink')
-    throw new UnsafePathError(`${p}: is an existing symlink; refusing to write through it`, { data: { path: p } });
+    throw new UnsafePathError(`${p}: is an existing symlink; refusing to write through it`, {
+      data: { path: p },
+    });
   throw new IoError(`${p}: already exists`, { data: { path: p } });
 }
 
@@ -82,7 +84,9 @@ export async function materializeTree(
   async function placeFile(p: string, digest: Digest, executable: boolean): Promise<void> {
     const blob = store.blobPath(digest);
     if (!(await store.hasBlob(digest)))
-      throw new NotFoundError(`${p}: blob ${digest} is not in the store ${store.root}`, { data: { digest, path: p } });
+      throw new NotFoundError(`${p}: blob ${digest} is not in the store ${store.root}`, {
+        data: { digest, path: p },
+      });
     if (linkable) {
       const source = executable ? store.ensureTwin(digest) : blob;
       try {

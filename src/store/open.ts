@@ -19,6 +19,8 @@ export function openStore(url: string): ObjectStore {
   if (url === 'memory:' || url.startsWith('memory:')) return new MemoryStore();
   if (url.startsWith('file:')) return new Store(fileURLToPath(url));
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
-    throw new UsageError(`store address ${JSON.stringify(url)}: unknown scheme (use a path, file: or memory:)`);
+    throw new UsageError(
+      `store address ${JSON.stringify(url)}: unknown scheme (use a path, file: or memory:)`,
+    );
   return new Store(url);
 }

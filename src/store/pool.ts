@@ -1,5 +1,5 @@
 /**
- * A small pool of worker threads (one per core, at most `size`) that ingest or hash files with
+ * A small pool of worker threads (cores + 1, at most 4) that ingest or hash files with
  * native BLAKE3, so reading, hashing and writing use every core while the main thread walks.
  *
  * @see specs/store.md §6 (ingest)
@@ -15,9 +15,13 @@ export interface WorkerResult {
   size: number;
   /** True when this call created the object (false: it was already there). */
   stored?: boolean;
+  /** With `stage`: the temp file holding the new object, not yet renamed. */
+  tmp?: string;
 }
 
-type Job = { op: 'ingest'; src: string; tmpDir: string; objectsDir: string; sync: boolean } | { op: 'hash'; path: string };
+type Job =
+  | { op: 'ingest'; src: string; tmpDir: string; objectsDir: string; sync: boolean; stage: boolean }
+  | { op: 'hash'; path: string };
 
 interface Pending {
   job: Job;
@@ -36,8 +40,11 @@ export class FilePool {
   private readonly owner = new Map<number, Worker>();
   private nextId = 0;
 
-  /** @param size number of threads (default: the number of cores, at most 2 unless asked) */
-  constructor(size = Math.min(2, availableParallelism())) {
+  /**
+   * @param size number of threads (default: one more than the cores, at most 4: a thread blocked in
+   *   open/copy_file_range leaves its core to another)
+   */
+  constructor(size = Math.min(4, availableParallelism() + 1)) {
     for (let i = 0; i < Math.max(1, size); i++) {
       const w = new Worker(WORKER_URL);
       w.on('message', (m: { id: number; error?: { code: string; message: string } } & WorkerResult) => {
@@ -48,7 +55,7 @@ export class FilePool {
         this.pump();
         if (!p) return;
         if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
-        else p.resolve({ digest: m.digest, size: m.size, stored: m.stored });
+        else p.resolve({ digest: m.digest, size: m.size, stored: m.stored, tmp: m.tmp });
       });
       w.on('error', (e) => {
         for (const [id, p] of this.running)
@@ -80,14 +87,29 @@ export class FilePool {
     });
   }
 
-  /** Copies `src` into `objectsDir` through a temp file in `tmpDir`; returns its digest and size. */
-  ingest(src: string, tmpDir: string, objectsDir: string, sync: boolean): Promise<WorkerResult> {
-    return this.submit({ op: 'ingest', src, tmpDir, objectsDir, sync });
+  /**
+   * Copies `src` into `objectsDir` through a temp file in `tmpDir`; returns its digest and size.
+   * With `stage`, leaves the new temp file unsynced and unrenamed and returns it as `tmp`.
+   */
+  ingest(
+    src: string,
+    tmpDir: string,
+    objectsDir: string,
+    sync: boolean,
+    stage = false,
+  ): Promise<WorkerResult> {
+    return this.submit({ op: 'ingest', src, tmpDir, objectsDir, sync, stage });
   }
 
   /** Hashes the file at `path`. */
   hash(path: string): Promise<WorkerResult> {
     return this.submit({ op: 'hash', path });
+  }
+
+  /** Rejects every queued job and resolves when the running ones have finished. */
+  async abort(): Promise<void> {
+    for (const p of this.queue.splice(0)) p.reject(Object.assign(new Error('aborted'), { code: 'EABORT' }));
+    while (this.running.size) await new Promise((r) => setTimeout(r, 5));
   }
 
   /** Stops the threads. */

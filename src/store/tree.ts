@@ -153,7 +153,8 @@ export function makeTree(entries: readonly TreeEntry[], where = 'tree'): Tree {
  */
 export function parseTree(bytes: Uint8Array, what = 'tree'): Tree {
   const v = parseCanonical(bytes, what);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EncodingError(`${what}: not an object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new EncodingError(`${what}: not an object`);
   if (v.version !== TREE_VERSION)
     throw new EncodingError(`${what}: unknown tree version ${JSON.stringify(v.version)} (expected 1)`);
   keysAre(v, ['entries', 'version'], what);

@@ -20,15 +20,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCanonical } from '../../src/index.ts';
 import {
   buildPythonManifest,
+  interfaceOfElf,
   listPythonTree,
+  parseElf,
   parsePythonImports,
   parsePythonManifest,
   pythonManifestDigest,
   readPythonManifest,
   STDLIB_MODULE_NAMES,
   STDLIB_SOURCE,
+  type PythonExtension,
   type PythonManifest,
 } from '../../extractors/index.ts';
+import { pythonInterfaceLines } from '../../src/cli/interface-python.ts';
 import { buildSitePackages, DEMO_FILES, hostSitePackages, python } from './python-fixture.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -235,10 +239,11 @@ print(json.dumps(sorted(out)))`,
     expect(dist('pip-').modules).toEqual(['pip']);
     expect(dist('cffi-').modules).toEqual(['_cffi_backend', 'cffi']);
     expect(dist('demo-')).toMatchObject({ name: 'demo', version: '1.0', topLevel: ['demo', 'loose'] });
-    expect(dist('demo-').modules).toEqual(['demo', 'fake_ext', 'loose']);
+    expect(dist('demo-').modules).toEqual(['bad_ext', 'demo', 'fake_ext', 'loose']);
     expect(manifest.provides.modules).toEqual([
       '_cffi_backend',
       '_distutils_hack',
+      'bad_ext',
       'cffi',
       'demo',
       'fake_ext',
@@ -400,22 +405,34 @@ print(next(r[1] for r in csv.reader(open(sys.argv[1], newline='')) if r and r[0]
     expect(manifest.requires.files.length).toBeGreaterThan(690);
   });
 
-  it('lists extension modules (the ELF part is null until the ELF extractor is wired in)', () => {
-    expect(manifest.requires.extensions).toEqual([
-      {
-        path: '_cffi_backend.cpython-311-x86_64-linux-gnu.so',
-        module: '_cffi_backend',
-        requires: null,
-        error: null,
-      },
-      {
-        path: 'fake_ext.cpython-311-x86_64-linux-gnu.so',
-        module: 'fake_ext',
-        requires: null,
-        error:
-          '[E15] fake_ext.cpython-311-x86_64-linux-gnu.so: extension module is not an ELF file (no 7f 45 4c 46 magic)',
-      },
+  it('reads extension modules with the ELF extractor: needed sonames as readelf -d shows them', () => {
+    const exts = manifest.requires.extensions;
+    expect(exts.map((e) => [e.path, e.module])).toEqual([
+      ['_cffi_backend.cpython-311-x86_64-linux-gnu.so', '_cffi_backend'],
+      ['bad_ext.abi3.so', 'bad_ext'],
+      ['fake_ext.cpython-311-x86_64-linux-gnu.so', 'fake_ext'],
     ]);
+    const [cffi, bad, fake] = exts as [PythonExtension, PythonExtension, PythonExtension];
+    const bytes = readFileSync(join(root, cffi.path));
+    expect(cffi.error).toBeNull();
+    expect(cffi.requires).toEqual(interfaceOfElf(cffi.path, parseElf(bytes, cffi.path)).requires);
+    const needed = execFileSync('readelf', ['-dW', join(root, cffi.path)], { encoding: 'utf8' })
+      .split('\n')
+      .flatMap((l) => /\(NEEDED\)\s+Shared library: \[(.*)\]/.exec(l)?.[1] ?? []);
+    expect(needed.length).toBeGreaterThan(0);
+    expect(cffi.requires!.needed).toEqual(needed);
+    expect(cffi.requires!.symbols['libc.so.6']!.length).toBeGreaterThan(10);
+    expect(bad).toMatchObject({
+      requires: null,
+      error: expect.stringMatching(/^\[E15\] bad_ext\.abi3\.so: /),
+    });
+    expect(fake).toEqual({
+      path: 'fake_ext.cpython-311-x86_64-linux-gnu.so',
+      module: 'fake_ext',
+      requires: null,
+      error:
+        '[E15] fake_ext.cpython-311-x86_64-linux-gnu.so: extension module is not an ELF file (no 7f 45 4c 46 magic)',
+    });
   });
 
   it('is canonical: same digest from any path order, round-trips through parsePythonManifest', () => {
@@ -459,6 +476,21 @@ print(next(r[1] for r in csv.reader(open(sys.argv[1], newline='')) if r and r[0]
       /\trecord=ok \(\d+ verified, 0 mismatched/,
     );
     expect(lines.find((l) => l.startsWith('requires\t'))).toMatch(/\texternal=[^\t]*requests[^\t]*,yaml\t/);
+    expect(lines).toContain(
+      'ext\t_cffi_backend.cpython-311-x86_64-linux-gnu.so\t_cffi_backend\tneeded=' +
+        expected.requires.extensions[0]!.requires!.needed.join(','),
+    );
+    // Without --python, an import root gets its ELF lines, then its Python lines. (The ELF
+    // manifest fails a tree with a malformed ELF file, specs/interface.md §3.2: cffi alone here.)
+    const cffiOnly = buildSitePackages(sitePackages!, {
+      demo: false,
+      copied: ['cffi', '_cffi_backend.cpython-311-x86_64-linux-gnu.so'],
+    });
+    tmp.push(cffiOnly);
+    const both = execFileSync(eos, ['interface', cffiOnly], { encoding: 'utf8' }).trimEnd().split('\n');
+    const elfEnd = both.findIndex((l) => l.startsWith('manifest\t'));
+    expect(both.slice(0, elfEnd).some((l) => l.startsWith('needs\t_cffi_backend.'))).toBe(true);
+    expect(both.slice(elfEnd + 1)).toEqual(pythonInterfaceLines(readPythonManifest(cffiOnly)));
     const missing = spawnSync(eos, ['interface', '--python', join(small, 'nope')], { encoding: 'utf8' });
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/\[E4\] .*nope: no such file or directory/);

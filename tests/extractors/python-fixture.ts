@@ -99,6 +99,7 @@ export const DEMO_FILES: Record<string, string | Uint8Array> = {
   'demo/data/not-a-module.py': 'from . import x\nimport abc\n',
   'loose.py': 'from . import x\nimport demo.sub\n',
   'fake_ext.cpython-311-x86_64-linux-gnu.so': 'not an ELF file',
+  'bad_ext.abi3.so': new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0]),
 };
 
 /** Files of the demo distribution's metadata directory besides RECORD. */

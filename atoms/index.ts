@@ -1,0 +1,16 @@
+/**
+ * Atoms: manifests (`atom.toml`), version resolution, the lock (`eos.lock`) and the git-backed
+ * atom repository (claim, publish, verify). Other subsystems import atoms only through this file.
+ *
+ * @see specs/atom.md, specs/lock.md
+ */
+export * from './manifest.ts';
+export * from './resolve.ts';
+export * from './lock.ts';
+export * from './records.ts';
+export * from './content-digest.ts';
+export * from './signing.ts';
+export * from './keys.ts';
+export * from './repo.ts';
+export * from './lock-plan.ts';
+export * from './workspace.ts';

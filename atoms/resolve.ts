@@ -1,0 +1,429 @@
+/**
+ * Version resolution: SAT over candidate versions (logic-solver, i.e. MiniSat), complete and
+ * deterministic, newest-first.
+ *
+ * Encoding (one boolean per candidate `label@version`):
+ * - at most one version per label;
+ * - a chosen version implies, for each dependency, one of the versions satisfying its range;
+ * - each root requirement holds (one of the satisfying versions is chosen).
+ *
+ * Preference is greedy, not a whole-problem optimization (which does not scale past ~100 labels in
+ * logic-solver): labels are visited breadth-first from the roots (each level's labels sorted); for
+ * a label, its versions are tried newest first with `solveAssuming`, and the first satisfiable one
+ * is `require`d. Every commitment keeps the problem satisfiable, so if any solution exists one is
+ * found (completeness), and the same input always gives the same result (candidate and label
+ * orders are normalized first). A try is skipped without a solver call when the last model already
+ * chose that version or when a committed requirer's range excludes it.
+ *
+ * Unsatisfiable problems are explained by a small core: requirement clauses carry selector
+ * variables and a deletion-based minimization (halving chunks, then single requirements) with
+ * `solveAssuming` keeps only requirements that are needed for the conflict.
+ *
+ * Pure: no I/O, no clock.
+ *
+ * @see specs/lock.md §7 (resolution)
+ */
+import Logic from 'logic-solver';
+import semver from 'semver';
+import { ResolutionError } from '../src/index.ts';
+import type { DepSpec } from './manifest.ts';
+
+/** A published (or workspace) version of a label, with its dependency ranges. */
+export interface Candidate {
+  version: string;
+  deps: Record<string, DepSpec>;
+}
+
+/** What the root of the problem (a workspace atom, the command line) requires. */
+export interface RootRequirement {
+  /** Who requires it, for explanations (e.g. the workspace atom's label `app`). */
+  from: string;
+  label: string;
+  range: string;
+  prerelease?: boolean;
+}
+
+/** Options of a resolution. */
+export interface ResolveOptions {
+  /** Let prereleases satisfy every range (as if each dependency said `prerelease = true`). */
+  prerelease?: boolean;
+  /**
+   * Skip solver calls the last model or a committed range already answers (default true). The
+   * result is the same either way; `false` exists to measure the shortcut (bench/resolve).
+   */
+  shortcuts?: boolean;
+  /**
+   * Versions to try first, by label (e.g. the pins of an existing lock, so that versions do not
+   * move on their own); a preferred version is taken when it is still possible, else the newest.
+   */
+  prefer?: Readonly<Record<string, string>>;
+}
+
+/** The chosen versions and the edges between them. */
+export interface Resolution {
+  /** label → chosen version, keys sorted. */
+  chosen: Record<string, string>;
+  /** label → the labels its chosen version depends on, sorted. */
+  edges: Record<string, string[]>;
+  stats: ResolveStats;
+}
+
+/** Effort figures of a resolution (for benchmarks and the closing note of `eos lock`). */
+export interface ResolveStats {
+  /** Labels reachable from the roots through any candidate's dependencies. */
+  labels: number;
+  /** Candidate versions of those labels (SAT variables). */
+  candidates: number;
+  /** `solve`/`solveAssuming` calls made, including the explanation of a conflict. */
+  solverCalls: number;
+}
+
+/** One requirement of the problem: a root's, or a candidate version's dependency. */
+interface Req {
+  /** Requirer: a root name, or a label. */
+  from: string;
+  /** Requirer's version when it is a candidate. */
+  fromVersion?: string;
+  label: string;
+  range: string;
+  /** Variables of the versions of `label` that satisfy the range. */
+  sat: number[];
+  /** The requirer's variable (absent for roots). */
+  guard?: number;
+}
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Resolves root requirements against a universe of candidates.
+ * @param universe label → its candidate versions (any order; duplicates are an error)
+ * @param roots the requirements that must hold (any order)
+ * @returns the chosen version of every label the roots need, transitively
+ * @throws ResolutionError E17 when no choice satisfies every requirement; the message names a small
+ *   set of conflicting requirements, e.g. `app needs curl ^7; curl 7.88.1 needs openssl ^3.2, but
+ *   app pins openssl =3.0.20`, and `data.core` lists them
+ */
+export function resolve(
+  universe: ReadonlyMap<string, readonly Candidate[]> | Record<string, readonly Candidate[]>,
+  roots: readonly RootRequirement[],
+  opts: ResolveOptions = {},
+): Resolution {
+  return Logic.disablingAssertions(() => resolveInner(universe, roots, opts));
+}
+
+function resolveInner(
+  universeIn: ReadonlyMap<string, readonly Candidate[]> | Record<string, readonly Candidate[]>,
+  rootsIn: readonly RootRequirement[],
+  opts: ResolveOptions,
+): Resolution {
+  const universe = new Map<string, Candidate[]>();
+  const entries =
+    universeIn instanceof Map
+      ? [...universeIn.entries()]
+      : Object.entries(universeIn as Record<string, Candidate[]>);
+  for (const [label, cands] of entries) {
+    const sorted = [...cands].sort(
+      (a, b) => semver.rcompare(a.version, b.version) || cmpStr(a.version, b.version),
+    );
+    for (let i = 1; i < sorted.length; i++)
+      if (sorted[i]!.version === sorted[i - 1]!.version)
+        throw new ResolutionError(`${label} ${sorted[i]!.version} is offered twice`, {
+          data: { label, version: sorted[i]!.version },
+        });
+    universe.set(label, sorted);
+  }
+  const roots = [...rootsIn].sort(
+    (a, b) => cmpStr(a.label, b.label) || cmpStr(a.from, b.from) || cmpStr(a.range, b.range),
+  );
+
+  // Labels reachable from the roots, breadth-first with each level sorted: this is also the
+  // order of the greedy pass and of explanations.
+  const order: string[] = [];
+  const seen = new Set<string>();
+  let level = [...new Set(roots.map((r) => r.label))].sort(cmpStr);
+  while (level.length) {
+    const next = new Set<string>();
+    for (const l of level) {
+      if (seen.has(l)) continue;
+      seen.add(l);
+      order.push(l);
+      for (const c of universe.get(l) ?? [])
+        for (const d of Object.keys(c.deps)) if (!seen.has(d)) next.add(d);
+    }
+    level = [...next].sort(cmpStr);
+  }
+  const rank = new Map(order.map((l, i) => [l, i]));
+
+  // Variables: 1-based numbers assigned in `order`, newest first within a label.
+  const solver = new Logic.Solver();
+  const varOf = new Map<string, number[]>();
+  const who: { label: string; version: string }[] = [];
+  for (const l of order) {
+    const vars: number[] = [];
+    for (const c of universe.get(l) ?? []) {
+      const v = solver.getVarNum(`${l}@${c.version}`);
+      vars.push(v);
+      who[v] = { label: l, version: c.version };
+    }
+    varOf.set(l, vars);
+  }
+  const ranges = new Map<string, semver.Range>();
+  const satisfying = (label: string, range: string, prerelease: boolean): number[] => {
+    const cands = universe.get(label) ?? [];
+    const vars = varOf.get(label) ?? [];
+    const includePrerelease = prerelease || Boolean(opts.prerelease);
+    const key = `${includePrerelease ? 'p' : 'r'}${range}`;
+    let parsed = ranges.get(key);
+    if (!parsed) ranges.set(key, (parsed = new semver.Range(range, { includePrerelease })));
+    const r = parsed;
+    return vars.filter((_, i) => r.test(cands[i]!.version));
+  };
+
+  const reqs: Req[] = [];
+  for (const r of roots)
+    reqs.push({
+      from: r.from,
+      label: r.label,
+      range: r.range,
+      sat: satisfying(r.label, r.range, Boolean(r.prerelease)),
+    });
+  // Requirements of a candidate, by its variable (for pruning in the greedy pass).
+  const reqsOf = new Map<number, Req[]>();
+  for (const l of order) {
+    const cands = universe.get(l) ?? [];
+    const vars = varOf.get(l)!;
+    cands.forEach((c, i) => {
+      const mine: Req[] = [];
+      for (const d of Object.keys(c.deps).sort(cmpStr)) {
+        const spec = c.deps[d]!;
+        const req: Req = {
+          from: l,
+          fromVersion: c.version,
+          label: d,
+          range: spec.range,
+          sat: satisfying(d, spec.range, spec.prerelease),
+          guard: vars[i]!,
+        };
+        reqs.push(req);
+        mine.push(req);
+      }
+      reqsOf.set(vars[i]!, mine);
+    });
+  }
+
+  const stats: ResolveStats = {
+    labels: order.length,
+    candidates: who.length ? who.length - 1 : 0,
+    solverCalls: 0,
+  };
+  for (const l of order) {
+    const vars = varOf.get(l)!;
+    if (vars.length > 1) solver.require(Logic.atMostOne(...vars));
+  }
+  const clauseOf = (r: Req): number[] => (r.guard === undefined ? [...r.sat] : [-r.guard, ...r.sat]);
+  for (const r of reqs) {
+    const clause = clauseOf(r);
+    if (clause.length === 0) solver.require(Logic.FALSE);
+    else solver.require(Logic.or(...clause));
+  }
+
+  stats.solverCalls++;
+  let model = solver.solve();
+  if (!model) throw explain(order, rank, universe, varOf, reqs, stats);
+
+  // Greedy newest-first pass.
+  const chosen = new Map<string, number>();
+  /** For each label, the allowed variables given the committed requirers. */
+  const allowed = new Map<string, Set<number>>();
+  const restrict = (label: string, sat: number[]): void => {
+    const cur = allowed.get(label);
+    if (!cur) allowed.set(label, new Set(sat));
+    else for (const v of [...cur]) if (!sat.includes(v)) cur.delete(v);
+  };
+  for (const r of reqs) if (r.guard === undefined) restrict(r.label, r.sat);
+
+  const shortcuts = opts.shortcuts !== false;
+  const queue = [...new Set(roots.map((r) => r.label))].sort(cmpStr);
+  const queued = new Set(queue);
+  while (queue.length) {
+    const label = queue.shift()!;
+    const ok = allowed.get(label);
+    let pick: number | undefined;
+    const vars = varOf.get(label) ?? [];
+    const preferred = opts.prefer?.[label];
+    const pi = preferred === undefined ? -1 : vars.findIndex((v) => who[v]!.version === preferred);
+    const tries = pi > 0 ? [vars[pi]!, ...vars.slice(0, pi), ...vars.slice(pi + 1)] : vars;
+    for (const v of tries) {
+      if (shortcuts && ok && !ok.has(v)) continue;
+      if (shortcuts && model.evaluate(v)) {
+        pick = v;
+        break;
+      }
+      stats.solverCalls++;
+      const sol = solver.solveAssuming(v);
+      if (sol) {
+        model = sol;
+        pick = v;
+        break;
+      }
+    }
+    if (pick === undefined)
+      // Cannot happen: the label is required by a commitment, so every model chooses a version.
+      throw new ResolutionError(`internal: no version of ${label} is possible after the commitments so far`);
+    solver.require(pick);
+    chosen.set(label, pick);
+    const next: string[] = [];
+    for (const r of reqsOf.get(pick) ?? []) {
+      restrict(r.label, r.sat);
+      if (!queued.has(r.label)) {
+        queued.add(r.label);
+        next.push(r.label);
+      }
+    }
+    queue.push(...next.sort(cmpStr));
+  }
+
+  const out: Resolution = { chosen: {}, edges: {}, stats };
+  for (const label of [...chosen.keys()].sort(cmpStr)) {
+    const v = chosen.get(label)!;
+    out.chosen[label] = who[v]!.version;
+    out.edges[label] = (reqsOf.get(v) ?? []).map((r) => r.label).sort(cmpStr);
+  }
+  return out;
+}
+
+/** `=1.2.3` or `1.2.3`: a range that names one version. */
+function isPin(range: string): boolean {
+  return /^=?\s*v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(range.trim());
+}
+
+/** Builds the E17 error with a minimized core of conflicting requirements. */
+function explain(
+  order: string[],
+  rank: Map<string, number>,
+  universe: Map<string, Candidate[]>,
+  varOf: Map<string, number[]>,
+  reqs: Req[],
+  stats: ResolveStats,
+): ResolutionError {
+  // A second solver with a selector per requirement: s → clause.
+  const solver = new Logic.Solver();
+  for (const l of order) {
+    for (const c of universe.get(l) ?? []) solver.getVarNum(`${l}@${c.version}`);
+  }
+  for (const l of order) {
+    const vars = varOf.get(l)!;
+    if (vars.length > 1) solver.require(Logic.atMostOne(...vars));
+  }
+  const selectors = reqs.map((r, i) => {
+    const s = solver.getVarNum(`req#${i}`);
+    const clause = r.guard === undefined ? [...r.sat] : [-r.guard, ...r.sat];
+    solver.require(Logic.or(-s, ...clause));
+    return s;
+  });
+  const unsat = (ids: number[]): boolean => {
+    stats.solverCalls++;
+    return (
+      solver.solveAssuming(ids.length ? Logic.and(...ids.map((i) => selectors[i]!)) : Logic.TRUE) === null
+    );
+  };
+
+  // Candidates first: requirements with no satisfying version at all are a core by themselves
+  // once their requirer is forced; try the cheap ones (roots) before the general minimization.
+  let core = reqs.map((_, i) => i);
+  for (const i of core) if (reqs[i]!.guard === undefined && reqs[i]!.sat.length === 0) core = [i];
+  if (core.length > 1) {
+    let chunk = Math.ceil(core.length / 2);
+    for (;;) {
+      let i = 0;
+      while (i < core.length) {
+        const trial = [...core.slice(0, i), ...core.slice(i + chunk)];
+        if (trial.length < core.length && unsat(trial)) core = trial;
+        else i += chunk;
+      }
+      if (chunk === 1) break;
+      chunk = Math.ceil(chunk / 2);
+    }
+  }
+
+  const parts = core.map((i) => reqs[i]!);
+  // The label most requirements of the core point at is where the conflict shows.
+  const count = new Map<string, number>();
+  for (const r of parts) count.set(r.label, (count.get(r.label) ?? 0) + 1);
+  // Ties: a label nothing satisfies, then the deepest label (the conflict shows at the bottom).
+  const empty = new Set(parts.filter((r) => r.sat.length === 0).map((r) => r.label));
+  const focus = [...count.entries()].sort(
+    (a, b) =>
+      b[1] - a[1] ||
+      Number(empty.has(b[0])) - Number(empty.has(a[0])) ||
+      (rank.get(b[0]) ?? 0) - (rank.get(a[0]) ?? 0) ||
+      cmpStr(a[0], b[0]),
+  )[0]![0];
+  const key = (r: Req): [number, number, string, string] => [
+    r.guard === undefined ? 0 : 1,
+    r.guard === undefined ? -1 : (rank.get(r.from) ?? 0),
+    r.fromVersion ?? '',
+    r.range,
+  ];
+  const cmpReq = (a: Req, b: Req): number => {
+    const x = key(a);
+    const y = key(b);
+    return (
+      x[0] - y[0] ||
+      x[1] - y[1] ||
+      (x[2] && y[2] ? semver.rcompare(x[2], y[2]) : 0) ||
+      cmpStr(a.from, b.from) ||
+      cmpStr(x[3], y[3])
+    );
+  };
+  const say = (r: Req): string =>
+    r.guard === undefined
+      ? `${r.from} ${isPin(r.range) ? 'pins' : 'needs'} ${r.label} ${r.range}`
+      : `${r.from} ${r.fromVersion} needs ${r.label} ${r.range}`;
+  /** Statements, merging versions of one requirer with the same range: `curl 8.5.0, 8.4.0 need …`. */
+  const sayAll = (rs: Req[]): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < rs.length;) {
+      const r = rs[i]!;
+      let j = i + 1;
+      const versions = [r.fromVersion];
+      while (
+        r.guard !== undefined &&
+        j < rs.length &&
+        rs[j]!.guard !== undefined &&
+        rs[j]!.from === r.from &&
+        rs[j]!.label === r.label &&
+        rs[j]!.range === r.range
+      )
+        versions.push(rs[j++]!.fromVersion);
+      out.push(versions.length > 1 ? `${r.from} ${versions.join(', ')} need ${r.label} ${r.range}` : say(r));
+      i = j;
+    }
+    return out;
+  };
+  const isRoot = (r: Req): number => (r.guard === undefined ? 1 : 0);
+  const before = parts.filter((r) => r.label !== focus).sort(cmpReq);
+  // At the focus: dependency requirements first, then the roots' ("…, but app pins openssl =3.0.20").
+  const at = parts.filter((r) => r.label === focus).sort((a, b) => isRoot(a) - isRoot(b) || cmpReq(a, b));
+  const lead = sayAll(before).join('; ');
+  const conflict = sayAll(at);
+  const statements = [...sayAll(before), ...conflict];
+  const available = (universe.get(focus) ?? []).map((c) => c.version);
+  let text: string;
+  if (at.every((r) => r.sat.length === 0)) {
+    const shown = available.slice(0, 6).join(', ') + (available.length > 6 ? ', …' : '');
+    text =
+      (lead ? lead + '; ' : '') +
+      `${conflict.join(', ')}, but no version of ${focus} satisfies ${at.length > 1 ? 'them' : 'it'}` +
+      (available.length ? ` (${focus} has ${shown})` : ` (no ${focus} is offered by the atom sets)`);
+  } else {
+    const last = conflict.pop()!;
+    text = (lead ? lead + '; ' : '') + (conflict.length ? conflict.join(', ') + ', but ' : '') + last;
+  }
+  return new ResolutionError(text, {
+    data: { core: statements, focus, available, solverCalls: stats.solverCalls },
+    hint: `versions of ${focus}: ${available.length ? available.join(', ') : 'none'}`,
+  });
+}

@@ -1,0 +1,304 @@
+/**
+ * `eos lock` (I/O): finds the workspace's `atom.toml` files, reads the atom sets at their set
+ * commits, resolves, verifies the chosen atoms and writes `eos.lock` atomically; `--check` verifies
+ * an existing lock against the workspace and the set commits it records.
+ *
+ * @see specs/lock.md §8
+ */
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { AtomError, EosError, LockError, configDir, type ObjectStore } from '../src/index.ts';
+import { checkLock, planLock, type SetAtom, type SetSnapshot, type WorkspaceAtom } from './lock-plan.ts';
+import { encodeLock, parseLock, type Lock, type LockAtom } from './lock.ts';
+import { parseManifest, type Manifest } from './manifest.ts';
+import {
+  localPathOf,
+  openRepo,
+  readPublishTree,
+  readSetState,
+  verifyPublishTree,
+  fetchSetRepo,
+  isRemoteLocation,
+  putAtomContent,
+  type AtomRepo,
+} from './repo.ts';
+import type { ResolveStats } from './resolve.ts';
+import type { ContentDigest } from './content-digest.ts';
+import type { AtomVerifier } from './signing.ts';
+
+/** The lock's file name at the workspace root. */
+export const LOCK_FILE = 'eos.lock';
+
+/**
+ * Finds and parses every `atom.toml` under `root` (skipping hidden directories and
+ * `node_modules`), in path order.
+ * @throws ManifestError E16 for an invalid manifest (named by its path relative to root)
+ */
+export function readWorkspace(root: string): WorkspaceAtom[] {
+  const out: WorkspaceAtom[] = [];
+  const walk = (dir: string): void => {
+    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules') walk(join(dir, e.name));
+      else if (e.isFile() && e.name === 'atom.toml') {
+        const rel = relative(root, dir).split(sep).join('/') || '.';
+        const file = rel === '.' ? 'atom.toml' : `${rel}/atom.toml`;
+        const m = parseManifest(readFileSync(join(dir, e.name), 'utf8'), file);
+        out.push({ label: m.atom.label, version: m.atom.version, path: rel, deps: m.deps });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** An opened set: its snapshot and where to find each publish tree. */
+interface OpenedSet {
+  snapshot: SetSnapshot;
+  repo: AtomRepo;
+  trees: Map<string, string>;
+  claims: Map<string, string>;
+}
+
+/** Where fetched (HTTP) sets are cached by default: `<config>/sets`. */
+export function defaultSetCache(): string {
+  return join(configDir(), 'sets');
+}
+
+/** Reads a set's atoms at its current set commit (or at `commit`); HTTP sets are fetched first. */
+async function openSet(
+  name: string,
+  url: string,
+  root: string,
+  cacheDir: string,
+  commit?: string,
+): Promise<OpenedSet> {
+  let repo: AtomRepo;
+  try {
+    repo = isRemoteLocation(url) ? await fetchSetRepo(url, cacheDir) : await openRepo(localPathOf(url, root));
+  } catch (e) {
+    if (e instanceof EosError)
+      throw new LockError(`set ${name} (${url}): ${e.detail}`, { data: { set: name, url } });
+    throw e;
+  }
+  let state;
+  try {
+    state = await readSetState(repo, commit);
+  } catch (e) {
+    if (e instanceof EosError)
+      throw new LockError(`set ${name} (${url}): ${e.detail}`, { data: { set: name, url } });
+    throw e;
+  }
+  const atoms: SetAtom[] = [];
+  const trees = new Map<string, string>();
+  for (const a of state.atoms) {
+    const who = `${a.label}@${a.version} in set ${name}`;
+    const p = await readPublishTree(repo, a.tree, who);
+    const m = parseManifest(p.manifestText, `${who}: atom.toml`);
+    atoms.push({
+      label: a.label,
+      version: a.version,
+      record: p.digest,
+      content: p.record.content,
+      deps: m.deps,
+    });
+    trees.set(`${a.label}@${a.version}`, a.tree);
+  }
+  return {
+    snapshot: { name, url, commit: state.commit, atoms },
+    repo,
+    trees,
+    claims: new Map(state.claims.map((c) => [c.label, c.tree])),
+  };
+}
+
+/** Verifies every pinned atom against the set commit it came from (claims read from that commit). */
+async function verifyPins(lock: Lock, sets: Map<string, OpenedSet>, verifier: AtomVerifier): Promise<void> {
+  for (const [label, a] of Object.entries(lock.atoms)) {
+    const s = sets.get(a.set)!;
+    const tree = s.trees.get(`${label}@${a.version}`);
+    if (!tree) throw new LockError(`${LOCK_FILE}: set ${a.set} does not publish ${label}@${a.version}`);
+    const claimTree = s.claims.get(label);
+    if (!claimTree)
+      throw new LockError(`${LOCK_FILE}: set ${a.set} has no claim of ${label}`, { data: { label } });
+    try {
+      const v = await verifyPublishTree(s.repo, tree, { label, version: a.version }, verifier, { claimTree });
+      if (v.digest !== a.record)
+        throw new LockError(
+          `${LOCK_FILE}: ${label}@${a.version}: record ${v.digest} is not the pinned ${a.record}`,
+        );
+    } catch (e) {
+      if (e instanceof AtomError)
+        throw new LockError(`${LOCK_FILE}: pinned ${e.detail} (set ${a.set})`, {
+          data: { ...e.data, set: a.set },
+          ...(e.hint ? { hint: e.hint } : {}),
+        });
+      throw e;
+    }
+  }
+}
+
+/** Writes a file atomically: temporary file in the same directory, fsync, rename, directory fsync. */
+function writeFileAtomic(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${LOCK_FILE}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const d = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(d);
+  } finally {
+    closeSync(d);
+  }
+}
+
+/** Options of `lockWorkspace`. */
+export interface LockOptions {
+  /** The workspace root (where `eos.lock` is). */
+  root: string;
+  /** Sets by name → URL; default: those of the existing lock. */
+  sets?: Record<string, string>;
+  /** Labels to re-resolve newest-first. */
+  update?: string[];
+  /** Let prereleases satisfy every range; default: as the existing lock says. */
+  prerelease?: boolean;
+  verifier: AtomVerifier;
+  /** Where HTTP sets are fetched to (default `defaultSetCache()`). */
+  cacheDir?: string;
+}
+
+/** What `lockWorkspace` did. */
+export interface LockResult {
+  lock: Lock;
+  text: string;
+  /** False when `eos.lock` already had exactly these bytes. */
+  changed: boolean;
+  stats: ResolveStats;
+}
+
+function readExisting(root: string): Lock | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(root, LOCK_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseLock(text, LOCK_FILE);
+}
+
+/**
+ * Creates or updates `eos.lock` for the workspace at `root`.
+ * @throws ManifestError E16, ResolutionError E17, LockError E19 (a set that cannot be read, a pinned
+ *   atom that fails verification, no sets given)
+ */
+export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
+  const previous = readExisting(opts.root);
+  const setUrls =
+    opts.sets ?? Object.fromEntries(Object.entries(previous?.sets ?? {}).map(([k, v]) => [k, v.url]));
+  const workspace = readWorkspace(opts.root);
+  if (workspace.length === 0)
+    throw new LockError(`${opts.root}: no atom.toml in the workspace`, { data: { root: opts.root } });
+  const opened = new Map<string, OpenedSet>();
+  const cacheDir = opts.cacheDir ?? defaultSetCache();
+  for (const name of Object.keys(setUrls).sort())
+    opened.set(name, await openSet(name, setUrls[name]!, opts.root, cacheDir));
+  for (const u of opts.update ?? [])
+    if (!previous?.atoms[u] && !workspace.some((w) => w.label === u))
+      throw new LockError(`${LOCK_FILE}: --update ${u}: ${u} is not in the lock`, { data: { label: u } });
+  const { lock, stats } = planLock({
+    workspace,
+    sets: [...opened.values()].map((s) => s.snapshot),
+    ...(previous ? { previous } : {}),
+    update: opts.update ?? [],
+    prerelease: opts.prerelease ?? previous?.prerelease ?? false,
+  });
+  await verifyPins(lock, opened, opts.verifier);
+  const text = encodeLock(lock);
+  let old: string | undefined;
+  try {
+    old = readFileSync(join(opts.root, LOCK_FILE), 'utf8');
+  } catch {
+    old = undefined;
+  }
+  if (old !== text) writeFileAtomic(join(opts.root, LOCK_FILE), text);
+  return { lock, text, changed: old !== text, stats };
+}
+
+/**
+ * Checks `eos.lock` against the workspace and against the set commits it records (each pinned
+ * atom verified as of that commit). Writes nothing.
+ * @throws LockError E19 naming the first problem (a missing lock too); ManifestError E16
+ */
+export async function checkWorkspaceLock(
+  root: string,
+  verifier: AtomVerifier,
+  cacheDir = defaultSetCache(),
+): Promise<Lock> {
+  const lock = readExisting(root);
+  if (!lock)
+    throw new LockError(`${join(root, LOCK_FILE)} does not exist`, { hint: 'run `eos lock` to create it' });
+  const workspace = readWorkspace(root);
+  const opened = new Map<string, OpenedSet>();
+  for (const [name, s] of Object.entries(lock.sets))
+    opened.set(name, await openSet(name, s.url, root, cacheDir, s.commit));
+  checkLock(lock, workspace, new Map([...opened].map(([n, s]) => [n, s.snapshot.atoms])), LOCK_FILE);
+  await verifyPins(lock, opened, verifier);
+  return lock;
+}
+
+/** A pinned atom, loaded for building: its manifest and a way to put its source into a store. */
+export interface LockedAtom {
+  label: string;
+  version: string;
+  set: string;
+  record: LockAtom['record'];
+  content: LockAtom['content'];
+  /** Labels it depends on (the lock's edges). */
+  deps: string[];
+  /** Its published `atom.toml` (recipe, arguments, fixed-output sources). */
+  manifest: Manifest;
+  /** Copies its source tree into `store` (checked against `content`); returns the tree digest. */
+  putContent(store: ObjectStore): Promise<ContentDigest>;
+}
+
+/**
+ * Loads every pinned atom of `<root>/eos.lock` from the set commits the lock records (sets are
+ * read in place or fetched), with its published manifest. Run `checkWorkspaceLock` first to verify.
+ * @throws LockError E19 for a missing lock or a set that no longer has a pinned atom
+ */
+export async function loadLockedAtoms(root: string, cacheDir = defaultSetCache()): Promise<LockedAtom[]> {
+  const lock = readExisting(root);
+  if (!lock)
+    throw new LockError(`${join(root, LOCK_FILE)} does not exist`, { hint: 'run `eos lock` to create it' });
+  const opened = new Map<string, OpenedSet>();
+  for (const [name, s] of Object.entries(lock.sets))
+    opened.set(name, await openSet(name, s.url, root, cacheDir, s.commit));
+  const out: LockedAtom[] = [];
+  for (const [label, a] of Object.entries(lock.atoms)) {
+    const s = opened.get(a.set)!;
+    const tree = s.trees.get(`${label}@${a.version}`);
+    if (!tree) throw new LockError(`${LOCK_FILE}: set ${a.set} does not publish ${label}@${a.version}`);
+    const who = `${label}@${a.version}`;
+    const p = await readPublishTree(s.repo, tree, who);
+    if (p.digest !== a.record)
+      throw new LockError(
+        `${LOCK_FILE}: ${who}: set ${a.set} has record ${p.digest}, not the pinned ${a.record}`,
+      );
+    out.push({
+      label,
+      version: a.version,
+      set: a.set,
+      record: a.record,
+      content: a.content,
+      deps: a.deps,
+      manifest: parseManifest(p.manifestText, `${who}: atom.toml`),
+      putContent: (store) => putAtomContent(s.repo, tree, store, a.content, who),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+/**
+ * Images from compositions: the merged view as a composefs tree whose regular files redirect into
+ * the store's object directory (`/<2 hex>/<62 hex>` of the BLAKE3 digest, relative to `objects/`)
+ * and carry the fs-verity digest of their bytes. Pure except for the injected readers.
+ *
+ * @see specs/composition.md §12
+ */
+import { digestHex, type Digest } from '../src/index.ts';
+import { newInode, utf8, validateTree, type CfsInode, type ComposefsTree } from './composefs/index.ts';
+import type { TreeAccess } from './view-tree.ts';
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+
+/** The redirect path of a blob, relative to the object directory: `<2 hex>/<62 hex>`. @see specs/composition.md §12 */
+export function objectRedirect(d: Digest): string {
+  const hex = digestHex(d);
+  return `${hex.slice(0, 2)}/${hex.slice(2)}`;
+}
+
+/**
+ * Builds the composefs tree of a view tree: directories 0755, files 0644/0755 (external, redirected
+ * to their object, fs-verity digest from `verity`; empty files have no redirect), symlinks 0777;
+ * owner 0:0, mtime 0, nlink as the kernel counts it (2 + subdirectories for a directory).
+ * @param verity the 32-byte fs-verity digest of a blob's bytes
+ * @throws ComposefsError E14 when the tree exceeds a composefs limit
+ * @see specs/composition.md §12
+ */
+export async function viewToComposefs(
+  access: Pick<TreeAccess, 'getTree'>,
+  view: Digest,
+  verity: (d: Digest) => Promise<Uint8Array>,
+): Promise<ComposefsTree> {
+  // Each occurrence of a directory is its own inode (identical subtrees are not shared).
+  const dir = async (d: Digest): Promise<CfsInode> => {
+    const t = await access.getTree(d);
+    const inode = newInode(S_IFDIR | 0o755);
+    let subdirs = 0;
+    for (const e of t.entries) {
+      let child: CfsInode;
+      if (e.kind === 'directory') {
+        child = await dir(e.digest);
+        subdirs++;
+      } else if (e.kind === 'file') {
+        child = newInode(S_IFREG | (e.executable ? 0o755 : 0o644), { sizeBytes: e.size });
+        if (e.size > 0) {
+          child.payload = utf8(objectRedirect(e.digest));
+          child.fsverityDigest = await verity(e.digest);
+        }
+      } else {
+        const target = utf8(e.target);
+        child = newInode(S_IFLNK | 0o777, { sizeBytes: target.length, payload: target });
+      }
+      inode.entries!.push({ name: utf8(e.name), inode: child, hardlink: false });
+    }
+    inode.nlink = 2 + subdirs;
+    return inode;
+  };
+  const root = await dir(view);
+  return validateTree(root);
+}

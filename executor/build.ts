@@ -1,0 +1,272 @@
+/**
+ * Building one atom: fetch its fixed-output sources (outside the sandbox), merge its world (the
+ * seed plus the dependencies' output trees), unpack the main source at `/build/src`, run the
+ * recipe in the sandbox, ingest `$OUTPUT` as a tree, check it, store the log and the build record.
+ *
+ * @see specs/executor.md §7
+ */
+import { createReadStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import {
+  BuildFailedError,
+  digestHex,
+  encodeSignature,
+  signWithKey,
+  type Digest,
+  type Signature,
+  type Store,
+} from '../src/index.ts';
+import { buildRecordDigest, encodeBuildRecord, type BuildRecord } from './build-record.ts';
+import { fetchSource } from './fetch/fetch.ts';
+import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
+import { runProc } from './proc.ts';
+import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
+import { runSandbox } from './sandbox.ts';
+import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
+import { stagingDir } from './seed/seed.ts';
+import { buildWorld, materializeWorld, PRECEDENCE, seedLayers, type World } from './world.ts';
+
+/** Debian architecture → multiarch triplet. */
+const TRIPLETS: Record<string, string> = {
+  amd64: 'x86_64-linux-gnu',
+  arm64: 'aarch64-linux-gnu',
+  i386: 'i386-linux-gnu',
+  riscv64: 'riscv64-linux-gnu',
+};
+
+/** What to build. */
+export interface BuildRequest {
+  store: Store;
+  seed: SeedLock;
+  label: string;
+  version: string;
+  /** A standard recipe name (`std.autotools`, …). */
+  recipe: string;
+  /** Recipe arguments, as `atom.toml`'s `[build]` table gives them (e.g. `configure-flags`, `script`, `env`). */
+  args?: Record<string, RecipeArg>;
+  /** The first is unpacked at `/build/src`; others are placed at `/build/sources/<n>`. */
+  sources: SourceSpec[];
+  /** Dependency output trees, layered over the seed. */
+  deps?: { name: string; tree: Digest }[];
+  /** Private apt state for `debian-source`/`deb` sources. */
+  aptDir?: string;
+  /** Base directory for relative `path` sources. */
+  baseDir?: string;
+  /** Default: the number of CPUs. */
+  jobs?: number;
+  /** Default 3600 s. */
+  timeoutMs?: number;
+  /** Default 1700000000. */
+  sourceDateEpoch?: number;
+  /** The scheduler's action id, when there is one. */
+  actionId?: Digest | null;
+  /** Sign the record with this builder key (purpose `builds`) from the configuration directory. */
+  signKey?: { config: string; name: string };
+}
+
+/** What a build produced. */
+export interface BuildResult {
+  output: Digest;
+  record: BuildRecord;
+  /** Digest of the record's canonical bytes (stored as a blob). */
+  recordDigest: Digest;
+  world: World;
+  sources: FetchedSource[];
+  /** The log's object path in the store. */
+  logPath: string;
+  warnings: string[];
+  /** The builder's signature over `recordDigest` (purpose `builds`), stored as a blob, when asked. */
+  signature?: Signature;
+}
+
+/** The file name a non-unpacked source gets: its `name`, else the last path segment it came from. */
+function sourceFileName(s: SourceSpec): string {
+  if (s.name) return s.name;
+  if (s.kind === 'path') return s.path.split('/').filter(Boolean).pop() ?? 'source';
+  if (s.kind === 'deb') return `${s.package}.deb`;
+  return 'source';
+}
+
+/**
+ * Places a source at `dir`: a tree is copied (writable); a file is unpacked when `unpack` (default:
+ * not for `deb`) and it is a tarball (one top-level directory stripped), else copied into `dir`.
+ */
+async function placeSource(store: Store, s: FetchedSource, dir: string): Promise<void> {
+  if (s.kind === 'tree') {
+    await store.materialize(s.digest, dir, { copy: true });
+    return;
+  }
+  const blob = store.blobPath(s.digest);
+  const name = sourceFileName(s.spec);
+  const unpack = s.spec.unpack ?? s.spec.kind !== 'deb';
+  if (!unpack) {
+    await fs.mkdir(dir, { recursive: true });
+    await fs.copyFile(blob, join(dir, name));
+    await fs.chmod(join(dir, name), 0o644);
+    return;
+  }
+  const tmp = `${dir}.unpack`;
+  await fs.mkdir(tmp, { recursive: true });
+  const r = await runProc('tar', ['-xf', blob, '-C', tmp, '--no-same-owner'], { allowFail: true });
+  if (r.code === 0) {
+    const top = await fs.readdir(tmp);
+    const only = top.length === 1 ? join(tmp, top[0]!) : undefined;
+    if (only && (await fs.lstat(only)).isDirectory()) {
+      await fs.rename(only, dir);
+      await fs.rm(tmp, { recursive: true });
+    } else await fs.rename(tmp, dir);
+    return;
+  }
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(dir, { recursive: true });
+  await fs.copyFile(blob, join(dir, name));
+  await fs.chmod(join(dir, name), 0o644);
+}
+
+const BUILD_PATH_MARKERS = ['/build/src', '/build/_build', '/build/sources'].map((m) => Buffer.from(m));
+
+async function walk(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of (await fs.readdir(join(dir, rel))).sort()) {
+    const r = rel ? `${rel}/${n}` : n;
+    const st = await fs.lstat(join(dir, r));
+    if (st.isDirectory()) out.push(...(await walk(dir, r)));
+    else if (st.isFile()) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Checks an output directory: files that contain the sandbox build path, ELF files with an
+ * RPATH or RUNPATH (via `readelf -d`). Returns warnings, sorted.
+ */
+export async function checkOutput(dir: string): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const rel of await walk(dir)) {
+    const p = join(dir, rel);
+    const bytes = await fs.readFile(p);
+    const hit = BUILD_PATH_MARKERS.find((m) => bytes.includes(m));
+    if (hit) warnings.push(`/${rel}: contains the build directory path ${hit.toString()}`);
+    if (bytes.length > 4 && bytes[0] === 0x7f && bytes.toString('latin1', 1, 4) === 'ELF') {
+      const r = await runProc('readelf', ['-d', '-W', p], { allowFail: true });
+      for (const line of r.stdout.split('\n')) {
+        const m = /\((RPATH|RUNPATH)\)\s+Library (?:rpath|runpath): \[(.*)\]/.exec(line);
+        if (m) warnings.push(`/${rel}: ${m[1]} [${m[2]}]`);
+      }
+    }
+  }
+  return warnings.sort();
+}
+
+async function putFileBlob(store: Store, path: string): Promise<Digest> {
+  const chunks: Buffer[] = [];
+  for await (const c of createReadStream(path)) chunks.push(c as Buffer);
+  return store.putBlob(Buffer.concat(chunks));
+}
+
+/**
+ * Builds one atom (see the module comment).
+ * @throws BuildFailedError E22 when the recipe exits non-zero or times out (the log is stored and
+ *   named); FixedOutputMismatchError E13; SandboxError E21; CompositionError E18; BuildClosureError E7
+ */
+export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
+  const t0 = Date.now();
+  const store = req.store;
+  const recipe = loadRecipe(req.recipe);
+  // Plain JSON objects (a TOML parser may hand over null-prototype tables).
+  const args = JSON.parse(JSON.stringify(req.args ?? {})) as Record<string, RecipeArg>;
+  const sources: FetchedSource[] = [];
+  for (const s of req.sources)
+    sources.push(await fetchSource(s, { store, aptDir: req.aptDir, baseDir: req.baseDir }));
+  const deps = req.deps ?? [];
+  const world = await buildWorld(store, [
+    ...seedLayers(req.seed),
+    ...deps.map((d) => ({ name: `dep:${d.name}`, tree: d.tree, precedence: PRECEDENCE.dependency })),
+  ]);
+  const worldDir = await materializeWorld(store, world.root);
+
+  const top = await stagingDir(store, 'build');
+  try {
+    const buildDir = join(top, 'build');
+    const outputDir = join(top, 'output');
+    await fs.mkdir(join(buildDir, '.eos'), { recursive: true });
+    await fs.mkdir(outputDir);
+    if (sources[0]) await placeSource(store, sources[0], join(buildDir, 'src'));
+    else await fs.mkdir(join(buildDir, 'src'));
+    for (let i = 1; i < sources.length; i++)
+      await placeSource(store, sources[i]!, join(buildDir, 'sources', sources[i]!.spec.name ?? String(i)));
+    await fs.writeFile(join(buildDir, '.eos', 'recipe.sh'), recipe.script);
+    const sourceDateEpoch = req.sourceDateEpoch ?? 1700000000;
+    const logFile = join(top, 'log');
+    const triplet = TRIPLETS[req.seed.arch] ?? `${req.seed.arch}-linux-gnu`;
+    const r = await runSandbox({
+      worldDir,
+      buildDir,
+      outputDir,
+      argv: ['/bin/sh', '/build/.eos/recipe.sh'],
+      sourceDateEpoch,
+      jobs: req.jobs ?? cpus().length,
+      timeoutMs: req.timeoutMs ?? 3600_000,
+      logPath: logFile,
+      extraEnv: {
+        ...recipeEnv(args),
+        EOS_TRIPLET: triplet,
+      },
+    });
+    const log = await putFileBlob(store, logFile);
+    const logPath = store.blobPath(log);
+    if (r.exitCode !== 0) {
+      const tail = (await fs.readFile(logFile, 'utf8')).trim().split('\n').slice(-5).join('\n  ');
+      throw new BuildFailedError(
+        `${req.label} ${req.version}: recipe ${recipe.name} ${r.timedOut ? 'timed out' : `failed (exit ${r.exitCode ?? r.signal})`}; log ${log}:\n  ${tail}`,
+        {
+          data: { label: req.label, log, logPath, exitCode: r.exitCode, timedOut: r.timedOut },
+          hint: `full log: ${logPath}`,
+        },
+      );
+    }
+    const warnings = await checkOutput(outputDir);
+    const output = (await store.ingest(outputDir)).digest;
+    const record: BuildRecord = {
+      format: 'eos-build-record',
+      version: 1,
+      actionId: req.actionId ?? null,
+      label: req.label,
+      atomVersion: req.version,
+      recipe: { name: recipe.name, identity: recipe.identity, args },
+      seed: { mode: req.seed.mode, root: seedRoot(req.seed) },
+      world: world.root,
+      shadowed: world.shadowed,
+      sources: sources.map((s) => s.digest),
+      dependencies: deps,
+      output,
+      log,
+      sourceDateEpoch,
+      durationMs: Date.now() - t0,
+      warnings,
+    };
+    const recordDigest = await store.putBlob(encodeBuildRecord(record));
+    if (recordDigest !== buildRecordDigest(record)) throw new Error('build record digest mismatch');
+    await store.addRoot(`build-${digestHex(recordDigest).slice(0, 16)}`, recordDigest);
+    let signature: Signature | undefined;
+    if (req.signKey) {
+      signature = await signWithKey(req.signKey.config, req.signKey.name, recordDigest, 'builds');
+      const sigBlob = await store.putBlob(encodeSignature(signature));
+      await store.addRoot(`build-${digestHex(recordDigest).slice(0, 16)}-sig`, sigBlob);
+    }
+    return {
+      output,
+      record,
+      recordDigest,
+      world,
+      sources,
+      logPath,
+      warnings,
+      ...(signature ? { signature } : {}),
+    };
+  } finally {
+    await fs.rm(top, { recursive: true, force: true });
+  }
+}

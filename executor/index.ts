@@ -1,0 +1,81 @@
+/**
+ * The executor: seeds (Debian- or host-bootstrapped toolchain trees), worlds, the bubblewrap
+ * sandbox, fixed-output sources, recipes, and building one atom into an output tree with a
+ * build record.
+ *
+ * @see specs/executor.md, specs/seed.md
+ */
+export { runProc, mapLimit, type ProcResult } from './proc.ts';
+export {
+  parseDeb822Sources,
+  parseOneLineSources,
+  encodePrivateSources,
+  type AptSource,
+} from './seed/apt-sources.ts';
+export { parseDpkgStatus, dependencyClosure, type DpkgPackage } from './seed/dpkg-status.ts';
+export {
+  encodeSeedLock,
+  parseSeedLock,
+  seedRoot,
+  SEED_LOCK_VERSION,
+  type SeedLock,
+  type SeedMode,
+  type SeedPackage,
+} from './seed/seed-lock.ts';
+export { fixupEntries, USRMERGE_DIRS, type FixupEntry } from './seed/fixups.ts';
+export { normalizeUsrmerge, usrmergePath } from './seed/normalize.ts';
+export { PrivateApt, readHostAptSources, type ResolvedPackage } from './seed/apt.ts';
+export {
+  ensureSeed,
+  readSeedLock,
+  unpackDeb,
+  importHostPackageInto,
+  unpackDebInto,
+  ingestPackageDirs,
+  ingestFixups,
+  stagingDir,
+  DEFAULT_SEED_PACKAGES,
+  type SeedOptions,
+  type SeedReport,
+} from './seed/seed.ts';
+export {
+  buildWorld,
+  materializeWorld,
+  seedLayers,
+  PRECEDENCE,
+  type World,
+  type WorldLayer,
+  type ShadowedPath,
+} from './world.ts';
+export {
+  runSandbox,
+  bwrapArgs,
+  sandboxEnv,
+  SANDBOX_BUILD_DIR,
+  SANDBOX_OUTPUT_DIR,
+  type SandboxSpec,
+  type SandboxResult,
+} from './sandbox.ts';
+export {
+  parseSourceSpec,
+  describeSource,
+  fetchSource,
+  type SourceSpec,
+  type FetchedSource,
+  type FetchContext,
+} from './fetch/index.ts';
+export {
+  loadRecipe,
+  recipeIdentity,
+  recipeEnv,
+  STD_RECIPES,
+  type Recipe,
+  type RecipeArg,
+} from './recipes/recipes.ts';
+export {
+  encodeBuildRecord,
+  buildRecordDigest,
+  BUILD_RECORD_VERSION,
+  type BuildRecord,
+} from './build-record.ts';
+export { buildAtom, checkOutput, type BuildRequest, type BuildResult } from './build.ts';

@@ -1,0 +1,168 @@
+/**
+ * The build sandbox: bubblewrap with new mount, PID, network, IPC, UTS (and, where possible,
+ * user and cgroup) namespaces. The world directory is bound read-only at `/`; only `/build` and
+ * `/output` are writable; `/tmp` is a fresh tmpfs, `/dev` minimal, `/proc` the sandbox's own.
+ * Nothing else of the host is visible and there is no network. The environment is cleared and set
+ * to a fixed list. The sandbox dies with its parent, is killed whole at its time limit, and every
+ * process left in it is killed when its main process exits (the PID namespace ends).
+ * stdout and stderr go to one log file.
+ *
+ * @see specs/executor.md §4
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { SandboxError } from '../src/index.ts';
+
+/** Where the writable directories appear inside the sandbox. */
+export const SANDBOX_BUILD_DIR = '/build';
+/** The sandbox path of `$OUTPUT`. */
+export const SANDBOX_OUTPUT_DIR = '/output';
+
+/** What to run. */
+export interface SandboxSpec {
+  /** The world directory (bound read-only at `/`); it must hold the mount points build, output, tmp, proc, dev. */
+  worldDir: string;
+  /** Host directory bound read-write at `/build`. */
+  buildDir: string;
+  /** Host directory bound read-write at `/output`. */
+  outputDir: string;
+  /** The command and its arguments, inside the sandbox. */
+  argv: string[];
+  /** Working directory inside; default `/build`. */
+  cwd?: string;
+  /** `SOURCE_DATE_EPOCH` (seconds). */
+  sourceDateEpoch: number;
+  /** Parallel jobs for `MAKEFLAGS=-jN`. */
+  jobs: number;
+  /** `$SOURCE` inside; default `/build/src`. */
+  sourcePath?: string;
+  /** Extra variables (recipe arguments); they cannot override the fixed ones. */
+  extraEnv?: Record<string, string>;
+  /** Wall-clock limit in milliseconds; the whole sandbox is killed when it passes. */
+  timeoutMs: number;
+  /** The log file for stdout and stderr (created or truncated). */
+  logPath: string;
+}
+
+/** How the sandbox ended. */
+export interface SandboxResult {
+  /** The main process's exit status (null when killed by a signal). */
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/** The environment a build sees: exactly these variables (plus `extraEnv`). */
+export function sandboxEnv(spec: SandboxSpec): Record<string, string> {
+  const fixed: Record<string, string> = {
+    PATH: '/usr/bin:/usr/sbin',
+    HOME: SANDBOX_BUILD_DIR,
+    LC_ALL: 'C',
+    TZ: 'UTC',
+    SOURCE_DATE_EPOCH: String(spec.sourceDateEpoch),
+    MAKEFLAGS: `-j${spec.jobs}`,
+    OUTPUT: SANDBOX_OUTPUT_DIR,
+    SOURCE: spec.sourcePath ?? `${SANDBOX_BUILD_DIR}/src`,
+    BUILD: SANDBOX_BUILD_DIR,
+  };
+  return { ...(spec.extraEnv ?? {}), ...fixed };
+}
+
+let bwrapPath: string | undefined;
+function findBwrap(): string {
+  if (bwrapPath) return bwrapPath;
+  for (const p of ['/usr/bin/bwrap', '/bin/bwrap', '/usr/local/bin/bwrap'])
+    if (existsSync(p)) return (bwrapPath = p);
+  throw new SandboxError('bubblewrap (bwrap) is not installed', { hint: 'run scripts/setup.sh as root' });
+}
+
+/** The bubblewrap argument list for a spec (exported for inspection and tests). */
+export function bwrapArgs(spec: SandboxSpec): string[] {
+  const env = sandboxEnv(spec);
+  return [
+    '--unshare-all',
+    '--die-with-parent',
+    '--new-session',
+    '--hostname',
+    'eos',
+    '--ro-bind',
+    spec.worldDir,
+    '/',
+    '--bind',
+    spec.buildDir,
+    SANDBOX_BUILD_DIR,
+    '--bind',
+    spec.outputDir,
+    SANDBOX_OUTPUT_DIR,
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+    '--tmpfs',
+    '/tmp',
+    '--clearenv',
+    ...Object.entries(env)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .flatMap(([k, v]) => ['--setenv', k, v]),
+    '--chdir',
+    spec.cwd ?? SANDBOX_BUILD_DIR,
+    '--',
+    ...spec.argv,
+  ];
+}
+
+/**
+ * Runs a command in the sandbox and waits for it (and everything it started) to end.
+ * @throws SandboxError E21 when bubblewrap is missing, a mount point is absent from the world,
+ *   or the sandbox cannot start
+ */
+export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
+  const bwrap = findBwrap();
+  for (const m of ['build', 'output', 'tmp', 'proc', 'dev'])
+    if (!existsSync(`${spec.worldDir}/${m}`))
+      throw new SandboxError(`world ${spec.worldDir} has no /${m} mount point`, {
+        hint: 'the seed fixups entry provides the mount points; is it in the world?',
+      });
+  const log = await fs.open(spec.logPath, 'w', 0o644);
+  const t0 = Date.now();
+  try {
+    return await new Promise<SandboxResult>((resolve, reject) => {
+      const child = spawn(bwrap, bwrapArgs(spec), {
+        env: {},
+        stdio: ['ignore', log.fd, log.fd],
+        detached: true,
+      });
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }, spec.timeoutMs);
+      const onExit = (): void => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      };
+      process.once('exit', onExit);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        process.removeListener('exit', onExit);
+        reject(new SandboxError(`bwrap: cannot start (${e.message})`));
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        process.removeListener('exit', onExit);
+        resolve({ exitCode: code, signal, timedOut, durationMs: Date.now() - t0 });
+      });
+    });
+  } finally {
+    await log.close();
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The action cache (I/O): maps an action id to its cache entry (a build record with its
+ * signatures). The filesystem cache files entries at `STORE/actions/<2 hex>/<62 hex>` with atomic
+ * writes, and pins each record's output tree and log as GC roots in `STORE/roots/`; the memory
+ * cache is for tests and simulations.
+ *
+ * @see specs/action.md §5 (entry), §6 (layout, roots)
+ */
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { IoError, digestHex, parseDigest, type Digest, type Store } from '../src/index.ts';
+import { encodeCacheEntry, parseCacheEntry, type CacheEntry } from './build-record.ts';
+
+/** Where action results are remembered. `put` replaces any entry for the same action. */
+export interface ActionCache {
+  /** The entry for `action`, or undefined when there is none. @throws EncodingError E3, CorruptObjectError E5 */
+  get(action: Digest): Promise<CacheEntry | undefined>;
+  /** Stores an entry under its record's action id, atomically. */
+  put(entry: CacheEntry): Promise<void>;
+}
+
+/** Pins digests as GC roots. @see specs/action.md §6 */
+export interface RootPinner {
+  /** Writes (or replaces) the root `name` holding `digest`. */
+  pin(name: string, digest: Digest): Promise<void>;
+}
+
+/** An in-memory action cache (tests, simulations). Entries are kept as encoded bytes, so they round-trip. */
+export class MemoryActionCache implements ActionCache {
+  readonly entries = new Map<Digest, Uint8Array>();
+  /** Every `put`, in order (tests use it to see what was stored). */
+  readonly puts: Digest[] = [];
+  async get(action: Digest): Promise<CacheEntry | undefined> {
+    const b = this.entries.get(action);
+    return b ? parseCacheEntry(b, `memory action cache ${action}`, action) : undefined;
+  }
+  async put(entry: CacheEntry): Promise<void> {
+    this.entries.set(entry.record.action, encodeCacheEntry(entry));
+    this.puts.push(entry.record.action);
+  }
+}
+
+function ioError(e: unknown, what: string): IoError {
+  const err = e as NodeJS.ErrnoException;
+  return new IoError(`${what}: ${err.code ?? ''} ${err.message}`.trim(), { data: { what }, cause: e });
+}
+
+/**
+ * Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename, fsync of
+ * the directory. A crash leaves either the old file or the new one, never a torn one.
+ * @throws IoError E12
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw ioError(e, path);
+  }
+}
+
+/**
+ * Pins through the store's own root API (`Store.addRoot`: its lock, its name rules, and the check
+ * that the pinned object is stored).
+ * @see specs/action.md §6, specs/store.md (roots)
+ */
+export function storeRootPinner(store: { addRoot(name: string, digest: Digest): Promise<void> }): RootPinner {
+  return { pin: (name, digest) => store.addRoot(name, digest) };
+}
+
+/** The path of an action's entry under a store: `actions/<2 hex>/<62 hex>`. @see specs/action.md §6 */
+export function actionEntryPath(storeDir: string, action: Digest): string {
+  const hex = digestHex(parseDigest(action, 'action id'));
+  return join(storeDir, 'actions', hex.slice(0, 2), hex.slice(2));
+}
+
+/**
+ * The action cache of a filesystem store, pinning through the store's roots.
+ * @see specs/action.md §6
+ */
+export function openActionCache(store: Store): FsActionCache {
+  return new FsActionCache(store.root, storeRootPinner(store));
+}
+
+/**
+ * The filesystem action cache of a store. `put` pins the record's output tree, log and (when
+ * present) the executor's full record first (roots `action-<64 hex>.output`, `.log`, `.record`),
+ * then writes the entry atomically, so an entry never exists without its roots.
+ * @see specs/action.md §6
+ */
+export class FsActionCache implements ActionCache {
+  /**
+   * @param storeDir the store directory (entries go to `storeDir/actions/`)
+   * @param roots pins outputs and logs, normally {@link storeRootPinner} of the same store
+   */
+  constructor(
+    readonly storeDir: string,
+    readonly roots: RootPinner,
+  ) {}
+
+  async get(action: Digest): Promise<CacheEntry | undefined> {
+    const path = actionEntryPath(this.storeDir, action);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw ioError(e, path);
+    }
+    return parseCacheEntry(bytes, path, action);
+  }
+
+  async put(entry: CacheEntry): Promise<void> {
+    const { action, output, log, details } = entry.record;
+    const hex = digestHex(action);
+    await this.roots.pin(`action-${hex}.output`, output);
+    await this.roots.pin(`action-${hex}.log`, log);
+    if (details !== null) await this.roots.pin(`action-${hex}.record`, details);
+    await writeFileAtomic(actionEntryPath(this.storeDir, action), encodeCacheEntry(entry));
+  }
+}

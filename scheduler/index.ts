@@ -1,0 +1,19 @@
+/**
+ * The Eos scheduler: action keys, build records, the action cache, the rebuilder (staleness) and
+ * the scheduler (order, job budget, critical path, keep-going, cancellation, progress events).
+ *
+ * @see specs/action.md, specs/scheduler.md
+ */
+export * from './action-key.ts';
+export * from './build-record.ts';
+export * from './action-cache.ts';
+export * from './rebuilder.ts';
+export * from './scheduler.ts';
+export * from './history.ts';
+export * from './history-file.ts';
+export * from './virtual-clock.ts';
+export * from './synthetic.ts';
+export * from './plan.ts';
+export * from './signals.ts';
+export * from './build-report.ts';
+export * from './build-run.ts';

@@ -1,0 +1,255 @@
+import semver from 'semver';
+import { describe, expect, it } from 'vitest';
+import { ResolutionError } from '../../src/index.ts';
+import { resolve, type Candidate, type RootRequirement } from '../../atoms/index.ts';
+
+type Spec = Record<string, Record<string, Record<string, string>>>;
+
+/** `{label: {version: {dep: range}}}` → a universe. */
+function universe(spec: Spec): Map<string, Candidate[]> {
+  const m = new Map<string, Candidate[]>();
+  for (const [label, versions] of Object.entries(spec))
+    m.set(
+      label,
+      Object.entries(versions).map(([version, deps]) => ({
+        version,
+        deps: Object.fromEntries(
+          Object.entries(deps).map(([d, r]) =>
+            r.startsWith('pre:')
+              ? [d, { range: r.slice(4), prerelease: true }]
+              : [d, { range: r, prerelease: false }],
+          ),
+        ),
+      })),
+    );
+  return m;
+}
+const root = (label: string, range: string, from = 'app'): RootRequirement => ({ from, label, range });
+
+function conflict(f: () => unknown): ResolutionError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ResolutionError);
+    return e as ResolutionError;
+  }
+  throw new Error('expected a ResolutionError');
+}
+
+describe('resolve', () => {
+  it('diamond: both sides constrain the shared dependency; newest allowed wins', () => {
+    const u = universe({
+      a: { '1.0.0': { c: '^1.2' }, '1.1.0': { c: '^1.2' } },
+      b: { '1.0.0': { c: '<1.5' } },
+      c: { '1.1.0': {}, '1.2.0': {}, '1.4.9': {}, '1.5.0': {}, '2.0.0': {} },
+      unrelated: { '9.9.9': {} },
+    });
+    const r = resolve(u, [root('a', '^1'), root('b', '^1')]);
+    expect(r.chosen).toEqual({ a: '1.1.0', b: '1.0.0', c: '1.4.9' });
+    expect(r.edges).toEqual({ a: ['c'], b: ['c'], c: [] });
+    expect(r.stats.labels).toBe(3);
+  });
+
+  it('backtracks when the newest choice forces a conflict later', () => {
+    const u = universe({
+      a: { '2.0.0': { b: '^2' }, '1.0.0': { b: '^1' } },
+      b: { '2.0.0': { c: '^2' }, '2.1.0': { c: '^2' }, '1.0.0': { c: '^1' } },
+      c: { '1.0.0': {}, '2.0.0': {} },
+    });
+    const r = resolve(u, [root('a', '*'), root('c', '=1.0.0')]);
+    expect(r.chosen).toEqual({ a: '1.0.0', b: '1.0.0', c: '1.0.0' });
+    // Without the pin the newest of everything.
+    expect(resolve(u, [root('a', '*')]).chosen).toEqual({ a: '2.0.0', b: '2.1.0', c: '2.0.0' });
+  });
+
+  it('a root pinned old holds even though newer versions satisfy the other ranges', () => {
+    const u = universe({
+      curl: { '7.88.1': { openssl: '^3.0', zlib: '^1.2' } },
+      openssl: { '3.0.20': {}, '3.0.22': {} },
+      zlib: { '1.2.13': {}, '1.3.1': {} },
+    });
+    const r = resolve(u, [root('curl', '^7'), root('openssl', '=3.0.20')]);
+    expect(r.chosen).toEqual({ curl: '7.88.1', openssl: '3.0.20', zlib: '1.3.1' });
+    expect(r.edges.curl).toEqual(['openssl', 'zlib']);
+  });
+
+  it('prereleases only when asked for, per range or globally', () => {
+    const u = universe({
+      x: { '1.0.0': {}, '1.1.0-rc.1': {} },
+      y: { '1.0.0': { x: 'pre:^1' } },
+    });
+    expect(resolve(u, [root('x', '^1')]).chosen).toEqual({ x: '1.0.0' });
+    expect(resolve(u, [root('x', '^1')], { prerelease: true }).chosen).toEqual({ x: '1.1.0-rc.1' });
+    expect(resolve(u, [{ ...root('x', '^1'), prerelease: true }]).chosen).toEqual({ x: '1.1.0-rc.1' });
+    expect(resolve(u, [root('y', '*')]).chosen).toEqual({ x: '1.1.0-rc.1', y: '1.0.0' });
+    // A range that names a prerelease of the same tuple admits it (semver's own rule).
+    expect(resolve(u, [root('x', '>=1.1.0-rc.0')]).chosen).toEqual({ x: '1.1.0-rc.1' });
+    const only = universe({ z: { '2.0.0-beta.1': {} } });
+    expect(conflict(() => resolve(only, [root('z', '^2')])).message).toBe(
+      '[E17] app needs z ^2, but no version of z satisfies it (z has 2.0.0-beta.1)',
+    );
+  });
+
+  it('explains a conflict with the requirements that make it (the issue example)', () => {
+    const u = universe({
+      app2: { '1.0.0': {} },
+      curl: { '7.88.1': { openssl: '^3.2', zlib: '^1' } },
+      openssl: { '3.0.20': {}, '3.2.1': {} },
+      zlib: { '1.3.1': {} },
+    });
+    const e = conflict(() => resolve(u, [root('curl', '^7'), root('openssl', '=3.0.20'), root('app2', '*')]));
+    expect(e.message).toBe(
+      '[E17] app needs curl ^7; curl 7.88.1 needs openssl ^3.2, but app pins openssl =3.0.20',
+    );
+    expect(e.data.core).toEqual([
+      'app needs curl ^7',
+      'curl 7.88.1 needs openssl ^3.2',
+      'app pins openssl =3.0.20',
+    ]);
+    expect(e.hint).toBe('versions of openssl: 3.2.1, 3.0.20');
+  });
+
+  it('merges versions of one requirer that need the same range, and reaches down chains', () => {
+    const u = universe({
+      app: { '1.0.0': { curl: '^7' } },
+      curl: { '7.88.1': { ssl: '^3.2' }, '7.88.0': { ssl: '^3.2' }, '6.0.0': {} },
+      ssl: { '3.0.20': {}, '3.2.1': { zlib: '^2' } },
+      zlib: { '1.0.0': {}, '2.0.0': {} },
+    });
+    const e = conflict(() => resolve(u, [root('app', '*', 'workspace'), root('ssl', '3.0.20', 'workspace')]));
+    expect(e.message).toBe(
+      '[E17] workspace needs app *; app 1.0.0 needs curl ^7; curl 7.88.1, 7.88.0 need ssl ^3.2, but workspace pins ssl 3.0.20',
+    );
+  });
+
+  it('a dependency nobody offers', () => {
+    const u = universe({ a: { '1.0.0': { ghost: '^1' } } });
+    expect(conflict(() => resolve(u, [root('a', '^1')])).message).toBe(
+      '[E17] app needs a ^1; a 1.0.0 needs ghost ^1, but no version of ghost satisfies it (no ghost is offered by the atom sets)',
+    );
+    expect(conflict(() => resolve(u, [root('b', '^1')])).message).toBe(
+      '[E17] app needs b ^1, but no version of b satisfies it (no b is offered by the atom sets)',
+    );
+  });
+
+  it('is deterministic: the same result whatever the input order', () => {
+    const spec: Spec = {
+      a: { '1.0.0': { b: '^1', c: '^1' }, '1.1.0': { b: '^1', c: '^1' } },
+      b: { '1.0.0': { d: '1.x' }, '1.2.0': { d: '~1.1' } },
+      c: { '1.0.0': { d: '>=1.0.0 <1.2.0' }, '1.3.0': { d: '^1.2' } },
+      d: { '1.0.0': {}, '1.1.0': {}, '1.1.5': {}, '1.2.0': {} },
+    };
+    const roots = [root('a', '*'), root('d', '<1.2', 'pin')];
+    const first = resolve(universe(spec), roots);
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const shuffle = <T>(xs: T[]): T[] =>
+      xs
+        .map((x) => [rnd(), x] as const)
+        .sort((p, q) => p[0] - q[0])
+        .map((p) => p[1]);
+    for (let k = 0; k < 10; k++) {
+      const u = new Map(shuffle([...universe(spec).entries()]).map(([l, cs]) => [l, shuffle(cs)]));
+      expect(resolve(u, shuffle([...roots]))).toEqual(first);
+    }
+    expect(first.chosen).toEqual({ a: '1.1.0', b: '1.2.0', c: '1.0.0', d: '1.1.5' });
+    // The shortcuts (model reuse, range pruning) save solver calls but never change the result.
+    const plain = resolve(universe(spec), roots, { shortcuts: false });
+    expect(plain.chosen).toEqual(first.chosen);
+    expect(plain.stats.solverCalls).toBeGreaterThan(first.stats.solverCalls);
+  });
+
+  it('prefers given versions (an existing lock) while they remain possible', () => {
+    const u = universe({
+      a: { '1.0.0': { b: '^1' }, '1.1.0': { b: '^1' }, '2.0.0': { b: '^2' } },
+      b: { '1.0.0': {}, '1.5.0': {}, '2.0.0': {} },
+    });
+    expect(resolve(u, [root('a', '^1')], { prefer: { a: '1.0.0', b: '1.0.0' } }).chosen).toEqual({
+      a: '1.0.0',
+      b: '1.0.0',
+    });
+    // A preferred version that no longer satisfies the roots gives way to the newest possible one.
+    expect(resolve(u, [root('a', '^2')], { prefer: { a: '1.0.0', b: '1.0.0' } }).chosen).toEqual({
+      a: '2.0.0',
+      b: '2.0.0',
+    });
+    expect(resolve(u, [root('a', '^1')], { prefer: { b: '9.9.9' } }).chosen).toEqual({
+      a: '1.1.0',
+      b: '1.5.0',
+    });
+  });
+
+  it('refuses the same version offered twice', () => {
+    const u = new Map([
+      [
+        'a',
+        [
+          { version: '1.0.0', deps: {} },
+          { version: '1.0.0', deps: {} },
+        ],
+      ],
+    ]);
+    expect(conflict(() => resolve(u, [root('a', '*')])).message).toBe('[E17] a 1.0.0 is offered twice');
+  });
+
+  it('is complete and sound on random small universes (checked by brute force)', () => {
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    const labels = ['a', 'b', 'c', 'd'];
+    const ranges = ['^1', '^2', '1.x || 3.x', '>=2.0.0', '<2', '*', '=1.0.0', '^3'];
+    let sat = 0;
+    let unsat = 0;
+    for (let round = 0; round < 100; round++) {
+      const spec: Spec = {};
+      for (const l of labels) {
+        spec[l] = {};
+        for (const v of ['1.0.0', '2.0.0', '3.0.0']) {
+          if (rnd(4) === 0) continue;
+          const deps: Record<string, string> = {};
+          for (const d of labels) if (d > l && rnd(3) === 0) deps[d] = ranges[rnd(ranges.length)]!;
+          spec[l]![v] = deps;
+        }
+      }
+      const roots = [root('a', ranges[rnd(ranges.length)]!)];
+      if (rnd(2)) roots.push(root(labels[1 + rnd(3)]!, ranges[rnd(ranges.length)]!, 'pin'));
+      const u = universe(spec);
+      const valid = (pick: Record<string, string>): boolean => {
+        for (const r of roots)
+          if (!(r.label in pick) || !semver.satisfies(pick[r.label]!, r.range)) return false;
+        for (const [l, v] of Object.entries(pick))
+          for (const [d, range] of Object.entries(spec[l]![v]!))
+            if (!(d in pick) || !semver.satisfies(pick[d]!, range)) return false;
+        return true;
+      };
+      // Brute force: every label either absent or one of its versions.
+      let exists = false;
+      const walk = (i: number, pick: Record<string, string>): void => {
+        if (exists) return;
+        if (i === labels.length) {
+          exists = valid(pick);
+          return;
+        }
+        const l = labels[i]!;
+        walk(i + 1, pick);
+        for (const v of Object.keys(spec[l]!)) walk(i + 1, { ...pick, [l]: v });
+      };
+      walk(0, {});
+      let got: Record<string, string> | undefined;
+      try {
+        got = resolve(u, roots).chosen;
+      } catch (e) {
+        if (!(e instanceof ResolutionError)) throw e;
+      }
+      expect(got !== undefined, JSON.stringify({ spec, roots })).toBe(exists);
+      if (got) {
+        sat++;
+        expect(valid(got)).toBe(true);
+      } else unsat++;
+    }
+    expect(sat).toBeGreaterThan(15);
+    expect(unsat).toBeGreaterThan(15);
+  });
+});

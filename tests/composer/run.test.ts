@@ -1,0 +1,168 @@
+/**
+ * `eos run`, `eos mount`/`umount` with real kernel mounts (root) and the hard-link fallback: a
+ * composition of the host's own dash, ls and the libraries `ldd` names, at their FHS paths.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Store, type Digest } from '../../src/index.ts';
+import { CompositionStore, runComposition } from '../../composer/index.ts';
+import { eos, repoRoot, tempDir } from './helpers.ts';
+
+const isRoot = process.getuid?.() === 0;
+const haveBwrap = spawnSync('bwrap', ['--version']).status === 0;
+let ws: { store: string; config: string; cwd: string };
+let root = '';
+
+/** The files `ldd` names for a program, as [path in the world, real host file]. */
+function closure(program: string): [string, string][] {
+  const out = execFileSync('ldd', [program], { encoding: 'utf8' });
+  const files: [string, string][] = [[program, realpathSync(program)]];
+  for (const line of out.split('\n')) {
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (m) files.push([m[1]!, realpathSync(m[1]!)]);
+  }
+  return files;
+}
+
+function mountedHere(text: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').includes(text);
+}
+
+beforeAll(() => {
+  if (!haveBwrap) spawnSync(join(repoRoot, 'scripts', 'setup.sh'), { stdio: 'inherit' });
+  const base = tempDir('eos-run-');
+  ws = { store: join(base, 'store'), config: join(base, 'config'), cwd: base };
+  const files = new Map<string, string>();
+  for (const p of ['/usr/bin/dash', '/usr/bin/ls']) for (const [at, real] of closure(p)) files.set(at, real);
+  const lines: string[] = [];
+  let i = 0;
+  for (const [at, real] of [...files].sort()) {
+    lines.push(`[entries.f${i++}]`, `at = "${at}"`, `path = "${real}"`, '');
+  }
+  lines.push('[entries.sh]', 'at = "/usr/bin/sh"', 'symlink = "dash"', '');
+  writeFileSync(join(base, 'world.toml'), lines.join('\n'));
+  const r = eos(ws, ['compose', 'world.toml']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  root = r.stdout.trim();
+});
+
+/** The top-level names a run should see: the composition's plus the mount points. */
+function expectedTop(extra: string[] = []): string[] {
+  return [...new Set(['dev', 'lib', 'lib64', 'proc', 'tmp', 'usr', ...extra])].sort();
+}
+
+describe.skipIf(!isRoot)('eos run with kernel mounts (needs root: runs as root here)', () => {
+  it('runs sh -c "echo hi; ls /" and shows only the composition', () => {
+    const r = eos(ws, ['run', root, '--', 'sh', '-c', 'echo hi; ls /; ls /usr/bin']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const [hi, ...rest] = r.stdout.trim().split('\n');
+    expect(hi).toBe('hi');
+    expect(rest.slice(0, expectedTop().length)).toEqual(expectedTop());
+    expect(rest.slice(expectedTop().length)).toEqual(['dash', 'ls', 'sh']);
+    expect(mountedHere('eos-world')).toBe(false);
+  });
+
+  it("exits with the command's status and binds the cwd at /work only when asked", () => {
+    expect(eos(ws, ['run', root, '--', 'sh', '-c', 'exit 7']).code).toBe(7);
+    expect(eos(ws, ['run', root, '--', 'sh', '-c', '[ -e /work ]']).code).toBe(1);
+    const r = eos(ws, ['run', root, '--cwd', '--', 'sh', '-c', 'pwd; echo made > here.txt']);
+    expect(r.stdout).toBe('/work\n');
+    expect(readFileSync(join(ws.cwd, 'here.txt'), 'utf8')).toBe('made\n');
+  });
+
+  it('leaves no mount and no loop device behind when eos is SIGKILLed', async () => {
+    const image = join(ws.store, 'images', `${root.slice(7)}.cfs`);
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, 'bin', 'eos.mjs'), 'run', root, '--', 'sh', '-c', 'echo up; read x'],
+      {
+        env: { ...process.env, EOS_STORE: ws.store, EOS_CONFIG_DIR: ws.config },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    await new Promise<void>((res) => child.stdout.once('data', () => res()));
+    const loops = () => execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim();
+    expect(loops()).not.toBe('');
+    child.kill('SIGKILL');
+    let left = 'x';
+    for (let i = 0; i < 50 && left !== ''; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = loops();
+    }
+    expect(left).toBe('');
+    expect(mountedHere('eos-world')).toBe(false);
+    const sh = spawnSync('pgrep', ['-f', 'read x']);
+    expect(sh.status).toBe(1); // no process left
+  });
+
+  it('eos mount shows the view at DIR with the same bytes; eos umount removes it', () => {
+    const dir = join(ws.cwd, 'mnt');
+    mkdirSync(dir);
+    const m = eos(ws, ['mount', root, dir]);
+    expect(m.stderr).toBe('');
+    expect(m.code).toBe(0);
+    try {
+      expect(readdirSync(dir).sort()).toEqual(['lib', 'lib64', 'usr']);
+      expect(readFileSync(join(dir, 'usr/bin/dash'))).toEqual(readFileSync('/usr/bin/dash'));
+      expect(spawnSync('test', ['-x', join(dir, 'usr/bin/dash')]).status).toBe(0);
+    } finally {
+      const u = eos(ws, ['umount', dir]);
+      expect(u.stderr).toBe('');
+      expect(u.code).toBe(0);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    expect(mountedHere(dir)).toBe(false);
+    const image = join(ws.store, 'images', `${root.slice(7)}.cfs`);
+    expect(execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim()).toBe('');
+    expect(eos(ws, ['umount', dir]).stderr).toMatch(/^eos: \[E23\] .*: no composition is mounted here/);
+  });
+
+  it('the image passes fsck.erofs', () => {
+    const image = join(ws.store, 'images', `${root.slice(7)}.cfs`);
+    const r = spawnSync('fsck.erofs', [image], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('eos run through the hard-link fallback (EOS_NO_MOUNT=1)', () => {
+  it('runs the same command in the same view and says so once', () => {
+    const r = eos(ws, ['run', root, '--', 'sh', '-c', 'echo hi; ls /'], { EOS_NO_MOUNT: '1' });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['hi', ...expectedTop(['work'])]);
+    const notes = r.stderr.trim().split('\n');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(
+      /^eos: mounting not permitted \(EOS_NO_MOUNT=1\); used a hard-link world at .*\/worlds\/[0-9a-f]{64}$/,
+    );
+    const world = notes[0]!.replace(/^.* at /, '');
+    expect(existsSync(join(world, 'usr/bin/dash'))).toBe(true);
+    expect(dirname(world)).toBe(join(realpathSync(ws.store), 'worlds'));
+    expect(eos(ws, ['run', root, '--', 'sh', '-c', 'exit 9'], { EOS_NO_MOUNT: '1' }).code).toBe(9);
+  });
+});
+
+describe('runComposition (the entry the executor uses)', () => {
+  for (const [mode, env] of [
+    ['mount', {}],
+    ['hardlink', { EOS_NO_MOUNT: '1' }],
+  ] as const) {
+    it.skipIf(mode === 'mount' && !isRoot)(
+      `${mode}: extra bubblewrap arguments and the cwd reach the command`,
+      async () => {
+        const cs = new CompositionStore(new Store(ws.store));
+        const dir = tempDir('eos-run-cwd-');
+        const r = await runComposition(
+          cs,
+          root as Digest,
+          { argv: ['sh', '-c', 'echo "$X" > out; exit 3'], cwd: dir, bwrapArgs: ['--setenv', 'X', mode] },
+          { ...process.env, ...env },
+        );
+        expect(r).toMatchObject({ exitCode: 3, mode });
+        expect(readFileSync(join(dir, 'out'), 'utf8')).toBe(`${mode}\n`);
+      },
+    );
+  }
+});

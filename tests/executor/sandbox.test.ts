@@ -1,0 +1,170 @@
+/**
+ * Sandbox tests: each runs a real build script in a host-seeded world under bubblewrap and checks
+ * that the host stays invisible and untouched. Needs root (or unprivileged user namespaces) and bwrap.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSandbox, type SandboxSpec } from '../../executor/index.ts';
+import { hostSeedWorld } from './helpers.ts';
+
+const canRun = existsSync('/usr/bin/bwrap') && process.getuid?.() === 0;
+let worldDir = '';
+let scratch = '';
+
+beforeAll(async () => {
+  if (!canRun) return;
+  ({ worldDir } = await hostSeedWorld());
+  scratch = mkdtempSync(join(tmpdir(), 'eos-sandbox-'));
+});
+
+/** Runs a shell script in a fresh /build and /output; returns the result, the log and the dirs. */
+async function script(text: string, extra: Partial<SandboxSpec> = {}) {
+  const d = mkdtempSync(join(scratch, 'run-'));
+  const buildDir = join(d, 'build');
+  const outputDir = join(d, 'output');
+  mkdirSync(buildDir);
+  mkdirSync(outputDir);
+  writeFileSync(join(buildDir, 'build.sh'), text);
+  const logPath = join(d, 'log');
+  const r = await runSandbox({
+    worldDir,
+    buildDir,
+    outputDir,
+    argv: ['/bin/sh', '/build/build.sh'],
+    sourceDateEpoch: 1700000000,
+    jobs: 2,
+    timeoutMs: 20_000,
+    logPath,
+    ...extra,
+  });
+  return { r, log: readFileSync(logPath, 'utf8'), buildDir, outputDir };
+}
+
+function sandboxPids(marker: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)) out.push(pid);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+describe.skipIf(!canRun)('sandbox (needs root and bwrap)', () => {
+  it('cannot read a host file outside the world', async () => {
+    const secretDir = mkdtempSync(join(tmpdir(), 'eos-secret-'));
+    const secret = join(secretDir, 'secret.txt');
+    writeFileSync(secret, 'TOP-SECRET-4711\n');
+    const { r, log } = await script(
+      `cat ${secret}\necho "cat=$?"\ncat /etc/shadow; echo "shadow=$?"\nls /root /home\n`,
+    );
+    expect(r.exitCode).toBe(0);
+    expect(log).not.toContain('TOP-SECRET-4711');
+    expect(log).toMatch(/cat=1/);
+    expect(log).toMatch(/shadow=1/);
+  });
+
+  it('cannot connect to a server on the host loopback', async () => {
+    let connections = 0;
+    const server: Server = createServer((s) => {
+      connections++;
+      s.end('HELLO-FROM-HOST\n');
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const port = (server.address() as { port: number }).port;
+    // Sanity: the server is reachable from the host itself.
+    const hello = await new Promise<string>((res, rej) => {
+      const c = connect(port, '127.0.0.1');
+      let got = '';
+      c.on('data', (b) => (got += b.toString()));
+      c.on('end', () => res(got));
+      c.on('error', rej);
+    });
+    expect(hello).toContain('HELLO-FROM-HOST');
+    const before = connections;
+    const { log } = await script(
+      `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && cat <&3'\necho "tcp=$?"\nbash -c 'exec 3<>/dev/tcp/10.0.0.1/80'\necho "ext=$?"\n`,
+    );
+    server.close();
+    expect(log).not.toContain('HELLO-FROM-HOST');
+    expect(log).toMatch(/tcp=1/);
+    expect(log).toMatch(/ext=1/);
+    expect(connections).toBe(before);
+  });
+
+  it('writes only to /build and $OUTPUT', async () => {
+    const { r, log, buildDir, outputDir } = await script(
+      [
+        'for p in /usr/bin/evil /etc/evil /evil /var/evil /dev/shm-evil; do',
+        '  if echo x > "$p" 2>/dev/null; then echo "wrote $p"; else echo "denied $p"; fi',
+        'done',
+        'echo ok > /tmp/scratch && echo "tmp=ok"',
+        'echo built > /build/artifact',
+        'echo out > "$OUTPUT/file"',
+      ].join('\n'),
+    );
+    expect(r.exitCode).toBe(0);
+    expect(log).not.toMatch(/^wrote \/(usr|etc|evil|var)/m);
+    for (const p of ['/usr/bin/evil', '/etc/evil', '/evil', '/var/evil'])
+      expect(log).toContain(`denied ${p}`);
+    expect(log).toContain('tmp=ok');
+    for (const p of ['usr/bin/evil', 'etc/evil', 'evil', 'var/evil'])
+      expect(existsSync(join(worldDir, p))).toBe(false);
+    expect(readFileSync(join(buildDir, 'artifact'), 'utf8')).toBe('built\n');
+    expect(readFileSync(join(outputDir, 'file'), 'utf8')).toBe('out\n');
+  });
+
+  it('kills processes left running when the build exits', async () => {
+    const marker = `98765${process.pid}`;
+    const { r, outputDir } = await script(
+      `sleep ${marker} &\necho $! > "$OUTPUT/pid"\n(setsid sleep ${marker} &)\nexit 0\n`,
+    );
+    expect(r.exitCode).toBe(0);
+    expect(readFileSync(join(outputDir, 'pid'), 'utf8').trim()).toMatch(/^\d+$/);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(sandboxPids(`sleep\0${marker}`)).toEqual([]);
+  });
+
+  it('kills the whole sandbox at its time limit', async () => {
+    const marker = `87654${process.pid}`;
+    const { r } = await script(`sleep ${marker} &\nsleep ${marker}\n`, { timeoutMs: 1500 });
+    expect(r.timedOut).toBe(true);
+    expect(r.exitCode).toBeNull();
+    expect(r.durationMs).toBeLessThan(10_000);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(sandboxPids(`sleep\0${marker}`)).toEqual([]);
+  });
+
+  it('sees exactly the fixed environment', async () => {
+    const { log } = await script('env | sort\n', { extraEnv: { PATH: '/evil', CONFIGURE_ARGS: '--x' } });
+    const vars = log
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=')[0]);
+    expect(vars).toEqual([
+      'BUILD',
+      'CONFIGURE_ARGS',
+      'HOME',
+      'LC_ALL',
+      'MAKEFLAGS',
+      'OUTPUT',
+      'PATH',
+      'PWD',
+      'SOURCE',
+      'SOURCE_DATE_EPOCH',
+      'TZ',
+    ]);
+    expect(log).toContain('PATH=/usr/bin:/usr/sbin\n');
+    expect(log).toContain('SOURCE_DATE_EPOCH=1700000000\n');
+  });
+});
+
+afterAll(() => {
+  if (scratch) execFileSync('rm', ['-rf', scratch]);
+});

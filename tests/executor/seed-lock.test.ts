@@ -1,0 +1,103 @@
+/** seed.lock and build record encodings: vectors from specs/seed.md §1 and specs/build-record.md §3, rejections. */
+import { describe, expect, it } from 'vitest';
+import { encodeCanonical, type Digest } from '../../src/index.ts';
+import {
+  buildRecordDigest,
+  encodeSeedLock,
+  parseSeedLock,
+  seedRoot,
+  type BuildRecord,
+  type SeedLock,
+} from '../../executor/index.ts';
+
+const z = (c: string): Digest => `blake3:${c.repeat(64)}` as Digest;
+
+const LOCK: SeedLock = {
+  format: 'eos-seed-lock',
+  version: 1,
+  mode: 'debian',
+  arch: 'amd64',
+  roots: ['make', 'dash'],
+  packages: [
+    { name: 'make', version: '4.3-4.1', arch: 'amd64', debSha256: 'b'.repeat(64), deb: z('1'), tree: z('2') },
+    {
+      name: 'dash',
+      version: '0.5.12-2',
+      arch: 'amd64',
+      debSha256: 'a'.repeat(64),
+      deb: z('3'),
+      tree: z('4'),
+    },
+  ],
+  fixups: z('5'),
+};
+
+describe('seed.lock', () => {
+  it('matches the spec vector', () => {
+    const bytes = encodeSeedLock(LOCK);
+    expect(bytes.length).toBe(772);
+    expect(Buffer.from(bytes).toString().startsWith('{"arch":"amd64","fixups":"blake3:5555')).toBe(true);
+    expect(seedRoot(LOCK)).toBe('blake3:b5e5aceba10fb32523493e23b9ad36a1f2ab6bbdd721d9f337047762154ca660');
+  });
+
+  it('round-trips, and the order things were listed in does not matter', () => {
+    const bytes = encodeSeedLock(LOCK);
+    const back = parseSeedLock(bytes);
+    expect(back.packages.map((p) => p.name)).toEqual(['dash', 'make']);
+    expect(encodeSeedLock(back)).toEqual(bytes);
+    expect(seedRoot({ ...LOCK, packages: [...LOCK.packages].reverse() })).toBe(seedRoot(LOCK));
+  });
+
+  it('the mode is part of the seed root', () => {
+    const host: SeedLock = {
+      ...LOCK,
+      mode: 'host',
+      packages: LOCK.packages.map((p) => ({ ...p, debSha256: null, deb: null })),
+    };
+    expect(seedRoot(host)).not.toBe(seedRoot(LOCK));
+    expect(parseSeedLock(encodeSeedLock(host)).mode).toBe('host');
+  });
+
+  it('rejects non-canonical bytes, unknown fields, bad digests, unsorted packages, debian without sha256', () => {
+    const good = JSON.parse(Buffer.from(encodeSeedLock(LOCK)).toString());
+    expect(() => parseSeedLock(Buffer.from(JSON.stringify(good, null, 1)), 'x.lock')).toThrow(
+      /\[E3\] x.lock/,
+    );
+    expect(() => parseSeedLock(encodeCanonical({ ...good, extra: 1 }), 'x.lock')).toThrow(/\[E24\] x.lock/);
+    expect(() => parseSeedLock(encodeCanonical({ ...good, version: 2 }))).toThrow(/E24.*version/);
+    const badTree = { ...good, packages: [{ ...good.packages[0], tree: 'sha256:00' }, good.packages[1]] };
+    expect(() => parseSeedLock(encodeCanonical(badTree))).toThrow(/packages\.0\.tree/);
+    const unsorted = { ...good, packages: [good.packages[1], good.packages[0]] };
+    expect(() => parseSeedLock(encodeCanonical(unsorted))).toThrow(/not sorted/);
+    const noSha = { ...good, packages: [{ ...good.packages[0], debSha256: null }, good.packages[1]] };
+    expect(() => parseSeedLock(encodeCanonical(noSha))).toThrow(/debian-mode seed needs debSha256/);
+  });
+});
+
+describe('build record', () => {
+  it('matches the spec vector', () => {
+    const rec: BuildRecord = {
+      format: 'eos-build-record',
+      version: 1,
+      actionId: null,
+      label: 'zlib',
+      atomVersion: '1.2.13',
+      recipe: { name: 'std.autotools', identity: z('6'), args: { 'configure-flags': ['--static'] } },
+      seed: { mode: 'debian', root: z('7') },
+      world: z('8'),
+      shadowed: [
+        { path: '/usr/lib/x86_64-linux-gnu/libz.so.1', winner: 'dep:zlib', shadowed: 'seed:zlib1g' },
+      ],
+      sources: [z('9')],
+      dependencies: [],
+      output: z('a'),
+      log: z('b'),
+      sourceDateEpoch: 1700000000,
+      durationMs: 2600,
+      warnings: [],
+    };
+    expect(buildRecordDigest(rec)).toBe(
+      'blake3:0b3bd721dd2f5cecb4bc60a23712b62b0b6ba11dcfb051f81e5d4d9f2a94adc1',
+    );
+  });
+});
