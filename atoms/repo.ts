@@ -832,17 +832,46 @@ export async function putAtomContent(
 }
 
 /**
- * Paths under `atomDir` whose work-tree state differs from `HEAD` (modified, added, deleted or
- * untracked and not ignored): what `eos atom publish` does not publish.
+ * Paths under `atomDir` whose work-tree state differs from `HEAD` (modified, added, deleted,
+ * changed mode, or untracked and not ignored): what `eos atom publish` does not publish. Compares
+ * git blob ids of the files on disk with `HEAD`'s tree directly (no index, so no racy-stat cases).
  */
 export async function uncommittedUnder(repo: AtomRepo, atomDir: string): Promise<string[]> {
   if (!repo.dir) return [];
-  const rel = relative(repo.dir, resolvePath(atomDir)).split(sep).join('/');
-  const rows = await git.statusMatrix({
-    fs,
-    dir: repo.dir,
-    gitdir: repo.gitdir,
-    ...(rel ? { filepaths: [rel] } : {}),
-  });
-  return rows.filter(([, head, work]) => !(head === 1 && work === 1)).map(([p]) => p);
+  const root = repo.dir;
+  const rel = relative(root, resolvePath(atomDir)).split(sep).join('/');
+  const head = await resolveRefOrUndefined(repo, 'HEAD');
+  const headTree = head ? (await readCommitOrUndefined(repo, head))?.tree : undefined;
+  // path → "mode oid" in HEAD
+  const want = new Map<string, string>();
+  const start = headTree ? await subtreeAt(repo, headTree, rel || '.') : undefined;
+  const collect = async (tree: string, prefix: string): Promise<void> => {
+    for (const e of await treeEntries(repo, tree)) {
+      const p = prefix ? `${prefix}/${e.path}` : e.path;
+      if (e.type === 'tree') await collect(e.oid, p);
+      else want.set(p, `${e.mode} ${e.oid}`);
+    }
+  };
+  if (start) await collect(start, rel);
+  const changed = new Set<string>();
+  const visit = async (p: string): Promise<void> => {
+    const abs = join(root, p);
+    const st = fs.lstatSync(abs);
+    if (st.isDirectory()) {
+      if (p.split('/').pop() === '.git') return;
+      for (const name of fs.readdirSync(abs).sort()) await visit(p ? `${p}/${name}` : name);
+      return;
+    }
+    const mode = st.isSymbolicLink() ? '120000' : st.mode & 0o100 ? '100755' : '100644';
+    const bytes = st.isSymbolicLink() ? Buffer.from(fs.readlinkSync(abs)) : fs.readFileSync(abs);
+    const { oid } = await git.hashBlob({ object: bytes });
+    const w = want.get(p);
+    want.delete(p);
+    if (w === `${mode} ${oid}`) return;
+    if (w === undefined && (await git.isIgnored({ fs, dir: root, gitdir: repo.gitdir, filepath: p }))) return;
+    changed.add(p);
+  };
+  if (fs.existsSync(join(root, rel))) await visit(rel);
+  for (const p of want.keys()) changed.add(p);
+  return [...changed].sort();
 }

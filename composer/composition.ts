@@ -124,6 +124,15 @@ export function nodeDigest(node: EntryNode): Digest {
   return node.kind === 'symlink' ? digestBytes(node.target) : node.digest;
 }
 
+/**
+ * An entry binding `node` at `at` with the default exact constraint (for programs that build
+ * compositions, e.g. a build world from a toolchain and dependency outputs). Validated by
+ * {@link makeComposition}.
+ */
+export function exactEntry(at: string, node: EntryNode): CompositionEntry {
+  return { at, node, constraint: { kind: 'exact', digest: nodeDigest(node) } };
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

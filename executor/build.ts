@@ -26,7 +26,7 @@ import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
 import { runSandbox } from './sandbox.ts';
 import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
 import { stagingDir } from './seed/seed.ts';
-import { buildWorld, materializeWorld, PRECEDENCE, seedLayers, type World } from './world.ts';
+import { buildWorld, dependencyLayer, materializeWorld, seedLayers, type World } from './world.ts';
 
 /** Debian architecture → multiarch triplet. */
 const TRIPLETS: Record<string, string> = {
@@ -183,7 +183,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
   const deps = req.deps ?? [];
   const world = await buildWorld(store, [
     ...seedLayers(req.seed),
-    ...deps.map((d) => ({ name: `dep:${d.name}`, tree: d.tree, precedence: PRECEDENCE.dependency })),
+    ...deps.map((d) => dependencyLayer(d.name, d.tree)),
   ]);
   const worldDir = await materializeWorld(store, world.root);
 

@@ -42,6 +42,8 @@ export {
   buildWorld,
   materializeWorld,
   seedLayers,
+  dependencyLayer,
+  worldComposition,
   PRECEDENCE,
   type World,
   type WorldLayer,

@@ -1,50 +1,44 @@
 /**
- * Build worlds: the union of layers (the seed's package trees, its fixups, the dependencies'
- * output trees) merged under an explicit precedence, stored as one tree (the world root) and
- * hard-link materialized into a directory that the sandbox binds read-only at `/`.
+ * Build worlds: an action's world is a composition (composer/): one entry per layer (each seed
+ * package's tree, the seed's fixups, each dependency's output tree), every one bound at `/`, with
+ * an explicit precedence list. The composer's merge rules apply (specs/composition.md §6):
+ * directories merge, identical nodes dedupe, different files or symlinks at one path are decided
+ * by the precedence list and recorded as shadowed, a file against a directory is a conflict (E18).
+ * The world's identity is the composition root; the merged view is hard-link materialized once per
+ * root (the composer's `CompositionStore.world`) and bound read-only at `/` by the sandbox.
  *
- * Merge rule (specs/executor.md §3): directories merge; identical nodes (same kind, digest and
- * executable bit) dedupe; different nodes at one path are a conflict unless one layer has a
- * strictly higher precedence, in which case it wins and the path is recorded as shadowed.
- * The seed's packages have precedence 0, its fixups 1, dependency outputs 2.
+ * Precedence: dependency outputs first (in the order given), then the fixups, then the seed's
+ * packages (by name), so a dependency's files shadow the toolchain's and every shadowed path is
+ * listed in the build record.
  *
- * @see specs/executor.md §3
+ * @see specs/executor.md §2–§3
  */
-import { existsSync } from 'node:fs';
-import * as fs from 'node:fs/promises';
-import { join } from 'node:path';
-import {
-  CompositionError,
-  digestHex,
-  makeTree,
-  type Digest,
-  type Store,
-  type TreeEntry,
-} from '../src/index.ts';
+import { CompositionStore, makeComposition, type Composition, type ShadowedPath } from '../composer/index.ts';
+import type { Digest, Store } from '../src/index.ts';
 import type { SeedLock } from './seed/seed-lock.ts';
 
-/** One layer of a world. */
+export type { ShadowedPath };
+
+/** One layer of a world: a tree bound at `/`. */
 export interface WorldLayer {
-  /** A readable name (`seed:gcc-12`, `fixups`, `dep:zlib`). */
+  /** The composition entry name (`seed.gcc-12`, `fixups`, `dep.zlib`): lowercase, digits, `. _ + -`. */
   name: string;
   /** The tree bound at `/`. */
   tree: Digest;
-  /** Higher wins over lower; equal precedence with different bytes is a conflict. */
+  /** Higher wins; equal precedence keeps the order given. */
   precedence: number;
-}
-
-/** A path where a higher-precedence layer hid another layer's node. */
-export interface ShadowedPath {
-  path: string;
-  winner: string;
-  shadowed: string;
 }
 
 /** The merged world. */
 export interface World {
-  /** The tree digest of the merged view. */
+  /** The composition root (the world's identity, recorded in the build record). */
   root: Digest;
+  /** The merged view's tree digest. */
+  tree: Digest;
+  composition: Composition;
+  /** The layers in precedence order, highest first. */
   layers: WorldLayer[];
+  /** Paths where precedence chose a winner, sorted by path. */
   shadowed: ShadowedPath[];
 }
 
@@ -54,117 +48,52 @@ export const PRECEDENCE = { seed: 0, fixups: 1, dependency: 2 } as const;
 /** The seed's layers: each package tree, then the fixups. */
 export function seedLayers(lock: SeedLock): WorldLayer[] {
   return [
-    ...lock.packages.map((p) => ({ name: `seed:${p.name}`, tree: p.tree, precedence: PRECEDENCE.seed })),
+    ...lock.packages.map((p) => ({ name: `seed.${p.name}`, tree: p.tree, precedence: PRECEDENCE.seed })),
     { name: 'fixups', tree: lock.fixups, precedence: PRECEDENCE.fixups },
   ];
 }
 
-type Node =
-  | { kind: 'dir'; layer: WorldLayer; children: Map<string, Node>; digest?: Digest }
-  | { kind: 'leaf'; layer: WorldLayer; entry: TreeEntry };
-
-function same(a: TreeEntry, b: TreeEntry): boolean {
-  if (a.kind === 'file' && b.kind === 'file') return a.digest === b.digest && a.executable === b.executable;
-  if (a.kind === 'symlink' && b.kind === 'symlink') return a.target === b.target;
-  return false;
+/** The layer of a dependency's output tree. */
+export function dependencyLayer(name: string, tree: Digest): WorldLayer {
+  return { name: `dep.${name}`, tree, precedence: PRECEDENCE.dependency };
 }
 
 /**
- * Merges layers into one stored tree.
- * @throws CompositionError E18 naming the path and both layers on an unresolved conflict
+ * The world's composition (pure): every layer a tree entry at `/` with an exact constraint, the
+ * precedence list highest first (stable for equal precedence).
+ * @throws CompositionError E18 for a bad or repeated entry name
+ */
+export function worldComposition(layers: WorldLayer[]): { composition: Composition; ordered: WorldLayer[] } {
+  const ordered = layers
+    .map((l, i) => ({ l, i }))
+    .sort((a, b) => b.l.precedence - a.l.precedence || a.i - b.i)
+    .map((x) => x.l);
+  const entries: Record<string, unknown> = {};
+  for (const l of ordered)
+    entries[l.name] = {
+      at: '/',
+      node: { kind: 'tree', digest: l.tree },
+      constraint: { kind: 'exact', digest: l.tree },
+    };
+  const composition = makeComposition(
+    { version: 1, entries, precedence: ordered.map((l) => l.name) },
+    'world',
+  );
+  return { composition, ordered };
+}
+
+/**
+ * Stores the world's composition and its merged view.
+ * @throws CompositionError E18 naming the path and both entries on a conflict (file against
+ *   directory); NotFoundError E4 when a layer's tree is not stored
  */
 export async function buildWorld(store: Store, layers: WorldLayer[]): Promise<World> {
-  const shadowed: ShadowedPath[] = [];
-  const cache = new Map<Digest, readonly TreeEntry[]>();
-  const getTree = async (d: Digest): Promise<readonly TreeEntry[]> => {
-    let t = cache.get(d);
-    if (!t) cache.set(d, (t = (await store.getTree(d)).entries));
-    return t;
-  };
-
-  const insertDir = async (
-    target: Map<string, Node>,
-    tree: Digest,
-    layer: WorldLayer,
-    path: string,
-  ): Promise<void> => {
-    for (const e of await getTree(tree)) {
-      const p = `${path}/${e.name}`;
-      const cur = target.get(e.name);
-      if (!cur) {
-        if (e.kind === 'directory') {
-          const children = new Map<string, Node>();
-          target.set(e.name, { kind: 'dir', layer, children });
-          await insertDir(children, e.digest, layer, p);
-        } else target.set(e.name, { kind: 'leaf', layer, entry: e });
-        continue;
-      }
-      if (cur.kind === 'dir' && e.kind === 'directory') {
-        await insertDir(cur.children, e.digest, layer, p);
-        continue;
-      }
-      if (cur.kind === 'leaf' && same(cur.entry, e)) continue;
-      if (layer.precedence > cur.layer.precedence) {
-        shadowed.push({ path: p, winner: layer.name, shadowed: cur.layer.name });
-        if (e.kind === 'directory') {
-          const children = new Map<string, Node>();
-          target.set(e.name, { kind: 'dir', layer, children });
-          await insertDir(children, e.digest, layer, p);
-        } else target.set(e.name, { kind: 'leaf', layer, entry: e });
-        continue;
-      }
-      if (layer.precedence < cur.layer.precedence) {
-        shadowed.push({ path: p, winner: cur.layer.name, shadowed: layer.name });
-        continue;
-      }
-      throw new CompositionError(
-        `world conflict at ${p}: ${cur.layer.name} and ${layer.name} hold different nodes at equal precedence`,
-        { data: { path: p, layers: [cur.layer.name, layer.name] } },
-      );
-    }
-  };
-
-  const top = new Map<string, Node>();
-  const ordered = [...layers].sort((a, b) => a.precedence - b.precedence);
-  for (const l of ordered) await insertDir(top, l.tree, l, '');
-
-  const store_ = async (children: Map<string, Node>): Promise<{ digest: Digest; size: number }> => {
-    const entries: TreeEntry[] = [];
-    let size = 0;
-    for (const [name, n] of children) {
-      size++;
-      if (n.kind === 'leaf') entries.push(n.entry);
-      else {
-        const sub = await store_(n.children);
-        size += sub.size;
-        entries.push({ name, kind: 'directory', digest: sub.digest, size: sub.size });
-      }
-    }
-    return { digest: await store.putTree(makeTree(entries, 'world')), size };
-  };
-  const root = (await store_(top)).digest;
-  shadowed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { root, layers: ordered, shadowed };
+  const { composition, ordered } = worldComposition(layers);
+  const { root, view } = await new CompositionStore(store).save(composition);
+  return { root, tree: view.tree, composition, layers: ordered, shadowed: view.shadowed };
 }
 
-/**
- * Materializes a world root under `<store>/cache/worlds/<hex>` (once; reused afterwards) and
- * returns that directory. Made in a temporary directory and renamed, so a half-made world is
- * never used.
- */
+/** The hard-link materialized world of a stored world composition (made once, then reused). */
 export async function materializeWorld(store: Store, root: Digest): Promise<string> {
-  const base = join(store.root, 'cache', 'worlds');
-  const dir = join(base, digestHex(root));
-  if (existsSync(dir)) return dir;
-  await fs.mkdir(base, { recursive: true });
-  const tmp = await fs.mkdtemp(join(base, 'tmp-'));
-  try {
-    await store.materialize(root, join(tmp, 'w'));
-    await fs.rename(join(tmp, 'w'), dir).catch(async (e: NodeJS.ErrnoException) => {
-      if (!existsSync(dir)) throw e;
-    });
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
-  }
-  return dir;
+  return (await new CompositionStore(store).world(root)).dir;
 }

@@ -40,6 +40,7 @@ vi.mock('../src/cli/atom-publish.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/atom-verify.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/atom-list.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/lock.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/build.ts', () => ({ run: vi.fn(ok) }));
 
 const modules = {
   'key-generate': () => import('../src/cli/key-generate.ts'),
@@ -76,6 +77,7 @@ const modules = {
   'atom-verify': () => import('../src/cli/atom-verify.ts'),
   'atom-list': () => import('../src/cli/atom-list.ts'),
   lock: () => import('../src/cli/lock.ts'),
+  build: () => import('../src/cli/build.ts'),
 };
 type Module = keyof typeof modules;
 
@@ -199,6 +201,17 @@ describe('main.ts argv mapping', () => {
     ],
     [['interface', 'lib/libssl.so.3'], 'interface', { path: 'lib/libssl.so.3' }],
     [['interface', 'tree', '--json'], 'interface', { path: 'tree', json: true }],
+    [['build'], 'build', {}],
+    [
+      ['build', 'app/eos.lock', '-j', '4', '--only', 'curl,zlib', '--dry-run'],
+      'build',
+      { lock: 'app/eos.lock', jobs: '4', only: 'curl,zlib', dryRun: true },
+    ],
+    [
+      ['build', '--check', '--seed-lock', 's.lock', '--json'],
+      'build',
+      { check: true, seedLock: 's.lock', json: true },
+    ],
     [['interface', 'site-packages', '--python'], 'interface', { path: 'site-packages', python: true }],
     [
       ['interface', 'check', '--old', 'a', '--new', 'b', '--consumers', 'c,d'],

@@ -115,6 +115,16 @@ for (const mode of ['cold', 'warm']) {
     console.log(`${mode}\t${tool}\t${s.toFixed(2)}\t${(treeBytes / MB / s).toFixed(0)}`);
   }
 }
+// How much of each eos run is start-up (node + the tsx loader + commander), not ingest.
+const startup = Math.min(
+  ...[0, 1].map(() => {
+    const t = process.hrtime.bigint();
+    sh(process.execPath, [join(repo, 'bin', 'eos.mjs'), '--version']);
+    return Number(process.hrtime.bigint() - t) / 1e9;
+  }),
+);
+results.eosStartupSeconds = startup;
+console.log(`eos start-up alone (eos --version): ${startup.toFixed(2)} s, included in the eos times above`);
 for (const mode of ['cold', 'warm']) {
   const r = results[mode];
   console.log(

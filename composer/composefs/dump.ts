@@ -111,6 +111,8 @@ class DumpParser {
   readonly links: { entry: CfsEntry; target: Uint8Array | null; line: number }[] = [];
   readonly linkTo = new Map<CfsEntry, CfsEntry>();
   lineNo = 0;
+  lastParent: DirState | undefined;
+  lastParentBytes: Uint8Array | undefined;
 
   splitPath(path: Uint8Array): string[] {
     return ascii(path).replace(/^\/+/, '').split(/\/+/);
@@ -201,21 +203,33 @@ class DumpParser {
       this.dirs.set(inode, { inode, children: new Map() });
     } else {
       if (!this.root) fail('root node not present');
-      const parts = this.splitPath(path);
-      const name = parts[parts.length - 1]!;
-      let parent = this.dirs.get(this.root)!;
-      for (let i = 0; i < parts.length - 1; i++) {
-        const e = parent.children.get(parts[i]!);
-        if (!e) fail(`parent directory missing for ${showBytes(path)}`);
-        const d = e.hardlink ? undefined : this.dirs.get(e.inode);
-        if (!d) fail(`parent must be a directory for ${showBytes(path)}`);
-        parent = d;
+      const slash = path.lastIndexOf(0x2f);
+      const nameBytes = path.subarray(slash + 1);
+      const parentBytes = path.subarray(0, Math.max(slash, 0));
+      // Dumps list siblings together: reuse the previous line's parent when the prefix is the same.
+      let parent: DirState;
+      if (this.lastParent && this.lastParentBytes && Buffer.compare(parentBytes, this.lastParentBytes) === 0)
+        parent = this.lastParent;
+      else {
+        parent = this.dirs.get(this.root)!;
+        const parts = this.splitPath(parentBytes);
+        for (const part of parts) {
+          if (part === '') continue;
+          const e: CfsEntry | undefined = parent.children.get(part);
+          if (!e) fail(`parent directory missing for ${showBytes(path)}`);
+          const d: DirState | undefined = e.hardlink ? undefined : this.dirs.get(e.inode);
+          if (!d) fail(`parent must be a directory for ${showBytes(path)}`);
+          parent = d;
+        }
+        this.lastParent = parent;
+        this.lastParentBytes = parentBytes;
       }
+      const name = ascii(nameBytes);
       if (name === '.' || name === '..') fail(`invalid . or .. in path: ${showBytes(path)}`);
       if (name.length === 0) fail(`empty file name in path ${showBytes(path)}`);
       if (name.length > NAME_MAX) fail(`file name longer than ${NAME_MAX} bytes in ${showBytes(path)}`);
       if (parent.children.has(name)) fail(`path ${showBytes(path)} already exists`);
-      entry = { name: Buffer.from(name, 'latin1'), inode, hardlink: isHardlink };
+      entry = { name: nameBytes, inode, hardlink: isHardlink };
       parent.children.set(name, entry);
       if (type === 'dir' && !isHardlink) this.dirs.set(inode, { inode, children: new Map() });
     }

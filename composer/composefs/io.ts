@@ -16,7 +16,6 @@ import {
   rename,
   rm,
   stat,
-  link,
   copyFile,
   chmod,
 } from 'node:fs/promises';

@@ -264,8 +264,7 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     if (type === F.S_IFCHR && node.rdev === 0) {
       const parent = node.parent ?? node;
       node.sizeBytes = 0;
-      node.mode = F.S_IFREG | (node.mode & ~F.S_IFMT & 0xffffffff);
-      node.mode >>>= 0;
+      node.mode = (F.S_IFREG | (node.mode & ~F.S_IFMT)) >>> 0;
       setX(node, F.XATTR_ESCAPED_WHITEOUT, EMPTY);
       setX(node, F.XATTR_USER_WHITEOUT, EMPTY);
       setX(parent, F.XATTR_ESCAPED_WHITEOUTS, EMPTY);

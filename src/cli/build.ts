@@ -30,6 +30,7 @@ import {
   loadRecipe,
   parseSourceSpec,
   readSeedLock,
+  recipeEnv,
   seedRoot,
   type SeedLock,
   type SourceSpec,
@@ -44,7 +45,7 @@ import {
   storeRebuilder,
   type SchedNode,
 } from '../../scheduler/index.ts';
-import { BuildClosureError, IoError, LockError, ManifestError, UsageError } from '../errors.ts';
+import { BuildClosureError, LockError, UsageError } from '../errors.ts';
 import { Store } from '../store/index.ts';
 import type { Digest } from '../digest.ts';
 import { configDir } from '../config.ts';
@@ -78,34 +79,9 @@ interface AtomNode extends SchedNode {
   dirDigest: Digest;
 }
 
-/** Recipe arguments of atom.toml → the executor's `EOS_ARGS` list and script. @see specs/atom.md §5 */
-function executorArgs(m: AtomNode['manifest'], who: string): { args: string[]; script?: string } {
-  const a = m.build.args;
-  if (a.env !== undefined)
-    throw new ManifestError(`${who}: build.env is not supported by the executor yet`, {
-      data: { atom: who },
-    });
-  const list = (k: string): string[] => (Array.isArray(a[k]) ? (a[k] as string[]) : []);
-  switch (m.build.recipe) {
-    case 'std.autotools':
-      return { args: list('configure-flags') };
-    case 'std.make':
-      return { args: list('make-flags') };
-    case 'std.cmake':
-      return { args: list('cmake-flags') };
-    case 'std.shell':
-      return { args: [], script: String(a.script) };
-    default:
-      return { args: [] };
-  }
-}
-
-/** The sources of a manifest in the executor's form (`name`/`unpack` are not used by it yet). */
+/** The sources of a manifest in the executor's form (validated again by the executor's parser). */
 function executorSources(m: Manifest, who: string): SourceSpec[] {
-  return m.source.map((s, i) => {
-    const { name: _n, unpack: _u, ...rest } = s as typeof s & { name?: string; unpack?: boolean };
-    return parseSourceSpec(rest, `${who}: source[${i}]`);
-  });
+  return m.source.map((s, i) => parseSourceSpec(s, `${who}: source[${i}]`));
 }
 
 /** Writes a git tree to `dir` (files with their exec bit, symlinks, subtrees). */
@@ -211,7 +187,7 @@ async function loadNodes(lockPath: string, staging: string): Promise<AtomNode[]>
           data: { label: n.label, dep: d },
         });
     loadRecipe(n.manifest.build.recipe); // E7 for an unknown recipe, before anything runs
-    executorArgs((n as AtomNode).manifest, n.label); // E16 for arguments the executor cannot take
+    recipeEnv(n.manifest.build.args); // E7 for arguments the recipe cannot take
     executorSources(n.manifest, n.label);
     nodes.push(n as AtomNode);
   }
@@ -228,15 +204,15 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const seed: SeedLock = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
-  const toolchain = seedRoot(seed);
   const store = new Store(opts.store);
-  const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
   const signer = opts.signKey ? keySigner((await readSecretKey(configDir(), opts.signKey)).seed) : undefined;
+  const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
   const sig = abortOnSignals((s) => process.stderr.write(`eos: ${s}: cancelling (no new builds start)\n`));
   const display = opts.json ? { onEvent: () => {}, stop: () => {} } : createProgressDisplay(process.stderr);
   try {
     const nodes = await loadNodes(lockPath, staging);
+    const seed: SeedLock = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
+    const toolchain = seedRoot(seed);
     const r = await runBuild<AtomNode>({
       nodes,
       storeDir: store.root,
@@ -261,15 +237,13 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
           deps: { ...depOutputs },
         }),
       executor: async (n, ctx) => {
-        const { args, script } = executorArgs(n.manifest, n.label);
         const r = await buildAtom({
           store,
           seed,
           label: n.label,
           version: n.version,
           recipe: n.manifest.build.recipe,
-          args,
-          ...(script !== undefined ? { script } : {}),
+          args: n.manifest.build.args,
           // No [[source]]: the atom's own directory is the source (pinned by its tree digest).
           sources: n.manifest.source.length
             ? executorSources(n.manifest, n.label)
@@ -289,8 +263,6 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
   } finally {
     display.stop();
     sig.dispose();
-    await rm(staging, { recursive: true, force: true }).catch((e: unknown) => {
-      throw new IoError(`${staging}: ${(e as Error).message}`);
-    });
+    await rm(staging, { recursive: true, force: true });
   }
 }

@@ -6,22 +6,24 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { CompositionError, Store } from '../index.ts';
+import { NotFoundError, Store, UsageError } from '../index.ts';
 import { CompositionStore, parseCompositionToml } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos compose FILE`. */
 export interface ComposeOptions extends GlobalOptions {
-  file: string;
+  file?: string;
 }
 
 /** Runs `eos compose FILE`. @throws CompositionError E18 (located), NotFoundError E4 */
 export async function run(opts: ComposeOptions): Promise<CommandResult> {
+  if (!opts.file)
+    throw new UsageError('eos compose: give a composition TOML file, or one of show, diff, sign, verify');
   let text: string;
   try {
     text = readFileSync(opts.file, 'utf8');
   } catch (e) {
-    throw new CompositionError(`${opts.file}: cannot read: ${(e as Error).message}`, {
+    throw new NotFoundError(`${opts.file}: cannot read: ${(e as Error).message}`, {
       data: { file: opts.file },
     });
   }

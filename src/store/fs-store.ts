@@ -352,21 +352,23 @@ export class Store implements ObjectStore {
           throw new UnsupportedFileError(`${abs}: is the store itself; it cannot be ingested into itself`, {
             data: { path: abs },
           });
-        let result: IngestResult;
+        let digest: Digest;
+        let bytes: number;
         if (st.isFile()) {
           const r = await ingestFile(state, abs);
-          result = { digest: r.digest, kind: 'file', files: 1, bytes: r.size, written: state.written };
+          [digest, bytes] = [r.digest, r.size];
         } else {
-          const r = await ingestDir(state, abs);
-          result = {
-            digest: r.digest,
-            kind: 'directory',
-            files: state.files,
-            bytes: state.bytes,
-            written: state.written,
-          };
+          digest = (await ingestDir(state, abs)).digest;
+          bytes = state.bytes;
         }
         await commitStaged(state);
+        const result: IngestResult = {
+          digest,
+          kind: st.isFile() ? 'file' : 'directory',
+          files: st.isFile() ? 1 : state.files,
+          bytes,
+          written: state.written,
+        };
         return result;
       } catch (e) {
         // Leave no temp files behind for a failed ingest (objects already renamed are complete).

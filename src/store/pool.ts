@@ -30,6 +30,8 @@ interface Pending {
 }
 
 const WORKER_URL = new URL('./ingest-worker.mjs', import.meta.url);
+/** Jobs in flight per worker. */
+const DEPTH = 2;
 
 /** A pool of file workers; `close()` it when done. */
 export class FilePool {
@@ -39,40 +41,51 @@ export class FilePool {
   private readonly running = new Map<number, Pending>();
   private readonly owner = new Map<number, Worker>();
   private nextId = 0;
+  /** Index of the next job in `queue`. */
+  private head = 0;
 
   /**
    * @param size number of threads (default: one more than the cores, at most 4: a thread blocked in
    *   open/copy_file_range leaves its core to another)
    */
-  constructor(size = Math.min(4, availableParallelism() + 1)) {
-    for (let i = 0; i < Math.max(1, size); i++) {
-      const w = new Worker(WORKER_URL);
-      w.on('message', (m: { id: number; error?: { code: string; message: string } } & WorkerResult) => {
-        const p = this.running.get(m.id);
-        this.running.delete(m.id);
-        this.owner.delete(m.id);
-        this.idle.push(w);
-        this.pump();
-        if (!p) return;
-        if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
-        else p.resolve({ digest: m.digest, size: m.size, stored: m.stored, tmp: m.tmp });
-      });
-      w.on('error', (e) => {
-        for (const [id, p] of this.running)
-          if (this.owner.get(id) === w) {
-            this.running.delete(id);
-            p.reject(e);
-          }
-      });
-      this.workers.push(w);
+  constructor(private readonly size = Math.min(4, availableParallelism() + 1)) {}
+
+  /** Starts one more worker (threads start lazily, one per submitted job, up to `size`). */
+  private grow(): void {
+    // No inherited loaders (tsx): the worker is plain JavaScript and starts faster without them.
+    const w = new Worker(WORKER_URL, { execArgv: [] });
+    w.on('message', (m: { id: number; error?: { code: string; message: string } } & WorkerResult) => {
+      const p = this.running.get(m.id);
+      this.running.delete(m.id);
+      this.owner.delete(m.id);
       this.idle.push(w);
-    }
+      this.pump();
+      if (!p) return;
+      if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+      else p.resolve({ digest: m.digest, size: m.size, stored: m.stored, tmp: m.tmp });
+    });
+    w.on('error', (e) => {
+      for (const [id, p] of this.running)
+        if (this.owner.get(id) === w) {
+          this.running.delete(id);
+          p.reject(e);
+        }
+    });
+    this.workers.push(w);
+    // Each worker gets DEPTH slots: a next job is always waiting in its queue, so it never idles
+    // for a round trip to the main thread.
+    for (let k = 0; k < DEPTH; k++) this.idle.push(w);
   }
 
   private pump(): void {
-    while (this.idle.length && this.queue.length) {
-      const w = this.idle.pop()!;
-      const p = this.queue.shift()!;
+    while (this.idle.length && this.head < this.queue.length) {
+      const w = this.idle.shift()!;
+      const p = this.queue[this.head]!;
+      this.queue[this.head++] = undefined as never;
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+      }
       const id = this.nextId++;
       this.running.set(id, p);
       this.owner.set(id, w);
@@ -81,6 +94,7 @@ export class FilePool {
   }
 
   private submit(job: Job): Promise<WorkerResult> {
+    if (this.workers.length < Math.max(1, this.size)) this.grow();
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
       this.pump();
@@ -108,7 +122,10 @@ export class FilePool {
 
   /** Rejects every queued job and resolves when the running ones have finished. */
   async abort(): Promise<void> {
-    for (const p of this.queue.splice(0)) p.reject(Object.assign(new Error('aborted'), { code: 'EABORT' }));
+    const queued = this.queue.splice(this.head);
+    this.queue.length = 0;
+    this.head = 0;
+    for (const p of queued) p.reject(Object.assign(new Error('aborted'), { code: 'EABORT' }));
     while (this.running.size) await new Promise((r) => setTimeout(r, 5));
   }
 

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -141,8 +142,17 @@ describe('atom claim, publish, verify', () => {
     // Work-tree changes are not published; they are reported.
     expect(await uncommittedUnder(repo, join(dir, 'zlib'))).toEqual(['zlib/new.txt', 'zlib/src/zlib.c']);
     expect(await uncommittedUnder(repo, join(dir, 'other'))).toEqual([]);
+    writeFiles(dir, { '.gitignore': '*.o\n' });
     commitAll(dir, 'change');
     expect(await uncommittedUnder(repo, join(dir, 'zlib'))).toEqual([]);
+    // Ignored files are not changes; deleted files and mode changes are.
+    writeFiles(dir, { 'zlib/src/zlib.o': 'object\n' });
+    rmSync(join(dir, 'zlib/include/zlib.h'));
+    chmodSync(join(dir, 'zlib/src/zlib.c'), 0o755);
+    expect(await uncommittedUnder(repo, join(dir, 'zlib'))).toEqual([
+      'zlib/include/zlib.h',
+      'zlib/src/zlib.c',
+    ]);
     const e = await atomError(publishAtom(repo, join(dir, 'zlib'), await signerFromKey(config, 'alice')));
     expect(e.message).toMatch(
       /^\[E20\] zlib@1\.3\.1 is already published with other content \(blake3:[0-9a-f]{64}, from commit [0-9a-f]{12}\); versions are immutable$/,

@@ -1,16 +1,21 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eos, tempDir } from './helpers.ts';
+
+/** sha256 of the image of composition B (fixed fixture bytes): pins the whole pipeline. */
+const IMAGE_SHA256 = '11b95f256edcd826da6f01999942f29d0d27acb4e48a82ddb22393101d3c5995';
 
 let ws: { store: string; config: string; cwd: string };
 
@@ -229,6 +234,13 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     const fsck = spawnSync('fsck.erofs', [out], { encoding: 'utf8' });
     expect(fsck.stderr + fsck.stdout).not.toMatch(/error/i);
     expect(fsck.status).toBe(0);
+    // Deterministic: rebuilt from scratch (no image cache, no fs-verity cache), the same bytes.
+    rmSync(join(ws.store, 'images'), { recursive: true });
+    rmSync(join(ws.store, 'verity.log'));
+    const again = join(ws.cwd, 'b2.cfs');
+    expect(eos(ws, ['image', b, '-o', again]).code).toBe(0);
+    expect(readFileSync(again)).toEqual(readFileSync(out));
+    expect(createHash('sha256').update(readFileSync(out)).digest('hex')).toBe(IMAGE_SHA256);
     // The dump shows redirects into objects/ by BLAKE3 digest.
     const dump = eos(ws, ['image', '--dump', out]);
     expect(dump.code).toBe(0);

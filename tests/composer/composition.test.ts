@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CompositionError, EncodingError, digestBytes, encodeCanonical } from '../../src/index.ts';
 import {
+  exactEntry,
+  type CompositionEntry,
   compositionRoot,
   encodeComposition,
   makeComposition,
@@ -104,6 +106,16 @@ describe('composition object (specs/composition.md)', () => {
       expect((err as Error).message).toMatch(/^\[E18\] /);
       expect((err as Error).message).toMatch(re);
     });
+
+  it('exactEntry builds the same entries as written by hand', () => {
+    const v = vector() as { entries: Record<string, CompositionEntry> };
+    const built = Object.fromEntries(
+      Object.entries(v.entries).map(([n, e]) => [n, exactEntry(e.at, e.node)]),
+    );
+    expect(compositionRoot(makeComposition({ ...v, entries: built }))).toBe(
+      compositionRoot(makeComposition(vector())),
+    );
+  });
 
   it('canonical bytes do not depend on key order', () => {
     const v = vector() as Record<string, any>;

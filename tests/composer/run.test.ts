@@ -166,3 +166,39 @@ describe('runComposition (the entry the executor uses)', () => {
     );
   }
 });
+
+describe.skipIf(!isRoot)('eos run as a real non-root user (nobody)', () => {
+  it('is refused mounting and falls back to the hard-link world, saying so once', () => {
+    const store = join(ws.cwd, 'nobody-store');
+    const made = eos({ ...ws, store }, ['compose', 'world.toml']);
+    expect(made.stdout.trim()).toBe(root);
+    execFileSync('chmod', ['0755', ws.cwd]);
+    execFileSync('chown', ['-R', '65534:65534', store]);
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        join(repoRoot, 'bin', 'eos.mjs'),
+        'run',
+        root,
+        '--',
+        'sh',
+        '-c',
+        'echo hi; ls /',
+      ],
+      {
+        encoding: 'utf8',
+        cwd: '/',
+        env: { PATH: process.env.PATH, HOME: '/nonexistent', EOS_STORE: store, EOS_CONFIG_DIR: ws.config },
+      },
+    );
+    expect(r.stderr).toMatch(
+      /^eos: mounting not permitted \(not running as root\); used a hard-link world at .*\n$/,
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['hi', ...expectedTop(['work'])]);
+  });
+});

@@ -19,6 +19,7 @@ import {
 import {
   buildAtom,
   buildWorld,
+  dependencyLayer,
   materializeWorld,
   runSandbox,
   seedLayers,
@@ -133,8 +134,8 @@ describe.skipIf(!canRun)('std.make builds in a host-seeded world (offline; needs
     // Run it in the seed + both outputs.
     const world = await buildWorld(store, [
       ...seedLayers(seed),
-      { name: 'dep:libgreet', tree: lib1.output, precedence: 2 },
-      { name: 'dep:hello', tree: prog1.output, precedence: 2 },
+      dependencyLayer('libgreet', lib1.output),
+      dependencyLayer('hello', prog1.output),
     ]);
     const worldDir = await materializeWorld(store, world.root);
     const b = join(out, 'b');

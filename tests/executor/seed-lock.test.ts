@@ -86,7 +86,7 @@ describe('build record', () => {
       seed: { mode: 'debian', root: z('7') },
       world: z('8'),
       shadowed: [
-        { path: '/usr/lib/x86_64-linux-gnu/libz.so.1', winner: 'dep:zlib', shadowed: 'seed:zlib1g' },
+        { path: '/usr/lib/x86_64-linux-gnu/libz.so.1', winner: 'dep.zlib', shadowed: ['seed.zlib1g'] },
       ],
       sources: [z('9')],
       dependencies: [],
@@ -97,7 +97,7 @@ describe('build record', () => {
       warnings: [],
     };
     expect(buildRecordDigest(rec)).toBe(
-      'blake3:0b3bd721dd2f5cecb4bc60a23712b62b0b6ba11dcfb051f81e5d4d9f2a94adc1',
+      'blake3:38727ba07b5e56151fc3e7167737a899fd71bf9259783101cf8d70568a23217f',
     );
   });
 });

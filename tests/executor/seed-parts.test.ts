@@ -6,6 +6,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readlinkSync,
   symlinkSync,
   writeFileSync,
@@ -17,6 +18,8 @@ import { describe, expect, it } from 'vitest';
 import { Store } from '../../src/index.ts';
 import {
   buildWorld,
+  dependencyLayer,
+  materializeWorld,
   dependencyClosure,
   encodePrivateSources,
   fixupEntries,
@@ -164,7 +167,7 @@ describe('fixups and worlds', () => {
     );
   });
 
-  it('merges layers: identical files dedupe, higher precedence shadows (listed), equal precedence conflicts', async () => {
+  it('a world is a composition: identical files dedupe, dependencies shadow the seed (listed), file vs directory conflicts', async () => {
     const store = new Store(join(tmp, 'store-world'));
     const mk = async (name: string, files: Record<string, string>) => {
       const d = join(tmp, 'layers', name);
@@ -177,33 +180,29 @@ describe('fixups and worlds', () => {
     const libc = await mk('libc', { 'usr/lib/libc.so.6': 'libc', 'usr/share/doc/README': 'same' });
     const ssl = await mk('ssl', { 'usr/lib/libssl.so.3': 'debian ssl', 'usr/share/doc/README': 'same' });
     const built = await mk('built', { 'usr/lib/libssl.so.3': 'our ssl', 'usr/include/ssl.h': 'h' });
-    const other = await mk('other', { 'usr/lib/libssl.so.3': 'a third ssl' });
-    const w = await buildWorld(store, [
-      { name: 'dep:openssl', tree: built, precedence: 2 },
-      { name: 'seed:libc6', tree: libc, precedence: 0 },
-      { name: 'seed:libssl3', tree: ssl, precedence: 0 },
-    ]);
+    const dirclash = await mk('dirclash', { 'usr/lib/libssl.so.3/x': 'a directory where a file is' });
+    const seed = [
+      { name: 'seed.libc6', tree: libc, precedence: 0 },
+      { name: 'seed.libssl3', tree: ssl, precedence: 0 },
+    ];
+    const w = await buildWorld(store, [dependencyLayer('openssl', built), ...seed]);
+    expect(w.composition.precedence).toEqual(['dep.openssl', 'seed.libc6', 'seed.libssl3']);
     expect(w.shadowed).toEqual([
-      { path: '/usr/lib/libssl.so.3', winner: 'dep:openssl', shadowed: 'seed:libssl3' },
+      { path: '/usr/lib/libssl.so.3', winner: 'dep.openssl', shadowed: ['seed.libssl3'] },
     ]);
-    const out = join(tmp, 'world-out');
-    await store.materialize(w.root, out);
+    const out = await materializeWorld(store, w.root);
     expect(existsSync(join(out, 'usr/lib/libc.so.6'))).toBe(true);
     expect(existsSync(join(out, 'usr/include/ssl.h'))).toBe(true);
-    const { readFileSync } = await import('node:fs');
     expect(readFileSync(join(out, 'usr/lib/libssl.so.3'), 'utf8')).toBe('our ssl');
-    // Same layers in another order: the same root.
-    const again = await buildWorld(store, [
-      { name: 'seed:libssl3', tree: ssl, precedence: 0 },
-      { name: 'seed:libc6', tree: libc, precedence: 0 },
-      { name: 'dep:openssl', tree: built, precedence: 2 },
-    ]);
-    expect(again.root).toBe(w.root);
+    expect(await materializeWorld(store, w.root)).toBe(out); // made once
+    // Equal-precedence layers in another order: another composition root, the same merged view.
+    const again = await buildWorld(store, [dependencyLayer('openssl', built), ...[...seed].reverse()]);
+    expect(again.root).not.toBe(w.root);
+    expect(again.tree).toBe(w.tree);
     await expect(
-      buildWorld(store, [
-        { name: 'dep:openssl', tree: built, precedence: 2 },
-        { name: 'dep:other', tree: other, precedence: 2 },
-      ]),
-    ).rejects.toThrow(/\[E18\] world conflict at \/usr\/lib\/libssl.so.3: dep:openssl and dep:other/);
+      buildWorld(store, [dependencyLayer('openssl', built), dependencyLayer('odd', dirclash)]),
+    ).rejects.toThrow(
+      /\[E18\] \/usr\/lib\/libssl.so.3: entry dep.odd has a directory and entry dep.openssl has/,
+    );
   });
 });

@@ -8,7 +8,16 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeLock } from '../../atoms/index.ts';
+import {
+  claimLabel,
+  encodeLock,
+  lockWorkspace,
+  openRepo,
+  publishAtom,
+  signerFromKey,
+  verifierFromConfig,
+} from '../../atoms/index.ts';
+import { commitAll, makeConfig, makeRepo } from '../atoms/fixture.ts';
 import { run } from '../../src/cli/build.ts';
 import { hostSeedWorld, testCacheDir } from '../executor/helpers.ts';
 
@@ -177,5 +186,34 @@ describe.skipIf(!canRun)('eos build over a lock (real sandboxed builds)', () => 
       }),
     );
     await expect(build(lock)).rejects.toThrow('[E7] a depends on b, which has no recipe');
+  });
+
+  it('builds a published atom from a local atom set (exported at the locked set commit) and a workspace atom using it', async () => {
+    // The set: libgreet published by alice (its source files are the atom's own directory).
+    const { config } = await makeConfig(['alice'], ['alice']);
+    const setDir = makeRepo({ 'README.md': 'the atom set\n' });
+    atom(
+      join(setDir, 'libgreet'),
+      'libgreet',
+      {},
+      { ...LIB, 'greet.c': LIB['greet.c'].replace('hello', 'published') },
+    );
+    commitAll(setDir, 'libgreet 1.0.0');
+    const repo = await openRepo(setDir);
+    const alice = await signerFromKey(config, 'alice');
+    await claimLabel(repo, 'libgreet', alice);
+    await publishAtom(repo, join(setDir, 'libgreet'), alice);
+    // The workspace: hello (built here) needs libgreet ^1.0 from the set.
+    const w = mkdtempSync(join(tmpdir(), 'eos-build-pub-'));
+    atom(join(w, 'hello'), 'hello', { libgreet: '^1.0' }, PROG);
+    await lockWorkspace({
+      root: w,
+      sets: { main: `file://${setDir}` },
+      verifier: await verifierFromConfig(config),
+    });
+    const r = await build(join(w, 'eos.lock'));
+    expect(r.exitCode).toBe(0);
+    expect(r.lines!.filter((l) => /^ok\t(libgreet|hello)\tblake3:/.test(l))).toHaveLength(2);
+    expect(r.lines!.at(-1)).toBe('2 atom(s): 2 ok');
   });
 });

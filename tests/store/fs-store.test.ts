@@ -62,6 +62,8 @@ describe('ingest and materialize', () => {
     expect(r1).toMatchObject({ digest: GOLDEN_DIGEST, kind: 'directory' });
     expect(r2.digest).toBe(GOLDEN_DIGEST);
     expect(r1.files).toBe(5);
+    expect(r1.written).toBe(6); // 3 blobs ('', hello, run.sh) and 3 trees
+    expect((await s1.ingest(b)).written).toBe(0);
   });
 
   it('round-trips unicode names, empty dirs, 0-byte files, dangling symlinks, exec bits and a >64 MiB streamed file', async () => {

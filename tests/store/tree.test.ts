@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   compareNames,
@@ -21,7 +23,7 @@ const SUB_BYTES =
   '{"entries":[{"kind":"symlink","name":"up","target":"../hello.txt"},{"digest":"blake3:8e4c7c1b99dbfd50e7a95185fead5ee1448fa904a2fdd778eaf5f2dbfd629a99","executable":false,"kind":"file","name":"ﬁ","size":6},{"digest":"blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262","executable":false,"kind":"file","name":"😀","size":0}],"version":1}';
 const SUB_DIGEST = 'blake3:95972b57d19f4082abd0544062597c4698d717ae6a01116b5bdd105598222aaf';
 const EMPTY_DIGEST = 'blake3:a6968d6d767077a26148a60d1806c872326b0812aa4fd017c0f361917ee44571';
-import { GOLDEN_DIGEST } from '../helpers/fs.ts';
+import { GOLDEN_DIGEST, repoRoot } from '../helpers/fs.ts';
 
 function subEntries(): TreeEntry[] {
   return [
@@ -64,6 +66,22 @@ describe('tree encoding (specs/store.md §3)', () => {
     expect(treeDigest(golden)).toBe(GOLDEN_DIGEST);
     expect(subtreeSize(golden)).toBe(9);
     expect(parseTree(enc(SUB_BYTES))).toEqual(sub);
+  });
+
+  it('agrees with the vectors printed in specs/store.md', () => {
+    const spec = readFileSync(join(repoRoot, 'specs', 'store.md'), 'utf8');
+    const golden = makeTree(goldenEntries());
+    for (const text of [
+      SUB_BYTES,
+      SUB_DIGEST,
+      EMPTY_DIGEST,
+      GOLDEN_DIGEST,
+      new TextDecoder().decode(encodeTree(golden)),
+      blob(''),
+      blob('hello\n'),
+      blob('#!/bin/sh\necho hi\n'),
+    ])
+      expect(spec).toContain(text);
   });
 
   it('sorts by UTF-8 bytes, not UTF-16 code units', () => {
