@@ -57,6 +57,7 @@ export {
   PYTHON_MANIFEST_KIND,
   PYTHON_MANIFEST_VERSION,
   buildPythonManifest,
+  elfExtensionRequirements,
   parsePythonManifest,
   pythonManifestDigest,
 } from './python/manifest.ts';
