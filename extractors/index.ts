@@ -53,22 +53,34 @@ export {
   interfaceManifestOf,
 } from './interface/store-tree.ts';
 export {
-  buildPythonManifest,
-  pythonManifestDigest,
   PYTHON_EXTRACTOR_IDENTITY,
   PYTHON_MANIFEST_KIND,
   PYTHON_MANIFEST_VERSION,
+  buildPythonManifest,
+  elfExtensionRequirements,
+  parsePythonManifest,
+  pythonManifestDigest,
 } from './python/manifest.ts';
 export type {
-  PythonTree,
-  PythonManifest,
+  ExtensionRequirements,
+  ImportScope,
+  ModuleImport,
   PythonDistribution,
-  PythonFileImports,
   PythonExtension,
+  PythonFileRequirements,
+  PythonManifest,
+  PythonManifestOptions,
+  PythonTree,
   RecordCheck,
+  RecordMismatch,
 } from './python/manifest.ts';
-export { parsePythonImports, packageOf } from './python/imports.ts';
-export { readPythonManifest, openPythonTree } from './python/read-tree.ts';
+export { parsePythonImports, decodePythonSource } from './python/imports.ts';
+export type { ImportStatement, ImportedName, ParsedPythonSource, SourceError } from './python/imports.ts';
+export { parseRecord, recordHash } from './python/record.ts';
+export { parseMetadata, parseTopLevel } from './python/metadata.ts';
+export { moduleOfPath, resolveRelativeImport } from './python/module-names.ts';
+export { STDLIB_MODULE_NAMES, STDLIB_SOURCE } from './python/stdlib-cpython-3.11.ts';
+export { readPythonManifest, listPythonTree } from './python/read-tree.ts';
 export {
   computeClosure,
   closureDigest,

@@ -1,82 +1,283 @@
 /**
- * The modules a Python source file imports, found with a real Python parser (@lezer/python), not
- * regular expressions: `import a.b as c, d` and `from .x import y` statements anywhere in the file
- * (module level, functions, `try` blocks), never text in strings or comments. Relative imports are
- * resolved against the file's package. Pure.
- * @see specs/interface.md §9.3
+ * The import statements of one Python source file, found by walking the syntax tree that
+ * `@lezer/python` (a full LR grammar of Python 3) builds: `import a.b [as c], …` and
+ * `from [.…]a.b import x [as y], …` / `import *`, at any depth (module level, inside functions,
+ * classes, `try`, `if`, `with`, loops). An import with an enclosing `try`, `if`/`elif`/`else` or
+ * `match` statement is **optional**: the module can run without it. Source text is decoded per
+ * PEP 263 (BOM, `coding` cookie on line 1 or 2, UTF-8 by default). Pure: bytes in, statements
+ * or a located syntax error out; nothing here throws on bad input.
+ *
+ * @see specs/interface-python.md §6
  */
 import { parser } from '@lezer/python';
 
-/**
- * The package a file belongs to, as dotted parts: `a/b/c.py` → `[a, b]`, `a/b/__init__.py` → `[a, b]`.
- * @param path the file's path relative to the import root (site-packages), `/`-separated
- */
-export function packageOf(path: string): string[] {
-  const parts = path.split('/');
-  parts.pop();
-  return parts;
+/** One imported name of a statement (`import a.b as c` → `{name: 'a.b', asname: 'c'}`; `*` for a star import). */
+export interface ImportedName {
+  name: string;
+  asname: string | null;
+}
+
+/** One import statement, in the shape of Python's `ast.Import` / `ast.ImportFrom`. */
+export interface ImportStatement {
+  /** `import` (ast.Import) or `from` (ast.ImportFrom). */
+  kind: 'import' | 'from';
+  /** The module after `from`, dotted, without the leading dots; null for `import …` and `from . import …`. */
+  module: string | null;
+  /** Number of leading dots of a `from` import (0 = absolute). */
+  level: number;
+  names: ImportedName[];
+  /** 1-based line of the statement's first character. */
+  line: number;
+  /** True when a `try`, `if` or `match` statement encloses it. @see specs/interface-python.md §6.3 */
+  optional: boolean;
+}
+
+/** A located problem that stops a file from being read: bad encoding or a syntax error. */
+export interface SourceError {
+  /** `encoding` or `syntax`. */
+  kind: 'encoding' | 'syntax';
+  /** 1-based line (0 when the whole file is concerned). */
+  line: number;
+  /** 1-based column in UTF-16 code units (0 when the whole file is concerned). */
+  column: number;
+  message: string;
 }
 
 /**
- * Resolves a relative module reference (`level` leading dots, then `name`, possibly empty) against
- * a package; null when it climbs above the import root.
+ * The import statements of a file and the first problem met reading it. A syntax error does not
+ * hide the imports elsewhere in the file: the parser recovers and the walk goes on (the grammar
+ * has gaps where CPython accepts the code; see specs/interface-python.md §6.5). An encoding error
+ * leaves no imports.
  */
-function resolveRelative(pkg: string[], level: number, name: string): string | null {
-  if (level - 1 > pkg.length) return null;
-  const base = pkg.slice(0, pkg.length - (level - 1));
-  const full = [...base, ...(name ? name.split('.') : [])];
-  return full.length ? full.join('.') : null;
+export interface ParsedPythonSource {
+  imports: ImportStatement[];
+  /** The first error (in source order), or null when the file parsed cleanly. */
+  error: SourceError | null;
+}
+
+/** Statement types whose bodies run conditionally. @see specs/interface-python.md §6.3 */
+const CONDITIONAL = new Set(['TryStatement', 'IfStatement', 'MatchStatement']);
+
+/**
+ * Decodes Python source bytes per PEP 263: a `coding[:=]name` comment on line 1, or on line 2
+ * when line 1 is blank or a comment, names the codec; else UTF-8. A UTF-8 byte order mark is
+ * skipped and allows only a UTF-8 declaration.
+ * Codec names are those of the WHATWG Encoding standard after Python's normalization (`_` → `-`,
+ * `utf-8-*` → utf-8, `latin-1` → iso-8859-1). A NUL byte is an error, as in CPython.
+ */
+export function decodePythonSource(bytes: Uint8Array): { text: string } | { error: SourceError } {
+  const whole = (message: string) => ({ error: { kind: 'encoding' as const, line: 0, column: 0, message } });
+  let start = 0;
+  let codec = 'utf-8';
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  if (bom) start = 3;
+  {
+    // The first two lines, as latin-1 (a cookie is ASCII).
+    let end = 0;
+    let lines = 0;
+    while (start + end < bytes.length && end < 4096 && lines < 2) if (bytes[start + end++] === 0x0a) lines++;
+    const head = String.fromCharCode(...bytes.subarray(start, start + end)).split(/\r\n|\n|\r/);
+    for (let i = 0; i < 2 && i < head.length; i++) {
+      const l = head[i]!;
+      // PEP 263's pattern, applied to a comment line only.
+      const m = /^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)/.exec(l);
+      if (m) {
+        codec = m[1]!.toLowerCase().replaceAll('_', '-');
+        break;
+      }
+      if (!/^[ \t\f]*(#.*)?$/.test(l)) break;
+    }
+    if (codec === 'utf8' || codec.startsWith('utf-8-')) codec = 'utf-8';
+    if (/^(latin-1|iso-8859-1|iso-latin-1)(-.*)?$/.test(codec)) codec = 'iso-8859-1';
+    if (bom && codec !== 'utf-8') return whole(`a UTF-8 byte order mark with a ${codec} coding declaration`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder(codec, { fatal: true, ignoreBOM: true }).decode(bytes.subarray(start));
+  } catch (e) {
+    return e instanceof RangeError
+      ? whole(`unknown source encoding ${JSON.stringify(codec)}`)
+      : whole(`source is not valid ${codec}`);
+  }
+  if (text.includes('\0')) return whole('source contains a NUL byte');
+  return { text };
+}
+
+/** 1-based (line, column) of a UTF-16 offset, given the offsets where lines start. */
+function locate(lineStarts: number[], pos: number): { line: number; column: number } {
+  let lo = 0;
+  let hi = lineStarts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (lineStarts[mid]! <= pos) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, column: pos - lineStarts[lo]! + 1 };
+}
+
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) starts.push(i + 1);
+    else if (c === 13) {
+      if (text.charCodeAt(i + 1) === 10) i++;
+      starts.push(i + 1);
+    }
+  }
+  return starts;
 }
 
 /**
- * The absolute module names a Python file imports, sorted and deduplicated. For
- * `from M import n` the module `M` is recorded (not `M.n`, which may be an attribute). A relative
- * import that climbs above the root is kept as written (leading dots).
- * @param source the file's text
- * @param path the file's path relative to the import root, for relative imports
+ * The import statements of decoded Python source text, in source order, or the first syntax
+ * error (the position of the first error node of the tree).
+ * @see specs/interface-python.md §6
  */
-export function parsePythonImports(source: string, path: string): string[] {
-  const tree = parser.parse(source);
-  const out = new Set<string>();
-  const pkg = packageOf(path);
+export function parseImportsFromText(text: string): ParsedPythonSource {
+  const tree = parser.parse(text);
+  const lineStarts = lineStartsOf(text);
+  let firstError: { at: number; message: string } | null = null;
+  const noteError = (at: number, message: string) => {
+    if (firstError === null || at < firstError.at) firstError = { at, message };
+  };
+  const imports: ImportStatement[] = [];
   const cursor = tree.cursor();
-  do {
-    if (cursor.name !== 'ImportStatement') continue;
-    const tokens: { name: string; text: string }[] = [];
-    const c = cursor.node.cursor();
-    if (c.firstChild()) {
-      do tokens.push({ name: c.name, text: source.slice(c.from, c.to) });
-      while (c.nextSibling());
-    }
-    if (tokens[0]?.name === 'from') {
-      let i = 1;
-      let level = 0;
-      const parts: string[] = [];
-      for (; i < tokens.length && tokens[i]!.name !== 'import'; i++) {
-        const t = tokens[i]!;
-        if (t.name === 'VariableName') parts.push(t.text);
-        else if (parts.length === 0 && /^\.+$/.test(t.text)) level += t.text.length;
+  // Depths of the enclosing conditional statements on the current path.
+  const conditionalDepth: number[] = [];
+  let depth = 0;
+  for (;;) {
+    let descend = true;
+    if (cursor.type.isError) {
+      const near = text.slice(cursor.from, cursor.from + 20).split(/\r|\n/)[0];
+      noteError(cursor.from, near ? `invalid syntax near ${JSON.stringify(near)}` : 'invalid syntax');
+    } else if (cursor.name === 'ImportStatement') {
+      const r = readImport(cursor.node, text, conditionalDepth.length > 0);
+      if ('error' in r) noteError(r.at, r.error);
+      else {
+        r.statement.line = locate(lineStarts, cursor.from).line;
+        imports.push(r.statement);
       }
-      const name = parts.join('.');
-      if (level === 0) {
-        if (name) out.add(name);
-      } else out.add(resolveRelative(pkg, level, name) ?? `${'.'.repeat(level)}${name}`);
-    } else if (tokens[0]?.name === 'import') {
-      let parts: string[] = [];
-      let alias = false;
-      const flush = () => {
-        if (parts.length) out.add(parts.join('.'));
-        parts = [];
-        alias = false;
-      };
-      for (let i = 1; i < tokens.length; i++) {
-        const t = tokens[i]!;
-        if (t.name === ',') flush();
-        else if (t.name === 'as') alias = true;
-        else if (t.name === 'VariableName' && !alias) parts.push(t.text);
-      }
-      flush();
+      descend = false;
     }
-  } while (cursor.next());
-  return [...out].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if (descend && cursor.firstChild()) {
+      depth++;
+      if (CONDITIONAL.has(cursor.node.parent!.name)) conditionalDepth.push(depth);
+      continue;
+    }
+    // The next sibling, climbing as needed.
+    let moved = false;
+    for (;;) {
+      if (cursor.nextSibling()) {
+        moved = true;
+        break;
+      }
+      if (!cursor.parent()) break;
+      if (conditionalDepth[conditionalDepth.length - 1] === depth) conditionalDepth.pop();
+      depth--;
+    }
+    if (!moved) break;
+  }
+  let error: SourceError | null = null;
+  if (firstError !== null) {
+    const e: { at: number; message: string } = firstError;
+    error = { kind: 'syntax', ...locate(lineStarts, e.at), message: e.message };
+  }
+  return { imports, error };
+}
+
+type SyntaxNode = ReturnType<ReturnType<typeof parser.parse>['resolve']>;
+
+/**
+ * Reads one `ImportStatement` node's children in order. The grammar is
+ * `import dotted [as Name] (, dotted [as Name])*` or
+ * `from ("." | "...")* [dotted] import ("*" | names | "(" names ")")`.
+ */
+function readImport(
+  node: SyntaxNode,
+  text: string,
+  optional: boolean,
+): { statement: ImportStatement } | { error: string; at: number } {
+  const kids: { name: string; from: number; to: number }[] = [];
+  for (let c = node.firstChild; c !== null; c = c.nextSibling) {
+    if (c.type.isError) return { error: 'invalid syntax in import statement', at: c.from };
+    if (c.name !== 'Comment') kids.push({ name: c.name, from: c.from, to: c.to });
+  }
+  const src = (k: { from: number; to: number }) => text.slice(k.from, k.to);
+  let i = 0;
+  const first = kids[i++];
+  if (first === undefined) return { error: 'empty import statement', at: node.from };
+  /** Reads `Name(.Name)*` from kids[i]; returns the dotted name. */
+  const dotted = (): string | null => {
+    if (kids[i]?.name !== 'VariableName') return null;
+    let s = src(kids[i++]!);
+    while (kids[i]?.name === '.' && kids[i + 1]?.name === 'VariableName') {
+      s += '.' + src(kids[i + 1]!);
+      i += 2;
+    }
+    return s;
+  };
+  /** Reads `name [as Name] (, name [as Name])* [,]` (parentheses allowed for `from`). */
+  const nameList = (allowDotted: boolean): ImportedName[] | { error: string; at: number } => {
+    const names: ImportedName[] = [];
+    const paren = kids[i]?.name === '(';
+    if (paren) i++;
+    for (;;) {
+      const at = kids[i]?.from ?? node.to;
+      const n = dotted();
+      if (n === null) return { error: 'expected a module name', at };
+      if (!allowDotted && n.includes('.')) return { error: `dotted name ${n} after from … import`, at };
+      let asname: string | null = null;
+      if (kids[i]?.name === 'as') {
+        i++;
+        if (kids[i]?.name !== 'VariableName')
+          return { error: 'expected a name after as', at: kids[i - 1]!.to };
+        asname = src(kids[i++]!);
+      }
+      names.push({ name: n, asname });
+      if (kids[i]?.name !== ',') break;
+      i++;
+      if (paren && kids[i]?.name === ')') break;
+      if (!paren && i >= kids.length) return { error: 'trailing comma without parentheses', at: node.to };
+    }
+    if (paren) {
+      if (kids[i]?.name !== ')') return { error: 'expected )', at: kids[i]?.from ?? node.to };
+      i++;
+    }
+    return names;
+  };
+  let statement: ImportStatement;
+  if (first.name === 'import') {
+    const names = nameList(true);
+    if (!Array.isArray(names)) return names;
+    statement = { kind: 'import', module: null, level: 0, names, line: 0, optional };
+  } else if (first.name === 'from') {
+    let level = 0;
+    while (kids[i]?.name === '.' || kids[i]?.name === 'Ellipsis') level += kids[i++]!.name === '.' ? 1 : 3;
+    const module = dotted();
+    if (module === null && level === 0) return { error: 'expected a module after from', at: first.to };
+    if (kids[i]?.name !== 'import') return { error: 'expected import', at: kids[i]?.from ?? node.to };
+    i++;
+    let names: ImportedName[];
+    if (kids[i]?.name === '*') {
+      names = [{ name: '*', asname: null }];
+      i++;
+    } else {
+      const r = nameList(false);
+      if (!Array.isArray(r)) return r;
+      names = r;
+    }
+    statement = { kind: 'from', module, level, names, line: 0, optional };
+  } else return { error: 'not an import statement', at: first.from };
+  if (i !== kids.length) return { error: 'unexpected text in import statement', at: kids[i]!.from };
+  return { statement };
+}
+
+/**
+ * The import statements of one Python source file (bytes), or why it could not be read.
+ * @see specs/interface-python.md §6
+ */
+export function parsePythonImports(bytes: Uint8Array): ParsedPythonSource {
+  const d = decodePythonSource(bytes);
+  if ('error' in d) return { imports: [], error: d.error };
+  return parseImportsFromText(d.text);
 }

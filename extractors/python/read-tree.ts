@@ -1,13 +1,14 @@
 /**
- * The I/O shell of the Python extractor: lists an import root on disk (regular files, and symbolic
- * links to regular files; symbolic links to directories are not entered) and builds its Python
- * interface manifest, reading each file when the pure extractor asks for it.
- * @see specs/interface.md §9
+ * The I/O shell of the Python extractor: lists an import root on disk (a `site-packages` or
+ * `dist-packages` directory) and builds its Python manifest with a reader over the files.
+ * Regular files are listed, and symbolic links that resolve to regular files (listed under the
+ * link's path, read through it); links to directories are not followed.
+ * @see specs/interface-python.md §2
  */
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { IoError, NotFoundError } from '../../src/index.ts';
-import { buildPythonManifest, type PythonManifest, type PythonTree } from './manifest.ts';
+import { IoError, NotFoundError, UsageError } from '../../src/index.ts';
+import { buildPythonManifest, type PythonManifest, type PythonManifestOptions } from './manifest.ts';
 
 function ioError(path: string, e: unknown): never {
   const err = e as NodeJS.ErrnoException;
@@ -17,11 +18,26 @@ function ioError(path: string, e: unknown): never {
 }
 
 /**
- * Lists a directory's files as a `PythonTree` whose `read` reads from disk.
- * @throws NotFoundError E4 when `root` does not exist; IoError E12 when it cannot be read
+ * The files of a directory tree as paths relative to it (`/`-separated), sorted by UTF-16 code units.
+ * @throws NotFoundError E4 when `root` does not exist
+ * @throws UsageError E1 when `root` is not a directory
+ * @throws IoError E12 when a directory cannot be read
  */
-export function openPythonTree(root: string): PythonTree {
-  const paths: string[] = [];
+export function listPythonTree(root: string): string[] {
+  let st;
+  try {
+    st = statSync(root);
+  } catch (e) {
+    ioError(root, e);
+  }
+  if (!st.isDirectory())
+    throw new UsageError(
+      `${root}: not a directory (a Python import root such as site-packages is expected)`,
+      {
+        data: { path: root },
+      },
+    );
+  const out: string[] = [];
   const walk = (dir: string, rel: string) => {
     let names: string[];
     try {
@@ -32,42 +48,47 @@ export function openPythonTree(root: string): PythonTree {
     for (const name of names) {
       const abs = join(dir, name);
       const r = rel === '' ? name : `${rel}/${name}`;
+      let s;
       try {
-        const s = lstatSync(abs);
-        if (s.isDirectory()) walk(abs, r);
-        else if (s.isFile() || (s.isSymbolicLink() && statSync(abs, { throwIfNoEntry: false })?.isFile()))
-          paths.push(r);
+        s = lstatSync(abs);
       } catch (e) {
         ioError(abs, e);
       }
+      if (s.isDirectory()) walk(abs, r);
+      else if (s.isFile()) out.push(r);
+      else if (s.isSymbolicLink()) {
+        try {
+          if (statSync(abs).isFile()) out.push(r);
+        } catch {
+          // A dangling link names no file.
+        }
+      }
     }
   };
-  try {
-    if (!statSync(root).isDirectory())
-      throw new NotFoundError(`${root}: not a directory`, { data: { path: root } });
-  } catch (e) {
-    if (e instanceof NotFoundError) throw e;
-    ioError(root, e);
-  }
   walk(root, '');
-  paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return {
-    paths,
-    read(path: string): Uint8Array {
-      try {
-        return readFileSync(join(root, path));
-      } catch (e) {
-        ioError(join(root, path), e);
-      }
-    },
-  };
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /**
- * Reads an import root (`site-packages`, `dist-packages`) from disk and builds its Python manifest.
- * @throws NotFoundError E4, IoError E12, ElfFormatError E15 (a malformed extension module)
- * @see specs/interface.md §9
+ * Reads an import root from disk and builds its Python manifest.
+ * @throws NotFoundError E4 when `root` does not exist
+ * @throws UsageError E1 when `root` is not a directory
+ * @throws IoError E12 when a directory or file cannot be read
+ * @see specs/interface-python.md §2
  */
-export function readPythonManifest(root: string): PythonManifest {
-  return buildPythonManifest(openPythonTree(root));
+export function readPythonManifest(root: string, options: PythonManifestOptions = {}): PythonManifest {
+  const paths = listPythonTree(root);
+  return buildPythonManifest(
+    {
+      paths,
+      read: (p) => {
+        try {
+          return readFileSync(join(root, p));
+        } catch (e) {
+          ioError(join(root, p), e);
+        }
+      },
+    },
+    options,
+  );
 }

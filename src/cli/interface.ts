@@ -2,58 +2,22 @@
  * `eos interface PATH|TREE`: the interface manifest of a file or directory on disk, or of a tree
  * digest in the store (cached there). Plain mode prints
  * one record per line (`so`, `exe`, `needs`, then `manifest`); `--json` prints the manifest itself.
- * `eos interface --python PATH`: the Python manifest of an import root (`dist`, `mismatched`,
- * `missing`, `modules`, `ext`, `imports`, `manifest` lines; `--json` the manifest).
+ * `eos interface --python PATH`: the Python manifest of an import root (specs/interface-python.md
+ * §9); without `--python`, the plain output of a directory that is an import root (top-level
+ * `*.dist-info`, `*.egg-info` or `*.py` entries) ends with its Python lines too.
  * @see specs/interface.md §3, §8, §9
  */
 import { UsageError } from '../errors.ts';
-import {
-  interfaceManifestOf,
-  manifestDigest,
-  readPythonManifest,
-  pythonManifestDigest,
-  type PythonManifest,
-} from '../../extractors/index.ts';
+import { interfaceManifestOf, manifestDigest, readPythonManifest } from '../../extractors/index.ts';
+import { isImportRoot, pythonInterfaceLines } from './interface-python.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos interface`. */
 export interface InterfaceOptions extends GlobalOptions {
   /** The file or directory to read. */
   path?: string;
-  /** Read PATH as a Python import root instead (specs/interface.md §9). */
+  /** Read PATH as a Python import root instead (specs/interface-python.md). */
   python?: boolean;
-}
-
-/** Plain-mode lines of a Python manifest. */
-function pythonLines(m: PythonManifest): string[] {
-  const lines: string[] = [];
-  for (const d of m.distributions) {
-    const r = d.record;
-    const rec = r
-      ? `record: ${r.verified} verified, ${r.mismatched.length} mismatched, ${r.missing.length} missing, ${r.unhashed} unhashed`
-      : 'record: -';
-    lines.push(
-      ['dist', d.path, d.name ?? '-', d.version ?? '-', `top=${d.topLevel.join(',') || '-'}`, rec].join('\t'),
-    );
-    for (const p of r?.mismatched ?? []) lines.push(['mismatched', d.path, p].join('\t'));
-    for (const p of r?.missing ?? []) lines.push(['missing', d.path, p].join('\t'));
-  }
-  lines.push(['modules', m.modules.join(',') || '-'].join('\t'));
-  for (const e of m.extensions)
-    lines.push(['ext', e.path, e.module, e.requires.needed.join(',') || '-'].join('\t'));
-  const imported = new Set(m.files.flatMap((f) => f.imports.map((i) => i.split('.')[0]!)));
-  lines.push(
-    [
-      'imports',
-      `${m.files.length} files`,
-      [...imported]
-        .filter((i) => i && !i.startsWith('.'))
-        .sort()
-        .join(','),
-    ].join('\t'),
-  );
-  lines.push(['manifest', pythonManifestDigest(m)].join('\t'));
-  return lines;
 }
 
 /**
@@ -68,7 +32,7 @@ export async function run(opts: InterfaceOptions): Promise<CommandResult> {
     });
   if (opts.python) {
     const pm = readPythonManifest(opts.path);
-    return { lines: pythonLines(pm), json: pm };
+    return { lines: pythonInterfaceLines(pm), json: pm };
   }
   const m = await interfaceManifestOf(opts.path, opts.store);
   const lines: string[] = [];
@@ -95,5 +59,8 @@ export async function run(opts: InterfaceOptions): Promise<CommandResult> {
     lines.push(['needs', r.path, r.needed.join(',') || '-', ...facts].join('\t'));
   }
   lines.push(['manifest', manifestDigest(m)].join('\t'));
+  // An import root's Python part follows in plain mode (its JSON is `eos interface --python --json`).
+  if (!opts.json && isImportRoot(opts.path))
+    lines.push(...pythonInterfaceLines(readPythonManifest(opts.path)));
   return { lines, json: m };
 }

@@ -168,7 +168,9 @@ function registerImage(program: Command, act: ActionFactory): void {
 function registerInterface(program: Command, act: ActionFactory): void {
   const iface = program
     .command('interface')
-    .description("a tree's ELF interface: what it provides and requires (specs/interface.md)")
+    .description(
+      "a tree's interface: what its ELF files (and, with --python or in an import root, its Python files) provide and require",
+    )
     .argument('[path]', 'a file or directory')
     .option(
       '--python',
