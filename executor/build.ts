@@ -26,7 +26,16 @@ import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
 import { runSandbox } from './sandbox.ts';
 import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
 import { stagingDir } from './seed/seed.ts';
-import { buildWorld, dependencyLayer, materializeWorld, seedLayers, type World } from './world.ts';
+import {
+  buildWorld,
+  chooseWorldMount,
+  dependencyLayer,
+  materializeWorld,
+  seedLayers,
+  worldImage,
+  type World,
+  type WorldMount,
+} from './world.ts';
 
 /** Debian architecture → multiarch triplet. */
 const TRIPLETS: Record<string, string> = {
@@ -62,6 +71,8 @@ export interface BuildRequest {
   sourceDateEpoch?: number;
   /** The scheduler's action id, when there is one. */
   actionId?: Digest | null;
+  /** How the world becomes `/`: `auto` (default: composefs where mounting is permitted), `composefs`, `hardlink`. */
+  worldMount?: WorldMount | 'auto';
   /** Sign the record with this builder key (purpose `builds`) from the configuration directory. */
   signKey?: { config: string; name: string };
 }
@@ -77,6 +88,8 @@ export interface BuildResult {
   /** The log's object path in the store. */
   logPath: string;
   warnings: string[];
+  /** How the world was mounted. */
+  worldMount: WorldMount;
   /** The builder's signature over `recordDigest` (purpose `builds`), stored as a blob, when asked. */
   signature?: Signature;
 }
@@ -185,7 +198,12 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     ...seedLayers(req.seed),
     ...deps.map((d) => dependencyLayer(d.name, d.tree)),
   ]);
-  const worldDir = await materializeWorld(store, world.root);
+  const worldMount = chooseWorldMount(req.worldMount);
+  const worldDir = worldMount === 'hardlink' ? await materializeWorld(store, world.root) : '';
+  const composefs =
+    worldMount === 'composefs'
+      ? { image: await worldImage(store, world.root), objectsDir: store.dir('objects') }
+      : undefined;
 
   const top = await stagingDir(store, 'build');
   try {
@@ -203,6 +221,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     const triplet = TRIPLETS[req.seed.arch] ?? `${req.seed.arch}-linux-gnu`;
     const r = await runSandbox({
       worldDir,
+      ...(composefs ? { composefs } : {}),
       buildDir,
       outputDir,
       argv: ['/bin/sh', '/build/.eos/recipe.sh'],
@@ -261,6 +280,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       record,
       recordDigest,
       world,
+      worldMount,
       sources,
       logPath,
       warnings,

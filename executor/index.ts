@@ -44,6 +44,9 @@ export {
   seedLayers,
   dependencyLayer,
   worldComposition,
+  chooseWorldMount,
+  worldImage,
+  type WorldMount,
   PRECEDENCE,
   type World,
   type WorldLayer,
@@ -55,6 +58,8 @@ export {
   sandboxEnv,
   SANDBOX_BUILD_DIR,
   SANDBOX_OUTPUT_DIR,
+  SANDBOX_MOUNT_POINTS,
+  type ComposefsRoot,
   type SandboxSpec,
   type SandboxResult,
 } from './sandbox.ts';

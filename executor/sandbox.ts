@@ -12,6 +12,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SandboxError } from '../src/index.ts';
 
 /** Where the writable directories appear inside the sandbox. */
@@ -19,10 +21,26 @@ export const SANDBOX_BUILD_DIR = '/build';
 /** The sandbox path of `$OUTPUT`. */
 export const SANDBOX_OUTPUT_DIR = '/output';
 
+/** A world mounted from its composefs image instead of a materialized directory. */
+export interface ComposefsRoot {
+  /** The composefs (EROFS) image of the world's composition. */
+  image: string;
+  /** The store's object directory (the overlay's data-only lower layer). */
+  objectsDir: string;
+}
+
+/** The mount points the sandbox binds over (present in the world, or provided by a stub layer). */
+export const SANDBOX_MOUNT_POINTS = ['build', 'output', 'tmp', 'proc', 'dev'] as const;
+
 /** What to run. */
 export interface SandboxSpec {
-  /** The world directory (bound read-only at `/`); it must hold the mount points build, output, tmp, proc, dev. */
+  /**
+   * The world directory (bound read-only at `/`); it must hold the mount points build, output,
+   * tmp, proc, dev. Ignored when `composefs` is given.
+   */
   worldDir: string;
+  /** Mount this composefs image as `/` (read-only overlay) instead of binding `worldDir`. */
+  composefs?: ComposefsRoot;
   /** Host directory bound read-write at `/build`. */
   buildDir: string;
   /** Host directory bound read-write at `/output`. */
@@ -114,23 +132,77 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
 }
 
 /**
+ * The script that mounts a composefs world in a private mount namespace, then runs bubblewrap
+ * with it as `/`: a tmpfs at M; the EROFS image; an overlay of a stub layer (the mount points),
+ * the image, and the object directory as a data-only layer. Arguments: M IMAGE OBJECTS POINTS BWRAP…
+ */
+const COMPOSEFS_SCRIPT = `set -eu
+M=$1; IMG=$2; OBJ=$3; POINTS=$4; BWRAP=$5; shift 5
+mount -t tmpfs -o mode=0755 eos-sandbox "$M"
+mkdir "$M/meta" "$M/stub" "$M/root"
+for p in $POINTS; do mkdir "$M/stub/$p"; done
+mount -t erofs -o ro,loop,noacl "$IMG" "$M/meta"
+mount -t overlay eos-sandbox -o "ro,lowerdir=$M/stub:$M/meta::$OBJ,redirect_dir=on,metacopy=on" "$M/root"
+exec "$BWRAP" --ro-bind "$M/root" / "$@"
+`;
+
+/** The command line that runs the sandbox: bwrap directly, or the composefs mount wrapper. */
+function sandboxCommand(spec: SandboxSpec, bwrap: string, mnt: string | undefined): [string, string[]] {
+  const args = bwrapArgs(spec);
+  if (!spec.composefs || !mnt) return [bwrap, args];
+  const i = args.indexOf('--ro-bind');
+  const rest = [...args.slice(0, i), ...args.slice(i + 3)]; // the wrapper binds the overlay at /
+  return [
+    'setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      'unshare',
+      '--mount',
+      '--fork',
+      '--kill-child=SIGKILL',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      '-c',
+      COMPOSEFS_SCRIPT,
+      'eos-sandbox',
+      mnt,
+      spec.composefs.image,
+      spec.composefs.objectsDir,
+      SANDBOX_MOUNT_POINTS.join(' '),
+      bwrap,
+      ...rest,
+    ],
+  ];
+}
+
+/**
  * Runs a command in the sandbox and waits for it (and everything it started) to end.
  * @throws SandboxError E21 when bubblewrap is missing, a mount point is absent from the world,
- *   or the sandbox cannot start
+ *   a composefs path cannot be an overlay option, or the sandbox cannot start
  */
 export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   const bwrap = findBwrap();
-  for (const m of ['build', 'output', 'tmp', 'proc', 'dev'])
-    if (!existsSync(`${spec.worldDir}/${m}`))
-      throw new SandboxError(`world ${spec.worldDir} has no /${m} mount point`, {
-        hint: 'the seed fixups entry provides the mount points; is it in the world?',
-      });
+  let mnt: string | undefined;
+  if (spec.composefs) {
+    for (const p of [spec.composefs.image, spec.composefs.objectsDir])
+      if (/[,:\\\s]/.test(p))
+        throw new SandboxError(`${p}: an overlay option cannot hold a path with ",", ":", "\\" or spaces`);
+    mnt = await fs.mkdtemp(join(tmpdir(), 'eos-sandbox-mnt-'));
+  } else
+    for (const m of SANDBOX_MOUNT_POINTS)
+      if (!existsSync(`${spec.worldDir}/${m}`))
+        throw new SandboxError(`world ${spec.worldDir} has no /${m} mount point`, {
+          hint: 'the seed fixups entry provides the mount points; is it in the world?',
+        });
   const log = await fs.open(spec.logPath, 'w', 0o644);
   const t0 = Date.now();
   try {
     return await new Promise<SandboxResult>((resolve, reject) => {
-      const child = spawn(bwrap, bwrapArgs(spec), {
-        env: {},
+      const [cmd, args] = sandboxCommand(spec, bwrap, mnt);
+      const child = spawn(cmd, args, {
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
         stdio: ['ignore', log.fd, log.fd],
         detached: true,
       });
@@ -164,5 +236,6 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
     });
   } finally {
     await log.close();
+    if (mnt) await fs.rmdir(mnt).catch(() => undefined);
   }
 }

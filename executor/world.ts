@@ -13,7 +13,14 @@
  *
  * @see specs/executor.md §2–§3
  */
-import { CompositionStore, makeComposition, type Composition, type ShadowedPath } from '../composer/index.ts';
+import {
+  CompositionStore,
+  compositionImage,
+  makeComposition,
+  mountingPermitted,
+  type Composition,
+  type ShadowedPath,
+} from '../composer/index.ts';
 import type { Digest, Store } from '../src/index.ts';
 import type { SeedLock } from './seed/seed-lock.ts';
 
@@ -91,6 +98,23 @@ export async function buildWorld(store: Store, layers: WorldLayer[]): Promise<Wo
   const { composition, ordered } = worldComposition(layers);
   const { root, view } = await new CompositionStore(store).save(composition);
   return { root, tree: view.tree, composition, layers: ordered, shadowed: view.shadowed };
+}
+
+/** How a world becomes the sandbox's `/`: its composefs image mounted, or a hard-link directory. */
+export type WorldMount = 'composefs' | 'hardlink';
+
+/**
+ * The mount a build uses: `composefs` where mounting is permitted (root, and `EOS_NO_MOUNT` is not
+ * `1`), else `hardlink`; an explicit choice is taken as is.
+ */
+export function chooseWorldMount(requested: WorldMount | 'auto' = 'auto'): WorldMount {
+  if (requested !== 'auto') return requested;
+  return mountingPermitted().ok ? 'composefs' : 'hardlink';
+}
+
+/** The composefs image of a stored world composition (written once, cached by root). */
+export async function worldImage(store: Store, root: Digest): Promise<string> {
+  return (await compositionImage(new CompositionStore(store), root)).path;
 }
 
 /** The hard-link materialized world of a stored world composition (made once, then reused). */

@@ -160,15 +160,26 @@ export class PrivateApt {
   /**
    * Downloads a source package's files (`apt-get source --download-only`) into `dir` and returns
    * the paths of its `*.orig.tar.*` files. apt checks them against the signed Sources index.
+   * Only the orig tarballs are used, so a failure to fetch the other files (the archive has been
+   * seen to 404 on a security update's `.dsc` and `debian.tar.xz` while serving its orig tarball)
+   * is tolerated when an orig tarball arrived: apt moves a file into `dir` only once its hash
+   * matched the index, and the caller checks the pinned digest.
+   * @throws IoError E12 when apt fails and no orig tarball arrived
    */
   async sourceDownload(pkg: string, version: string, dir: string): Promise<string[]> {
     await fs.mkdir(dir, { recursive: true });
-    await runProc('apt-get', [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`], {
-      cwd: dir,
-    });
-    return (await fs.readdir(dir))
-      .filter((f) => /\.orig\.tar\.[a-z0-9]+$/.test(f))
-      .sort()
-      .map((f) => join(dir, f));
+    const origs = async (): Promise<string[]> =>
+      (await fs.readdir(dir))
+        .filter((f) => /\.orig\.tar\.[a-z0-9]+$/.test(f))
+        .sort()
+        .map((f) => join(dir, f));
+    try {
+      await runProc('apt-get', [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`], {
+        cwd: dir,
+      });
+    } catch (e) {
+      if ((await origs()).length === 0) throw e;
+    }
+    return origs();
   }
 }

@@ -51,6 +51,7 @@ import type { Digest } from '../digest.ts';
 import { configDir } from '../config.ts';
 import { readSecretKey } from '../keys/index.ts';
 import { createProgressDisplay } from './build-progress.ts';
+import { composeBuild } from './build-compose.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos build`. */
@@ -64,6 +65,8 @@ export interface BuildOptions extends GlobalOptions {
   aptDir?: string;
   signKey?: string;
   timeout?: string;
+  /** Write the runtime composition of the built closure (TOML) to this file; store and sign it. */
+  compose?: string;
 }
 
 /** One action of the lock: the node plus what the executor needs. */
@@ -259,7 +262,32 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
         return { output: r.output, world: r.world.root, log: r.record.log, details: r.recordDigest };
       },
     });
-    return { lines: r.lines, json: r.json, exitCode: r.exitCode };
+    if (!opts.compose || opts.dryRun || r.exitCode !== 0 || !r.result)
+      return { lines: r.lines, json: r.json, exitCode: r.exitCode };
+    // The result as a composition (issue #6 item 4): runtime seed entries + every output.
+    const outputs: Record<string, Digest> = {};
+    for (const [label, res] of r.result.results) if (res.output) outputs[label] = res.output;
+    const c = await composeBuild({
+      store,
+      seed,
+      outputs,
+      file: resolve(opts.compose),
+      ...(opts.signKey ? { sign: { config: configDir(), name: opts.signKey } } : {}),
+    });
+    return {
+      // Before the summary line, which stays last.
+      lines: [
+        ...r.lines.slice(0, -1),
+        `composition\t${c.root}\t${resolve(opts.compose)}`,
+        ...r.lines.slice(-1),
+      ],
+      json: { ...(r.json as object), composition: { root: c.root, file: resolve(opts.compose) } },
+      exitCode: r.exitCode,
+      notes: [
+        ...c.shadowed.map((s) => `shadowed\t${s.path}\t${s.winner} over ${s.shadowed.join(', ')}`),
+        c.signedBy ? `composition signed by ${c.signedBy}` : 'composition not signed (no --sign-key)',
+      ],
+    };
   } finally {
     display.stop();
     sig.dispose();

@@ -83,6 +83,10 @@ function registerScheduler(program: Command, act: ActionFactory): void {
     .option('--apt-dir <dir>', 'private apt state directory (debian sources)')
     .option('--sign-key <name>', 'sign build records with this key (purpose builds)')
     .option('--timeout <seconds>', 'time limit of each action')
+    .option(
+      '--compose <file>',
+      'store the runtime composition of the built closure (signed with --sign-key) and write its TOML to FILE',
+    )
     .action(act(() => import('./build.ts'), ['lock']));
 }
 

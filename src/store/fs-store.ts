@@ -344,6 +344,8 @@ export class Store implements ObjectStore {
         stagedDests: new Set(),
         stagedBytes: 0,
         committing: Promise.resolve(),
+        reused: 0,
+        fresh: 0,
         inodes: new Map(),
         storeKey: inodeKey(await lstat(this.root)),
       };
@@ -559,6 +561,12 @@ interface IngestState {
   stagedBytes: number;
   /** Serializes batch commits. */
   committing: Promise<void>;
+  /**
+   * Files whose object was stored already, and files that made a new one: while the first
+   * outnumber the second (a re-ingest), large files are hashed before they are copied.
+   */
+  reused: number;
+  fresh: number;
   /** A batch commit is queued and has not taken its batch yet. */
   commitPending?: boolean;
   /** `dev:ino` of the store directory, which must not be inside the ingested tree. */
@@ -572,7 +580,14 @@ interface IngestState {
 async function ingestFile(s: IngestState, path: string): Promise<{ digest: Digest; size: number }> {
   let r;
   try {
-    r = await s.pool.ingest(path, s.store.dir('tmp'), s.store.dir('objects'), s.sync, true);
+    r = await s.pool.ingest(
+      path,
+      s.store.dir('tmp'),
+      s.store.dir('objects'),
+      s.sync,
+      true,
+      s.reused > s.fresh,
+    );
   } catch (e) {
     const code = errno(e);
     if (code === 'E6')
@@ -580,8 +595,13 @@ async function ingestFile(s: IngestState, path: string): Promise<{ digest: Diges
     throw ioError(e, path);
   }
   const obj = s.store.blobPath(r.digest);
-  if (r.tmp) stage(s, r.tmp, obj, r.size);
-  else touch(obj);
+  if (r.tmp) {
+    s.fresh++;
+    stage(s, r.tmp, obj, r.size);
+  } else {
+    s.reused++;
+    touch(obj);
+  }
   await maybeCommit(s);
   return r;
 }

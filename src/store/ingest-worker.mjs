@@ -6,7 +6,8 @@
 // `stage`, both left to the caller). It also re-hashes files for `verify`.
 // With `stage`, the temp file is left in tmp/ (not fsynced, not renamed) and returned as `tmp`, for
 // the caller to make durable in one batch and rename (specs/store.md §6.5).
-// Protocol: {id, op: 'ingest', src, tmpDir, objectsDir, sync, stage} → {id, digest, size, stored, tmp?}
+// With `probe`, a larger file is hashed from the source first and not copied if already stored.
+// Protocol: {id, op: 'ingest', src, tmpDir, objectsDir, sync, stage, probe} → {id, digest, size, stored, tmp?}
 //           {id, op: 'hash', path} → {id, digest, size}; failures → {id, error: {code, message}}.
 // See specs/store.md §6 (ingest).
 import { parentPort, threadId } from 'node:worker_threads';
@@ -34,14 +35,14 @@ function objectPath(objectsDir, hex) {
   return `${objectsDir}/${hex.slice(0, 2)}/${hex.slice(2)}`;
 }
 
-function ingest({ src, tmpDir, objectsDir, sync, stage }) {
+function ingest({ src, tmpDir, objectsDir, sync, stage, probe }) {
   const fd = fs.openSync(src, O_RDONLY | O_NOFOLLOW);
   let out = -1;
   let tmp = '';
   try {
     if (!fs.fstatSync(fd).isFile())
       throw Object.assign(new Error(`${src}: not a regular file`), { code: 'E6' });
-    const h = createHash();
+    let h = createHash();
     let size = readFull(fd, 0);
     if (size < CHUNK) {
       // Whole file in one chunk: hash first, write only when the object is absent.
@@ -54,6 +55,23 @@ function ingest({ src, tmpDir, objectsDir, sync, stage }) {
       let w = 0;
       while (w < size) w += fs.writeSync(out, buf, w, size - w);
       return finish(out, tmp, dest, hex, size, sync, stage, () => (out = -1));
+    }
+    if (probe) {
+      // Content seen before is likely (this ingest already met stored objects): hash the source
+      // first and skip the copy when its object exists. The digest is of the bytes just read.
+      let at = size;
+      h.update(buf.subarray(0, size));
+      for (;;) {
+        const n = readFull(fd, at);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+        at += n;
+        if (n < CHUNK) break;
+      }
+      const hex = h.digest('hex');
+      if (fs.existsSync(objectPath(objectsDir, hex)))
+        return { digest: `blake3:${hex}`, size: at, stored: false };
+      h = createHash();
     }
     tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomBytes(4).toString('hex')}`;
     {

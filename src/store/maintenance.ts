@@ -4,6 +4,7 @@
  *
  * @see specs/store.md §8 (verify), §9 (gc), §10 (stats)
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestBytes, type Digest } from '../digest.ts';
@@ -209,8 +210,14 @@ export async function verifyStore(store: Store, opts: VerifyOptions): Promise<Ve
     for (const [d, t] of parsed) {
       if (incomplete.has(d)) continue;
       const { blobs: bs, trees: ts } = treeChildren(t);
-      const missingBlob = bs.find((b) => !blobs.objects.has(b) || badBlobs.has(b));
-      const missingTree = ts.find((c) => !parsed.has(c) || incomplete.has(c));
+      // An object absent from the listing may have been written since (a concurrent ingest):
+      // look again before calling it missing.
+      const missingBlob = bs.find(
+        (b) => badBlobs.has(b) || (!blobs.objects.has(b) && !existsSync(store.blobPath(b))),
+      );
+      const missingTree = ts.find(
+        (c) => incomplete.has(c) || badTrees.has(c) || (!parsed.has(c) && !existsSync(store.treePath(c))),
+      );
       if (missingBlob || missingTree) {
         incomplete.add(d);
         changed = true;

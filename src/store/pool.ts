@@ -20,7 +20,15 @@ export interface WorkerResult {
 }
 
 type Job =
-  | { op: 'ingest'; src: string; tmpDir: string; objectsDir: string; sync: boolean; stage: boolean }
+  | {
+      op: 'ingest';
+      src: string;
+      tmpDir: string;
+      objectsDir: string;
+      sync: boolean;
+      stage: boolean;
+      probe: boolean;
+    }
   | { op: 'hash'; path: string };
 
 interface Pending {
@@ -103,7 +111,8 @@ export class FilePool {
 
   /**
    * Copies `src` into `objectsDir` through a temp file in `tmpDir`; returns its digest and size.
-   * With `stage`, leaves the new temp file unsynced and unrenamed and returns it as `tmp`.
+   * With `stage`, leaves the new temp file unsynced and unrenamed and returns it as `tmp`; with
+   * `probe`, hashes a large source first and skips the copy when its object is stored already.
    */
   ingest(
     src: string,
@@ -111,8 +120,9 @@ export class FilePool {
     objectsDir: string,
     sync: boolean,
     stage = false,
+    probe = false,
   ): Promise<WorkerResult> {
-    return this.submit({ op: 'ingest', src, tmpDir, objectsDir, sync, stage });
+    return this.submit({ op: 'ingest', src, tmpDir, objectsDir, sync, stage, probe });
   }
 
   /** Hashes the file at `path`. */

@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eos, tempDir } from './helpers.ts';
+import { eosIn, tempDir } from './helpers.ts';
 
 /** sha256 of the image of composition B (fixed fixture bytes): pins the whole pipeline. */
 const IMAGE_SHA256 = '11b95f256edcd826da6f01999942f29d0d27acb4e48a82ddb22393101d3c5995';
@@ -92,12 +92,12 @@ beforeAll(() => {
   );
 });
 
-describe('eos compose (specs/composition.md §9–§11)', () => {
+describe('eos compose (specs/composition.md §9–§11)', async () => {
   let a = '';
   let b = '';
 
-  it('stores a composition from TOML, prints its root, pins it and its entries', () => {
-    const r = eos(ws, ['compose', 'a.toml']);
+  it('stores a composition from TOML, prints its root, pins it and its entries', async () => {
+    const r = await eosIn(ws, ['compose', 'a.toml']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     a = r.stdout.trim();
@@ -109,11 +109,11 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
       `composition-${hex}-toolchain`,
     ]);
     // Same file, same root (deterministic), nothing new pinned.
-    expect(eos(ws, ['compose', 'a.toml']).stdout.trim()).toBe(a);
+    expect((await eosIn(ws, ['compose', 'a.toml'])).stdout.trim()).toBe(a);
   });
 
-  it('show prints one readable line per entry', () => {
-    const r = eos(ws, ['compose', 'show', a]);
+  it('show prints one readable line per entry', async () => {
+    const r = await eosIn(ws, ['compose', 'show', a]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
@@ -123,9 +123,9 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     expect(lines[1]).toMatch(/^toolchain\t\/usr\ttree blake3:[0-9a-f]{64}\texact blake3:[0-9a-f]{64}$/);
   });
 
-  it('a conflict names the path and both entries, exits 1 and pins nothing', () => {
+  it('a conflict names the path and both entries, exits 1 and pins nothing', async () => {
     const before = roots();
-    const r = eos(ws, ['compose', 'conflict.toml']);
+    const r = await eosIn(ws, ['compose', 'conflict.toml']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(
@@ -134,23 +134,23 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     expect(roots()).toEqual(before);
   });
 
-  it('a duplicate entry is a located E18 naming it', () => {
-    const r = eos(ws, ['compose', 'dup.toml']);
+  it('a duplicate entry is a located E18 naming it', async () => {
+    const r = await eosIn(ws, ['compose', 'dup.toml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('eos: [E18] dup.toml:5: entry libc is defined twice (first at line 1)\n');
   });
 
-  it('precedence resolves the conflict and the shadowed paths are listed', () => {
-    const r = eos(ws, ['compose', 'b.toml']);
+  it('precedence resolves the conflict and the shadowed paths are listed', async () => {
+    const r = await eosIn(ws, ['compose', 'b.toml']);
     expect(r.code).toBe(0);
     b = r.stdout.trim();
     expect(r.stderr).toBe('shadowed\t/usr/lib/libssl.so.3\topenssl over toolchain\n');
-    const show = eos(ws, ['compose', 'show', b]).stdout;
+    const show = (await eosIn(ws, ['compose', 'show', b])).stdout;
     expect(show).toContain('precedence\topenssl > toolchain');
   });
 
-  it('diff lists entry changes, then the merged paths that change', () => {
-    const r = eos(ws, ['compose', 'diff', a, b]);
+  it('diff lists entry changes, then the merged paths that change', async () => {
+    const r = await eosIn(ws, ['compose', 'diff', a, b]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([
       'added\topenssl',
@@ -166,29 +166,29 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     ]);
   });
 
-  it('bad roots are clear errors', () => {
-    expect(eos(ws, ['compose', 'show', 'blake3:xyz']).stderr).toMatch(
+  it('bad roots are clear errors', async () => {
+    expect((await eosIn(ws, ['compose', 'show', 'blake3:xyz'])).stderr).toMatch(
       /^eos: \[E2\] ROOT: "blake3:xyz" is not a digest/,
     );
     const missing = 'blake3:' + '0'.repeat(64);
-    const r = eos(ws, ['compose', 'show', missing]);
+    const r = await eosIn(ws, ['compose', 'show', missing]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^eos: \[E4\] composition blake3:0{64} is not in the store/);
   });
 
-  it('sign and verify with real keys; an unsigned root, an untrusted key and a bad signature are rejected', () => {
-    const unsigned = eos(ws, ['compose', 'verify', a]);
+  it('sign and verify with real keys; an unsigned root, an untrusted key and a bad signature are rejected', async () => {
+    const unsigned = await eosIn(ws, ['compose', 'verify', a]);
     expect(unsigned.code).toBe(1);
     expect(unsigned.stderr).toContain(`[E10] composition ${a} has no signature for "compositions"`);
-    expect(eos(ws, ['key', 'generate', 'release']).code).toBe(0);
-    const s = eos(ws, ['compose', 'sign', a, '--key', 'release']);
+    expect((await eosIn(ws, ['key', 'generate', 'release'])).code).toBe(0);
+    const s = await eosIn(ws, ['compose', 'sign', a, '--key', 'release']);
     expect(s.code).toBe(0);
     expect(s.stdout).toMatch(/^signed\tblake3:[0-9a-f]{64}\tblake3:[0-9a-f]{64}\tcompositions\n$/);
-    const untrusted = eos(ws, ['compose', 'verify', a]);
+    const untrusted = await eosIn(ws, ['compose', 'verify', a]);
     expect(untrusted.code).toBe(1);
     expect(untrusted.stdout).toMatch(/^FAIL\t.*\tuntrusted: /);
-    expect(eos(ws, ['key', 'trust', 'release', '--for', 'compositions']).code).toBe(0);
-    const ok = eos(ws, ['compose', 'verify', a]);
+    expect((await eosIn(ws, ['key', 'trust', 'release', '--for', 'compositions'])).code).toBe(0);
+    const ok = await eosIn(ws, ['compose', 'verify', a]);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^ok\tblake3:[0-9a-f]{64}\trelease\n$/);
@@ -198,20 +198,20 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     const sig = JSON.parse(readFileSync(file, 'utf8')) as { signature: string };
     const flipped = sig.signature.replace(/^./, (c) => (c === '0' ? '1' : '0'));
     writeFileSync(file, readFileSync(file, 'utf8').replace(sig.signature, flipped));
-    const bad = eos(ws, ['compose', 'verify', a]);
+    const bad = await eosIn(ws, ['compose', 'verify', a]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^FAIL\t.*\tbad-signature: /);
     expect(bad.stderr).toContain(`[E10] composition ${a}: 1 signature(s) rejected`);
   });
 
-  it('several signatures are kept beside one root, each verified', () => {
-    expect(eos(ws, ['key', 'generate', 'ops']).code).toBe(0);
-    expect(eos(ws, ['key', 'trust', 'ops', '--for', 'compositions,deploy']).code).toBe(0);
-    expect(eos(ws, ['compose', 'sign', b, '--key', 'release']).code).toBe(0);
-    expect(eos(ws, ['compose', 'sign', b, '--key', 'ops']).code).toBe(0);
-    expect(eos(ws, ['compose', 'sign', b, '--key', 'ops', '--for', 'deploy']).code).toBe(0);
+  it('several signatures are kept beside one root, each verified', async () => {
+    expect((await eosIn(ws, ['key', 'generate', 'ops'])).code).toBe(0);
+    expect((await eosIn(ws, ['key', 'trust', 'ops', '--for', 'compositions,deploy'])).code).toBe(0);
+    expect((await eosIn(ws, ['compose', 'sign', b, '--key', 'release'])).code).toBe(0);
+    expect((await eosIn(ws, ['compose', 'sign', b, '--key', 'ops'])).code).toBe(0);
+    expect((await eosIn(ws, ['compose', 'sign', b, '--key', 'ops', '--for', 'deploy'])).code).toBe(0);
     expect(readdirSync(join(ws.store, 'compositions', `${b.slice(7)}.sigs`))).toHaveLength(3);
-    const r = eos(ws, ['compose', 'verify', b]);
+    const r = await eosIn(ws, ['compose', 'verify', b]);
     expect(r.code).toBe(0);
     expect(
       r.stdout
@@ -220,13 +220,13 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
         .map((l) => l.replace(/\tblake3:[0-9a-f]{64}/, ''))
         .sort(),
     ).toEqual(['ok\tops', 'ok\trelease']);
-    const d = eos(ws, ['compose', 'verify', b, '--for', 'deploy']);
+    const d = await eosIn(ws, ['compose', 'verify', b, '--for', 'deploy']);
     expect(d.stdout.replace(/\tblake3:[0-9a-f]{64}/, '')).toBe('ok\tops\n');
   });
 
-  it('eos image writes the merged view as a composefs image that fsck.erofs accepts, cached by root', () => {
+  it('eos image writes the merged view as a composefs image that fsck.erofs accepts, cached by root', async () => {
     const out = join(ws.cwd, 'b.cfs');
-    const r = eos(ws, ['image', b, '-o', out]);
+    const r = await eosIn(ws, ['image', b, '-o', out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^ok\\t${out}\\t\\d+\\t${b}\\n$`));
@@ -238,11 +238,11 @@ describe('eos compose (specs/composition.md §9–§11)', () => {
     rmSync(join(ws.store, 'images'), { recursive: true });
     rmSync(join(ws.store, 'verity.log'));
     const again = join(ws.cwd, 'b2.cfs');
-    expect(eos(ws, ['image', b, '-o', again]).code).toBe(0);
+    expect((await eosIn(ws, ['image', b, '-o', again])).code).toBe(0);
     expect(readFileSync(again)).toEqual(readFileSync(out));
     expect(createHash('sha256').update(readFileSync(out)).digest('hex')).toBe(IMAGE_SHA256);
     // The dump shows redirects into objects/ by BLAKE3 digest.
-    const dump = eos(ws, ['image', '--dump', out]);
+    const dump = await eosIn(ws, ['image', '--dump', out]);
     expect(dump.code).toBe(0);
     expect(dump.stdout).toMatch(
       /\/usr\/lib\/libssl\.so\.3 7 100644 1 0 0 0 0\.0 [0-9a-f]{2}\/[0-9a-f]{62} - [0-9a-f]{64}/,

@@ -33,3 +33,41 @@ export function eos(
   });
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
+
+/**
+ * Runs `eos ARGS` in this process (the real `main`, commands and store; no tsx start-up per call):
+ * stdout/stderr are captured, cwd and environment set for the call and restored after.
+ */
+export async function eosIn(
+  ws: { store: string; config: string; cwd?: string },
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Cli> {
+  const { main } = await import('../../src/cli/main.ts');
+  const saved = { ...process.env };
+  const cwd = process.cwd();
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  Object.assign(process.env, { EOS_STORE: ws.store, EOS_CONFIG_DIR: ws.config, ...env });
+  process.chdir(ws.cwd ?? repoRoot);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'eos', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    process.chdir(cwd);
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+}

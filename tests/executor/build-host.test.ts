@@ -106,8 +106,10 @@ describe.skipIf(!canRun)('std.make builds in a host-seeded world (offline; needs
     const config = mkdtempSync(join(scratch, 'config-'));
     const key = await generateKey(config, 'builder');
     await writeTrustPolicy(config, trustKey(emptyTrustPolicy(), key.id, ['builds']));
-    const lib1 = await build({});
-    const lib2 = await build({ signKey: { config, name: 'builder' } });
+    // Once in the composefs-mounted world, once in the hard-link world: the same output.
+    const lib1 = await build({ worldMount: 'composefs' });
+    const lib2 = await build({ worldMount: 'hardlink', signKey: { config, name: 'builder' } });
+    expect([lib1.worldMount, lib2.worldMount]).toEqual(['composefs', 'hardlink']);
     expect(lib2.output).toBe(lib1.output);
     expect(lib2.signature).toBeDefined();
     const ok = await verifySignatureWithConfig(config, lib2.signature, lib2.recordDigest, 'builds');

@@ -8,16 +8,22 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSandbox, type SandboxSpec } from '../../executor/index.ts';
+import { runSandbox, worldImage, type SandboxSpec } from '../../executor/index.ts';
+import type { Store } from '../../src/index.ts';
 import { hostSeedWorld } from './helpers.ts';
 
 const canRun = existsSync('/usr/bin/bwrap') && process.getuid?.() === 0;
 let worldDir = '';
+let worldRoot = '';
+let store: Store;
 let scratch = '';
 
 beforeAll(async () => {
   if (!canRun) return;
-  ({ worldDir } = await hostSeedWorld());
+  const w = await hostSeedWorld();
+  worldDir = w.worldDir;
+  worldRoot = w.world.root;
+  store = w.store;
   scratch = mkdtempSync(join(tmpdir(), 'eos-sandbox-'));
 });
 
@@ -162,6 +168,28 @@ describe.skipIf(!canRun)('sandbox (needs root and bwrap)', () => {
     ]);
     expect(log).toContain('PATH=/usr/bin:/usr/sbin\n');
     expect(log).toContain('SOURCE_DATE_EPOCH=1700000000\n');
+  });
+});
+
+describe.skipIf(!canRun)('sandbox on a composefs-mounted world (needs root, erofs, overlayfs)', () => {
+  it('sees the same bytes as the hard-link world and stays read-only', async () => {
+    const image = await worldImage(store, worldRoot as never);
+    const probe = [
+      'cd /usr && find . \\( -type f -o -type l \\) | LC_ALL=C sort > /build/list',
+      'find . -type f | LC_ALL=C sort | xargs cat | sha256sum',
+      'wc -l < /build/list',
+      'readlink /usr/bin/cc; readlink /bin',
+      'if echo x > /usr/bin/evil 2>/dev/null; then echo wrote; else echo denied; fi',
+      'echo out > "$OUTPUT/f"',
+    ].join('\n');
+    const a = await script(probe);
+    const b = await script(probe, { composefs: { image, objectsDir: store.dir('objects') } });
+    expect(a.r.exitCode).toBe(0);
+    expect(b.r.exitCode).toBe(0);
+    expect(b.log).toBe(a.log);
+    expect(b.log).toMatch(/gcc-12\nusr\/bin\n.*Read-only file system\ndenied\n/);
+    expect(Number(b.log.split('\n')[1])).toBeGreaterThan(4000);
+    expect(readFileSync(join(b.outputDir, 'f'), 'utf8')).toBe('out\n');
   });
 });
 

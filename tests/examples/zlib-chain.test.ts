@@ -1,0 +1,107 @@
+/**
+ * The zlib part of the real chain, from the example atom (examples/atoms/zlib: Debian's orig
+ * tarball, std.autotools) through `eos build` in the Debian-seeded world pinned by
+ * examples/seed/seed.lock: published into a temporary atom set, locked from a root, built (or found
+ * cached), then rebuilt with `eos build --check`, which must give the same output tree. The seed,
+ * the tarball and the action cache live in the shared test cache (tests/executor/helpers.ts), so
+ * only a cold cache touches the network (the machine's Debian archive, through a private apt
+ * state). Needs root, bwrap, dpkg-deb and an apt source (skips and says so otherwise).
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  claimLabel,
+  lockWorkspace,
+  openRepo,
+  publishAtom,
+  signerFromKey,
+  verifierFromConfig,
+} from '../../atoms/index.ts';
+import { parseDigest } from '../../src/index.ts';
+import { run } from '../../src/cli/build.ts';
+import { ensureSeed, readHostAptSources } from '../../executor/index.ts';
+import { commitAll, makeConfig, makeRepo, repoRoot } from '../atoms/fixture.ts';
+import { testCacheDir, testStore } from '../executor/helpers.ts';
+
+const canRun =
+  existsSync('/usr/bin/bwrap') &&
+  process.getuid?.() === 0 &&
+  existsSync('/usr/bin/dpkg-deb') &&
+  readHostAptSources().length > 0;
+if (!canRun) console.warn('zlib chain test skipped: needs root, bwrap, dpkg-deb and an apt source');
+
+describe.skipIf(!canRun)(
+  'examples/atoms/zlib through eos build (Debian seed; network on a cold cache)',
+  () => {
+    it('builds zlib 1.2.13 from a lock, reproducibly, with plain sonames and no RPATH/RUNPATH', async () => {
+      const store = testStore();
+      const aptDir = join(testCacheDir(), 'apt');
+      const ws = mkdtempSync(join(tmpdir(), 'eos-zlib-chain-'));
+      // The example's seed lock, verified (and repaired from the archive when a tree is missing).
+      const seedLock = join(ws, 'seed.lock');
+      cpSync(join(repoRoot, 'examples', 'seed', 'seed.lock'), seedLock);
+      const seed = await ensureSeed({ store, mode: 'debian', lockPath: seedLock, aptDir });
+      expect(seed.lockWritten).toBe(false); // the pinned seed is what the store holds
+
+      const { config } = await makeConfig(['demo'], ['demo']);
+      const setDir = makeRepo({ 'README.md': 'example atoms\n' });
+      cpSync(join(repoRoot, 'examples', 'atoms', 'zlib'), join(setDir, 'zlib'), { recursive: true });
+      commitAll(setDir, 'zlib');
+      const repo = await openRepo(setDir);
+      const signer = await signerFromKey(config, 'demo');
+      await claimLabel(repo, 'zlib', signer);
+      await publishAtom(repo, join(setDir, 'zlib'), signer);
+      writeFileSync(
+        join(ws, 'atom.toml'),
+        '[atom]\nlabel = "root"\nversion = "0.1.0"\n\n[deps]\nzlib = "^1.2"\n',
+      );
+      const { lock } = await lockWorkspace({
+        root: ws,
+        sets: { examples: `file://${setDir}` },
+        verifier: await verifierFromConfig(config),
+      });
+      expect(lock.atoms.zlib?.version).toBe('1.2.13');
+
+      const opts = {
+        store: store.root,
+        json: false,
+        lock: join(ws, 'eos.lock'),
+        seedLock,
+        jobs: '2',
+        aptDir,
+      };
+      const t0 = Date.now();
+      const first = await run(opts);
+      const firstMs = Date.now() - t0;
+      expect(first.exitCode).toBe(0);
+      const line = first.lines!.find((l) => /^(ok|cached)\tzlib\t/.test(l))!;
+      const output = parseDigest(line.split('\t')[2]!, 'zlib output');
+      expect(first.lines!.at(-1)).toMatch(/^1 atom\(s\): (1 ok|0 ok, 1 cached)$/);
+
+      // The reproducibility check rebuilds the cached action for real and compares the trees.
+      const t1 = Date.now();
+      const check = await run({ ...opts, check: true });
+      const checkMs = Date.now() - t1;
+      console.log(
+        `zlib chain: ${line.split('\t')[0]} in ${firstMs} ms; --check rebuild ${checkMs} ms; output ${output}`,
+      );
+      expect(check.exitCode).toBe(0);
+      expect(check.lines).toContain(`ok\tzlib\t${output}`);
+
+      const out = mkdtempSync(join(tmpdir(), 'eos-zlib-chain-out-'));
+      await store.materialize(output, out);
+      const lib = join(out, 'usr/lib/x86_64-linux-gnu/libz.so.1.2.13');
+      expect(existsSync(join(out, 'usr/include/zlib.h'))).toBe(true);
+      const dyn = execFileSync('readelf', ['-d', '-W', lib], { encoding: 'utf8' });
+      expect([...dyn.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1])).toEqual([
+        'libc.so.6',
+      ]);
+      expect(dyn).toMatch(/\(SONAME\)\s+Library soname: \[libz\.so\.1\]/);
+      expect(dyn).not.toMatch(/RPATH|RUNPATH/);
+      execFileSync('rm', ['-rf', out, ws]);
+    }, 900_000);
+  },
+);
