@@ -473,6 +473,12 @@ class ClosureComputer {
 
   /** Every verneed entry of every loaded object against the object loaded for its file. */
   private checkVersions(ns: Loaded[]): void {
+    // ld.so binds a versioned reference to the first object of the global scope (the root and
+    // everything it loaded) that defines the name at that version; the verneed file only has to
+    // define the version node. glibc 2.34+ relies on this: libpthread.so.0 and libdl.so.2 are stubs
+    // whose symbols live in libc.so.6.
+    const inScope = (name: string, version: string): boolean =>
+      ns.some((l) => l.dec.exports.has(`${name}@@${version}`) || l.dec.exports.has(`${name}@${version}`));
     for (const obj of ns) {
       const req = obj.dec.iface?.requires;
       for (const need of obj.dec.elf.versionNeeds) {
@@ -481,8 +487,9 @@ class ClosureComputer {
         if (!provider.dec.hasVerdef) {
           // ld.so accepts a provider without version definitions (a warning at most); symbols bind by name.
           for (const s of req?.symbols[need.file] ?? []) {
-            const name = s.slice(0, s.indexOf('@'));
-            if (!provider.dec.plainExports.has(name))
+            const at = s.indexOf('@');
+            const name = s.slice(0, at);
+            if (!provider.dec.plainExports.has(name) && !inScope(name, s.slice(at + 1)))
               this.unsatisfied.push(missingSymbol(obj, need.file, provider, s));
           }
           continue;
@@ -505,11 +512,7 @@ class ClosureComputer {
           const name = s.slice(0, at);
           const version = s.slice(at + 1);
           if (missingVersions.has(version)) continue;
-          if (
-            provider.dec.exports.has(`${name}@@${version}`) ||
-            provider.dec.exports.has(`${name}@${version}`)
-          )
-            continue;
+          if (inScope(name, version)) continue;
           this.unsatisfied.push(missingSymbol(obj, need.file, provider, s));
         }
       }

@@ -233,6 +233,58 @@ describe('computeClosure over byte-built ELF files', () => {
     ]);
   });
 
+  it('binds a versioned symbol to any object in scope defining it at that version (glibc stubs)', async () => {
+    const stub = buildElf({
+      bits: 64,
+      endian: 'little',
+      soname: 'libdemo.so.1',
+      symbols: [],
+      verdefs: [
+        { index: 1, flags: 1, names: ['libdemo.so.1'] },
+        { index: 2, flags: 0, names: ['DEMO_1.0'] },
+        { index: 3, flags: 0, names: ['DEMO_2.0', 'DEMO_1.0'] },
+      ],
+    });
+    const fullLibc = buildElf({
+      bits: 64,
+      endian: 'little',
+      soname: 'libc.so.6',
+      symbols: [
+        ...['puts', 'printf', '__cxa_finalize'].map((name) => ({
+          name,
+          bind: 1,
+          type: 2,
+          shndx: 7,
+          versym: 2,
+        })),
+        { name: 'demo_new', bind: 1, type: 2, shndx: 7, versym: 4 },
+        { name: 'demo_old', bind: 1, type: 2, shndx: 7, versym: 0x8003 },
+      ],
+      verdefs: [
+        { index: 1, flags: 1, names: ['libc.so.6'] },
+        { index: 2, flags: 0, names: ['GLIBC_2.2.5'] },
+        { index: 3, flags: 0, names: ['DEMO_1.0'] },
+        { index: 4, flags: 0, names: ['DEMO_2.0'] },
+      ],
+    });
+    const tree = memoryTree({
+      ...base,
+      '/usr/lib/x86_64-linux-gnu/libc.so.6': fullLibc,
+      '/usr/lib/libdemo.so.1': stub,
+    });
+    const c = await computeClosure({ tree, roots: { paths: ['/bin/demo'] } });
+    expect(c.unsatisfied).toEqual([]);
+    // without the definitions in libc, the stub's missing symbols are named
+    const bare = await computeClosure({
+      tree: memoryTree({ ...base, '/usr/lib/libdemo.so.1': stub }),
+      roots: { paths: ['/bin/demo'] },
+    });
+    expect(bare.unsatisfied.map((u) => (u.kind === 'missing-symbol' ? u.symbol : u.kind))).toEqual([
+      'demo_new@DEMO_2.0',
+      'demo_old@DEMO_1.0',
+    ]);
+  });
+
   it('a non-ELF candidate stops the search (ld.so: invalid ELF header); a missing interpreter is named', async () => {
     const tree = memoryTree({
       '/bin/demo': prog,
