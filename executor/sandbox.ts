@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SandboxError } from '../src/index.ts';
+import { BuildFailedError, SandboxError } from '../src/index.ts';
 
 /** Where the writable directories appear inside the sandbox. */
 export const SANDBOX_BUILD_DIR = '/build';
@@ -61,6 +61,30 @@ export interface SandboxSpec {
   timeoutMs: number;
   /** The log file for stdout and stderr (created or truncated). */
   logPath: string;
+  /**
+   * Cancels the run: the sandbox's process group gets SIGTERM, then SIGKILL after
+   * {@link SANDBOX_KILL_GRACE_MS}; the run rejects once every process of it is gone.
+   */
+  signal?: AbortSignal;
+}
+
+/** How long a cancelled sandbox has between SIGTERM and SIGKILL, in milliseconds. */
+export const SANDBOX_KILL_GRACE_MS = 1000;
+
+/** The reason an abort signal carries, as text (for error details). */
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r.message : r === undefined ? 'aborted' : String(r);
+}
+
+/**
+ * The error a cancelled sandbox run rejects with: E22 with `data.reason` `'cancelled'`.
+ * @param what names the run (the atom, or the log path)
+ */
+export function cancelledError(what: string, signal: AbortSignal): BuildFailedError {
+  return new BuildFailedError(`${what}: build cancelled (${abortReason(signal)})`, {
+    data: { reason: 'cancelled', cancelled: true },
+  });
 }
 
 /** How the sandbox ended. */
@@ -181,9 +205,12 @@ function sandboxCommand(spec: SandboxSpec, bwrap: string, mnt: string | undefine
  * Runs a command in the sandbox and waits for it (and everything it started) to end.
  * @throws SandboxError E21 when bubblewrap is missing, a mount point is absent from the world,
  *   a composefs path cannot be an overlay option, or the sandbox cannot start
+ * @throws BuildFailedError E22 with `data.reason` `'cancelled'` when `spec.signal` aborts (after
+ *   the whole sandbox is gone), or was aborted before the start (nothing runs)
  */
 export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   const bwrap = findBwrap();
+  if (spec.signal?.aborted) throw cancelledError(`sandbox ${spec.logPath}`, spec.signal);
   let mnt: string | undefined;
   if (spec.composefs) {
     for (const p of [spec.composefs.image, spec.composefs.objectsDir])
@@ -207,14 +234,31 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
         detached: true,
       });
       let timedOut = false;
+      const killGroup = (sig: NodeJS.Signals): void => {
+        try {
+          process.kill(-child.pid!, sig);
+        } catch {
+          child.kill(sig);
+        }
+      };
       const timer = setTimeout(() => {
         timedOut = true;
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
+        killGroup('SIGKILL');
       }, spec.timeoutMs);
+      // Cancellation: SIGTERM to the group (bwrap's PID namespace dies with it), SIGKILL after a grace.
+      let graceTimer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        killGroup('SIGTERM');
+        graceTimer = setTimeout(() => killGroup('SIGKILL'), SANDBOX_KILL_GRACE_MS);
+      };
+      spec.signal?.addEventListener('abort', onAbort, { once: true });
+      if (spec.signal?.aborted) onAbort(); // aborted while the log was being opened
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        spec.signal?.removeEventListener('abort', onAbort);
+        process.removeListener('exit', onExit);
+      };
       const onExit = (): void => {
         try {
           process.kill(-child.pid!, 'SIGKILL');
@@ -224,14 +268,16 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
       };
       process.once('exit', onExit);
       child.on('error', (e) => {
-        clearTimeout(timer);
-        process.removeListener('exit', onExit);
+        cleanup();
         reject(new SandboxError(`bwrap: cannot start (${e.message})`));
       });
       child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        process.removeListener('exit', onExit);
-        resolve({ exitCode: code, signal, timedOut, durationMs: Date.now() - t0 });
+        cleanup();
+        if (spec.signal?.aborted) {
+          // The leader is gone; whatever of its group ignored SIGTERM goes now, not after the grace.
+          killGroup('SIGKILL');
+          reject(cancelledError(`sandbox ${spec.logPath}`, spec.signal));
+        } else resolve({ exitCode: code, signal, timedOut, durationMs: Date.now() - t0 });
       });
     });
   } finally {
