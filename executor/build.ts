@@ -23,7 +23,7 @@ import { fetchSource } from './fetch/fetch.ts';
 import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
 import { runProc } from './proc.ts';
 import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
-import { runSandbox } from './sandbox.ts';
+import { cancelledError, runSandbox } from './sandbox.ts';
 import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
 import { stagingDir } from './seed/seed.ts';
 import {
@@ -75,6 +75,12 @@ export interface BuildRequest {
   worldMount?: WorldMount | 'auto';
   /** Sign the record with this builder key (purpose `builds`) from the configuration directory. */
   signKey?: { config: string; name: string };
+  /**
+   * Cancels the build: the sandbox is killed whole, nothing is stored for it (no log, output tree,
+   * record or root) and its temporary directories are removed; the build rejects with E22
+   * (`data.reason` `'cancelled'`).
+   */
+  signal?: AbortSignal;
 }
 
 /** What a build produced. */
@@ -182,11 +188,17 @@ async function putFileBlob(store: Store, path: string): Promise<Digest> {
 /**
  * Builds one atom (see the module comment).
  * @throws BuildFailedError E22 when the recipe exits non-zero or times out (the log is stored and
- *   named); FixedOutputMismatchError E13; SandboxError E21; CompositionError E18; BuildClosureError E7
+ *   named), or when `req.signal` aborts (`data.reason` `'cancelled'`; nothing stored); FixedOutputMismatchError E13; SandboxError E21; CompositionError E18; BuildClosureError E7
  */
 export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
   const t0 = Date.now();
   const store = req.store;
+  const signal = req.signal;
+  /** Throws the cancellation error when the signal has aborted (checked between the steps). */
+  const checkCancelled = (): void => {
+    if (signal?.aborted) throw cancelledError(`${req.label} ${req.version}`, signal);
+  };
+  checkCancelled();
   const recipe = loadRecipe(req.recipe);
   // Plain JSON objects (a TOML parser may hand over null-prototype tables).
   const args = JSON.parse(JSON.stringify(req.args ?? {})) as Record<string, RecipeArg>;
@@ -205,6 +217,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       ? { image: await worldImage(store, world.root), objectsDir: store.dir('objects') }
       : undefined;
 
+  checkCancelled();
   const top = await stagingDir(store, 'build');
   try {
     const buildDir = join(top, 'build');
@@ -219,7 +232,9 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     const sourceDateEpoch = req.sourceDateEpoch ?? 1700000000;
     const logFile = join(top, 'log');
     const triplet = TRIPLETS[req.seed.arch] ?? `${req.seed.arch}-linux-gnu`;
+    checkCancelled();
     const r = await runSandbox({
+      ...(signal ? { signal } : {}),
       worldDir,
       ...(composefs ? { composefs } : {}),
       buildDir,
@@ -233,7 +248,12 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
         ...recipeEnv(args),
         EOS_TRIPLET: triplet,
       },
+    }).catch((e: unknown) => {
+      // Name the atom in the cancellation error (the sandbox only knows its log path).
+      if (signal?.aborted) throw cancelledError(`${req.label} ${req.version}`, signal);
+      throw e;
     });
+    checkCancelled(); // aborted as the recipe ended: its output is not stored
     const log = await putFileBlob(store, logFile);
     const logPath = store.blobPath(log);
     if (r.exitCode !== 0) {
@@ -247,6 +267,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       );
     }
     const warnings = await checkOutput(outputDir);
+    checkCancelled();
     const output = (await store.ingest(outputDir)).digest;
     const record: BuildRecord = {
       format: 'eos-build-record',
@@ -266,6 +287,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       durationMs: Date.now() - t0,
       warnings,
     };
+    checkCancelled(); // no record or root for a cancelled build
     const recordDigest = await store.putBlob(encodeBuildRecord(record));
     if (recordDigest !== buildRecordDigest(record)) throw new Error('build record digest mismatch');
     await store.addRoot(`build-${digestHex(recordDigest).slice(0, 16)}`, recordDigest);

@@ -59,6 +59,8 @@ export {
   SANDBOX_BUILD_DIR,
   SANDBOX_OUTPUT_DIR,
   SANDBOX_MOUNT_POINTS,
+  SANDBOX_KILL_GRACE_MS,
+  cancelledError,
   type ComposefsRoot,
   type SandboxSpec,
   type SandboxResult,

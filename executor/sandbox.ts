@@ -10,11 +10,11 @@
  * @see specs/executor.md §4
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SandboxError } from '../src/index.ts';
+import { BuildFailedError, SandboxError } from '../src/index.ts';
 
 /** Where the writable directories appear inside the sandbox. */
 export const SANDBOX_BUILD_DIR = '/build';
@@ -61,6 +61,90 @@ export interface SandboxSpec {
   timeoutMs: number;
   /** The log file for stdout and stderr (created or truncated). */
   logPath: string;
+  /**
+   * Cancels the run: the sandbox's process group gets SIGTERM, then SIGKILL after
+   * {@link SANDBOX_KILL_GRACE_MS}; the run rejects once every process of it is gone.
+   */
+  signal?: AbortSignal;
+}
+
+/** How long a cancelled sandbox has between SIGTERM and SIGKILL, in milliseconds. */
+export const SANDBOX_KILL_GRACE_MS = 1000;
+
+/** A process as `/proc` shows it: its PID and start time (clock ticks since boot), against PID reuse. */
+interface ProcId {
+  pid: number;
+  start: string;
+}
+
+/** A process's parent, start time (clock ticks since boot) and whether it is a zombie, from `/proc/<pid>/stat`. */
+function procStat(pid: number): { ppid: number; start: string; zombie: boolean } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), start: f[19]!, zombie: f[0] === 'Z' || f[0] === 'X' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every descendant of `pid` (one scan of `/proc`). */
+function descendants(pid: number): ProcId[] {
+  const kids = new Map<number, ProcId[]>();
+  for (const n of readdirSync('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    const st = procStat(Number(n));
+    if (!st) continue;
+    const list = kids.get(st.ppid) ?? [];
+    list.push({ pid: Number(n), start: st.start });
+    kids.set(st.ppid, list);
+  }
+  const out: ProcId[] = [];
+  const todo = [pid];
+  while (todo.length > 0)
+    for (const k of kids.get(todo.pop()!) ?? []) {
+      out.push(k);
+      todo.push(k.pid);
+    }
+  return out;
+}
+
+/** Whether the process still runs (the same one: its start time matches; zombies have ended). */
+function running(p: ProcId): boolean {
+  const st = procStat(p.pid);
+  return st !== undefined && st.start === p.start && !st.zombie;
+}
+
+/**
+ * Kills the processes still running with SIGKILL and waits (up to `limitMs`) until none runs:
+ * a PID namespace's init ends only after every process in it has.
+ */
+async function killAndWait(procs: ProcId[], limitMs: number): Promise<void> {
+  const end = Date.now() + limitMs;
+  for (const p of procs)
+    if (running(p))
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+  while (procs.some(running) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** The reason an abort signal carries, as text (for error details). */
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r.message : r === undefined ? 'aborted' : String(r);
+}
+
+/**
+ * The error a cancelled sandbox run rejects with: E22 with `data.reason` `'cancelled'`.
+ * @param what names the run (the atom, or the log path)
+ */
+export function cancelledError(what: string, signal: AbortSignal): BuildFailedError {
+  return new BuildFailedError(`${what}: build cancelled (${abortReason(signal)})`, {
+    data: { reason: 'cancelled', cancelled: true },
+  });
 }
 
 /** How the sandbox ended. */
@@ -181,9 +265,12 @@ function sandboxCommand(spec: SandboxSpec, bwrap: string, mnt: string | undefine
  * Runs a command in the sandbox and waits for it (and everything it started) to end.
  * @throws SandboxError E21 when bubblewrap is missing, a mount point is absent from the world,
  *   a composefs path cannot be an overlay option, or the sandbox cannot start
+ * @throws BuildFailedError E22 with `data.reason` `'cancelled'` when `spec.signal` aborts (after
+ *   the whole sandbox is gone), or was aborted before the start (nothing runs)
  */
 export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   const bwrap = findBwrap();
+  if (spec.signal?.aborted) throw cancelledError(`sandbox ${spec.logPath}`, spec.signal);
   let mnt: string | undefined;
   if (spec.composefs) {
     for (const p of [spec.composefs.image, spec.composefs.objectsDir])
@@ -207,14 +294,37 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
         detached: true,
       });
       let timedOut = false;
+      const killGroup = (sig: NodeJS.Signals): void => {
+        try {
+          process.kill(-child.pid!, sig);
+        } catch {
+          child.kill(sig);
+        }
+      };
       const timer = setTimeout(() => {
         timedOut = true;
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
+        killGroup('SIGKILL');
       }, spec.timeoutMs);
+      // Cancellation: SIGTERM to the group (bwrap's PID namespace dies with it), SIGKILL after a grace.
+      // The sandbox's processes are taken before the kill: bwrap's inner init is in its own session.
+      let graceTimer: NodeJS.Timeout | undefined;
+      let tree: ProcId[] = [];
+      const onAbort = (): void => {
+        tree = descendants(child.pid!);
+        killGroup('SIGTERM');
+        graceTimer = setTimeout(() => {
+          killGroup('SIGKILL');
+          void killAndWait(tree, 0);
+        }, SANDBOX_KILL_GRACE_MS);
+      };
+      spec.signal?.addEventListener('abort', onAbort, { once: true });
+      if (spec.signal?.aborted) onAbort(); // aborted while the log was being opened
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        spec.signal?.removeEventListener('abort', onAbort);
+        process.removeListener('exit', onExit);
+      };
       const onExit = (): void => {
         try {
           process.kill(-child.pid!, 'SIGKILL');
@@ -224,14 +334,17 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
       };
       process.once('exit', onExit);
       child.on('error', (e) => {
-        clearTimeout(timer);
-        process.removeListener('exit', onExit);
+        cleanup();
         reject(new SandboxError(`bwrap: cannot start (${e.message})`));
       });
       child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        process.removeListener('exit', onExit);
-        resolve({ exitCode: code, signal, timedOut, durationMs: Date.now() - t0 });
+        cleanup();
+        if (spec.signal?.aborted) {
+          // The leader is gone; whatever of the sandbox is left goes now, and is waited for.
+          const why = cancelledError(`sandbox ${spec.logPath}`, spec.signal);
+          killGroup('SIGKILL');
+          void killAndWait(tree, 10_000).then(() => reject(why));
+        } else resolve({ exitCode: code, signal, timedOut, durationMs: Date.now() - t0 });
       });
     });
   } finally {

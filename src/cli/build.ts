@@ -255,6 +255,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
           baseDir: n.dir,
           jobs: ctx.makeJobs,
           actionId: ctx.action,
+          signal: ctx.signal, // SIGINT/SIGTERM kill the sandbox; nothing is stored
           ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
           ...(opts.signKey ? { signKey: { config: configDir(), name: opts.signKey } } : {}),
           ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
