@@ -53,6 +53,12 @@ export interface BuildRunOptions<N extends SchedNode> {
   /** Exit status when cancelled (130 SIGINT, 143 SIGTERM). */
   cancelledExit?: () => number;
   /** Also receives every event (a live progress display). */
+  /**
+   * Called with each stdout line (header, `[i/N]`, result records) the moment it happens, for a
+   * live display; those lines are then not repeated in the result's `lines`, which keeps only
+   * the summary. Absent: every line is returned in `lines` at the end.
+   */
+  onLine?: (line: string) => void;
   onEvent?: (e: SchedulerEvent) => void;
   /** The log path of a label, named in `FAIL` lines when the executor's error names none. */
   logPath?: (label: string) => string;
@@ -112,7 +118,9 @@ export async function runBuild<N extends SchedNode>(opts: BuildRunOptions<N>): P
     };
   }
   const history = opts.historyPath ? await readHistory(opts.historyPath) : new Map<string, number>();
-  const lines = [buildHeader(nodes.length, opts.storeDir)];
+  const lines: string[] = [];
+  const say = (l: string) => (opts.onLine ? opts.onLine(l) : lines.push(l));
+  say(buildHeader(nodes.length, opts.storeDir));
   const events: SchedulerEvent[] = [];
   const result = await schedule({
     nodes,
@@ -128,7 +136,7 @@ export async function runBuild<N extends SchedNode>(opts: BuildRunOptions<N>): P
     ...(opts.clock ? { clock: opts.clock } : {}),
     onEvent: (e) => {
       events.push(e);
-      lines.push(...formatBuildEvent(e, opts.logPath));
+      for (const l of formatBuildEvent(e, opts.logPath)) say(l);
       opts.onEvent?.(e);
     },
   });

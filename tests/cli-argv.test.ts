@@ -245,7 +245,9 @@ describe('main.ts argv mapping', () => {
     const r = await runs(argv);
     expect(r.code).toBe(0);
     expect(r.module).toBe(module);
-    expect(r.opts).toEqual({ store, json: false, ...expected });
+    const { emit, ...opts } = r.opts as { emit?: unknown };
+    expect(typeof emit).toBe('function'); // main.ts's live stdout sink
+    expect(opts).toEqual({ store, json: false, ...expected });
   });
 
   it('missing arguments and required options are usage errors (exit 2), and nothing runs', async () => {

@@ -228,6 +228,11 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       signal: sig.signal,
       cancelledExit: () => SIGNAL_EXIT[(sig.received() ?? 'SIGINT') as 'SIGINT' | 'SIGTERM'],
       onEvent: (e) => display.onEvent(e),
+      // Records go to stdout as they happen, unless the progress bar shares the terminal with them
+      // (then they follow the bar at the end) or --json collects everything into one document.
+      ...(!opts.json && !(process.stdout.isTTY && process.stderr.isTTY) && opts.emit
+        ? { onLine: opts.emit }
+        : {}),
       rebuilder: storeRebuilder(store, signer ? { signer } : {}),
       key: (n, depOutputs) =>
         actionId({

@@ -17,7 +17,11 @@ type Loader = () => Promise<{ run: (opts: never) => Promise<CommandResult> }>;
 /** Builds the options object a command's `run` receives: its own args/options plus the globals. */
 function globals(cmd: Command): GlobalOptions {
   const g = cmd.optsWithGlobals() as { store?: string; json?: boolean };
-  return { store: storeDir(g.store), json: Boolean(g.json) };
+  return {
+    store: storeDir(g.store),
+    json: Boolean(g.json),
+    emit: (line: string) => void process.stdout.write(line + '\n'),
+  };
 }
 
 let pending: Promise<CommandResult> | undefined;

@@ -21,4 +21,9 @@ export interface GlobalOptions {
   store: string;
   /** `--json` was given. */
   json: boolean;
+  /**
+   * Prints one stdout line at once (plain mode), for commands whose records should appear live
+   * (`eos build`); `main.ts` provides it, so printing still happens only there.
+   */
+  emit?: (line: string) => void;
 }

@@ -109,3 +109,22 @@ describe('runBuild (eos build without the lock)', () => {
     ).rejects.toThrow('[E7] a depends on missing, which is not in the build graph');
   });
 });
+
+describe('runBuild live lines (onLine)', () => {
+  it('hands each record line over the moment it happens and returns only the summary', async () => {
+    const opts = options(new MemoryActionCache());
+    const seen: { line: string; at: number }[] = [];
+    const r = await opts.clock.run(
+      runBuild({ ...opts, onLine: (line) => seen.push({ line, at: opts.clock.now() }) }),
+    );
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(/^4 atom\(s\): 4 ok/);
+    expect(seen[0]!.line).toMatch(/^→ building 4 atom\(s\) into \/s/);
+    // zlib's ok line arrives when zlib finishes (t = 10 ms), long before curl ends the build (t = 60 ms)
+    const zlibOk = seen.find((s) => s.line.startsWith('ok\tzlib\t'));
+    const curlOk = seen.find((s) => s.line.startsWith('ok\tcurl\t'));
+    expect(zlibOk?.at).toBe(10);
+    expect(curlOk?.at).toBe(60);
+    expect(seen.map((s) => s.line).filter((l) => /^\[\d\/4\]/.test(l))).toHaveLength(4);
+  });
+});
