@@ -39,7 +39,9 @@ import {
 } from '../../executor/index.ts';
 import { actionId, schedule, storeRebuilder, type SyntheticNode } from '../../scheduler/index.ts';
 
-const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
+const positional = process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
 const [dagPath, storePath, jobsArg] = positional;
 function opt(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -185,7 +187,10 @@ if (calibrate > 0) {
   for (let i = 0; i < calibrate; i++) {
     const t = performance.now();
     await new Promise<void>((resolve, reject) => {
-      const c = spawn('/bin/sh', ['-c', cmd], { env: { OUTPUT: plainDir, PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
+      const c = spawn('/bin/sh', ['-c', cmd], {
+        env: { OUTPUT: plainDir, PATH: '/usr/bin:/bin' },
+        stdio: 'ignore',
+      });
       c.on('error', reject);
       c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sh exited ${code}`))));
     });
