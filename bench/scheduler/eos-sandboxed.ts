@@ -19,7 +19,10 @@
  * sequential sandbox runs against N sequential unsandboxed `sh -c` spawns of the same command.
  *
  * Usage: npx tsx bench/scheduler/eos-sandboxed.ts DAG.json STORE_DIR JOBS
- *          [--world-mount auto|composefs|hardlink] [--calibrate N]
+ *          [--world-mount auto|composefs|hardlink] [--calibrate N] [--output-as tree|blob]
+ *
+ * `--output-as blob` (a diagnostic, not the executor's behaviour) stores only `$OUTPUT/out` as a
+ * blob, as eos-trivial.ts does, to separate the sandbox's cost from the tree ingest's.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
@@ -49,13 +52,19 @@ function opt(name: string, def: string): string {
 }
 if (!dagPath || !storePath) {
   process.stderr.write(
-    'usage: eos-sandboxed.ts DAG.json STORE_DIR JOBS [--world-mount auto|composefs|hardlink] [--calibrate N]\n',
+    'usage: eos-sandboxed.ts DAG.json STORE_DIR JOBS [--world-mount auto|composefs|hardlink] [--calibrate N] [--output-as tree|blob]\n',
   );
   process.exit(2);
 }
 const jobs = Number(jobsArg ?? 2);
 const calibrate = Number(opt('calibrate', '0'));
 const requestedMount = opt('world-mount', 'auto') as WorldMount | 'auto';
+/** `tree` (default, as buildAtom): `$OUTPUT` ingested as a tree; `blob`: only `$OUTPUT/out` stored as a blob (diagnostic). */
+const outputAs = opt('output-as', 'tree');
+if (outputAs !== 'tree' && outputAs !== 'blob') {
+  process.stderr.write(`--output-as ${outputAs}: expected tree or blob\n`);
+  process.exit(2);
+}
 
 const t0 = performance.now();
 const nodes = JSON.parse(await fs.readFile(dagPath, 'utf8')) as SyntheticNode[];
@@ -161,7 +170,10 @@ const res = await schedule({
       sandboxMsTotal += ms;
       const log = await st.putBlob(await fs.readFile(join(top, 'log')));
       const ti = performance.now();
-      const output = (await st.ingest(join(top, 'output'))).digest;
+      const output =
+        outputAs === 'tree'
+          ? (await st.ingest(join(top, 'output'))).digest
+          : await st.putBlob(await fs.readFile(join(top, 'output', 'out')));
       ingestMsTotal += performance.now() - ti;
       executorMsTotal += performance.now() - te;
       return { output, world: world.root, log };
@@ -212,6 +224,7 @@ process.stdout.write(
     inProcessS,
     worldSetupS,
     worldMount,
+    outputAs,
     world: world.root,
     executed,
     counts,

@@ -8,7 +8,7 @@
  * Prints seconds and the Eos/Nix ratios. Needs Debian's nix-bin (`scripts/setup.sh --bench`).
  *
  * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2]
- *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50]]
+ *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +26,7 @@ const jobs = Number(arg('jobs', String(availableParallelism())));
 const sandbox = process.argv.includes('--sandbox');
 const worldMount = arg('world-mount', 'auto');
 const calibrate = arg('calibrate', '50');
+const outputAs = arg('output-as', 'tree');
 
 interface EosRun {
   wallS: number;
@@ -95,7 +96,13 @@ try {
   const eos = (calibrateRuns?: string): EosRun => {
     const t = performance.now();
     const extra = sandbox
-      ? ['--world-mount', worldMount, ...(calibrateRuns ? ['--calibrate', calibrateRuns] : [])]
+      ? [
+          '--world-mount',
+          worldMount,
+          '--output-as',
+          outputAs,
+          ...(calibrateRuns ? ['--calibrate', calibrateRuns] : []),
+        ]
       : [];
     const r = spawnSync(
       process.execPath,
@@ -123,7 +130,9 @@ try {
   const f = (x: number) => x.toFixed(2);
   console.log(
     `same DAG: ${n} nodes, ${edges} edges (${family}), jobs ${jobs}; nix-build unsandboxed, eos ${
-      sandbox ? `SANDBOXED (bwrap, world mounted by ${eosCold.worldMount})` : 'unsandboxed'
+      sandbox
+        ? `SANDBOXED (bwrap, world mounted by ${eosCold.worldMount}, output stored as ${outputAs === 'tree' ? 'a tree, as the executor does' : 'a blob: diagnostic'})`
+        : 'unsandboxed'
     }`,
   );
   console.log(['', 'nix-build s', 'eos s (process)', 'eos s (in-process)', 'eos/nix'].join('\t'));
@@ -137,7 +146,7 @@ try {
     const ms = (x: number | undefined) => (x ?? 0).toFixed(1);
     console.log(
       `eos cold, per action (mean over ${eosCold.executed}, ${jobs} at a time): sandbox run ${ms(eosCold.meanSandboxMs)} ms, ` +
-        `output ingest ${ms(eosCold.meanIngestMs)} ms, whole executor ${ms(eosCold.meanExecutorMs)} ms; ` +
+        `output store ${ms(eosCold.meanIngestMs)} ms, whole executor ${ms(eosCold.meanExecutorMs)} ms; ` +
         `world setup once ${f(eosCold.worldSetupS ?? 0)} s`,
     );
     const c = calib;
