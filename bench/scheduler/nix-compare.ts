@@ -1,11 +1,14 @@
 /**
  * bench/scheduler (Nix half): the same 1000-node DAG shape of trivial actions built by `nix-build`
  * (unsandboxed: `--option sandbox false --option build-users-group ""`) and by Eos (the real
- * scheduler, action keys and filesystem action cache, with an UNSANDBOXED trivial executor, since
- * the sandboxed executor is not wired in here), cold and as a no-op rebuild, in the same run.
+ * scheduler, action keys and filesystem action cache), cold and as a no-op rebuild, in the same run.
+ * By default Eos runs every action UNSANDBOXED (eos-trivial.ts); with `--sandbox` every action runs
+ * in the executor's real bubblewrap sandbox in a small world set up once per run, its `$OUTPUT`
+ * ingested into the store (eos-sandboxed.ts), and the per-action sandbox overhead is printed too.
  * Prints seconds and the Eos/Nix ratios. Needs Debian's nix-bin (`scripts/setup.sh --bench`).
  *
  * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2]
+ *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +23,22 @@ function arg(name: string, def: string): string {
 const n = Number(arg('nodes', '1000'));
 const family = arg('family', 'random') as DagFamily;
 const jobs = Number(arg('jobs', String(availableParallelism())));
+const sandbox = process.argv.includes('--sandbox');
+const worldMount = arg('world-mount', 'auto');
+const calibrate = arg('calibrate', '50');
+const outputAs = arg('output-as', 'tree');
+
+interface EosRun {
+  wallS: number;
+  inProcessS: number;
+  executed: number;
+  worldSetupS?: number;
+  worldMount?: string;
+  meanSandboxMs?: number;
+  meanIngestMs?: number;
+  meanExecutorMs?: number;
+  calibration?: { runs: number; sandboxMs: number; plainMs: number; overheadMs: number };
+}
 
 function nixExpr(nodes: SyntheticNode[], salt: string): string {
   const lines = nodes.map((x) => `  ${x.label} = mk "${x.label}" [ ${x.deps.join(' ')} ];`);
@@ -73,30 +92,49 @@ try {
   const nixNoop = timed('nix-build', nixArgs);
 
   const store = join(dir, 'eos-store');
-  const eos = (): { wallS: number; inProcessS: number; executed: number } => {
+  const script = sandbox ? 'eos-sandboxed.ts' : 'eos-trivial.ts';
+  const eos = (calibrateRuns?: string): EosRun => {
     const t = performance.now();
+    const extra = sandbox
+      ? [
+          '--world-mount',
+          worldMount,
+          '--output-as',
+          outputAs,
+          ...(calibrateRuns ? ['--calibrate', calibrateRuns] : []),
+        ]
+      : [];
     const r = spawnSync(
       process.execPath,
       [
         '--import',
         'tsx',
-        join(import.meta.dirname, 'eos-trivial.ts'),
+        join(import.meta.dirname, script),
         join(dir, 'dag.json'),
         store,
         String(jobs),
+        ...extra,
       ],
       { encoding: 'utf8', maxBuffer: 1 << 26 },
     );
     const wallS = (performance.now() - t) / 1000;
-    if (r.status !== 0) throw new Error(`eos-trivial failed: ${r.stderr}`);
-    return { wallS, ...JSON.parse(r.stdout) };
+    if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
+    return { ...(JSON.parse(r.stdout) as Omit<EosRun, 'wallS'>), wallS };
   };
   const eosCold = eos();
   const eosNoop = eos();
+  // A third run on the warm store (all cached) measures the sandbox alone, outside the timed runs.
+  const calib = sandbox ? eos(calibrate).calibration : undefined;
   if (eosCold.executed !== n || eosNoop.executed !== 0) throw new Error('eos: unexpected execution counts');
 
   const f = (x: number) => x.toFixed(2);
-  console.log(`same DAG: ${n} nodes, ${edges} edges (${family}), jobs ${jobs}; both unsandboxed`);
+  console.log(
+    `same DAG: ${n} nodes, ${edges} edges (${family}), jobs ${jobs}; nix-build unsandboxed, eos ${
+      sandbox
+        ? `SANDBOXED (bwrap, world mounted by ${eosCold.worldMount}, output stored as ${outputAs === 'tree' ? 'a tree, as the executor does' : 'a blob: diagnostic'})`
+        : 'unsandboxed'
+    }`,
+  );
   console.log(['', 'nix-build s', 'eos s (process)', 'eos s (in-process)', 'eos/nix'].join('\t'));
   console.log(
     ['cold', f(nixCold), f(eosCold.wallS), f(eosCold.inProcessS), f(eosCold.wallS / nixCold)].join('\t'),
@@ -104,6 +142,20 @@ try {
   console.log(
     ['no-op', f(nixNoop), f(eosNoop.wallS), f(eosNoop.inProcessS), f(eosNoop.wallS / nixNoop)].join('\t'),
   );
+  if (sandbox) {
+    const ms = (x: number | undefined) => (x ?? 0).toFixed(1);
+    console.log(
+      `eos cold, per action (mean over ${eosCold.executed}, ${jobs} at a time): sandbox run ${ms(eosCold.meanSandboxMs)} ms, ` +
+        `output store ${ms(eosCold.meanIngestMs)} ms, whole executor ${ms(eosCold.meanExecutorMs)} ms; ` +
+        `world setup once ${f(eosCold.worldSetupS ?? 0)} s`,
+    );
+    const c = calib;
+    if (c)
+      console.log(
+        `sandbox overhead per action (${c.runs} sequential runs of the same sh -c): sandboxed ${ms(c.sandboxMs)} ms, ` +
+          `plain spawn ${ms(c.plainMs)} ms, overhead ${ms(c.overheadMs)} ms`,
+      );
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
