@@ -37,7 +37,7 @@ import {
 import { checkChildrenPresent } from './closure.ts';
 import { DIRS, ensureLayout, checkFormat, renameInto, shardedPath } from './layout.ts';
 import { lockExclusive, lockShared, type StoreLock } from './lock.ts';
-import { FilePool, sharedFilePool } from './pool.ts';
+import { FilePool } from './pool.ts';
 import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
 import type { BlobStore, ObjectStore, TreeStore } from './types.ts';
 import { materializeTree, type MaterializeOptions, type MaterializeReport } from './materialize.ts';
@@ -332,7 +332,7 @@ export class Store implements ObjectStore {
         data: { path: abs },
       });
     return this.withWriteLock(async () => {
-      const pool = opts.threads === undefined ? sharedFilePool() : new FilePool(opts.threads);
+      const pool = new FilePool(opts.threads);
       const state: IngestState = {
         store: this,
         pool,
@@ -375,12 +375,12 @@ export class Store implements ObjectStore {
       } catch (e) {
         // Leave no temp files behind for a failed ingest (objects already renamed are complete).
         state.failed = true;
-        await pool.abort(state);
+        await pool.abort();
         await new Promise((r) => setTimeout(r, 0));
         for (const b of state.staged) rmSync(b.tmp, { force: true });
         throw e;
       } finally {
-        if (opts.threads !== undefined) await pool.close(); // the shared pool stays for the next ingest
+        await pool.close();
       }
     });
   }
@@ -587,7 +587,6 @@ async function ingestFile(s: IngestState, path: string): Promise<{ digest: Diges
       s.sync,
       true,
       s.reused > s.fresh,
-      s,
     );
   } catch (e) {
     const code = errno(e);
