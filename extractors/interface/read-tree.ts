@@ -5,9 +5,9 @@
  * their first four bytes.
  * @see specs/interface.md §3
  */
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { IoError, NotFoundError } from '../../src/index.ts';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fsError, walkFiles } from '../fs-walk.ts';
 import { isElf, parseElf } from '../elf/parse-elf.ts';
 import {
   assembleManifest,
@@ -15,13 +15,6 @@ import {
   type ElfFileInterface,
   type InterfaceManifest,
 } from './manifest.ts';
-
-function ioError(path: string, e: unknown): never {
-  const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'ENOENT')
-    throw new NotFoundError(`${path}: no such file or directory`, { data: { path } });
-  throw new IoError(`${path}: ${err?.message ?? String(e)}`, { data: { path }, cause: e });
-}
 
 /** True when the file at `abs` starts with the ELF magic. */
 function startsWithElfMagic(abs: string): boolean {
@@ -45,41 +38,21 @@ export function listElfFiles(root: string): { path: string; abs: string }[] {
   try {
     st = statSync(root);
   } catch (e) {
-    ioError(root, e);
+    fsError(root, e);
   }
   const out: { path: string; abs: string }[] = [];
   const visit = (abs: string, rel: string) => {
     try {
       if (startsWithElfMagic(abs)) out.push({ path: rel, abs });
     } catch (e) {
-      ioError(abs, e);
+      fsError(abs, e);
     }
   };
   if (!st.isDirectory()) {
     if (st.isFile()) visit(root, basename(root));
     return out;
   }
-  const walk = (dir: string, rel: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch (e) {
-      ioError(dir, e);
-    }
-    for (const name of names) {
-      const abs = join(dir, name);
-      const r = rel === '' ? name : `${rel}/${name}`;
-      let s;
-      try {
-        s = lstatSync(abs);
-      } catch (e) {
-        ioError(abs, e);
-      }
-      if (s.isDirectory()) walk(abs, r);
-      else if (s.isFile()) visit(abs, r);
-    }
-  };
-  walk(root, '');
+  walkFiles(root, visit);
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
@@ -97,7 +70,7 @@ export function readInterfaceManifest(root: string): InterfaceManifest {
     try {
       bytes = readFileSync(f.abs);
     } catch (e) {
-      ioError(f.abs, e);
+      fsError(f.abs, e);
     }
     parts.push(interfaceOfElf(f.path, parseElf(bytes, f.path)));
   }

@@ -5,17 +5,11 @@
  * link's path, read through it); links to directories are not followed.
  * @see specs/interface-python.md §2
  */
-import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { IoError, NotFoundError, UsageError } from '../../src/index.ts';
+import { UsageError } from '../../src/index.ts';
+import { fsError, walkFiles } from '../fs-walk.ts';
 import { buildPythonManifest, type PythonManifest, type PythonManifestOptions } from './manifest.ts';
-
-function ioError(path: string, e: unknown): never {
-  const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'ENOENT')
-    throw new NotFoundError(`${path}: no such file or directory`, { data: { path } });
-  throw new IoError(`${path}: ${err?.message ?? String(e)}`, { data: { path }, cause: e });
-}
 
 /**
  * The files of a directory tree as paths relative to it (`/`-separated), sorted by UTF-16 code units.
@@ -28,7 +22,7 @@ export function listPythonTree(root: string): string[] {
   try {
     st = statSync(root);
   } catch (e) {
-    ioError(root, e);
+    fsError(root, e);
   }
   if (!st.isDirectory())
     throw new UsageError(
@@ -38,34 +32,7 @@ export function listPythonTree(root: string): string[] {
       },
     );
   const out: string[] = [];
-  const walk = (dir: string, rel: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch (e) {
-      ioError(dir, e);
-    }
-    for (const name of names) {
-      const abs = join(dir, name);
-      const r = rel === '' ? name : `${rel}/${name}`;
-      let s;
-      try {
-        s = lstatSync(abs);
-      } catch (e) {
-        ioError(abs, e);
-      }
-      if (s.isDirectory()) walk(abs, r);
-      else if (s.isFile()) out.push(r);
-      else if (s.isSymbolicLink()) {
-        try {
-          if (statSync(abs).isFile()) out.push(r);
-        } catch {
-          // A dangling link names no file.
-        }
-      }
-    }
-  };
-  walk(root, '');
+  walkFiles(root, (_abs, rel) => out.push(rel), true);
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -85,7 +52,7 @@ export function readPythonManifest(root: string, options: PythonManifestOptions 
         try {
           return readFileSync(join(root, p));
         } catch (e) {
-          ioError(join(root, p), e);
+          fsError(join(root, p), e);
         }
       },
     },
