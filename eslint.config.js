@@ -1,8 +1,13 @@
 // ESLint flat config: typescript-eslint recommended rules plus the module-boundary rule of
-// STYLE.md: subsystems are imported only through their index.ts (no deep imports across folders).
+// STYLE.md: subsystems are imported only through their index.ts (no deep imports across folders),
+// and the layers of specs/layout.md: the kernel (src/kernel) imports no subsystem and no CLI; a
+// subsystem imports the kernel only through src/kernel/index.ts and never the CLI (src/cli).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+
+/** Relative prefixes an import can climb by (files nest at most four folders deep). */
+const UPS = ['../', '../../', '../../../', '../../../../'];
 
 const subsystems = ['atoms', 'extractors', 'composer', 'executor', 'scheduler', 'stacks'];
 
@@ -24,14 +29,39 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['src', ...subsystems.filter((o) => o !== s)].flatMap((o) =>
-                ['../', '../../', '../../../'].flatMap((up) => [`${up}${o}/*`, `!${up}${o}/index.ts`]),
+              group: ['src/kernel', ...subsystems.filter((o) => o !== s)].flatMap((o) =>
+                UPS.flatMap((up) => [`${up}${o}/*`, `!${up}${o}/index.ts`]),
               ),
               message: 'Import other subsystems and the kernel only through their index.ts',
+            },
+            {
+              group: UPS.flatMap((up) => [`${up}src/cli/*`, `${up}src/build/*`, `${up}src/index.ts`]),
+              message: 'A subsystem never imports the CLI or the build system (they sit above it)',
             },
           ],
         },
       ],
     },
   })),
+  {
+    files: ['src/kernel/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: UPS.flatMap((up) => [
+                ...subsystems.map((o) => `${up}${o}/*`),
+                `${up}cli/*`,
+                `${up}build/*`,
+                `${up}src/*`,
+              ]),
+              message: 'The kernel imports nothing above it: no subsystem, no CLI, no build system',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

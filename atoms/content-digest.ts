@@ -25,7 +25,7 @@ import {
   type Digest,
   type ObjectStore,
   type TreeEntry,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 
 /** One entry of a git tree object. */
 export interface GitTreeEntry {

@@ -13,7 +13,7 @@ import {
   type Digest,
   type Keyring,
   type TrustPolicy,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 import type { AtomSigner, AtomVerifier } from './signing.ts';
 
 /**

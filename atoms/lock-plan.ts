@@ -6,7 +6,7 @@
  * @see specs/lock.md §7–§8
  */
 import semver from 'semver';
-import { LockError, type Digest } from '../src/index.ts';
+import { LockError, type Digest } from '../src/kernel/index.ts';
 import type { Lock, LockAtom } from './lock.ts';
 import { LOCK_VERSION } from './lock.ts';
 import type { DepSpec } from './manifest.ts';

@@ -9,7 +9,7 @@
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
-import { LockError, isDigest, type Digest } from '../src/index.ts';
+import { LockError, isDigest, type Digest } from '../src/kernel/index.ts';
 import { isLabel, isVersion } from './manifest.ts';
 import { locateToml } from './toml-locate.ts';
 

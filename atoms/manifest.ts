@@ -10,7 +10,7 @@
 import semver from 'semver';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
-import { ManifestError, isDigest, type Digest } from '../src/index.ts';
+import { ManifestError, isDigest, type Digest } from '../src/kernel/index.ts';
 import { locateToml, type TomlPath } from './toml-locate.ts';
 
 /** Labels: lowercase ASCII words joined by `.`, `-`, `_` or `+`; at most 64 bytes. @see specs/atom.md §2 */

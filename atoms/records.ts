@@ -15,7 +15,7 @@ import {
   parseCanonical,
   EncodingError,
   type Digest,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 import { isLabel, isVersion } from './manifest.ts';
 
 /** The `type` of a claim record (names the format and its version). @see specs/atom.md §9.1 */

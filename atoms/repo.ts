@@ -28,7 +28,7 @@ import {
   type ObjectStore,
   parseCanonical,
   type Digest,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 import {
   contentDigestOfGitTree,
   putGitTree,

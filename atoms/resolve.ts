@@ -25,7 +25,7 @@
  */
 import Logic from 'logic-solver';
 import semver from 'semver';
-import { ResolutionError } from '../src/index.ts';
+import { ResolutionError } from '../src/kernel/index.ts';
 import type { DepSpec } from './manifest.ts';
 
 /** A published (or workspace) version of a label, with its dependency ranges. */

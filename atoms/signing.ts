@@ -6,7 +6,7 @@
  *
  * @see specs/signatures.md, specs/atom.md §9.3
  */
-import type { Digest } from '../src/index.ts';
+import type { Digest } from '../src/kernel/index.ts';
 
 /** Signs record digests with one key, for the purpose `atoms`. */
 export interface AtomSigner {

@@ -7,7 +7,7 @@
  */
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { AtomError, EosError, LockError, configDir, type ObjectStore } from '../src/index.ts';
+import { AtomError, EosError, LockError, configDir, type ObjectStore } from '../src/kernel/index.ts';
 import { checkLock, planLock, type SetAtom, type SetSnapshot, type WorkspaceAtom } from './lock-plan.ts';
 import { encodeLock, parseLock, type Lock, type LockAtom } from './lock.ts';
 import { parseManifest, type Manifest } from './manifest.ts';

@@ -19,7 +19,7 @@
  * @see specs/composition.md §9
  */
 import { parse, TomlError } from 'smol-toml';
-import { CompositionError, isDigest, type Digest } from '../src/index.ts';
+import { CompositionError, isDigest, type Digest } from '../src/kernel/index.ts';
 import { checkEntryName, checkPrefix, type EntryNode } from './composition.ts';
 
 /** Where an authored entry's node comes from. */

@@ -38,7 +38,7 @@ import {
   type Store,
   type Tree,
   type VerifiedSignature,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 import type { AuthoredComposition } from './authoring.ts';
 import {
   compositionRoot,

@@ -13,7 +13,7 @@ import {
   isDigest,
   parseCanonical,
   type Digest,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 
 /** The format version this module writes and reads. @see specs/composition.md §2 */
 export const COMPOSITION_VERSION = 1;

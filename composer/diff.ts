@@ -5,7 +5,7 @@
  *
  * @see specs/composition.md §8
  */
-import type { Digest } from '../src/index.ts';
+import type { Digest } from '../src/kernel/index.ts';
 import { nodeDigest, type Composition, type CompositionEntry } from './composition.ts';
 import { compareNames, type TreeAccess, type ViewEntry } from './view-tree.ts';
 

@@ -14,7 +14,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { digestHex, type Digest } from '../src/index.ts';
+import { digestHex, type Digest } from '../src/kernel/index.ts';
 import { CompositionStore, storeAccess, writeAtomicSync } from './compose-store.ts';
 import { computeFsVerityDigest, encodeImage } from './composefs/index.ts';
 import { viewToComposefs } from './image.ts';

@@ -5,7 +5,7 @@
  *
  * @see specs/composition.md §12
  */
-import { digestHex, type Digest } from '../src/index.ts';
+import { digestHex, type Digest } from '../src/kernel/index.ts';
 import { newInode, utf8, validateTree, type CfsInode, type ComposefsTree } from './composefs/index.ts';
 import type { TreeAccess } from './view-tree.ts';
 

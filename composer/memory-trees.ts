@@ -3,7 +3,13 @@
  * sorted by name), blobs by the digest of their bytes. The composer's pure functions run on it in
  * dry runs (`eos compose` checks a composition before anything is written) and in tests.
  */
-import { CompositionError, NotFoundError, digestBytes, digestCanonical, type Digest } from '../src/index.ts';
+import {
+  CompositionError,
+  NotFoundError,
+  digestBytes,
+  digestCanonical,
+  type Digest,
+} from '../src/kernel/index.ts';
 import { compareNames, type TreeAccess, type ViewTree } from './view-tree.ts';
 
 /** A {@link TreeAccess} held in memory, plus helpers to add blobs. */

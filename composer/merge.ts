@@ -8,7 +8,7 @@
  *
  * @see specs/composition.md §6
  */
-import { CompositionError, type Digest } from '../src/index.ts';
+import { CompositionError, type Digest } from '../src/kernel/index.ts';
 import { prefixComponents, type Composition } from './composition.ts';
 import { compareNames, subtreeEntries, type TreeAccess, type ViewEntry, type ViewTree } from './view-tree.ts';
 

@@ -4,7 +4,7 @@
  *
  * @see specs/composition.md §13
  */
-import type { Digest } from '../src/index.ts';
+import type { Digest } from '../src/kernel/index.ts';
 import type { CompositionStore } from './compose-store.ts';
 import { compositionImage } from './image-store.ts';
 import { mountingPermitted, runMaterialized, runMounted, type RunOptions, type RunResult } from './world.ts';

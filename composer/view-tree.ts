@@ -7,7 +7,7 @@
  *
  * @see specs/composition.md §6
  */
-import type { Digest } from '../src/index.ts';
+import type { Digest } from '../src/kernel/index.ts';
 
 /** A subdirectory entry. */
 export interface ViewDir {

@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
-import { MountError } from '../src/index.ts';
+import { MountError } from '../src/kernel/index.ts';
 
 /** Where a run's process sees the caller's working directory when asked (`--cwd`). */
 export const WORLD_CWD_DIR = '/work';

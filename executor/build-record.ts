@@ -4,7 +4,7 @@
  *
  * @see specs/build-record.md
  */
-import { digestCanonical, encodeCanonical, type Digest } from '../src/index.ts';
+import { digestCanonical, encodeCanonical, type Digest } from '../src/kernel/index.ts';
 import type { RecipeArg } from './recipes/recipes.ts';
 import type { SeedMode } from './seed/seed-lock.ts';
 import type { ShadowedPath } from './world.ts';

@@ -17,7 +17,7 @@ import {
   type Digest,
   type Signature,
   type Store,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 import { buildRecordDigest, encodeBuildRecord, type BuildRecord } from './build-record.ts';
 import { fetchSource } from './fetch/fetch.ts';
 import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';

@@ -3,7 +3,7 @@
  * captures output and turns a failure into a located error.
  */
 import { spawn } from 'node:child_process';
-import { IoError } from '../src/index.ts';
+import { IoError } from '../src/kernel/index.ts';
 
 /** What a finished host command printed. */
 export interface ProcResult {

@@ -21,7 +21,7 @@ import {
   type Composition,
   type ShadowedPath,
 } from '../composer/index.ts';
-import type { Digest, Store } from '../src/index.ts';
+import type { Digest, Store } from '../src/kernel/index.ts';
 import type { SeedLock } from './seed/seed-lock.ts';
 
 export type { ShadowedPath };

@@ -5,7 +5,7 @@
  */
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { IoError, NotFoundError } from '../src/index.ts';
+import { IoError, NotFoundError } from '../src/kernel/index.ts';
 
 /**
  * Turns an OS error at `path` into an Eos error.

@@ -9,7 +9,7 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { IoError, digestHex, parseDigest, type Digest, type Store } from '../src/index.ts';
+import { IoError, digestHex, parseDigest, type Digest, type Store } from '../src/kernel/index.ts';
 import { encodeCacheEntry, parseCacheEntry, type CacheEntry } from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */

@@ -6,7 +6,13 @@
  *
  * @see specs/action.md §1–§3
  */
-import { EncodingError, digestCanonical, parseDigest, type Digest, type JsonValue } from '../src/index.ts';
+import {
+  EncodingError,
+  digestCanonical,
+  parseDigest,
+  type Digest,
+  type JsonValue,
+} from '../src/kernel/index.ts';
 
 /** The format name written into every action-key object. @see specs/action.md §2 */
 export const ACTION_KEY_FORMAT = 'eos.action';

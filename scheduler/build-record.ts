@@ -14,7 +14,7 @@ import {
   validateSignature,
   type Digest,
   type Signature,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 
 /** Format name of a build record. @see specs/action.md §4 */
 export const BUILD_RECORD_FORMAT = 'eos.build-record';

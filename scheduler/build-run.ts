@@ -7,7 +7,7 @@
  *
  * @see specs/scheduler.md §10
  */
-import { UsageError } from '../src/index.ts';
+import { UsageError } from '../src/kernel/index.ts';
 import {
   buildEventJson,
   buildExitCode,

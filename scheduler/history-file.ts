@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IoError } from '../src/index.ts';
+import { IoError } from '../src/kernel/index.ts';
 import { encodeHistory, parseHistory } from './history.ts';
 import { writeFileAtomic } from './action-cache.ts';
 

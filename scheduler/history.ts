@@ -5,7 +5,7 @@
  *
  * @see specs/scheduler.md §5
  */
-import { EncodingError, encodeCanonical, parseCanonical } from '../src/index.ts';
+import { EncodingError, encodeCanonical, parseCanonical } from '../src/kernel/index.ts';
 
 /** Format name of the history file. @see specs/scheduler.md §5 */
 export const HISTORY_FORMAT = 'eos.scheduler-history';

@@ -5,7 +5,7 @@
  *
  * @see specs/scheduler.md §9
  */
-import type { Digest } from '../src/index.ts';
+import type { Digest } from '../src/kernel/index.ts';
 import type { Rebuilder } from './rebuilder.ts';
 import { topologicalOrder, type KeyFunction, type SchedNode } from './scheduler.ts';
 

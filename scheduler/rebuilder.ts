@@ -13,7 +13,7 @@ import {
   type Keyring,
   type Store,
   type TrustPolicy,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 import { openActionCache, type ActionCache } from './action-cache.ts';
 import {
   buildRecordDigest,

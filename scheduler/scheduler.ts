@@ -10,7 +10,7 @@
  * @see specs/scheduler.md, STYLE.md §4 (Build Systems à la Carte: Scheduler)
  */
 import { availableParallelism } from 'node:os';
-import { BuildClosureError, type Digest } from '../src/index.ts';
+import { BuildClosureError, type Digest } from '../src/kernel/index.ts';
 import type { Rebuilder } from './rebuilder.ts';
 import type { CacheEntry } from './build-record.ts';
 

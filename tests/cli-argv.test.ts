@@ -3,7 +3,7 @@
 // main.ts, commander and the option plumbing are real.
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main } from '../src/cli/main.ts';
-import { storeDir } from '../src/index.ts';
+import { storeDir } from '../src/kernel/index.ts';
 
 const ok = async () => ({});
 vi.mock('../src/cli/key-generate.ts', () => ({ run: vi.fn(ok) }));

@@ -12,7 +12,7 @@ import {
   parseDigest,
   DigestError,
   EncodingError,
-} from '../src/index.ts';
+} from '../src/kernel/index.ts';
 
 // BLAKE3 test vectors: the empty input and "abc" (from the BLAKE3 reference implementation).
 const EMPTY = 'blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262';

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import * as kernel from '../src/index.ts';
-import { EosError } from '../src/index.ts';
+import * as kernel from '../src/kernel/index.ts';
+import { EosError } from '../src/kernel/index.ts';
 
 const root = join(import.meta.dirname, '..');
 /**

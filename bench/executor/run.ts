@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store, parseDigest } from '../../src/index.ts';
+import { Store, parseDigest } from '../../src/kernel/index.ts';
 import {
   PrivateApt,
   buildAtom,

@@ -28,7 +28,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Store, digestBytes, type Digest } from '../../src/index.ts';
+import { Store, digestBytes, type Digest } from '../../src/kernel/index.ts';
 import {
   buildWorld,
   chooseWorldMount,

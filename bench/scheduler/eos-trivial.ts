@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store, digestBytes } from '../../src/index.ts';
+import { Store, digestBytes } from '../../src/kernel/index.ts';
 import { actionId, schedule, storeRebuilder, type SyntheticNode } from '../../scheduler/index.ts';
 
 const [dagPath, store, jobsArg] = process.argv.slice(2);

@@ -16,7 +16,7 @@ import {
   type DagFamily,
   type SyntheticNode,
 } from '../../scheduler/index.ts';
-import { digestBytes, type Digest } from '../../src/index.ts';
+import { digestBytes, type Digest } from '../../src/kernel/index.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

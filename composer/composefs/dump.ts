@@ -7,7 +7,7 @@
  *
  * @see specs/composefs.md §5
  */
-import { ComposefsError } from '../../src/index.ts';
+import { ComposefsError } from '../../src/kernel/index.ts';
 import {
   S_IFDIR,
   S_IFMT,

@@ -22,7 +22,7 @@ import {
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { ComposefsError, IoError, EosError } from '../../src/index.ts';
+import { ComposefsError, IoError, EosError } from '../../src/kernel/index.ts';
 import { parseDump } from './dump.ts';
 import { parseImage } from './reader.ts';
 import type { ImageInfo } from './reader.ts';

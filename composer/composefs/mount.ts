@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, open, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { MountError } from '../../src/index.ts';
+import { MountError } from '../../src/kernel/index.ts';
 import { CFS_FLAG_HAS_ACL, CFS_MAGIC, HDR_FLAGS, HDR_MAGIC } from './format.ts';
 
 function run(cmd: string, args: string[]): Promise<void> {

@@ -12,7 +12,7 @@
  *
  * @see specs/composefs.md §6
  */
-import { ComposefsError } from '../../src/index.ts';
+import { ComposefsError } from '../../src/kernel/index.ts';
 import * as F from './format.ts';
 import { newInode, validateTree } from './tree.ts';
 import type { CfsInode, CfsXattr, ComposefsTree } from './tree.ts';

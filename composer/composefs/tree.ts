@@ -10,7 +10,7 @@
  *
  * @see specs/composefs.md §3
  */
-import { ComposefsError } from '../../src/index.ts';
+import { ComposefsError } from '../../src/kernel/index.ts';
 import {
   INLINE_CONTENT_MAX,
   MAX_NONINLINE_CHUNKS,

@@ -12,7 +12,7 @@
  * @see specs/composefs.md §2
  */
 import { xxHash32 } from 'js-xxhash';
-import { ComposefsError } from '../../src/index.ts';
+import { ComposefsError } from '../../src/kernel/index.ts';
 import * as F from './format.ts';
 import { chunking, compareBytes } from './tree.ts';
 import type { CfsInode, ComposefsTree } from './tree.ts';

@@ -8,7 +8,13 @@
  */
 import * as fs from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { digestBytes, FixedOutputMismatchError, IoError, Store, type Digest } from '../../src/index.ts';
+import {
+  digestBytes,
+  FixedOutputMismatchError,
+  IoError,
+  Store,
+  type Digest,
+} from '../../src/kernel/index.ts';
 import { runProc } from '../proc.ts';
 import { PrivateApt } from '../seed/apt.ts';
 import { stagingDir } from '../seed/seed.ts';

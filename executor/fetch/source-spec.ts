@@ -8,7 +8,7 @@
  *
  * @see specs/executor.md §5
  */
-import { parseDigest, ManifestError, type Digest } from '../../src/index.ts';
+import { parseDigest, ManifestError, type Digest } from '../../src/kernel/index.ts';
 
 /** Keys every source kind may carry (specs/atom.md §6). */
 interface SourceCommon {

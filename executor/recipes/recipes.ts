@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BuildClosureError, digestBytes, type Digest } from '../../src/index.ts';
+import { BuildClosureError, digestBytes, type Digest } from '../../src/kernel/index.ts';
 
 /** The recipe names Eos ships. */
 export const STD_RECIPES = ['std.autotools', 'std.make', 'std.cmake', 'std.shell', 'std.binary'] as const;

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { SeedError } from '../../src/index.ts';
+import { SeedError } from '../../src/kernel/index.ts';
 import { runProc } from '../proc.ts';
 import {
   encodePrivateSources,

@@ -4,7 +4,7 @@
  *
  * @see specs/seed.md §4
  */
-import { SeedError } from '../../src/index.ts';
+import { SeedError } from '../../src/kernel/index.ts';
 
 /** One installed package. */
 export interface DpkgPackage {

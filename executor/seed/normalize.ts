@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { SeedError } from '../../src/index.ts';
+import { SeedError } from '../../src/kernel/index.ts';
 import { USRMERGE_DIRS } from './fixups.ts';
 
 /** Maps an absolute world path through usrmerge (`/lib/x` → `/usr/lib/x`). */

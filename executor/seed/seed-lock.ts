@@ -14,7 +14,7 @@ import {
   parseDigest,
   SeedError,
   type Digest,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 
 /** The format version written and accepted. */
 export const SEED_LOCK_VERSION = 1;

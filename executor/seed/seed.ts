@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { SeedError, type Digest, type Store } from '../../src/index.ts';
+import { SeedError, type Digest, type Store } from '../../src/kernel/index.ts';
 import { mapLimit, runProc } from '../proc.ts';
 import { PrivateApt, type ResolvedPackage } from './apt.ts';
 import { dependencyClosure, parseDpkgStatus } from './dpkg-status.ts';

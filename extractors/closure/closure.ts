@@ -10,7 +10,7 @@
  *
  * @see specs/interface.md §10
  */
-import { digestCanonical, encodeCanonical, NotFoundError, type Digest } from '../../src/index.ts';
+import { digestCanonical, encodeCanonical, NotFoundError, type Digest } from '../../src/kernel/index.ts';
 import * as F from '../elf/format.ts';
 import { isElf, parseElf, type ElfFile } from '../elf/parse-elf.ts';
 import { interfaceOfElf, type ElfFileInterface } from '../interface/manifest.ts';

@@ -13,7 +13,7 @@ import {
   type ObjectStore,
   type Tree,
   type TreeEntry,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 import type { ClosureEntries } from './closure.ts';
 import { pathComponents, type ClosureDirEntry, type ClosureTree } from './view.ts';
 

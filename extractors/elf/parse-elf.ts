@@ -9,7 +9,7 @@
  *
  * @see specs/interface.md §2
  */
-import { ElfFormatError } from '../../src/index.ts';
+import { ElfFormatError } from '../../src/kernel/index.ts';
 import * as F from './format.ts';
 
 /** One dynamic symbol as decoded from `.dynsym` and `.gnu.version`. */

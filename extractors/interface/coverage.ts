@@ -6,7 +6,7 @@
  *
  * @see specs/interface.md §6
  */
-import { digestCanonical, type Digest } from '../../src/index.ts';
+import { digestCanonical, type Digest } from '../../src/kernel/index.ts';
 import {
   manifestDigest,
   type ElfAbi,

@@ -8,7 +8,7 @@
  * @see specs/interface.md §3–§5
  */
 import { z } from 'zod';
-import { digestCanonical, parseCanonical, EncodingError, type Digest } from '../../src/index.ts';
+import { digestCanonical, parseCanonical, EncodingError, type Digest } from '../../src/kernel/index.ts';
 import { parseElf, isElf, type ElfFile, type ElfSymbol } from '../elf/parse-elf.ts';
 import * as F from '../elf/format.ts';
 

@@ -19,7 +19,7 @@ import {
   Store,
   type Digest,
   type ObjectStore,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 import { readInterfaceManifest } from './read-tree.ts';
 import { isElf, parseElf, type ElfFile } from '../elf/parse-elf.ts';
 import {

@@ -17,7 +17,7 @@ import {
   ElfFormatError,
   EncodingError,
   type Digest,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 import { parseElf } from '../elf/parse-elf.ts';
 import { interfaceOfElf, type FileRequirements } from '../interface/manifest.ts';
 import { parseImportsFromText, decodePythonSource, type SourceError } from './imports.ts';

@@ -7,7 +7,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../../src/index.ts';
+import { UsageError } from '../../src/kernel/index.ts';
 import { fsError, walkFiles } from '../fs-walk.ts';
 import { buildPythonManifest, type PythonManifest, type PythonManifestOptions } from './manifest.ts';
 

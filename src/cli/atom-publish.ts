@@ -4,7 +4,7 @@
  * @see specs/atom.md §9.2
  */
 import { openRepo, publishAtom, signerFromKey, uncommittedUnder } from '../../atoms/index.ts';
-import { configDir } from '../config.ts';
+import { configDir } from '../kernel/config.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 export async function run(opts: GlobalOptions & { path?: string; key: string }): Promise<CommandResult> {

@@ -16,8 +16,8 @@ import {
   defaultSetCache,
   type VerifiedAtom,
 } from '../../atoms/index.ts';
-import { configDir } from '../config.ts';
-import { AtomError, EosError, UsageError } from '../errors.ts';
+import { configDir } from '../kernel/config.ts';
+import { AtomError, EosError, UsageError } from '../kernel/errors.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 export async function run(opts: GlobalOptions & { atom?: string; repo?: string }): Promise<CommandResult> {

@@ -17,10 +17,10 @@ import {
   type RecipeArg,
   type SourceSpec,
 } from '../../executor/index.ts';
-import { UsageError } from '../errors.ts';
-import { Store } from '../store/index.ts';
-import { parseDigest, type Digest } from '../digest.ts';
-import { configDir } from '../config.ts';
+import { UsageError } from '../kernel/errors.ts';
+import { Store } from '../kernel/store/index.ts';
+import { parseDigest, type Digest } from '../kernel/digest.ts';
+import { configDir } from '../kernel/config.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos build-atom`. */

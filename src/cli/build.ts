@@ -45,11 +45,11 @@ import {
   storeRebuilder,
   type SchedNode,
 } from '../../scheduler/index.ts';
-import { BuildClosureError, LockError, UsageError } from '../errors.ts';
-import { Store } from '../store/index.ts';
-import type { Digest } from '../digest.ts';
-import { configDir } from '../config.ts';
-import { readSecretKey } from '../keys/index.ts';
+import { BuildClosureError, LockError, UsageError } from '../kernel/errors.ts';
+import { Store } from '../kernel/store/index.ts';
+import type { Digest } from '../kernel/digest.ts';
+import { configDir } from '../kernel/config.ts';
+import { readSecretKey } from '../kernel/keys/index.ts';
 import { createProgressDisplay } from './build-progress.ts';
 import { composeBuild } from './build-compose.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';

@@ -7,7 +7,7 @@
  * @see specs/interface.md §10
  */
 import { existsSync, statSync } from 'node:fs';
-import { NotFoundError, Store, UsageError, isDigest, parseDigest } from '../index.ts';
+import { NotFoundError, Store, UsageError, isDigest, parseDigest } from '../kernel/index.ts';
 import { CompositionStore } from '../../composer/index.ts';
 import {
   closureDigest,

@@ -3,7 +3,7 @@
  * the merged view that change (`+ PATH`, `- PATH`, `~ PATH`).
  * @see specs/composition.md §8
  */
-import { Store, parseDigest } from '../index.ts';
+import { Store, parseDigest } from '../kernel/index.ts';
 import { CompositionStore, diffEntries, diffViews, storeAccess } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

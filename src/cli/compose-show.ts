@@ -3,7 +3,7 @@
  * then the precedence order if any.
  * @see specs/composition.md §2
  */
-import { Store, parseDigest } from '../index.ts';
+import { Store, parseDigest } from '../kernel/index.ts';
 import { CompositionStore, entryNames } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

@@ -3,7 +3,7 @@
  * `compositions` by default) and keeps the detached signature beside it.
  * @see specs/composition.md §11
  */
-import { Store, UsageError, configDir, isPurpose, parseDigest } from '../index.ts';
+import { Store, UsageError, configDir, isPurpose, parseDigest } from '../kernel/index.ts';
 import { CompositionStore } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

@@ -4,7 +4,7 @@
  * fails (E10) unless at least one is accepted and none is rejected.
  * @see specs/composition.md §11
  */
-import { SignatureError, Store, UsageError, configDir, isPurpose, parseDigest } from '../index.ts';
+import { SignatureError, Store, UsageError, configDir, isPurpose, parseDigest } from '../kernel/index.ts';
 import { CompositionStore } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { NotFoundError, Store, UsageError } from '../index.ts';
+import { NotFoundError, Store, UsageError } from '../kernel/index.ts';
 import { CompositionStore, parseCompositionToml } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

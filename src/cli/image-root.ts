@@ -5,7 +5,7 @@
  * @see specs/composition.md §12
  */
 import { readFile } from 'node:fs/promises';
-import { Store, UsageError, parseDigest } from '../index.ts';
+import { Store, UsageError, parseDigest } from '../kernel/index.ts';
 import { CompositionStore, compositionImage, writeFileAtomic } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

@@ -9,7 +9,7 @@
  * @see specs/composefs.md §7
  */
 import { createHash } from 'node:crypto';
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../kernel/errors.ts';
 import {
   computeFsVerityDigest,
   encodeDump,

@@ -5,7 +5,7 @@
  * proof's digest; `--json` prints the proof. Exit 0 when covered, 3 when not.
  * @see specs/interface.md §6
  */
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../kernel/errors.ts';
 import { checkCoverage, interfaceManifestOf, type InterfaceManifest } from '../../extractors/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

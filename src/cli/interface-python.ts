@@ -5,7 +5,7 @@
  * @see specs/interface-python.md §9
  */
 import { readdirSync, statSync } from 'node:fs';
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../kernel/errors.ts';
 import { readPythonManifest, pythonManifestDigest, type PythonManifest } from '../../extractors/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

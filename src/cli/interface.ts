@@ -7,7 +7,7 @@
  * `*.dist-info`, `*.egg-info` or `*.py` entries) ends with its Python lines too.
  * @see specs/interface.md §3, §8, §9
  */
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../kernel/errors.ts';
 import { interfaceManifestOf, manifestDigest, readPythonManifest } from '../../extractors/index.ts';
 import { isImportRoot, pythonInterfaceLines } from './interface-python.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';

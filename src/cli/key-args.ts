@@ -2,8 +2,8 @@
  * Argument parsing shared by the `eos key …`, `eos sign` and `eos verify-signature` commands.
  */
 import { readFile } from 'node:fs/promises';
-import { NotFoundError, UsageError } from '../errors.ts';
-import { isPurpose, PURPOSES, type Purpose } from '../keys/index.ts';
+import { NotFoundError, UsageError } from '../kernel/errors.ts';
+import { isPurpose, PURPOSES, type Purpose } from '../kernel/keys/index.ts';
 
 /**
  * Parses `--for PURPOSE[,PURPOSE…]`.

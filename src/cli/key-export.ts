@@ -3,8 +3,8 @@
  * which `eos key import` reads.
  * @see specs/signatures.md §4.1
  */
-import { configDir } from '../config.ts';
-import { exportPublicKey, parsePublicKeyText } from '../keys/index.ts';
+import { configDir } from '../kernel/config.ts';
+import { exportPublicKey, parsePublicKeyText } from '../kernel/keys/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /**

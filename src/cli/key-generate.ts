@@ -3,8 +3,8 @@
  * and key id.
  * @see specs/signatures.md §4
  */
-import { configDir } from '../config.ts';
-import { generateKey } from '../keys/index.ts';
+import { configDir } from '../kernel/config.ts';
+import { generateKey } from '../kernel/keys/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /**

@@ -3,8 +3,8 @@
  * to the keyring as `<name>.pub`, so signatures by that key can be verified.
  * @see specs/signatures.md §4.3
  */
-import { configDir } from '../config.ts';
-import { importPublicKey } from '../keys/index.ts';
+import { configDir } from '../kernel/config.ts';
+import { importPublicKey } from '../kernel/keys/index.ts';
 import { readInputArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

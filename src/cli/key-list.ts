@@ -4,8 +4,8 @@
  * keyring. Plain: `NAME\tKEYID\tsecret|public\tPURPOSE,…|-` (missing keys have name `-` and kind
  * `missing`). `--json`: `{version: 1, keys: [{name, key, kind, trustedFor}]}`.
  */
-import { configDir } from '../config.ts';
-import { PURPOSES, readKeyring, readTrustPolicy, trustedPurposes, type KeyId } from '../keys/index.ts';
+import { configDir } from '../kernel/config.ts';
+import { PURPOSES, readKeyring, readTrustPolicy, trustedPurposes, type KeyId } from '../kernel/keys/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /**

@@ -3,7 +3,7 @@
  * given purposes (rewrites `trust.toml` atomically) and prints the purposes it is now trusted for.
  * @see specs/signatures.md §5
  */
-import { configDir } from '../config.ts';
+import { configDir } from '../kernel/config.ts';
 import {
   findKey,
   readKeyring,
@@ -11,7 +11,7 @@ import {
   trustKey,
   trustedPurposes,
   writeTrustPolicy,
-} from '../keys/index.ts';
+} from '../kernel/keys/index.ts';
 import { parsePurposesArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

@@ -3,8 +3,8 @@
  * purposes (a key id need not be in the keyring) and prints the purposes it is still trusted for.
  * @see specs/signatures.md §5
  */
-import { configDir } from '../config.ts';
-import { isDigest } from '../digest.ts';
+import { configDir } from '../kernel/config.ts';
+import { isDigest } from '../kernel/digest.ts';
 import {
   findKey,
   readKeyring,
@@ -13,7 +13,7 @@ import {
   untrustKey,
   writeTrustPolicy,
   type KeyId,
-} from '../keys/index.ts';
+} from '../kernel/keys/index.ts';
 import { parsePurposesArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

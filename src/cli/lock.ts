@@ -5,8 +5,8 @@
  * @see specs/lock.md §8
  */
 import { checkWorkspaceLock, lockWorkspace, verifierFromConfig, type Lock } from '../../atoms/index.ts';
-import { configDir } from '../config.ts';
-import { UsageError } from '../errors.ts';
+import { configDir } from '../kernel/config.ts';
+import { UsageError } from '../kernel/errors.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 interface LockOpts extends GlobalOptions {

@@ -8,8 +8,8 @@
  * @see specs/errors.md
  */
 import { Command, CommanderError } from 'commander';
-import { EosError } from '../errors.ts';
-import { storeDir } from '../config.ts';
+import { EosError } from '../kernel/errors.ts';
+import { storeDir } from '../kernel/config.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 type Loader = () => Promise<{ run: (opts: never) => Promise<CommandResult> }>;

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MountError, Store, parseDigest } from '../index.ts';
+import { MountError, Store, parseDigest } from '../kernel/index.ts';
 import { CompositionStore, compositionImage, mountImage, mountingPermitted } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

@@ -4,7 +4,7 @@
  * (said once on stderr). Exits with the command's status.
  * @see specs/composition.md §13
  */
-import { Store, UsageError, parseDigest } from '../index.ts';
+import { Store, UsageError, parseDigest } from '../kernel/index.ts';
 import { CompositionStore, runComposition } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

@@ -5,8 +5,8 @@
  * `ok\tNAME\tVERSION\tTREE`, then the seed root.
  */
 import { ensureSeed, type SeedMode } from '../../executor/index.ts';
-import { UsageError } from '../errors.ts';
-import { Store } from '../store/index.ts';
+import { UsageError } from '../kernel/errors.ts';
+import { Store } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos seed`. */

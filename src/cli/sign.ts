@@ -3,10 +3,10 @@
  * detached signature object in its canonical form (one line; save it to a file to verify later).
  * @see specs/signatures.md §2, §3
  */
-import { configDir } from '../config.ts';
-import { parseDigest } from '../digest.ts';
-import { UsageError } from '../errors.ts';
-import { encodeSignature, signWithKey } from '../keys/index.ts';
+import { configDir } from '../kernel/config.ts';
+import { parseDigest } from '../kernel/digest.ts';
+import { UsageError } from '../kernel/errors.ts';
+import { encodeSignature, signWithKey } from '../kernel/keys/index.ts';
 import { parsePurposesArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

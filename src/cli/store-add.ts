@@ -3,7 +3,7 @@
  * (prints its blob digest); `--root` also pins it under `roots/NAME`.
  * @see specs/store.md §6
  */
-import { Store } from '../store/index.ts';
+import { Store } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos store add`. */

@@ -2,9 +2,9 @@
  * `eos store cat DIGEST`: a blob's bytes, raw; for a tree, its canonical JSON bytes.
  * @see specs/store.md §2–§3
  */
-import { parseDigest } from '../digest.ts';
-import { NotFoundError } from '../errors.ts';
-import { Store } from '../store/index.ts';
+import { parseDigest } from '../kernel/digest.ts';
+import { NotFoundError } from '../kernel/errors.ts';
+import { Store } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos store cat`. */

@@ -6,9 +6,9 @@
 import { constants } from 'node:fs';
 import { chmod, copyFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseDigest } from '../digest.ts';
-import { IoError, NotFoundError } from '../errors.ts';
-import { Store } from '../store/index.ts';
+import { parseDigest } from '../kernel/digest.ts';
+import { IoError, NotFoundError } from '../kernel/errors.ts';
+import { Store } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos store export`. */

@@ -3,8 +3,8 @@
  * period, default 3600 s, are kept); prints counts as `key\tvalue` lines.
  * @see specs/store.md §9
  */
-import { UsageError } from '../errors.ts';
-import { Store } from '../store/index.ts';
+import { UsageError } from '../kernel/errors.ts';
+import { Store } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos store gc`. */

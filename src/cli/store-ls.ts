@@ -4,9 +4,9 @@
  * (`name -> target` for a symlink).
  * @see specs/store.md §3
  */
-import { parseDigest } from '../digest.ts';
-import { NotFoundError } from '../errors.ts';
-import { Store, type TreeEntry } from '../store/index.ts';
+import { parseDigest } from '../kernel/digest.ts';
+import { NotFoundError } from '../kernel/errors.ts';
+import { Store, type TreeEntry } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos store ls`. */

@@ -3,8 +3,8 @@
  * in `roots/`.
  * @see specs/store.md §9.1
  */
-import { parseDigest } from '../digest.ts';
-import { Store } from '../store/index.ts';
+import { parseDigest } from '../kernel/digest.ts';
+import { Store } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos store root …`. */

@@ -2,7 +2,7 @@
  * `eos store stats`: counts and sizes (bytes) of the store as `key\tvalue` lines.
  * @see specs/store.md §10
  */
-import { Store } from '../store/index.ts';
+import { Store } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Runs `eos store stats`. */

@@ -3,7 +3,7 @@
  * per problem and exits 1 when there is any; `--repair` deletes the corrupt objects.
  * @see specs/store.md §8
  */
-import { Store } from '../store/index.ts';
+import { Store } from '../kernel/store/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos store verify`. */

@@ -4,7 +4,7 @@
  * @see specs/composition.md §13
  */
 import { resolve } from 'node:path';
-import { MountError } from '../index.ts';
+import { MountError } from '../kernel/index.ts';
 import { isComposefsMount, unmountImage } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

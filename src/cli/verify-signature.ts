@@ -4,9 +4,9 @@
  * `ok\tDIGEST\tKEYID\tNAME\tPURPOSE`; a rejection is an `[E10]` error naming the reason.
  * @see specs/signatures.md §6
  */
-import { configDir } from '../config.ts';
-import { parseDigest } from '../digest.ts';
-import { verifySignatureBytes } from '../keys/index.ts';
+import { configDir } from '../kernel/config.ts';
+import { parseDigest } from '../kernel/digest.ts';
+import { verifySignatureBytes } from '../kernel/keys/index.ts';
 import { parsePurposesArg, readInputArg } from './key-args.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 

@@ -13,7 +13,7 @@ import {
   trustKey,
   writeTrustPolicy,
   type KeyringEntry,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 

@@ -1,7 +1,7 @@
 // Random input never crashes the parsers: it parses or raises the format's own E-code, and the
 // TOML line scanner terminates on anything (it also runs on text that did not parse).
 import { describe, expect, it } from 'vitest';
-import { LockError, ManifestError, AtomError } from '../../src/index.ts';
+import { LockError, ManifestError, AtomError } from '../../src/kernel/index.ts';
 import { parseClaim, parseLock, parseManifest, parsePublish } from '../../atoms/index.ts';
 import { locateToml } from '../../atoms/toml-locate.ts';
 

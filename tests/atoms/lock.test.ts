@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LockError, digestBytes } from '../../src/index.ts';
+import { LockError, digestBytes } from '../../src/kernel/index.ts';
 import { encodeLock, parseLock, type Lock } from '../../atoms/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManifestError } from '../../src/index.ts';
+import { ManifestError } from '../../src/kernel/index.ts';
 import { isLabel, isRange, isVersion, parseManifest } from '../../atoms/index.ts';
 import { locateToml } from '../../atoms/toml-locate.ts';
 

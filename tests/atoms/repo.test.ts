@@ -10,7 +10,7 @@ import {
   encodeCanonical,
   readSecretKey,
   signDigest,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 import {
   claimLabel,
   openRepo,

@@ -1,6 +1,6 @@
 import semver from 'semver';
 import { describe, expect, it } from 'vitest';
-import { ResolutionError } from '../../src/index.ts';
+import { ResolutionError } from '../../src/kernel/index.ts';
 import { resolve, type Candidate, type RootRequirement } from '../../atoms/index.ts';
 
 type Spec = Record<string, Record<string, Record<string, string>>>;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestBytes, keyPairFromSeed, signDigest } from '../../src/index.ts';
+import { digestBytes, keyPairFromSeed, signDigest } from '../../src/kernel/index.ts';
 import {
   contentDigestOfGitTree,
   encodeRecord,

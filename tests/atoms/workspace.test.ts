@@ -2,7 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LockError, MemoryStore, ResolutionError, emptyTrustPolicy, readKeyring } from '../../src/index.ts';
+import {
+  LockError,
+  MemoryStore,
+  ResolutionError,
+  emptyTrustPolicy,
+  readKeyring,
+} from '../../src/kernel/index.ts';
 import {
   checkWorkspaceLock,
   claimLabel,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ComposefsError } from '../../src/index.ts';
+import { ComposefsError } from '../../src/kernel/index.ts';
 import {
   encodeDump,
   encodeImage,

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ComposefsError } from '../../src/index.ts';
+import { ComposefsError } from '../../src/kernel/index.ts';
 import {
   encodeDump,
   encodeImage,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CompositionError, digestBytes } from '../../src/index.ts';
+import { CompositionError, digestBytes } from '../../src/kernel/index.ts';
 import { parseCompositionToml } from '../../composer/index.ts';
 
 const T = digestBytes('tree');

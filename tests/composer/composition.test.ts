@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CompositionError, EncodingError, digestBytes, encodeCanonical } from '../../src/index.ts';
+import { CompositionError, EncodingError, digestBytes, encodeCanonical } from '../../src/kernel/index.ts';
 import {
   exactEntry,
   type CompositionEntry,

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CompositionError, Store, digestBytes, type Digest } from '../../src/index.ts';
+import { CompositionError, Store, digestBytes, type Digest } from '../../src/kernel/index.ts';
 import {
   MemoryTrees,
   storeAccess,

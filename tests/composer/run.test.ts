@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Store, type Digest } from '../../src/index.ts';
+import { Store, type Digest } from '../../src/kernel/index.ts';
 import { CompositionStore, runComposition } from '../../composer/index.ts';
 import { eos, repoRoot, tempDir } from './helpers.ts';
 

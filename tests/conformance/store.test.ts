@@ -8,7 +8,7 @@ import {
   treeDigest,
   type Digest,
   type ObjectStore,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 import { tempDir } from '../helpers/fs.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -18,7 +18,7 @@ import {
   signerFromKey,
   verifierFromConfig,
 } from '../../atoms/index.ts';
-import { Store, parseDigest } from '../../src/index.ts';
+import { Store, parseDigest } from '../../src/kernel/index.ts';
 import { run } from '../../src/cli/build.ts';
 import { runtimeComposition } from '../../src/cli/build-compose.ts';
 import { parseSeedLock } from '../../executor/index.ts';

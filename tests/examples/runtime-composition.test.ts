@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { compositionRoot, parseCompositionToml } from '../../composer/index.ts';
 import type { SeedLock } from '../../executor/index.ts';
 import { encodeRuntimeToml, runtimeComposition } from '../../src/cli/build-compose.ts';
-import { parseDigest, type Digest } from '../../src/index.ts';
+import { parseDigest, type Digest } from '../../src/kernel/index.ts';
 
 const d = (c: string): Digest => parseDigest(`blake3:${c.repeat(64)}`, 'test');
 const pkg = (name: string, tree: Digest) => ({

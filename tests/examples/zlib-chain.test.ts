@@ -20,7 +20,7 @@ import {
   signerFromKey,
   verifierFromConfig,
 } from '../../atoms/index.ts';
-import { parseDigest } from '../../src/index.ts';
+import { parseDigest } from '../../src/kernel/index.ts';
 import { run } from '../../src/cli/build.ts';
 import { ensureSeed, readHostAptSources } from '../../executor/index.ts';
 import { commitAll, makeConfig, makeRepo, repoRoot } from '../atoms/fixture.ts';

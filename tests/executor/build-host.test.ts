@@ -15,7 +15,7 @@ import {
   trustKey,
   verifySignatureWithConfig,
   writeTrustPolicy,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 import {
   buildAtom,
   buildWorld,

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BuildFailedError, type Store } from '../../src/index.ts';
+import { BuildFailedError, type Store } from '../../src/kernel/index.ts';
 import { buildAtom, type SeedLock } from '../../executor/index.ts';
 import { encodeLock } from '../../atoms/index.ts';
 import { actionEntryPath } from '../../scheduler/index.ts';

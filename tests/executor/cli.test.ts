@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { digestBytes } from '../../src/index.ts';
+import { digestBytes } from '../../src/kernel/index.ts';
 import { hostSeedWorld, testCacheDir } from './helpers.ts';
 
 const repo = join(import.meta.dirname, '..', '..');

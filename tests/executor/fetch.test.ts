@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store, digestBytes, type Digest } from '../../src/index.ts';
+import { Store, digestBytes, type Digest } from '../../src/kernel/index.ts';
 import { fetchSource, parseSourceSpec } from '../../executor/index.ts';
 
 function files(dir: string): string[] {

@@ -5,7 +5,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../../src/index.ts';
+import { Store } from '../../src/kernel/index.ts';
 import {
   buildWorld,
   ensureSeed,

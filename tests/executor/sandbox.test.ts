@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSandbox, worldImage, type SandboxSpec } from '../../executor/index.ts';
-import type { Store } from '../../src/index.ts';
+import type { Store } from '../../src/kernel/index.ts';
 import { hostSeedWorld } from './helpers.ts';
 
 const canRun = existsSync('/usr/bin/bwrap') && process.getuid?.() === 0;

@@ -1,6 +1,6 @@
 /** seed.lock and build record encodings: vectors from specs/seed.md §1 and specs/build-record.md §3, rejections. */
 import { describe, expect, it } from 'vitest';
-import { encodeCanonical, type Digest } from '../../src/index.ts';
+import { encodeCanonical, type Digest } from '../../src/kernel/index.ts';
 import {
   buildRecordDigest,
   encodeSeedLock,

@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store } from '../../src/index.ts';
+import { Store } from '../../src/kernel/index.ts';
 import {
   buildWorld,
   dependencyLayer,

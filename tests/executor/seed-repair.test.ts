@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store, type Digest } from '../../src/index.ts';
+import { Store, type Digest } from '../../src/kernel/index.ts';
 import { encodeSeedLock, ensureSeed, parseSeedLock, type SeedLock } from '../../executor/index.ts';
 import { testCacheDir, testStore } from './helpers.ts';
 

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store, parseDigest } from '../../src/index.ts';
+import { Store, parseDigest } from '../../src/kernel/index.ts';
 import { buildAtom, ensureSeed, fetchSource, readHostAptSources } from '../../executor/index.ts';
 import { testCacheDir, testStore } from './helpers.ts';
 

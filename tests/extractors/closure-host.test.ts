@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Store, type Digest } from '../../src/index.ts';
+import { Store, type Digest } from '../../src/kernel/index.ts';
 import { CompositionStore, makeComposition, type Composition } from '../../composer/index.ts';
 import {
   compositionClosureEntries,

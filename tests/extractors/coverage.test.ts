@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseCanonical, encodeCanonical } from '../../src/index.ts';
+import { parseCanonical, encodeCanonical } from '../../src/kernel/index.ts';
 import { checkCoverage, readInterfaceManifest, parseElf } from '../../extractors/index.ts';
 import { readelf } from './readelf.ts';
 import { readFileSync } from 'node:fs';

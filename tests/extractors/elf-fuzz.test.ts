@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ElfFormatError, encodeCanonical } from '../../src/index.ts';
+import { ElfFormatError, encodeCanonical } from '../../src/kernel/index.ts';
 import { parseElf, interfaceOfElf } from '../../extractors/index.ts';
 import { demoLibrary, demoProgram } from './elf-builder.ts';
 

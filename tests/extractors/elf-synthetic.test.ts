@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ElfFormatError } from '../../src/index.ts';
+import { ElfFormatError } from '../../src/kernel/index.ts';
 import { parseElf, bindingName, symbolTypeName, visibilityName } from '../../extractors/index.ts';
 import { demoLibrary, demoProgram } from './elf-builder.ts';
 import { readelf } from './readelf.ts';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestBytes, encodeCanonical, EncodingError, ElfFormatError } from '../../src/index.ts';
+import { digestBytes, encodeCanonical, EncodingError, ElfFormatError } from '../../src/kernel/index.ts';
 import {
   buildInterfaceManifest,
   checkCoverage,

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCanonical } from '../../src/index.ts';
+import { encodeCanonical } from '../../src/kernel/index.ts';
 import {
   buildPythonManifest,
   interfaceOfElf,

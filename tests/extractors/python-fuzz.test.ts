@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeCanonical } from '../../src/index.ts';
+import { encodeCanonical } from '../../src/kernel/index.ts';
 import {
   buildPythonManifest,
   parsePythonImports,

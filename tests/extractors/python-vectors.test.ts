@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeCanonical, digestCanonical } from '../../src/index.ts';
+import { encodeCanonical, digestCanonical } from '../../src/kernel/index.ts';
 import {
   buildPythonManifest,
   pythonManifestDigest,

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { encodeCanonical } from '../../src/index.ts';
+import { encodeCanonical } from '../../src/kernel/index.ts';
 import {
   parseElf,
   bindingName,

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestHex, Store } from '../../src/index.ts';
+import { digestHex, Store } from '../../src/kernel/index.ts';
 import {
   cachedInterfaceManifest,
   interfaceCacheKey,

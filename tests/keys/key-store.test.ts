@@ -16,7 +16,7 @@ import {
   encodeSignature,
   writeTrustPolicy,
   emptyTrustPolicy,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'eos-keys-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

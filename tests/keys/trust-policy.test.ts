@@ -10,7 +10,7 @@ import {
   trustKey,
   trustedPurposes,
   untrustKey,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 
 const K1 = digestBytes('key one');
 const K2 = digestBytes('key two');

@@ -15,7 +15,7 @@ import {
   signatureMessage,
   signMessage,
   verifyMessage,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const spec = readFileSync(join(root, 'specs', 'signatures.md'), 'utf8');

@@ -28,7 +28,7 @@ import {
   type Keyring,
   type Signature,
   type TrustPolicy,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 
 const seedA = new Uint8Array(32).fill(1);
 const seedB = new Uint8Array(32).fill(2);

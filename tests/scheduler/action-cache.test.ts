@@ -12,7 +12,7 @@ import {
   makeKeyring,
   verifySignature,
   type Digest,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 import {
   MemoryActionCache,
   actionEntryPath,

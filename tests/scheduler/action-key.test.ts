@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { digestBytes, encodeCanonical, type Digest } from '../../src/index.ts';
+import { digestBytes, encodeCanonical, type Digest } from '../../src/kernel/index.ts';
 import {
   MemoryActionCache,
   VirtualClock,

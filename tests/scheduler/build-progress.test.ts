@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createProgressDisplay } from '../../src/cli/build-progress.ts';
 import { newWorld, simulate } from './harness.ts';
 import { MemoryActionCache, constructiveRebuilder, schedule, syntheticDag } from '../../scheduler/index.ts';
-import { digestBytes } from '../../src/index.ts';
+import { digestBytes } from '../../src/kernel/index.ts';
 
 /** A terminal-like stream that keeps what is written (cli-progress is a library, not ours). */
 function terminal(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {

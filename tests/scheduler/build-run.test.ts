@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestBytes, type Digest } from '../../src/index.ts';
+import { digestBytes, type Digest } from '../../src/kernel/index.ts';
 import {
   MemoryActionCache,
   VirtualClock,

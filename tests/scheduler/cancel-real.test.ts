@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store, digestBytes, digestHex, type Digest } from '../../src/index.ts';
+import { Store, digestBytes, digestHex, type Digest } from '../../src/kernel/index.ts';
 import { actionEntryPath, schedule, storeRebuilder } from '../../scheduler/index.ts';
 
 /** Real processes, real timers, a real on-disk action cache. */

@@ -3,7 +3,7 @@
  * the real rebuilder over the in-memory action cache, a virtual clock, and an executor that
  * sleeps each node's simulated duration and records what it saw.
  */
-import { digestBytes, digestCanonical, type Digest } from '../../src/index.ts';
+import { digestBytes, digestCanonical, type Digest } from '../../src/kernel/index.ts';
 import {
   MemoryActionCache,
   VirtualClock,

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestBytes } from '../../src/index.ts';
+import { digestBytes } from '../../src/kernel/index.ts';
 import {
   MemoryActionCache,
   VirtualClock,

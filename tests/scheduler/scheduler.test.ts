@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BuildClosureError, EosError } from '../../src/index.ts';
+import { BuildClosureError, EosError } from '../../src/kernel/index.ts';
 import {
   MemoryActionCache,
   VirtualClock,
@@ -339,7 +339,7 @@ describe('scheduler: check mode', () => {
 describe('dry-run plan', () => {
   it('lists cached nodes with their ids, and unknown ids below what must build', async () => {
     const { planBuild, actionId } = await import('../../scheduler/index.ts');
-    const { digestBytes } = await import('../../src/index.ts');
+    const { digestBytes } = await import('../../src/kernel/index.ts');
     const nodes = [node('a', []), node('b', ['a']), node('c', []), node('d', ['c', 'b'])];
     const first = await simulate(nodes, newWorld());
     const world = newWorld();

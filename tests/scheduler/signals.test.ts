@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestBytes, type Digest } from '../../src/index.ts';
+import { digestBytes, type Digest } from '../../src/kernel/index.ts';
 import { actionEntryPath } from '../../scheduler/index.ts';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'sigint-build.ts');

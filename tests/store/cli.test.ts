@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestBytes, Store } from '../../src/index.ts';
+import { digestBytes, Store } from '../../src/kernel/index.ts';
 import { buildGolden, eosBin, GOLDEN_DIGEST, snapshot, tempDir } from '../helpers/fs.ts';
 
 interface Run {

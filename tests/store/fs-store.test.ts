@@ -26,7 +26,7 @@ import {
   Store,
   treeDigest,
   type Digest,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 import { buildGolden, GOLDEN_DIGEST, snapshot, tempDir } from '../helpers/fs.ts';
 
 async function codeOf(p: Promise<unknown>): Promise<string> {

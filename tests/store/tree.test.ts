@@ -13,7 +13,7 @@ import {
   treeDigest,
   UnsafePathError,
   type TreeEntry,
-} from '../../src/index.ts';
+} from '../../src/kernel/index.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const blob = (s: string) => digestBytes(enc(s));
