@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { SeedError } from '../../src/kernel/index.ts';
+import { IoError, SeedError } from '../../src/kernel/index.ts';
 import { runProc } from '../proc.ts';
 import {
   encodePrivateSources,
@@ -110,14 +110,20 @@ export class PrivateApt {
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  /** The sha256 of each package's `.deb` from the signed Packages index (`apt-cache show`). */
-  async sha256s(pkgs: ResolvedPackage[]): Promise<Map<string, string>> {
-    const r = await runProc('apt-cache', [
-      ...this.options(),
-      'show',
-      ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`),
-    ]);
+  /**
+   * The packages of `pkgs` that the current (private) index still lists, with each `.deb`'s
+   * sha256 from the signed Packages index, keyed `name=version`; a version that has left the
+   * archive is simply absent (apt-cache prints the others).
+   * @throws IoError E12 when apt-cache cannot run
+   */
+  async indexed(pkgs: ResolvedPackage[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
+    if (pkgs.length === 0) return out;
+    const r = await runProc(
+      'apt-cache',
+      [...this.options(), 'show', ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`)],
+      { allowFail: true },
+    );
     for (const stanza of r.stdout.split(/\n\n+/)) {
       const name = /^Package: (\S+)$/m.exec(stanza)?.[1];
       const version = /^Version: (\S+)$/m.exec(stanza)?.[1];
@@ -125,6 +131,16 @@ export class PrivateApt {
       const key = `${name}=${version}`;
       if (name && version && sha && !out.has(key)) out.set(key, sha);
     }
+    if (out.size === 0 && r.code !== 0 && !/not found|No packages found/i.test(r.stderr))
+      throw new IoError(
+        `apt-cache show: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      );
+    return out;
+  }
+
+  /** The sha256 of each package's `.deb` from the signed Packages index (`apt-cache show`). */
+  async sha256s(pkgs: ResolvedPackage[]): Promise<Map<string, string>> {
+    const out = await this.indexed(pkgs);
     for (const p of pkgs)
       if (!out.has(`${p.name}=${p.version}`))
         throw new SeedError(

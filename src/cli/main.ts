@@ -403,6 +403,10 @@ function registerExecutor(program: Command, act: ActionFactory): void {
     .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
     .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
     .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
+    .option(
+      '--repin-if-gone',
+      'debian mode: when pinned .debs missing from the store have left the archive, re-pin from the current index (prints the version diff)',
+    )
     .action(act(() => import('./seed.ts'), ['action']));
   program
     .command('build-atom <path>')
