@@ -22,9 +22,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 eos() { "$repo/bin/eos.mjs" "$@"; }
 t_start=$(date +%s)
 
-step "setup: machine packages and node modules"
-bash scripts/setup.sh
-[ -d node_modules/commander ] || npm ci --no-audit --no-fund
+step "setup: node modules, machine packages, the native BLAKE3 binding (scripts/ensure-setup.sh)"
+bash scripts/ensure-setup.sh
 mkdir -p "$demo" "$EOS_CONFIG_DIR" "$EOS_STORE" "$work"
 
 step "a demo key, trusted for atoms, builds and compositions"
