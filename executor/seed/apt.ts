@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { IoError, SeedError } from '../../src/kernel/index.ts';
-import { runProc } from '../proc.ts';
+import { runProc, type ProcResult } from '../proc.ts';
 import {
   encodePrivateSources,
   parseDeb822Sources,
@@ -43,6 +43,27 @@ export function readHostAptSources(etc = '/etc/apt'): AptSource[] {
 export class PrivateApt {
   /** @param dir the private state directory (created as needed); reused across runs */
   constructor(readonly dir: string) {}
+
+  /**
+   * Runs apt under an exclusive flock(2) on `<dir>/lock` (util-linux `flock`): apt runs with
+   * `Debug::NoLocking`, and several processes (parallel test files, a demo) may share one state
+   * directory. The kernel drops the lock when the process dies, SIGKILL included.
+   */
+  private async run(
+    cmd: string,
+    args: string[],
+    opts: { cwd?: string; allowFail?: boolean } = {},
+  ): Promise<ProcResult> {
+    await fs.mkdir(this.dir, { recursive: true });
+    const r = await runProc('flock', [join(this.dir, 'lock'), cmd, ...args], { ...opts, allowFail: true });
+    if (r.code !== 0 && !opts.allowFail) {
+      const tail = r.stderr.trim().split('\n').slice(-3).join(' | ');
+      throw new IoError(`${cmd} ${args.slice(0, 4).join(' ')}…: exit ${r.code}: ${tail}`, {
+        data: { cmd, code: r.code },
+      });
+    }
+    return r;
+  }
 
   /** The `-o` options that point apt at the private state. */
   options(): string[] {
@@ -85,14 +106,14 @@ export class PrivateApt {
     await this.prepare();
     const stamp = join(this.dir, 'updated');
     if (!force && existsSync(stamp) && Date.now() - (await fs.stat(stamp)).mtimeMs < maxAgeMs) return false;
-    await runProc('apt-get', [...this.options(), '-qq', 'update']);
+    await this.run('apt-get', [...this.options(), '-qq', 'update']);
     await fs.writeFile(stamp, new Date().toISOString() + '\n');
     return true;
   }
 
   /** Resolves the full closure of `roots` (no recommends) to exact versions, sorted by name. */
   async resolve(roots: string[]): Promise<ResolvedPackage[]> {
-    const r = await runProc('apt-get', [
+    const r = await this.run('apt-get', [
       ...this.options(),
       '-qq',
       '--print-uris',
@@ -119,7 +140,7 @@ export class PrivateApt {
   async indexed(pkgs: ResolvedPackage[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (pkgs.length === 0) return out;
-    const r = await runProc(
+    const r = await this.run(
       'apt-cache',
       [...this.options(), 'show', ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`)],
       { allowFail: true },
@@ -155,7 +176,7 @@ export class PrivateApt {
   /** Downloads exact `.deb`s into `dir` (apt checks each against the signed index); returns file paths by `name=version`. */
   async download(pkgs: ResolvedPackage[], dir: string): Promise<Map<string, string>> {
     await fs.mkdir(dir, { recursive: true });
-    await runProc(
+    await this.run(
       'apt-get',
       [...this.options(), '-qq', 'download', ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`)],
       {
@@ -190,7 +211,7 @@ export class PrivateApt {
         .sort()
         .map((f) => join(dir, f));
     try {
-      await runProc('apt-get', [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`], {
+      await this.run('apt-get', [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`], {
         cwd: dir,
       });
     } catch (e) {
