@@ -211,9 +211,13 @@ export class PrivateApt {
         .sort()
         .map((f) => join(dir, f));
     try {
-      await this.run('apt-get', [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`], {
-        cwd: dir,
-      });
+      await this.run(
+        'apt-get',
+        [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`],
+        {
+          cwd: dir,
+        },
+      );
     } catch (e) {
       if ((await origs()).length === 0) throw e;
     }
