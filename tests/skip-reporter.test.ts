@@ -28,7 +28,9 @@ describe('skips under CI', () => {
   it('CI=true: an unlisted skip fails the run and is named', () => {
     const r = vitest({ CI: 'true' });
     expect(r.out).toContain('skipped tests (2; 0 on tests/skip-allowlist.ts)');
-    expect(r.out).toMatch(/SKIP\ttests\/fixtures\/skip\/skips\.fixture\.ts\ta suite > needs a tool this machine lacks/);
+    expect(r.out).toMatch(
+      /SKIP\ttests\/fixtures\/skip\/skips\.fixture\.ts\ta suite > needs a tool this machine lacks/,
+    );
     expect(r.out).toMatch(/SKIP\ttests\/fixtures\/skip\/skips\.fixture\.ts\ta suite > is not written yet/);
     expect(r.out).toContain('CI=true: 2 test(s) skipped without an entry in tests/skip-allowlist.ts');
     expect(r.code).toBe(1);
