@@ -26,6 +26,14 @@ export { fixupEntries, USRMERGE_DIRS, type FixupEntry } from './seed/fixups.ts';
 export { normalizeUsrmerge, usrmergePath } from './seed/normalize.ts';
 export { PrivateApt, readHostAptSources, type ResolvedPackage } from './seed/apt.ts';
 export {
+  exportSeed,
+  importSeed,
+  seedArchiveDebName,
+  SEED_ARCHIVE_LOCK,
+  type SeedExportReport,
+  type SeedImportReport,
+} from './seed/archive.ts';
+export {
   ensureSeed,
   readSeedLock,
   unpackDeb,
