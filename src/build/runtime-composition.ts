@@ -14,9 +14,7 @@
 import { writeAtomicSync, CompositionStore, compositionRoot, makeComposition } from '../../composer/index.ts';
 import type { Composition } from '../../composer/index.ts';
 import type { SeedLock } from '../../executor/index.ts';
-import { CompositionError } from '../kernel/errors.ts';
-import type { Digest } from '../kernel/digest.ts';
-import type { Store } from '../kernel/store/index.ts';
+import { CompositionError, type Digest, type Store } from '../kernel/index.ts';
 
 /** The seed packages a dynamically linked C program needs at run time (those present in the seed are used). */
 export const RUNTIME_SEED_PACKAGES: readonly string[] = [
