@@ -52,7 +52,7 @@ import {
 } from './composition.ts';
 import { mergeComposition, type MergedView } from './merge.ts';
 import type { TreeAccess, ViewTree } from './view-tree.ts';
-import { worldMountPoints } from './world.ts';
+import { worldMountPoints } from './world-runner.ts';
 
 /** Writes bytes to `dest` atomically (temp file beside it, fsync, rename). */
 export function writeAtomicSync(dest: string, bytes: Uint8Array | string, mode = 0o644): void {
