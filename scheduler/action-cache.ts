@@ -10,7 +10,7 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { IoError, digestHex, parseDigest, type Digest, type Store } from '../src/kernel/index.ts';
-import { encodeCacheEntry, parseCacheEntry, type CacheEntry } from './build-record.ts';
+import { encodeCacheEntry, entryAction, parseCacheEntry, type CacheEntry } from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */
 export interface ActionCache {
@@ -36,8 +36,9 @@ export class MemoryActionCache implements ActionCache {
     return b ? parseCacheEntry(b, `memory action cache ${action}`, action) : undefined;
   }
   async put(entry: CacheEntry): Promise<void> {
-    this.entries.set(entry.record.action, encodeCacheEntry(entry));
-    this.puts.push(entry.record.action);
+    const action = entryAction(entry);
+    this.entries.set(action, encodeCacheEntry(entry));
+    this.puts.push(action);
   }
 }
 
@@ -100,9 +101,9 @@ export function openActionCache(store: Store): FsActionCache {
 }
 
 /**
- * The filesystem action cache of a store. `put` pins the record's output tree, log and (when
- * present) the executor's full record first (roots `action-<64 hex>.output`, `.log`, `.record`),
- * then writes the entry atomically, so an entry never exists without its roots.
+ * The filesystem action cache of a store. `put` pins the record's output tree and log first
+ * (roots `action-<64 hex>.output`, `.log`), then writes the entry atomically, so an entry never
+ * exists without its roots.
  * @see specs/action.md §6
  */
 export class FsActionCache implements ActionCache {
@@ -128,11 +129,11 @@ export class FsActionCache implements ActionCache {
   }
 
   async put(entry: CacheEntry): Promise<void> {
-    const { action, output, log, details } = entry.record;
+    const { output, log } = entry.record;
+    const action = entryAction(entry);
     const hex = digestHex(action);
     await this.roots.pin(`action-${hex}.output`, output);
     await this.roots.pin(`action-${hex}.log`, log);
-    if (details !== null) await this.roots.pin(`action-${hex}.record`, details);
     await writeFileAtomic(actionEntryPath(this.storeDir, action), encodeCacheEntry(entry));
   }
 }

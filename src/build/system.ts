@@ -40,7 +40,7 @@ export interface SignKey {
 export interface ExecutorOptions {
   /** Private apt state directory for `debian-source` and `deb` sources. */
   aptDir?: string;
-  /** Sign each build record with this key (purpose `builds`). */
+  /** Sign each action's record with this key (purpose `builds`), once, as the rebuilder files it. */
   signKey?: SignKey;
   /** Kill a build that runs longer than this (ms). */
   timeoutMs?: number;
@@ -93,10 +93,10 @@ export function sandboxExecutor(
       actionId: ctx.action,
       signal: ctx.signal,
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
-      ...(opts.signKey ? { signKey: opts.signKey } : {}),
+      // No signKey: the rebuilder signs the record it files (one signature per action).
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
-    return { output: r.output, world: r.world.root, log: r.record.log, details: r.recordDigest };
+    return { output: r.output, world: r.world.root, log: r.record.log, record: r.record };
   };
 }
 
