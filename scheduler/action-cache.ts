@@ -6,10 +6,16 @@
  *
  * @see specs/action.md §5 (entry), §6 (layout, roots)
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { IoError, digestHex, parseDigest, type Digest, type Store } from '../src/kernel/index.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  digestHex,
+  osError,
+  parseDigest,
+  writeFileAtomic,
+  type Digest,
+  type Store,
+} from '../src/kernel/index.ts';
 import { encodeCacheEntry, entryAction, parseCacheEntry, type CacheEntry } from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */
@@ -39,41 +45,6 @@ export class MemoryActionCache implements ActionCache {
     const action = entryAction(entry);
     this.entries.set(action, encodeCacheEntry(entry));
     this.puts.push(action);
-  }
-}
-
-function ioError(e: unknown, what: string): IoError {
-  const err = e as NodeJS.ErrnoException;
-  return new IoError(`${what}: ${err.code ?? ''} ${err.message}`.trim(), { data: { what }, cause: e });
-}
-
-/**
- * Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename, fsync of
- * the directory. A crash leaves either the old file or the new one, never a torn one.
- * @throws IoError E12
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  try {
-    await mkdir(dir, { recursive: true });
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw ioError(e, path);
   }
 }
 
@@ -123,7 +94,7 @@ export class FsActionCache implements ActionCache {
       bytes = await readFile(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw ioError(e, path);
+      throw osError(e, path);
     }
     return parseCacheEntry(bytes, path, action);
   }
@@ -134,6 +105,6 @@ export class FsActionCache implements ActionCache {
     const hex = digestHex(action);
     await this.roots.pin(`action-${hex}.output`, output);
     await this.roots.pin(`action-${hex}.log`, log);
-    await writeFileAtomic(actionEntryPath(this.storeDir, action), encodeCacheEntry(entry));
+    await writeFileAtomic(actionEntryPath(this.storeDir, action), encodeCacheEntry(entry), { mkdir: true });
   }
 }

@@ -10,7 +10,7 @@ export type { ImageOptions } from './writer.ts';
 export { computeFsVerityDigest, FsVerityHasher } from './fsverity.ts';
 export { parseImage } from './reader.ts';
 export type { ImageInfo } from './reader.ts';
-export { readDumpFile, readImageFile, writeFileAtomic, treeFromDirectory, objectPath } from './io.ts';
+export { readDumpFile, readImageFile, treeFromDirectory, objectPath } from './io.ts';
 export type { FromDirectoryOptions } from './io.ts';
 export {
   checkOverlayPath,

@@ -4,7 +4,8 @@
  *
  * @see specs/store.md §4 (layout)
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { writeFileAtomicSync } from '../atomic-write.ts';
 import { dirname, join } from 'node:path';
 import { digestHex, type Digest } from '../digest.ts';
 import { EncodingError } from '../errors.ts';
@@ -46,9 +47,7 @@ export function ensureLayout(root: string): void {
     return;
   }
   for (const d of Object.values(DIRS)) mkdirSync(join(root, d), { recursive: true });
-  const tmp = join(root, DIRS.tmp, `format-${process.pid}`);
-  writeFileSync(tmp, JSON.stringify({ format: STORE_FORMAT, version: STORE_FORMAT_VERSION }) + '\n');
-  renameSync(tmp, fmt);
+  writeFileAtomicSync(fmt, JSON.stringify({ format: STORE_FORMAT, version: STORE_FORMAT_VERSION }) + '\n');
 }
 
 /**
