@@ -36,7 +36,7 @@ import {
   type GitObjectReader,
   type GitTreeEntry,
 } from './content-digest.ts';
-import { isLabel, isVersion, parseManifest } from './manifest.ts';
+import { isLabel, isVersion, parseManifest } from './atom-manifest.ts';
 import {
   CLAIM_TYPE,
   PUBLISH_TYPE,

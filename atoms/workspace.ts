@@ -16,8 +16,8 @@ import {
   type ObjectStore,
 } from '../src/kernel/index.ts';
 import { checkLock, planLock, type SetAtom, type SetSnapshot, type WorkspaceAtom } from './lock-plan.ts';
-import { encodeLock, parseLock, type Lock, type LockAtom } from './lock.ts';
-import { parseManifest, type Manifest } from './manifest.ts';
+import { encodeLock, parseLock, type Lock, type LockAtom } from './lock-file.ts';
+import { parseManifest, type Manifest } from './atom-manifest.ts';
 import {
   localPathOf,
   openRepo,

@@ -41,7 +41,7 @@ import {
   worldImage,
   type World,
   type WorldMount,
-} from './world.ts';
+} from './build-world.ts';
 
 /** Debian architecture → multiarch triplet. */
 const TRIPLETS: Record<string, string> = {

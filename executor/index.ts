@@ -51,7 +51,7 @@ export {
   type World,
   type WorldLayer,
   type ShadowedPath,
-} from './world.ts';
+} from './build-world.ts';
 export {
   runSandbox,
   bwrapArgs,

@@ -23,7 +23,7 @@ describe('layer rule', () => {
     ['src/kernel/keys/verify.ts', "import { x } from '../../build/index.ts';\nexport { x };\n"],
     ['composer/merge.ts', "import { x } from '../src/cli/main.ts';\nexport { x };\n"],
     ['scheduler/plan.ts', "import { x } from '../src/build/index.ts';\nexport { x };\n"],
-    ['atoms/lock.ts', "import { x } from '../src/kernel/store/fs-store.ts';\nexport { x };\n"],
+    ['atoms/lock-file.ts', "import { x } from '../src/kernel/store/fs-store.ts';\nexport { x };\n"],
     ['executor/build.ts', "import { x } from '../composer/merge.ts';\nexport { x };\n"],
     ['src/build/system.ts', "import { x } from '../cli/main.ts';\nexport { x };\n"],
     ['src/build/system.ts', "import { x } from '../kernel/errors.ts';\nexport { x };\n"],

@@ -33,9 +33,9 @@ import {
   UnsafePathError,
   UnsupportedFileError,
 } from '../errors.ts';
-import { checkChildrenPresent } from './closure.ts';
+import { checkChildrenPresent } from './children-present.ts';
 import { DIRS, ensureLayout, checkFormat, renameInto, shardedPath } from './layout.ts';
-import { lockExclusive, lockShared, type StoreLock } from './lock.ts';
+import { lockExclusive, lockShared, type StoreLock } from './store-lock.ts';
 import { FilePool } from './pool.ts';
 import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
 import type { BlobStore, ObjectStore, TreeStore } from './types.ts';

@@ -6,7 +6,7 @@
  */
 export * from './tree.ts';
 export * from './types.ts';
-export * from './closure.ts';
+export * from './children-present.ts';
 export * from './memory.ts';
 export { Store, type IngestResult, type IngestOptions, type RootEntry } from './fs-store.ts';
 export type { MaterializeOptions, MaterializeReport } from './materialize.ts';

@@ -4,7 +4,7 @@
  *
  * @see specs/scheduler.md §7
  */
-import type { SchedNode } from './scheduler.ts';
+import type { SchedNode } from '../scheduler.ts';
 
 /** A synthetic node: a scheduler node with its true (simulated) duration, ms. */
 export interface SyntheticNode extends SchedNode {

@@ -14,7 +14,7 @@ import {
   interfaceOfElf,
   type ElfFileInterface,
   type InterfaceManifest,
-} from './manifest.ts';
+} from './interface-manifest.ts';
 
 /** True when the file at `abs` starts with the ELF magic. */
 function startsWithElfMagic(abs: string): boolean {

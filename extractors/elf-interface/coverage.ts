@@ -13,7 +13,7 @@ import {
   type FileRequirements,
   type InterfaceManifest,
   type SharedObjectInterface,
-} from './manifest.ts';
+} from './interface-manifest.ts';
 
 /** The `kind` of a coverage proof. */
 export const COVERAGE_PROOF_KIND = 'eos.coverage-proof';

@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../src/kernel/index.ts';
 import { fsError, walkFiles } from '../fs-walk.ts';
-import { buildPythonManifest, type PythonManifest, type PythonManifestOptions } from './manifest.ts';
+import { buildPythonManifest, type PythonManifest, type PythonManifestOptions } from './python-manifest.ts';
 
 /**
  * The files of a directory tree as paths relative to it (`/`-separated), sorted by UTF-16 code units.

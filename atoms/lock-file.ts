@@ -10,7 +10,7 @@
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { LockError, isDigest, type Digest } from '../src/kernel/index.ts';
-import { isLabel, isVersion } from './manifest.ts';
+import { isLabel, isVersion } from './atom-manifest.ts';
 import { locateToml } from './toml-locate.ts';
 
 /** The lock format version this code reads and writes. @see specs/lock.md §2 */

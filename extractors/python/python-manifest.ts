@@ -19,7 +19,7 @@ import {
   type Digest,
 } from '../../src/kernel/index.ts';
 import { parseElf } from '../elf/parse-elf.ts';
-import { interfaceOfElf, type FileRequirements } from '../interface/manifest.ts';
+import { interfaceOfElf, type FileRequirements } from '../elf-interface/interface-manifest.ts';
 import { parseImportsFromText, decodePythonSource, type SourceError } from './imports.ts';
 import { parseMetadata, parseTopLevel } from './metadata.ts';
 import { moduleOfPath, resolveRelativeImport, type ModuleOfFile } from './module-names.ts';

@@ -13,7 +13,7 @@
 import { digestCanonical, encodeCanonical, NotFoundError, type Digest } from '../../src/kernel/index.ts';
 import * as F from '../elf/format.ts';
 import { isElf, parseElf, type ElfFile } from '../elf/parse-elf.ts';
-import { interfaceOfElf, type ElfFileInterface } from '../interface/manifest.ts';
+import { interfaceOfElf, type ElfFileInterface } from '../elf-interface/interface-manifest.ts';
 import { readLdSoConf } from './ld-so-conf.ts';
 import {
   dirName,

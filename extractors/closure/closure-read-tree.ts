@@ -14,7 +14,7 @@ import {
   type Tree,
   type TreeEntry,
 } from '../../src/kernel/index.ts';
-import type { ClosureEntries } from './closure.ts';
+import type { ClosureEntries } from './resolve-closure.ts';
 import { pathComponents, type ClosureDirEntry, type ClosureTree } from './view.ts';
 
 /** A node a composition entry binds (structurally the composer's `EntryNode`). */

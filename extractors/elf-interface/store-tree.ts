@@ -20,7 +20,7 @@ import {
   type Digest,
   type ObjectStore,
 } from '../../src/kernel/index.ts';
-import { readInterfaceManifest } from './read-tree.ts';
+import { readInterfaceManifest } from './elf-read-tree.ts';
 import { isElf, parseElf, type ElfFile } from '../elf/parse-elf.ts';
 import {
   assembleManifest,
@@ -29,7 +29,7 @@ import {
   parseInterfaceManifest,
   type ElfFileInterface,
   type InterfaceManifest,
-} from './manifest.ts';
+} from './interface-manifest.ts';
 
 /** The smallest file that can hold an ELF identification (e_ident is 16 bytes). */
 const MIN_ELF_BYTES = 16;

@@ -5,7 +5,7 @@
  *
  * @see specs/scheduler.md §7
  */
-import type { Clock } from './scheduler.ts';
+import type { Clock } from '../scheduler.ts';
 
 interface Timer {
   atMs: number;
