@@ -13,7 +13,7 @@
 import { resolve } from 'node:path';
 import { buildLock } from '../build/index.ts';
 import { SIGNAL_EXIT, abortOnSignals } from '../../scheduler/index.ts';
-import { UsageError } from '../kernel/errors.ts';
+import { positiveInt, secondsToMs } from './options.ts';
 import { Store } from '../kernel/store/index.ts';
 import { configDir } from '../kernel/config.ts';
 import { createProgressDisplay } from './build-progress.ts';
@@ -36,9 +36,8 @@ export interface BuildOptions extends GlobalOptions {
 
 /** Runs `eos build`. @throws UsageError E1 and the located errors of `buildLock` (exit 1) */
 export async function run(opts: BuildOptions): Promise<CommandResult> {
-  const jobs = opts.jobs === undefined ? undefined : Number(opts.jobs);
-  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1))
-    throw new UsageError(`--jobs: ${JSON.stringify(opts.jobs)} is not a positive whole number`);
+  const jobs = positiveInt(opts.jobs, '--jobs');
+  const timeoutMs = secondsToMs(opts.timeout, '--timeout');
   const only = opts.only
     ?.split(',')
     .map((s) => s.trim())
@@ -57,7 +56,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       ...(opts.check ? { check: true } : {}),
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       ...(signKey ? { signKey } : {}),
-      ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(opts.compose ? { compose: resolve(opts.compose) } : {}),
       signal: sig.signal,
       cancelledExit: () => SIGNAL_EXIT[(sig.received() ?? 'SIGINT') as 'SIGINT' | 'SIGTERM'],

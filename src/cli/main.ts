@@ -8,7 +8,7 @@
  * @see specs/errors.md
  */
 import { Command, CommanderError } from 'commander';
-import { EosError } from '../kernel/errors.ts';
+import { EosError, UsageError } from '../kernel/errors.ts';
 import { storeDir } from '../kernel/config.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
@@ -50,6 +50,8 @@ export function buildProgram(): Command {
     .option('--store <dir>', 'store directory (default: $EOS_STORE or ~/.local/share/eos/store)')
     .option('--json', 'print machine-readable JSON')
     .showHelpAfterError()
+    // Usage errors are printed by main() as `[E1] …` (and a JSON error under --json), not by commander.
+    .configureOutput({ outputError: () => {} })
     .exitOverride();
 
   registerCommands(program, action);
@@ -369,7 +371,8 @@ export async function main(argv: string[]): Promise<number> {
     const result = await started;
     print(result, json);
     return result.exitCode ?? 0;
-  } catch (e) {
+  } catch (caught) {
+    let e = caught;
     if (e instanceof CommanderError) {
       if (
         e.code === 'commander.helpDisplayed' ||
@@ -377,7 +380,9 @@ export async function main(argv: string[]): Promise<number> {
         e.code === 'commander.help'
       )
         return 0;
-      return 2;
+      // A usage error found by commander (unknown option, missing argument…): the same surface
+      // as every other usage error.
+      e = new UsageError(e.message.replace(/^error: /, ''), { data: { commander: e.code } });
     }
     if (e instanceof EosError) {
       if (json) process.stdout.write(JSON.stringify({ error: e.toJSON() }) + '\n');

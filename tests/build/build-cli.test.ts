@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/build.ts';
+import { run as runBuildAtom } from '../../src/cli/build-atom.ts';
 
 describe('eos build: located errors before any build', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eos-build-cli-'));
@@ -13,6 +14,27 @@ describe('eos build: located errors before any build', () => {
       message: '[E1] --jobs: "x" is not a positive whole number',
       exitCode: 2,
     });
+  });
+
+  it('a bad --timeout is a usage error before anything runs (it once became NaN: every build timed out)', async () => {
+    for (const timeout of ['abc', '0', '-5', '1e3x', ''])
+      await expect(run({ store, json: false, jobs: '1', timeout })).rejects.toMatchObject({
+        message: `[E1] --timeout: ${JSON.stringify(timeout)} is not a positive number of seconds`,
+        exitCode: 2,
+      });
+  });
+
+  it('eos build-atom checks --jobs and --timeout the same way', async () => {
+    await expect(runBuildAtom({ store, json: false, path: dir, jobs: 'x' })).rejects.toMatchObject({
+      message: '[E1] --jobs: "x" is not a positive whole number',
+      exitCode: 2,
+    });
+    await expect(runBuildAtom({ store, json: false, path: dir, jobs: '0' })).rejects.toThrow(
+      /^\[E1\] --jobs/,
+    );
+    await expect(runBuildAtom({ store, json: false, path: dir, timeout: 'soon' })).rejects.toThrow(
+      '[E1] --timeout: "soon" is not a positive number of seconds',
+    );
   });
 
   it('a missing or malformed lock is E19; a missing seed lock is E24', async () => {
