@@ -8,7 +8,7 @@
  * @see specs/interface.md §3–§5
  */
 import { z } from 'zod';
-import { digestCanonical, parseCanonical, EncodingError, type Digest } from '../../src/kernel/index.ts';
+import { digestCanonical, parseCanonicalWith, EncodingError, type Digest } from '../../src/kernel/index.ts';
 import { parseElf, isElf, type ElfFile, type ElfSymbol } from '../elf/parse-elf.ts';
 import * as F from '../elf/format.ts';
 
@@ -258,7 +258,11 @@ export function manifestDigest(m: InterfaceManifest): Digest {
   return digestCanonical(m);
 }
 
-const digestSchema = z.string().regex(/^blake3:[0-9a-f]{64}$/);
+/** A digest field, typed as `Digest` (so the parsed value needs no cast). */
+const digestSchema = z.custom<Digest>(
+  (v) => typeof v === 'string' && /^blake3:[0-9a-f]{64}$/.test(v),
+  'is not a digest',
+);
 const abiSchema = {
   class: z.enum(['elf32', 'elf64']),
   data: z.enum(['lsb', 'msb']),
@@ -314,13 +318,5 @@ const manifestSchema = z
  * @see specs/interface.md §3
  */
 export function parseInterfaceManifest(bytes: Uint8Array, what = 'interface manifest'): InterfaceManifest {
-  const value = parseCanonical(bytes, what);
-  const r = manifestSchema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new EncodingError(`${what}: ${issue.path.join('.') || '$'}: ${issue.message}`, {
-      data: { what, path: issue.path.join('.') },
-    });
-  }
-  return r.data as InterfaceManifest;
+  return parseCanonicalWith(manifestSchema, bytes, what, EncodingError);
 }
