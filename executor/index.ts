@@ -93,10 +93,4 @@ export {
   type Recipe,
   type RecipeArg,
 } from './recipes/recipes.ts';
-export {
-  encodeBuildRecord,
-  buildRecordDigest,
-  BUILD_RECORD_VERSION,
-  type BuildRecord,
-} from './build-record.ts';
 export { buildAtom, checkOutput, type BuildRequest, type BuildResult } from './build.ts';
