@@ -324,7 +324,9 @@ export class Host {
         ...(hint ? { hint } : {}),
       });
     };
-    const bad = r.rejected.find((x) => (x.error.data as { reason?: string }).reason !== 'untrusted');
+    const untrusted = (x: { error: { data: unknown } }) =>
+      ['untrusted', 'unknown-key'].includes((x.error.data as { reason?: string }).reason ?? '');
+    const bad = r.rejected.find((x) => !untrusted(x));
     if (bad) refuse('signature', bad.error.detail);
     if (r.accepted.length === 0)
       refuse(

@@ -1,6 +1,6 @@
 /**
  * `eos host generations [--root DIR | --target URL]`: one line per generation:
- * `NNN STACK/CHANNEL#SEQ DIGEST ACCEPTED-AT` with `*` marking the current one.
+ * `*|- NNN STACK/CHANNEL#SEQ DIGEST ACCEPTED-AT`, `*` marking the current one.
  * @see specs/host.md §3
  */
 import { Host, listGenerations } from '../../stacks/index.ts';
@@ -47,7 +47,7 @@ export async function run(opts: HostGenerationsOptions): Promise<CommandResult> 
   }
   const lines = rows.map(
     (r) =>
-      `${r.generation === current ? '*' : ' '}${String(r.generation).padStart(3, '0')}\t${r.stack}/${r.channel}#${r.sequence}\t${r.digest}\t${new Date(r.acceptedAt * 1000).toISOString()}`,
+      `${r.generation === current ? '*' : '-'}\t${String(r.generation).padStart(3, '0')}\t${r.stack}/${r.channel}#${r.sequence}\t${r.digest}\t${new Date(r.acceptedAt * 1000).toISOString()}`,
   );
   return { lines, json: { version: 1, current, generations: rows } };
 }
