@@ -2,8 +2,8 @@
 # Installs the machine packages Eos needs (idempotent). Tests and the demo call it; nothing is
 # installed by hand. Usage: scripts/setup.sh [--bench]   (--bench adds the benchmark peers)
 set -euo pipefail
-need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev)
-if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin); fi
+need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev openssh-server openssh-client systemd)
+if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin rsync); fi
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
