@@ -129,8 +129,8 @@ export function parseStack(text: string, file = 'stack.toml'): StackSpec {
   try {
     raw = parseToml(text) as Obj;
   } catch (e) {
-    const m = /line (\d+)/.exec((e as Error).message);
-    throw new StackError(`${file}:${m ? m[1] : 1}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, {
+    const line = (e as { line?: number }).line ?? 1;
+    throw new StackError(`${file}:${line}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, {
       data: { file },
     });
   }
