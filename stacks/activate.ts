@@ -280,7 +280,21 @@ export async function superviseService(host: Host, generation: number, name: str
     stopping = true;
   });
   const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...s.env };
+  // The activator records our pid in run/<name>.json right after starting us; if it was killed
+  // before that, nobody owns this supervisor: end rather than run a service nothing can stop.
+  const owned = () => {
+    try {
+      return (
+        (JSON.parse(readFileSync(host.path('run', `${name}.json`), 'utf8')) as { pid: number }).pid ===
+        process.pid
+      );
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 50 && !owned(); i++) await sleep(100);
   for (;;) {
+    if (!owned()) return 0;
     const r = await runComposition(host.cs, s.world, { argv: [s.exec, ...s.args], env, stdio: 'inherit' });
     writeFileSync(host.path('run', `${name}.exits`), `${r.exitCode}\n`, { flag: 'a' });
     if (stopping) return 0;
