@@ -129,7 +129,7 @@ describe('eos stack check against a store', () => {
 
 const D = (s: string): Digest => digestBytes(s);
 /** The vector deployment of specs/stack.md §5.3. */
-export function vectorDeployment(): Deployment {
+function vectorDeployment(): Deployment {
   return validateDeployment({
     version: 1,
     format: 'eos-deployment',
