@@ -2,7 +2,7 @@
 # Installs the machine packages Eos needs (idempotent). Tests and the demo call it; nothing is
 # installed by hand. Usage: scripts/setup.sh [--bench]   (--bench adds the benchmark peers)
 set -euo pipefail
-need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev openssh-server openssh-client systemd)
+need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev openssh-server openssh-client systemd openssl)
 if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin rsync); fi
 missing=()
 for p in "${need[@]}"; do

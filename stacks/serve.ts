@@ -283,7 +283,13 @@ export async function serveHost(
           case 'rollback': {
             await r.payload(payloadBytes);
             const res = await rollbackHost(host, (header.to as number | null) ?? undefined, opts.eosCommand);
-            await w.send({ t: 'done', generation: res.generation, result: res.result, from: res.from });
+            await w.send({
+              t: 'done',
+              generation: res.generation,
+              result: res.result,
+              from: res.from,
+              flipMs: res.flipMs,
+            });
             break;
           }
           default:

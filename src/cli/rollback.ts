@@ -34,10 +34,12 @@ export function rollbackLines(
 export async function run(opts: RollbackOptions): Promise<CommandResult> {
   const t = transportArg(opts);
   const h = await rollbackVia(t, intArg(opts.to, '--to'));
-  return rollbackLines(
+  const out = rollbackLines(
     (h.from as number | null) ?? null,
     h.generation as number,
     h.result as ActivationResult,
     t.url,
   );
+  const note = `eos: flipped current to generation ${String(h.generation)} in ${Number(h.flipMs).toFixed(3)} ms on ${t.url} (one rename)`;
+  return { ...out, notes: [note] };
 }
