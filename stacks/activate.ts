@@ -83,7 +83,7 @@ function alive(pid: number): boolean {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long a started service must stay up (ms) before activation counts it as started. */
-export const START_GRACE_MS = 400;
+export const START_GRACE_MS = 1000;
 
 /**
  * The process backend: each service runs under `eos host supervise` (its own session, so neither

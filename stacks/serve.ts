@@ -288,7 +288,7 @@ export async function serveHost(
               generation: res.generation,
               result: res.result,
               from: res.from,
-              flipMs: res.flipMs,
+              flipUs: Math.round(res.flipMs * 1000),
             });
             break;
           }

@@ -40,6 +40,6 @@ export async function run(opts: RollbackOptions): Promise<CommandResult> {
     h.result as ActivationResult,
     t.url,
   );
-  const note = `eos: flipped current to generation ${String(h.generation)} in ${Number(h.flipMs).toFixed(3)} ms on ${t.url} (one rename)`;
+  const note = `eos: flipped current to generation ${String(h.generation)} in ${(Number(h.flipUs) / 1000).toFixed(3)} ms on ${t.url} (one rename)`;
   return { ...out, notes: [note] };
 }
