@@ -35,8 +35,12 @@ export {
   ingestFixups,
   stagingDir,
   DEFAULT_SEED_PACKAGES,
+  seedVersionChanges,
+  formatSeedChanges,
+  summarizeSeedChanges,
   type SeedOptions,
   type SeedReport,
+  type SeedVersionChange,
 } from './seed/seed.ts';
 export {
   buildWorld,

@@ -166,6 +166,10 @@ export class MountError extends EosError {
 export class SeedError extends EosError {
   static override readonly code = 'E24';
 }
+/** E25: no BLAKE3 implementation could be loaded (neither the native binding nor the WebAssembly build). */
+export class HashBackendError extends EosError {
+  static override readonly code = 'E25';
+}
 /** E33: a stack file is invalid (located: file, line, field). */
 export class StackError extends EosError {
   static override readonly code = 'E33';
