@@ -135,15 +135,28 @@ export class FrameWriter {
   constructor(private readonly out: Writable) {}
 
   private async write(b: Uint8Array): Promise<void> {
+    const closed = () =>
+      new TransportError('connection closed while sending', { data: { reason: 'closed' } });
+    if (this.out.destroyed || this.out.writableEnded) throw closed();
     this.totalBytes += b.length;
     if (!this.out.write(b))
       await new Promise<void>((res, rej) => {
-        const onErr = (e: Error) => rej(e);
-        this.out.once('error', onErr);
-        this.out.once('drain', () => {
-          this.out.off('error', onErr);
+        const cleanup = () => {
+          this.out.off('drain', onDrain);
+          this.out.off('error', onFail);
+          this.out.off('close', onFail);
+        };
+        const onDrain = () => {
+          cleanup();
           res();
-        });
+        };
+        const onFail = () => {
+          cleanup();
+          rej(closed());
+        };
+        this.out.once('drain', onDrain);
+        this.out.once('error', onFail);
+        this.out.once('close', onFail);
       });
   }
 
