@@ -26,6 +26,14 @@ export { fixupEntries, USRMERGE_DIRS, type FixupEntry } from './seed/fixups.ts';
 export { normalizeUsrmerge, usrmergePath } from './seed/normalize.ts';
 export { PrivateApt, readHostAptSources, type ResolvedPackage } from './seed/apt.ts';
 export {
+  exportSeed,
+  importSeed,
+  seedArchiveDebName,
+  SEED_ARCHIVE_LOCK,
+  type SeedExportReport,
+  type SeedImportReport,
+} from './seed/archive.ts';
+export {
   ensureSeed,
   readSeedLock,
   unpackDeb,
@@ -85,10 +93,4 @@ export {
   type Recipe,
   type RecipeArg,
 } from './recipes/recipes.ts';
-export {
-  encodeBuildRecord,
-  buildRecordDigest,
-  BUILD_RECORD_VERSION,
-  type BuildRecord,
-} from './build-record.ts';
 export { buildAtom, checkOutput, type BuildRequest, type BuildResult } from './build.ts';

@@ -15,5 +15,3 @@ export * from './virtual-clock.ts';
 export * from './synthetic.ts';
 export * from './plan.ts';
 export * from './signals.ts';
-export * from './build-report.ts';
-export * from './build-run.ts';

@@ -7,16 +7,16 @@
  * through a temp file, fsync and rename, and re-validated when read.
  * @see specs/interface.md §1.2, §3.2
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   digestCanonical,
   digestHex,
   encodeCanonical,
   EncodingError,
-  IoError,
   isDigest,
   Store,
+  writeFileAtomicSync,
   type Digest,
   type ObjectStore,
 } from '../../src/kernel/index.ts';
@@ -101,20 +101,7 @@ export async function cachedInterfaceManifest(store: Store, tree: Digest): Promi
   }
   const m = await storedInterfaceManifest(store, tree);
   const out = encodeCanonical(m);
-  try {
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.tmp-${process.pid}-${hex.slice(2, 10)}`);
-    const fd = openSync(tmp, 'w', 0o444);
-    try {
-      writeSync(fd, out);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (e) {
-    throw new IoError(`interface cache ${file}: ${(e as Error).message}`, { data: { path: file }, cause: e });
-  }
+  writeFileAtomicSync(file, out, { mode: 0o444, mkdir: true });
   return m;
 }
 

@@ -104,7 +104,7 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
   });
   return {
     lines: [
-      `ok\t${r.record.label}\t${r.output}\t${r.recordDigest}`,
+      `ok\t${r.record.details.label}\t${r.output}\t${r.recordDigest}`,
       ...r.warnings.map((w) => `warning\t${w}`),
     ],
     json: {
@@ -114,6 +114,8 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
       recordDigest: r.recordDigest,
       signature: r.signature ?? null,
     },
-    notes: [`built ${r.record.label} in ${r.record.durationMs} ms; world ${r.world.root}; log ${r.logPath}`],
+    notes: [
+      `built ${r.record.details.label} in ${r.record.durationMs} ms; world ${r.world.root}; log ${r.logPath}`,
+    ],
   };
 }

@@ -493,10 +493,11 @@ function registerExecutor(program: Command, act: ActionFactory): void {
 
   // Executor: seeds and single-atom builds.
   program
-    .command('seed [action]')
+    .command('seed [action] [file]')
     .description(
       'create or verify the seed toolchain (seed.lock; offline when its trees are stored); ' +
-        '`seed update` re-pins it from the current index or dpkg database',
+        '`seed update` re-pins it from the current index or dpkg database; ' +
+        '`seed export FILE` / `seed import FILE` write / verify and load an archive of the lock and its .debs',
     )
     .option('--lock <file>', 'the seed lock file', 'seed.lock')
     .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
@@ -506,7 +507,7 @@ function registerExecutor(program: Command, act: ActionFactory): void {
       '--repin-if-gone',
       'debian mode: when pinned .debs missing from the store have left the archive, re-pin from the current index (prints the version diff)',
     )
-    .action(act(() => import('./seed.ts'), ['action']));
+    .action(act(() => import('./seed.ts'), ['action', 'file']));
   program
     .command('build-atom <path>')
     .description('build one atom directory in the seed world with explicit dependency outputs')

@@ -6,5 +6,7 @@ export * from './errors.ts';
 export * from './digest.ts';
 export * from './canonical.ts';
 export * from './config.ts';
+export * from './os-error.ts';
+export * from './atomic-write.ts';
 export * from './store/index.ts';
 export * from './keys/index.ts';

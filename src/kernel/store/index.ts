@@ -19,4 +19,5 @@ export type {
   StoreStats,
 } from './maintenance.ts';
 export { openStore } from './open.ts';
+export { probeDigest } from './probe.ts';
 export { STORE_FORMAT_VERSION } from './layout.ts';

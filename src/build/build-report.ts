@@ -5,8 +5,7 @@
  *
  * @see specs/scheduler.md §10
  */
-import type { PlanEntry } from './plan.ts';
-import type { NodeResult, SchedulerEvent } from './scheduler.ts';
+import type { NodeResult, PlanEntry, SchedulerEvent } from '../../scheduler/index.ts';
 
 /** Format name and version of `eos build --json` event lines (NDJSON). @see specs/scheduler.md §10 */
 export const BUILD_EVENT_FORMAT = 'eos.build-event';

@@ -11,12 +11,10 @@
  *
  * @see specs/composition.md §2, §9, §11; specs/seed.md §5
  */
-import { writeAtomicSync, CompositionStore, compositionRoot, makeComposition } from '../../composer/index.ts';
+import { CompositionStore, compositionRoot, makeComposition } from '../../composer/index.ts';
 import type { Composition } from '../../composer/index.ts';
 import type { SeedLock } from '../../executor/index.ts';
-import { CompositionError } from '../kernel/errors.ts';
-import type { Digest } from '../kernel/digest.ts';
-import type { Store } from '../kernel/store/index.ts';
+import { CompositionError, writeFileAtomicSync, type Digest, type Store } from '../kernel/index.ts';
 
 /** The seed packages a dynamically linked C program needs at run time (those present in the seed are used). */
 export const RUNTIME_SEED_PACKAGES: readonly string[] = [
@@ -103,12 +101,13 @@ export async function composeBuild(opts: {
   const cs = new CompositionStore(opts.store);
   const { root, view } = await cs.save(c);
   const sig = opts.sign ? await cs.sign(root, opts.sign.config, opts.sign.name, 'compositions') : undefined;
-  writeAtomicSync(
+  writeFileAtomicSync(
     opts.file,
     encodeRuntimeToml(
       c,
       `runtime composition of ${Object.keys(opts.outputs).sort().join(', ')} (eos build --compose)`,
     ),
+    { mkdir: true },
   );
   return { root, ...(sig ? { signedBy: sig.key } : {}), shadowed: view.shadowed };
 }

@@ -1,9 +1,11 @@
 /**
- * Worlds (I/O): running a process whose `/` is a composition, and mounting a composition's image
- * on a directory. The mount path needs root: an EROFS loop mount of the composefs image, then a
- * read-only overlay with the store's object directory as a data-only lower layer, all inside new
- * mount and PID namespaces so that nothing outlives the process. Where mounting is not permitted,
- * the same view materialized by hard links is run under bubblewrap.
+ * Worlds (I/O): the one world runner. It runs a process whose `/` is a composition: mounted from
+ * its composefs image in a private mount namespace where mounting is permitted (`eos run`, the
+ * build sandbox, a host's services), else a hard-link world under bubblewrap. The namespace
+ * script and its argv are written only here ({@link composefsRootCommand}), with the mount options
+ * and path check of `composefs/mount.ts`: a tmpfs, the EROFS image, a read-only overlay with the
+ * store's object directory as a data-only lower layer, all inside new mount and PID namespaces so
+ * that nothing outlives the process.
  *
  * @see specs/composition.md §13
  */
@@ -13,25 +15,89 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { MountError } from '../src/kernel/index.ts';
-
+import { erofsMountOptions, imageHasAcl, overlayMountOptions, type MountOptions } from './composefs/mount.ts';
 /** Where a run's process sees the caller's working directory when asked (`--cwd`). */
 export const WORLD_CWD_DIR = '/work';
 
 /**
  * The script run in the new mount namespace (by the host's `/bin/sh`): it mounts a private tmpfs
- * at MNT, the image and the overlay on it (a small top layer of empty mount points, the image,
- * and the object directory as a data-only layer), then execs bubblewrap with the overlay as `/`.
- * Arguments: MNT IMAGE OBJECTS MOUNTPOINTS BWRAP-ARGS…
+ * at M, the image and the overlay on it (a small top layer of empty mount points, the image, and
+ * the object directory as a data-only layer), then execs the command (which finds the view at
+ * `M/root`). Arguments: M IMAGE POINTS EROFS-OPTIONS OVERLAY-OPTIONS SOURCE COMMAND…
  */
-const RUN_SCRIPT = `set -eu
-M=$1; IMG=$2; OBJ=$3; POINTS=$4; shift 4
-mount -t tmpfs -o mode=0755 eos-world "$M"
+const NAMESPACE_SCRIPT = `set -eu
+M=$1; IMG=$2; POINTS=$3; EROFS=$4; OVERLAY=$5; SOURCE=$6; shift 6
+mount -t tmpfs -o mode=0755 "$SOURCE" "$M"
 mkdir "$M/meta" "$M/stub" "$M/root"
 for p in $POINTS; do mkdir "$M/stub/$p"; done
-mount -t erofs -o ro,loop,noacl "$IMG" "$M/meta"
-mount -t overlay eos-world -o "ro,lowerdir=$M/stub:$M/meta::$OBJ,redirect_dir=on,metacopy=on" "$M/root"
-exec bwrap --bind "$M/root" / "$@"
+mount -t erofs -o "$EROFS" "$IMG" "$M/meta"
+mount -t overlay "$SOURCE" -o "$OVERLAY" "$M/root"
+exec "$@"
 `;
+
+/** A composefs image to mount as a process's `/`. */
+export interface ComposefsRoot extends MountOptions {
+  /** The composefs (EROFS) image of the composition. */
+  image: string;
+  /** The store's object directory (the overlay's data-only lower layer). */
+  objectsDir: string;
+}
+
+/** Where and how {@link composefsRootCommand} mounts the view. */
+export interface NamespaceMount {
+  /** An existing empty host directory: the private tmpfs is mounted on it, inside the namespace. */
+  mnt: string;
+  /** Empty directories added over the image's top level (bind targets such as `proc`, `dev`). */
+  mountPoints: readonly string[];
+  /** The tmpfs's and overlay's source name (shown in the namespace's mountinfo). */
+  source: string;
+  /** The command to exec once the view is mounted, given the view's directory. */
+  command: (view: string) => string[];
+}
+
+/**
+ * The command line that mounts a composefs image in a new private mount namespace and execs a
+ * command there: `setpriv --pdeathsig KILL unshare --mount --fork --kill-child=SIGKILL
+ * --propagation private /bin/sh -c SCRIPT …`, so a killed parent takes the namespace down and every
+ * mount vanishes with it. The EROFS options honour the image's ACL flag; the overlay's are
+ * {@link overlayMountOptions} (so `verity=require` when `root.requireVerity`).
+ * @returns the program and its arguments, for `spawn`
+ * @throws MountError E23 when the image cannot be read, or a path cannot be an overlay option
+ * @see specs/composition.md §13
+ */
+export async function composefsRootCommand(
+  root: ComposefsRoot,
+  how: NamespaceMount,
+): Promise<[string, string[]]> {
+  const mnt = resolve(how.mnt);
+  const image = resolve(root.image);
+  const overlay = overlayMountOptions([join(mnt, 'stub'), join(mnt, 'meta')], resolve(root.objectsDir), root);
+  const erofs = erofsMountOptions(await imageHasAcl(image));
+  return [
+    'setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      'unshare',
+      '--mount',
+      '--fork',
+      '--kill-child=SIGKILL',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      '-c',
+      NAMESPACE_SCRIPT,
+      how.source,
+      mnt,
+      image,
+      how.mountPoints.join(' '),
+      erofs,
+      overlay,
+      how.source,
+      ...how.command(join(mnt, 'root')),
+    ],
+  ];
+}
 
 /** What a run returned. */
 export interface RunResult {
@@ -54,6 +120,8 @@ export interface RunOptions {
    * for a build). Bind targets must exist in the view or be created by bubblewrap on a tmpfs.
    */
   bwrapArgs?: string[];
+  /** Mount the image with overlayfs `verity=require` (needs fs-verity on the objects' filesystem). */
+  requireVerity?: boolean;
 }
 
 /** Whether this process may mount (root, and `EOS_NO_MOUNT` is not `1`), and why not. */
@@ -77,9 +145,9 @@ function waitChild(child: ReturnType<typeof spawn>, what: string): Promise<RunRe
 }
 
 /**
- * Runs a command whose `/` is a mounted composefs image. The mounts are made in a new mount
- * namespace (`unshare`, under a parent-death signal so that a killed `eos` takes it down), and the
- * command runs under bubblewrap (new PID namespace, `/proc`, `/dev`, `/tmp`) with the overlay as `/`.
+ * Runs a command whose `/` is a mounted composefs image ({@link composefsRootCommand}, source
+ * name `eos-world`, on `$TMPDIR/eos-world-mnt`); the command runs under bubblewrap (new PID
+ * namespace, `/proc`, `/dev`, `/tmp`) with the overlay as `/`.
  * @param image the composefs image file
  * @param objectsDir the store's `objects/` directory (the data-only lower layer)
  * @throws MountError E23 when the namespace or a mount cannot be set up (the script's stderr is the
@@ -88,36 +156,17 @@ function waitChild(child: ReturnType<typeof spawn>, what: string): Promise<RunRe
  */
 export async function runMounted(image: string, objectsDir: string, opts: RunOptions): Promise<RunResult> {
   const mnt = join(tmpdir(), 'eos-world-mnt');
-  for (const p of [mnt, resolve(objectsDir)])
-    if (/[,:\\\s]/.test(p))
-      throw new MountError(`${p}: overlayfs options cannot hold a path with ",", ":", "\\" or spaces`, {
-        data: { path: p },
-        hint: 'use a store directory without those characters',
-      });
-  mkdirSync(mnt, { recursive: true });
-  const child = spawn(
-    'setpriv',
-    [
-      '--pdeathsig',
-      'KILL',
-      'unshare',
-      '--mount',
-      '--fork',
-      '--kill-child=SIGKILL',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      '-c',
-      RUN_SCRIPT,
-      'eos-world',
+  const [cmd, args] = await composefsRootCommand(
+    { image, objectsDir, ...(opts.requireVerity ? { requireVerity: true } : {}) },
+    {
       mnt,
-      resolve(image),
-      resolve(objectsDir),
-      worldMountPoints(Boolean(opts.cwd)).join(' '),
-      ...sandboxArgs(opts),
-    ],
-    { stdio: opts.stdio ?? 'inherit', env: opts.env ?? process.env },
+      mountPoints: worldMountPoints(Boolean(opts.cwd)),
+      source: 'eos-world',
+      command: (view) => ['bwrap', '--bind', view, '/', ...sandboxArgs(opts)],
+    },
   );
+  mkdirSync(mnt, { recursive: true });
+  const child = spawn(cmd, args, { stdio: opts.stdio ?? 'inherit', env: opts.env ?? process.env });
   return waitChild(child, `run in ${image}`);
 }
 

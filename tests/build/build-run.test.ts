@@ -9,10 +9,9 @@ import {
   actionId,
   constructiveRebuilder,
   readHistory,
-  runBuild,
-  type BuildRunOptions,
   type SyntheticNode,
 } from '../../scheduler/index.ts';
+import { runBuild, type BuildRunOptions } from '../../src/build/index.ts';
 
 const nodes: SyntheticNode[] = [
   { label: 'zlib', deps: [], durationMs: 10 },

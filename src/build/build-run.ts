@@ -2,12 +2,12 @@
  * One `eos build` run over a DAG, independent of where the DAG and the executor come from: checks
  * the graph, narrows it with `--only`, plans (`--dry-run`) or schedules, reads and updates the
  * duration history, and turns the events into the printed surface (specs/scheduler.md §10).
- * The CLI (`src/cli/build.ts`) supplies the nodes from the lock, the key function and the real
+ * `buildLock` (system.ts) supplies the nodes from the lock, the key function and the real
  * executor; tests supply simulated ones.
  *
  * @see specs/scheduler.md §10
  */
-import { UsageError } from '../src/kernel/index.ts';
+import { UsageError } from '../kernel/index.ts';
 import {
   buildEventJson,
   buildExitCode,
@@ -17,12 +17,13 @@ import {
   formatBuildEvent,
   formatDryRun,
 } from './build-report.ts';
-import { mergeHistory } from './history.ts';
-import { readHistory, writeHistory } from './history-file.ts';
-import { planBuild } from './plan.ts';
-import type { Rebuilder } from './rebuilder.ts';
 import {
+  mergeHistory,
+  planBuild,
+  readHistory,
   schedule,
+  writeHistory,
+  type Rebuilder,
   topologicalOrder,
   type Clock,
   type Executor,
@@ -30,7 +31,7 @@ import {
   type ScheduleResult,
   type SchedNode,
   type SchedulerEvent,
-} from './scheduler.ts';
+} from '../../scheduler/index.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildRunOptions<N extends SchedNode> {

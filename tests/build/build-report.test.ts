@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { SchedulerEvent, SyntheticNode } from '../../scheduler/index.ts';
 import {
   buildExitCode,
   buildEventJson,
@@ -6,10 +7,8 @@ import {
   buildSummary,
   formatBuildEvent,
   formatDryRun,
-  type SchedulerEvent,
-  type SyntheticNode,
-} from '../../scheduler/index.ts';
-import { newWorld, simulate } from './harness.ts';
+} from '../../src/build/index.ts';
+import { newWorld, simulate } from '../scheduler/harness.ts';
 
 const nodes: SyntheticNode[] = [
   { label: 'zlib', deps: [], durationMs: 10 },
