@@ -20,6 +20,8 @@ export {
   ELF_INTERFACE_KIND,
   interfaceDigest,
   interfaceOfElf,
+  isExported,
+  exportedName,
   assembleManifest,
   buildInterfaceManifest,
   manifestDigest,

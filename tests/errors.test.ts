@@ -23,6 +23,9 @@ const OWNER: Record<string, string> = {
   E22: 'executor',
   E23: 'composer',
   E24: 'executor',
+  E30: 'composer',
+  E31: 'composer',
+  E32: 'composer',
 };
 const landed = (code: string) => {
   const owner = OWNER[code];
