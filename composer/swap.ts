@@ -174,13 +174,20 @@ export async function swapEntry(
     },
     { composition: draft, tree: next.view.tree, getTree: (d) => next.pending.getTree(d) as Promise<Tree> },
   );
+  if (proof.verdict !== 'covered' && !opts.force)
+    throw notCovered(
+      proof,
+      name,
+      newDigest,
+      compositionRoot(
+        withEntry(c0, name, { at: e0.at, node, constraint: { kind: 'satisfies', pinned, proof: digest } }),
+      ),
+    );
   const constraint: Constraint =
     proof.verdict === 'covered'
       ? { kind: 'satisfies', pinned, proof: digest }
-      : { kind: 'override', pinned, proof: digest, reason: opts.force?.reason ?? '' };
+      : { kind: 'override', pinned, proof: digest, reason: opts.force!.reason };
   const c1 = withEntry(c0, name, { at: e0.at, node, constraint });
-  const r1 = compositionRoot(c1);
-  if (proof.verdict !== 'covered' && !opts.force) throw notCovered(proof, name, newDigest, r1);
   const stored = await cs.store.putBlob(encodeCanonical(proof));
   if (stored !== digest) throw new Error(`unreachable: proof blob ${stored} is not ${digest}`);
   await next.pending.flush();
