@@ -38,6 +38,7 @@ import {
   storeClosureTree,
   symbolTypeName,
   type Closure,
+  type ClosureEntries,
   type ElfFile,
   type ElfSymbol,
   type FileRequirements,
@@ -210,6 +211,8 @@ function importsDlopen(r: FileRequirements): boolean {
 /** The candidate roots: ELF files of other entries whose DT_NEEDED reach a soname of the entry. */
 interface Candidates {
   roots: string[];
+  /** The entry each candidate path came from. */
+  entryOf: Map<string, string>;
   /** Files of other entries that import dlopen (view path → requirements), for the unchecked scan. */
   dlopeners: { path: string; entry: string }[];
 }
@@ -244,7 +247,7 @@ async function candidates(
       }
   }
   const roots = sorted(files.filter((f) => f.needed.some((n) => reach.has(n))).map((f) => f.path));
-  return { roots, dlopeners };
+  return { roots, entryOf: new Map(files.map((f) => [f.path, f.entry])), dlopeners };
 }
 
 /** Finds an exported definition: `name@V` (default or hidden), or plain `name` (unversioned or default). */
@@ -287,6 +290,18 @@ function edgesInto(cl: Closure, name: string): { by: string; soname: string; pro
   return out;
 }
 
+/**
+ * The closure computer's entry view, narrowed to the one question the proof asks of it: does entry
+ * `name` own this path? (Asking every entry about every member would make the cost grow with the
+ * number of entries, not with the consumers.) `files` is the full answer, for roots given as the
+ * entry.
+ */
+function ownedBy(os: ObjectStore, c: Composition, view: Digest, name: string): ClosureEntries {
+  const full = compositionClosureEntries(os, c, view);
+  const only = compositionClosureEntries(os, { entries: { [name]: c.entries[name]! } }, view);
+  return { names: () => full.names(), files: (n) => full.files(n), owners: (p) => only.owners(p) };
+}
+
 /** Unsatisfied requirements of the entry's own files (taken as roots) in a view, described. */
 async function selfUnsatisfied(
   store: Store,
@@ -294,7 +309,7 @@ async function selfUnsatisfied(
   name: string,
 ): Promise<{ roots: number; unsatisfied: string[] }> {
   const os = viewStore(store, v.getTree);
-  const entries = compositionClosureEntries(os, v.composition, v.tree);
+  const entries = ownedBy(os, v.composition, v.tree, name);
   const cl = await computeClosure({
     tree: storeClosureTree(os, v.tree),
     entries,
@@ -336,14 +351,13 @@ export async function proveSwap(
     const os = viewStore(store, v.getTree);
     return computeClosure({
       tree: storeClosureTree(os, v.tree),
-      entries: compositionClosureEntries(os, v.composition, v.tree),
+      entries: ownedBy(os, v.composition, v.tree, name),
       roots: { paths: cand.roots },
     });
   };
   const [oldClosure, newClosure] = await Promise.all([closureOf(base), closureOf(next)]);
   const oldEdges = oldClosure ? edgesInto(oldClosure, name) : [];
   const newEdges = newClosure ? edgesInto(newClosure, name) : [];
-  const newMembers = new Map((newClosure?.members ?? []).map((m) => [m.path, m]));
 
   const fileAt = async (v: ProofView, path: string): Promise<Digest> => {
     const e = await lookup(v.getTree, v.tree, path);
@@ -363,7 +377,7 @@ export async function proveSwap(
     if (!consumer) {
       consumer = {
         path: e.by,
-        entries: oldClosure!.members.find((m) => m.path === e.by)?.entries ?? [],
+        entries: cand.entryOf.has(e.by) ? [cand.entryOf.get(e.by)!] : [],
         file: await fileAt(base, e.by),
         needs: [],
       };
@@ -397,9 +411,7 @@ export async function proveSwap(
       );
       check.missing.push({
         item: `soname ${e.soname}`,
-        why: elsewhere
-          ? `resolves to ${elsewhere.path} (${newMembers.get(elsewhere.path)?.entries.join(',') || 'no entry'})`
-          : 'not found',
+        why: elsewhere ? `resolves to ${elsewhere.path}, outside ${name}` : 'not found',
       });
       for (const s of sorted(strong)) check.missing.push({ item: s, why: `soname ${e.soname} not provided` });
     } else {
