@@ -76,7 +76,8 @@ eos build "$work/root-openssl-3.0.22/eos.lock" --only openssl --jobs "$jobs" --s
 echo "eos build --only openssl: $(($(date +%s) - t0)) s wall"
 actions >"$work/actions-after-build.txt"
 echo "action-cache entries added by this build (label@version, action, output):"
-comm -13 "$work/actions-before.txt" "$work/actions-after-build.txt" | sed 's/^/  /'
+added=$(comm -13 "$work/actions-before.txt" "$work/actions-after-build.txt")
+if [ -n "$added" ]; then printf '%s\n' "$added" | sed 's/^/  /'; else echo "  none: openssl@3.0.22 was already built (cached):"; grep '^openssl@3\.0\.22' "$work/actions-after-build.txt" | sed 's/^/  /'; fi
 if comm -13 "$work/actions-before.txt" "$work/actions-after-build.txt" | grep -qv '^openssl@3\.0\.22'; then
   fail "building OpenSSL 3.0.22 ran another action"
 fi
