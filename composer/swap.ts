@@ -187,14 +187,49 @@ export async function swapEntry(
     proof.verdict === 'covered'
       ? { kind: 'satisfies', pinned, proof: digest }
       : { kind: 'override', pinned, proof: digest, reason: opts.force!.reason };
-  const c1 = withEntry(c0, name, { at: e0.at, node, constraint });
+  let c1 = withEntry(c0, name, { at: e0.at, node, constraint });
+  // Other swapped entries are proved again in the new composition (their consumers or their own
+  // requirements may have changed with this swap); a satisfies entry that no longer covers stops it.
+  const reproved: { name: string; proof: SwapProof; digest: Digest; pinned: Digest }[] = [];
+  for (const other of Object.keys(c1.entries).sort()) {
+    const e = c1.entries[other]!;
+    const k = e.constraint;
+    if (other === name || k.kind === 'exact') continue;
+    const ob = await baseOf(cs, c1, other);
+    const obv = await pendingView(cs, ob);
+    const r = await proveSwap(
+      cs.store,
+      other,
+      { composition: ob, tree: obv.view.tree, getTree: (d) => obv.pending.getTree(d) as Promise<Tree> },
+      { composition: c1, tree: next.view.tree, getTree: (d) => next.pending.getTree(d) as Promise<Tree> },
+    );
+    if (k.kind === 'satisfies' && r.proof.verdict !== 'covered' && !opts.force)
+      throw notCovered(r.proof, other, nodeDigest(e.node), compositionRoot(c1));
+    if (r.digest === k.proof) continue;
+    reproved.push({ name: other, proof: r.proof, digest: r.digest, pinned: k.pinned });
+    const nk: Constraint =
+      k.kind === 'satisfies' && r.proof.verdict === 'covered'
+        ? { kind: 'satisfies', pinned: k.pinned, proof: r.digest }
+        : {
+            kind: 'override',
+            pinned: k.pinned,
+            proof: r.digest,
+            reason: k.kind === 'override' ? k.reason : opts.force!.reason,
+          };
+    c1 = withEntry(c1, other, { at: e.at, node: e.node, constraint: nk });
+  }
   const stored = await cs.store.putBlob(encodeCanonical(proof));
   if (stored !== digest) throw new Error(`unreachable: proof blob ${stored} is not ${digest}`);
+  for (const x of reproved) await cs.store.putBlob(encodeCanonical(x.proof));
   await next.pending.flush();
   const saved = await cs.save(c1);
   const hex = digestHex(saved.root);
-  await cs.store.addRoot(`composition-${hex}-${name}.proof`, digest);
-  await cs.store.addRoot(`composition-${hex}-${name}.pinned`, pinned);
+  // Every swapped entry's proof and pinned node are kept by garbage-collection roots beside it.
+  for (const [n, e] of Object.entries(c1.entries)) {
+    if (e.constraint.kind === 'exact') continue;
+    await cs.store.addRoot(`composition-${hex}-${n}.proof`, e.constraint.proof);
+    await cs.store.addRoot(`composition-${hex}-${n}.pinned`, e.constraint.pinned);
+  }
   return {
     root: saved.root,
     composition: c1,
