@@ -133,6 +133,34 @@ describe('swap proof vectors (specs/interface.md §11.6)', () => {
   });
 });
 
+describe('a second swap re-proves the first', () => {
+  it('swapping the consumer after its library updates the library entry’s proof; both re-check', async () => {
+    const first = await swapEntry(cs, root, 'demo', {
+      kind: 'file',
+      digest: blobs.libNoSections!,
+      executable: false,
+    });
+    const store = cs.store;
+    const program2 = await store.putBlob(
+      new Uint8Array([...demoProgram(64, 'little'), ...new TextEncoder().encode('\0rebuilt')]),
+    );
+    const second = await swapEntry(cs, first.root, 'app', {
+      kind: 'file',
+      digest: program2,
+      executable: true,
+    });
+    expect(second.proof!.verdict).toBe('covered');
+    const demo = second.composition.entries['demo']!.constraint;
+    expect(demo).toMatchObject({ kind: 'satisfies', pinned: blobs.lib });
+    // the consumer's bytes are part of the library's proof, so it was recomputed
+    expect((demo as { proof: Digest }).proof).not.toBe(first.proofDigest);
+    expect((await checkSwaps(cs, second.root)).map((x) => [x.entry, x.kind])).toEqual([
+      ['app', 'satisfies'],
+      ['demo', 'satisfies'],
+    ]);
+  });
+});
+
 describe('composition version 2 (specs/composition.md §7.2)', () => {
   const B = digestBytes('eos composition vector: base tree');
   const F = digestBytes('eos composition vector: dash');
