@@ -29,6 +29,7 @@ import {
   compositionClosureEntries,
   computeClosure,
   describeUnsatisfied,
+  newClosureDecodeCache,
   exportedName,
   interfaceOfElf,
   isElf,
@@ -38,6 +39,7 @@ import {
   storeClosureTree,
   symbolTypeName,
   type Closure,
+  type ClosureDecodeCache,
   type ClosureEntries,
   type ElfFile,
   type ElfSymbol,
@@ -251,14 +253,26 @@ async function candidates(
 }
 
 /** Finds an exported definition: `name@V` (default or hidden), or plain `name` (unversioned or default). */
+const exportsByName = new WeakMap<ElfFile, Map<string, ElfSymbol[]>>();
+
+/** The exported symbols of a file by name (indexed once per decoded file). */
+function exportsNamed(elf: ElfFile, name: string): readonly ElfSymbol[] {
+  let m = exportsByName.get(elf);
+  if (!m) {
+    m = new Map();
+    for (const s of elf.symbols) if (isExported(s)) (m.get(s.name) ?? m.set(s.name, []).get(s.name)!).push(s);
+    exportsByName.set(elf, m);
+  }
+  return m.get(name) ?? [];
+}
+
 function findDef(elf: ElfFile, want: string): ElfSymbol | undefined {
   const at = want.indexOf('@');
   if (at >= 0) {
-    const n = want.slice(0, at);
     const v = want.slice(at + 1);
-    return elf.symbols.find((s) => isExported(s) && s.name === n && s.version === v);
+    return exportsNamed(elf, want.slice(0, at)).find((s) => s.version === v);
   }
-  return elf.symbols.find((s) => isExported(s) && s.name === want && (s.version === null || !s.hidden));
+  return exportsNamed(elf, want).find((s) => s.version === null || !s.hidden);
 }
 
 function definedVersions(elf: ElfFile): Set<string> {
@@ -307,6 +321,7 @@ async function selfUnsatisfied(
   store: Store,
   v: ProofView,
   name: string,
+  decodeCache: ClosureDecodeCache,
 ): Promise<{ roots: number; unsatisfied: string[] }> {
   const os = viewStore(store, v.getTree);
   const entries = ownedBy(os, v.composition, v.tree, name);
@@ -345,6 +360,8 @@ export async function proveSwap(
   const oldSonames = new Set(oldManifest.provides.sharedObjects.map(sonameOf));
   const cand = await candidates(store, base.composition, name, oldSonames);
   const blobs = new Blobs(store);
+  // Both views name files by blob digest: one decoding of each file serves every closure here.
+  const decodeCache = newClosureDecodeCache();
 
   const closureOf = async (v: ProofView): Promise<Closure | null> => {
     if (cand.roots.length === 0) return null;
@@ -353,6 +370,7 @@ export async function proveSwap(
       tree: storeClosureTree(os, v.tree),
       entries: ownedBy(os, v.composition, v.tree, name),
       roots: { paths: cand.roots },
+      decodeCache,
     });
   };
   const [oldClosure, newClosure] = await Promise.all([closureOf(base), closureOf(next)]);
@@ -426,7 +444,7 @@ export async function proveSwap(
         let why = compareDef(findDef(oldProv, s)!, newDef);
         if (why === 'absent' && v !== null && goneVersions.has(v)) why = `version node ${v} absent`;
         if (why === 'absent' && v !== null) {
-          const moved = newProv.symbols.find((x) => isExported(x) && x.name === s.slice(0, s.indexOf('@')));
+          const moved = exportsNamed(newProv, s.slice(0, s.indexOf('@')))[0];
           if (moved) why = `absent (now ${exportedName(moved)})`;
         }
         if (why !== null) check.missing.push({ item: s, why });
@@ -457,8 +475,8 @@ export async function proveSwap(
   unchecked.sort((a, b) => byCodeUnits(a.path, b.path));
 
   const [selfOld, selfNew] = await Promise.all([
-    selfUnsatisfied(store, base, name),
-    selfUnsatisfied(store, next, name),
+    selfUnsatisfied(store, base, name, decodeCache),
+    selfUnsatisfied(store, next, name, decodeCache),
   ]);
   const before = new Set(selfOld.unsatisfied);
   const self = { roots: selfNew.roots, unsatisfied: selfNew.unsatisfied.filter((u) => !before.has(u)) };

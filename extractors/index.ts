@@ -90,12 +90,14 @@ export {
   describeReason,
   describeUnsatisfied,
   scriptInterpreter,
+  newClosureDecodeCache,
   CLOSURE_KIND,
   CLOSURE_VERSION,
 } from './closure/closure.ts';
 export type {
   Closure,
   ClosureEntries,
+  ClosureDecodeCache,
   ClosureInput,
   ClosureLink,
   ClosureMember,
