@@ -166,6 +166,10 @@ export class MountError extends EosError {
 export class SeedError extends EosError {
   static override readonly code = 'E24';
 }
+/** E25: no BLAKE3 implementation could be loaded (neither the native binding nor the WebAssembly build). */
+export class HashBackendError extends EosError {
+  static override readonly code = 'E25';
+}
 /** E30: a swapped entry's proof (its `satisfies` or `override` constraint) is not in the store. */
 export class SwapProofMissingError extends EosError {
   static override readonly code = 'E30';

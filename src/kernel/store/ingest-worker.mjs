@@ -1,5 +1,5 @@
 // A store worker thread (plain JavaScript so it runs without a TypeScript loader). Files that fit
-// in one 1 MiB chunk are read, hashed with native BLAKE3 and written to a temp file in the store's
+// in one 1 MiB chunk are read, hashed with BLAKE3 (../blake3-load.mjs) and written to a temp file in the store's
 // tmp/ directory only when their object is absent. Larger files are copied to a temp file by the
 // kernel (copy_file_range) and the copy is hashed in 1 MiB chunks, so the digest is of exactly the
 // bytes stored and no file is held whole in memory. Then fsync + rename into objects/ (or, with
@@ -13,7 +13,13 @@
 import { parentPort, threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { createHash } from 'blake3';
+import { loadBlake3 } from '../blake3-load.mjs';
+
+// The same implementation as the main thread (native, else WebAssembly), loaded before any work.
+const blake3 = await loadBlake3();
+if (!blake3.impl)
+  throw new Error(`[E25] no BLAKE3 implementation could be loaded: ${blake3.errors.join('; ')}`);
+const { createHash } = blake3.impl;
 
 const CHUNK = 1 << 20;
 const HAVE_PROC = fs.existsSync('/proc/self/fd');
