@@ -329,6 +329,7 @@ async function selfUnsatisfied(
     tree: storeClosureTree(os, v.tree),
     entries,
     roots: { entries: [name] },
+    decodeCache,
   });
   const roots = cl.members.filter((m) => m.reasons.some((r) => r.kind === 'entry')).length;
   return { roots, unsatisfied: sorted(cl.unsatisfied.map(describeUnsatisfied)) };
