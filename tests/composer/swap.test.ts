@@ -177,11 +177,20 @@ beforeAll(async () => {
     `-L${join(foo, LIBDIR)}`,
     '-l:libfoo.so.1',
   ]);
+  // plugin-host: loads libfoo.so.1 with dlopen (no DT_NEEDED on it): listed as unchecked.
+  const host = join(base, 'pkgs', 'plugin-host');
+  mkdirSync(join(host, 'usr/bin'), { recursive: true });
+  writeFileSync(
+    join(base, 'src', 'host.c'),
+    '#include <dlfcn.h>\nint main(void){return dlopen("libfoo.so.1", RTLD_NOW) ? 0 : 1;}\n',
+  );
+  execFileSync('gcc', ['-O1', '-o', join(host, 'usr/bin/plugin-host'), join(base, 'src', 'host.c')]);
   const entries: Record<string, unknown> = {};
   for (const [name, dir] of [
     ['libc', libc],
     ['foo', foo],
     ['app', app],
+    ['plugin-host', host],
   ] as const) {
     const t = (await store.ingest(dir)).digest;
     entries[name] = { at: '/', node: { kind: 'tree', digest: t }, constraint: { kind: 'exact', digest: t } };
@@ -210,6 +219,7 @@ describe('eos swap on fixture libraries: each verdict agrees with running the pr
         expect(lines[0]).toBe(`root\t${newRoot}`);
         expect(lines[1]).toMatch(/^proof\tblake3:[0-9a-f]{64}\tcovered\t1 consumer\(s\)\t4 symbol\(s\)$/);
         expect(lines).toContain('consumer\t/usr/bin/app\tlibfoo.so.1\t4 symbol(s)');
+        expect(lines).toContain('unchecked\t/usr/bin/plugin-host\tlibfoo.so.1\tdlopen user, not checked');
         expect(lines).toContain('changed\tfoo');
         expect(lines).toContain(`~\t/${LIBDIR}/libfoo.so.1`);
         const c = await cs.load(newRoot);
