@@ -281,8 +281,11 @@ async function syntheticPart(): Promise<void> {
   ];
   const results: number[] = [];
   const proofResults: number[] = [];
+  // --rows=1,3: only those rows (1-based), for a partial rerun.
   const only = process.argv.find((a) => a.startsWith('--rows='));
-  for (const [title, n, extra] of only ? rows.slice(0, Number(only.slice(7))) : rows) {
+  const pick = only ? new Set(only.slice(7).split(',').map(Number)) : null;
+  for (const [i, [title, n, extra]] of rows.entries()) {
+    if (pick && !pick.has(i + 1)) continue;
     const r = await synthetic(base, n, extra);
     results.push(r.ms);
     proofResults.push(r.proofMs);
