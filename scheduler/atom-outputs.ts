@@ -8,14 +8,14 @@
 import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCanonical, type Digest, type Store } from '../src/kernel/index.ts';
-import { parseCacheEntry } from './build-record.ts';
+import { isDigest, parseCanonical, type Digest, type Store } from '../src/kernel/index.ts';
 
 /** One cached action that built the atom. */
 export interface AtomOutput {
   action: Digest;
   output: Digest;
-  world: Digest;
+  /** The world's composition root, or null when the record names none. */
+  world: Digest | null;
   /** The entry file's modification time, milliseconds since the epoch (newest first in results). */
   mtimeMs: number;
   /** Key ids that signed the record. */
@@ -40,21 +40,30 @@ export async function findAtomOutputs(store: Store, label: string, version: stri
       if (!/^[0-9a-f]{62}$/.test(f)) continue;
       const path = join(top, d, f);
       try {
-        const entry = parseCacheEntry(await readFile(path), path);
-        const details = entry.record.details;
-        if (details === null || !(await store.hasBlob(details))) continue;
-        const rec = parseCanonical(await store.readBlob(details), `build record ${details}`) as {
-          label?: unknown;
-          atomVersion?: unknown;
+        // Read loosely, so that entries of either build-record version are found: version 2 embeds
+        // the executor's details, version 1 named them by a blob digest.
+        const entry = JSON.parse(await readFile(path, 'utf8')) as {
+          record?: { action?: unknown; output?: unknown; world?: unknown; details?: unknown };
+          signatures?: { key?: unknown }[];
         };
-        if (rec.label !== label || rec.atomVersion !== version) continue;
-        if (!(await store.hasTree(entry.record.output))) continue;
+        const r = entry.record;
+        if (!r || !isDigest(r.action) || !isDigest(r.output)) continue;
+        let details = r.details as { label?: unknown; atomVersion?: unknown } | string | null | undefined;
+        if (typeof details === 'string') {
+          if (!isDigest(details) || !(await store.hasBlob(details))) continue;
+          details = parseCanonical(await store.readBlob(details), `build record ${details}`) as {
+            label?: unknown;
+            atomVersion?: unknown;
+          };
+        }
+        if (!details || details.label !== label || details.atomVersion !== version) continue;
+        if (!(await store.hasTree(r.output))) continue;
         out.push({
-          action: entry.record.action,
-          output: entry.record.output,
-          world: entry.record.world,
+          action: r.action,
+          output: r.output,
+          world: isDigest(r.world) ? r.world : null,
           mtimeMs: statSync(path).mtimeMs,
-          signedBy: entry.signatures.map((s) => s.key),
+          signedBy: (entry.signatures ?? []).map((x) => x.key).filter(isDigest),
         });
       } catch {
         continue;

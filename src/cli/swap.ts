@@ -17,6 +17,7 @@ import {
   Store,
   UsageError,
   configDir,
+  writeFileAtomic,
   isDigest,
   parseDigest,
   type Digest,
@@ -29,7 +30,6 @@ import {
   proofFailures,
   storeAccess,
   swapEntry,
-  writeFileAtomic,
   type EntryNode,
   type SwapProof,
 } from '../../composer/index.ts';
