@@ -412,8 +412,11 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .action(act(() => import('./compose-sign.ts'), ['root']));
   compose
     .command('verify <root>')
-    .description("check a composition's signatures against the keyring and trust policy")
+    .description(
+      "check a composition's swap proofs (satisfies: re-proved; override: reported) and its signatures",
+    )
     .option('--for <purpose>', 'the purpose (default compositions)')
+    .option('--accept-overrides', 'exit 0 despite override constraints (they are still reported)')
     .action(act(() => import('./compose-verify.ts'), ['root']));
   program
     .command('mount <root> <dir>')
@@ -428,6 +431,17 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .description('run CMD with the composition as / (eos run ROOT -- CMD ARGS...)')
     .option('--cwd', 'bind the working directory at /work and start there')
     .action(act(() => import('./run.ts'), ['root', 'cmd']));
+  program
+    .command('swap <root> [assignment]')
+    .description(
+      "replace one entry's node (NAME=DIGEST|PATH, or NAME --atom LABEL@VERSION) with a proof that it covers the entry's consumers; prints the new root",
+    )
+    .option('--atom <label@version>', 'the cached output of a built atom (NAME defaults to its label)')
+    .option('--sign-key <name>', 'sign the new composition (purpose compositions)')
+    .option('--image <file>', "write the new composition's composefs image to FILE")
+    .option('--force', 'write it even when the proof does not cover (an override constraint; needs --reason)')
+    .option('--reason <text>', 'why the failed proof is overridden (recorded in the composition)')
+    .action(act(() => import('./swap.ts'), ['root', 'assignment']));
 }
 
 function print(result: CommandResult, json: boolean): void {

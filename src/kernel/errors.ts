@@ -170,6 +170,19 @@ export class SeedError extends EosError {
 export class HashBackendError extends EosError {
   static override readonly code = 'E25';
 }
+/** E30: a swapped entry's proof (its `satisfies` or `override` constraint) is not in the store. */
+export class SwapProofMissingError extends EosError {
+  static override readonly code = 'E30';
+}
+/** E31: a swap proof does not match its composition (other nodes, entry, or a recomputed proof differs). */
+export class SwapProofMismatchError extends EosError {
+  static override readonly code = 'E31';
+}
+/** E32: a replacement node does not cover its consumers in the composition (missing `symbol@VERSION`). Exit 3. */
+export class NotCoveredError extends EosError {
+  static override readonly code = 'E32';
+  static override readonly exitCode = 3;
+}
 /** E33: a stack file is invalid (located: file, line, field). */
 export class StackError extends EosError {
   static override readonly code = 'E33';
