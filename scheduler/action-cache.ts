@@ -16,11 +16,20 @@ import {
   type Digest,
   type Store,
 } from '../src/kernel/index.ts';
-import { encodeCacheEntry, entryAction, parseCacheEntry, type CacheEntry } from './build-record.ts';
+import {
+  encodeCacheEntry,
+  entryAction,
+  parseCacheEntry,
+  supersededEntryVersion,
+  type CacheEntry,
+} from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */
 export interface ActionCache {
-  /** The entry for `action`, or undefined when there is none. @throws EncodingError E3, CorruptObjectError E5 */
+  /**
+   * The entry for `action`, or undefined when there is none or it holds a superseded build-record
+   * version (specs/action.md §5.3). @throws EncodingError E3, CorruptObjectError E5
+   */
   get(action: Digest): Promise<CacheEntry | undefined>;
   /** Stores an entry under its record's action id, atomically. */
   put(entry: CacheEntry): Promise<void>;
@@ -39,7 +48,8 @@ export class MemoryActionCache implements ActionCache {
   readonly puts: Digest[] = [];
   async get(action: Digest): Promise<CacheEntry | undefined> {
     const b = this.entries.get(action);
-    return b ? parseCacheEntry(b, `memory action cache ${action}`, action) : undefined;
+    if (!b || supersededEntryVersion(b) !== undefined) return undefined;
+    return parseCacheEntry(b, `memory action cache ${action}`, action);
   }
   async put(entry: CacheEntry): Promise<void> {
     const action = entryAction(entry);
@@ -96,6 +106,8 @@ export class FsActionCache implements ActionCache {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw osError(e, path);
     }
+    // An entry of a superseded record version is a miss: the action runs again and replaces it.
+    if (supersededEntryVersion(bytes) !== undefined) return undefined;
     return parseCacheEntry(bytes, path, action);
   }
 
