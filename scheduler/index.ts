@@ -17,3 +17,4 @@ export * from './plan.ts';
 export * from './signals.ts';
 export * from './build-report.ts';
 export * from './build-run.ts';
+export * from './jobserver.ts';

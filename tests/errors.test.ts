@@ -23,6 +23,7 @@ const OWNER: Record<string, string> = {
   E22: 'executor',
   E23: 'composer',
   E24: 'executor',
+  E39: 'scheduler',
 };
 const landed = (code: string) => {
   const owner = OWNER[code];

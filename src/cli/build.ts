@@ -12,7 +12,7 @@
  * @see specs/scheduler.md, specs/action.md, specs/lock.md
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile, chmod, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
@@ -36,6 +36,7 @@ import {
   type SourceSpec,
 } from '../../executor/index.ts';
 import {
+  Jobserver,
   SIGNAL_EXIT,
   abortOnSignals,
   actionId,
@@ -212,6 +213,8 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
   const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
   const sig = abortOnSignals((s) => process.stderr.write(`eos: ${s}: cancelling (no new builds start)\n`));
   const display = opts.json ? { onEvent: () => {}, stop: () => {} } : createProgressDisplay(process.stderr);
+  // --jobs N owns N job tokens, shared by every running action's make (specs/scheduler.md §4.3).
+  const jobserver = opts.dryRun ? undefined : new Jobserver(jobs ?? availableParallelism());
   try {
     const nodes = await loadNodes(lockPath, staging);
     const seed: SeedLock = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
@@ -221,6 +224,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       storeDir: store.root,
       seedMode: seed.mode,
       ...(jobs !== undefined ? { jobs } : {}),
+      ...(jobserver ? { jobserver } : {}),
       ...(only?.length ? { only } : {}),
       ...(opts.dryRun ? { dryRun: true } : {}),
       ...(opts.check ? { check: true } : {}),
@@ -259,6 +263,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
           deps: Object.entries(ctx.depOutputs).map(([name, tree]) => ({ name, tree })),
           baseDir: n.dir,
           jobs: ctx.makeJobs,
+          ...(ctx.jobserverFd !== undefined ? { jobserverFd: ctx.jobserverFd } : {}),
           actionId: ctx.action,
           signal: ctx.signal, // SIGINT/SIGTERM kill the sandbox; nothing is stored
           ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
@@ -297,6 +302,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
   } finally {
     display.stop();
     sig.dispose();
+    jobserver?.close();
     await rm(staging, { recursive: true, force: true });
   }
 }

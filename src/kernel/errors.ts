@@ -166,3 +166,7 @@ export class MountError extends EosError {
 export class SeedError extends EosError {
   static override readonly code = 'E24';
 }
+/** E39: the build's GNU make jobserver could not be made (mkfifo, open) or was given a bad size. */
+export class JobserverError extends EosError {
+  static override readonly code = 'E39';
+}
