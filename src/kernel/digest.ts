@@ -3,7 +3,7 @@
  *
  * @see specs/store.md §1 (digests)
  */
-import { createHash, hash } from 'blake3';
+import { blake3, createBlake3 } from './blake3.ts';
 import { DigestError } from './errors.ts';
 
 /** A content digest, always `blake3:` followed by 64 lowercase hex digits. Only made by the functions here. */
@@ -50,7 +50,7 @@ export function digestFrom(hexOrRaw: string | Uint8Array): Digest {
 
 /** BLAKE3 of bytes (or of a string's UTF-8 bytes), as a digest. */
 export function digestBytes(bytes: Uint8Array | string): Digest {
-  return (DIGEST_PREFIX + (hash(bytes) as Buffer).toString('hex')) as Digest;
+  return (DIGEST_PREFIX + blake3(bytes).toString('hex')) as Digest;
 }
 
 /** An incremental BLAKE3 hasher: `update` chunks, then `digest` once. */
@@ -61,14 +61,14 @@ export interface Digester {
 
 /** Creates an incremental hasher for streaming large inputs. */
 export function createDigester(): Digester {
-  const h = createHash();
+  const h = createBlake3();
   const d: Digester = {
     update(chunk) {
       h.update(chunk);
       return d;
     },
     digest() {
-      return (DIGEST_PREFIX + h.digest('hex')) as Digest;
+      return (DIGEST_PREFIX + h.digest().toString('hex')) as Digest;
     },
   };
   return d;

@@ -14,7 +14,7 @@
 import { threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { createHash } from 'blake3';
+import { createBlake3 as createHash } from '../blake3.ts';
 import type { Digest } from '../digest.ts';
 import type { IngestJob, HashJob, WorkerResult } from './pool.ts';
 
