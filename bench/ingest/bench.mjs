@@ -117,7 +117,7 @@ for (const mode of ['cold', 'warm']) {
     console.log(`${mode}\t${tool}\t${s.toFixed(2)}\t${(treeBytes / MB / s).toFixed(0)}`);
   }
 }
-// How much of each eos run is start-up (node + the tsx loader + commander), not ingest.
+// How much of each eos run is start-up (node + the compiled CLI + commander), not ingest.
 const startup = Math.min(
   ...[0, 1].map(() => {
     const t = process.hrtime.bigint();
