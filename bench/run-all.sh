@@ -16,7 +16,9 @@ cd "$(dirname "$0")/.."
 quick=
 if [ "${1:-}" = "--quick" ]; then quick=1; fi
 bash scripts/setup.sh --bench
-node scripts/build-dist.mjs >/dev/null || { echo "bench: dist/ did not build" >&2; exit 1; }
+node --input-type=module -e \
+  "import { distState } from './bin/dist-state.mjs'; process.exit(distState('.').fresh ? 0 : 1)" ||
+  node scripts/build-dist.mjs >&2 || { echo "bench: dist/ did not build" >&2; exit 1; }
 out=bench/out
 mkdir -p "$out"
 rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json

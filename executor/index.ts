@@ -26,6 +26,14 @@ export { fixupEntries, USRMERGE_DIRS, type FixupEntry } from './seed/fixups.ts';
 export { normalizeUsrmerge, usrmergePath } from './seed/normalize.ts';
 export { PrivateApt, readHostAptSources, type ResolvedPackage } from './seed/apt.ts';
 export {
+  exportSeed,
+  importSeed,
+  seedArchiveDebName,
+  SEED_ARCHIVE_LOCK,
+  type SeedExportReport,
+  type SeedImportReport,
+} from './seed/archive.ts';
+export {
   ensureSeed,
   readSeedLock,
   unpackDeb,
@@ -35,8 +43,12 @@ export {
   ingestFixups,
   stagingDir,
   DEFAULT_SEED_PACKAGES,
+  seedVersionChanges,
+  formatSeedChanges,
+  summarizeSeedChanges,
   type SeedOptions,
   type SeedReport,
+  type SeedVersionChange,
 } from './seed/seed.ts';
 export {
   buildWorld,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Compiles the CLI and its subsystems into dist/ (tsconfig.build.json: tsc with
 // rewriteRelativeImportExtensions, incremental), copies the non-TypeScript files they read at run
-// time (recipe scripts), and writes dist/.eos-build.json, the manifest bin/dist-state.mjs checks:
+// time (recipe scripts; plain .mjs modules such as the BLAKE3 loader), and writes dist/.eos-build.json, the manifest bin/dist-state.mjs checks:
 // the time this build started and every source file, asset and directory it covered.
 // Run by `npm ci`/`npm install` (prepare), `npm run build`, scripts/ensure-setup.sh and the test
 // suite's global setup (tests/global-setup.ts) when dist/ is stale.
@@ -20,8 +20,8 @@ const dist = join(root, 'dist');
 const require = createRequire(import.meta.url);
 const ts = require('typescript');
 
-/** Files that are read at run time beside the modules that read them (by import.meta.dirname). */
-const ASSET = /\.sh$/;
+/** Files used at run time beside the modules (recipe scripts read by import.meta.dirname; .mjs modules imported as they are). */
+const ASSET = /\.(sh|mjs)$/;
 
 const configPath = join(root, 'tsconfig.build.json');
 const parsed = ts.getParsedCommandLineOfConfigFile(

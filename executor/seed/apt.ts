@@ -9,8 +9,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { SeedError } from '../../src/kernel/index.ts';
-import { runProc } from '../proc.ts';
+import { IoError, SeedError } from '../../src/kernel/index.ts';
+import { runProc, type ProcResult } from '../proc.ts';
 import {
   encodePrivateSources,
   parseDeb822Sources,
@@ -43,6 +43,27 @@ export function readHostAptSources(etc = '/etc/apt'): AptSource[] {
 export class PrivateApt {
   /** @param dir the private state directory (created as needed); reused across runs */
   constructor(readonly dir: string) {}
+
+  /**
+   * Runs apt under an exclusive flock(2) on `<dir>/lock` (util-linux `flock`): apt runs with
+   * `Debug::NoLocking`, and several processes (parallel test files, a demo) may share one state
+   * directory. The kernel drops the lock when the process dies, SIGKILL included.
+   */
+  private async run(
+    cmd: string,
+    args: string[],
+    opts: { cwd?: string; allowFail?: boolean } = {},
+  ): Promise<ProcResult> {
+    await fs.mkdir(this.dir, { recursive: true });
+    const r = await runProc('flock', [join(this.dir, 'lock'), cmd, ...args], { ...opts, allowFail: true });
+    if (r.code !== 0 && !opts.allowFail) {
+      const tail = r.stderr.trim().split('\n').slice(-3).join(' | ');
+      throw new IoError(`${cmd} ${args.slice(0, 4).join(' ')}…: exit ${r.code}: ${tail}`, {
+        data: { cmd, code: r.code },
+      });
+    }
+    return r;
+  }
 
   /** The `-o` options that point apt at the private state. */
   options(): string[] {
@@ -85,14 +106,14 @@ export class PrivateApt {
     await this.prepare();
     const stamp = join(this.dir, 'updated');
     if (!force && existsSync(stamp) && Date.now() - (await fs.stat(stamp)).mtimeMs < maxAgeMs) return false;
-    await runProc('apt-get', [...this.options(), '-qq', 'update']);
+    await this.run('apt-get', [...this.options(), '-qq', 'update']);
     await fs.writeFile(stamp, new Date().toISOString() + '\n');
     return true;
   }
 
   /** Resolves the full closure of `roots` (no recommends) to exact versions, sorted by name. */
   async resolve(roots: string[]): Promise<ResolvedPackage[]> {
-    const r = await runProc('apt-get', [
+    const r = await this.run('apt-get', [
       ...this.options(),
       '-qq',
       '--print-uris',
@@ -110,14 +131,20 @@ export class PrivateApt {
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  /** The sha256 of each package's `.deb` from the signed Packages index (`apt-cache show`). */
-  async sha256s(pkgs: ResolvedPackage[]): Promise<Map<string, string>> {
-    const r = await runProc('apt-cache', [
-      ...this.options(),
-      'show',
-      ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`),
-    ]);
+  /**
+   * The packages of `pkgs` that the current (private) index still lists, with each `.deb`'s
+   * sha256 from the signed Packages index, keyed `name=version`; a version that has left the
+   * archive is simply absent (apt-cache prints the others).
+   * @throws IoError E12 when apt-cache cannot run
+   */
+  async indexed(pkgs: ResolvedPackage[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
+    if (pkgs.length === 0) return out;
+    const r = await this.run(
+      'apt-cache',
+      [...this.options(), 'show', ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`)],
+      { allowFail: true },
+    );
     for (const stanza of r.stdout.split(/\n\n+/)) {
       const name = /^Package: (\S+)$/m.exec(stanza)?.[1];
       const version = /^Version: (\S+)$/m.exec(stanza)?.[1];
@@ -125,6 +152,16 @@ export class PrivateApt {
       const key = `${name}=${version}`;
       if (name && version && sha && !out.has(key)) out.set(key, sha);
     }
+    if (out.size === 0 && r.code !== 0 && !/not found|No packages found/i.test(r.stderr))
+      throw new IoError(
+        `apt-cache show: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      );
+    return out;
+  }
+
+  /** The sha256 of each package's `.deb` from the signed Packages index (`apt-cache show`). */
+  async sha256s(pkgs: ResolvedPackage[]): Promise<Map<string, string>> {
+    const out = await this.indexed(pkgs);
     for (const p of pkgs)
       if (!out.has(`${p.name}=${p.version}`))
         throw new SeedError(
@@ -139,7 +176,7 @@ export class PrivateApt {
   /** Downloads exact `.deb`s into `dir` (apt checks each against the signed index); returns file paths by `name=version`. */
   async download(pkgs: ResolvedPackage[], dir: string): Promise<Map<string, string>> {
     await fs.mkdir(dir, { recursive: true });
-    await runProc(
+    await this.run(
       'apt-get',
       [...this.options(), '-qq', 'download', ...pkgs.map((p) => `${p.name}:${p.arch}=${p.version}`)],
       {
@@ -174,9 +211,13 @@ export class PrivateApt {
         .sort()
         .map((f) => join(dir, f));
     try {
-      await runProc('apt-get', [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`], {
-        cwd: dir,
-      });
+      await this.run(
+        'apt-get',
+        [...this.options(), '-qq', 'source', '--download-only', `${pkg}=${version}`],
+        {
+          cwd: dir,
+        },
+      );
     } catch (e) {
       if ((await origs()).length === 0) throw e;
     }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { SeedError, type Digest, type Store } from '../../src/kernel/index.ts';
+import { IoError, SeedError, type Digest, type Store } from '../../src/kernel/index.ts';
 import { mapLimit, runProc } from '../proc.ts';
 import { PrivateApt, type ResolvedPackage } from './apt.ts';
 import { dependencyClosure, parseDpkgStatus } from './dpkg-status.ts';
@@ -64,6 +64,15 @@ export interface SeedOptions {
   roots?: string[];
   /** Re-pin from the current index (debian) or the current dpkg database (host). */
   update?: boolean;
+  /**
+   * Debian mode: when a pinned package's tree and `.deb` are both missing from the store and its
+   * pinned version has left the archive (the current index no longer lists it, or apt cannot
+   * download it and a fresh index no longer lists it), re-pin the whole seed from the current
+   * index as `update` would, and report the pins that were gone in `SeedReport.gone`. A lock
+   * whose trees are all stored is used as is, offline. Ignored in host mode.
+   * @see specs/seed.md §6
+   */
+  repinIfGone?: boolean;
   /** Private apt state directory; default `<store>/cache/apt`. */
   aptDir?: string;
   /** The dpkg database directory for host mode; default `/var/lib/dpkg`. */
@@ -83,8 +92,58 @@ export interface SeedReport {
   built: string[];
   /** Whether the lock file changed. */
   lockWritten: boolean;
+  /**
+   * The package version diff against the previous lock (same mode), sorted by name: empty when
+   * nothing moved or when there was no previous lock.
+   */
+  changes: SeedVersionChange[];
+  /** `name=version` of the pins that had left the archive and made `repinIfGone` re-pin; else empty. */
+  gone: string[];
   /** Milliseconds: index update + resolution, download, unpack + normalize + ingest. */
   timings: { resolveMs: number; fetchMs: number; unpackIngestMs: number; totalMs: number };
+}
+
+/** One package whose pinned version moved between two locks; null: absent on that side. */
+export interface SeedVersionChange {
+  name: string;
+  old: string | null;
+  new: string | null;
+}
+
+/** The version diff between two package lists, by name, sorted by name. */
+export function seedVersionChanges(
+  before: readonly Pick<SeedPackage, 'name' | 'version'>[],
+  after: readonly Pick<SeedPackage, 'name' | 'version'>[],
+): SeedVersionChange[] {
+  const a = new Map(before.map((p) => [p.name, p.version]));
+  const b = new Map(after.map((p) => [p.name, p.version]));
+  const out: SeedVersionChange[] = [];
+  for (const name of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const o = a.get(name) ?? null;
+    const n = b.get(name) ?? null;
+    if (o !== n) out.push({ name, old: o, new: n });
+  }
+  return out;
+}
+
+/**
+ * The diff as lines `changed|added|removed\tNAME\tOLD\tNEW` (`-` for a missing side), the
+ * format `eos seed` prints and the tests log.
+ */
+export function formatSeedChanges(changes: readonly SeedVersionChange[]): string[] {
+  return changes.map(
+    (c) =>
+      `${c.old === null ? 'added' : c.new === null ? 'removed' : 'changed'}\t${c.name}\t${c.old ?? '-'}\t${c.new ?? '-'}`,
+  );
+}
+
+/** A one-line summary for progress notes: `linux-libc-dev 6.1.192-2 → 6.1.192-3, …`. */
+export function summarizeSeedChanges(changes: readonly SeedVersionChange[]): string {
+  if (changes.length === 0) return 'no package versions changed';
+  return (
+    `${changes.length} package(s) changed: ` +
+    changes.map((c) => `${c.name} ${c.old ?? '(none)'} → ${c.new ?? '(none)'}`).join(', ')
+  );
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -217,11 +276,52 @@ async function readLock(path: string): Promise<SeedLock | undefined> {
 /**
  * Makes sure the seed exists: reads the lock (if any), creates or re-pins it, fetches/imports
  * whatever tree is missing from the store, checks every digest, writes the lock, pins the trees
- * as store roots.
+ * as store roots. With `repinIfGone`, a lock whose missing pins have left the archive is re-pinned
+ * from the current index instead of failing (the one code path the demo and the tests share).
  * @throws SeedError E24 (an index or host package mismatch, a sha256 that does not match the
  *   lock, a tree that re-ingests to another digest), IoError E12 (apt, dpkg-deb)
+ * @see specs/seed.md §4, §6
  */
 export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
+  const log = opts.log ?? (() => undefined);
+  if (!opts.repinIfGone || opts.update) return pinSeed(opts, { forceIndex: opts.update === true, gone: [] });
+  const old = await readLock(opts.lockPath);
+  const mode: SeedMode = opts.mode ?? old?.mode ?? 'debian';
+  if (!old || old.mode !== 'debian' || mode !== 'debian')
+    return pinSeed(opts, { forceIndex: false, gone: [] });
+  const apt = new PrivateApt(opts.aptDir ?? join(opts.store.root, 'cache', 'apt'));
+  // Pins that neither the store (tree or .deb) nor, perhaps, the archive still has.
+  const absent: SeedPackage[] = [];
+  for (const p of old.packages)
+    if (!(await opts.store.hasTree(p.tree)) && !(p.deb && (await opts.store.hasBlob(p.deb)))) absent.push(p);
+  if (absent.length === 0) return pinSeed(opts, { forceIndex: false, gone: [] });
+  const goneFrom = async (): Promise<string[]> => {
+    const listed = await apt.indexed(absent);
+    return absent.filter((p) => !listed.has(`${p.name}=${p.version}`)).map((p) => `${p.name}=${p.version}`);
+  };
+  const repin = (gone: string[]): Promise<SeedReport> => {
+    log(
+      `seed: ${gone.length} pinned package version(s) have left the archive (${gone.join(', ')}); ` +
+        're-pinning the seed from the current index',
+    );
+    return pinSeed({ ...opts, update: true }, { forceIndex: false, gone });
+  };
+  await apt.update();
+  let gone = await goneFrom();
+  if (gone.length) return repin(gone);
+  try {
+    return await pinSeed(opts, { forceIndex: false, gone: [] });
+  } catch (e) {
+    // The private index may be hours old while the archive has moved on: refresh it and look again.
+    if (!(e instanceof IoError)) throw e;
+    await apt.update(0, true);
+    gone = await goneFrom();
+    if (gone.length === 0) throw e;
+    return repin(gone);
+  }
+}
+
+async function pinSeed(opts: SeedOptions, how: { forceIndex: boolean; gone: string[] }): Promise<SeedReport> {
   const t0 = Date.now();
   const log = opts.log ?? (() => undefined);
   const store = opts.store;
@@ -294,7 +394,7 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
       wanted = old.packages.map((p) => ({ ...p, debSha256: p.debSha256! }));
     } else {
       const t = Date.now();
-      await apt.update(6 * 3600_000, opts.update === true);
+      await apt.update(6 * 3600_000, how.forceIndex);
       const resolved = await apt.resolve(roots);
       const shas = await apt.sha256s(resolved);
       wanted = resolved.map((r) => ({ ...r, debSha256: shas.get(`${r.name}=${r.version}`)! }));
@@ -379,7 +479,8 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
   const root = seedRoot(lock);
   await store.addRoot(`seed-${digestTail(root)}`, await store.putBlob(bytes));
   timings.totalMs = Date.now() - t0;
-  return { lock, root, built: built.sort(), lockWritten, timings };
+  const changes = old && old.mode === mode ? seedVersionChanges(old.packages, packages) : [];
+  return { lock, root, built: built.sort(), lockWritten, timings, changes, gone: how.gone };
 }
 
 function digestTail(d: Digest): string {

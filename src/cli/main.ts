@@ -353,6 +353,16 @@ export async function main(argv: string[]): Promise<number> {
   const debug = process.env.EOS_DEBUG === '1';
   const json = argv.includes('--json');
   try {
+    // BLAKE3 first, inside the handler: a missing native binding falls back to WebAssembly with
+    // one warning, and no implementation at all is the named error E25, not a crash on import.
+    const { hashBackend } = await import('../kernel/digest.ts');
+    const hb = hashBackend();
+    if (hb.name === 'wasm')
+      process.stderr.write(
+        `eos: warning: the native BLAKE3 binding is not available (${hb.reason}); hashing with ` +
+          'WebAssembly, which is slower. Rebuild it: npm rebuild @c4312/blake3-native blake3 ' +
+          '(bash scripts/setup.sh does this)\n',
+      );
     pending = undefined;
     await program.parseAsync(argv);
     const started = pending as Promise<CommandResult> | undefined;
@@ -395,16 +405,21 @@ function registerExecutor(program: Command, act: ActionFactory): void {
 
   // Executor: seeds and single-atom builds.
   program
-    .command('seed [action]')
+    .command('seed [action] [file]')
     .description(
       'create or verify the seed toolchain (seed.lock; offline when its trees are stored); ' +
-        '`seed update` re-pins it from the current index or dpkg database',
+        '`seed update` re-pins it from the current index or dpkg database; ' +
+        '`seed export FILE` / `seed import FILE` write / verify and load an archive of the lock and its .debs',
     )
     .option('--lock <file>', 'the seed lock file', 'seed.lock')
     .option('--mode <mode>', 'bootstrap mode: debian (archive .debs) or host (the host dpkg database)')
     .option('--apt-dir <dir>', 'private apt state directory (default <store>/cache/apt)')
     .option('--package <name>', 'a root package (repeatable; default: the standard toolchain)', collect)
-    .action(act(() => import('./seed.ts'), ['action']));
+    .option(
+      '--repin-if-gone',
+      'debian mode: when pinned .debs missing from the store have left the archive, re-pin from the current index (prints the version diff)',
+    )
+    .action(act(() => import('./seed.ts'), ['action', 'file']));
   program
     .command('build-atom <path>')
     .description('build one atom directory in the seed world with explicit dependency outputs')

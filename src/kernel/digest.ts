@@ -3,8 +3,37 @@
  *
  * @see specs/store.md §1 (digests)
  */
-import { blake3, createBlake3 } from './blake3.ts';
-import { DigestError } from './errors.ts';
+import { loadBlake3 } from './blake3-load.mjs';
+import { DigestError, HashBackendError } from './errors.ts';
+
+/** Which BLAKE3 implementation this process hashes with, and why it is not the native one. */
+export interface HashBackend {
+  /** `native`: the compiled Node binding; `wasm`: the WebAssembly build (slower, same digests). */
+  name: 'native' | 'wasm';
+  /** For `wasm`: why the native binding could not be loaded (its loader's message, first line). */
+  reason?: string;
+}
+
+// Loaded once, before any hashing: the native binding, else the WebAssembly build (awaited).
+// Neither is the named error E25 (the CLI imports this module inside its error handler).
+const loaded = await loadBlake3();
+if (!loaded.impl)
+  throw new HashBackendError(`no BLAKE3 implementation could be loaded: ${loaded.errors.join('; ')}`, {
+    hint:
+      'reinstall the dependencies with `npm ci`, or rebuild the binding with ' +
+      '`npm rebuild @c4312/blake3-native blake3` (bash scripts/setup.sh does this)',
+    data: { errors: loaded.errors },
+  });
+const { hash, createHash } = loaded.impl;
+const backend: HashBackend =
+  loaded.name === 'native'
+    ? { name: 'native' }
+    : { name: 'wasm', reason: loaded.errors[0]!.replace(/^the native binding: /, '') };
+
+/** The BLAKE3 implementation in use (the CLI warns once on stderr when it is the slower `wasm`). */
+export function hashBackend(): HashBackend {
+  return { ...backend };
+}
 
 /** A content digest, always `blake3:` followed by 64 lowercase hex digits. Only made by the functions here. */
 export type Digest = string & { readonly __brand: 'Digest' };
@@ -50,7 +79,7 @@ export function digestFrom(hexOrRaw: string | Uint8Array): Digest {
 
 /** BLAKE3 of bytes (or of a string's UTF-8 bytes), as a digest. */
 export function digestBytes(bytes: Uint8Array | string): Digest {
-  return (DIGEST_PREFIX + blake3(bytes).toString('hex')) as Digest;
+  return (DIGEST_PREFIX + Buffer.from(hash(bytes)).toString('hex')) as Digest;
 }
 
 /** An incremental BLAKE3 hasher: `update` chunks, then `digest` once. */
@@ -61,14 +90,14 @@ export interface Digester {
 
 /** Creates an incremental hasher for streaming large inputs. */
 export function createDigester(): Digester {
-  const h = createBlake3();
+  const h = createHash();
   const d: Digester = {
     update(chunk) {
       h.update(chunk);
       return d;
     },
     digest() {
-      return (DIGEST_PREFIX + h.digest().toString('hex')) as Digest;
+      return (DIGEST_PREFIX + h.digest('hex')) as Digest;
     },
   };
   return d;

@@ -166,6 +166,10 @@ export class MountError extends EosError {
 export class SeedError extends EosError {
   static override readonly code = 'E24';
 }
+/** E25: no BLAKE3 implementation could be loaded (neither the native binding nor the WebAssembly build). */
+export class HashBackendError extends EosError {
+  static override readonly code = 'E25';
+}
 /** E39: the build's GNU make jobserver could not be made (mkfifo, open) or was given a bad size. */
 export class JobserverError extends EosError {
   static override readonly code = 'E39';

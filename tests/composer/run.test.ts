@@ -174,14 +174,29 @@ describe.skipIf(!isRoot)('eos run as a real non-root user (nobody)', () => {
     expect(made.stdout.trim()).toBe(root);
     execFileSync('chmod', ['0755', ws.cwd]);
     execFileSync('chown', ['-R', '65534:65534', store]);
+    // nobody may not be able to reach the checkout (a clone under root's home or a 0700 mktemp
+    // directory): expose it at a world-traversable path with a bind mount in a private mount
+    // namespace, which disappears with the command (a SIGKILL included).
+    const exposed = tempDir('eos-run-repo-');
+    execFileSync('chmod', ['0755', exposed]);
     const r = spawnSync(
-      'setpriv',
+      'unshare',
       [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'sh',
+        repoRoot,
+        exposed,
+        'setpriv',
         '--reuid=65534',
         '--regid=65534',
         '--clear-groups',
         process.execPath,
-        join(repoRoot, 'bin', 'eos.mjs'),
+        join(exposed, 'bin', 'eos.mjs'),
         'run',
         root,
         '--',

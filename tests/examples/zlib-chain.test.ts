@@ -5,7 +5,8 @@
  * cached), then rebuilt with `eos build --check`, which must give the same output tree. The seed,
  * the tarball and the action cache live in the shared test cache (tests/executor/helpers.ts), so
  * only a cold cache touches the network (the machine's Debian archive, through a private apt
- * state). Needs root, bwrap, dpkg-deb and an apt source (skips and says so otherwise).
+ * state). When the lock's pins have left the archive, the seed is re-pinned (ensureSeed's
+ * repinIfGone, the demo's path) and the test says so in its output. Needs root, bwrap, dpkg-deb and an apt source (skips and says so otherwise).
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import {
 } from '../../atoms/index.ts';
 import { parseDigest } from '../../src/kernel/index.ts';
 import { run } from '../../src/cli/build.ts';
-import { ensureSeed, readHostAptSources } from '../../executor/index.ts';
+import { ensureSeed, readHostAptSources, summarizeSeedChanges } from '../../executor/index.ts';
 import { commitAll, makeConfig, makeRepo, repoRoot } from '../atoms/fixture.ts';
 import { testCacheDir, testStore } from '../executor/helpers.ts';
 
@@ -40,11 +41,26 @@ describe.skipIf(!canRun)(
       const store = testStore();
       const aptDir = join(testCacheDir(), 'apt');
       const ws = mkdtempSync(join(tmpdir(), 'eos-zlib-chain-'));
-      // The example's seed lock, verified (and repaired from the archive when a tree is missing).
+      // The example's seed lock, verified (and repaired from the archive when a tree is missing);
+      // pins that have left the archive are re-pinned from the current index, as the demo does.
       const seedLock = join(ws, 'seed.lock');
       cpSync(join(repoRoot, 'examples', 'seed', 'seed.lock'), seedLock);
-      const seed = await ensureSeed({ store, mode: 'debian', lockPath: seedLock, aptDir });
-      expect(seed.lockWritten).toBe(false); // the pinned seed is what the store holds
+      const seed = await ensureSeed({
+        store,
+        mode: 'debian',
+        lockPath: seedLock,
+        aptDir,
+        repinIfGone: true,
+        log: (m) => console.log(`zlib chain: ${m}`),
+      });
+      if (seed.gone.length) {
+        console.log(`zlib chain: seed re-pinned: ${summarizeSeedChanges(seed.changes)}`);
+        expect(seed.lockWritten).toBe(true);
+        expect(seed.changes.length).toBeGreaterThan(0);
+      } else {
+        expect(seed.lockWritten).toBe(false); // the pinned seed is what the store holds
+        expect(seed.changes).toEqual([]);
+      }
 
       const { config } = await makeConfig(['demo'], ['demo']);
       const setDir = makeRepo({ 'README.md': 'example atoms\n' });

@@ -2,7 +2,7 @@
  * Shared fixtures for the executor tests: a store cached across runs (content-addressed, so any
  * run may add to it), and a host-seeded world made once per host dpkg database.
  */
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/kernel/index.ts';
@@ -10,6 +10,7 @@ import {
   buildWorld,
   ensureSeed,
   materializeWorld,
+  readHostAptSources,
   seedLayers,
   type SeedReport,
   type World,
@@ -44,4 +45,25 @@ export async function hostSeedWorld(): Promise<{
   const world = await buildWorld(store, seedLayers(seed.lock));
   const worldDir = await materializeWorld(store, world.root);
   return { store, seed, world, worldDir };
+}
+
+/** Whether this machine can make a Debian seed: root, dpkg-deb and an apt source. */
+export function canSeedDebian(): boolean {
+  return process.getuid?.() === 0 && existsSync('/usr/bin/dpkg-deb') && readHostAptSources().length > 0;
+}
+
+/**
+ * The Debian seed cached in the test cache (`seed-debian.lock` and the cached store): made from the
+ * current index on a cold cache (network: the machine's Debian archive), re-pinned when its pins
+ * have left the archive and are not stored (saying so through `log`), offline otherwise.
+ */
+export async function cachedDebianSeed(log: (m: string) => void = console.log): Promise<SeedReport> {
+  return ensureSeed({
+    store: testStore(),
+    mode: 'debian',
+    lockPath: join(testCacheDir(), 'seed-debian.lock'),
+    aptDir: join(testCacheDir(), 'apt'),
+    repinIfGone: true,
+    log,
+  });
 }

@@ -10,17 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store, parseDigest } from '../../src/kernel/index.ts';
-import { buildAtom, ensureSeed, fetchSource, readHostAptSources } from '../../executor/index.ts';
-import { testCacheDir, testStore } from './helpers.ts';
+import { buildAtom, fetchSource } from '../../executor/index.ts';
+import { cachedDebianSeed, canSeedDebian, testCacheDir, testStore } from './helpers.ts';
 
 /** blake3 of zlib_1.2.13.dfsg.orig.tar.bz2 (its sha256 is in bookworm's signed Sources index). */
 const ZLIB_ORIG = parseDigest('blake3:f559164c43c50b21f641e78223e6d715fced49bd068a8d153bfef0bd090705ec');
 
-const canRun =
-  existsSync('/usr/bin/bwrap') &&
-  process.getuid?.() === 0 &&
-  existsSync('/usr/bin/dpkg-deb') &&
-  readHostAptSources().length > 0;
+const canRun = existsSync('/usr/bin/bwrap') && canSeedDebian();
 
 describe.skipIf(!canRun)(
   'zlib 1.2.13 in the Debian-seeded world (network on a cold cache; root; bwrap)',
@@ -29,12 +25,7 @@ describe.skipIf(!canRun)(
       const store = testStore();
       const aptDir = join(testCacheDir(), 'apt');
       const t0 = Date.now();
-      const seed = await ensureSeed({
-        store,
-        mode: 'debian',
-        lockPath: join(testCacheDir(), 'seed-debian.lock'),
-        aptDir,
-      });
+      const seed = await cachedDebianSeed((m) => console.log(`zlib: ${m}`));
       const seedMs = Date.now() - t0;
       expect(seed.lock.packages.length).toBeGreaterThanOrEqual(80);
       expect(seed.lock.packages.every((p) => /^[0-9a-f]{64}$/.test(p.debSha256 ?? ''))).toBe(true);

@@ -14,7 +14,13 @@
 import { threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { createBlake3 as createHash } from '../blake3.ts';
+import { loadBlake3 } from '../blake3-load.mjs';
+
+// The same implementation as the main thread (native, else WebAssembly), loaded before any work.
+const blake3 = await loadBlake3();
+if (!blake3.impl)
+  throw new Error(`[E25] no BLAKE3 implementation could be loaded: ${blake3.errors.join('; ')}`);
+const { createHash } = blake3.impl;
 import type { Digest } from '../digest.ts';
 import type { IngestJob, HashJob, WorkerResult } from './pool.ts';
 
@@ -50,7 +56,7 @@ export function ingestOne({ src, tmpDir, objectsDir, sync, stage, probe }: Inges
     if (size < CHUNK) {
       // Whole file in one chunk: hash first, write only when the object is absent.
       h.update(buf.subarray(0, size));
-      const hex = h.digest().toString('hex');
+      const hex = h.digest('hex');
       const dest = objectPath(objectsDir, hex);
       if (fs.existsSync(dest)) return { digest: `blake3:${hex}` as Digest, size, stored: false };
       tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomBytes(4).toString('hex')}`;
@@ -71,7 +77,7 @@ export function ingestOne({ src, tmpDir, objectsDir, sync, stage, probe }: Inges
         at += n;
         if (n < CHUNK) break;
       }
-      const hex = h.digest().toString('hex');
+      const hex = h.digest('hex');
       if (fs.existsSync(objectPath(objectsDir, hex)))
         return { digest: `blake3:${hex}` as Digest, size: at, stored: false };
       h = createHash();
@@ -92,7 +98,7 @@ export function ingestOne({ src, tmpDir, objectsDir, sync, stage, probe }: Inges
         at += n;
         if (n < CHUNK) break;
       }
-      const hex = h.digest().toString('hex');
+      const hex = h.digest('hex');
       return finish(out, tmp, objectPath(objectsDir, hex), hex, at, sync, stage, () => (out = -1));
     }
   } catch (e) {
@@ -144,7 +150,7 @@ export function hashOne({ path }: HashJob): WorkerResult {
       size += n;
       if (n < CHUNK) break;
     }
-    return { digest: `blake3:${h.digest().toString('hex')}` as Digest, size };
+    return { digest: `blake3:${h.digest('hex')}` as Digest, size };
   } finally {
     fs.closeSync(fd);
   }
