@@ -9,7 +9,7 @@
 // that the tests can run while a type error is being fixed: `npm run typecheck` is the gate).
 // See specs/cli.md §1 (the compiled CLI).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,8 @@ const sourceRoots = parsed.raw.include.map((d) => join(root, d));
 // Less a margin: the kernel stamps files with a coarse clock that can lag Date.now() a little.
 const builtAtMs = Date.now() - 50;
 mkdirSync(dist, { recursive: true });
-rmSync(join(dist, MANIFEST), { force: true });
+// The old manifest stays while tsc runs: a build interrupted half-way is still stale by it, since
+// whatever made this build necessary (a newer source) is still newer than its start time.
 
 const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', configPath], {
   cwd: root,
@@ -54,7 +55,10 @@ const paths = new Set([
   'tsconfig.json',
   ...parsed.fileNames.map((f) => relative(root, f)),
 ]);
+/** Directories under the source roots that hold no sources: what the benches write (gitignored). */
+const SKIP = new Set([join(root, 'bench', 'out')]);
 function walk(dir) {
+  if (SKIP.has(dir)) return;
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });
