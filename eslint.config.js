@@ -1,7 +1,9 @@
 // ESLint flat config: typescript-eslint recommended rules plus the module-boundary rule of
 // STYLE.md: subsystems are imported only through their index.ts (no deep imports across folders),
 // and the layers of specs/layout.md: the kernel (src/kernel) imports no subsystem and no CLI; a
-// subsystem imports the kernel only through src/kernel/index.ts and never the CLI (src/cli).
+// subsystem imports the kernel only through src/kernel/index.ts and never the CLI (src/cli) or the
+// build system (src/build); the build system sits above the subsystems and below the CLI: it imports
+// the kernel and the subsystems through their index.ts, and never the CLI.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
@@ -43,6 +45,28 @@ export default tseslint.config(
       ],
     },
   })),
+  {
+    files: ['src/build/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['src/kernel', 'kernel', ...subsystems].flatMap((o) =>
+                UPS.flatMap((up) => [`${up}${o}/*`, `!${up}${o}/index.ts`]),
+              ),
+              message: 'The build system imports the kernel and the subsystems only through their index.ts',
+            },
+            {
+              group: UPS.flatMap((up) => [`${up}cli/*`, `${up}src/cli/*`]),
+              message: 'The build system never imports the CLI (it sits above the build system)',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['src/kernel/**/*.ts'],
     rules: {

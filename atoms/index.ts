@@ -4,9 +4,9 @@
  *
  * @see specs/atom.md, specs/lock.md
  */
-export * from './manifest.ts';
+export * from './atom-manifest.ts';
 export * from './resolve.ts';
-export * from './lock.ts';
+export * from './lock-file.ts';
 export * from './records.ts';
 export * from './content-digest.ts';
 export * from './signing.ts';

@@ -7,9 +7,9 @@
  */
 import semver from 'semver';
 import { LockError, type Digest } from '../src/kernel/index.ts';
-import type { Lock, LockAtom } from './lock.ts';
-import { LOCK_VERSION } from './lock.ts';
-import type { DepSpec } from './manifest.ts';
+import type { Lock, LockAtom } from './lock-file.ts';
+import { LOCK_VERSION } from './lock-file.ts';
+import type { DepSpec } from './atom-manifest.ts';
 import { resolve, type Candidate, type ResolveStats, type RootRequirement } from './resolve.ts';
 
 /** A workspace atom: a manifest of the workspace. */

@@ -16,7 +16,7 @@ import {
   EncodingError,
   type Digest,
 } from '../src/kernel/index.ts';
-import { isLabel, isVersion } from './manifest.ts';
+import { isLabel, isVersion } from './atom-manifest.ts';
 
 /** The `type` of a claim record (names the format and its version). @see specs/atom.md §9.1 */
 export const CLAIM_TYPE = 'eos.atom.claim/v1';

@@ -36,7 +36,7 @@ import {
   type GitObjectReader,
   type GitTreeEntry,
 } from './content-digest.ts';
-import { isLabel, isVersion, parseManifest } from './manifest.ts';
+import { isLabel, isVersion, parseManifest } from './atom-manifest.ts';
 import {
   CLAIM_TYPE,
   PUBLISH_TYPE,
@@ -809,6 +809,47 @@ export async function readPublishTree(
     digest: digestBytes(stored.recordBytes),
     manifestText: new TextDecoder().decode(await reader(repo).readBlob(m.oid)),
   };
+}
+
+/** Writes the git tree `oid` to `dir` (files with their exec bit, symlinks, subtrees). */
+async function writeGitTree(r: GitObjectReader, oid: string, dir: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const e of await r.readTree(oid)) {
+    const p = join(dir, e.path);
+    if (e.type === 'tree') await writeGitTree(r, e.oid, p);
+    else if (e.type === 'blob') {
+      const blob = await r.readBlob(e.oid);
+      if (e.mode === '120000') fs.symlinkSync(new TextDecoder().decode(blob), p);
+      else fs.writeFileSync(p, blob, { mode: e.mode === '100755' ? 0o755 : 0o644 });
+    }
+  }
+}
+
+/**
+ * Writes the content of a publish tree (its `content/` subtree) to the directory `dir` (created;
+ * it should not exist) and checks that it has the pinned content digest: how `eos build` gets a
+ * published atom's directory without a checkout. Every git object is read through this module's
+ * reader, so a damaged repository is a named error.
+ * @param expected the content digest the caller pinned (a lock's `content`)
+ * @returns the content digest (the store tree digest `dir` has)
+ * @throws AtomError E20 for a missing or unreadable object, a bad publish tree layout, or a
+ *   content digest other than `expected` (named `check: content`)
+ * @see specs/atom.md §9.4
+ */
+export async function exportAtomContent(
+  repo: AtomRepo,
+  publishTree: string,
+  dir: string,
+  expected: Digest,
+  who: string,
+): Promise<ContentDigest> {
+  const stored = await readRecordTree(repo, publishTree, true, who);
+  const r = reader(repo);
+  const got = await contentDigestOfGitTree(r, stored.content!, who);
+  if (got.digest !== expected)
+    fail(who, 'content', `content digest of the published tree is ${got.digest}, but ${expected} was pinned`);
+  await writeGitTree(r, stored.content!, dir);
+  return got;
 }
 
 /**

@@ -26,7 +26,7 @@
 import Logic from 'logic-solver';
 import semver from 'semver';
 import { ResolutionError } from '../src/kernel/index.ts';
-import type { DepSpec } from './manifest.ts';
+import type { DepSpec } from './atom-manifest.ts';
 
 /** A published (or workspace) version of a label, with its dependency ranges. */
 export interface Candidate {

@@ -5,12 +5,19 @@
  *
  * @see specs/lock.md §8
  */
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
-import { AtomError, EosError, LockError, configDir, type ObjectStore } from '../src/kernel/index.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import {
+  AtomError,
+  EosError,
+  LockError,
+  configDir,
+  writeFileAtomicSync,
+  type ObjectStore,
+} from '../src/kernel/index.ts';
 import { checkLock, planLock, type SetAtom, type SetSnapshot, type WorkspaceAtom } from './lock-plan.ts';
-import { encodeLock, parseLock, type Lock, type LockAtom } from './lock.ts';
-import { parseManifest, type Manifest } from './manifest.ts';
+import { encodeLock, parseLock, type Lock, type LockAtom } from './lock-file.ts';
+import { parseManifest, type Manifest } from './atom-manifest.ts';
 import {
   localPathOf,
   openRepo,
@@ -138,25 +145,6 @@ async function verifyPins(lock: Lock, sets: Map<string, OpenedSet>, verifier: At
   }
 }
 
-/** Writes a file atomically: temporary file in the same directory, fsync, rename, directory fsync. */
-function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${LOCK_FILE}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const d = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(d);
-  } finally {
-    closeSync(d);
-  }
-}
-
 /** Options of `lockWorkspace`. */
 export interface LockOptions {
   /** The workspace root (where `eos.lock` is). */
@@ -225,7 +213,7 @@ export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
   } catch {
     old = undefined;
   }
-  if (old !== text) writeFileAtomic(join(opts.root, LOCK_FILE), text);
+  if (old !== text) writeFileAtomicSync(join(opts.root, LOCK_FILE), text);
   return { lock, text, changed: old !== text, stats };
 }
 

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   CompositionError,
@@ -32,6 +32,7 @@ import {
   signWithKey,
   treeDigest,
   verifySignatures,
+  writeFileAtomicSync,
   type Digest,
   type Purpose,
   type Signature,
@@ -52,25 +53,7 @@ import {
 } from './composition.ts';
 import { mergeComposition, type MergedView } from './merge.ts';
 import type { TreeAccess, ViewTree } from './view-tree.ts';
-import { worldMountPoints } from './world.ts';
-
-/** Writes bytes to `dest` atomically (temp file beside it, fsync, rename). */
-export function writeAtomicSync(dest: string, bytes: Uint8Array | string, mode = 0o644): void {
-  mkdirSync(dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    let w = 0;
-    while (w < b.length) w += writeSync(fd, b, w, b.length - w);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, dest);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+import { worldMountPoints } from './world-runner.ts';
 
 /** The store's trees as the composer sees them; writes go straight to the store. */
 export function storeAccess(store: Store): TreeAccess {
@@ -191,7 +174,7 @@ export class CompositionStore {
     const root = await this.store.putBlob(encodeComposition(c));
     if (root !== compositionRoot(c)) throw new Error(`unreachable: blob digest ${root} is not the root`);
     const hex = digestHex(root);
-    writeAtomicSync(this.viewCachePath(root), encodeCanonical(view));
+    writeFileAtomicSync(this.viewCachePath(root), encodeCanonical(view), { mkdir: true });
     await this.store.addRoot(`composition-${hex}`, root);
     for (const name of entryNames(c)) {
       const n = c.entries[name]!.node;
@@ -234,7 +217,7 @@ export class CompositionStore {
     }
     const c = await this.load(root);
     const v = await mergeComposition(c, storeAccess(this.store));
-    writeAtomicSync(cache, encodeCanonical(v));
+    writeFileAtomicSync(cache, encodeCanonical(v), { mkdir: true });
     return { ...v, cached: false };
   }
 
@@ -255,7 +238,13 @@ export class CompositionStore {
   ): Promise<Signature> {
     await this.load(root);
     const sig = await signWithKey(configDir, keyName, root, purpose);
-    writeAtomicSync(join(this.sigDir(root), `${digestHex(sig.key)}.${purpose}.sig`), encodeSignature(sig));
+    writeFileAtomicSync(
+      join(this.sigDir(root), `${digestHex(sig.key)}.${purpose}.sig`),
+      encodeSignature(sig),
+      {
+        mkdir: true,
+      },
+    );
     return sig;
   }
 

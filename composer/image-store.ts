@@ -14,8 +14,8 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { digestHex, type Digest } from '../src/kernel/index.ts';
-import { CompositionStore, storeAccess, writeAtomicSync } from './compose-store.ts';
+import { digestHex, writeFileAtomicSync, type Digest } from '../src/kernel/index.ts';
+import { CompositionStore, storeAccess } from './compose-store.ts';
 import { computeFsVerityDigest, encodeImage } from './composefs/index.ts';
 import { viewToComposefs } from './image.ts';
 
@@ -96,6 +96,6 @@ export async function compositionImage(
   const tree = await viewToComposefs(storeAccess(cs.store), v.tree, (d) => verity.get(d));
   verity.flush();
   const bytes = encodeImage(tree);
-  writeAtomicSync(path, bytes);
+  writeFileAtomicSync(path, bytes, { mkdir: true });
   return { path, cached: false, sizeBytes: bytes.length };
 }

@@ -10,7 +10,7 @@ export * from './merge.ts';
 export * from './diff.ts';
 export * from './authoring.ts';
 export * from './memory-trees.ts';
-export * from './world.ts';
+export * from './world-runner.ts';
 export * from './compose-store.ts';
 export * from './composefs/index.ts';
 export * from './image.ts';

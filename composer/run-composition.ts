@@ -7,7 +7,13 @@
 import type { Digest } from '../src/kernel/index.ts';
 import type { CompositionStore } from './compose-store.ts';
 import { compositionImage } from './image-store.ts';
-import { mountingPermitted, runMaterialized, runMounted, type RunOptions, type RunResult } from './world.ts';
+import {
+  mountingPermitted,
+  runMaterialized,
+  runMounted,
+  type RunOptions,
+  type RunResult,
+} from './world-runner.ts';
 
 /** What {@link runComposition} did. */
 export interface CompositionRun extends RunResult {

@@ -18,7 +18,13 @@ import {
   type Signature,
   type Store,
 } from '../src/kernel/index.ts';
-import { buildRecordDigest, encodeBuildRecord, type BuildRecord } from './build-record.ts';
+import {
+  buildRecordDigest,
+  encodeBuildRecord,
+  makeBuildRecord,
+  type BuildDetails,
+  type BuildRecord,
+} from '../scheduler/index.ts';
 import { fetchSource } from './fetch/fetch.ts';
 import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
 import { runProc } from './proc.ts';
@@ -35,7 +41,7 @@ import {
   worldImage,
   type World,
   type WorldMount,
-} from './world.ts';
+} from './build-world.ts';
 
 /** Debian architecture → multiarch triplet. */
 const TRIPLETS: Record<string, string> = {
@@ -75,7 +81,11 @@ export interface BuildRequest {
   actionId?: Digest | null;
   /** How the world becomes `/`: `auto` (default: composefs where mounting is permitted), `composefs`, `hardlink`. */
   worldMount?: WorldMount | 'auto';
-  /** Sign the record with this builder key (purpose `builds`) from the configuration directory. */
+  /**
+   * Sign the record with this builder key (purpose `builds`) from the configuration directory: for
+   * a build outside the scheduler (`eos build-atom`). Under the scheduler, leave it out: the
+   * rebuilder signs the record it files, so each action is signed once.
+   */
   signKey?: { config: string; name: string };
   /**
    * Cancels the build: the sandbox is killed whole, nothing is stored for it (no log, output tree,
@@ -88,7 +98,8 @@ export interface BuildRequest {
 /** What a build produced. */
 export interface BuildResult {
   output: Digest;
-  record: BuildRecord;
+  /** The action's one build record (specs/action.md §4), with the executor's details. */
+  record: BuildRecord & { details: BuildDetails };
   /** Digest of the record's canonical bytes (stored as a blob). */
   recordDigest: Digest;
   world: World;
@@ -272,23 +283,29 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     const warnings = await checkOutput(outputDir);
     checkCancelled();
     const output = (await store.ingest(outputDir)).digest;
-    const record: BuildRecord = {
-      format: 'eos-build-record',
-      version: 1,
-      actionId: req.actionId ?? null,
+    // The one record of this action (specs/action.md §4): the scheduler files this very record.
+    const details: BuildDetails = {
       label: req.label,
       atomVersion: req.version,
       recipe: { name: recipe.name, identity: recipe.identity, args },
       seed: { mode: req.seed.mode, root: seedRoot(req.seed) },
-      world: world.root,
       shadowed: world.shadowed,
       sources: sources.map((s) => s.digest),
       dependencies: deps,
-      output,
-      log,
       sourceDateEpoch,
-      durationMs: Date.now() - t0,
       warnings,
+    };
+    const record = {
+      ...makeBuildRecord({
+        action: req.actionId ?? null,
+        output,
+        world: world.root,
+        log,
+        durationMs: Date.now() - t0,
+        seedMode: req.seed.mode,
+        details,
+      }),
+      details,
     };
     checkCancelled(); // no record or root for a cancelled build
     const recordDigest = await store.putBlob(encodeBuildRecord(record));

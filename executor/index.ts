@@ -63,7 +63,7 @@ export {
   type World,
   type WorldLayer,
   type ShadowedPath,
-} from './world.ts';
+} from './build-world.ts';
 export {
   runSandbox,
   bwrapArgs,
@@ -93,10 +93,4 @@ export {
   type Recipe,
   type RecipeArg,
 } from './recipes/recipes.ts';
-export {
-  encodeBuildRecord,
-  buildRecordDigest,
-  BUILD_RECORD_VERSION,
-  type BuildRecord,
-} from './build-record.ts';
 export { buildAtom, checkOutput, type BuildRequest, type BuildResult } from './build.ts';

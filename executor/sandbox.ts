@@ -14,20 +14,16 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BuildFailedError, SandboxError } from '../src/kernel/index.ts';
+import { composefsRootCommand, type ComposefsRoot } from '../composer/index.ts';
+import { BuildFailedError, MountError, SandboxError } from '../src/kernel/index.ts';
 
 /** Where the writable directories appear inside the sandbox. */
 export const SANDBOX_BUILD_DIR = '/build';
 /** The sandbox path of `$OUTPUT`. */
 export const SANDBOX_OUTPUT_DIR = '/output';
 
-/** A world mounted from its composefs image instead of a materialized directory. */
-export interface ComposefsRoot {
-  /** The composefs (EROFS) image of the world's composition. */
-  image: string;
-  /** The store's object directory (the overlay's data-only lower layer). */
-  objectsDir: string;
-}
+/** A world mounted from its composefs image instead of a materialized directory (composer's world runner). */
+export type { ComposefsRoot };
 
 /** The mount points the sandbox binds over (present in the world, or provided by a stub layer). */
 export const SANDBOX_MOUNT_POINTS = ['build', 'output', 'tmp', 'proc', 'dev'] as const;
@@ -227,49 +223,32 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
 }
 
 /**
- * The script that mounts a composefs world in a private mount namespace, then runs bubblewrap
- * with it as `/`: a tmpfs at M; the EROFS image; an overlay of a stub layer (the mount points),
- * the image, and the object directory as a data-only layer. Arguments: M IMAGE OBJECTS POINTS BWRAP…
+ * The command line that runs the sandbox: bwrap directly, or, for a composefs world, composer's
+ * world runner (the image mounted in a private namespace, source name `eos-sandbox`, on `mnt`)
+ * execing bwrap with the view bound read-only at `/`.
+ * @throws SandboxError E21 when the image cannot be read or a path cannot be an overlay option
  */
-const COMPOSEFS_SCRIPT = `set -eu
-M=$1; IMG=$2; OBJ=$3; POINTS=$4; BWRAP=$5; shift 5
-mount -t tmpfs -o mode=0755 eos-sandbox "$M"
-mkdir "$M/meta" "$M/stub" "$M/root"
-for p in $POINTS; do mkdir "$M/stub/$p"; done
-mount -t erofs -o ro,loop,noacl "$IMG" "$M/meta"
-mount -t overlay eos-sandbox -o "ro,lowerdir=$M/stub:$M/meta::$OBJ,redirect_dir=on,metacopy=on" "$M/root"
-exec "$BWRAP" --ro-bind "$M/root" / "$@"
-`;
-
-/** The command line that runs the sandbox: bwrap directly, or the composefs mount wrapper. */
-function sandboxCommand(spec: SandboxSpec, bwrap: string, mnt: string | undefined): [string, string[]] {
+async function sandboxCommand(
+  spec: SandboxSpec,
+  bwrap: string,
+  mnt: string | undefined,
+): Promise<[string, string[]]> {
   const args = bwrapArgs(spec);
   if (!spec.composefs || !mnt) return [bwrap, args];
   const i = args.indexOf('--ro-bind');
-  const rest = [...args.slice(0, i), ...args.slice(i + 3)]; // the wrapper binds the overlay at /
-  return [
-    'setpriv',
-    [
-      '--pdeathsig',
-      'KILL',
-      'unshare',
-      '--mount',
-      '--fork',
-      '--kill-child=SIGKILL',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      '-c',
-      COMPOSEFS_SCRIPT,
-      'eos-sandbox',
+  const rest = [...args.slice(0, i), ...args.slice(i + 3)]; // the view is bound at / instead
+  try {
+    return await composefsRootCommand(spec.composefs, {
       mnt,
-      spec.composefs.image,
-      spec.composefs.objectsDir,
-      SANDBOX_MOUNT_POINTS.join(' '),
-      bwrap,
-      ...rest,
-    ],
-  ];
+      mountPoints: SANDBOX_MOUNT_POINTS,
+      source: 'eos-sandbox',
+      command: (view) => [bwrap, '--ro-bind', view, '/', ...rest],
+    });
+  } catch (e) {
+    if (e instanceof MountError)
+      throw new SandboxError(e.detail, { ...(e.hint ? { hint: e.hint } : {}), cause: e });
+    throw e;
+  }
 }
 
 /**
@@ -283,22 +262,28 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   const bwrap = findBwrap();
   if (spec.signal?.aborted) throw cancelledError(`sandbox ${spec.logPath}`, spec.signal);
   let mnt: string | undefined;
+  let command: [string, string[]];
   if (spec.composefs) {
-    for (const p of [spec.composefs.image, spec.composefs.objectsDir])
-      if (/[,:\\\s]/.test(p))
-        throw new SandboxError(`${p}: an overlay option cannot hold a path with ",", ":", "\\" or spaces`);
     mnt = await fs.mkdtemp(join(tmpdir(), 'eos-sandbox-mnt-'));
-  } else
+    try {
+      command = await sandboxCommand(spec, bwrap, mnt);
+    } catch (e) {
+      await fs.rmdir(mnt).catch(() => undefined);
+      throw e;
+    }
+  } else {
+    command = await sandboxCommand(spec, bwrap, undefined);
     for (const m of SANDBOX_MOUNT_POINTS)
       if (!existsSync(`${spec.worldDir}/${m}`))
         throw new SandboxError(`world ${spec.worldDir} has no /${m} mount point`, {
           hint: 'the seed fixups entry provides the mount points; is it in the world?',
         });
+  }
   const log = await fs.open(spec.logPath, 'w', 0o644);
   const t0 = Date.now();
   try {
     return await new Promise<SandboxResult>((resolve, reject) => {
-      const [cmd, args] = sandboxCommand(spec, bwrap, mnt);
+      const [cmd, args] = command;
       const child = spawn(cmd, args, {
         env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
         stdio:

@@ -5,17 +5,14 @@
  */
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { IoError, NotFoundError } from '../src/kernel/index.ts';
+import { osError } from '../src/kernel/index.ts';
 
 /**
  * Turns an OS error at `path` into an Eos error.
  * @throws NotFoundError E4 for ENOENT, IoError E12 for anything else
  */
 export function fsError(path: string, e: unknown): never {
-  const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'ENOENT')
-    throw new NotFoundError(`${path}: no such file or directory`, { data: { path } });
-  throw new IoError(`${path}: ${err?.message ?? String(e)}`, { data: { path }, cause: e });
+  throw osError(e, path, { notFound: true }); // the kernel's one OS-error mapping
 }
 
 /**

@@ -24,34 +24,34 @@ export {
   buildInterfaceManifest,
   manifestDigest,
   parseInterfaceManifest,
-} from './interface/manifest.ts';
+} from './elf-interface/interface-manifest.ts';
 export type {
   ElfAbi,
   SharedObjectInterface,
   FileRequirements,
   InterfaceManifest,
   ElfFileInterface,
-} from './interface/manifest.ts';
+} from './elf-interface/interface-manifest.ts';
 export {
   checkCoverage,
   COVERAGE_PROOF_KIND,
   COVERAGE_PROOF_VERSION,
   COVERAGE_REQUIREMENTS_KIND,
-} from './interface/coverage.ts';
+} from './elf-interface/coverage.ts';
 export type {
   CoverageProof,
   CoverageRequirements,
   CoverageResult,
   SonameMissing,
   SonameRequirements,
-} from './interface/coverage.ts';
-export { readInterfaceManifest, listElfFiles } from './interface/read-tree.ts';
+} from './elf-interface/coverage.ts';
+export { readInterfaceManifest, listElfFiles } from './elf-interface/elf-read-tree.ts';
 export {
   interfaceCacheKey,
   storedInterfaceManifest,
   cachedInterfaceManifest,
   interfaceManifestOf,
-} from './interface/store-tree.ts';
+} from './elf-interface/store-tree.ts';
 export {
   PYTHON_EXTRACTOR_IDENTITY,
   PYTHON_MANIFEST_KIND,
@@ -60,7 +60,7 @@ export {
   elfExtensionRequirements,
   parsePythonManifest,
   pythonManifestDigest,
-} from './python/manifest.ts';
+} from './python/python-manifest.ts';
 export type {
   ExtensionRequirements,
   ImportScope,
@@ -73,14 +73,14 @@ export type {
   PythonTree,
   RecordCheck,
   RecordMismatch,
-} from './python/manifest.ts';
+} from './python/python-manifest.ts';
 export { parsePythonImports, decodePythonSource } from './python/imports.ts';
 export type { ImportStatement, ImportedName, ParsedPythonSource, SourceError } from './python/imports.ts';
 export { parseRecord, recordHash } from './python/record.ts';
 export { parseMetadata, parseTopLevel } from './python/metadata.ts';
 export { moduleOfPath, resolveRelativeImport } from './python/module-names.ts';
 export { STDLIB_MODULE_NAMES, STDLIB_SOURCE } from './python/stdlib-cpython-3.11.ts';
-export { readPythonManifest, listPythonTree } from './python/read-tree.ts';
+export { readPythonManifest, listPythonTree } from './python/python-read-tree.ts';
 export {
   computeClosure,
   closureDigest,
@@ -90,7 +90,7 @@ export {
   scriptInterpreter,
   CLOSURE_KIND,
   CLOSURE_VERSION,
-} from './closure/closure.ts';
+} from './closure/resolve-closure.ts';
 export type {
   Closure,
   ClosureEntries,
@@ -99,10 +99,14 @@ export type {
   ClosureMember,
   ClosureReason,
   Unsatisfied,
-} from './closure/closure.ts';
+} from './closure/resolve-closure.ts';
 export { ViewResolver, MAX_SYMLINKS } from './closure/view.ts';
 export type { ClosureTree, ClosureDirEntry, ResolvedPath, FollowedLink } from './closure/view.ts';
 export { readLdSoConf, parseLdSoConfText, globMatch } from './closure/ld-so-conf.ts';
 export type { LdSoConf } from './closure/ld-so-conf.ts';
-export { storeClosureTree, directoryClosureTree, compositionClosureEntries } from './closure/read-tree.ts';
-export type { ClosureComposition, ClosureEntryNode } from './closure/read-tree.ts';
+export {
+  storeClosureTree,
+  directoryClosureTree,
+  compositionClosureEntries,
+} from './closure/closure-read-tree.ts';
+export type { ClosureComposition, ClosureEntryNode } from './closure/closure-read-tree.ts';

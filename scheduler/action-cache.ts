@@ -6,11 +6,17 @@
  *
  * @see specs/action.md §5 (entry), §6 (layout, roots)
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { IoError, digestHex, parseDigest, type Digest, type Store } from '../src/kernel/index.ts';
-import { encodeCacheEntry, parseCacheEntry, type CacheEntry } from './build-record.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  digestHex,
+  osError,
+  parseDigest,
+  writeFileAtomic,
+  type Digest,
+  type Store,
+} from '../src/kernel/index.ts';
+import { encodeCacheEntry, entryAction, parseCacheEntry, type CacheEntry } from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */
 export interface ActionCache {
@@ -36,43 +42,9 @@ export class MemoryActionCache implements ActionCache {
     return b ? parseCacheEntry(b, `memory action cache ${action}`, action) : undefined;
   }
   async put(entry: CacheEntry): Promise<void> {
-    this.entries.set(entry.record.action, encodeCacheEntry(entry));
-    this.puts.push(entry.record.action);
-  }
-}
-
-function ioError(e: unknown, what: string): IoError {
-  const err = e as NodeJS.ErrnoException;
-  return new IoError(`${what}: ${err.code ?? ''} ${err.message}`.trim(), { data: { what }, cause: e });
-}
-
-/**
- * Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename, fsync of
- * the directory. A crash leaves either the old file or the new one, never a torn one.
- * @throws IoError E12
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  try {
-    await mkdir(dir, { recursive: true });
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw ioError(e, path);
+    const action = entryAction(entry);
+    this.entries.set(action, encodeCacheEntry(entry));
+    this.puts.push(action);
   }
 }
 
@@ -100,9 +72,9 @@ export function openActionCache(store: Store): FsActionCache {
 }
 
 /**
- * The filesystem action cache of a store. `put` pins the record's output tree, log and (when
- * present) the executor's full record first (roots `action-<64 hex>.output`, `.log`, `.record`),
- * then writes the entry atomically, so an entry never exists without its roots.
+ * The filesystem action cache of a store. `put` pins the record's output tree and log first
+ * (roots `action-<64 hex>.output`, `.log`), then writes the entry atomically, so an entry never
+ * exists without its roots.
  * @see specs/action.md §6
  */
 export class FsActionCache implements ActionCache {
@@ -122,17 +94,17 @@ export class FsActionCache implements ActionCache {
       bytes = await readFile(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw ioError(e, path);
+      throw osError(e, path);
     }
     return parseCacheEntry(bytes, path, action);
   }
 
   async put(entry: CacheEntry): Promise<void> {
-    const { action, output, log, details } = entry.record;
+    const { output, log } = entry.record;
+    const action = entryAction(entry);
     const hex = digestHex(action);
     await this.roots.pin(`action-${hex}.output`, output);
     await this.roots.pin(`action-${hex}.log`, log);
-    if (details !== null) await this.roots.pin(`action-${hex}.record`, details);
-    await writeFileAtomic(actionEntryPath(this.storeDir, action), encodeCacheEntry(entry));
+    await writeFileAtomic(actionEntryPath(this.storeDir, action), encodeCacheEntry(entry), { mkdir: true });
   }
 }

@@ -1,16 +1,22 @@
 /**
- * Build records and action-cache entries (pure): what the action cache says about an action that
- * ran to completion, its canonical encoding and its validating parser.
+ * Build records and action-cache entries (pure): the one record of an action that ran to
+ * completion — what it produced, in which world, and (from the executor) from what — its canonical
+ * encoding and its validating parser, and the action-cache entry that files it with its signatures.
+ * The executor makes the record of a real build (`details` filled in); the scheduler files it in
+ * the action cache, signed once; an executor that keeps no details (a simulation) leaves
+ * `details` null and the rebuilder makes the record.
  *
  * @see specs/action.md §4 (build record), §5 (cache entry)
  */
+import { z } from 'zod';
 import {
   CorruptObjectError,
+  DigestError,
   EncodingError,
+  isDigest,
   digestCanonical,
   encodeCanonical,
   parseCanonical,
-  parseDigest,
   validateSignature,
   type Digest,
   type Signature,
@@ -20,33 +26,67 @@ import {
 export const BUILD_RECORD_FORMAT = 'eos.build-record';
 /** Format name of an action-cache entry. @see specs/action.md §5 */
 export const CACHE_ENTRY_FORMAT = 'eos.action-cache-entry';
-/** Version of both formats. */
-export const BUILD_RECORD_VERSION = 1;
+/** Version of the build record (2: the executor's details are part of it). */
+export const BUILD_RECORD_VERSION = 2;
+/** Version of the action-cache entry. */
+export const CACHE_ENTRY_VERSION = 1;
+
+/** A digest field; a bad one is reported as DigestError E2 (see `validateBuildRecord`). */
+const digest = z.custom<Digest>(isDigest, { message: 'is not a digest', params: { digest: true } });
+const nonNegative = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const word = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'is not a lowercase word');
+const recipeArg = z.union([
+  z.string(),
+  z.array(z.string()),
+  z.boolean(),
+  z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  z.record(z.string(), z.string()),
+]);
+
+/** The executor's part of a build record. @see specs/action.md §4.2 */
+const detailsSchema = z.strictObject({
+  label: z.string().min(1),
+  atomVersion: z.string().min(1),
+  recipe: z.strictObject({
+    name: z.string().min(1),
+    identity: digest,
+    args: z.record(z.string(), recipeArg),
+  }),
+  seed: z.strictObject({ mode: word, root: digest }),
+  shadowed: z.array(z.strictObject({ path: z.string(), winner: z.string(), shadowed: z.array(z.string()) })),
+  sources: z.array(digest),
+  dependencies: z.array(z.strictObject({ name: z.string().min(1), tree: digest })),
+  sourceDateEpoch: nonNegative,
+  warnings: z.array(z.string()),
+});
+
+const recordSchema = z.strictObject({
+  format: z.literal(BUILD_RECORD_FORMAT),
+  version: z.literal(BUILD_RECORD_VERSION),
+  action: digest.nullable(),
+  output: digest,
+  world: digest,
+  log: digest,
+  durationMs: nonNegative,
+  seedMode: word,
+  details: detailsSchema.nullable(),
+});
 
 /**
- * What one completed action produced.
+ * What the executor adds to a build record: the atom, its recipe and arguments, the seed, the
+ * world's shadowed paths, the fixed-output sources and dependency trees, `SOURCE_DATE_EPOCH`
+ * (seconds) and the findings about the output. @see specs/action.md §4.2
+ */
+export type BuildDetails = z.infer<typeof detailsSchema>;
+
+/**
+ * The one record of a completed action.
  *
  * shape: digests are `blake3:<64 hex>`; units: `durationMs` in whole milliseconds (wall time of
- * the executor). @see specs/action.md §4
+ * the executor). `action` is null only for a build run outside the scheduler (`eos build-atom`),
+ * and such a record is never filed in the action cache. @see specs/action.md §4
  */
-export interface BuildRecord {
-  format: typeof BUILD_RECORD_FORMAT;
-  version: typeof BUILD_RECORD_VERSION;
-  /** The action id this record answers. */
-  action: Digest;
-  /** The output tree digest (in the store). */
-  output: Digest;
-  /** The root of the composition the action ran in (its world). */
-  world: Digest;
-  /** The digest of the build log blob (in the store). */
-  log: Digest;
-  /** Wall time of the build, whole milliseconds. */
-  durationMs: number;
-  /** The seed mode the action ran under. */
-  seedMode: string;
-  /** The executor's full build record blob (`specs/build-record.md`: sources, recipe, warnings, …), or null. */
-  details: Digest | null;
-}
+export type BuildRecord = z.infer<typeof recordSchema>;
 
 /**
  * A detached signature over a record digest (`specs/signatures.md`), purpose `builds`; its `signed`
@@ -57,46 +97,85 @@ export type RecordSignature = Signature;
 /** An action-cache entry: a build record and its detached signatures. @see specs/action.md §5 */
 export interface CacheEntry {
   format: typeof CACHE_ENTRY_FORMAT;
-  version: typeof BUILD_RECORD_VERSION;
+  version: typeof CACHE_ENTRY_VERSION;
+  /** The record; its `action` is never null here (the parser refuses it). */
   record: BuildRecord;
   signatures: RecordSignature[];
 }
 
 /** The fields of a build record that callers provide (`details` defaults to null). */
 export type BuildRecordFields = Omit<BuildRecord, 'format' | 'version' | 'details'> & {
-  details?: Digest | null;
+  details?: BuildDetails | null;
 };
 
 /**
+ * Validates a value as a build record.
+ * @param what names the subject in errors
+ * @throws DigestError E2 for a digest field that is not a digest; EncodingError E3 naming the
+ *   field for anything else: a duration or epoch that is not a whole non-negative number, a seed
+ *   mode that is not a lowercase word, a missing or unknown field, an unknown format or version
+ * @see specs/action.md §4
+ */
+export function validateBuildRecord(v: unknown, what = 'build record'): BuildRecord {
+  const r = recordSchema.safeParse(v);
+  if (r.success) return r.data;
+  const i = r.error.issues[0]!;
+  const at = i.path.join('.');
+  const data = { what, field: at };
+  if (i.code === 'unrecognized_keys') {
+    const where = at ? `${what}: ${at}` : what;
+    throw new EncodingError(`${where} has unknown field ${i.keys[0]}`, {
+      data: { ...data, field: i.keys[0] },
+    });
+  }
+  const value = at.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], v);
+  if (i.code === 'custom' && (i.params as { digest?: boolean } | undefined)?.digest)
+    throw new DigestError(`${what}: ${at}: ${JSON.stringify(value)} is not a digest`, { data });
+  const said = value === undefined ? 'missing' : `${JSON.stringify(value)} ${i.message}`;
+  throw new EncodingError(`${what}: ${at}: ${said}`, { data });
+}
+
+/**
  * Makes a validated build record.
- * @throws DigestError E2 for a bad digest field; EncodingError E3 for a bad duration or seed mode
+ * @throws EncodingError E3 naming the field (see {@link validateBuildRecord})
  * @see specs/action.md §4
  */
 export function makeBuildRecord(f: BuildRecordFields): BuildRecord {
-  if (!Number.isSafeInteger(f.durationMs) || f.durationMs < 0)
-    throw new EncodingError(`build record: durationMs ${f.durationMs} is not a non-negative integer`, {
-      data: { field: 'durationMs' },
-    });
-  if (typeof f.seedMode !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/.test(f.seedMode))
-    throw new EncodingError(`build record: seedMode ${JSON.stringify(f.seedMode)} is not a lowercase word`, {
-      data: { field: 'seedMode' },
-    });
-  return {
+  return validateBuildRecord({
+    ...f,
     format: BUILD_RECORD_FORMAT,
     version: BUILD_RECORD_VERSION,
-    action: parseDigest(f.action, 'build record: action'),
-    output: parseDigest(f.output, 'build record: output'),
-    world: parseDigest(f.world, 'build record: world'),
-    log: parseDigest(f.log, 'build record: log'),
-    durationMs: f.durationMs,
-    seedMode: f.seedMode,
-    details: f.details == null ? null : parseDigest(f.details, 'build record: details'),
-  };
+    details: f.details ?? null,
+  });
+}
+
+/** Canonical bytes of a build record (as stored in a blob). @throws EncodingError E3 */
+export function encodeBuildRecord(r: BuildRecord): Uint8Array {
+  return encodeCanonical(r);
+}
+
+/**
+ * Parses and validates a build record's bytes (canonical JSON).
+ * @throws EncodingError E3 for non-canonical bytes or an invalid record
+ * @see specs/action.md §4
+ */
+export function parseBuildRecord(bytes: Uint8Array, what = 'build record'): BuildRecord {
+  return validateBuildRecord(parseCanonical(bytes, what), what);
 }
 
 /** The digest of a build record (what signers sign). @see specs/action.md §4 */
 export function buildRecordDigest(r: BuildRecord): Digest {
   return digestCanonical(r);
+}
+
+/**
+ * The action an entry is filed under (its record's `action`).
+ * @throws EncodingError E3 when the record answers no action (a build outside the scheduler)
+ */
+export function entryAction(entry: CacheEntry): Digest {
+  if (entry.record.action === null)
+    throw new EncodingError('action-cache entry: the record answers no action (action is null)');
+  return entry.record.action;
 }
 
 /** Encodes an action-cache entry canonically. @throws EncodingError E3 @see specs/action.md §5 */
@@ -123,42 +202,13 @@ export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: 
   const v = parseCanonical(bytes, what);
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     throw new EncodingError(`${what}: not an object`, { data: { what } });
-  if (field(v, 'format', what) !== CACHE_ENTRY_FORMAT || field(v, 'version', what) !== BUILD_RECORD_VERSION)
-    throw new EncodingError(`${what}: not an ${CACHE_ENTRY_FORMAT} version ${BUILD_RECORD_VERSION}`, {
+  if (field(v, 'format', what) !== CACHE_ENTRY_FORMAT || field(v, 'version', what) !== CACHE_ENTRY_VERSION)
+    throw new EncodingError(`${what}: not an ${CACHE_ENTRY_FORMAT} version ${CACHE_ENTRY_VERSION}`, {
       data: { what },
     });
-  const r = field(v, 'record', what) as Record<string, unknown>;
-  if (r === null || typeof r !== 'object' || Array.isArray(r))
-    throw new EncodingError(`${what}: record is not an object`, { data: { what } });
-  if (field(r, 'format', what) !== BUILD_RECORD_FORMAT || field(r, 'version', what) !== BUILD_RECORD_VERSION)
-    throw new EncodingError(
-      `${what}: record is not an ${BUILD_RECORD_FORMAT} version ${BUILD_RECORD_VERSION}`,
-      {
-        data: { what },
-      },
-    );
-  const known = new Set([
-    'format',
-    'version',
-    'action',
-    'output',
-    'world',
-    'log',
-    'durationMs',
-    'seedMode',
-    'details',
-  ]);
-  for (const k of Object.keys(r))
-    if (!known.has(k)) throw new EncodingError(`${what}: record has unknown field ${k}`, { data: { what } });
-  const record = makeBuildRecord({
-    action: field(r, 'action', what) as Digest,
-    output: field(r, 'output', what) as Digest,
-    world: field(r, 'world', what) as Digest,
-    log: field(r, 'log', what) as Digest,
-    durationMs: field(r, 'durationMs', what) as number,
-    seedMode: field(r, 'seedMode', what) as string,
-    details: field(r, 'details', what) as Digest | null,
-  });
+  const record = validateBuildRecord(field(v, 'record', what), `${what}: record`);
+  if (record.action === null)
+    throw new EncodingError(`${what}: record answers no action (action is null)`, { data: { what } });
   if (expectAction !== undefined && record.action !== expectAction)
     throw new CorruptObjectError(`${what}: filed under ${expectAction} but records ${record.action}`, {
       data: { what, expected: expectAction, actual: record.action },
@@ -176,7 +226,7 @@ export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: 
   if (extra.length) throw new EncodingError(`${what}: unknown field ${extra[0]}`, { data: { what } });
   return {
     format: CACHE_ENTRY_FORMAT,
-    version: BUILD_RECORD_VERSION,
+    version: CACHE_ENTRY_VERSION,
     record,
     signatures: sigs as RecordSignature[],
   };

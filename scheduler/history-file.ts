@@ -6,9 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IoError } from '../src/kernel/index.ts';
+import { osError, writeFileAtomic } from '../src/kernel/index.ts';
 import { encodeHistory, parseHistory } from './history.ts';
-import { writeFileAtomic } from './action-cache.ts';
 
 /** The history file of a store. */
 export function historyPath(storeDir: string): string {
@@ -25,12 +24,12 @@ export async function readHistory(path: string): Promise<Map<string, number>> {
     bytes = await readFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw new IoError(`${path}: ${(e as Error).message}`, { data: { path }, cause: e });
+    throw osError(e, path);
   }
   return parseHistory(bytes, path);
 }
 
 /** Writes a history file atomically. @throws EncodingError E3, IoError E12 */
 export async function writeHistory(path: string, durationsMs: ReadonlyMap<string, number>): Promise<void> {
-  await writeFileAtomic(path, encodeHistory(durationsMs));
+  await writeFileAtomic(path, encodeHistory(durationsMs), { mkdir: true });
 }

@@ -18,8 +18,8 @@ import { openActionCache, type ActionCache } from './action-cache.ts';
 import {
   buildRecordDigest,
   makeBuildRecord,
-  BUILD_RECORD_VERSION,
   CACHE_ENTRY_FORMAT,
+  CACHE_ENTRY_VERSION,
   type BuildRecordFields,
   type CacheEntry,
   type RecordSignature,
@@ -88,7 +88,7 @@ export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions
       const signatures = opts.signer ? [await opts.signer.sign(buildRecordDigest(record))] : [];
       const entry: CacheEntry = {
         format: CACHE_ENTRY_FORMAT,
-        version: BUILD_RECORD_VERSION,
+        version: CACHE_ENTRY_VERSION,
         record,
         signatures,
       };

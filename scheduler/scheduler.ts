@@ -10,10 +10,10 @@
  * @see specs/scheduler.md, STYLE.md §4 (Build Systems à la Carte: Scheduler)
  */
 import { availableParallelism } from 'node:os';
-import { BuildClosureError, type Digest } from '../src/kernel/index.ts';
+import { BuildClosureError, CorruptObjectError, type Digest } from '../src/kernel/index.ts';
 import type { JobTokens } from './jobserver.ts';
 import type { Rebuilder } from './rebuilder.ts';
-import type { CacheEntry } from './build-record.ts';
+import type { BuildRecord, CacheEntry } from './build-record.ts';
 
 /** A node of the build DAG. */
 export interface SchedNode {
@@ -50,8 +50,12 @@ export interface ExecOutcome {
   world: Digest;
   /** The build log blob, already in the store. */
   log: Digest;
-  /** The executor's full build record blob, already in the store (pinned with the output). */
-  details?: Digest;
+  /**
+   * The executor's build record of this action (made with the context's action id), when it keeps
+   * one: the rebuilder files this very record, so an action has one record. Absent: the rebuilder
+   * makes one without details.
+   */
+  record?: BuildRecord;
 }
 
 /** Runs one action. Rejects on failure (an `EosError`'s detail and `data.log` are reported). */
@@ -280,6 +284,20 @@ const TOKEN_RETRY_MS = 20;
 /** The `make -j` share of a job that starts when `busy` jobs (including it) can run. @see specs/scheduler.md §4 */
 export function makeJobsShare(cores: number, jobs: number, busy: number): number {
   return Math.max(1, Math.floor(cores / Math.max(1, Math.min(jobs, busy))));
+}
+
+/**
+ * The executor's record of an action, checked to answer it: the same action id, output, world
+ * and log as the outcome.
+ * @throws CorruptObjectError E5 when the record describes another action or other results
+ */
+function executorRecord(out: ExecOutcome, action: Digest, label: string): BuildRecord {
+  const r = out.record!;
+  if (r.action !== action || r.output !== out.output || r.world !== out.world || r.log !== out.log)
+    throw new CorruptObjectError(`${label}: the executor's build record does not answer action ${action}`, {
+      data: { label, action, recorded: r.action },
+    });
+  return r;
 }
 
 function errorDetail(e: unknown): { detail: string; log?: string } {
@@ -543,15 +561,18 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
             check,
           };
         }
-        const entry = await opts.rebuilder.record({
-          action,
-          output: out.output,
-          world: out.world,
-          log: out.log,
-          details: out.details ?? null,
-          durationMs,
-          seedMode: opts.seedMode,
-        });
+        const entry = await opts.rebuilder.record(
+          out.record
+            ? executorRecord(out, action, node.label)
+            : {
+                action,
+                output: out.output,
+                world: out.world,
+                log: out.log,
+                durationMs,
+                seedMode: opts.seedMode,
+              },
+        );
         durations.set(node.label, durationMs);
         return { label: node.label, status: 'ok', action, output: out.output, entry, startedAtMs, endedAtMs };
       } catch (e) {

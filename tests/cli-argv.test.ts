@@ -275,4 +275,22 @@ describe('main.ts argv mapping', () => {
     expect(stderr).toHaveBeenCalled();
     void stdout;
   });
+
+  describe('usage errors at the edge', () => {
+    it("commander's own usage errors print [E1] (exit 2) and a JSON error document under --json", async () => {
+      const said = () => stderr.mock.calls.map((c) => String(c[0])).join('');
+      expect((await runs(['store', 'add', '--bogus', 'x'])).code).toBe(2);
+      expect(said()).toMatch(/^eos: \[E1\] unknown option '--bogus'/m);
+      stderr.mockClear();
+      expect((await runs(['key', 'generate'])).code).toBe(2);
+      expect(said()).toMatch(/^eos: \[E1\] missing required argument 'name'/m);
+      stdout.mockClear();
+      expect((await runs(['--json', 'store', 'add'])).code).toBe(2);
+      const doc = JSON.parse(stdout.mock.calls.map((c) => String(c[0])).join('')) as {
+        error: { code: string; message: string };
+      };
+      expect(doc.error.code).toBe('E1');
+      expect(doc.error.message).toMatch(/^\[E1\] missing required argument/);
+    });
+  });
 });

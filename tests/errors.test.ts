@@ -23,6 +23,12 @@ const OWNER: Record<string, string> = {
   E22: 'executor',
   E23: 'composer',
   E24: 'executor',
+  E33: 'stacks',
+  E34: 'stacks',
+  E35: 'stacks',
+  E36: 'stacks',
+  E37: 'stacks',
+  E38: 'stacks',
   E39: 'scheduler',
 };
 const landed = (code: string) => {

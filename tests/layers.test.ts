@@ -1,5 +1,6 @@
 // The layer rule of eslint.config.js (specs/layout.md): the kernel imports nothing above it, a
-// subsystem never imports the CLI or the build system, and subsystems meet only through index.ts.
+// subsystem never imports the CLI or the build system, the build system never imports the CLI, and
+// subsystems meet only through index.ts.
 // Each case lints a one-line file at a real path through ESLint's own API, so the rule is shown to
 // fail on an upward import, not merely configured.
 import { join } from 'node:path';
@@ -22,8 +23,11 @@ describe('layer rule', () => {
     ['src/kernel/keys/verify.ts', "import { x } from '../../build/index.ts';\nexport { x };\n"],
     ['composer/merge.ts', "import { x } from '../src/cli/main.ts';\nexport { x };\n"],
     ['scheduler/plan.ts', "import { x } from '../src/build/index.ts';\nexport { x };\n"],
-    ['atoms/lock.ts', "import { x } from '../src/kernel/store/fs-store.ts';\nexport { x };\n"],
+    ['atoms/lock-file.ts', "import { x } from '../src/kernel/store/fs-store.ts';\nexport { x };\n"],
     ['executor/build.ts', "import { x } from '../composer/merge.ts';\nexport { x };\n"],
+    ['src/build/system.ts', "import { x } from '../cli/main.ts';\nexport { x };\n"],
+    ['src/build/system.ts', "import { x } from '../kernel/errors.ts';\nexport { x };\n"],
+    ['src/build/build-graph.ts', "import { x } from '../../atoms/repo.ts';\nexport { x };\n"],
   ])('refuses an upward or deep import in %s', async (file, source) => {
     expect(await restricted(file, source)).toHaveLength(1);
   });
@@ -33,6 +37,9 @@ describe('layer rule', () => {
     ['executor/build.ts', "import { x } from '../composer/index.ts';\nexport { x };\n"],
     ['src/cli/run.ts', "import { x } from '../../composer/index.ts';\nexport { x };\n"],
     ['src/kernel/store/fs-store.ts', "import { x } from '../digest.ts';\nexport { x };\n"],
+    ['src/build/system.ts', "import { x } from '../../scheduler/index.ts';\nexport { x };\n"],
+    ['src/build/system.ts', "import { x } from '../kernel/index.ts';\nexport { x };\n"],
+    ['src/cli/build.ts', "import { x } from '../build/index.ts';\nexport { x };\n"],
   ])('allows a downward import through a barrel in %s', async (file, source) => {
     expect(await restricted(file, source)).toEqual([]);
   });

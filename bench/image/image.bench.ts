@@ -31,8 +31,8 @@ import {
   parseDump,
   treeFromDirectory,
   unmountImage,
-  writeFileAtomic,
 } from '../../composer/composefs/index.ts';
+import { writeFileAtomic } from '../../src/kernel/index.ts';
 import type { ComposefsTree } from '../../composer/composefs/index.ts';
 import { materialize, randomTree } from '../../tests/composefs/random-tree.ts';
 

@@ -10,7 +10,14 @@ export type { ImageOptions } from './writer.ts';
 export { computeFsVerityDigest, FsVerityHasher } from './fsverity.ts';
 export { parseImage } from './reader.ts';
 export type { ImageInfo } from './reader.ts';
-export { readDumpFile, readImageFile, writeFileAtomic, treeFromDirectory, objectPath } from './io.ts';
+export { readDumpFile, readImageFile, treeFromDirectory, objectPath } from './io.ts';
 export type { FromDirectoryOptions } from './io.ts';
-export { mountImage, unmountImage } from './mount.ts';
+export {
+  checkOverlayPath,
+  erofsMountOptions,
+  imageHasAcl,
+  mountImage,
+  overlayMountOptions,
+  unmountImage,
+} from './mount.ts';
 export type { MountOptions } from './mount.ts';

@@ -22,7 +22,7 @@ import {
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { ComposefsError, IoError, EosError } from '../../src/kernel/index.ts';
+import { ComposefsError, IoError, osError } from '../../src/kernel/index.ts';
 import { parseDump } from './dump.ts';
 import { parseImage } from './reader.ts';
 import type { ImageInfo } from './reader.ts';
@@ -39,12 +39,6 @@ import {
   S_IFBLK,
 } from './format.ts';
 
-function ioError(e: unknown, what: string): EosError {
-  if (e instanceof EosError) return e;
-  const err = e as NodeJS.ErrnoException;
-  return new IoError(`${what}: ${err.message}`, { cause: e, data: { code: err.code } });
-}
-
 function located(e: unknown, path: string): unknown {
   if (e instanceof ComposefsError)
     return new ComposefsError(`${path}: ${e.detail}`, { data: e.data, cause: e });
@@ -57,7 +51,7 @@ async function readMaybeGzip(path: string): Promise<Uint8Array> {
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw ioError(e, `read ${path}`);
+    throw osError(e, `read ${path}`);
   }
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
@@ -91,33 +85,12 @@ export async function readImageFile(path: string): Promise<{ tree: ComposefsTree
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw ioError(e, `read ${path}`);
+    throw osError(e, `read ${path}`);
   }
   try {
     return parseImage(bytes);
   } catch (e) {
     throw located(e, path);
-  }
-}
-
-/**
- * Writes bytes to `path` atomically: a temporary file in the same directory, fsync, rename.
- * @throws IoError E12
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const fh = await open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw ioError(e, `write ${path}`);
   }
 }
 
@@ -279,6 +252,6 @@ export async function treeFromDirectory(
     }
     return validateTree(root);
   } catch (e) {
-    throw ioError(e, `read directory ${dir}`);
+    throw osError(e, `read directory ${dir}`);
   }
 }

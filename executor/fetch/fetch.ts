@@ -12,7 +12,8 @@ import {
   digestBytes,
   FixedOutputMismatchError,
   IoError,
-  Store,
+  probeDigest,
+  type Store,
   type Digest,
 } from '../../src/kernel/index.ts';
 import { runProc } from '../proc.ts';
@@ -27,11 +28,6 @@ export interface FetchContext {
   aptDir?: string;
   /** Base directory for relative `path` sources. */
   baseDir?: string;
-}
-
-/** The tree digest of a directory, computed in a throwaway store so nothing reaches the real one. */
-async function probeTree(dir: string, scratch: string): Promise<Digest> {
-  return (await new Store(join(scratch, 'probe')).ingest(dir, { fsync: false })).digest;
 }
 
 function mismatch(spec: SourceSpec, got: Digest): FixedOutputMismatchError {
@@ -84,7 +80,7 @@ export async function fetchSource(spec: SourceSpec, ctx: FetchContext): Promise<
     if (spec.kind === 'path') {
       const p = isAbsolute(spec.path) ? spec.path : resolve(ctx.baseDir ?? process.cwd(), spec.path);
       if ((await fs.stat(p)).isDirectory()) {
-        const got = await probeTree(p, dir);
+        const got = await probeDigest(p, dir);
         if (got !== spec.digest) throw mismatch(spec, got);
         await ctx.store.ingest(p);
         return { spec, digest: spec.digest, kind: 'tree', cached: false };
@@ -104,7 +100,7 @@ export async function fetchSource(spec: SourceSpec, ctx: FetchContext): Promise<
       await runProc('git', ['-C', work, 'archive', '--format=tar', '-o', archive, spec.commit]);
       await runProc('tar', ['-xf', archive, '-C', tree, '--no-same-owner']);
       // Hash in a throwaway store first, so a mismatch stores nothing in the real one.
-      const got = await probeTree(tree, dir);
+      const got = await probeDigest(tree, dir);
       if (got !== spec.digest) throw mismatch(spec, got);
       await ctx.store.ingest(tree);
       return { spec, digest: spec.digest, kind: 'tree', cached: false };

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import {
   digestCanonical,
   encodeCanonical,
-  parseCanonical,
+  parseCanonicalWith,
   parseDigest,
   SeedError,
   type Digest,
@@ -107,13 +107,7 @@ export function encodeSeedLock(lock: SeedLock): Uint8Array {
  * @throws EncodingError E3 when not canonical JSON; SeedError E24 when a field is wrong
  */
 export function parseSeedLock(bytes: Uint8Array, what = 'seed.lock'): SeedLock {
-  const value = parseCanonical(bytes, what);
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new SeedError(`${what}: ${i.path.join('.') || '$'}: ${i.message}`, { data: { file: what } });
-  }
-  const lock = r.data as SeedLock;
+  const lock: SeedLock = parseCanonicalWith(schema, bytes, what, SeedError);
   for (let i = 1; i < lock.packages.length; i++)
     if (byName(lock.packages[i - 1]!, lock.packages[i]!) >= 0)
       throw new SeedError(`${what}: packages are not sorted by unique name at ${lock.packages[i]!.name}`);

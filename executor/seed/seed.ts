@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { IoError, SeedError, type Digest, type Store } from '../../src/kernel/index.ts';
+import { IoError, SeedError, writeFileAtomic, type Digest, type Store } from '../../src/kernel/index.ts';
 import { mapLimit, runProc } from '../proc.ts';
 import { PrivateApt, type ResolvedPackage } from './apt.ts';
 import { dependencyClosure, parseDpkgStatus } from './dpkg-status.ts';
@@ -150,19 +150,6 @@ async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(path)) h.update(c as Buffer);
   return h.digest('hex');
-}
-
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await fs.open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.rename(tmp, path);
 }
 
 /** A staging directory in the store's tmp/ (named `<pid>-…` so the store's cleanup knows its owner). */
@@ -475,7 +462,7 @@ async function pinSeed(opts: SeedOptions, how: { forceIndex: boolean; gone: stri
   const bytes = encodeSeedLock(lock);
   const oldBytes = existsSync(opts.lockPath) ? await fs.readFile(opts.lockPath) : undefined;
   const lockWritten = !oldBytes || Buffer.compare(oldBytes, Buffer.from(bytes)) !== 0;
-  if (lockWritten) await writeFileAtomic(opts.lockPath, bytes);
+  if (lockWritten) await writeFileAtomic(opts.lockPath, bytes, { mkdir: true });
   const root = seedRoot(lock);
   await store.addRoot(`seed-${digestTail(root)}`, await store.putBlob(bytes));
   timings.totalMs = Date.now() - t0;

@@ -21,6 +21,7 @@ import { UsageError } from '../kernel/errors.ts';
 import { Store } from '../kernel/store/index.ts';
 import { parseDigest, type Digest } from '../kernel/digest.ts';
 import { configDir } from '../kernel/config.ts';
+import { positiveInt, secondsToMs } from './options.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos build-atom`. */
@@ -53,6 +54,8 @@ function json(text: string, what: string): unknown {
  * @throws UsageError E1, ManifestError E16, SeedError E24, and the build's errors (E13, E18, E21, E22, …)
  */
 export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
+  const jobs = positiveInt(opts.jobs, '--jobs');
+  const timeoutMs = secondsToMs(opts.timeout, '--timeout');
   const dir = resolve(opts.path);
   const manifestPath = join(dir, 'atom.toml');
   const m = existsSync(manifestPath)
@@ -99,12 +102,12 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
     baseDir: dir,
     ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
     ...(opts.signKey ? { signKey: { config: configDir(), name: opts.signKey } } : {}),
-    ...(opts.jobs ? { jobs: Number(opts.jobs) } : {}),
-    ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
+    ...(jobs !== undefined ? { jobs } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   });
   return {
     lines: [
-      `ok\t${r.record.label}\t${r.output}\t${r.recordDigest}`,
+      `ok\t${r.record.details.label}\t${r.output}\t${r.recordDigest}`,
       ...r.warnings.map((w) => `warning\t${w}`),
     ],
     json: {
@@ -114,6 +117,8 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
       recordDigest: r.recordDigest,
       signature: r.signature ?? null,
     },
-    notes: [`built ${r.record.label} in ${r.record.durationMs} ms; world ${r.world.root}; log ${r.logPath}`],
+    notes: [
+      `built ${r.record.details.label} in ${r.record.durationMs} ms; world ${r.world.root}; log ${r.logPath}`,
+    ],
   };
 }

@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Store, UsageError, parseDigest } from '../kernel/index.ts';
-import { CompositionStore, compositionImage, writeFileAtomic } from '../../composer/index.ts';
+import { CompositionStore, compositionImage } from '../../composer/index.ts';
+import { writeFileAtomic } from '../kernel/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Runs `eos image ROOT -o FILE`. @throws UsageError E1, NotFoundError E4, CompositionError E18, ComposefsError E14 */

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UsageError } from '../kernel/errors.ts';
+import { writeFileAtomic } from '../kernel/index.ts';
 import {
   computeFsVerityDigest,
   encodeDump,
@@ -18,7 +19,6 @@ import {
   readDumpFile,
   readImageFile,
   treeFromDirectory,
-  writeFileAtomic,
 } from '../../composer/index.ts';
 import type { ComposefsTree, ImageOptions } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';

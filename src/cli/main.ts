@@ -8,7 +8,7 @@
  * @see specs/errors.md
  */
 import { Command, CommanderError } from 'commander';
-import { EosError } from '../kernel/errors.ts';
+import { EosError, UsageError } from '../kernel/errors.ts';
 import { storeDir } from '../kernel/config.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 import { VERSION } from './version.ts';
@@ -51,6 +51,8 @@ export function buildProgram(): Command {
     .option('--store <dir>', 'store directory (default: $EOS_STORE or ~/.local/share/eos/store)')
     .option('--json', 'print machine-readable JSON')
     .showHelpAfterError()
+    // Usage errors are printed by main() as `[E1] …` (and a JSON error under --json), not by commander.
+    .configureOutput({ outputError: () => {} })
     .exitOverride();
 
   registerCommands(program, action);
@@ -73,6 +75,95 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerInterface(program, act);
   registerExecutor(program, act);
   registerScheduler(program, act);
+  registerStacks(program, act);
+}
+
+/** `eos stack check`, `eos deploy`, `eos rollback`, `eos host …`: stacks and hosts (specs/stack.md, specs/host.md). */
+function registerStacks(program: Command, act: ActionFactory): void {
+  const target = (c: Command) =>
+    c
+      .option(
+        '--target <url>',
+        'the host: local:/path, /path or ssh://user@host[:port][/host/root] (default local:$EOS_HOST_ROOT or /var/lib/eos)',
+      )
+      .option(
+        '--known-hosts <file>',
+        'ssh: the known_hosts file (the only one consulted); host keys are always checked',
+      )
+      .option('--identity <file>', 'ssh: the private key to log in with')
+      .option('--remote-eos <cmd>', 'ssh: the command that runs eos on the host (default eos)');
+  const stack = program.command('stack').description('stack files: compositions, services and config files');
+  target(
+    stack
+      .command('check <file>')
+      .description(
+        'evaluate a stack against the local store (compositions, executables, units); push nothing',
+      ),
+  ).action(act(() => import('./stack-check.ts'), ['file']));
+  target(
+    program
+      .command('deploy [file]')
+      .description('sign a stack as a deployment and push it to a host as a new generation')
+      .option('--key <name>', 'the secret key that signs the deployment (purpose deploy)')
+      .option('--dry-run', 'ask the host what it lacks and what would restart; change nothing')
+      .option('--sequence <n>', "the deployment's sequence number (default: the channel's last + 1)")
+      .option('--ttl <seconds>', 'seconds until the deployment expires (default 7 days)')
+      .option('--signed <file>', 'push this saved signed deployment as it is'),
+  ).action(act(() => import('./deploy.ts'), ['file']));
+  target(
+    program
+      .command('rollback')
+      .description("flip a host's current generation back (to the one before, or --to N) and activate it")
+      .option('--to <n>', 'the generation to roll back to'),
+  ).action(act(() => import('./rollback.ts')));
+  const host = program.command('host').description('a host root: generations, rollback, gc, verify');
+  const root = (c: Command) =>
+    c.option('--root <dir>', 'the host root (default $EOS_HOST_ROOT or /var/lib/eos)');
+  target(
+    root(host.command('generations').description('list the generations; * marks the current one')),
+  ).action(act(() => import('./host-generations.ts')));
+  root(
+    host
+      .command('rollback')
+      .description('flip current to generation N (default: the one before) in one rename, then activate')
+      .option('--to <n>', 'the generation')
+      .option('--no-activate', 'only flip; start and stop nothing'),
+  ).action(act(() => import('./host-rollback.ts')));
+  root(
+    host
+      .command('gc')
+      .description('drop generations beyond the last N and the objects only they reach')
+      .option('--keep <n>', 'generations to keep besides current, pending and pinned ones (default 5)')
+      .option('--grace <seconds>', 'keep unreachable objects younger than this (default 3600)'),
+  ).action(act(() => import('./host-gc.ts')));
+  root(
+    host.command('verify').description('re-hash every object of every generation (exit 3 on a problem)'),
+  ).action(act(() => import('./host-verify.ts')));
+  const pinOp = (op: 'pin' | 'unpin') => () =>
+    import('./host-pin.ts').then((m) => ({
+      run: (o: object) => m.run(Object.assign({}, o, { op }) as never),
+    }));
+  root(host.command('pin <generation>').description('keep a generation through gc')).action(
+    act(pinOp('pin'), ['generation']),
+  );
+  root(host.command('unpin <generation>').description('remove a pin')).action(
+    act(pinOp('unpin'), ['generation']),
+  );
+  root(
+    host.command('serve').description('serve the deploy protocol on stdin/stdout (run by transports)'),
+  ).action(act(() => import('./host-serve.ts')));
+  root(
+    host
+      .command('activate')
+      .description('the detached activator of a generation (run by serve and rollback)')
+      .requiredOption('--generation <n>', 'the generation'),
+  ).action(act(() => import('./host-activate.ts')));
+  root(
+    host
+      .command('supervise <service>')
+      .description('supervise one process-backend service (run by activation)')
+      .requiredOption('--generation <n>', 'the generation'),
+  ).action(act(() => import('./host-supervise.ts'), ['service']));
 }
 
 /** `eos build`: the scheduler over a lock (specs/scheduler.md §10). */
@@ -370,7 +461,8 @@ export async function main(argv: string[]): Promise<number> {
     const result = await started;
     print(result, json);
     return result.exitCode ?? 0;
-  } catch (e) {
+  } catch (caught) {
+    let e = caught;
     if (e instanceof CommanderError) {
       if (
         e.code === 'commander.helpDisplayed' ||
@@ -378,7 +470,9 @@ export async function main(argv: string[]): Promise<number> {
         e.code === 'commander.help'
       )
         return 0;
-      return 2;
+      // A usage error found by commander (unknown option, missing argument…): the same surface
+      // as every other usage error.
+      e = new UsageError(e.message.replace(/^error: /, ''), { data: { commander: e.code } });
     }
     if (e instanceof EosError) {
       if (json) process.stdout.write(JSON.stringify({ error: e.toJSON() }) + '\n');

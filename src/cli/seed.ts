@@ -19,6 +19,7 @@ import {
 } from '../../executor/index.ts';
 import { UsageError } from '../kernel/errors.ts';
 import { Store } from '../kernel/store/index.ts';
+import { oneOf } from './options.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos seed`. */
@@ -36,8 +37,7 @@ export interface SeedCommandOptions extends GlobalOptions {
 
 /** Runs `eos seed` / `eos seed update`. @throws UsageError E1, SeedError E24 */
 export async function run(opts: SeedCommandOptions): Promise<CommandResult> {
-  if (opts.mode !== undefined && opts.mode !== 'debian' && opts.mode !== 'host')
-    throw new UsageError(`--mode: ${JSON.stringify(opts.mode)} is not debian or host`);
+  oneOf(opts.mode, '--mode', ['debian', 'host']);
   const actions = ['update', 'export', 'import'];
   if (opts.action !== undefined && !actions.includes(opts.action))
     throw new UsageError(`eos seed ${opts.action}: unknown action (update, export FILE or import FILE)`);

@@ -6,5 +6,8 @@ export * from './errors.ts';
 export * from './digest.ts';
 export * from './canonical.ts';
 export * from './config.ts';
+export * from './os-error.ts';
+export * from './atomic-write.ts';
+export * from './parse-document.ts';
 export * from './store/index.ts';
 export * from './keys/index.ts';

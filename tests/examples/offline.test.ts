@@ -20,7 +20,7 @@ import {
 } from '../../atoms/index.ts';
 import { Store, parseDigest } from '../../src/kernel/index.ts';
 import { run } from '../../src/cli/build.ts';
-import { runtimeComposition } from '../../src/cli/build-compose.ts';
+import { runtimeComposition } from '../../src/build/index.ts';
 import { parseSeedLock } from '../../executor/index.ts';
 import { commitAll, makeConfig, makeRepo, repoRoot } from '../atoms/fixture.ts';
 import { hostSeedWorld, testCacheDir } from '../executor/helpers.ts';

@@ -1,11 +1,11 @@
 /**
- * The runtime composition that `eos build --compose` writes (src/cli/build-compose.ts): which seed
+ * The runtime composition that `eos build --compose` writes (src/build/runtime-composition.ts): which seed
  * packages it takes, the precedence, located errors, and that its TOML re-composes to the same root.
  */
 import { describe, expect, it } from 'vitest';
 import { compositionRoot, parseCompositionToml } from '../../composer/index.ts';
 import type { SeedLock } from '../../executor/index.ts';
-import { encodeRuntimeToml, runtimeComposition } from '../../src/cli/build-compose.ts';
+import { encodeRuntimeToml, runtimeComposition } from '../../src/build/index.ts';
 import { parseDigest, type Digest } from '../../src/kernel/index.ts';
 
 const d = (c: string): Digest => parseDigest(`blake3:${c.repeat(64)}`, 'test');

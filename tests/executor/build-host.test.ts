@@ -115,7 +115,7 @@ describe.skipIf(!canRun)('std.make builds in a host-seeded world (offline; needs
     const ok = await verifySignatureWithConfig(config, lib2.signature, lib2.recordDigest, 'builds');
     expect(ok).toBeTruthy();
     expect(lib1.warnings).toEqual([]);
-    expect(lib1.record.seed.mode).toBe('host');
+    expect(lib1.record.details.seed.mode).toBe('host');
 
     const progDir = writeFixture(PROG);
     const progSrc = { kind: 'path' as const, path: progDir, digest: await treeDigestOf(progDir) };
@@ -124,7 +124,7 @@ describe.skipIf(!canRun)('std.make builds in a host-seeded world (offline; needs
     const prog2 = await build({ label: 'hello', sources: [progSrc], deps });
     expect(prog2.output).toBe(prog1.output);
     expect(prog1.warnings).toEqual([]);
-    expect(prog1.record.dependencies).toEqual(deps);
+    expect(prog1.record.details.dependencies).toEqual(deps);
 
     // Inspect the program: plain soname, no RPATH/RUNPATH.
     const out = mkdtempSync(join(scratch, 'out-'));

@@ -57,11 +57,11 @@ describe.skipIf(!canRun)('eos seed / eos build-atom (offline; root, bwrap)', () 
     const doc = JSON.parse(r.stdout) as {
       version: number;
       output: string;
-      record: { label: string; recipe: { name: string } };
+      record: { details: { label: string; recipe: { name: string } } };
     };
     expect(doc.version).toBe(1);
-    expect(doc.record.label).toBe('hello');
-    expect(doc.record.recipe.name).toBe('std.shell');
+    expect(doc.record.details.label).toBe('hello');
+    expect(doc.record.details.recipe.name).toBe('std.shell');
     const out = join(tmp, 'hello-out');
     expect(eos(['store', 'export', doc.output, out]).code).toBe(0);
     expect(readFileSync(join(out, 'usr/share/hello.txt'), 'utf8')).toBe('hi\n');

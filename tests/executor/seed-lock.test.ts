@@ -1,14 +1,7 @@
-/** seed.lock and build record encodings: vectors from specs/seed.md §1 and specs/build-record.md §3, rejections. */
+/** seed.lock encoding: vectors from specs/seed.md §1, rejections. (The build record's vectors are in tests/scheduler/action-cache.test.ts.) */
 import { describe, expect, it } from 'vitest';
 import { encodeCanonical, type Digest } from '../../src/kernel/index.ts';
-import {
-  buildRecordDigest,
-  encodeSeedLock,
-  parseSeedLock,
-  seedRoot,
-  type BuildRecord,
-  type SeedLock,
-} from '../../executor/index.ts';
+import { encodeSeedLock, parseSeedLock, seedRoot, type SeedLock } from '../../executor/index.ts';
 
 const z = (c: string): Digest => `blake3:${c.repeat(64)}` as Digest;
 
@@ -71,33 +64,5 @@ describe('seed.lock', () => {
     expect(() => parseSeedLock(encodeCanonical(unsorted))).toThrow(/not sorted/);
     const noSha = { ...good, packages: [{ ...good.packages[0], debSha256: null }, good.packages[1]] };
     expect(() => parseSeedLock(encodeCanonical(noSha))).toThrow(/debian-mode seed needs debSha256/);
-  });
-});
-
-describe('build record', () => {
-  it('matches the spec vector', () => {
-    const rec: BuildRecord = {
-      format: 'eos-build-record',
-      version: 1,
-      actionId: null,
-      label: 'zlib',
-      atomVersion: '1.2.13',
-      recipe: { name: 'std.autotools', identity: z('6'), args: { 'configure-flags': ['--static'] } },
-      seed: { mode: 'debian', root: z('7') },
-      world: z('8'),
-      shadowed: [
-        { path: '/usr/lib/x86_64-linux-gnu/libz.so.1', winner: 'dep.zlib', shadowed: ['seed.zlib1g'] },
-      ],
-      sources: [z('9')],
-      dependencies: [],
-      output: z('a'),
-      log: z('b'),
-      sourceDateEpoch: 1700000000,
-      durationMs: 2600,
-      warnings: [],
-    };
-    expect(buildRecordDigest(rec)).toBe(
-      'blake3:38727ba07b5e56151fc3e7167737a899fd71bf9259783101cf8d70568a23217f',
-    );
   });
 });

@@ -57,9 +57,9 @@ describe.skipIf(!canRun)(
           `build 1 ${firstMs} ms (recipe ${a.record.durationMs} ms), build 2 ${secondMs} ms; output ${a.output}`,
       );
       expect(b.output).toBe(a.output);
-      expect(a.record.seed.mode).toBe('debian');
-      expect(a.record.sourceDateEpoch).toBe(1700000000);
-      expect(a.record.sources).toEqual([ZLIB_ORIG]);
+      expect(a.record.details.seed.mode).toBe('debian');
+      expect(a.record.details.sourceDateEpoch).toBe(1700000000);
+      expect(a.record.details.sources).toEqual([ZLIB_ORIG]);
       expect(a.warnings).toEqual([]);
 
       const out = mkdtempSync(join(tmpdir(), 'eos-zlib-'));

@@ -26,10 +26,26 @@ import {
   parseCacheEntry,
   type ActionCache,
   type RecordSignature,
+  type BuildDetails,
+  encodeBuildRecord,
+  parseBuildRecord,
 } from '../../scheduler/index.ts';
 
 const D = digestBytes;
 const ACTION = 'blake3:e8d147b66e054af325e264e5087def26bd1d2b89d8d25f296d21e16f7216e17c' as Digest;
+const z = (c: string): Digest => `blake3:${c.repeat(64)}` as Digest;
+/** The executor's part of the §4.4 vector. */
+const details: BuildDetails = {
+  label: 'zlib',
+  atomVersion: '1.2.13',
+  recipe: { name: 'std.autotools', identity: z('6'), args: { 'configure-flags': ['--static'] } },
+  seed: { mode: 'debian', root: z('7') },
+  shadowed: [{ path: '/usr/lib/x86_64-linux-gnu/libz.so.1', winner: 'dep.zlib', shadowed: ['seed.zlib1g'] }],
+  sources: [z('9')],
+  dependencies: [],
+  sourceDateEpoch: 1700000000,
+  warnings: [],
+};
 const fields = {
   action: ACTION,
   output: D('out'),
@@ -75,14 +91,45 @@ describe('build records (specs/action.md §4, §5)', () => {
         '"durationMs":1234,"format":"eos.build-record",' +
         '"log":"blake3:9fbf48f8224338b32a7f298140ee6c52b29a22d05b35c9be97e19b614e4726ba",' +
         '"output":"blake3:5443af0c0e97f60b57f1450f3051247bce8f92565feb6cd650c9369b79f0b43b",' +
-        '"seedMode":"seeded","version":1,' +
+        '"seedMode":"seeded","version":2,' +
         '"world":"blake3:d7894ae9716d38d2dfad0ec55424ca321ee12453d51f1b3adeb77d0475ed988c"}',
     );
     expect(buildRecordDigest(makeBuildRecord(fields))).toBe(
-      'blake3:7e91c571b431db5067d68ac8b8be76d77474d3c99ea9129b71411744e15a3c13',
+      'blake3:01cc0f6b5ddb07559704c2a3f155de1349c751aeca570b3ab553209a78ccf026',
     );
-    expect(buildRecordDigest(makeBuildRecord({ ...fields, details: D('record') }))).toBe(
-      'blake3:d2a385d33d91e4e60e4f7122a8ab1563a128e039db3cc7912ab1707d4b97761e',
+    expect(buildRecordDigest(makeBuildRecord({ ...fields, details }))).toBe(
+      'blake3:1f55da669032634e789a0ddf3e0cdc14769e50aa4a8cb64a87be719893b06146',
+    );
+  });
+
+  it("§4.4 vector: a record with the executor's details, outside the scheduler (action null)", () => {
+    const rec = makeBuildRecord({
+      action: null,
+      output: z('a'),
+      world: z('8'),
+      log: z('b'),
+      durationMs: 2600,
+      seedMode: 'debian',
+      details,
+    });
+    expect(buildRecordDigest(rec)).toBe(
+      'blake3:d5a5682cc3ac9cb4c1bfa33a508f3fe705622f009359b6f0d2fd62b242adbf83',
+    );
+    expect(parseBuildRecord(encodeBuildRecord(rec), 'r')).toEqual(rec);
+    const enc = (v: unknown) => encodeCanonical(v);
+    expect(() => parseBuildRecord(enc({ ...rec, version: 1 }), 'r')).toThrow('[E3] r: version: 1 ');
+    expect(() => parseBuildRecord(enc({ ...rec, details: { ...details, extra: 1 } }), 'r')).toThrow(
+      '[E3] r: details has unknown field extra',
+    );
+    expect(() => parseBuildRecord(enc({ ...rec, output: 'x' }), 'r')).toThrow(
+      '[E2] r: output: "x" is not a digest',
+    );
+    expect(() => parseBuildRecord(enc({ ...rec, details: { ...details, sources: ['x'] } }), 'r')).toThrow(
+      '[E2] r: details.sources.0: "x" is not a digest',
+    );
+    const { label: _label, ...noLabel } = details;
+    expect(() => parseBuildRecord(enc({ ...rec, details: noLabel }), 'r')).toThrow(
+      '[E3] r: details.label: missing',
     );
   });
 
@@ -197,18 +244,19 @@ describe('filesystem action cache layout (specs/action.md §6)', () => {
     ]);
   });
 
-  it('pins build outputs, logs and full records against gc; an output missing from the store cannot be recorded', async () => {
+  it("pins build outputs and logs against gc, keeps the executor's details in the entry; an output missing from the store cannot be recorded", async () => {
     const rb = storeRebuilder(await freshStore());
-    const details = await store.blobs.put(new TextEncoder().encode('{"format":"eos-build-record"}'));
     await rb.record({ ...fields, details });
-    expect((await store.listRoots()).map((r) => r.name)).toContain(`action-${digestHex(ACTION)}.record`);
+    expect((await store.listRoots()).map((r) => r.name).sort()).toEqual([
+      `action-${digestHex(ACTION)}.log`,
+      `action-${digestHex(ACTION)}.output`,
+    ]);
     const stray = await store.blobs.put(new TextEncoder().encode('unpinned'));
     await store.gc({ graceSeconds: 0 });
     expect(await store.blobs.has(stray)).toBe(false);
     expect(await store.blobs.has(fields.output)).toBe(true);
     expect(await store.blobs.has(fields.log)).toBe(true);
-    expect(await store.blobs.has(details)).toBe(true);
-    expect((await rb.check(ACTION))!.record.details).toBe(details);
+    expect((await rb.check(ACTION))!.record.details).toEqual(details);
     const ghost = D('never stored');
     await expect(rb.record({ ...fields, action: D('a2'), output: ghost })).rejects.toThrow(
       `[E4] root action-${digestHex(D('a2'))}.output: ${ghost} is not in the store`,

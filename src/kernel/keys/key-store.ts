@@ -11,7 +11,8 @@ import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../digest.ts';
 import { EncodingError, KeyError, SignatureError } from '../errors.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
+import { isOsError } from '../os-error.ts';
 import { keyPairFromSeed, SEED_BYTES, type KeyId, type KeyPair } from './ed25519.ts';
 import {
   checkKeyName,
@@ -166,7 +167,7 @@ export async function generateKey(
   try {
     await writeFileAtomic(secretFile, encodeSecretKeyText(name, kp.seed), { mode: 0o600, overwrite: false });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw duplicate(name, dir);
+    if (isOsError(e, 'EEXIST')) throw duplicate(name, dir);
     throw e;
   }
   try {
@@ -177,7 +178,7 @@ export async function generateKey(
   } catch (e) {
     // Someone else took the name meanwhile: take back the secret key file we just placed.
     await unlink(secretFile).catch(() => undefined);
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw duplicate(name, dir);
+    if (isOsError(e, 'EEXIST')) throw duplicate(name, dir);
     throw e;
   }
   return { name, id: kp.id, publicKey: kp.publicKey, hasSecret: true };
@@ -224,7 +225,7 @@ export async function importPublicKey(
       overwrite: false,
     });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw duplicate(local, dir);
+    if (isOsError(e, 'EEXIST')) throw duplicate(local, dir);
     throw e;
   }
   return { name: local, id: k.id, publicKey: k.publicKey, hasSecret: false };

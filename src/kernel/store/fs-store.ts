@@ -5,6 +5,7 @@
  *
  * @see specs/store.md §4–§10
  */
+import { osError } from '../os-error.ts';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -28,15 +29,13 @@ import { digestBytes, parseDigest, type Digest } from '../digest.ts';
 import {
   CorruptObjectError,
   EncodingError,
-  EosError,
-  IoError,
   NotFoundError,
   UnsafePathError,
   UnsupportedFileError,
 } from '../errors.ts';
-import { checkChildrenPresent } from './closure.ts';
+import { checkChildrenPresent } from './children-present.ts';
 import { DIRS, ensureLayout, checkFormat, renameInto, shardedPath } from './layout.ts';
-import { lockExclusive, lockShared, type StoreLock } from './lock.ts';
+import { lockExclusive, lockShared, type StoreLock } from './store-lock.ts';
 import { FilePool, sharedFilePool } from './pool.ts';
 import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
 import type { BlobStore, ObjectStore, TreeStore } from './types.ts';
@@ -85,16 +84,6 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** Wraps an operating-system error as E12 naming the path; Eos errors pass through. */
-export function ioError(e: unknown, path: string): EosError {
-  if (e instanceof EosError) return e;
-  const err = e as NodeJS.ErrnoException;
-  return new IoError(`${path}: ${err?.message ?? String(e)}`, {
-    data: { path, errno: err?.code ?? null },
-    cause: e,
-  });
 }
 
 /** Writes bytes to `dest` through a temp file: write, fsync, rename. Drops the temp if `dest` exists. */
@@ -171,7 +160,7 @@ export class Store implements ObjectStore {
     try {
       ensureLayout(this.root);
     } catch (e) {
-      throw ioError(e, this.root);
+      throw osError(e, this.root);
     }
     this.laidOut = true;
   }
@@ -236,7 +225,7 @@ export class Store implements ObjectStore {
     } catch (e) {
       if (errno(e) === 'ENOENT')
         throw new NotFoundError(`blob ${d} is not in the store ${this.root}`, { data: { digest: d } });
-      throw ioError(e, p);
+      throw osError(e, p);
     }
     const got = digestBytes(bytes);
     if (got !== d)
@@ -255,7 +244,7 @@ export class Store implements ObjectStore {
       try {
         if (!writeAtomic(this.dir('tmp'), p, bytes, 0o444)) touch(p);
       } catch (e) {
-        throw ioError(e, p);
+        throw osError(e, p);
       }
       return d;
     });
@@ -278,7 +267,7 @@ export class Store implements ObjectStore {
       try {
         writeAtomic(this.dir('tmp'), p, bytes, 0o444);
       } catch (e) {
-        throw ioError(e, p);
+        throw osError(e, p);
       }
       return d;
     });
@@ -293,7 +282,7 @@ export class Store implements ObjectStore {
     } catch (e) {
       if (errno(e) === 'ENOENT')
         throw new NotFoundError(`tree ${d} is not in the store ${this.root}`, { data: { digest: d } });
-      throw ioError(e, p);
+      throw osError(e, p);
     }
     const got = digestBytes(bytes);
     if (got !== d)
@@ -328,7 +317,7 @@ export class Store implements ObjectStore {
     } catch (e) {
       if (errno(e) === 'ENOENT')
         throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
-      throw ioError(e, abs);
+      throw osError(e, abs);
     }
     if (!st.isDirectory() && !st.isFile())
       throw new UnsupportedFileError(`${abs}: ${fileType(st)} cannot be ingested as a store root`, {
@@ -418,7 +407,7 @@ export class Store implements ObjectStore {
       else renameInto(tmp, twin);
     } catch (e) {
       rmSync(tmp, { force: true });
-      throw ioError(e, twin);
+      throw osError(e, twin);
     }
     return twin;
   }
@@ -473,7 +462,7 @@ export class Store implements ObjectStore {
         touch(this.hasTreeSync(digest) ? this.treePath(digest) : this.blobPath(digest));
       } catch (e) {
         rmSync(tmp, { force: true });
-        throw ioError(e, dest);
+        throw osError(e, dest);
       }
     });
   }
@@ -502,7 +491,7 @@ export class Store implements ObjectStore {
       names = await readdir(dir);
     } catch (e) {
       if (errno(e) === 'ENOENT') return [];
-      throw ioError(e, dir);
+      throw osError(e, dir);
     }
     const out: RootEntry[] = [];
     for (const name of names.sort()) {
@@ -617,7 +606,7 @@ async function ingestFile(
     const code = errno(e);
     if (code === 'E6')
       throw new UnsupportedFileError(`${path}: not a regular file any more`, { data: { path } });
-    throw ioError(e, path);
+    throw osError(e, path);
   }
   const obj = s.store.blobPath(r.digest);
   if (r.tmp) {
@@ -683,7 +672,7 @@ function commitStaged(s: IngestState): Promise<void> {
           dirs.add(join(b.dest, '..'));
         }
       } catch (e) {
-        throw ioError(e, b.dest);
+        throw osError(e, b.dest);
       }
     }
     // The shard directories and their parents (a shard made by this batch is an entry there).
@@ -716,7 +705,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
   try {
     dirents = await readdir(dir, { encoding: 'buffer' });
   } catch (e) {
-    throw ioError(e, dir);
+    throw osError(e, dir);
   }
   const entries = await Promise.all(
     dirents.map(async (raw): Promise<TreeEntry> => {
@@ -734,7 +723,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
       try {
         st = await lstat(p);
       } catch (e) {
-        throw ioError(e, p);
+        throw osError(e, p);
       }
       if (st.isFile()) {
         let pending: Promise<{ digest: Digest; size: number }>;
@@ -762,7 +751,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
         try {
           raw = await readlink(p, { encoding: 'buffer' });
         } catch (e) {
-          throw ioError(e, p);
+          throw osError(e, p);
         }
         let target: string;
         try {
@@ -789,7 +778,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
       writeFileSync(tmp, bytes, { mode: 0o444, flag: 'wx' });
     } catch (e) {
       rmSync(tmp, { force: true });
-      throw ioError(e, tmp);
+      throw osError(e, tmp);
     }
     stage(s, tmp, p, bytes.length);
     await maybeCommit(s);

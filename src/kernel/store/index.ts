@@ -6,7 +6,7 @@
  */
 export * from './tree.ts';
 export * from './types.ts';
-export * from './closure.ts';
+export * from './children-present.ts';
 export * from './memory.ts';
 export { Store, type IngestResult, type IngestOptions, type RootEntry } from './fs-store.ts';
 export type { MaterializeOptions, MaterializeReport } from './materialize.ts';
@@ -19,4 +19,5 @@ export type {
   StoreStats,
 } from './maintenance.ts';
 export { openStore } from './open.ts';
+export { probeDigest } from './probe.ts';
 export { STORE_FORMAT_VERSION } from './layout.ts';

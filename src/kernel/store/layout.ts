@@ -4,13 +4,18 @@
  *
  * @see specs/store.md §4 (layout)
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { writeFileAtomicSync } from '../atomic-write.ts';
 import { dirname, join } from 'node:path';
 import { digestHex, type Digest } from '../digest.ts';
 import { EncodingError } from '../errors.ts';
 
 /** The store format version in `STORE/eos-store.json`. @see specs/store.md §4 */
 export const STORE_FORMAT_VERSION = 1;
+/** The format tag in the format-version file. @see specs/formats.md */
+export const STORE_FORMAT = 'eos.store';
+/** The tag stores made before the `eos.<name>` convention carry; still read (and left as is). */
+const LEGACY_STORE_FORMAT = 'eos-store';
 /** The name of the format-version file. */
 export const FORMAT_FILE = 'eos-store.json';
 
@@ -42,9 +47,7 @@ export function ensureLayout(root: string): void {
     return;
   }
   for (const d of Object.values(DIRS)) mkdirSync(join(root, d), { recursive: true });
-  const tmp = join(root, DIRS.tmp, `format-${process.pid}`);
-  writeFileSync(tmp, JSON.stringify({ format: 'eos-store', version: STORE_FORMAT_VERSION }) + '\n');
-  renameSync(tmp, fmt);
+  writeFileAtomicSync(fmt, JSON.stringify({ format: STORE_FORMAT, version: STORE_FORMAT_VERSION }) + '\n');
 }
 
 /**
@@ -61,7 +64,7 @@ export function checkFormat(root: string): void {
     v = undefined;
   }
   const o = v as { format?: unknown; version?: unknown } | undefined;
-  if (o?.format !== 'eos-store' || o.version !== STORE_FORMAT_VERSION)
+  if ((o?.format !== STORE_FORMAT && o?.format !== LEGACY_STORE_FORMAT) || o.version !== STORE_FORMAT_VERSION)
     throw new EncodingError(`${fmt}: not an eos store of format version ${STORE_FORMAT_VERSION}`, {
       data: { path: fmt },
     });

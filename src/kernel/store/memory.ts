@@ -6,7 +6,7 @@
  */
 import { digestBytes, type Digest } from '../digest.ts';
 import { NotFoundError } from '../errors.ts';
-import { checkChildrenPresent } from './closure.ts';
+import { checkChildrenPresent } from './children-present.ts';
 import { encodeTree, parseTree, type Tree } from './tree.ts';
 import type { BlobStore, ObjectStore, TreeStore } from './types.ts';
 

@@ -1,0 +1,221 @@
+/**
+ * Worlds (I/O): the one world runner. It runs a process whose `/` is a composition: mounted from
+ * its composefs image in a private mount namespace where mounting is permitted (`eos run`, the
+ * build sandbox, a host's services), else a hard-link world under bubblewrap. The namespace
+ * script and its argv are written only here ({@link composefsRootCommand}), with the mount options
+ * and path check of `composefs/mount.ts`: a tmpfs, the EROFS image, a read-only overlay with the
+ * store's object directory as a data-only lower layer, all inside new mount and PID namespaces so
+ * that nothing outlives the process.
+ *
+ * @see specs/composition.md §13
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { constants } from 'node:os';
+import { MountError } from '../src/kernel/index.ts';
+import { erofsMountOptions, imageHasAcl, overlayMountOptions, type MountOptions } from './composefs/mount.ts';
+/** Where a run's process sees the caller's working directory when asked (`--cwd`). */
+export const WORLD_CWD_DIR = '/work';
+
+/**
+ * The script run in the new mount namespace (by the host's `/bin/sh`): it mounts a private tmpfs
+ * at M, the image and the overlay on it (a small top layer of empty mount points, the image, and
+ * the object directory as a data-only layer), then execs the command (which finds the view at
+ * `M/root`). Arguments: M IMAGE POINTS EROFS-OPTIONS OVERLAY-OPTIONS SOURCE COMMAND…
+ */
+const NAMESPACE_SCRIPT = `set -eu
+M=$1; IMG=$2; POINTS=$3; EROFS=$4; OVERLAY=$5; SOURCE=$6; shift 6
+mount -t tmpfs -o mode=0755 "$SOURCE" "$M"
+mkdir "$M/meta" "$M/stub" "$M/root"
+for p in $POINTS; do mkdir "$M/stub/$p"; done
+mount -t erofs -o "$EROFS" "$IMG" "$M/meta"
+mount -t overlay "$SOURCE" -o "$OVERLAY" "$M/root"
+exec "$@"
+`;
+
+/** A composefs image to mount as a process's `/`. */
+export interface ComposefsRoot extends MountOptions {
+  /** The composefs (EROFS) image of the composition. */
+  image: string;
+  /** The store's object directory (the overlay's data-only lower layer). */
+  objectsDir: string;
+}
+
+/** Where and how {@link composefsRootCommand} mounts the view. */
+export interface NamespaceMount {
+  /** An existing empty host directory: the private tmpfs is mounted on it, inside the namespace. */
+  mnt: string;
+  /** Empty directories added over the image's top level (bind targets such as `proc`, `dev`). */
+  mountPoints: readonly string[];
+  /** The tmpfs's and overlay's source name (shown in the namespace's mountinfo). */
+  source: string;
+  /** The command to exec once the view is mounted, given the view's directory. */
+  command: (view: string) => string[];
+}
+
+/**
+ * The command line that mounts a composefs image in a new private mount namespace and execs a
+ * command there: `setpriv --pdeathsig KILL unshare --mount --fork --kill-child=SIGKILL
+ * --propagation private /bin/sh -c SCRIPT …`, so a killed parent takes the namespace down and every
+ * mount vanishes with it. The EROFS options honour the image's ACL flag; the overlay's are
+ * {@link overlayMountOptions} (so `verity=require` when `root.requireVerity`).
+ * @returns the program and its arguments, for `spawn`
+ * @throws MountError E23 when the image cannot be read, or a path cannot be an overlay option
+ * @see specs/composition.md §13
+ */
+export async function composefsRootCommand(
+  root: ComposefsRoot,
+  how: NamespaceMount,
+): Promise<[string, string[]]> {
+  const mnt = resolve(how.mnt);
+  const image = resolve(root.image);
+  const overlay = overlayMountOptions([join(mnt, 'stub'), join(mnt, 'meta')], resolve(root.objectsDir), root);
+  const erofs = erofsMountOptions(await imageHasAcl(image));
+  return [
+    'setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      'unshare',
+      '--mount',
+      '--fork',
+      '--kill-child=SIGKILL',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      '-c',
+      NAMESPACE_SCRIPT,
+      how.source,
+      mnt,
+      image,
+      how.mountPoints.join(' '),
+      erofs,
+      overlay,
+      how.source,
+      ...how.command(join(mnt, 'root')),
+    ],
+  ];
+}
+
+/** What a run returned. */
+export interface RunResult {
+  /** The command's exit status, or 128 + the signal number when a signal ended it. */
+  exitCode: number;
+}
+
+/** Options of a run. */
+export interface RunOptions {
+  /** The command and its arguments (looked up in the world's `PATH`). */
+  argv: string[];
+  /** A host directory to bind read-write at `/work` and start in; absent: start in `/`. */
+  cwd?: string;
+  /** The environment (default: the caller's). */
+  env?: NodeJS.ProcessEnv;
+  /** How the child's stdio is connected (default `inherit`). */
+  stdio?: 'inherit' | 'pipe';
+  /**
+   * More bubblewrap arguments, placed before the command (e.g. `--unshare-net`, `--bind OUT /out`
+   * for a build). Bind targets must exist in the view or be created by bubblewrap on a tmpfs.
+   */
+  bwrapArgs?: string[];
+  /** Mount the image with overlayfs `verity=require` (needs fs-verity on the objects' filesystem). */
+  requireVerity?: boolean;
+}
+
+/** Whether this process may mount (root, and `EOS_NO_MOUNT` is not `1`), and why not. */
+export function mountingPermitted(env: NodeJS.ProcessEnv = process.env): { ok: boolean; reason: string } {
+  if (env.EOS_NO_MOUNT === '1') return { ok: false, reason: 'EOS_NO_MOUNT=1' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return { ok: false, reason: 'not running as root' };
+  return { ok: true, reason: '' };
+}
+
+function waitChild(child: ReturnType<typeof spawn>, what: string): Promise<RunResult> {
+  return new Promise((res, rej) => {
+    child.on('error', (e) =>
+      rej(new MountError(`${what}: cannot start: ${e.message}`, { data: { what }, cause: e })),
+    );
+    child.on('exit', (code, signal) => {
+      if (code !== null) res({ exitCode: code });
+      else res({ exitCode: 128 + ((signal && constants.signals[signal]) || 0) });
+    });
+  });
+}
+
+/**
+ * Runs a command whose `/` is a mounted composefs image ({@link composefsRootCommand}, source
+ * name `eos-world`, on `$TMPDIR/eos-world-mnt`); the command runs under bubblewrap (new PID
+ * namespace, `/proc`, `/dev`, `/tmp`) with the overlay as `/`.
+ * @param image the composefs image file
+ * @param objectsDir the store's `objects/` directory (the data-only lower layer)
+ * @throws MountError E23 when the namespace or a mount cannot be set up (the script's stderr is the
+ *   child's, so the mount tool's own message is shown above)
+ * @see specs/composition.md §13
+ */
+export async function runMounted(image: string, objectsDir: string, opts: RunOptions): Promise<RunResult> {
+  const mnt = join(tmpdir(), 'eos-world-mnt');
+  const [cmd, args] = await composefsRootCommand(
+    { image, objectsDir, ...(opts.requireVerity ? { requireVerity: true } : {}) },
+    {
+      mnt,
+      mountPoints: worldMountPoints(Boolean(opts.cwd)),
+      source: 'eos-world',
+      command: (view) => ['bwrap', '--bind', view, '/', ...sandboxArgs(opts)],
+    },
+  );
+  mkdirSync(mnt, { recursive: true });
+  const child = spawn(cmd, args, { stdio: opts.stdio ?? 'inherit', env: opts.env ?? process.env });
+  return waitChild(child, `run in ${image}`);
+}
+
+/** bubblewrap's arguments after the root bind: /proc, /dev, /tmp, the optional cwd, the command. */
+function sandboxArgs(opts: RunOptions): string[] {
+  const args = ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent'];
+  if (opts.cwd) args.push('--bind', resolve(opts.cwd), WORLD_CWD_DIR, '--chdir', WORLD_CWD_DIR);
+  else args.push('--chdir', '/');
+  return [...args, ...(opts.bwrapArgs ?? []), '--', ...opts.argv];
+}
+
+/**
+ * Runs a command whose `/` is a materialized world directory (hard links into the store), with
+ * bubblewrap: the world read-only at `/`, `/proc`, a minimal `/dev`, a tmpfs `/tmp`, new PID
+ * namespace, killed with its parent. The world must hold empty `proc`, `dev`, `tmp` (and, with
+ * `cwd`, `work`) directories (see {@link worldMountPoints}).
+ * @throws MountError E23 when bubblewrap is not installed or cannot start
+ * @see specs/composition.md §13
+ */
+export async function runMaterialized(world: string, opts: RunOptions): Promise<RunResult> {
+  const child = spawn('bwrap', ['--ro-bind', resolve(world), '/', ...sandboxArgs(opts)], {
+    stdio: opts.stdio ?? 'inherit',
+    env: opts.env ?? process.env,
+  });
+  return waitChild(child, `run in ${world}`).catch((e) => {
+    throw new MountError(`bwrap: ${(e as Error).message}`, {
+      hint: 'install bubblewrap with scripts/setup.sh',
+      cause: e,
+    });
+  });
+}
+
+/** The mount points a world directory needs for {@link runMaterialized}. */
+export function worldMountPoints(withCwd: boolean): string[] {
+  return withCwd ? ['proc', 'dev', 'tmp', 'work'] : ['proc', 'dev', 'tmp'];
+}
+
+/**
+ * Whether a composefs overlay (as mounted by `mountImage`, source name `composefs`) is mounted at
+ * `dir` in this mount namespace, from `/proc/self/mountinfo`.
+ */
+export function isComposefsMount(dir: string): boolean {
+  const target = resolve(dir);
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = l.split(' - ');
+    if (!pre || !post) continue;
+    const mountPoint = (pre.split(' ')[4] ?? '').replace(/\\040/g, ' ');
+    const [fstype, source] = post.split(' ');
+    if (mountPoint === target && fstype === 'overlay' && source === 'composefs') return true;
+  }
+  return false;
+}

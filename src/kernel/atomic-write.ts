@@ -1,0 +1,139 @@
+/**
+ * The one atomic file write (I/O), for every file Eos replaces in place: a temporary file in the
+ * same directory (named `.<name>.<pid>.<random>.tmp`, so concurrent writers never share one),
+ * created with its final mode from the start (`O_CREAT|O_EXCL`, so a secret is never readable by
+ * others, not even for an instant), written, fsynced, then moved into place (rename, or a link
+ * when the target must not exist) and the directory fsynced. A crash at any point leaves either
+ * the old file or the new one, plus at most a dot-named temporary file that readers ignore.
+ *
+ * @see STYLE.md ("nothing half-written")
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { osError } from './os-error.ts';
+
+/** Options of {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** File mode (default `0o644`); the file is created with it and then set to it exactly. */
+  mode?: number;
+  /** When false, fail with `EEXIST` if the target exists (link instead of rename). Default true. */
+  overwrite?: boolean;
+  /** Create the parent directory first (default false). */
+  mkdir?: boolean;
+}
+
+function tempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically (see the module comment).
+ * @throws IoError E12 naming the path (`EEXIST` in `data.errno` when `overwrite` is false and
+ *   `path` exists)
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
+  const mode = opts.mode ?? 0o644;
+  const dir = dirname(path);
+  let placed = false;
+  let tmp: string | undefined;
+  try {
+    if (opts.mkdir) await mkdir(dir, { recursive: true });
+    tmp = tempPath(path);
+    const fh = await open(tmp, 'wx', mode);
+    try {
+      await fh.chmod(mode);
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (opts.overwrite ?? true) await rename(tmp, path);
+    else {
+      await link(tmp, path);
+      await unlink(tmp);
+    }
+    placed = true;
+    await fsyncDir(dir);
+  } catch (e) {
+    if (!placed && tmp) await unlink(tmp).catch(() => undefined);
+    throw osError(e, path);
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically, synchronously (for callers that cannot await).
+ * @throws IoError E12 as {@link writeFileAtomic}
+ */
+export function writeFileAtomicSync(
+  path: string,
+  data: Uint8Array | string,
+  opts: AtomicWriteOptions = {},
+): void {
+  const mode = opts.mode ?? 0o644;
+  const dir = dirname(path);
+  let placed = false;
+  let tmp: string | undefined;
+  try {
+    if (opts.mkdir) mkdirSync(dir, { recursive: true });
+    tmp = tempPath(path);
+    const fd = openSync(tmp, 'wx', mode);
+    try {
+      fchmodSync(fd, mode);
+      const b = typeof data === 'string' ? Buffer.from(data) : data;
+      let w = 0;
+      while (w < b.length) w += writeSync(fd, b, w, b.length - w);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (opts.overwrite ?? true) renameSync(tmp, path);
+    else {
+      linkSync(tmp, path);
+      unlinkSync(tmp);
+    }
+    placed = true;
+    fsyncDirSync(dir);
+  } catch (e) {
+    if (!placed && tmp)
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* already gone */
+      }
+    throw osError(e, path);
+  }
+}
