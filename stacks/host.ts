@@ -22,7 +22,7 @@ import {
   symlinkSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   DeployRefusedError,
   HostError,
@@ -33,6 +33,7 @@ import {
   parseTree,
   readTrustContext,
   verifySignatures,
+  writeFileAtomicSync,
   type Digest,
 } from '../src/kernel/index.ts';
 import { CompositionStore, imageCachePath, parseComposition } from '../composer/index.ts';
@@ -49,22 +50,13 @@ import {
 /** The host layout version (`eos-host.json`). @see specs/host.md §2 */
 export const HOST_FORMAT_VERSION = 1;
 
-/** Writes bytes to `dest` atomically: temp file in the same directory, fsync, rename, fsync the directory. */
+/**
+ * Writes bytes to `dest` atomically (the kernel's one atomic write: temp file beside it, fsync,
+ * rename, directory fsync), creating the directory.
+ * @throws IoError E12
+ */
 export function writeDurable(dest: string, bytes: Uint8Array | string, mode = 0o644): void {
-  const dir = dirname(dest);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${process.pid}.${randomBytes(5).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    let w = 0;
-    while (w < b.length) w += writeSync(fd, b, w, b.length - w);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, dest);
-  fsyncDir(dir);
+  writeFileAtomicSync(dest, bytes, { mode, mkdir: true });
 }
 
 function fsyncDir(dir: string): void {
