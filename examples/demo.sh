@@ -4,7 +4,8 @@
 #
 # Everything lives under .eos-demo/ in the repository (gitignored): the store, the config (keys,
 # trust policy), the atom repository and the workspace. A second run reuses them.
-# Environment: EOS_DEMO_DIR (default <repo>/.eos-demo), EOS_DEMO_JOBS (eos build --jobs, default nproc).
+# Environment: EOS_DEMO_DIR (default <repo>/.eos-demo), EOS_DEMO_JOBS (eos build --jobs, default nproc),
+# EOS_DEMO_SWAP=0 (stop before the swap), EOS_DEMO_DEPLOY=0 (stop before the deploy).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -141,5 +142,12 @@ step "done in $(($(date +%s) - t_start)) s"
 # script so that it can be rerun alone: npm run demo:swap (EOS_DEMO_DIR as above).
 if [ "${EOS_DEMO_SWAP:-1}" = 1 ]; then
   step "next: the swap (examples/swap-demo.sh; rerun alone with npm run demo:swap)"
-  bash "$repo/examples/swap-demo.sh"
+  EOS_DEMO_DIR=$demo bash "$repo/examples/swap-demo.sh"
+fi
+
+# Then the deploy: the runtime composition as a TLS service on a host over SSH, redeployed after the
+# swap, rolled back, and a replayed deployment refused. Rerun alone with npm run demo:deploy.
+if [ "${EOS_DEMO_SWAP:-1}" = 1 ] && [ "${EOS_DEMO_DEPLOY:-1}" = 1 ]; then
+  step "next: the deploy (examples/deploy-demo.sh; rerun alone with npm run demo:deploy)"
+  EOS_DEMO_DIR=$demo bash "$repo/examples/deploy-demo.sh"
 fi
