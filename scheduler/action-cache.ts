@@ -16,7 +16,13 @@ import {
   type Digest,
   type Store,
 } from '../src/kernel/index.ts';
-import { encodeCacheEntry, entryAction, parseCacheEntry, type CacheEntry } from './build-record.ts';
+import {
+  BUILD_RECORD_VERSION,
+  encodeCacheEntry,
+  entryAction,
+  parseCacheEntry,
+  type CacheEntry,
+} from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */
 export interface ActionCache {
@@ -72,6 +78,21 @@ export function openActionCache(store: Store): FsActionCache {
 }
 
 /**
+ * True when an entry holds a build record of an older version (specs/action.md §4: version 1
+ * before the executor's details joined it). Such an entry is not an error: the action is simply
+ * not cached under this version, so it is rebuilt and the entry replaced.
+ */
+function olderRecordVersion(bytes: Uint8Array): boolean {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as { record?: { version?: unknown } };
+    const rv = v.record?.version;
+    return typeof rv === 'number' && rv < BUILD_RECORD_VERSION;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The filesystem action cache of a store. `put` pins the record's output tree and log first
  * (roots `action-<64 hex>.output`, `.log`), then writes the entry atomically, so an entry never
  * exists without its roots.
@@ -96,6 +117,7 @@ export class FsActionCache implements ActionCache {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw osError(e, path);
     }
+    if (olderRecordVersion(bytes)) return undefined; // written before this record version: stale, rebuilt
     return parseCacheEntry(bytes, path, action);
   }
 
