@@ -15,8 +15,16 @@ import {
   type Digest,
 } from '../src/kernel/index.ts';
 
-/** The format version this module writes and reads. @see specs/composition.md §2 */
+/**
+ * The format version of a composition whose constraints are all `exact`. @see specs/composition.md §2
+ */
 export const COMPOSITION_VERSION = 1;
+/**
+ * The format version of a composition with a `satisfies` or `override` constraint (a swap). A
+ * composition is version 2 exactly when it has one, so one content has one root.
+ * @see specs/composition.md §2, §5
+ */
+export const COMPOSITION_VERSION_SWAP = 2;
 
 /** Entry names: lowercase letters, digits and `. _ + -`, starting with a letter or digit, 1–64 chars. @see specs/composition.md §3 */
 export const ENTRY_NAME_RE = /^[a-z0-9][a-z0-9._+-]{0,63}$/;
@@ -46,10 +54,34 @@ export interface ExactConstraint {
   digest: Digest;
 }
 /**
- * What an entry promises about its node. Version 1 knows only `exact`; later kinds (interface
- * coverage with a stored proof) extend this union and are rejected by readers that do not know them.
+ * A swapped entry: its node differs from the node it was first pinned to, and the stored swap proof
+ * `proof` (specs/interface.md §11) shows the node covers every consumer of the pinned node in this
+ * composition. Readers re-check the proof. @see specs/composition.md §5
  */
-export type Constraint = ExactConstraint;
+export interface SatisfiesConstraint {
+  kind: 'satisfies';
+  /** The node digest the entry was first pinned to (kept across later swaps). */
+  pinned: Digest;
+  /** The digest of the swap proof blob (verdict `covered`). */
+  proof: Digest;
+}
+/**
+ * A forced swap: like `satisfies`, but the proof's verdict is `not-covered`; `reason` says why it
+ * was written anyway. `eos compose verify` reports it. @see specs/composition.md §5
+ */
+export interface OverrideConstraint {
+  kind: 'override';
+  pinned: Digest;
+  /** The digest of the failed swap proof blob. */
+  proof: Digest;
+  /** Why the failed proof was overridden (1–4096 UTF-8 bytes, no NUL). */
+  reason: string;
+}
+/**
+ * What an entry promises about its node: `exact` (version 1 and 2), `satisfies` and `override`
+ * (version 2 only). A reader rejects a kind it does not know.
+ */
+export type Constraint = ExactConstraint | SatisfiesConstraint | OverrideConstraint;
 
 /** One named entry. */
 export interface CompositionEntry {
@@ -61,7 +93,8 @@ export interface CompositionEntry {
 
 /** The composition object as hashed and signed (detached signatures live beside it). */
 export interface CompositionData {
-  version: 1;
+  /** 1 when every constraint is `exact`, else 2. */
+  version: 1 | 2;
   entries: Record<string, CompositionEntry>;
   /** Entry names, highest precedence first; resolves file/file conflicts. @see specs/composition.md §6.4 */
   precedence: string[];
@@ -179,12 +212,39 @@ function checkNode(v: unknown, where: string): EntryNode {
   }
 }
 
-function checkConstraint(v: unknown, node: EntryNode, where: string): Constraint {
+const REASON_MAX_BYTES = 4096;
+
+function checkConstraint(v: unknown, node: EntryNode, where: string, version: 1 | 2): Constraint {
   if (!isObject(v)) fail(`${where}: expected an object`);
+  if (version === COMPOSITION_VERSION_SWAP && (v.kind === 'satisfies' || v.kind === 'override')) {
+    onlyKeys(
+      v,
+      v.kind === 'satisfies' ? ['kind', 'pinned', 'proof'] : ['kind', 'pinned', 'proof', 'reason'],
+      where,
+    );
+    if (node.kind === 'symlink') fail(`${where}: a symlink node cannot carry a ${v.kind} constraint`);
+    const pinned = checkDigestField(v.pinned, `${where}.pinned`);
+    const proof = checkDigestField(v.proof, `${where}.proof`);
+    if (pinned === nodeDigest(node))
+      fail(`${where}: ${v.kind} constraint pins the node itself (${pinned}); use exact`, { pinned });
+    if (v.kind === 'satisfies') return { kind: 'satisfies', pinned, proof };
+    const r = v.reason;
+    if (
+      typeof r !== 'string' ||
+      r.trim() === '' ||
+      r.includes('\0') ||
+      Buffer.byteLength(r) > REASON_MAX_BYTES
+    )
+      fail(`${where}.reason: expected a non-empty string without NUL, at most 4096 bytes`);
+    return { kind: 'override', pinned, proof, reason: r };
+  }
   if (v.kind !== 'exact')
-    fail(`${where}.kind: ${JSON.stringify(v.kind)} is not a constraint kind this version knows ("exact")`, {
-      kind: String(v.kind),
-    });
+    fail(
+      `${where}.kind: ${JSON.stringify(v.kind)} is not a constraint kind version ${version} knows (${
+        version === 1 ? '"exact"' : '"exact", "satisfies", "override"'
+      })`,
+      { kind: String(v.kind) },
+    );
   onlyKeys(v, ['kind', 'digest'], where);
   const digest = checkDigestField(v.digest, `${where}.digest`);
   const want = nodeDigest(node);
@@ -196,17 +256,19 @@ function checkConstraint(v: unknown, node: EntryNode, where: string): Constraint
 /**
  * Validates a composition-shaped value and returns it branded, with fields in a fresh object
  * (nothing extra carried over).
- * @throws CompositionError E18 naming the entry and field: bad version, names, prefixes, nodes,
+ * @throws CompositionError E18 naming the entry and field: bad version (1 with only exact
+ *   constraints, 2 with at least one satisfies or override), names, prefixes, nodes,
  *   constraints, a file or symlink bound at `/`, a precedence list
  *   naming an unknown entry or one entry twice
  * @see specs/composition.md §2–§6
  */
 export function makeComposition(value: unknown, what = 'composition'): Composition {
   if (!isObject(value)) fail(`${what}: expected an object`);
-  if (value.version !== COMPOSITION_VERSION)
-    fail(`${what}.version: ${JSON.stringify(value.version)} is not a supported version (1)`, {
+  if (value.version !== COMPOSITION_VERSION && value.version !== COMPOSITION_VERSION_SWAP)
+    fail(`${what}.version: ${JSON.stringify(value.version)} is not a supported version (1, 2)`, {
       version: String(value.version),
     });
+  const version = value.version;
   onlyKeys(value, ['version', 'entries', 'precedence'], what);
   if (!isObject(value.entries)) fail(`${what}.entries: expected an object`);
   const entries: Record<string, CompositionEntry> = {};
@@ -219,9 +281,16 @@ export function makeComposition(value: unknown, what = 'composition'): Compositi
     const at = checkPrefix(e.at, where);
     const node = checkNode(e.node, `${where}.node`);
     if (at === '/' && node.kind !== 'tree') fail(`${where}: a ${node.kind} cannot be bound at "/"`, { name });
-    const constraint = checkConstraint(e.constraint, node, `${where}.constraint`);
+    const constraint = checkConstraint(e.constraint, node, `${where}.constraint`, version);
     entries[name] = { at, node, constraint };
   }
+  if (
+    version === COMPOSITION_VERSION_SWAP &&
+    Object.values(entries).every((e) => e.constraint.kind === 'exact')
+  )
+    fail(`${what}.version: 2 is only for a composition with a satisfies or override constraint; write 1`, {
+      version: '2',
+    });
   if (!Array.isArray(value.precedence)) fail(`${what}.precedence: expected a list of entry names`);
   const seen = new Set<string>();
   for (const p of value.precedence) {
@@ -232,7 +301,7 @@ export function makeComposition(value: unknown, what = 'composition'): Compositi
     if (seen.has(p)) fail(`${what}.precedence: ${p} is listed twice`, { name: p });
     seen.add(p);
   }
-  return { version: 1, entries, precedence: [...(value.precedence as string[])] } as Composition;
+  return { version, entries, precedence: [...(value.precedence as string[])] } as Composition;
 }
 
 /** The canonical bytes of a composition (RFC 8785 JSON). @see specs/composition.md §7 */
@@ -257,4 +326,27 @@ export function parseComposition(bytes: Uint8Array, what = 'composition'): Compo
 /** Entry names in a stable order (sorted). */
 export function entryNames(c: Composition): string[] {
   return Object.keys(c.entries).sort();
+}
+
+/**
+ * One line of text for a constraint: `exact DIGEST`, `satisfies PINNED proof PROOF`, or
+ * `override PINNED proof PROOF reason "…"`. @see specs/composition.md §10
+ */
+export function describeConstraint(c: Constraint): string {
+  switch (c.kind) {
+    case 'exact':
+      return `exact ${c.digest}`;
+    case 'satisfies':
+      return `satisfies ${c.pinned} proof ${c.proof}`;
+    case 'override':
+      return `override ${c.pinned} proof ${c.proof} reason ${JSON.stringify(c.reason)}`;
+  }
+}
+
+/**
+ * The digest an entry was first pinned to: the exact digest, or a swapped entry's `pinned`.
+ * @see specs/composition.md §5
+ */
+export function pinnedDigest(e: CompositionEntry): Digest {
+  return e.constraint.kind === 'exact' ? e.constraint.digest : e.constraint.pinned;
 }

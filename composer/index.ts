@@ -16,3 +16,5 @@ export * from './composefs/index.ts';
 export * from './image.ts';
 export * from './image-store.ts';
 export * from './run-composition.ts';
+export * from './swap-proof.ts';
+export * from './swap.ts';

@@ -137,3 +137,10 @@ case "$summary" in
 esac
 
 step "done in $(($(date +%s) - t_start)) s"
+
+# The swap goes on from here: OpenSSL 3.0.22 into this composition, nothing rebuilt. It is its own
+# script so that it can be rerun alone: npm run demo:swap (EOS_DEMO_DIR as above).
+if [ "${EOS_DEMO_SWAP:-1}" = 1 ]; then
+  step "next: the swap (examples/swap-demo.sh; rerun alone with npm run demo:swap)"
+  bash "$repo/examples/swap-demo.sh"
+fi

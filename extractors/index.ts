@@ -20,6 +20,8 @@ export {
   ELF_INTERFACE_KIND,
   interfaceDigest,
   interfaceOfElf,
+  isExported,
+  exportedName,
   assembleManifest,
   buildInterfaceManifest,
   manifestDigest,
@@ -88,12 +90,14 @@ export {
   describeReason,
   describeUnsatisfied,
   scriptInterpreter,
+  newClosureDecodeCache,
   CLOSURE_KIND,
   CLOSURE_VERSION,
 } from './closure/resolve-closure.ts';
 export type {
   Closure,
   ClosureEntries,
+  ClosureDecodeCache,
   ClosureInput,
   ClosureLink,
   ClosureMember,

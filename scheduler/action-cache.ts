@@ -17,16 +17,19 @@ import {
   type Store,
 } from '../src/kernel/index.ts';
 import {
-  BUILD_RECORD_VERSION,
   encodeCacheEntry,
   entryAction,
   parseCacheEntry,
+  supersededEntryVersion,
   type CacheEntry,
 } from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */
 export interface ActionCache {
-  /** The entry for `action`, or undefined when there is none. @throws EncodingError E3, CorruptObjectError E5 */
+  /**
+   * The entry for `action`, or undefined when there is none or it holds a superseded build-record
+   * version (specs/action.md §5.3). @throws EncodingError E3, CorruptObjectError E5
+   */
   get(action: Digest): Promise<CacheEntry | undefined>;
   /** Stores an entry under its record's action id, atomically. */
   put(entry: CacheEntry): Promise<void>;
@@ -45,7 +48,8 @@ export class MemoryActionCache implements ActionCache {
   readonly puts: Digest[] = [];
   async get(action: Digest): Promise<CacheEntry | undefined> {
     const b = this.entries.get(action);
-    return b ? parseCacheEntry(b, `memory action cache ${action}`, action) : undefined;
+    if (!b || supersededEntryVersion(b) !== undefined) return undefined;
+    return parseCacheEntry(b, `memory action cache ${action}`, action);
   }
   async put(entry: CacheEntry): Promise<void> {
     const action = entryAction(entry);
@@ -78,21 +82,6 @@ export function openActionCache(store: Store): FsActionCache {
 }
 
 /**
- * True when an entry holds a build record of an older version (specs/action.md §4: version 1
- * before the executor's details joined it). Such an entry is not an error: the action is simply
- * not cached under this version, so it is rebuilt and the entry replaced.
- */
-function olderRecordVersion(bytes: Uint8Array): boolean {
-  try {
-    const v = JSON.parse(new TextDecoder().decode(bytes)) as { record?: { version?: unknown } };
-    const rv = v.record?.version;
-    return typeof rv === 'number' && rv < BUILD_RECORD_VERSION;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * The filesystem action cache of a store. `put` pins the record's output tree and log first
  * (roots `action-<64 hex>.output`, `.log`), then writes the entry atomically, so an entry never
  * exists without its roots.
@@ -117,7 +106,8 @@ export class FsActionCache implements ActionCache {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw osError(e, path);
     }
-    if (olderRecordVersion(bytes)) return undefined; // written before this record version: stale, rebuilt
+    // An entry of a superseded record version is a miss: the action runs again and replaces it.
+    if (supersededEntryVersion(bytes) !== undefined) return undefined;
     return parseCacheEntry(bytes, path, action);
   }
 

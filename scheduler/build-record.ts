@@ -189,6 +189,35 @@ function field(o: Record<string, unknown>, k: string, what: string): unknown {
 }
 
 /**
+ * Whether `bytes` are an action-cache entry whose build record is of an older, superseded version
+ * (version 1, before the executor's details became part of the record). Such an entry is read as
+ * a cache miss, not an error: the action runs again and its new entry replaces the old one, so a
+ * store filled by an older Eos keeps working (specs/action.md §5.3). Anything else, including
+ * damaged bytes, answers false and is left to {@link parseCacheEntry} to reject.
+ *
+ * @param bytes the entry file's bytes
+ * @returns the superseded record version, or undefined
+ * @see specs/action.md §5.3
+ */
+export function supersededEntryVersion(bytes: Uint8Array): number | undefined {
+  let v: unknown;
+  try {
+    v = parseCanonical(bytes, 'action-cache entry');
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const e = v as Record<string, unknown>;
+  if (e.format !== CACHE_ENTRY_FORMAT || e.version !== CACHE_ENTRY_VERSION) return undefined;
+  const r = e.record as Record<string, unknown> | null;
+  if (r === null || typeof r !== 'object' || r.format !== BUILD_RECORD_FORMAT) return undefined;
+  const rv = r.version;
+  return typeof rv === 'number' && Number.isInteger(rv) && rv >= 1 && rv < BUILD_RECORD_VERSION
+    ? rv
+    : undefined;
+}
+
+/**
  * Parses and validates an action-cache entry's bytes; with `expectAction`, also checks that it
  * answers that action id (an entry filed under another id is corrupt).
  * @param what names the file in errors

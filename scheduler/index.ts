@@ -15,3 +15,4 @@ export * from './simulation/virtual-clock.ts';
 export * from './simulation/synthetic.ts';
 export * from './plan.ts';
 export * from './signals.ts';
+export * from './atom-outputs.ts';

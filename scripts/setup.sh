@@ -7,10 +7,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # erofs-utils … libc6-dev: Eos itself (images, fs-verity, the sandbox, mounts, ELF tools, git,
 # decompressors, the host seed's C toolchain). g++ make python3: node-gyp, to rebuild the native
-# BLAKE3 binding.
+# BLAKE3 binding. openssh-server … openssl: the stacks tests (a real sshd on loopback, systemd-analyze
+# verify) and the deploy demo (its certificate). curl python3-six python3-distro: tests that would
+# otherwise skip (a skip fails under CI=true): tests/extractors/closure-host.test.ts's libcurl
+# closure, the Python extractor on Debian's dist-packages.
 need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev
-  g++ make python3)
-if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin); fi
+  g++ make python3
+  openssh-server openssh-client systemd openssl
+  curl python3-six python3-distro)
+if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin rsync); fi
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

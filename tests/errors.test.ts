@@ -23,6 +23,15 @@ const OWNER: Record<string, string> = {
   E22: 'executor',
   E23: 'composer',
   E24: 'executor',
+  E30: 'composer',
+  E31: 'composer',
+  E32: 'composer',
+  E33: 'stacks',
+  E34: 'stacks',
+  E35: 'stacks',
+  E36: 'stacks',
+  E37: 'stacks',
+  E38: 'stacks',
 };
 const landed = (code: string) => {
   const owner = OWNER[code];

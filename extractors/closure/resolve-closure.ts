@@ -130,6 +130,21 @@ export interface ClosureInput {
   subject?: { composition?: Digest | null; tree?: Digest | null };
   /** The loader's default directories; by default Debian's for the root's machine (§10.3). */
   defaultDirs?: readonly string[];
+  /**
+   * Decoded files shared between closures over trees whose file ids name the same bytes (blob
+   * digests), e.g. the two views of a swap; see {@link newClosureDecodeCache}.
+   */
+  decodeCache?: ClosureDecodeCache;
+}
+
+/** An opaque cache of decoded ELF files by content id, shared between closure computations. */
+export interface ClosureDecodeCache {
+  readonly __brand: 'ClosureDecodeCache';
+}
+
+/** A new, empty {@link ClosureDecodeCache}. Only share it between trees whose file ids are content digests. */
+export function newClosureDecodeCache(): ClosureDecodeCache {
+  return new Map() as unknown as ClosureDecodeCache;
 }
 
 /** The default search directories of Debian's glibc loader, per ABI (`ld.so --help`). */
@@ -196,7 +211,7 @@ const sortedUnique = (xs: Iterable<string>): string[] => [...new Set(xs)].sort()
 
 class ClosureComputer {
   readonly view: ViewResolver;
-  private readonly decoded = new Map<string, Promise<Decoded>>();
+  private readonly decoded: Map<string, Promise<Decoded>>;
   readonly members = new Map<
     string,
     { kind: ClosureMember['kind']; names: Set<string>; soname: string | null; reasons: ClosureReason[] }
@@ -212,6 +227,7 @@ class ClosureComputer {
   constructor(readonly input: ClosureInput) {
     this.view = new ViewResolver(input.tree);
     this.defaultDirs = input.defaultDirs ? [...input.defaultDirs] : null;
+    this.decoded = (input.decodeCache as unknown as Map<string, Promise<Decoded>> | undefined) ?? new Map();
   }
 
   decode(r: ResolvedPath): Promise<Decoded> {

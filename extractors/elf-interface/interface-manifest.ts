@@ -102,12 +102,14 @@ function abiOf(e: ElfFile): ElfAbi {
 }
 
 /** `name@@v`, `name@v` or `name` for a defined symbol. @see specs/interface.md §4.1 */
-function exportedName(s: ElfSymbol): string {
+/** How an exported symbol is written: `name@@version` (default), `name@version` (hidden) or `name`. @see specs/interface.md §4.1 */
+export function exportedName(s: ElfSymbol): string {
   if (s.version === null) return s.name;
   return `${s.name}${s.hidden ? '@' : '@@'}${s.version}`;
 }
 
-function isExported(s: ElfSymbol): boolean {
+/** Whether a dynamic symbol is exported (defined, global/weak/unique, default/protected, not from verneed). @see specs/interface.md §4.1 */
+export function isExported(s: ElfSymbol): boolean {
   return (
     s.index > 0 &&
     s.defined &&

@@ -216,6 +216,8 @@ export interface SymbolLayout {
   readonly st_info: number;
   readonly st_other: number;
   readonly st_shndx: number;
+  /** st_size: Elf32_Word at 0x08, Elf64_Xword at 0x10. */
+  readonly st_size: number;
 }
 export const SYM32: SymbolLayout = {
   sizeBytes: 16,
@@ -223,6 +225,7 @@ export const SYM32: SymbolLayout = {
   st_info: 0x0c,
   st_other: 0x0d,
   st_shndx: 0x0e,
+  st_size: 0x08,
 };
 export const SYM64: SymbolLayout = {
   sizeBytes: 24,
@@ -230,6 +233,7 @@ export const SYM64: SymbolLayout = {
   st_info: 0x04,
   st_other: 0x05,
   st_shndx: 0x06,
+  st_size: 0x10,
 };
 /** Section index of an undefined symbol. */
 export const SHN_UNDEF = 0;

@@ -26,6 +26,8 @@ export interface ElfSymbol {
   readonly visibility: number;
   /** st_shndx: 0 = undefined, 0xfff1 = ABS, 0xfff2 = COMMON, else a section index. */
   readonly sectionIndex: number;
+  /** st_size in bytes (for data objects, the size a copy relocation copies); values above 2^53 read as Infinity. */
+  readonly size: number;
   /** `sectionIndex !== SHN_UNDEF`. */
   readonly defined: boolean;
   /** The `.gnu.version` entry without the hidden bit (0 local, 1 global, ≥ 2 a version index); null when the file has no `.gnu.version`. */
@@ -719,6 +721,7 @@ export function parseElf(bytes: Uint8Array, name: string): ElfFile {
         type: info & 0xf,
         visibility: r.u8(o + symL.st_other) & 3,
         sectionIndex: shndx,
+        size: r.word(o + symL.st_size),
         defined,
         versionIndex,
         hidden,

@@ -4,7 +4,7 @@
  * @see specs/composition.md §2
  */
 import { Store, parseDigest } from '../kernel/index.ts';
-import { CompositionStore, entryNames } from '../../composer/index.ts';
+import { CompositionStore, describeConstraint, entryNames } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Runs `eos compose show ROOT`. @throws DigestError E2, NotFoundError E4 */
@@ -20,7 +20,7 @@ export async function run(opts: GlobalOptions & { root: string }): Promise<Comma
         : n.kind === 'file'
           ? `file ${n.digest}${n.executable ? ' (executable)' : ''}`
           : `tree ${n.digest}`;
-    return `${name}\t${e.at}\t${node}\t${e.constraint.kind} ${e.constraint.digest}`;
+    return `${name}\t${e.at}\t${node}\t${describeConstraint(e.constraint)}`;
   });
   if (c.precedence.length) lines.push(`precedence\t${c.precedence.join(' > ')}`);
   return { lines, json: { version: 1, root, composition: c } };

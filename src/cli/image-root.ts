@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Store, UsageError, parseDigest } from '../kernel/index.ts';
-import { CompositionStore, compositionImage } from '../../composer/index.ts';
+import { CompositionStore, checkSwaps, compositionImage } from '../../composer/index.ts';
 import { writeFileAtomic } from '../kernel/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
@@ -15,6 +15,7 @@ export async function run(opts: GlobalOptions & { root: string; output?: string 
   const root = parseDigest(opts.root, 'ROOT');
   if (!opts.output) throw new UsageError('eos image ROOT: -o FILE is required');
   const cs = new CompositionStore(new Store(opts.store));
+  await checkSwaps(cs, root); // E30/E31/E32: a swapped entry's proof is re-checked, never trusted
   const image = await compositionImage(cs, root);
   await writeFileAtomic(opts.output, await readFile(image.path));
   return {

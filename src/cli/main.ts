@@ -74,6 +74,95 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerInterface(program, act);
   registerExecutor(program, act);
   registerScheduler(program, act);
+  registerStacks(program, act);
+}
+
+/** `eos stack check`, `eos deploy`, `eos rollback`, `eos host …`: stacks and hosts (specs/stack.md, specs/host.md). */
+function registerStacks(program: Command, act: ActionFactory): void {
+  const target = (c: Command) =>
+    c
+      .option(
+        '--target <url>',
+        'the host: local:/path, /path or ssh://user@host[:port][/host/root] (default local:$EOS_HOST_ROOT or /var/lib/eos)',
+      )
+      .option(
+        '--known-hosts <file>',
+        'ssh: the known_hosts file (the only one consulted); host keys are always checked',
+      )
+      .option('--identity <file>', 'ssh: the private key to log in with')
+      .option('--remote-eos <cmd>', 'ssh: the command that runs eos on the host (default eos)');
+  const stack = program.command('stack').description('stack files: compositions, services and config files');
+  target(
+    stack
+      .command('check <file>')
+      .description(
+        'evaluate a stack against the local store (compositions, executables, units); push nothing',
+      ),
+  ).action(act(() => import('./stack-check.ts'), ['file']));
+  target(
+    program
+      .command('deploy [file]')
+      .description('sign a stack as a deployment and push it to a host as a new generation')
+      .option('--key <name>', 'the secret key that signs the deployment (purpose deploy)')
+      .option('--dry-run', 'ask the host what it lacks and what would restart; change nothing')
+      .option('--sequence <n>', "the deployment's sequence number (default: the channel's last + 1)")
+      .option('--ttl <seconds>', 'seconds until the deployment expires (default 7 days)')
+      .option('--signed <file>', 'push this saved signed deployment as it is'),
+  ).action(act(() => import('./deploy.ts'), ['file']));
+  target(
+    program
+      .command('rollback')
+      .description("flip a host's current generation back (to the one before, or --to N) and activate it")
+      .option('--to <n>', 'the generation to roll back to'),
+  ).action(act(() => import('./rollback.ts')));
+  const host = program.command('host').description('a host root: generations, rollback, gc, verify');
+  const root = (c: Command) =>
+    c.option('--root <dir>', 'the host root (default $EOS_HOST_ROOT or /var/lib/eos)');
+  target(
+    root(host.command('generations').description('list the generations; * marks the current one')),
+  ).action(act(() => import('./host-generations.ts')));
+  root(
+    host
+      .command('rollback')
+      .description('flip current to generation N (default: the one before) in one rename, then activate')
+      .option('--to <n>', 'the generation')
+      .option('--no-activate', 'only flip; start and stop nothing'),
+  ).action(act(() => import('./host-rollback.ts')));
+  root(
+    host
+      .command('gc')
+      .description('drop generations beyond the last N and the objects only they reach')
+      .option('--keep <n>', 'generations to keep besides current, pending and pinned ones (default 5)')
+      .option('--grace <seconds>', 'keep unreachable objects younger than this (default 3600)'),
+  ).action(act(() => import('./host-gc.ts')));
+  root(
+    host.command('verify').description('re-hash every object of every generation (exit 3 on a problem)'),
+  ).action(act(() => import('./host-verify.ts')));
+  const pinOp = (op: 'pin' | 'unpin') => () =>
+    import('./host-pin.ts').then((m) => ({
+      run: (o: object) => m.run(Object.assign({}, o, { op }) as never),
+    }));
+  root(host.command('pin <generation>').description('keep a generation through gc')).action(
+    act(pinOp('pin'), ['generation']),
+  );
+  root(host.command('unpin <generation>').description('remove a pin')).action(
+    act(pinOp('unpin'), ['generation']),
+  );
+  root(
+    host.command('serve').description('serve the deploy protocol on stdin/stdout (run by transports)'),
+  ).action(act(() => import('./host-serve.ts')));
+  root(
+    host
+      .command('activate')
+      .description('the detached activator of a generation (run by serve and rollback)')
+      .requiredOption('--generation <n>', 'the generation'),
+  ).action(act(() => import('./host-activate.ts')));
+  root(
+    host
+      .command('supervise <service>')
+      .description('supervise one process-backend service (run by activation)')
+      .requiredOption('--generation <n>', 'the generation'),
+  ).action(act(() => import('./host-supervise.ts'), ['service']));
 }
 
 /** `eos build`: the scheduler over a lock (specs/scheduler.md §10). */
@@ -323,8 +412,11 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .action(act(() => import('./compose-sign.ts'), ['root']));
   compose
     .command('verify <root>')
-    .description("check a composition's signatures against the keyring and trust policy")
+    .description(
+      "check a composition's swap proofs (satisfies: re-proved; override: reported) and its signatures",
+    )
     .option('--for <purpose>', 'the purpose (default compositions)')
+    .option('--accept-overrides', 'exit 0 despite override constraints (they are still reported)')
     .action(act(() => import('./compose-verify.ts'), ['root']));
   program
     .command('mount <root> <dir>')
@@ -339,6 +431,17 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .description('run CMD with the composition as / (eos run ROOT -- CMD ARGS...)')
     .option('--cwd', 'bind the working directory at /work and start there')
     .action(act(() => import('./run.ts'), ['root', 'cmd']));
+  program
+    .command('swap <root> [assignment]')
+    .description(
+      "replace one entry's node (NAME=DIGEST|PATH, or NAME --atom LABEL@VERSION) with a proof that it covers the entry's consumers; prints the new root",
+    )
+    .option('--atom <label@version>', 'the cached output of a built atom (NAME defaults to its label)')
+    .option('--sign-key <name>', 'sign the new composition (purpose compositions)')
+    .option('--image <file>', "write the new composition's composefs image to FILE")
+    .option('--force', 'write it even when the proof does not cover (an override constraint; needs --reason)')
+    .option('--reason <text>', 'why the failed proof is overridden (recorded in the composition)')
+    .action(act(() => import('./swap.ts'), ['root', 'assignment']));
 }
 
 function print(result: CommandResult, json: boolean): void {

@@ -7,15 +7,22 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MountError, Store, parseDigest } from '../kernel/index.ts';
-import { CompositionStore, compositionImage, mountImage, mountingPermitted } from '../../composer/index.ts';
+import {
+  CompositionStore,
+  checkSwaps,
+  compositionImage,
+  mountImage,
+  mountingPermitted,
+} from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
-/** Runs `eos mount ROOT DIR`. @throws MountError E23, NotFoundError E4, CompositionError E18 */
+/** Runs `eos mount ROOT DIR`. @throws MountError E23, NotFoundError E4, CompositionError E18, E30/E31/E32 (swap proofs) */
 export async function run(opts: GlobalOptions & { root: string; dir: string }): Promise<CommandResult> {
   const root = parseDigest(opts.root, 'ROOT');
   const dir = resolve(opts.dir);
   const store = new Store(opts.store);
   const cs = new CompositionStore(store);
+  await checkSwaps(cs, root); // E30/E31/E32: a swapped entry's proof is re-checked, never trusted
   const permitted = mountingPermitted();
   if (permitted.ok) {
     if (!existsSync(dir)) throw new MountError(`${dir}: no such directory`, { data: { dir } });

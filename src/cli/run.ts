@@ -5,7 +5,7 @@
  * @see specs/composition.md §13
  */
 import { Store, UsageError, parseDigest } from '../kernel/index.ts';
-import { CompositionStore, runComposition } from '../../composer/index.ts';
+import { CompositionStore, checkSwaps, runComposition } from '../../composer/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos run`. */
@@ -16,18 +16,25 @@ export interface RunCommandOptions extends GlobalOptions {
   cwd?: boolean;
 }
 
-/** Runs `eos run`. @throws UsageError E1, NotFoundError E4, CompositionError E18, MountError E23 */
+/**
+ * Runs `eos run`.
+ * @throws UsageError E1, NotFoundError E4, CompositionError E18, MountError E23; E30/E31/E32 when a
+ *   swapped entry's proof is missing, does not match or does not cover
+ */
 export async function run(opts: RunCommandOptions): Promise<CommandResult> {
   const root = parseDigest(opts.root, 'ROOT');
   const argv = opts.cmd ?? [];
   if (argv.length === 0)
     throw new UsageError('eos run: give the command after --, e.g. eos run ROOT -- sh -c "ls /"');
   const cs = new CompositionStore(new Store(opts.store));
+  // A swapped entry's proof is re-checked before its bytes are used (never trusted blindly).
+  const overrides = (await checkSwaps(cs, root)).filter((s) => s.kind === 'override');
   const r = await runComposition(cs, root, { argv, ...(opts.cwd ? { cwd: process.cwd() } : {}) });
-  return {
-    exitCode: r.exitCode,
-    ...(r.mode === 'hardlink'
-      ? { notes: [`eos: mounting not permitted (${r.reason}); used a hard-link world at ${r.path}`] }
-      : {}),
-  };
+  const notes = overrides.map(
+    (s) =>
+      `eos: WARNING: entry ${s.entry} is an override (its proof does not cover): ${JSON.stringify(s.reason)}`,
+  );
+  if (r.mode === 'hardlink')
+    notes.push(`eos: mounting not permitted (${r.reason}); used a hard-link world at ${r.path}`);
+  return { exitCode: r.exitCode, ...(notes.length ? { notes } : {}) };
 }

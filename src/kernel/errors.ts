@@ -170,3 +170,47 @@ export class SeedError extends EosError {
 export class HashBackendError extends EosError {
   static override readonly code = 'E25';
 }
+/** E30: a swapped entry's proof (its `satisfies` or `override` constraint) is not in the store. */
+export class SwapProofMissingError extends EosError {
+  static override readonly code = 'E30';
+}
+/** E31: a swap proof does not match its composition (other nodes, entry, or a recomputed proof differs). */
+export class SwapProofMismatchError extends EosError {
+  static override readonly code = 'E31';
+}
+/** E32: a replacement node does not cover its consumers in the composition (missing `symbol@VERSION`). Exit 3. */
+export class NotCoveredError extends EosError {
+  static override readonly code = 'E32';
+  static override readonly exitCode = 3;
+}
+/** E33: a stack file is invalid (located: file, line, field). */
+export class StackError extends EosError {
+  static override readonly code = 'E33';
+}
+/** E34: a deployment or generation object is malformed or has an unknown version. */
+export class DeploymentError extends EosError {
+  static override readonly code = 'E34';
+}
+/**
+ * E35: a host refused a deployment: bad or untrusted signature, a sequence number not above the
+ * highest accepted for its channel, expired, or an object that does not hash to its digest.
+ * `data.reason` names which. Exit 3.
+ */
+export class DeployRefusedError extends EosError {
+  static override readonly code = 'E35';
+  static override readonly exitCode = 3;
+}
+/** E36: a transport failed: ssh refused the host key or could not connect, or the peer broke the protocol. Exit 3. */
+export class TransportError extends EosError {
+  static override readonly code = 'E36';
+  static override readonly exitCode = 3;
+}
+/** E37: a host's layout or a request to it is wrong: no such generation, host locked, bad host root. */
+export class HostError extends EosError {
+  static override readonly code = 'E37';
+}
+/** E38: activation failed: a service could not be started or stopped. Exit 3. */
+export class ActivationError extends EosError {
+  static override readonly code = 'E38';
+  static override readonly exitCode = 3;
+}

@@ -64,7 +64,12 @@ describe('composition object (specs/composition.md)', () => {
   });
 
   const bad: [string, (v: Record<string, any>) => void, RegExp][] = [
-    ['version 2', (v) => (v.version = 2), /version: 2 is not a supported version/],
+    ['version 3', (v) => (v.version = 3), /version: 3 is not a supported version \(1, 2\)/],
+    [
+      'version 2 without a swapped entry',
+      (v) => (v.version = 2),
+      /version: 2 is only for a composition with a satisfies or override constraint/,
+    ],
     ['unknown field', (v) => (v.extra = 1), /unknown field "extra"/],
     ['bad entry name', (v) => (v.entries['Bad Name'] = v.entries.sh), /entry name "Bad Name" is not allowed/],
     [

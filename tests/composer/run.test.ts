@@ -116,7 +116,15 @@ describe.skipIf(!isRoot)('eos run with kernel mounts (needs root: runs as root h
     expect(readdirSync(dir)).toEqual([]);
     expect(mountedHere(dir)).toBe(false);
     const image = join(ws.store, 'images', `${root.slice(7)}.cfs`);
-    expect(execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim()).toBe('');
+    // The loop device is auto-cleared when the last reference goes, which the kernel may do a
+    // moment after umount returns (seen under load on a fresh CI run): wait for it, up to 10 s.
+    let attached = '';
+    for (let i = 0; i < 100; i++) {
+      attached = execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim();
+      if (!attached) break;
+      execFileSync('sleep', ['0.1']);
+    }
+    expect(attached).toBe('');
     expect(eos(ws, ['umount', dir]).stderr).toMatch(/^eos: \[E23\] .*: no composition is mounted here/);
   });
 

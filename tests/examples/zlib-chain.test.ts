@@ -27,6 +27,15 @@ import { ensureSeed, readHostAptSources, summarizeSeedChanges } from '../../exec
 import { commitAll, makeConfig, makeRepo, repoRoot } from '../atoms/fixture.ts';
 import { testCacheDir, testStore } from '../executor/helpers.ts';
 
+/** zlib's output with the committed pins, as issue 10 recorded it (its first 8 hex digits). */
+const ZLIB_OUTPUT_COMMITTED_PINS = 'blake3:f4c86e6c';
+/**
+ * zlib's output against the seed re-pinned on 2026-12-02 (libzstd1 1.5.4+dfsg2-5+deb12u1,
+ * linux-libc-dev 6.1.192-3, zlib1g 1:1.2.13.dfsg-1+deb12u1): the same tree.
+ */
+const ZLIB_OUTPUT_REPINNED = 'blake3:f4c86e6c9bb8fd0dc72195f0eb24fa8e5e62073b38ba6891bf2709e58a68214e';
+const REPINNED_2026_12_02 = ['libzstd1', 'linux-libc-dev', 'zlib1g'];
+
 const canRun =
   existsSync('/usr/bin/bwrap') &&
   process.getuid?.() === 0 &&
@@ -106,6 +115,34 @@ describe.skipIf(!canRun)(
       );
       expect(check.exitCode).toBe(0);
       expect(check.lines).toContain(`ok\tzlib\t${output}`);
+
+      // Across a re-pin (specs/seed.md §6): the toolchain root is part of the action key, so the
+      // key moves; the output tree need not. With the committed pins (before bookworm replaced
+      // linux-libc-dev 6.1.192-2, libzstd1 and zlib1g) zlib's output was blake3:f4c86e6c… (issue
+      // 10's demo run); built against the re-pinned seed it is the same tree, which is what early
+      // cutoff needs: nothing downstream of zlib rebuilds for a toolchain change that does not
+      // reach zlib's bytes. Checked whenever the pins have moved; printed either way.
+      const pinned = join(ws, 'seed.committed.lock');
+      cpSync(join(repoRoot, 'examples', 'seed', 'seed.lock'), pinned);
+      const plan = async (lockFile: string) =>
+        (await run({ ...opts, seedLock: lockFile, dryRun: true }))
+          .lines!.find((l) => l.startsWith('dry-run\tzlib\t'))!
+          .split('\t')[2]!;
+      const keyCommitted = await plan(pinned);
+      const keyNow = await plan(seedLock);
+      console.log(
+        `zlib chain: seed ${seed.gone.length ? 're-pinned' : 'as pinned'}; action key ${keyCommitted} (committed pins) → ` +
+          `${keyNow} (this seed); output ${output} (committed pins: ${ZLIB_OUTPUT_COMMITTED_PINS})`,
+      );
+      if (seed.gone.length) {
+        expect(keyNow).not.toBe(keyCommitted);
+        // Only the packages that had moved by 2026-12-02 are known not to reach zlib's bytes; when
+        // later updates move others (gcc-12, binutils), the output may change and is only printed.
+        if (seed.changes.every((c) => REPINNED_2026_12_02.includes(c.name))) {
+          expect(output).toBe(ZLIB_OUTPUT_REPINNED);
+          expect(output.startsWith(ZLIB_OUTPUT_COMMITTED_PINS)).toBe(true);
+        }
+      } else expect(keyNow).toBe(keyCommitted);
 
       const out = mkdtempSync(join(tmpdir(), 'eos-zlib-chain-out-'));
       await store.materialize(output, out);

@@ -291,4 +291,25 @@ describe('filesystem action cache layout (specs/action.md §6)', () => {
       `[E5] ${path}: filed under ${ACTION} but records ${other}`,
     );
   });
+
+  it('reads an entry of the superseded build-record version 1 as a miss, which the rebuild replaces; a newer version is E3 (§5.3)', async () => {
+    const cache = openActionCache(await freshStore());
+    const path = actionEntryPath(dir!, ACTION);
+    await mkdir(join(path, '..'), { recursive: true });
+    // The shape an older Eos wrote: details as the digest of a separate record.
+    const v1 = {
+      format: 'eos.action-cache-entry',
+      version: 1,
+      record: { ...fields, details: D('details'), format: 'eos.build-record', version: 1 },
+      signatures: [],
+    };
+    await writeFile(path, encodeCanonical(v1));
+    expect(await cache.get(ACTION)).toBeUndefined();
+    expect(await new MemoryActionCache().get(ACTION)).toBeUndefined();
+    await constructiveRebuilder(cache).record(fields);
+    expect((await cache.get(ACTION))!.record).toEqual(makeBuildRecord(fields));
+    const v3 = { ...v1, record: { ...v1.record, details: null, version: 3 } };
+    await writeFile(path, encodeCanonical(v3));
+    await expect(cache.get(ACTION)).rejects.toThrow('[E3]');
+  });
 });
