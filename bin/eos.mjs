@@ -1,7 +1,39 @@
 #!/usr/bin/env node
-// The `eos` executable: runs the TypeScript sources through tsx's loader.
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../src/cli/main.ts');
-const code = await main(process.argv);
-process.exitCode = code;
+// The `eos` executable. It runs the compiled CLI in dist/ (built by `npm ci`/`npm run build`,
+// scripts/build-dist.mjs) when dist/ is current with the sources. A stale or missing dist/ is never
+// run: the sources are run through tsx instead (a development checkout has it) with a note on
+// stderr, and without tsx eos refuses to start. `eos --version` loads nothing else.
+// See specs/cli.md §1 (the compiled CLI).
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { distState } from './dist-state.mjs';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const state = distState(root);
+const argv = process.argv;
+
+if (state.fresh) {
+  if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
+    const { VERSION } = await import('../dist/src/cli/version.js');
+    process.stdout.write(`${VERSION}\n`);
+  } else {
+    const { main } = await import('../dist/src/cli/main.js');
+    process.exitCode = await main(argv);
+  }
+} else {
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    process.stderr.write(
+      `eos: ${state.reason}; run \`npm run build\` (tsx is not installed to run the sources)\n`,
+    );
+    process.exit(1);
+  }
+  process.stderr.write(
+    `eos: ${state.reason}; running the sources through tsx (\`npm run build\` to compile)\n`,
+  );
+  register();
+  const { main } = await import('../src/cli/main.ts');
+  process.exitCode = await main(argv);
+}

@@ -4,7 +4,7 @@
 #
 # Everything lives under .eos-demo/ in the repository (gitignored): the store, the config (keys,
 # trust policy), the atom repository and the workspace. A second run reuses them.
-# Environment: EOS_DEMO_DIR (default <repo>/.eos-demo), EOS_DEMO_JOBS (eos build --jobs, default 1).
+# Environment: EOS_DEMO_DIR (default <repo>/.eos-demo), EOS_DEMO_JOBS (eos build --jobs, default nproc).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,10 +13,9 @@ demo=${EOS_DEMO_DIR:-$repo/.eos-demo}
 work=$demo/work
 export EOS_CONFIG_DIR=$demo/config
 export EOS_STORE=$demo/store
-# One action at a time by default: the chain is a path (zlib is seconds, OpenSSL minutes), and an
-# action's make -j share is fixed when it starts (specs/scheduler.md §4.2), so with --jobs 2 OpenSSL
-# would start beside zlib with -j1 and keep it; alone it gets every core.
-jobs=${EOS_DEMO_JOBS:-1}
+# --jobs = the cores: the build's jobserver shares them between the running actions' makes as they
+# go (specs/scheduler.md §4.3), so OpenSSL alone gets every core and beside zlib shares them.
+jobs=${EOS_DEMO_JOBS:-$(nproc)}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 eos() { "$repo/bin/eos.mjs" "$@"; }

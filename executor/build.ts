@@ -71,6 +71,8 @@ export interface BuildRequest {
   baseDir?: string;
   /** Default: the number of CPUs. */
   jobs?: number;
+  /** The build's GNU make jobserver FIFO, passed to the sandbox (specs/executor.md §3, specs/scheduler.md §4.3). */
+  jobserverFd?: number;
   /** Default 3600 s. */
   timeoutMs?: number;
   /** Default 1700000000. */
@@ -253,6 +255,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       argv: ['/bin/sh', '/build/.eos/recipe.sh'],
       sourceDateEpoch,
       jobs: req.jobs ?? cpus().length,
+      ...(req.jobserverFd !== undefined ? { jobserverFd: req.jobserverFd } : {}),
       timeoutMs: req.timeoutMs ?? 3600_000,
       logPath: logFile,
       extraEnv: {

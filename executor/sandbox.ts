@@ -47,8 +47,13 @@ export interface SandboxSpec {
   cwd?: string;
   /** `SOURCE_DATE_EPOCH` (seconds). */
   sourceDateEpoch: number;
-  /** Parallel jobs for `MAKEFLAGS=-jN`. */
+  /** Parallel jobs for `MAKEFLAGS=-jN` (the fixed share of build systems without a jobserver). */
   jobs: number;
+  /**
+   * A GNU make jobserver (a FIFO open read-write): the sandbox inherits it as file descriptors
+   * {@link JOBSERVER_FDS} and `MAKEFLAGS` names them in `--jobserver-auth=3,4` (make 4.3's pipe form).
+   */
+  jobserverFd?: number;
   /** `$SOURCE` inside; default `/build/src`. */
   sourcePath?: string;
   /** Extra variables (recipe arguments); they cannot override the fixed ones. */
@@ -63,6 +68,9 @@ export interface SandboxSpec {
    */
   signal?: AbortSignal;
 }
+
+/** The descriptors (read, write) a sandbox sees the jobserver as: inherited through bwrap. */
+export const JOBSERVER_FDS = [3, 4] as const;
 
 /** How long a cancelled sandbox has between SIGTERM and SIGKILL, in milliseconds. */
 export const SANDBOX_KILL_GRACE_MS = 1000;
@@ -160,7 +168,10 @@ export function sandboxEnv(spec: SandboxSpec): Record<string, string> {
     LC_ALL: 'C',
     TZ: 'UTC',
     SOURCE_DATE_EPOCH: String(spec.sourceDateEpoch),
-    MAKEFLAGS: `-j${spec.jobs}`,
+    MAKEFLAGS:
+      spec.jobserverFd === undefined
+        ? `-j${spec.jobs}`
+        : `-j${spec.jobs} --jobserver-auth=${JOBSERVER_FDS[0]},${JOBSERVER_FDS[1]}`,
     OUTPUT: SANDBOX_OUTPUT_DIR,
     SOURCE: spec.sourcePath ?? `${SANDBOX_BUILD_DIR}/src`,
     BUILD: SANDBOX_BUILD_DIR,
@@ -275,7 +286,10 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
       const [cmd, args] = command;
       const child = spawn(cmd, args, {
         env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-        stdio: ['ignore', log.fd, log.fd],
+        stdio:
+          spec.jobserverFd === undefined
+            ? ['ignore', log.fd, log.fd]
+            : ['ignore', log.fd, log.fd, spec.jobserverFd, spec.jobserverFd],
         detached: true,
       });
       let timedOut = false;

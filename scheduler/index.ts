@@ -16,3 +16,4 @@ export * from './simulation/synthetic.ts';
 export * from './plan.ts';
 export * from './signals.ts';
 export * from './atom-outputs.ts';
+export * from './jobserver.ts';

@@ -11,6 +11,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { BuildClosureError, CorruptObjectError, type Digest } from '../src/kernel/index.ts';
+import type { JobTokens } from './jobserver.ts';
 import type { Rebuilder } from './rebuilder.ts';
 import type { BuildRecord, CacheEntry } from './build-record.ts';
 
@@ -34,6 +35,11 @@ export interface NodeContext {
   readonly depOutputs: Readonly<Record<string, Digest>>;
   /** This job's share of the cores, for `make -j`. @see specs/scheduler.md §4 */
   readonly makeJobs: number;
+  /**
+   * The build's GNU make jobserver FIFO (read and write end), for the sandbox to pass on as
+   * `--jobserver-auth`; absent without a jobserver. @see specs/scheduler.md §4.3
+   */
+  readonly jobserverFd?: number;
 }
 
 /** What a successful executor run returns. */
@@ -169,6 +175,11 @@ export interface ScheduleOptions<N extends SchedNode> {
   check?: boolean;
   /** Time source (default `Date.now`). */
   clock?: Clock;
+  /**
+   * Job tokens shared with the actions' `make`s (a {@link Jobserver} of `jobs` tokens): a job after
+   * the first starts only when it can take a token, and returns it when it ends. @see specs/scheduler.md §4.3
+   */
+  jobserver?: JobTokens;
 }
 
 /** The outcome of a run. */
@@ -267,6 +278,9 @@ export function upwardRanks<N extends SchedNode>(
   return rank;
 }
 
+/** How often a job waiting for a jobserver token looks again, ms (tokens come back from other processes). */
+const TOKEN_RETRY_MS = 20;
+
 /** The `make -j` share of a job that starts when `busy` jobs (including it) can run. @see specs/scheduler.md §4 */
 export function makeJobsShare(cores: number, jobs: number, busy: number): number {
   return Math.max(1, Math.floor(cores / Math.max(1, Math.min(jobs, busy))));
@@ -332,6 +346,10 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
   };
   const signal = opts.signal;
   const nodes = opts.nodes;
+  const tokens = opts.jobserver;
+  let retryTimer: NodeJS.Timeout | undefined;
+  /** A running job holds the implicit token (the one a jobserver's owner has without taking it). */
+  let implicitHeld = false;
   const total = nodes.length;
 
   const ranks = upwardRanks(nodes, (n) => history.get(n.label) ?? n.estimateMs ?? defEst);
@@ -489,10 +507,22 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
   // nodes becoming ready together compete by priority (and share cores) as one batch.
   function pump(): void {
     if (checking > 0) return;
-    while (!aborted() && running < jobs && ready.length > 0) start(pick());
+    while (!aborted() && running < jobs && ready.length > 0) {
+      // One running job holds the implicit token; every further one takes a token first.
+      const needToken = Boolean(tokens && implicitHeld);
+      if (needToken && !tokens!.tryAcquire()) {
+        retryTimer ??= setTimeout(() => {
+          retryTimer = undefined;
+          pump();
+        }, TOKEN_RETRY_MS);
+        return;
+      }
+      if (!needToken) implicitHeld = true;
+      start(pick(), needToken);
+    }
   }
 
-  function start(item: Ready): void {
+  function start(item: Ready, token = false): void {
     const { node, action, expected } = item;
     running++;
     const makeJobs = makeJobsShare(cores, jobs, running + ready.length);
@@ -504,7 +534,14 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     emit({ type: 'started', label: node.label, atMs: startedAtMs, index: ++begun, total, action, makeJobs });
     const run = async (): Promise<NodeResult> => {
       try {
-        const out = await opts.executor(node, { signal: ctrl.signal, action, depOutputs, makeJobs });
+        const ctx: NodeContext = {
+          signal: ctrl.signal,
+          action,
+          depOutputs,
+          makeJobs,
+          ...(tokens?.fd !== undefined ? { jobserverFd: tokens.fd } : {}),
+        };
+        const out = await opts.executor(node, ctx);
         const endedAtMs = clock.now();
         if (aborted() || ctrl.signal.aborted) return { label: node.label, status: 'cancelled', action };
         const durationMs = Math.max(0, Math.round(endedAtMs - startedAtMs));
@@ -548,6 +585,10 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     void run().then((r) => {
       controllers.delete(node.label);
       running--;
+      if (token) tokens!.release();
+      else implicitHeld = false;
+      // Nothing runs: no make holds a token; refill what a killed one may have kept.
+      if (tokens && running === 0) tokens.reset();
       settle(r);
       pump();
       maybeFinish();
@@ -568,6 +609,7 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     await done;
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    if (retryTimer) clearTimeout(retryTimer);
   }
   if (callbackError) throw callbackError.e;
   return { results, cancelled: aborted(), durations, makespanMs: clock.now() - t0, ranks };

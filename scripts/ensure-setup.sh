@@ -4,7 +4,7 @@
 #   1. node modules: `npm ci` when node_modules is absent or older than package-lock.json (npm
 #      writes node_modules/.package-lock.json on every install);
 #   2. machine packages and the native BLAKE3 binding: scripts/setup.sh (root installs them);
-#   3. the compiled CLI: one line here once the dist/ build exists.
+#   3. the compiled CLI: dist/, rebuilt when it is not current with the sources (specs/cli.md §1).
 # Environment: EOS_SKIP_SETUP=1 skips everything (for a machine set up by other means).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,4 +18,6 @@ fi
 
 bash scripts/setup.sh
 
-# The compiled CLI (dist/) is built here.
+node --input-type=module -e \
+  "import { distState } from './bin/dist-state.mjs'; process.exit(distState('.').fresh ? 0 : 1)" ||
+  node scripts/build-dist.mjs >&2

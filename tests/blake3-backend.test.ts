@@ -7,7 +7,7 @@
  * the `blake3` package's directory, so the copy only has to leave the files out.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Store, digestBytes, hashBackend } from '../src/kernel/index.ts';
@@ -40,6 +40,13 @@ beforeAll(() => {
   for (const name of readdirSync(repoRoot))
     if (!['node_modules', '.git', 'tests', '.eos-demo'].includes(name))
       cpSync(join(repoRoot, name), join(copy, name), { recursive: true });
+  // The copy's sources are newer files than its dist/, but the same as the checkout's, whose dist/
+  // the global setup made current: mark the copy's build as of now (specs/cli.md §1.2).
+  const manifest = join(copy, 'dist', '.eos-build.json');
+  writeFileSync(
+    manifest,
+    JSON.stringify({ ...JSON.parse(readFileSync(manifest, 'utf8')), builtAtMs: Date.now() }),
+  );
   mirrorModules(
     join(repoRoot, 'node_modules'),
     join(copy, 'node_modules'),

@@ -32,6 +32,7 @@ const OWNER: Record<string, string> = {
   E36: 'stacks',
   E37: 'stacks',
   E38: 'stacks',
+  E39: 'scheduler',
 };
 const landed = (code: string) => {
   const owner = OWNER[code];

@@ -5,16 +5,23 @@
  * By default Eos runs every action UNSANDBOXED (eos-trivial.ts); with `--sandbox` every action runs
  * in the executor's real bubblewrap sandbox in a small world set up once per run, its `$OUTPUT`
  * ingested into the store (eos-sandboxed.ts), and the per-action sandbox overhead is printed too.
- * Prints seconds and the Eos/Nix ratios. Needs Debian's nix-bin (`scripts/setup.sh --bench`).
+ * With `--sandbox`, Nix also builds a fresh copy of the DAG with its own sandbox on (`sandbox = true`,
+ * as root without build users; the host's /bin /usr /lib /lib64 bound in for `/bin/sh`).
+ * Prints seconds and the Eos/Nix ratios, and writes them as table rows for bench/run-all.sh to
+ * bench/out/scheduler.json (unsandboxed) or bench/out/scheduler-sandboxed.json.
+ * Needs Debian's nix-bin (`scripts/setup.sh --bench`).
  *
  * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2]
  *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syntheticDag, type DagFamily, type SyntheticNode } from '../../scheduler/index.ts';
+import { distState } from '../../bin/dist-state.mjs';
+
+const repo = join(import.meta.dirname, '..', '..');
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -55,6 +62,20 @@ in [ ${nodes.map((x) => x.label).join(' ')} ]
 `;
 }
 
+/** One row of bench/run-all.sh's table: Eos seconds against the peer's, lower is better. */
+function row(measure: string, eosS: number, peerS: number, goal: number | null) {
+  const ratio = eosS / peerS;
+  return {
+    measure,
+    eos: eosS,
+    peer: peerS,
+    unit: 's',
+    ratio,
+    goal: goal === null ? null : `<= ${goal}`,
+    met: goal === null ? null : ratio <= goal,
+  };
+}
+
 function timed(cmd: string, args: string[]): number {
   const t = performance.now();
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 28 });
@@ -90,6 +111,14 @@ try {
   ];
   const nixCold = timed('nix-build', nixArgs);
   const nixNoop = timed('nix-build', nixArgs);
+  let nixSandboxCold: number | undefined;
+  if (sandbox) {
+    // The same DAG again under a new salt (cold), with Nix's own sandbox on.
+    await writeFile(join(dir, 'sandboxed.nix'), nixExpr(nodes, `${salt}-sandboxed`));
+    const sbArgs = [join(dir, 'sandboxed.nix'), ...nixArgs.slice(1)];
+    sbArgs[sbArgs.indexOf('sandbox') + 1] = 'true';
+    nixSandboxCold = timed('nix-build', [...sbArgs, '--option', 'sandbox-paths', '/bin /usr /lib /lib64']);
+  }
 
   const store = join(dir, 'eos-store');
   const script = sandbox ? 'eos-sandboxed.ts' : 'eos-trivial.ts';
@@ -104,19 +133,16 @@ try {
           ...(calibrateRuns ? ['--calibrate', calibrateRuns] : []),
         ]
       : [];
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(import.meta.dirname, script),
-        join(dir, 'dag.json'),
-        store,
-        String(jobs),
-        ...extra,
-      ],
-      { encoding: 'utf8', maxBuffer: 1 << 26 },
-    );
+    // The compiled script (dist/bench/…, built with the CLI) when current: tsx's start-up is no
+    // part of Eos's cost; the sources through tsx otherwise.
+    const compiled = join(repo, 'dist', 'bench', 'scheduler', script.replace(/\.ts$/, '.js'));
+    const runner = distState(repo).fresh
+      ? [compiled]
+      : ['--import', 'tsx', join(import.meta.dirname, script)];
+    const r = spawnSync(process.execPath, [...runner, join(dir, 'dag.json'), store, String(jobs), ...extra], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     const wallS = (performance.now() - t) / 1000;
     if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
     return { ...(JSON.parse(r.stdout) as Omit<EosRun, 'wallS'>), wallS };
@@ -141,6 +167,40 @@ try {
   );
   console.log(
     ['no-op', f(nixNoop), f(eosNoop.wallS), f(eosNoop.inProcessS), f(eosNoop.wallS / nixNoop)].join('\t'),
+  );
+  const rows = sandbox
+    ? [
+        row(
+          `cold build, ${n} sandboxed actions: eos vs nix-build sandboxed`,
+          eosCold.wallS,
+          nixSandboxCold!,
+          1.0,
+        ),
+        row(`cold build, ${n} sandboxed actions: eos vs nix-build unsandboxed`, eosCold.wallS, nixCold, 2.0),
+      ]
+    : [
+        row(
+          `cold build, ${n} unsandboxed actions: eos vs nix-build unsandboxed`,
+          eosCold.wallS,
+          nixCold,
+          null,
+        ),
+        row(`no-op build, ${n} cached actions: eos vs nix-build`, eosNoop.wallS, nixNoop, 0.5),
+      ];
+  if (sandbox)
+    console.log(
+      [
+        'cold, nix sandboxed',
+        f(nixSandboxCold!),
+        f(eosCold.wallS),
+        '',
+        f(eosCold.wallS / nixSandboxCold!),
+      ].join('\t'),
+    );
+  await mkdir(join(import.meta.dirname, '..', 'out'), { recursive: true });
+  await writeFile(
+    join(import.meta.dirname, '..', 'out', sandbox ? 'scheduler-sandboxed.json' : 'scheduler.json'),
+    JSON.stringify({ nodes: n, jobs, rows }, null, 2) + '\n',
   );
   if (sandbox) {
     const ms = (x: number | undefined) => (x ?? 0).toFixed(1);

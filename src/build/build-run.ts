@@ -32,6 +32,7 @@ import {
   type SchedNode,
   type SchedulerEvent,
 } from '../../scheduler/index.ts';
+import type { JobTokens } from '../../scheduler/index.ts';
 
 /** Options of {@link runBuild}. */
 export interface BuildRunOptions<N extends SchedNode> {
@@ -44,6 +45,8 @@ export interface BuildRunOptions<N extends SchedNode> {
   storeDir: string;
   jobs?: number;
   cores?: number;
+  /** Job tokens shared with the actions' makes (specs/scheduler.md §4.3). */
+  jobserver?: JobTokens;
   /** Build only these labels and their dependencies. */
   only?: readonly string[];
   dryRun?: boolean;
@@ -132,6 +135,7 @@ export async function runBuild<N extends SchedNode>(opts: BuildRunOptions<N>): P
     history,
     ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
     ...(opts.cores !== undefined ? { cores: opts.cores } : {}),
+    ...(opts.jobserver ? { jobserver: opts.jobserver } : {}),
     ...(opts.check ? { check: true } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.clock ? { clock: opts.clock } : {}),

@@ -13,10 +13,11 @@
  * @see specs/scheduler.md §10, specs/action.md, specs/lock.md, specs/composition.md §11
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { buildAtom, loadRecipe, readSeedLock, seedRoot, type SeedLock } from '../../executor/index.ts';
 import {
+  Jobserver,
   actionId,
   historyPath,
   keySigner,
@@ -90,6 +91,7 @@ export function sandboxExecutor(
       deps: Object.entries(ctx.depOutputs).map(([name, tree]) => ({ name, tree })),
       baseDir: n.dir,
       jobs: ctx.makeJobs,
+      ...(ctx.jobserverFd !== undefined ? { jobserverFd: ctx.jobserverFd } : {}),
       actionId: ctx.action,
       signal: ctx.signal,
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
@@ -142,6 +144,8 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
     ? keySigner((await readSecretKey(opts.signKey.config, opts.signKey.name)).seed)
     : undefined;
   const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
+  // --jobs N owns N job tokens, shared by every running action's make (specs/scheduler.md §4.3).
+  const jobserver = opts.dryRun ? undefined : new Jobserver(opts.jobs ?? availableParallelism());
   try {
     const nodes = await loadBuildGraph(lockPath, staging);
     const seed = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
@@ -154,6 +158,7 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       seedMode: seed.mode,
       historyPath: historyPath(store.root),
       ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+      ...(jobserver ? { jobserver } : {}),
       ...(opts.only?.length ? { only: opts.only } : {}),
       ...(opts.dryRun ? { dryRun: true } : {}),
       ...(opts.check ? { check: true } : {}),
@@ -176,6 +181,7 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
     });
     return { ...r, composition: { ...c, file } };
   } finally {
+    jobserver?.close();
     await rm(staging, { recursive: true, force: true });
   }
 }

@@ -11,6 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { EosError, UsageError } from '../kernel/errors.ts';
 import { storeDir } from '../kernel/config.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
+import { VERSION } from './version.ts';
 
 type Loader = () => Promise<{ run: (opts: never) => Promise<CommandResult> }>;
 
@@ -46,7 +47,7 @@ function action(loader: Loader, names: string[] = []) {
 export function buildProgram(): Command {
   const program = new Command('eos')
     .description('Eos: a composition-addressed builder')
-    .version('0.1.0')
+    .version(VERSION)
     .option('--store <dir>', 'store directory (default: $EOS_STORE or ~/.local/share/eos/store)')
     .option('--json', 'print machine-readable JSON')
     .showHelpAfterError()

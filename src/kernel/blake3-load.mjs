@@ -10,6 +10,29 @@ import { createRequire } from 'node:module';
 
 const firstLine = (e) => String(e?.message ?? e).split('\n')[0];
 
+/**
+ * The package's API (createHash with update/digest(encoding), hash) over the bare addon, whose
+ * hashers take bytes only and return the 32-byte digest.
+ */
+function addonImpl(addon) {
+  const wrap = (h) => ({
+    update(chunk) {
+      h.update(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+      return this;
+    },
+    digest(encoding) {
+      const r = h.digest();
+      return encoding ? r.toString(encoding) : r;
+    },
+  });
+  const createHash = () => wrap(addon.createHash());
+  return {
+    createHash,
+    hash: (input) => createHash().update(input).digest(),
+    load: () => Promise.resolve(),
+  };
+}
+
 /** @returns {Promise<{impl: object | null, name: 'native' | 'wasm' | null, errors: string[]}>} */
 export async function loadBlake3() {
   let fromBlake3;
@@ -19,6 +42,17 @@ export async function loadBlake3() {
     return { impl: null, name: null, errors: [`the blake3 package: ${firstLine(e)}`] };
   }
   const errors = [];
+  // Fast path: the compiled addon itself. The package entry around it loads Node streams and
+  // WebAssembly helpers (about 20 ms of every eos start) for nothing Eos uses (specs/cli.md §1.4).
+  try {
+    return {
+      impl: addonImpl(fromBlake3('@c4312/blake3-native/build/Release/blake3.node')),
+      name: 'native',
+      errors,
+    };
+  } catch {
+    /* not where this version of the package puts it: take the package's entry point */
+  }
   try {
     return { impl: fromBlake3('@c4312/blake3-native'), name: 'native', errors };
   } catch (e) {

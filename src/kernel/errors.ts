@@ -214,3 +214,7 @@ export class ActivationError extends EosError {
   static override readonly code = 'E38';
   static override readonly exitCode = 3;
 }
+/** E39: the build's GNU make jobserver could not be made (mkfifo, open) or was given a bad size. */
+export class JobserverError extends EosError {
+  static override readonly code = 'E39';
+}

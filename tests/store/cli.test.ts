@@ -203,7 +203,7 @@ describe('eos store (CLI)', () => {
     const src = tempDir();
     buildBulk(src, 'kill');
     const expected = (await new Store(join(tempDir(), 'ref')).ingest(src)).digest;
-    // time a bare start (tsx + commander) and a whole ingest, so the kills land inside the ingest
+    // time a bare start (node + commander) and a whole ingest, so the kills land inside the ingest
     const t0 = Date.now();
     eos(store, '--version');
     const startMs = Date.now() - t0;

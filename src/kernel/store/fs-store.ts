@@ -36,7 +36,7 @@ import {
 import { checkChildrenPresent } from './children-present.ts';
 import { DIRS, ensureLayout, checkFormat, renameInto, shardedPath } from './layout.ts';
 import { lockExclusive, lockShared, type StoreLock } from './store-lock.ts';
-import { FilePool } from './pool.ts';
+import { FilePool, sharedFilePool } from './pool.ts';
 import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
 import type { BlobStore, ObjectStore, TreeStore } from './types.ts';
 import { materializeTree, type MaterializeOptions, type MaterializeReport } from './materialize.ts';
@@ -66,7 +66,10 @@ export interface IngestResult {
 export interface IngestOptions {
   /** fsync each object before its rename (default true). Off only for throwaway stores. */
   fsync?: boolean;
-  /** Worker threads (default: cores + 1, at most 4). */
+  /**
+   * Worker threads of a pool of this ingest's own, closed when it ends (default: the process's
+   * shared pool, cores + 1 threads, at most 4).
+   */
   threads?: number;
 }
 
@@ -321,7 +324,7 @@ export class Store implements ObjectStore {
         data: { path: abs },
       });
     return this.withWriteLock(async () => {
-      const pool = new FilePool(opts.threads);
+      const pool = opts.threads === undefined ? sharedFilePool() : new FilePool(opts.threads);
       const state: IngestState = {
         store: this,
         pool,
@@ -335,6 +338,7 @@ export class Store implements ObjectStore {
         committing: Promise.resolve(),
         reused: 0,
         fresh: 0,
+        inlineLeft: INLINE_FILES,
         inodes: new Map(),
         storeKey: inodeKey(await lstat(this.root)),
       };
@@ -346,7 +350,7 @@ export class Store implements ObjectStore {
         let digest: Digest;
         let bytes: number;
         if (st.isFile()) {
-          const r = await ingestFile(state, abs);
+          const r = await ingestFile(state, abs, st.size);
           [digest, bytes] = [r.digest, r.size];
         } else {
           digest = (await ingestDir(state, abs)).digest;
@@ -364,12 +368,12 @@ export class Store implements ObjectStore {
       } catch (e) {
         // Leave no temp files behind for a failed ingest (objects already renamed are complete).
         state.failed = true;
-        await pool.abort();
+        await pool.abort(state);
         await new Promise((r) => setTimeout(r, 0));
         for (const b of state.staged) rmSync(b.tmp, { force: true });
         throw e;
       } finally {
-        await pool.close();
+        if (opts.threads !== undefined) await pool.close(); // the shared pool stays for the next ingest
       }
     });
   }
@@ -556,6 +560,8 @@ interface IngestState {
    */
   reused: number;
   fresh: number;
+  /** Small files still to be hashed inline (on this thread) before the workers take over. */
+  inlineLeft: number;
   /** A batch commit is queued and has not taken its batch yet. */
   commitPending?: boolean;
   /** `dev:ino` of the store directory, which must not be inside the ingested tree. */
@@ -566,8 +572,23 @@ interface IngestState {
   inodes: Map<string, Promise<{ digest: Digest; size: number }>>;
 }
 
-async function ingestFile(s: IngestState, path: string): Promise<{ digest: Digest; size: number }> {
+/**
+ * The first files of an ingest that are hashed inline when small (under 1 MiB): an output of a
+ * few files is stored without waking a worker (a round trip to a thread, or its start, costs more
+ * than hashing it). specs/store.md §6.6
+ */
+const INLINE_FILES = 8;
+const INLINE_MAX_BYTES = 1 << 20;
+
+/** Ingests one regular file of `size` bytes (as lstat saw it). */
+async function ingestFile(
+  s: IngestState,
+  path: string,
+  size: number,
+): Promise<{ digest: Digest; size: number }> {
   let r;
+  const inline = s.inlineLeft > 0 && size < INLINE_MAX_BYTES;
+  if (inline) s.inlineLeft--;
   try {
     r = await s.pool.ingest(
       path,
@@ -576,6 +597,10 @@ async function ingestFile(s: IngestState, path: string): Promise<{ digest: Diges
       s.sync,
       true,
       s.reused > s.fresh,
+      {
+        tag: s,
+        inline,
+      },
     );
   } catch (e) {
     const code = errno(e);
@@ -650,14 +675,26 @@ function commitStaged(s: IngestState): Promise<void> {
         throw osError(e, b.dest);
       }
     }
-    if (s.sync) syncFs(s.store.dir('objects'), [...dirs]);
+    // The shard directories and their parents (a shard made by this batch is an entry there).
+    if (s.sync) syncFs(s.store.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
   };
   s.committing = s.committing.then(run);
   return s.committing;
 }
 
-/** syncfs(2) of the filesystem holding `anchor` through `sync -f`; falls back to fsync of each path. */
+/**
+ * Batches of at most this many paths are made durable by an fsync of each: cheaper than starting
+ * `sync -f`, whose syncfs also flushes every other writer's dirty data on the filesystem (a build
+ * output of a few files is stored in milliseconds, not tens of them). specs/store.md §6.5
+ */
+const FSYNC_EACH_MAX = 16;
+
+/** syncfs(2) of the filesystem holding `anchor` through `sync -f`; fsync of each path for a small batch or when that fails. */
 function syncFs(anchor: string, paths: string[]): void {
+  if (paths.length <= FSYNC_EACH_MAX) {
+    for (const p of paths) fsyncPath(p);
+    return;
+  }
   const r = spawnSync('sync', ['-f', anchor], { stdio: 'ignore' });
   if (r.status === 0) return;
   for (const p of paths) fsyncPath(p);
@@ -693,9 +730,9 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
         if (st.nlink > 1) {
           // A hard link: read the inode once; every link becomes its own file entry.
           const key = inodeKey(st);
-          pending = s.inodes.get(key) ?? ingestFile(s, p);
+          pending = s.inodes.get(key) ?? ingestFile(s, p, st.size);
           s.inodes.set(key, pending);
-        } else pending = ingestFile(s, p);
+        } else pending = ingestFile(s, p, st.size);
         const r = await pending;
         s.bytes += r.size;
         s.files++;

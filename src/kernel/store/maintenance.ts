@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { digestBytes, type Digest } from '../digest.ts';
 import { CorruptObjectError, EosError } from '../errors.ts';
 import type { Store } from './fs-store.ts';
-import { FilePool } from './pool.ts';
+import { sharedFilePool } from './pool.ts';
 import { parseTree, treeChildren, type Tree } from './tree.ts';
 
 /** Options for `verify`. */
@@ -161,8 +161,8 @@ export async function verifyStore(store: Store, opts: VerifyOptions): Promise<Ve
       });
 
   const badBlobs = new Set<Digest>();
-  const pool = new FilePool();
-  try {
+  const pool = sharedFilePool();
+  {
     const check = (kind: 'blob' | 'twin', map: Map<Digest, string>) =>
       Promise.all(
         [...map].map(async ([d, p]) => {
@@ -181,8 +181,6 @@ export async function verifyStore(store: Store, opts: VerifyOptions): Promise<Ve
       );
     await check('blob', blobs.objects);
     await check('twin', twins.objects);
-  } finally {
-    await pool.close();
   }
 
   const parsed = new Map<Digest, Tree>();

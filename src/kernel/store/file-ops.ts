@@ -1,16 +1,17 @@
-// A store worker thread (plain JavaScript so it runs without a TypeScript loader). Files that fit
-// in one 1 MiB chunk are read, hashed with BLAKE3 (../blake3-load.mjs) and written to a temp file in the store's
-// tmp/ directory only when their object is absent. Larger files are copied to a temp file by the
-// kernel (copy_file_range) and the copy is hashed in 1 MiB chunks, so the digest is of exactly the
-// bytes stored and no file is held whole in memory. Then fsync + rename into objects/ (or, with
-// `stage`, both left to the caller). It also re-hashes files for `verify`.
-// With `stage`, the temp file is left in tmp/ (not fsynced, not renamed) and returned as `tmp`, for
-// the caller to make durable in one batch and rename (specs/store.md §6.5).
-// With `probe`, a larger file is hashed from the source first and not copied if already stored.
-// Protocol: {id, op: 'ingest', src, tmpDir, objectsDir, sync, stage, probe} → {id, digest, size, stored, tmp?}
-//           {id, op: 'hash', path} → {id, digest, size}; failures → {id, error: {code, message}}.
-// See specs/store.md §6 (ingest).
-import { parentPort, threadId } from 'node:worker_threads';
+/**
+ * The file operations of an ingest, run by a store worker thread (ingest-worker.ts) or inline on
+ * the calling thread for small ingests (pool.ts). Files that fit in one 1 MiB chunk are read,
+ * hashed with native BLAKE3 and written to a temp file in the store's tmp/ directory only when
+ * their object is absent. Larger files are copied to a temp file by the kernel (copy_file_range)
+ * and the copy is hashed in 1 MiB chunks, so the digest is of exactly the bytes stored and no file
+ * is held whole in memory. Then fsync + rename into objects/ (or, with `stage`, both left to the
+ * caller: the temp file stays in tmp/, unsynced and unrenamed, returned as `tmp`, for the caller to
+ * make durable in one batch, specs/store.md §6.5). With `probe`, a larger file is hashed from the
+ * source first and not copied if already stored. `hashOne` re-hashes a file for `verify`.
+ * Every call is synchronous: a worker runs one at a time; the inline path blocks only briefly.
+ * @see specs/store.md §6 (ingest)
+ */
+import { threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { loadBlake3 } from '../blake3-load.mjs';
@@ -20,6 +21,8 @@ const blake3 = await loadBlake3();
 if (!blake3.impl)
   throw new Error(`[E25] no BLAKE3 implementation could be loaded: ${blake3.errors.join('; ')}`);
 const { createHash } = blake3.impl;
+import type { Digest } from '../digest.ts';
+import type { IngestJob, HashJob, WorkerResult } from './pool.ts';
 
 const CHUNK = 1 << 20;
 const HAVE_PROC = fs.existsSync('/proc/self/fd');
@@ -27,7 +30,7 @@ const buf = Buffer.allocUnsafe(CHUNK);
 let counter = 0;
 const { O_RDONLY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
 
-function readFull(fd, at) {
+function readFull(fd: number, at: number): number {
   let n = 0;
   while (n < CHUNK) {
     const r = fs.readSync(fd, buf, n, CHUNK - n, at + n);
@@ -37,11 +40,11 @@ function readFull(fd, at) {
   return n;
 }
 
-function objectPath(objectsDir, hex) {
+function objectPath(objectsDir: string, hex: string): string {
   return `${objectsDir}/${hex.slice(0, 2)}/${hex.slice(2)}`;
 }
 
-function ingest({ src, tmpDir, objectsDir, sync, stage, probe }) {
+export function ingestOne({ src, tmpDir, objectsDir, sync, stage, probe }: IngestJob): WorkerResult {
   const fd = fs.openSync(src, O_RDONLY | O_NOFOLLOW);
   let out = -1;
   let tmp = '';
@@ -49,13 +52,13 @@ function ingest({ src, tmpDir, objectsDir, sync, stage, probe }) {
     if (!fs.fstatSync(fd).isFile())
       throw Object.assign(new Error(`${src}: not a regular file`), { code: 'E6' });
     let h = createHash();
-    let size = readFull(fd, 0);
+    const size = readFull(fd, 0);
     if (size < CHUNK) {
       // Whole file in one chunk: hash first, write only when the object is absent.
       h.update(buf.subarray(0, size));
       const hex = h.digest('hex');
       const dest = objectPath(objectsDir, hex);
-      if (fs.existsSync(dest)) return { digest: `blake3:${hex}`, size, stored: false };
+      if (fs.existsSync(dest)) return { digest: `blake3:${hex}` as Digest, size, stored: false };
       tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomBytes(4).toString('hex')}`;
       out = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o444);
       let w = 0;
@@ -76,7 +79,7 @@ function ingest({ src, tmpDir, objectsDir, sync, stage, probe }) {
       }
       const hex = h.digest('hex');
       if (fs.existsSync(objectPath(objectsDir, hex)))
-        return { digest: `blake3:${hex}`, size: at, stored: false };
+        return { digest: `blake3:${hex}` as Digest, size: at, stored: false };
       h = createHash();
     }
     tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomBytes(4).toString('hex')}`;
@@ -107,26 +110,35 @@ function ingest({ src, tmpDir, objectsDir, sync, stage, probe }) {
   }
 }
 
-function finish(out, tmp, dest, hex, size, sync, stage, closed) {
+function finish(
+  out: number,
+  tmp: string,
+  dest: string,
+  hex: string,
+  size: number,
+  sync: boolean,
+  stage: boolean,
+  closed: () => void,
+): WorkerResult {
   if (sync && !stage) fs.fsyncSync(out);
   fs.closeSync(out);
   closed();
   if (fs.existsSync(dest)) {
     fs.rmSync(tmp, { force: true });
-    return { digest: `blake3:${hex}`, size, stored: false };
+    return { digest: `blake3:${hex}` as Digest, size, stored: false };
   }
-  if (stage) return { digest: `blake3:${hex}`, size, stored: true, tmp };
+  if (stage) return { digest: `blake3:${hex}` as Digest, size, stored: true, tmp };
   try {
     fs.renameSync(tmp, dest);
   } catch (e) {
-    if (e.code !== 'ENOENT') throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     fs.mkdirSync(dest.slice(0, dest.lastIndexOf('/')), { recursive: true });
     fs.renameSync(tmp, dest);
   }
-  return { digest: `blake3:${hex}`, size, stored: true };
+  return { digest: `blake3:${hex}` as Digest, size, stored: true };
 }
 
-function hashFile({ path }) {
+export function hashOne({ path }: HashJob): WorkerResult {
   const fd = fs.openSync(path, O_RDONLY | O_NOFOLLOW);
   try {
     const h = createHash();
@@ -138,17 +150,8 @@ function hashFile({ path }) {
       size += n;
       if (n < CHUNK) break;
     }
-    return { digest: `blake3:${h.digest('hex')}`, size };
+    return { digest: `blake3:${h.digest('hex')}` as Digest, size };
   } finally {
     fs.closeSync(fd);
   }
 }
-
-parentPort.on('message', (m) => {
-  try {
-    const r = m.op === 'hash' ? hashFile(m) : ingest(m);
-    parentPort.postMessage({ id: m.id, ...r });
-  } catch (e) {
-    parentPort.postMessage({ id: m.id, error: { code: e.code ?? 'EIO', message: e.message } });
-  }
-});

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# npm run bench: runs every bench that has a peer and a goal (each also runs alone) and prints one
+# table: measure, Eos, peer, ratio, goal, met or not, with the machine's load. The rows come from
+# the JSON each bench writes to bench/out/ in this run (old files are removed first).
+#   startup     eos --version, eos store ls vs node -e 0           bench/startup/run.mjs
+#   scheduler   1,000 trivial actions vs nix-build: cold, no-op;    bench/scheduler/nix-compare.ts
+#               cold with every action sandboxed vs Nix sandboxed and unsandboxed
+#   ingest      eos store add vs b3sum (cold) and ostree (warm)    bench/ingest/run.sh
+# The benches without a peer goal (makespan, executor, extract, image, world, resolve, python) run
+# alone. Usage: bench/run-all.sh [--quick]
+#   --quick: 200 actions instead of 1,000 and one run per ingest measure instead of the best of two
+#            (EOS_BENCH_QUICK=1): a whole table in a few minutes on 2 loaded cores.
+# Needs root (the sandbox, drop_caches) and the peers (installed by scripts/setup.sh --bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=
+if [ "${1:-}" = "--quick" ]; then quick=1; fi
+bash scripts/setup.sh --bench
+node --input-type=module -e \
+  "import { distState } from './bin/dist-state.mjs'; process.exit(distState('.').fresh ? 0 : 1)" ||
+  node scripts/build-dist.mjs >&2 || { echo "bench: dist/ did not build" >&2; exit 1; }
+out=bench/out
+mkdir -p "$out"
+rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json
+nodes=1000
+ingest_src=/usr/lib/x86_64-linux-gnu
+if [ -n "$quick" ]; then
+  export EOS_BENCH_QUICK=1
+  nodes=200
+  ingest_src=/usr/lib/x86_64-linux-gnu
+fi
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+run() { # name command…: a failing bench leaves its row NOT RUN, the others go on
+  local name=$1
+  shift
+  echo "== $name: $*" >&2
+  "$@" >&2 || echo "bench: $name failed (exit $?)" >&2
+}
+run startup node bench/startup/run.mjs
+run scheduler npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes"
+run scheduler-sandboxed npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes" --sandbox
+run ingest node bench/ingest/bench.mjs "$ingest_src"
+echo
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores${quick:+ (quick mode: $nodes actions, ingest of $ingest_src)}"
+node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// Compiles the CLI and its subsystems into dist/ (tsconfig.build.json: tsc with
+// rewriteRelativeImportExtensions, incremental), copies the non-TypeScript files they read at run
+// time (recipe scripts; plain .mjs modules such as the BLAKE3 loader), and writes dist/.eos-build.json, the manifest bin/dist-state.mjs checks:
+// the time this build started and every source file, asset and directory it covered.
+// Run by `npm ci`/`npm install` (prepare), `npm run build`, scripts/ensure-setup.sh and the test
+// suite's global setup (tests/global-setup.ts) when dist/ is stale.
+// Exit status: 0 built; 1 tsc reported errors (dist/ is still emitted and its manifest written, so
+// that the tests can run while a type error is being fixed: `npm run typecheck` is the gate).
+// See specs/cli.md §1 (the compiled CLI).
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MANIFEST } from '../bin/dist-state.mjs';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const dist = join(root, 'dist');
+const require = createRequire(import.meta.url);
+const ts = require('typescript');
+
+/** Files used at run time beside the modules (recipe scripts read by import.meta.dirname; .mjs modules imported as they are). */
+const ASSET = /\.(sh|mjs)$/;
+
+const configPath = join(root, 'tsconfig.build.json');
+const parsed = ts.getParsedCommandLineOfConfigFile(
+  configPath,
+  {},
+  {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => {
+      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    },
+  },
+);
+const sourceRoots = parsed.raw.include.map((d) => join(root, d));
+
+// Start time first: a source saved while tsc runs is newer than the build and makes it stale.
+// Less a margin: the kernel stamps files with a coarse clock that can lag Date.now() a little.
+const builtAtMs = Date.now() - 50;
+mkdirSync(dist, { recursive: true });
+// The old manifest stays while tsc runs: a build interrupted half-way is still stale by it, since
+// whatever made this build necessary (a newer source) is still newer than its start time.
+
+const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', configPath], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (tsc.status === null) throw new Error(`tsc ended by ${tsc.signal}`);
+
+// Every directory and asset under the source roots; the compiled files are tsc's own list.
+const paths = new Set([
+  relative(root, configPath),
+  'tsconfig.json',
+  ...parsed.fileNames.map((f) => relative(root, f)),
+]);
+/** Directories under the source roots that hold no sources: what the benches write (gitignored). */
+const SKIP = new Set([join(root, 'bench', 'out')]);
+function walk(dir) {
+  if (SKIP.has(dir)) return;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if (e.code === 'ENOENT') return; // a listed root that does not exist (yet)
+    throw e;
+  }
+  paths.add(relative(root, dir));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (ASSET.test(e.name)) {
+      const out = join(dist, relative(root, p));
+      mkdirSync(dirname(out), { recursive: true });
+      copyFileSync(p, out);
+      paths.add(relative(root, p));
+    }
+  }
+}
+for (const r of sourceRoots) walk(r);
+
+const tmp = join(dist, `${MANIFEST}.tmp`);
+writeFileSync(tmp, JSON.stringify({ version: 1, builtAtMs, paths: [...paths].sort() }) + '\n');
+renameSync(tmp, join(dist, MANIFEST));
+if (tsc.status !== 0) {
+  process.stderr.write('build-dist: tsc reported errors (above); dist/ was emitted anyway\n');
+  process.exit(1);
+}
