@@ -5,12 +5,16 @@
  */
 import {
   CompositionError,
+  EncodingError,
   NotFoundError,
   digestBytes,
-  digestCanonical,
+  makeTree,
+  treeDigest,
   type Digest,
+  type Tree,
+  type TreeEntry,
 } from '../src/kernel/index.ts';
-import { compareNames, type TreeAccess, type ViewTree } from './view-tree.ts';
+import type { TreeAccess, ViewTree } from './view-tree.ts';
 
 /** A {@link TreeAccess} held in memory, plus helpers to add blobs. */
 export class MemoryTrees implements TreeAccess {
@@ -32,12 +36,16 @@ export class MemoryTrees implements TreeAccess {
   }
 
   async putTree(tree: ViewTree): Promise<Digest> {
-    const entries = [...tree.entries].sort((a, b) => compareNames(a.name, b.name));
-    for (let i = 1; i < entries.length; i++)
-      if (entries[i]!.name === entries[i - 1]!.name)
-        throw new CompositionError(`tree: entry ${entries[i]!.name} appears twice`);
-    const d = digestCanonical({ entries, version: 1 });
-    this.trees.set(d, { entries });
+    // The kernel's tree model: the same validation, order and digest as the filesystem store.
+    let t: Tree;
+    try {
+      t = makeTree(tree.entries as TreeEntry[], 'tree');
+    } catch (e) {
+      if (e instanceof EncodingError) throw new CompositionError(e.detail, { cause: e });
+      throw e;
+    }
+    const d = treeDigest(t);
+    this.trees.set(d, { entries: t.entries });
     return d;
   }
 

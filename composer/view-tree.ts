@@ -7,7 +7,7 @@
  *
  * @see specs/composition.md §6
  */
-import type { Digest } from '../src/kernel/index.ts';
+import { compareNames, subtreeSize, type Digest, type Tree } from '../src/kernel/index.ts';
 
 /** A subdirectory entry. */
 export interface ViewDir {
@@ -40,11 +40,9 @@ export interface ViewTree {
   readonly entries: readonly ViewEntry[];
 }
 
-/** The `size` of a directory entry naming this tree: its entries plus its subdirectories' sizes. */
+/** The `size` of a directory entry naming this tree: its entries plus its subdirectories' sizes (the kernel's `subtreeSize`). */
 export function subtreeEntries(t: ViewTree): number {
-  let n = t.entries.length;
-  for (const e of t.entries) if (e.kind === 'directory') n += e.size;
-  return n;
+  return subtreeSize(t as Tree);
 }
 
 /**
@@ -59,7 +57,5 @@ export interface TreeAccess {
   blobSize(digest: Digest): Promise<number>;
 }
 
-/** Compares names by their UTF-8 bytes (the order trees and images use). */
-export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
+/** Entry order: UTF-8 bytes of the names (the kernel's tree order, specs/store.md §3). */
+export { compareNames };

@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Store,
@@ -242,6 +242,20 @@ describe('filesystem action cache layout (specs/action.md §6)', () => {
       { name: `action-${hex}.log`, digest: fields.log },
       { name: `action-${hex}.output`, digest: fields.output },
     ]);
+  });
+
+  it('an entry of an older record version (1) is stale, not an error: the action is rebuilt and the entry replaced', async () => {
+    const rb = storeRebuilder(await freshStore());
+    const old = { ...makeBuildRecord(fields), version: 1, details: null };
+    const path = actionEntryPath(dir!, ACTION);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(
+      path,
+      encodeCanonical({ format: 'eos.action-cache-entry', version: 1, record: old, signatures: [] }),
+    );
+    expect(await rb.check(ACTION)).toBeUndefined();
+    await rb.record(fields);
+    expect((await rb.check(ACTION))!.record.version).toBe(2);
   });
 
   it("pins build outputs and logs against gc, keeps the executor's details in the entry; an output missing from the store cannot be recorded", async () => {
