@@ -2,13 +2,22 @@
  * Arguments shared by `eos stack`, `eos deploy`, `eos rollback` and `eos host …`: the host root,
  * the target transport and the argv that runs this very `eos` (for the host's detached helpers).
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../kernel/errors.ts';
 import { DEFAULT_HOST_ROOT, openTransport, type Transport } from '../../stacks/index.ts';
 
-/** The argv prefix that runs this `eos` (node and bin/eos.mjs). */
+/**
+ * The argv prefix that runs this `eos` (node and the checkout's bin/eos.mjs). This module runs
+ * either from the sources (`src/cli/`) or compiled (`dist/src/cli/`, specs/cli.md), so the launcher
+ * is two or three folders up: the first of those that exists.
+ */
 export function eosCommand(): string[] {
-  return [process.execPath, fileURLToPath(new URL('../../bin/eos.mjs', import.meta.url))];
+  const launcher = ['../../bin/eos.mjs', '../../../bin/eos.mjs']
+    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+    .find((p) => existsSync(p));
+  if (!launcher) throw new Error(`no bin/eos.mjs above ${fileURLToPath(import.meta.url)}`);
+  return [process.execPath, launcher];
 }
 
 /** `--root DIR`, else `$EOS_HOST_ROOT`, else `/var/lib/eos`. */
