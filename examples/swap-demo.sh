@@ -41,7 +41,9 @@ actions() {
       for (const f of readdirSync(join(top, d)).sort()) {
         if (!/^[0-9a-f]{62}$/.test(f)) continue;
         const e = JSON.parse(readFileSync(join(top, d, f), "utf8"));
-        const r = e.record.details ? JSON.parse(readFileSync(blob(e.record.details), "utf8")) : {};
+        // Build record version 2 holds the details; version 1 named a separate details blob.
+        const det = e.record.details;
+        const r = typeof det === "string" ? JSON.parse(readFileSync(blob(det), "utf8")) : (det ?? {});
         console.log(`${r.label}@${r.atomVersion}\t${e.record.action}\t${e.record.output}`);
       }
   ' | sort
