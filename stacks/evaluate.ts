@@ -90,7 +90,10 @@ export async function lookupInView(store: Store, tree: Digest, path: string): Pr
   return walk(path.split('/'));
 }
 
-/** The world of a service: its composition plus its config files as `file` entries that win. */
+/**
+ * The world of a service: its composition plus its config files as `file` entries that win. It keeps
+ * the composition's version: a swapped composition (version 2) stays version 2, its proofs with it.
+ */
 export function worldComposition(base: Composition, files: { path: string; blob: Digest }[]): Composition {
   if (files.length === 0) return base;
   const entries: Record<string, unknown> = { ...base.entries };
@@ -111,7 +114,7 @@ export function worldComposition(base: Composition, files: { path: string; blob:
     .filter((n) => !base.precedence.includes(n))
     .sort();
   return makeComposition(
-    { version: 1, entries, precedence: [...names, ...base.precedence, ...rest] },
+    { version: base.version, entries, precedence: [...names, ...base.precedence, ...rest] },
     'world',
   );
 }

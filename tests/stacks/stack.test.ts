@@ -21,8 +21,10 @@ import {
   startOrder,
   systemdEscapePath,
   validateDeployment,
+  worldComposition,
   type Deployment,
 } from '../../stacks/index.ts';
+import { compositionRoot, makeComposition } from '../../composer/index.ts';
 import { eos, lines, stackFile, workspace, worldToml, type Ws } from './helpers.ts';
 
 const head =
@@ -241,5 +243,29 @@ describe('systemd units checked by systemd-analyze verify (exit status and warni
       const r = spawnSync('systemd-escape', ['--path', p], { encoding: 'utf8' });
       expect(systemdEscapePath(p)).toBe(r.stdout.trim());
     }
+  });
+});
+
+describe('service worlds', () => {
+  it('keep a swapped composition at version 2, with its satisfies entry, beside the config files', () => {
+    const tree = digestBytes('new tree');
+    const base = makeComposition({
+      version: 2,
+      entries: {
+        openssl: {
+          at: '/',
+          node: { kind: 'tree', digest: tree },
+          constraint: { kind: 'satisfies', pinned: digestBytes('old tree'), proof: digestBytes('proof') },
+        },
+      },
+      precedence: ['openssl'],
+    });
+    const blob = digestBytes('cert');
+    const world = worldComposition(base, [{ path: '/etc/tls/cert.pem', blob }]);
+    expect(world.version).toBe(2);
+    expect(world.entries['openssl']).toEqual(base.entries['openssl']);
+    expect(world.entries['config.0']!.at).toBe('/etc/tls/cert.pem');
+    expect(world.precedence).toEqual(['config.0', 'openssl']);
+    expect(compositionRoot(world)).not.toBe(compositionRoot(base));
   });
 });
