@@ -7,9 +7,19 @@
  * the `blake3` package's directory, so the copy only has to leave the files out.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { distState } from '../bin/dist-state.mjs';
 import { Store, digestBytes, hashBackend } from '../src/kernel/index.ts';
 import { repoRoot, tempDir } from './helpers/fs.ts';
 
@@ -41,12 +51,18 @@ beforeAll(() => {
     if (!['node_modules', '.git', 'tests', '.eos-demo'].includes(name))
       cpSync(join(repoRoot, name), join(copy, name), { recursive: true });
   // The copy's sources are newer files than its dist/, but the same as the checkout's, whose dist/
-  // the global setup made current: mark the copy's build as of now (specs/cli.md §1.2).
+  // the global setup made current: mark the copy's build as of its newest listed path
+  // (specs/cli.md §1.2). Not `Date.now()`: a file's mtime has sub-millisecond precision, so a path
+  // copied in the same millisecond is "newer" than a whole-millisecond clock reading.
   const manifest = join(copy, 'dist', '.eos-build.json');
-  writeFileSync(
-    manifest,
-    JSON.stringify({ ...JSON.parse(readFileSync(manifest, 'utf8')), builtAtMs: Date.now() }),
-  );
+  const built = JSON.parse(readFileSync(manifest, 'utf8')) as { paths: string[] };
+  let newest = Date.now();
+  for (const p of built.paths) {
+    const st = statSync(join(copy, p), { throwIfNoEntry: false });
+    if (st) newest = Math.max(newest, st.mtimeMs);
+  }
+  writeFileSync(manifest, JSON.stringify({ ...built, builtAtMs: Math.ceil(newest) + 1 }));
+  expect(distState(copy)).toEqual({ fresh: true });
   mirrorModules(
     join(repoRoot, 'node_modules'),
     join(copy, 'node_modules'),
