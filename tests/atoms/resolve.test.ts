@@ -279,8 +279,8 @@ describe('resolve', () => {
     const versions = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', '2.1.0', '3.0.0'];
     let sat = 0;
     let unsat = 0;
-    for (let round = 0; round < 60; round++) {
-      const n = 6 + rnd(15);
+    for (let round = 0; round < 40; round++) {
+      const n = 6 + rnd(12);
       const labels = Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`);
       const spec: Spec = {};
       labels.forEach((l, i) => {
@@ -315,7 +315,7 @@ describe('resolve', () => {
       if (typeof a === 'string') unsat++;
       else sat++;
     }
-    expect(sat).toBeGreaterThan(15);
-    expect(unsat).toBeGreaterThan(5);
+    expect(sat).toBeGreaterThan(10);
+    expect(unsat).toBeGreaterThan(3);
   });
 });
