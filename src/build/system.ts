@@ -22,6 +22,7 @@ import {
   historyPath,
   keySigner,
   storeRebuilder,
+  type CacheEntry,
   type Executor,
   type KeyFunction,
   type SchedulerEvent,
@@ -45,6 +46,11 @@ export interface ExecutorOptions {
   signKey?: SignKey;
   /** Kill a build that runs longer than this (ms). */
   timeoutMs?: number;
+  /**
+   * Build in observed worlds (specs/observe.md): each action's world is served by the FUSE world
+   * server and its record names the read set; a cached record without one is rebuilt, observed.
+   */
+  observe?: boolean;
 }
 
 /**
@@ -94,6 +100,7 @@ export function sandboxExecutor(
       ...(ctx.jobserverFd !== undefined ? { jobserverFd: ctx.jobserverFd } : {}),
       actionId: ctx.action,
       signal: ctx.signal,
+      ...(opts.observe ? { worldMount: 'observed' as const } : {}),
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       // No signKey: the rebuilder signs the record it files (one signature per action).
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
@@ -152,7 +159,10 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
     const r = await runBuild<BuildNode>({
       nodes,
       key: lockActionKey(seed),
-      rebuilder: storeRebuilder(store, signer ? { signer } : {}),
+      rebuilder: storeRebuilder(store, {
+        ...(signer ? { signer } : {}),
+        ...(opts.observe ? { accept: (e: CacheEntry) => Boolean(e.record.details?.readSet) } : {}),
+      }),
       executor: sandboxExecutor(store, seed, opts),
       storeDir: store.root,
       seedMode: seed.mode,
