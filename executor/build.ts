@@ -242,7 +242,8 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
   const top = await stagingDir(store, 'build');
   let server: WorldServer | undefined;
   try {
-    if (worldMount === 'observed') server = await startWorldServer(store, world.tree, `${req.label} ${req.version}`);
+    if (worldMount === 'observed')
+      server = await startWorldServer(store, world.tree, `${req.label} ${req.version}`);
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');
     await fs.mkdir(join(buildDir, '.eos'), { recursive: true });

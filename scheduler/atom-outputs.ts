@@ -57,10 +57,7 @@ export async function findAtomOutputs(
         const r = entry.record;
         if (!r || !isDigest(r.action) || !isDigest(r.output)) continue;
         let details = r.details as
-          | { label?: unknown; atomVersion?: unknown; readSet?: unknown }
-          | string
-          | null
-          | undefined;
+          { label?: unknown; atomVersion?: unknown; readSet?: unknown } | string | null | undefined;
         if (typeof details === 'string') {
           if (!isDigest(details) || !(await store.hasBlob(details))) continue;
           details = parseCanonical(await store.readBlob(details), `build record ${details}`) as {

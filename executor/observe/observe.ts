@@ -146,7 +146,9 @@ export async function startWorldServer(store: Store, tree: Digest, what: string)
             );
           }
           if (code !== 0)
-            throw new ObserveError(`world server for ${what}: exited ${code}: ${stderr.trim() || 'no output'}`);
+            throw new ObserveError(
+              `world server for ${what}: exited ${code}: ${stderr.trim() || 'no output'}`,
+            );
           return events;
         } finally {
           await cleanup();
@@ -170,7 +172,10 @@ class TreeWalker {
     return t;
   }
   /** The node at an absolute path below the tree `root` (`/` is the root itself), or undefined. */
-  async nodeAt(root: Digest, path: string): Promise<TreeEntry | { kind: 'directory'; digest: Digest } | undefined> {
+  async nodeAt(
+    root: Digest,
+    path: string,
+  ): Promise<TreeEntry | { kind: 'directory'; digest: Digest } | undefined> {
     let node: TreeEntry | { kind: 'directory'; digest: Digest } = { kind: 'directory', digest: root };
     for (const part of path.split('/').filter(Boolean)) {
       if (node.kind !== 'directory') return undefined;

@@ -63,7 +63,8 @@ export class FileCounter {
     const hit = this.memo.get(d);
     if (hit !== undefined) return hit;
     let n = 0;
-    for (const e of (await this.store.getTree(d)).entries) n += e.kind === 'directory' ? await this.count(e.digest) : 1;
+    for (const e of (await this.store.getTree(d)).entries)
+      n += e.kind === 'directory' ? await this.count(e.digest) : 1;
     this.memo.set(d, n);
     return n;
   }

@@ -60,7 +60,8 @@ function resolvePath(path) {
   if (hit !== undefined) return hit;
   const cut = path.lastIndexOf('/');
   const parent = resolvePath(cut === 0 ? '/' : path.slice(0, cut));
-  const node = parent && parent.kind === 'directory' ? (tree(parent.digest).get(path.slice(cut + 1)) ?? null) : null;
+  const node =
+    parent && parent.kind === 'directory' ? (tree(parent.digest).get(path.slice(cut + 1)) ?? null) : null;
   nodes.set(path, node);
   return node;
 }
@@ -135,7 +136,17 @@ const ops = {
     return cb(0);
   },
   statfs(path, cb) {
-    return cb(0, { bsize: 4096, frsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, favail: 0, namemax: 255 });
+    return cb(0, {
+      bsize: 4096,
+      frsize: 4096,
+      blocks: 0,
+      bfree: 0,
+      bavail: 0,
+      files: 0,
+      ffree: 0,
+      favail: 0,
+      namemax: 255,
+    });
   },
 };
 

@@ -49,7 +49,9 @@ export function formatObserved(o: ObservedAction): string[] {
     ...r.missing.slice(0, PROBES_LISTED).map((p) => `outside\t${o.label}\t${p}`),
   ];
   if (r.missing.length > PROBES_LISTED)
-    lines.push(`outside\t${o.label}\t… and ${r.missing.length - PROBES_LISTED} more (eos why ${o.label} --json)`);
+    lines.push(
+      `outside\t${o.label}\t… and ${r.missing.length - PROBES_LISTED} more (eos why ${o.label} --json)`,
+    );
   return lines;
 }
 

@@ -81,10 +81,13 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     const extra = obs.flatMap(formatObserved);
     const json = {
       ...(r.json as object),
-      ...(opts.observe ? { observed: obs.map(observedJson), observeUnavailable: avail?.ok ? null : avail?.reason } : {}),
+      ...(opts.observe
+        ? { observed: obs.map(observedJson), observeUnavailable: avail?.ok ? null : avail?.reason }
+        : {}),
     };
     const c = r.composition;
-    if (!c) return { lines: [...r.lines.slice(0, -1), ...extra, ...r.lines.slice(-1)], json, exitCode: r.exitCode };
+    if (!c)
+      return { lines: [...r.lines.slice(0, -1), ...extra, ...r.lines.slice(-1)], json, exitCode: r.exitCode };
     return {
       lines: [...r.lines.slice(0, -1), ...extra, `composition\t${c.root}\t${c.file}`, ...r.lines.slice(-1)],
       json: { ...json, composition: { root: c.root, file: c.file } },

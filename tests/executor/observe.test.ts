@@ -32,7 +32,11 @@ describe('read sets (pure)', () => {
       { path: '/usr/local/include', kind: 'missing', entry: null, ops: ['lookup'] },
       { path: '/usr/include', kind: 'directory', entry: null, ops: ['readdir', 'lookup'] },
     ]);
-    expect(rs.paths.map((p) => p.path)).toEqual(['/usr/include', '/usr/include/zlib.h', '/usr/local/include']);
+    expect(rs.paths.map((p) => p.path)).toEqual([
+      '/usr/include',
+      '/usr/include/zlib.h',
+      '/usr/local/include',
+    ]);
     expect(rs.paths[1]!.ops).toEqual(['lookup', 'open', 'read']);
     expect(Buffer.from(encodeReadSet(rs)).toString()).toBe(
       '{"format":"eos.read-set","paths":[{"entry":null,"kind":"directory","ops":["lookup","readdir"],"path":"/usr/include"},{"entry":"dep.zlib","kind":"file","ops":["lookup","open","read"],"path":"/usr/include/zlib.h"},{"entry":null,"kind":"missing","ops":["lookup"],"path":"/usr/local/include"}],"version":1,"world":"blake3:d7894ae9716d38d2dfad0ec55424ca321ee12453d51f1b3adeb77d0475ed988c"}',
@@ -55,7 +59,10 @@ describe('read sets (pure)', () => {
 });
 
 const canRun =
-  existsSync('/usr/bin/bwrap') && process.getuid?.() === 0 && existsSync('/usr/bin/gcc-12') && observeAvailable().ok;
+  existsSync('/usr/bin/bwrap') &&
+  process.getuid?.() === 0 &&
+  existsSync('/usr/bin/gcc-12') &&
+  observeAvailable().ok;
 
 let store: Store;
 let seed: SeedLock;
@@ -78,67 +85,78 @@ function tree(files: Record<string, string>): string {
   return d;
 }
 
-describe.skipIf(!canRun)('an observed build in a host-seeded world (FUSE; needs root, bwrap, /dev/fuse)', () => {
-  it('records reads, probes and the entry nothing used; the same output as unobserved; eos why', async () => {
-    const used = (await store.ingest(tree({ 'usr/include/eosdep.h': '#define EOSDEP 42\n' }))).digest;
-    const unused = (await store.ingest(tree({ 'usr/share/eos-unused/data.txt': 'never read\n' }))).digest;
-    const srcDir = tree({
-      'hello.c': '#include <stdio.h>\n#include <eosdep.h>\nint main(void) { printf("%d\\n", EOSDEP); return 0; }\n',
-    });
-    const src = (await new Store(mkdtempSync(join(scratch, 'probe-'))).ingest(srcDir, { fsync: false })).digest;
-    const build = (worldMount: 'observed' | 'hardlink') =>
-      buildAtom({
-        store,
-        seed,
-        label: 'observed-hello',
-        version: '1.0.0',
-        recipe: 'std.shell',
-        args: {
-          script:
-            'test -e /usr/include/eos-not-there.h || echo no probe header; mkdir -p $OUTPUT/usr/bin; cc -O2 -o $OUTPUT/usr/bin/hello hello.c',
-        },
-        sources: [{ kind: 'path', path: srcDir, digest: src }],
-        deps: [
-          { name: 'used', tree: used },
-          { name: 'unused', tree: unused },
-        ],
-        jobs: 2,
-        worldMount,
+describe.skipIf(!canRun)(
+  'an observed build in a host-seeded world (FUSE; needs root, bwrap, /dev/fuse)',
+  () => {
+    it('records reads, probes and the entry nothing used; the same output as unobserved; eos why', async () => {
+      const used = (await store.ingest(tree({ 'usr/include/eosdep.h': '#define EOSDEP 42\n' }))).digest;
+      const unused = (await store.ingest(tree({ 'usr/share/eos-unused/data.txt': 'never read\n' }))).digest;
+      const srcDir = tree({
+        'hello.c':
+          '#include <stdio.h>\n#include <eosdep.h>\nint main(void) { printf("%d\\n", EOSDEP); return 0; }\n',
       });
-    const obs = await build('observed');
-    const plain = await build('hardlink');
-    expect(obs.output).toBe(plain.output);
-    expect(plain.record.details.readSet).toBeUndefined();
-    expect(obs.observed).toBeDefined();
-    expect(obs.record.details.readSet).toBe(obs.observed!.digest);
-    const rs = parseReadSet(await store.readBlob(obs.observed!.digest));
-    expect(rs.world).toBe(obs.world.root);
-    const at = (p: string) => rs.paths.find((x) => x.path === p);
-    expect(at('/usr/include/eosdep.h')).toMatchObject({ kind: 'file', entry: 'dep.used' });
-    expect(at('/usr/include/eosdep.h')!.ops).toEqual(expect.arrayContaining(['open', 'read']));
-    expect(at('/usr/include/eos-not-there.h')).toEqual({
-      path: '/usr/include/eos-not-there.h',
-      kind: 'missing',
-      entry: null,
-      ops: ['lookup'],
-    });
-    expect(rs.paths.some((p) => p.entry === 'dep.unused')).toBe(false);
-    // stdio.h comes from the seed (libc6-dev), and the compiler itself was read.
-    expect(at('/usr/include/stdio.h')?.entry).toMatch(/^seed\./);
+      const src = (await new Store(mkdtempSync(join(scratch, 'probe-'))).ingest(srcDir, { fsync: false }))
+        .digest;
+      const build = (worldMount: 'observed' | 'hardlink') =>
+        buildAtom({
+          store,
+          seed,
+          label: 'observed-hello',
+          version: '1.0.0',
+          recipe: 'std.shell',
+          args: {
+            script:
+              'test -e /usr/include/eos-not-there.h || echo no probe header; mkdir -p $OUTPUT/usr/bin; cc -O2 -o $OUTPUT/usr/bin/hello hello.c',
+          },
+          sources: [{ kind: 'path', path: srcDir, digest: src }],
+          deps: [
+            { name: 'used', tree: used },
+            { name: 'unused', tree: unused },
+          ],
+          jobs: 2,
+          worldMount,
+        });
+      const obs = await build('observed');
+      const plain = await build('hardlink');
+      expect(obs.output).toBe(plain.output);
+      expect(plain.record.details.readSet).toBeUndefined();
+      expect(obs.observed).toBeDefined();
+      expect(obs.record.details.readSet).toBe(obs.observed!.digest);
+      const rs = parseReadSet(await store.readBlob(obs.observed!.digest));
+      expect(rs.world).toBe(obs.world.root);
+      const at = (p: string) => rs.paths.find((x) => x.path === p);
+      expect(at('/usr/include/eosdep.h')).toMatchObject({ kind: 'file', entry: 'dep.used' });
+      expect(at('/usr/include/eosdep.h')!.ops).toEqual(expect.arrayContaining(['open', 'read']));
+      expect(at('/usr/include/eos-not-there.h')).toEqual({
+        path: '/usr/include/eos-not-there.h',
+        kind: 'missing',
+        entry: null,
+        ops: ['lookup'],
+      });
+      expect(rs.paths.some((p) => p.entry === 'dep.unused')).toBe(false);
+      // stdio.h comes from the seed (libc6-dev), and the compiler itself was read.
+      expect(at('/usr/include/stdio.h')?.entry).toMatch(/^seed\./);
 
-    const report = await explainReadSet(store, rs, obs.observed!.digest, { declared: true });
-    expect(report.prunable).toContain('dep.unused');
-    expect(report.prunable).not.toContain('dep.used');
-    expect(report.entries.find((e) => e.entry === 'dep.used')).toMatchObject({ declared: 1, touched: 1, read: 1 });
-    expect(report.missing).toContain('/usr/include/eos-not-there.h');
-    const p = await explainPath(store, rs, '/usr/include/eosdep.h');
-    expect(p.provider).toBe('dep.used');
-    expect(p.observed?.ops).toContain('read');
-    const q = await explainPath(store, rs, 'usr/share/eos-unused/data.txt');
-    expect([q.provider, q.observed]).toEqual(['dep.unused', null]);
+      const report = await explainReadSet(store, rs, obs.observed!.digest, { declared: true });
+      expect(report.prunable).toContain('dep.unused');
+      expect(report.prunable).not.toContain('dep.used');
+      expect(report.entries.find((e) => e.entry === 'dep.used')).toMatchObject({
+        declared: 1,
+        touched: 1,
+        read: 1,
+      });
+      expect(report.missing).toContain('/usr/include/eos-not-there.h');
+      const p = await explainPath(store, rs, '/usr/include/eosdep.h');
+      expect(p.provider).toBe('dep.used');
+      expect(p.observed?.ops).toContain('read');
+      const q = await explainPath(store, rs, 'usr/share/eos-unused/data.txt');
+      expect([q.provider, q.observed]).toEqual(['dep.unused', null]);
 
-    // eos why, through the CLI module: the action cache is not involved for buildAtom, so file the
-    // record as the scheduler would is out of scope here; why refuses an atom never observed.
-    await expect(why({ store: store.root, json: false, atom: 'never-built-atom' })).rejects.toThrow(/\[E51\]/);
-  }, 600_000);
-});
+      // eos why, through the CLI module: the action cache is not involved for buildAtom, so file the
+      // record as the scheduler would is out of scope here; why refuses an atom never observed.
+      await expect(why({ store: store.root, json: false, atom: 'never-built-atom' })).rejects.toThrow(
+        /\[E51\]/,
+      );
+    }, 600_000);
+  },
+);
