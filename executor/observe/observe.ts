@@ -89,7 +89,9 @@ export async function startWorldServer(store: Store, tree: Digest, what: string)
   const mnt = join(dir, 'world');
   const eventsFile = join(dir, 'events.json');
   await fs.mkdir(mnt);
-  const child: ChildProcess = spawn(process.execPath, [serverScript(), store.root, tree, mnt, eventsFile], {
+  // The server dies with eos (setpriv's parent-death signal), and auto_unmount then removes the mount.
+  const argv = ['--pdeathsig', 'KILL', process.execPath, serverScript(), store.root, tree, mnt, eventsFile];
+  const child: ChildProcess = spawn('setpriv', argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
