@@ -109,6 +109,17 @@ export function sandboxExecutor(
   };
 }
 
+/**
+ * Under `--observe`, whether a cached entry can stand: it has a read set, or `--only` was given and
+ * does not name its atom (the dependencies of the atoms asked for are used as cached).
+ * @see specs/observe.md §1
+ */
+function observedEnough(e: CacheEntry, only: readonly string[] | undefined): boolean {
+  if (e.record.details?.readSet) return true;
+  const label = e.record.details?.label;
+  return Boolean(only?.length && label !== undefined && !only.includes(label));
+}
+
 /** Options of {@link buildLock}. */
 export interface BuildLockOptions extends ExecutorOptions {
   /** The lock file (absolute, or relative to the working directory). */
@@ -161,7 +172,7 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       key: lockActionKey(seed),
       rebuilder: storeRebuilder(store, {
         ...(signer ? { signer } : {}),
-        ...(opts.observe ? { accept: (e: CacheEntry) => Boolean(e.record.details?.readSet) } : {}),
+        ...(opts.observe ? { accept: (e: CacheEntry) => observedEnough(e, opts.only) } : {}),
       }),
       executor: sandboxExecutor(store, seed, opts),
       storeDir: store.root,
