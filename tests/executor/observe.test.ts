@@ -5,10 +5,10 @@
  * nothing used (prunable); the output is the same tree as an unobserved build's; `eos why` says so.
  * Needs root, bwrap, gcc-12 and /dev/fuse (scripts/setup.sh installs fuse and libfuse2).
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store, NotObservedError, digestBytes } from '../../src/kernel/index.ts';
 import {
   buildAtom,
@@ -73,7 +73,10 @@ beforeAll(async () => {
   const w = await hostSeedWorld();
   store = w.store;
   seed = w.seed.lock;
-  scratch = mkdtempSync(join(tmpdir(), 'eos-observe-'));
+  scratch = mkdtempSync(join(tmpdir(), 'eos-observe-test-'));
+});
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 function tree(files: Record<string, string>): string {
