@@ -254,7 +254,15 @@ export class InputTooLargeError extends EosError {
 export class NestingTooDeepError extends EosError {
   static override readonly code = 'E47';
 }
-/** E48: a path Eos reads as a file is a directory, FIFO, socket or device, named with what it was read for. */
+/** E48: a path Eos reads as a file is a directory or socket, named with what it was read for. */
 export class NotAFileError extends EosError {
   static override readonly code = 'E48';
+}
+/** E50: the observed world's FUSE server could not mount, died, or left no record of what was read (`eos build --observe`). */
+export class ObserveError extends EosError {
+  static override readonly code = 'E50';
+}
+/** E51: an atom has no observed build to explain (`eos why`: build it with `eos build --observe` first), or a read set is malformed. */
+export class NotObservedError extends EosError {
+  static override readonly code = 'E51';
 }
