@@ -86,3 +86,114 @@ build_root() { # name
   node "$repo/examples/corpus/events.mjs" summary "$results/$name-build.json" >&2 || true
   return 0
 }
+
+prepare_root corpus examples/corpus/root/atom.toml examples/corpus/seed.lock
+build_root corpus
+if [ "${EOS_CORPUS_TOOLS:-1}" = 1 ]; then
+  prepare_root tools examples/corpus/tools/atom.toml examples/corpus/tools/seed.lock
+  build_root tools
+fi
+t_built=$(date +%s)
+
+# What each package is: label → version (from the atoms), build seconds (first build that ran it).
+: >"$results/versions.tsv"
+for f in examples/corpus/atoms/*/atom.toml examples/corpus/tools/atoms/*/atom.toml; do
+  label=$(sed -n 's/^label = "\(.*\)"$/\1/p' "$f" | head -1)
+  version=$(sed -n '/^\[atom\]/,/^$/s/^version = "\(.*\)"$/\1/p' "$f")
+  printf '%s\t%s\n' "$label" "$version" >>"$results/versions.tsv"
+done
+: >"$results/sizes.tsv"
+: >"$results/closure.tsv"
+: >"$results/smoke.tsv"
+
+smoke_root() { # name: runtime composition of every built label of that workspace, then the tests
+  local name=$1 ws=$work/$1 labels root mnt label out dir cmd rc bad
+  node examples/corpus/events.mjs durations "$results/$name-build.json" "$results/durations.tsv"
+  node examples/corpus/events.mjs outputs "$results/$name-build.json" >"$results/$name-outputs.tsv"
+  labels=$(cut -f1 "$results/$name-outputs.tsv" | paste -sd, -)
+  [ -n "$labels" ] || return 0
+  step "$name: the runtime composition of the $(echo "$labels" | tr ',' '\n' | wc -l) built atoms (all cached)"
+  neos build "$ws/eos.lock" --only "$labels" --jobs "$jobs" --sign-key corpus --compose "$ws/runtime.toml" >&2
+  root=$(eos compose "$ws/runtime.toml")
+  echo "$name: runtime composition $root" >&2
+  mnt=$(mktemp -d)
+  eos mount "$root" "$mnt" >/dev/null
+  while IFS=$'\t' read -r label out; do
+    dir=$work/out/$label
+    rm -rf "$dir"
+    eos store export "$out" "$dir" >/dev/null
+    printf '%s\t%s\t%s\n' "$label" "$(du -sb --apparent-size "$dir" | cut -f1)" "$(find "$dir" -type f | wc -l)" \
+      >>"$results/sizes.tsv"
+    bad=
+    # Every ELF file: no RPATH/RUNPATH, DT_NEEDED plain sonames.
+    while IFS= read -r -d '' f; do
+      head -c4 "$f" | grep -q $'^\x7fELF' || continue
+      dyn=$(readelf -d -W "$f" 2>/dev/null || true)
+      if printf '%s\n' "$dyn" | grep -Eq '\((RPATH|RUNPATH)\)'; then bad="$bad ${f#"$dir"} has RPATH/RUNPATH;"; fi
+      if printf '%s\n' "$dyn" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -q /; then
+        bad="$bad ${f#"$dir"} DT_NEEDED with a path;"
+      fi
+    done < <(find "$dir" -type f -print0)
+    rc=0
+    eos --json closure "$root" --roots "$label" >"$results/closure-$label.json" 2>"$results/closure-$label.err" || rc=$?
+    if [ "$rc" -ne 0 ]; then bad="$bad eos closure exit $rc ($(head -c 300 "$results/closure-$label.err" | tr '\n\t' '  '));"; fi
+    printf '%s\t%s\n' "$label" "$(node examples/corpus/events.mjs closure-size "$results/closure-$label.json" "$mnt" 2>/dev/null || echo)" \
+      >>"$results/closure.tsv"
+    cmd=$(awk -F'\t' -v l="$label" '$1 == l { sub(/^[^\t]*\t/, ""); print; exit }' examples/corpus/smoke.tsv)
+    if [ -z "$cmd" ]; then
+      printf '%s\tFAIL\tno smoke test\n' "$label" >>"$results/smoke.tsv"
+      continue
+    fi
+    sw=$(mktemp -d)
+    rc=0
+    (cd "$sw" && eos run "$root" --cwd -- /bin/sh -c "PATH=/usr/bin:/usr/sbin HOME=/work LC_ALL=C; export PATH HOME LC_ALL; cd /work; $cmd") \
+      >"$results/smoke-$label.out" 2>&1 || rc=$?
+    rm -rf "$sw"
+    versions=$(head -3 "$results/smoke-$label.out" | tr '\t\n' '  ' | cut -c1-160)
+    if [ "$rc" -eq 0 ] && [ -z "$bad" ]; then
+      printf '%s\tpass\t%s\n' "$label" "$versions" >>"$results/smoke.tsv"
+      printf 'smoke ok\t%s\t%s\n' "$label" "$versions" >&2
+    else
+      printf '%s\tFAIL\texit %s;%s %s\n' "$label" "$rc" "$bad" "$versions" >>"$results/smoke.tsv"
+      printf 'smoke FAIL\t%s\texit %s;%s %s\n' "$label" "$rc" "$bad" "$versions" >&2
+    fi
+  done <"$results/$name-outputs.tsv"
+  eos umount "$mnt" >/dev/null || true
+  rmdir "$mnt" || true
+}
+
+check_root() { # name: eos build --check over the built labels; a finished check is kept
+  local name=$1 ws=$work/$1 labels rc=0
+  if [ -f "$results/$name-check.json" ] && [ "${EOS_CORPUS_RECHECK:-0}" != 1 ]; then
+    node examples/corpus/events.mjs check "$results/$name-check.json" "$results/check.tsv"
+    return 0
+  fi
+  labels=$(cut -f1 "$results/$name-outputs.tsv" | paste -sd, -)
+  [ -n "$labels" ] || return 0
+  step "$name: eos build --check (every built action rebuilt and compared)"
+  neos --json build "$ws/eos.lock" --only "$labels" --check --jobs "$jobs" >"$results/$name-check.json.tmp" || rc=$?
+  mv "$results/$name-check.json.tmp" "$results/$name-check.json"
+  echo "$name: eos build --check exit $rc" >&2
+  node examples/corpus/events.mjs summary "$results/$name-check.json" >&2 || true
+  node examples/corpus/events.mjs check "$results/$name-check.json" "$results/check.tsv"
+}
+
+[ -f "$results/check.tsv" ] || : >"$results/check.tsv"
+smoke_root corpus
+[ "${EOS_CORPUS_TOOLS:-1}" = 1 ] && smoke_root tools
+t_smoked=$(date +%s)
+if [ "${EOS_CORPUS_CHECK:-1}" = 1 ]; then
+  check_root corpus
+  [ "${EOS_CORPUS_TOOLS:-1}" = 1 ] && check_root tools
+fi
+t_end=$(date +%s)
+
+step "the corpus"
+node examples/corpus/events.mjs table "$results" | tee "$results/table.txt"
+echo "wall: $((t_end - t_start)) s (builds $((t_built - t_start)) s, smoke $((t_smoked - t_built)) s, check $((t_end - t_smoked)) s)" |
+  tee -a "$results/table.txt"
+# Exit 3 when a package failed to build, a smoke test failed or a rebuild differed.
+if grep -qv $'\tpass\t' "$results/smoke.tsv" || [ "$(wc -l <"$results/smoke.tsv")" -lt "$(wc -l <"$results/versions.tsv")" ] ||
+  grep -qv $'\tyes\t' "$results/check.tsv"; then
+  exit 3
+fi
