@@ -11,10 +11,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # verify) and the deploy demo (its certificate). curl python3-six python3-distro: tests that would
 # otherwise skip (a skip fails under CI=true): tests/extractors/closure-host.test.ts's libcurl
 # closure, the Python extractor on Debian's dist-packages.
+# cmake meson ninja-build: the host seed of tests/executor/recipes-cmake-meson.test.ts (std.cmake, std.meson).
 need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev
   g++ make python3
   openssh-server openssh-client systemd openssl
-  curl python3-six python3-distro)
+  curl python3-six python3-distro
+  cmake meson ninja-build)
 if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin rsync); fi
 missing=()
 for p in "${need[@]}"; do
