@@ -9,7 +9,9 @@
 # and a check already done (results/check.json) is not redone unless EOS_CORPUS_RECHECK=1.
 # Environment: EOS_CORPUS_DIR, EOS_CORPUS_JOBS (eos build --jobs, default nproc),
 # EOS_CORPUS_CHECK=0 (skip the --check rebuild), EOS_CORPUS_TOOLS=0 (skip the CMake/Meson lock),
-# EOS_CORPUS_NICE (default 10: builds run under nice -n N on a shared machine).
+# EOS_CORPUS_NICE (default 10: builds run under nice -n N on a shared machine),
+# EOS_CORPUS_ONLY=a,b (build only these labels and their dependencies: eos build --only),
+# EOS_CORPUS_CHECK_ONLY=a,b (check only these labels and their dependencies).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,7 +40,7 @@ fi
 eos key trust corpus --for atoms,builds,compositions >&2
 
 # One workspace per lock: the corpus (seed: the demo's toolchain + autoconf, automake, libtool,
-# tcl8.6, bison, flex) and the tools (that seed + cmake, meson, ninja-build, python3).
+# tcl8.6, bison, flex) and the tools (that seed + cmake, meson, ninja-build, python3, g++).
 prepare_root() { # name atoms-dir root-atom seed-lock
   local name=$1 ws=$work/$1
   mkdir -p "$ws"
@@ -79,7 +81,9 @@ build_root() { # name
   eos lock --dir "$ws" --set "corpus=$work/atoms" >&2
   step "$name: eos build --jobs $jobs"
   t0=$(date +%s)
-  neos --json build "$ws/eos.lock" --jobs "$jobs" --sign-key corpus --compose "$ws/runtime.toml" \
+  local only=()
+  [ "$name" = corpus ] && [ -n "${EOS_CORPUS_ONLY:-}" ] && only=(--only "$EOS_CORPUS_ONLY")
+  neos --json build "$ws/eos.lock" "${only[@]}" --jobs "$jobs" --sign-key corpus --compose "$ws/runtime.toml" \
     >"$results/$name-build.json" || rc=$?
   t1=$(date +%s)
   echo "$name: eos build exit $rc, $((t1 - t0)) s wall" >&2
@@ -169,6 +173,7 @@ check_root() { # name: eos build --check over the built labels; a finished check
     return 0
   fi
   labels=$(cut -f1 "$results/$name-outputs.tsv" | paste -sd, -)
+  [ "$name" = corpus ] && [ -n "${EOS_CORPUS_CHECK_ONLY:-}" ] && labels=$EOS_CORPUS_CHECK_ONLY
   [ -n "$labels" ] || return 0
   step "$name: eos build --check (every built action rebuilt and compared)"
   neos --json build "$ws/eos.lock" --only "$labels" --check --jobs "$jobs" >"$results/$name-check.json.tmp" || rc=$?
