@@ -41,21 +41,26 @@ eos key trust corpus --for atoms,builds,compositions >&2
 
 # One workspace per lock: the corpus (seed: the demo's toolchain + autoconf, automake, libtool,
 # tcl8.6, bison, flex) and the tools (that seed + cmake, meson, ninja-build, python3, g++).
-prepare_root() { # name atoms-dir root-atom seed-lock
+prepare_root() { # name root-atom seed-lock
   local name=$1 ws=$work/$1
   mkdir -p "$ws"
-  cp "$3" "$ws/atom.toml"
+  cp "$2" "$ws/atom.toml"
   # The committed lock is the pin; --repin-if-gone moves it only when pinned .debs left the archive
   # (printing the version diff). The moved lock stays in the workspace: copy it back to commit it.
-  [ -f "$ws/seed.lock" ] || cp "$4" "$ws/seed.lock"
-  step "$name: the seed ($(basename "$(dirname "$4")")/seed.lock)"
+  cp "$3" "$ws/seed.lock"
+  step "$name: the seed ($3)"
   neos seed --repin-if-gone --mode debian --lock "$ws/seed.lock" >"$ws/seed.out"
   grep -E '^(changed|added|removed)'$'\t' "$ws/seed.out" >&2 || true
   tail -1 "$ws/seed.out" >&2
 }
 
 step "the atom set: a git repository of the corpus atoms, claimed and published"
-rm -rf "$work/atoms"
+# Resumable: an atom set published from the same atom files is kept (publishing 28 atoms is slow).
+atoms_sum=$(tar -C examples/corpus -cf - --sort=name --mtime=@0 --owner=0 --group=0 atoms tools/atoms | sha256sum | cut -c1-64)
+if [ -f "$work/atoms.sum" ] && [ "$(cat "$work/atoms.sum")" = "$atoms_sum" ] && [ -d "$work/atoms/.git" ]; then
+  echo "atom set unchanged ($atoms_sum): kept" >&2
+else
+rm -rf "$work/atoms" "$work/atoms.sum"
 mkdir -p "$work/atoms"
 cp -r examples/corpus/atoms/. "$work/atoms/"
 cp -r examples/corpus/tools/atoms/. "$work/atoms/"
@@ -74,6 +79,8 @@ cp -r examples/corpus/tools/atoms/. "$work/atoms/"
   done
   eos atom verify --repo . >&2
 )
+echo "$atoms_sum" >"$work/atoms.sum"
+fi
 
 build_root() { # name
   local name=$1 ws=$work/$1 rc=0 t0 t1
