@@ -201,6 +201,8 @@ fi
 t_end=$(date +%s)
 
 step "the corpus"
+[ -f "$EOS_STORE/scheduler/history" ] &&
+  node examples/corpus/events.mjs history "$EOS_STORE/scheduler/history" "$results/durations.tsv"
 node examples/corpus/events.mjs table "$results" | tee "$results/table.txt"
 echo "wall: $((t_end - t_start)) s (builds $((t_built - t_start)) s, smoke $((t_smoked - t_built)) s, check $((t_end - t_smoked)) s)" |
   tee -a "$results/table.txt"

@@ -2,6 +2,7 @@
 //   summary FILE            ok/cached/FAIL/skipped lines
 //   outputs FILE            LABEL<TAB>OUTPUT for every ok or cached action
 //   durations FILE TSV      merges the ok actions' build seconds into TSV (LABEL<TAB>SECONDS), first kept
+//   history FILE TSV        fills TSV's missing build seconds from the store's scheduler history
 //   check FILE TSV          writes LABEL<TAB>yes|no<TAB>first difference, from a --check run
 //   closure-size FILE MNT   the sum of an `eos --json closure` document's member sizes under MNT
 //   table RESULTS           the corpus table from RESULTS/{versions,durations,sizes,closure,check,smoke}.tsv
@@ -50,6 +51,14 @@ switch (cmd) {
     const m = readTsv(arg);
     for (const e of doc().events ?? [])
       if (e.type === 'ok' && !e.check && !m.has(e.label)) m.set(e.label, [(e.durationMs / 1000).toFixed(1)]);
+    writeTsv(arg, m);
+    break;
+  }
+  case 'history': {
+    // The scheduler's duration history (specs/scheduler.md) fills build seconds not seen in a run.
+    const m = readTsv(arg);
+    for (const [label, ms] of Object.entries(doc().durationsMs ?? {}))
+      if (!m.has(label)) m.set(label, [(ms / 1000).toFixed(1)]);
     writeTsv(arg, m);
     break;
   }
