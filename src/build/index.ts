@@ -12,3 +12,4 @@ export * from './check-diff.ts';
 export * from './build-run.ts';
 export * from './runtime-composition.ts';
 export * from './system.ts';
+export * from './observe-report.ts';
