@@ -15,6 +15,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { firstDifference } from './check-diff.ts';
 import { buildAtom, loadRecipe, readSeedLock, seedRoot, type SeedLock } from '../../executor/index.ts';
 import {
   Jobserver,
@@ -182,7 +183,9 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       ...(jobserver ? { jobserver } : {}),
       ...(opts.only?.length ? { only: opts.only } : {}),
       ...(opts.dryRun ? { dryRun: true } : {}),
-      ...(opts.check ? { check: true } : {}),
+      ...(opts.check
+        ? { check: true, explainDifference: (a: Digest, b: Digest) => firstDifference(store, a, b) }
+        : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.cancelledExit ? { cancelledExit: opts.cancelledExit } : {}),
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),

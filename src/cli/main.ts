@@ -540,7 +540,7 @@ function registerExecutor(program: Command, act: ActionFactory): void {
     .command('build-atom <path>')
     .description('build one atom directory in the seed world with explicit dependency outputs')
     .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
-    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
+    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.meson, std.shell or std.binary')
     .option('--args <json>', 'recipe arguments as a JSON object, e.g. {"configure-flags":["--static"]}')
     .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
     .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
