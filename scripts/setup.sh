@@ -10,11 +10,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # BLAKE3 binding. openssh-server … openssl: the stacks tests (a real sshd on loopback, systemd-analyze
 # verify) and the deploy demo (its certificate). curl python3-six python3-distro: tests that would
 # otherwise skip (a skip fails under CI=true): tests/extractors/closure-host.test.ts's libcurl
-# closure, the Python extractor on Debian's dist-packages.
+# closure, the Python extractor on Debian's dist-packages. nginx python3-buildstream: the binary
+# cache tests and bench (specs/cache.md): nginx with WebDAV PUT on loopback, BuildStream's REAPI
+# CAS server (bst-artifact-server, run with Debian's /usr/bin/python3).
 need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev
   g++ make python3
   openssh-server openssh-client systemd openssl
-  curl python3-six python3-distro)
+  curl python3-six python3-distro
+  nginx python3-buildstream)
 if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin rsync); fi
 missing=()
 for p in "${need[@]}"; do

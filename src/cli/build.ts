@@ -13,6 +13,8 @@
 import { resolve } from 'node:path';
 import { buildLock } from '../build/index.ts';
 import { SIGNAL_EXIT, abortOnSignals } from '../../scheduler/index.ts';
+import { isCacheUrl, readSubstituters } from '../../cache/index.ts';
+import { UsageError } from '../kernel/errors.ts';
 import { positiveInt, secondsToMs } from './options.ts';
 import { Store } from '../kernel/store/index.ts';
 import { configDir } from '../kernel/config.ts';
@@ -32,6 +34,9 @@ export interface BuildOptions extends GlobalOptions {
   timeout?: string;
   /** Write the runtime composition of the built closure (TOML) to this file; store and sign it. */
   compose?: string;
+  /** Comma-separated cache URLs; replaces cache.toml's list. */
+  substituters?: string;
+  requireCache?: boolean;
 }
 
 /** Runs `eos build`. @throws UsageError E1 and the located errors of `buildLock` (exit 1) */
@@ -43,6 +48,20 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     .map((s) => s.trim())
     .filter(Boolean);
   const signKey = opts.signKey ? { config: configDir(), name: opts.signKey } : undefined;
+  const substituters =
+    opts.substituters !== undefined
+      ? opts.substituters
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .map((u) => {
+            if (!isCacheUrl(u))
+              throw new UsageError(`--substituters: ${JSON.stringify(u)} is not a cache URL (http://, https://, grpc://, grpcs://)`, {
+                data: { option: '--substituters', value: u },
+              });
+            return u;
+          })
+      : await readSubstituters(configDir());
   const sig = abortOnSignals((s) => process.stderr.write(`eos: ${s}: cancelling (no new builds start)\n`));
   const display = opts.json ? { onEvent: () => {}, stop: () => {} } : createProgressDisplay(process.stderr);
   try {
@@ -58,6 +77,8 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       ...(signKey ? { signKey } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(opts.compose ? { compose: resolve(opts.compose) } : {}),
+      substituters,
+      ...(opts.requireCache ? { requireCache: true } : {}),
       signal: sig.signal,
       cancelledExit: () => SIGNAL_EXIT[(sig.received() ?? 'SIGINT') as 'SIGINT' | 'SIGTERM'],
       onEvent: (e) => display.onEvent(e),
@@ -67,12 +88,26 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
         ? { onLine: opts.emit }
         : {}),
     });
+    // Substitutions and refusals go before the summary line, which stays last.
+    const cacheLines = [
+      ...r.substitutions.map((s) => `substituted\t${s.action}\t${s.output}\t${s.cache}\t${s.objects} object(s), ${s.bytes} B`),
+      ...r.refusals.map((f) => `refused\t${f.action}\t${f.cache}\t${f.error.message}`),
+    ];
+    const cacheJson = {
+      substituted: r.substitutions,
+      refused: r.refusals.map((f) => ({ action: f.action, cache: f.cache, error: f.error.toJSON() })),
+    };
     const c = r.composition;
-    if (!c) return { lines: r.lines, json: r.json, exitCode: r.exitCode };
+    const head = [...r.lines.slice(0, -1), ...cacheLines];
+    if (!c)
+      return {
+        lines: [...head, ...r.lines.slice(-1)],
+        json: { ...(r.json as object), ...cacheJson },
+        exitCode: r.exitCode,
+      };
     return {
-      // Before the summary line, which stays last.
-      lines: [...r.lines.slice(0, -1), `composition\t${c.root}\t${c.file}`, ...r.lines.slice(-1)],
-      json: { ...(r.json as object), composition: { root: c.root, file: c.file } },
+      lines: [...head, `composition\t${c.root}\t${c.file}`, ...r.lines.slice(-1)],
+      json: { ...(r.json as object), ...cacheJson, composition: { root: c.root, file: c.file } },
       exitCode: r.exitCode,
       notes: [
         ...c.shadowed.map((s) => `shadowed\t${s.path}\t${s.winner} over ${s.shadowed.join(', ')}`),

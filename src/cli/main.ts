@@ -76,6 +76,18 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerExecutor(program, act);
   registerScheduler(program, act);
   registerStacks(program, act);
+  registerCache(program, act);
+}
+
+/** `eos cache push`: binary caches (specs/cache.md). */
+function registerCache(program: Command, act: ActionFactory): void {
+  const cache = program.command('cache').description('binary caches: push signed build records and their outputs');
+  cache
+    .command('push <url> [actions...]')
+    .description(
+      'upload action-cache entries (default: every one in the store) and the objects of their outputs the cache lacks',
+    )
+    .action(act(() => import('./cache-push.ts'), ['url', 'actions']));
 }
 
 /** `eos stack check`, `eos deploy`, `eos rollback`, `eos host …`: stacks and hosts (specs/stack.md, specs/host.md). */
@@ -183,6 +195,11 @@ function registerScheduler(program: Command, act: ActionFactory): void {
       '--compose <file>',
       'store the runtime composition of the built closure (signed with --sign-key) and write its TOML to FILE',
     )
+    .option(
+      '--substituters <urls>',
+      'binary caches to ask before building (comma-separated; replaces cache.toml\'s list; "" for none)',
+    )
+    .option('--require-cache', 'fail an action no cache can substitute instead of building it')
     .action(act(() => import('./build.ts'), ['lock']));
 }
 
@@ -346,7 +363,7 @@ function registerStore(program: Command, act: ActionFactory): void {
 /** `eos key …`, `eos sign`, `eos verify-signature`: keys and signatures (specs/signatures.md). */
 function registerKeys(program: Command, act: ActionFactory): void {
   // Keys and signatures (specs/signatures.md). Keys live in the config directory ($EOS_CONFIG_DIR).
-  const purposes = 'atoms, builds, compositions or deploy';
+  const purposes = 'atoms, builds, compositions, deploy or cache';
   const key = program.command('key').description('signing keys, the keyring and the trust policy');
   key
     .command('generate <name>')
