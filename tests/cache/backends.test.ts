@@ -56,7 +56,7 @@ const action = digestBytes(`cache backends test ${Date.now()} ${process.pid}`);
 let output: Digest;
 
 const trusted = (k: KeyringEntry, purpose: 'builds' | 'cache' = 'cache') => ({
-  keyring: makeKeyring([key, other]),
+  keyring: makeKeyring([key, other], 'test keyring'),
   policy: trustKey(emptyTrustPolicy(), k.id, [purpose]),
 });
 
@@ -188,7 +188,7 @@ describe('damage on the server', () => {
     const bigFile = file(httpCachePath('blob', big));
     const bytes = readFileSync(bigFile);
     const flipped = Buffer.from(bytes);
-    flipped[1234] ^= 0x01;
+    flipped[1234] = flipped[1234]! ^ 0x01;
     writeFileSync(bigFile, flipped);
     storeC = new Store(tempDir('cache-store-c'));
     const e2 = await substituteFrom(cache, action, storeC, trusted(key)).catch((x: unknown) => x);
@@ -233,7 +233,7 @@ describe('damage on the server', () => {
       const sha = createHash('sha256').update(toolBytes).digest('hex');
       const objFile = join(bst.dir, 'cas', 'objects', sha.slice(0, 2), sha.slice(2));
       const flipped = Buffer.from(readFileSync(objFile));
-      flipped[3] ^= 0x20;
+      flipped[3] = flipped[3]! ^ 0x20;
       chmodSync(objFile, 0o644);
       writeFileSync(objFile, flipped);
       const storeC = new Store(tempDir('cache-store-c'));

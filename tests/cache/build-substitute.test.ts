@@ -222,7 +222,7 @@ describe.skipIf(!canRun)('eos build from a binary cache (real builds, real serve
     const treeFile = join(nginx.dir, httpCachePath('tree', libOut));
     const treeBytes = readFileSync(treeFile);
     const flipped = Buffer.from(treeBytes);
-    flipped[flipped.length - 3] ^= 0x01;
+    flipped[flipped.length - 3] = flipped[flipped.length - 3]! ^ 0x01;
     writeFileSync(treeFile, flipped);
     const corrupt = await refuse(await machine([nginx.url]));
     expect(corrupt.error).toBeInstanceOf(CacheObjectRefusedError);
