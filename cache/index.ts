@@ -13,3 +13,4 @@ export * from './open.ts';
 export * from './push.ts';
 export * from './reapi.ts';
 export * from './substituter.ts';
+export * from './reapi-action.ts';

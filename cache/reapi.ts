@@ -9,17 +9,17 @@
  *
  * @see specs/cache.md §2.2
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import {
   CacheTransportError,
-  digestBytes,
   digestHex,
   encodeCanonical,
   parseCanonical,
   type Digest,
 } from '../src/kernel/index.ts';
 import type { CacheBackend, CacheHit, ObjectKind, PushCounts, PushObject } from './backend.ts';
+import { reapiDigestOf } from './reapi-action.ts';
 import { encodeMessage, reapiProtos, reapiType } from './reapi-protos.ts';
 
 /** REAPI `DigestFunction.Value`s Eos uses. */
@@ -130,10 +130,8 @@ export class ReapiCache implements CacheBackend {
     return this.fn;
   }
 
-  private casDigest(fn: 'sha256' | 'blake3', bytes: Uint8Array, d?: Digest): CasDigest {
-    const hash =
-      fn === 'blake3' ? digestHex(d ?? digestBytes(bytes)) : createHash('sha256').update(bytes).digest('hex');
-    return { hash, size_bytes: bytes.length };
+  private casDigest(fn: 'sha256' | 'blake3', bytes: Uint8Array): CasDigest {
+    return reapiDigestOf(fn, bytes);
   }
 
   private fnField(fn: 'sha256' | 'blake3'): object {
@@ -327,15 +325,15 @@ export class ReapiCache implements CacheBackend {
     const counts: PushCounts = { sent: sent.size, sentBytes: 0, present: objects.length - sent.size, entrySent: false };
     for (const i of sent) counts.sentBytes += blobs[i]!.d.size_bytes;
     const docBytes = encodeCanonical(doc);
-    const entryD = this.casDigest(fn, entry, undefined);
-    const docD = this.casDigest(fn, docBytes, undefined);
+    const entryD = this.casDigest(fn, entry);
+    const docD = this.casDigest(fn, docBytes);
     const dirBytes = encodeMessage(reapiType('Directory'), {
       files: [
         { name: 'entry.json', digest: entryD, is_executable: false },
         { name: 'objects.json', digest: docD, is_executable: false },
       ],
     });
-    const dirD = this.casDigest(fn, dirBytes, undefined);
+    const dirD = this.casDigest(fn, dirBytes);
     const key = reapiActionKey(action);
     const old = await this.reference(key);
     if (old && old.hash === dirD.hash) return counts;
