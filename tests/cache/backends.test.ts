@@ -45,7 +45,7 @@ import {
   type KeyringEntry,
 } from '../../src/kernel/index.ts';
 import { tempDir } from '../helpers/fs.ts';
-import { freePort, startBst, startNginx, type CacheServer } from './servers.ts';
+import { freePort, startBst, startNginx, type CacheServer } from '../../bench/cache/servers.ts';
 
 let nginx: CacheServer;
 let bst: CacheServer;

@@ -35,7 +35,7 @@ import {
 import { actionEntryPath, openActionCache } from '../../scheduler/index.ts';
 import { hostSeedWorld, testCacheDir } from '../executor/helpers.ts';
 import { tempDir } from '../helpers/fs.ts';
-import { startBst, startNginx, type CacheServer } from './servers.ts';
+import { startBst, startNginx, type CacheServer } from '../../bench/cache/servers.ts';
 
 const canRun = existsSync('/usr/bin/bwrap') && process.getuid?.() === 0 && existsSync('/usr/bin/gcc-12');
 if (!canRun) console.warn('cache build test skipped: needs root, /usr/bin/bwrap and gcc-12');

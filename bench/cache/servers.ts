@@ -1,5 +1,5 @@
 /**
- * Real cache servers on loopback for the cache tests and bench: Debian's nginx with WebDAV PUT
+ * Real cache servers on loopback for the cache bench and tests (tests/cache/): Debian's nginx with WebDAV PUT
  * (configuration written here, into a temporary prefix), and BuildStream's bst-artifact-server
  * (REAPI v2 CAS + ReferenceStorage) run with Debian's /usr/bin/python3. Both on random ports;
  * `close()` ends the process started (by its pid) and removes its directory.
