@@ -78,8 +78,7 @@ export class HttpCache implements CacheBackend {
     try {
       const bytes = new Uint8Array(await r.arrayBuffer());
       const want = r.headers.get('content-length');
-      if (want !== null && Number(want) !== bytes.length)
-        throw new Error(`${bytes.length} of ${want} bytes`);
+      if (want !== null && Number(want) !== bytes.length) throw new Error(`${bytes.length} of ${want} bytes`);
       return bytes;
     } catch (e) {
       throw this.transport(`GET ${path}: transfer cut short`, e);

@@ -9,7 +9,14 @@
  * @see specs/reapi.md
  */
 import { createHash } from 'node:crypto';
-import { digestBytes, digestHex, digestRaw, type Digest, type Store, type TreeEntry } from '../src/kernel/index.ts';
+import {
+  digestBytes,
+  digestHex,
+  digestRaw,
+  type Digest,
+  type Store,
+  type TreeEntry,
+} from '../src/kernel/index.ts';
 import { encodeMessage, reapiType } from './reapi-protos.ts';
 
 /** A REAPI digest: lowercase hex hash and size in bytes. */
@@ -54,7 +61,8 @@ function directoryOf(
   symlinks: { name: string; target: string }[],
   out: Map<string, Uint8Array>,
 ): ReapiDigest {
-  const byName = <T extends { name: string }>(a: T, b: T) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
+  const byName = <T extends { name: string }>(a: T, b: T) =>
+    Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
   const m = message('Directory', fn, {
     files: files.sort(byName),
     directories: directories.sort(byName),
@@ -87,7 +95,10 @@ async function convert(
           : reapiDigestOf(fn, await store.blobs.get(e.digest));
       files.push({ name: e.name, digest, is_executable: e.executable });
     } else if (e.kind === 'directory')
-      dirs.push({ name: e.name, digest: await convert(store, (await store.trees.get(e.digest)).entries, fn, out) });
+      dirs.push({
+        name: e.name,
+        digest: await convert(store, (await store.trees.get(e.digest)).entries, fn, out),
+      });
     else links.push({ name: e.name, target: e.target });
   }
   return directoryOf(fn, files, dirs, links, out);
@@ -165,7 +176,9 @@ export async function reapiActionShape(
   const directories = new Map<string, Uint8Array>();
   const build = await convert(store, (await store.trees.get(a.build)).entries, fn, directories);
   const output = directoryOf(fn, [], [], [], directories);
-  const world = (await store.trees.get(a.world)).entries.filter((e) => e.name !== 'build' && e.name !== 'output');
+  const world = (await store.trees.get(a.world)).entries.filter(
+    (e) => e.name !== 'build' && e.name !== 'output',
+  );
   const root = await convert(store, world, fn, directories, [
     { name: 'build', digest: build },
     { name: 'output', digest: output },

@@ -27,7 +27,11 @@ export function reapiProtos(): protobuf.Root {
   const pbDir = dirname(createRequire(import.meta.url).resolve('protobufjs/package.json'));
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) =>
-    BUILT_IN.has(target) ? target : target.startsWith('google/protobuf/') ? join(pbDir, target) : join(PROTO_DIR, target);
+    BUILT_IN.has(target)
+      ? target
+      : target.startsWith('google/protobuf/')
+        ? join(pbDir, target)
+        : join(PROTO_DIR, target);
   root.loadSync(
     [
       'build/bazel/remote/execution/v2/remote_execution.proto',

@@ -78,10 +78,13 @@ export class ReapiCache implements CacheBackend {
   private fail(what: string, e: grpc.ServiceError | Error): CacheTransportError {
     const code = (e as grpc.ServiceError).code;
     const name = code !== undefined ? grpc.status[code] : 'ERROR';
-    return new CacheTransportError(`cache ${this.url}: ${what}: ${name}: ${(e as grpc.ServiceError).details ?? e.message}`, {
-      data: { url: this.url, grpc: name },
-      cause: e,
-    });
+    return new CacheTransportError(
+      `cache ${this.url}: ${what}: ${name}: ${(e as grpc.ServiceError).details ?? e.message}`,
+      {
+        data: { url: this.url, grpc: name },
+        cause: e,
+      },
+    );
   }
 
   private unary<T>(service: string, method: string, req: string, res: string, value: object): Promise<T> {
@@ -102,16 +105,22 @@ export class ReapiCache implements CacheBackend {
 
   private cas<T>(method: string, value: object): Promise<T> {
     const p = 'build.bazel.remote.execution.v2.';
-    return this.unary<T>(`${p}ContentAddressableStorage`, method, `${p}${method}Request`, `${p}${method}Response`, value).catch(
-      (e: grpc.ServiceError) => {
-        throw this.fail(method, e);
-      },
-    );
+    return this.unary<T>(
+      `${p}ContentAddressableStorage`,
+      method,
+      `${p}${method}Request`,
+      `${p}${method}Response`,
+      value,
+    ).catch((e: grpc.ServiceError) => {
+      throw this.fail(method, e);
+    });
   }
 
   /** The digest function: BLAKE3 when the server offers it, else SHA-256. @throws CacheTransportError E58 */
   digestFunction(): Promise<'sha256' | 'blake3'> {
-    this.fn ??= this.unary<{ cache_capabilities?: { digest_functions?: number[]; digest_function?: number[] } }>(
+    this.fn ??= this.unary<{
+      cache_capabilities?: { digest_functions?: number[]; digest_function?: number[] };
+    }>(
       'build.bazel.remote.execution.v2.Capabilities',
       'GetCapabilities',
       'build.bazel.remote.execution.v2.GetCapabilitiesRequest',
@@ -148,17 +157,23 @@ export class ReapiCache implements CacheBackend {
   /** Reads one blob, or undefined when the CAS lacks it. */
   private async read(fn: 'sha256' | 'blake3', d: CasDigest): Promise<Uint8Array | undefined> {
     if (d.size_bytes <= BATCH_LIMIT) {
-      const r = await this.cas<{ responses: { data: Buffer; status?: { code: number } }[] }>('BatchReadBlobs', {
-        instance_name: this.instance,
-        digests: [d],
-        ...this.fnField(fn),
-      });
+      const r = await this.cas<{ responses: { data: Buffer; status?: { code: number } }[] }>(
+        'BatchReadBlobs',
+        {
+          instance_name: this.instance,
+          digests: [d],
+          ...this.fnField(fn),
+        },
+      );
       const one = r.responses[0];
       if (!one || (one.status?.code ?? 0) === grpc.status.NOT_FOUND) return undefined;
       if ((one.status?.code ?? 0) !== 0)
-        throw new CacheTransportError(`cache ${this.url}: BatchReadBlobs ${d.hash}: status ${one.status!.code}`, {
-          data: { url: this.url },
-        });
+        throw new CacheTransportError(
+          `cache ${this.url}: BatchReadBlobs ${d.hash}: status ${one.status!.code}`,
+          {
+            data: { url: this.url },
+          },
+        );
       return new Uint8Array(one.data);
     }
     const reqT = reapiProtos().lookupType('google.bytestream.ReadRequest');
@@ -228,16 +243,22 @@ export class ReapiCache implements CacheBackend {
     let batchBytes = 0;
     const flush = async () => {
       if (!batch.length) return;
-      const r = await this.cas<{ responses: { status?: { code: number; message?: string } }[] }>('BatchUpdateBlobs', {
-        instance_name: this.instance,
-        requests: batch,
-        ...this.fnField(fn),
-      });
+      const r = await this.cas<{ responses: { status?: { code: number; message?: string } }[] }>(
+        'BatchUpdateBlobs',
+        {
+          instance_name: this.instance,
+          requests: batch,
+          ...this.fnField(fn),
+        },
+      );
       const bad = r.responses.find((x) => (x.status?.code ?? 0) !== 0);
       if (bad)
-        throw new CacheTransportError(`cache ${this.url}: BatchUpdateBlobs: status ${bad.status!.code} ${bad.status!.message ?? ''}`, {
-          data: { url: this.url },
-        });
+        throw new CacheTransportError(
+          `cache ${this.url}: BatchUpdateBlobs: status ${bad.status!.code} ${bad.status!.message ?? ''}`,
+          {
+            data: { url: this.url },
+          },
+        );
       batch = [];
       batchBytes = 0;
     };
@@ -295,7 +316,10 @@ export class ReapiCache implements CacheBackend {
     // The mapping is not signed: a wrong one only leads to bytes that fail their BLAKE3 check.
     let doc: ObjectsDoc;
     try {
-      doc = parseCanonical(objectsBytes, `cache ${this.url}: objects.json of ${action}`) as unknown as ObjectsDoc;
+      doc = parseCanonical(
+        objectsBytes,
+        `cache ${this.url}: objects.json of ${action}`,
+      ) as unknown as ObjectsDoc;
     } catch {
       return { entry, object: async () => undefined };
     }
@@ -322,7 +346,12 @@ export class ReapiCache implements CacheBackend {
       blobs.push({ d, bytes: o.bytes });
     }
     const sent = await this.upload(fn, blobs);
-    const counts: PushCounts = { sent: sent.size, sentBytes: 0, present: objects.length - sent.size, entrySent: false };
+    const counts: PushCounts = {
+      sent: sent.size,
+      sentBytes: 0,
+      present: objects.length - sent.size,
+      entrySent: false,
+    };
     for (const i of sent) counts.sentBytes += blobs[i]!.d.size_bytes;
     const docBytes = encodeCanonical(doc);
     const entryD = this.casDigest(fn, entry);

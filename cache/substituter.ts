@@ -125,10 +125,13 @@ export function checkCacheEntry(
     });
   const first = res.rejected[0]!.error;
   const reason = (first.data as { reason?: string }).reason ?? 'bad-signature';
-  throw new CacheRecordRefusedError(`${what}: ${first.detail}; refused (trusted for builds or cache: ${trusted.length} key(s))`, {
-    data: { url, action, reason },
-    cause: first,
-  });
+  throw new CacheRecordRefusedError(
+    `${what}: ${first.detail}; refused (trusted for builds or cache: ${trusted.length} key(s))`,
+    {
+      data: { url, action, reason },
+      cause: first,
+    },
+  );
 }
 
 /**

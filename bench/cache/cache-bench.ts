@@ -50,19 +50,30 @@ const storeA = new Store(join(cacheDir, 'store'));
 const seedLock = join(cacheDir, 'seed-host.lock');
 await ensureSeed({ store: storeA, mode: 'host', lockPath: seedLock });
 const ws = tmp('ws');
-atom(join(ws, 'libgreet'), 'libgreet', {}, {
-  'greet.h': 'const char *greet(void);\n',
-  'greet.c': `const char *greet(void) { return "bench ${nonce}"; }\n`,
-  Makefile:
-    'libgreet.so.1: greet.c\n\t$(CC) -O2 -fPIC -shared -Wl,-soname,libgreet.so.1 -o $@ greet.c\n' +
-    'install: libgreet.so.1\n\tinstall -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include\n' +
-    '\tinstall -m 644 greet.h $(DESTDIR)$(PREFIX)/include/\n\tinstall -m 755 libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/\n' +
-    '\tln -sf libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/libgreet.so\n',
-});
-atom(join(ws, 'hello'), 'hello', { libgreet: '^1.0' }, {
-  'hello.c': '#include <stdio.h>\n#include <greet.h>\nint main(void) { puts(greet()); return 0; }\n',
-  Makefile: 'hello: hello.c\n\t$(CC) -O2 -o $@ hello.c -lgreet\ninstall: hello\n\tinstall -d $(DESTDIR)$(PREFIX)/bin\n\tinstall -m 755 hello $(DESTDIR)$(PREFIX)/bin/\n',
-});
+atom(
+  join(ws, 'libgreet'),
+  'libgreet',
+  {},
+  {
+    'greet.h': 'const char *greet(void);\n',
+    'greet.c': `const char *greet(void) { return "bench ${nonce}"; }\n`,
+    Makefile:
+      'libgreet.so.1: greet.c\n\t$(CC) -O2 -fPIC -shared -Wl,-soname,libgreet.so.1 -o $@ greet.c\n' +
+      'install: libgreet.so.1\n\tinstall -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include\n' +
+      '\tinstall -m 644 greet.h $(DESTDIR)$(PREFIX)/include/\n\tinstall -m 755 libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/\n' +
+      '\tln -sf libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/libgreet.so\n',
+  },
+);
+atom(
+  join(ws, 'hello'),
+  'hello',
+  { libgreet: '^1.0' },
+  {
+    'hello.c': '#include <stdio.h>\n#include <greet.h>\nint main(void) { puts(greet()); return 0; }\n',
+    Makefile:
+      'hello: hello.c\n\t$(CC) -O2 -o $@ hello.c -lgreet\ninstall: hello\n\tinstall -d $(DESTDIR)$(PREFIX)/bin\n\tinstall -m 755 hello $(DESTDIR)$(PREFIX)/bin/\n',
+  },
+);
 const lock = join(ws, 'eos.lock');
 writeFileSync(
   lock,
@@ -82,7 +93,13 @@ const key = await generateKey(config, 'builder');
 await writeTrustPolicy(config, trustKey(emptyTrustPolicy(), key.id, ['cache']), await readKeyring(config));
 
 let t = now();
-const built = await buildLock({ lock, store: storeA, seedLock, jobs: 2, signKey: { config, name: 'builder' } });
+const built = await buildLock({
+  lock,
+  store: storeA,
+  seedLock,
+  jobs: 2,
+  signKey: { config, name: 'builder' },
+});
 const buildS = now() - t;
 if (built.exitCode !== 0) throw new Error(`bench build failed: ${built.lines.join('\n')}`);
 const actions = [...built.result!.results.values()].map((r) => r.action!);
@@ -94,7 +111,14 @@ const bigOut = (await storeA.ingest(bigSrc)).digest;
 const log = await storeA.blobs.put(new TextEncoder().encode('bench\n'));
 await constructiveRebuilder(openActionCache(storeA), {
   signer: keySigner((await readSecretKey(config, 'builder')).seed),
-}).record({ action: bigAction, output: bigOut, world: digestBytes('w'), log, durationMs: 0, seedMode: 'host' });
+}).record({
+  action: bigAction,
+  output: bigOut,
+  world: digestBytes('w'),
+  log,
+  durationMs: 0,
+  seedMode: 'host',
+});
 
 const [nginx, bst] = await Promise.all([startNginx(), startBst()]);
 const rows: object[] = [];
@@ -120,8 +144,15 @@ try {
       requireCache: true,
     });
     const subS = now() - t;
-    if (sub.exitCode !== 0 || sub.substitutions.length !== 2) throw new Error(`substitution failed: ${sub.lines.join('\n')}`);
-    row(`cache: 2-action lock substituted from ${name} vs built`, subS, buildS, '< 1 (faster than building)', subS < buildS);
+    if (sub.exitCode !== 0 || sub.substitutions.length !== 2)
+      throw new Error(`substitution failed: ${sub.lines.join('\n')}`);
+    row(
+      `cache: 2-action lock substituted from ${name} vs built`,
+      subS,
+      buildS,
+      '< 1 (faster than building)',
+      subS < buildS,
+    );
     rmSync(storeB.root, { recursive: true, force: true });
   }
 
@@ -154,7 +185,13 @@ try {
       t = now();
       rsync();
       const rersyncS = now() - t;
-      row(`cache: re-push (0 objects sent, ${name}) vs rsync -a, unchanged`, repushS, rersyncS, 'report', null);
+      row(
+        `cache: re-push (0 objects sent, ${name}) vs rsync -a, unchanged`,
+        repushS,
+        rersyncS,
+        'report',
+        null,
+      );
     } finally {
       cache.close();
     }

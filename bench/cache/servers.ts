@@ -22,7 +22,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, what: string, log: () => string): Promise<void> {
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  what: string,
+  log: () => string,
+): Promise<void> {
   const until = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited ${child.exitCode}: ${log()}`);

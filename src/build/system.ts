@@ -203,7 +203,8 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
       ...(opts.onLine ? { onLine: opts.onLine } : {}),
     });
-    if (!opts.compose || opts.dryRun || r.exitCode !== 0 || !r.result) return { ...r, substitutions, refusals };
+    if (!opts.compose || opts.dryRun || r.exitCode !== 0 || !r.result)
+      return { ...r, substitutions, refusals };
     // The result as a composition (issue #6 item 4): runtime seed entries + every output.
     const outputs: Record<string, Digest> = {};
     for (const [label, res] of r.result.results) if (res.output) outputs[label] = res.output;

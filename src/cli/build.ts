@@ -56,9 +56,12 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
           .filter(Boolean)
           .map((u) => {
             if (!isCacheUrl(u))
-              throw new UsageError(`--substituters: ${JSON.stringify(u)} is not a cache URL (http://, https://, grpc://, grpcs://)`, {
-                data: { option: '--substituters', value: u },
-              });
+              throw new UsageError(
+                `--substituters: ${JSON.stringify(u)} is not a cache URL (http://, https://, grpc://, grpcs://)`,
+                {
+                  data: { option: '--substituters', value: u },
+                },
+              );
             return u;
           })
       : await readSubstituters(configDir());
@@ -90,7 +93,9 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     });
     // Substitutions and refusals go before the summary line, which stays last.
     const cacheLines = [
-      ...r.substitutions.map((s) => `substituted\t${s.action}\t${s.output}\t${s.cache}\t${s.objects} object(s), ${s.bytes} B`),
+      ...r.substitutions.map(
+        (s) => `substituted\t${s.action}\t${s.output}\t${s.cache}\t${s.objects} object(s), ${s.bytes} B`,
+      ),
       ...r.refusals.map((f) => `refused\t${f.action}\t${f.cache}\t${f.error.message}`),
     ];
     const cacheJson = {

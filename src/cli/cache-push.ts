@@ -43,8 +43,18 @@ export async function run(opts: CachePushOptions): Promise<CommandResult> {
         ),
         `${pushed.length} action(s): ${sent} object(s) sent (${bytes} B), ${present} present`,
       ],
-      json: { format: 'eos.cache-push', version: 1, cache: opts.url, actions: pushed, sent, sentBytes: bytes, present },
-      notes: pushed.filter((p) => !p.signed).map((p) => `unsigned\t${p.action}\tsubstituters will refuse it (build with --sign-key)`),
+      json: {
+        format: 'eos.cache-push',
+        version: 1,
+        cache: opts.url,
+        actions: pushed,
+        sent,
+        sentBytes: bytes,
+        present,
+      },
+      notes: pushed
+        .filter((p) => !p.signed)
+        .map((p) => `unsigned\t${p.action}\tsubstituters will refuse it (build with --sign-key)`),
     };
   } finally {
     cache.close();

@@ -81,7 +81,9 @@ function registerCommands(program: Command, act: ActionFactory): void {
 
 /** `eos cache push`: binary caches (specs/cache.md). */
 function registerCache(program: Command, act: ActionFactory): void {
-  const cache = program.command('cache').description('binary caches: push signed build records and their outputs');
+  const cache = program
+    .command('cache')
+    .description('binary caches: push signed build records and their outputs');
   cache
     .command('push <url> [actions...]')
     .description(

@@ -131,7 +131,9 @@ for (const which of ['http (nginx)', 'reapi (bst-artifact-server)'] as const) {
         const storeB2 = new Store(tempDir('cache-store-b2'));
         expect(await substituteFrom(cache, action, storeB2, trusted(key, 'builds'))).toBeDefined();
         // A miss is no error.
-        expect(await substituteFrom(cache, digestBytes('no such action'), storeB2, trusted(key))).toBeUndefined();
+        expect(
+          await substituteFrom(cache, digestBytes('no such action'), storeB2, trusted(key)),
+        ).toBeUndefined();
       } finally {
         cache.close();
       }
@@ -153,10 +155,14 @@ for (const which of ['http (nginx)', 'reapi (bst-artifact-server)'] as const) {
 
     it('an unreachable cache is E58', async () => {
       const port = await freePort();
-      const cache = openCache(which.startsWith('http') ? `http://127.0.0.1:${port}/eos` : `grpc://127.0.0.1:${port}`);
+      const cache = openCache(
+        which.startsWith('http') ? `http://127.0.0.1:${port}/eos` : `grpc://127.0.0.1:${port}`,
+      );
       try {
         const storeC = new Store(tempDir('cache-store-c'));
-        await expect(substituteFrom(cache, action, storeC, trusted(key))).rejects.toBeInstanceOf(CacheTransportError);
+        await expect(substituteFrom(cache, action, storeC, trusted(key))).rejects.toBeInstanceOf(
+          CacheTransportError,
+        );
       } finally {
         cache.close();
       }
@@ -183,7 +189,9 @@ describe('damage on the server', () => {
 
     // A flipped byte in the big blob.
     const tree = await storeA.getTree(output);
-    const share = await storeA.getTree((tree.entries.find((x) => x.name === 'share') as { digest: Digest }).digest);
+    const share = await storeA.getTree(
+      (tree.entries.find((x) => x.name === 'share') as { digest: Digest }).digest,
+    );
     const big = (share.entries.find((x) => x.name === 'big.bin') as { digest: Digest }).digest;
     const bigFile = file(httpCachePath('blob', big));
     const bytes = readFileSync(bigFile);
@@ -193,7 +201,9 @@ describe('damage on the server', () => {
     storeC = new Store(tempDir('cache-store-c'));
     const e2 = await substituteFrom(cache, action, storeC, trusted(key)).catch((x: unknown) => x);
     expect(e2).toBeInstanceOf(CacheObjectRefusedError);
-    expect(String(e2)).toContain(`[E60] cache ${nginx.url}: object ${big}: its ${bytes.length} bytes hash to`);
+    expect(String(e2)).toContain(
+      `[E60] cache ${nginx.url}: object ${big}: its ${bytes.length} bytes hash to`,
+    );
     await nothingEntered(storeC);
     expect(await storeC.blobs.has(big)).toBe(false);
 
@@ -227,7 +237,9 @@ describe('damage on the server', () => {
     try {
       await pushAction(storeA, cache, action);
       const tree = await storeA.getTree(output);
-      const bin = await storeA.getTree((tree.entries.find((x) => x.name === 'bin') as { digest: Digest }).digest);
+      const bin = await storeA.getTree(
+        (tree.entries.find((x) => x.name === 'bin') as { digest: Digest }).digest,
+      );
       const tool = (bin.entries[0] as { digest: Digest }).digest;
       const toolBytes = await storeA.blobs.get(tool);
       const sha = createHash('sha256').update(toolBytes).digest('hex');

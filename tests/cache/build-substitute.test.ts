@@ -78,7 +78,10 @@ async function machine(subs: string[], trust = true): Promise<string> {
   const k = await importPublicKey(config, await exportPublicKey(configA, keyName), 'builder.pub');
   const policy = trust ? trustKey(emptyTrustPolicy(), k.id, ['cache']) : emptyTrustPolicy();
   await writeTrustPolicy(config, policy, await readKeyring(config));
-  writeFileSync(join(config, 'cache.toml'), `version = 1\nsubstituters = [${subs.map((s) => JSON.stringify(s)).join(', ')}]\n`);
+  writeFileSync(
+    join(config, 'cache.toml'),
+    `version = 1\nsubstituters = [${subs.map((s) => JSON.stringify(s)).join(', ')}]\n`,
+  );
   return config;
 }
 
@@ -100,31 +103,41 @@ beforeAll(async () => {
   storeA = w.store;
   seedLock = join(testCacheDir(), 'seed-host.lock');
   const ws = mkdtempSync(join(tmpdir(), 'eos-cache-ws-'));
-  atom(join(ws, 'libgreet'), 'libgreet', {}, {
-    'greet.h': 'const char *greet(void);\n',
-    'greet.c': `const char *greet(void) { return "hello from the cache ${nonce}"; }\n`,
-    Makefile: [
-      'libgreet.so.1: greet.c',
-      '\t$(CC) -O2 -fPIC -shared -Wl,-soname,libgreet.so.1 -o $@ greet.c',
-      'install: libgreet.so.1',
-      '\tinstall -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include',
-      '\tinstall -m 644 greet.h $(DESTDIR)$(PREFIX)/include/',
-      '\tinstall -m 755 libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/',
-      '\tln -sf libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/libgreet.so',
-      '',
-    ].join('\n'),
-  });
-  atom(join(ws, 'hello'), 'hello', { libgreet: '^1.0' }, {
-    'hello.c': '#include <stdio.h>\n#include <greet.h>\nint main(void) { puts(greet()); return 0; }\n',
-    Makefile: [
-      'hello: hello.c',
-      '\t$(CC) -O2 -o $@ hello.c -lgreet',
-      'install: hello',
-      '\tinstall -d $(DESTDIR)$(PREFIX)/bin',
-      '\tinstall -m 755 hello $(DESTDIR)$(PREFIX)/bin/',
-      '',
-    ].join('\n'),
-  });
+  atom(
+    join(ws, 'libgreet'),
+    'libgreet',
+    {},
+    {
+      'greet.h': 'const char *greet(void);\n',
+      'greet.c': `const char *greet(void) { return "hello from the cache ${nonce}"; }\n`,
+      Makefile: [
+        'libgreet.so.1: greet.c',
+        '\t$(CC) -O2 -fPIC -shared -Wl,-soname,libgreet.so.1 -o $@ greet.c',
+        'install: libgreet.so.1',
+        '\tinstall -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include',
+        '\tinstall -m 644 greet.h $(DESTDIR)$(PREFIX)/include/',
+        '\tinstall -m 755 libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/',
+        '\tln -sf libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/libgreet.so',
+        '',
+      ].join('\n'),
+    },
+  );
+  atom(
+    join(ws, 'hello'),
+    'hello',
+    { libgreet: '^1.0' },
+    {
+      'hello.c': '#include <stdio.h>\n#include <greet.h>\nint main(void) { puts(greet()); return 0; }\n',
+      Makefile: [
+        'hello: hello.c',
+        '\t$(CC) -O2 -o $@ hello.c -lgreet',
+        'install: hello',
+        '\tinstall -d $(DESTDIR)$(PREFIX)/bin',
+        '\tinstall -m 755 hello $(DESTDIR)$(PREFIX)/bin/',
+        '',
+      ].join('\n'),
+    },
+  );
   lock = join(ws, 'eos.lock');
   writeFileSync(
     lock,
@@ -142,7 +155,13 @@ beforeAll(async () => {
   configA = tempDir('eos-cache-config-a-');
   keyName = 'builder';
   await generateKey(configA, keyName);
-  const r = await buildLock({ lock, store: storeA, seedLock, jobs: 2, signKey: { config: configA, name: keyName } });
+  const r = await buildLock({
+    lock,
+    store: storeA,
+    seedLock,
+    jobs: 2,
+    signKey: { config: configA, name: keyName },
+  });
   expect(r.exitCode).toBe(0);
   for (const [label, res] of r.result!.results) {
     actions.push(res.action!);
@@ -193,7 +212,15 @@ describe.skipIf(!canRun)('eos build from a binary cache (real builds, real serve
     // buildLock itself, to see the error each failed action carries.
     const refuse = async (config: string) => {
       const s = new Store(tempDir('eos-cache-store-c-'));
-      const r = await buildLock({ lock, store: s, seedLock, jobs: 2, substituters: [nginx.url], trustConfig: config, requireCache: true });
+      const r = await buildLock({
+        lock,
+        store: s,
+        seedLock,
+        jobs: 2,
+        substituters: [nginx.url],
+        trustConfig: config,
+        requireCache: true,
+      });
       expect(r.exitCode).toBe(3);
       expect(r.lines).toContain('skipped\thello\tdependency libgreet failed');
       await nothing(s);
@@ -207,12 +234,16 @@ describe.skipIf(!canRun)('eos build from a binary cache (real builds, real serve
     // Untrusted: the key is known but trusted for nothing.
     const untrusted = await refuse(await machine([nginx.url], false));
     expect(untrusted.error).toBeInstanceOf(CacheRecordRefusedError);
-    expect(String(untrusted.error)).toMatch(/^CacheRecordRefusedError: \[E59\] cache .* is valid but the key is not trusted/);
+    expect(String(untrusted.error)).toMatch(
+      /^CacheRecordRefusedError: \[E59\] cache .* is valid but the key is not trusted/,
+    );
 
     // Tampered: every entry's record edited, signatures kept.
     const entries = actions.map((a) => join(nginx.dir, httpCachePath('action', a)));
     const saved = entries.map((f) => readFileSync(f));
-    entries.forEach((f, i) => writeFileSync(f, saved[i]!.toString().replace(/"durationMs":\d+/, '"durationMs":1')));
+    entries.forEach((f, i) =>
+      writeFileSync(f, saved[i]!.toString().replace(/"durationMs":\d+/, '"durationMs":1')),
+    );
     const tampered = await refuse(await machine([nginx.url]));
     expect(tampered.error).toBeInstanceOf(CacheRecordRefusedError);
     expect(String(tampered.error)).toMatch(/\[E59\] .*signs another digest/);
@@ -226,7 +257,9 @@ describe.skipIf(!canRun)('eos build from a binary cache (real builds, real serve
     writeFileSync(treeFile, flipped);
     const corrupt = await refuse(await machine([nginx.url]));
     expect(corrupt.error).toBeInstanceOf(CacheObjectRefusedError);
-    expect(String(corrupt.error)).toContain(`[E60] cache ${nginx.url}: object ${libOut}: its ${treeBytes.length} bytes hash to`);
+    expect(String(corrupt.error)).toContain(
+      `[E60] cache ${nginx.url}: object ${libOut}: its ${treeBytes.length} bytes hash to`,
+    );
     expect(corrupt.lines.find((l) => l.startsWith('FAIL\tlibgreet\t'))).toContain(`object ${libOut}`);
 
     // No cache holds the action (a 404 for its entry): E61 under --require-cache.
@@ -245,7 +278,9 @@ describe.skipIf(!canRun)('eos build from a binary cache (real builds, real serve
     unlinkSync(actionEntryPath(storeA.root, lib));
     const fallback = await buildOn(storeA, await machine([nginx.url]));
     expect(fallback.exitCode).toBe(0);
-    expect(fallback.lines!.find((l) => l.startsWith('refused\t'))).toMatch(/^refused\t.*\t\[E59\] .*signs another digest/);
+    expect(fallback.lines!.find((l) => l.startsWith('refused\t'))).toMatch(
+      /^refused\t.*\t\[E59\] .*signs another digest/,
+    );
     expect(fallback.lines).toContain(`ok\tlibgreet\t${libOut}`);
     writeFileSync(entries[0]!, saved[0]!);
   }, 600_000);

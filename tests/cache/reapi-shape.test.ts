@@ -35,7 +35,8 @@ else:
     cls = getattr(r, sys.argv[1]); m = cls(); b = bytes.fromhex(sys.argv[2]); m.ParseFromString(b)
     print(m.SerializeToString().hex() == sys.argv[2], len(m.ListFields()))
 `;
-const py = (...args: string[]) => execFileSync('/usr/bin/python3', ['-c', PY, ...args], { encoding: 'utf8' }).trim();
+const py = (...args: string[]) =>
+  execFileSync('/usr/bin/python3', ['-c', PY, ...args], { encoding: 'utf8' }).trim();
 
 /** The golden tree of specs/store.md §3.5 and the example build directory of specs/reapi.md §5. */
 async function fixtures() {
@@ -64,7 +65,9 @@ const ENV = {
   TZ: 'UTC',
 };
 /** Vector 3.1 of specs/action.md. */
-const ACTION = 'blake3:e8d147b66e054af325e264e5087def26bd1d2b89d8d25f296d21e16f7216e17c' as ReturnType<typeof digestBytes>;
+const ACTION = 'blake3:e8d147b66e054af325e264e5087def26bd1d2b89d8d25f296d21e16f7216e17c' as ReturnType<
+  typeof digestBytes
+>;
 
 describe('an Eos action in REAPI shape (specs/reapi.md §5)', () => {
   it('the golden tree as an input root: the same SHA-256 Directory digest as an independent encoder', async () => {
@@ -72,7 +75,9 @@ describe('an Eos action in REAPI shape (specs/reapi.md §5)', () => {
     expect(world).toBe('blake3:8f40b2a9c824d11326248ac2f63d4380e96ee38e307ee1ca3a5509b432fb37c1');
     const sha = await reapiTree(store, world, 'sha256');
     const b3 = await reapiTree(store, world, 'blake3');
-    console.log(`reapi vectors: golden sha256 ${sha.root.hash}/${sha.root.size_bytes}, blake3 ${b3.root.hash}/${b3.root.size_bytes}`);
+    console.log(
+      `reapi vectors: golden sha256 ${sha.root.hash}/${sha.root.size_bytes}, blake3 ${b3.root.hash}/${b3.root.size_bytes}`,
+    );
     expect(py('tree', golden)).toBe(`${sha.root.hash} ${sha.root.size_bytes}`);
     expect(sha.root).toEqual(VECTORS.goldenSha256);
     expect(b3.root).toEqual(VECTORS.goldenBlake3);
@@ -86,7 +91,9 @@ describe('an Eos action in REAPI shape (specs/reapi.md §5)', () => {
       console.log(
         `reapi vectors (${fn}): input root ${s.inputRoot.root.hash}/${s.inputRoot.root.size_bytes}, command ${s.command.digest.hash}/${s.command.digest.size_bytes}, action ${s.action.digest.hash}/${s.action.digest.size_bytes}`,
       );
-      expect({ root: s.inputRoot.root, command: s.command.digest, action: s.action.digest }).toEqual(VECTORS[fn]);
+      expect({ root: s.inputRoot.root, command: s.command.digest, action: s.action.digest }).toEqual(
+        VECTORS[fn],
+      );
       // Old BuildStream's module lacks output_paths/salt/platform: it keeps them as unknown fields.
       expect(py('Command', Buffer.from(s.command.bytes).toString('hex'))).toMatch(/^True /);
       expect(py('Action', Buffer.from(s.action.bytes).toString('hex'))).toMatch(/^True /);

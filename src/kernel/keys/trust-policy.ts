@@ -37,7 +37,13 @@ const schema = z.strictObject(
     version: z.literal(TRUST_POLICY_VERSION, { error: `expected version = ${TRUST_POLICY_VERSION}` }),
     purposes: z
       .strictObject(
-        { atoms: listSchema, builds: listSchema, compositions: listSchema, deploy: listSchema, cache: listSchema },
+        {
+          atoms: listSchema,
+          builds: listSchema,
+          compositions: listSchema,
+          deploy: listSchema,
+          cache: listSchema,
+        },
         { error: 'expected a table [purposes]' },
       )
       .optional(),
