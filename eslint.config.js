@@ -11,7 +11,7 @@ import globals from 'globals';
 /** Relative prefixes an import can climb by (files nest at most four folders deep). */
 const UPS = ['../', '../../', '../../../', '../../../../'];
 
-const subsystems = ['atoms', 'extractors', 'composer', 'executor', 'scheduler', 'stacks'];
+const subsystems = ['atoms', 'extractors', 'composer', 'executor', 'scheduler', 'stacks', 'cache'];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'bench/out/**'] },

@@ -10,7 +10,9 @@
 #               (needs the demo's built lock: .eos-demo/, from `npm run demo`; else NOT RUN)
 #   resolve     1,000 and 3,000 labels x 10 versions (absolute CPU  bench/resolve/run.ts
 #               goals), against the MiniSat oracle (3,000: not in --quick)
-# The benches without a peer goal (makespan, executor, extract, image, world, python) run
+#   cache       a lock substituted from nginx / bst-artifact-server  bench/cache/cache-bench.ts
+#               vs built; eos cache push vs rsync -a of the same files
+# The benches without a peer goal (makespan, executor, extract, image, world, resolve, python) run
 # alone. Usage: bench/run-all.sh [--quick]
 #   --quick: 200 actions instead of 1,000 and one run per ingest measure instead of the best of two
 #            (EOS_BENCH_QUICK=1): a whole table in a few minutes on 2 loaded cores.
@@ -28,7 +30,7 @@ node --input-type=module -e \
 out=bench/out
 mkdir -p "$out"
 rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json \
-  "$out"/resolve-1000.json "$out"/resolve-3000.json
+  "$out"/resolve-1000.json "$out"/resolve-3000.json "$out"/cache.json
 nodes=1000
 ingest_src=/usr/lib/x86_64-linux-gnu
 if [ -n "$quick" ]; then
@@ -55,9 +57,10 @@ if [ -f "$demo/work/root/eos.lock" ]; then
 else
   echo "bench: observe needs the demo's built lock ($demo/work/root/eos.lock; npm run demo)" >&2
 fi
+run cache npx tsx bench/cache/cache-bench.ts
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores${quick:+ (quick mode: $nodes actions, ingest of $ingest_src)}"
 big=("$out"/resolve-3000.json)
 if [ -n "$quick" ]; then big=(); fi
-node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json \
+node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json "$out"/cache.json \
   "$out"/resolve-1000.json "${big[@]}"

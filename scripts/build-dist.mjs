@@ -21,7 +21,7 @@ const require = createRequire(import.meta.url);
 const ts = require('typescript');
 
 /** Files used at run time beside the modules (recipe scripts read by import.meta.dirname; .mjs modules imported as they are). */
-const ASSET = /\.(sh|mjs)$/;
+const ASSET = /\.(sh|mjs|proto)$/;
 
 const configPath = join(root, 'tsconfig.build.json');
 const parsed = ts.getParsedCommandLineOfConfigFile(

@@ -13,12 +13,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # closure, the Python extractor on Debian's dist-packages. fuse libfuse2: `eos build --observe`'s
 # FUSE world server (npm fuse-native's prebuilt binding links libfuse.so.2; unmount runs fusermount).
 # cmake meson ninja-build: the host seed of tests/executor/recipes-cmake-meson.test.ts (std.cmake, std.meson).
+# nginx python3-buildstream: the binary
+# cache tests and bench (specs/cache.md): nginx with WebDAV PUT on loopback, BuildStream's REAPI
+# CAS server (bst-artifact-server, run with Debian's /usr/bin/python3).
 need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev
   g++ make python3
   openssh-server openssh-client systemd openssl
   curl python3-six python3-distro
   fuse libfuse2
-  cmake meson ninja-build)
+  cmake meson ninja-build
+  nginx python3-buildstream)
 if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin rsync); fi
 missing=()
 for p in "${need[@]}"; do

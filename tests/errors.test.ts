@@ -33,6 +33,10 @@ const OWNER: Record<string, string> = {
   E37: 'stacks',
   E38: 'stacks',
   E39: 'scheduler',
+  E58: 'cache',
+  E59: 'cache',
+  E60: 'cache',
+  E61: 'cache',
 };
 const landed = (code: string) => {
   const owner = OWNER[code];

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
-const SUBSYSTEMS = ['atoms', 'extractors', 'composer', 'executor', 'scheduler', 'stacks'];
+const SUBSYSTEMS = ['atoms', 'extractors', 'composer', 'executor', 'scheduler', 'stacks', 'cache'];
 
 function barrels(): string[] {
   const found: string[] = [];

@@ -28,7 +28,14 @@ import {
   type KeyFunction,
   type SchedulerEvent,
 } from '../../scheduler/index.ts';
-import { readSecretKey, type Digest, type Store } from '../kernel/index.ts';
+import {
+  openCache,
+  substitutingRebuilder,
+  type CacheBackend,
+  type Refusal,
+  type Substitution,
+} from '../../cache/index.ts';
+import { configDir, readSecretKey, readTrustContext, type Digest, type Store } from '../kernel/index.ts';
 import { executorSources, loadBuildGraph, type BuildNode } from './build-graph.ts';
 import { runBuild, type BuildRunResult } from './build-run.ts';
 import { composeBuild, type ComposeBuildResult } from './runtime-composition.ts';
@@ -142,11 +149,24 @@ export interface BuildLockOptions extends ExecutorOptions {
   onLine?: (line: string) => void;
   /** Write the runtime composition of the built closure (TOML) to this file; store it (and sign it with `signKey`). */
   compose?: string;
+  /**
+   * Binary caches asked for each action the local action cache lacks, in order, before it is
+   * built (specs/cache.md §3). Not asked in a dry run.
+   */
+  substituters?: readonly string[];
+  /** The configuration directory whose `trust.toml` decides which cache records are accepted. */
+  trustConfig?: string;
+  /** Fail an action no cache can substitute instead of building it (`--require-cache`). */
+  requireCache?: boolean;
 }
 
 /** What {@link buildLock} did: the run, plus the runtime composition when one was asked for and the build succeeded. */
 export interface BuildLockResult extends BuildRunResult {
   composition?: ComposeBuildResult & { file: string };
+  /** The actions taken from a binary cache instead of built, in the order they were. */
+  substitutions: Substitution[];
+  /** The caches that were asked and refused (or could not be read). */
+  refusals: Refusal[];
 }
 
 /**
@@ -165,16 +185,34 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
   const staging = await mkdtemp(join(tmpdir(), 'eos-build-atoms-'));
   // --jobs N owns N job tokens, shared by every running action's make (specs/scheduler.md §4.3).
   const jobserver = opts.dryRun ? undefined : new Jobserver(opts.jobs ?? availableParallelism());
+  const substitutions: Substitution[] = [];
+  const refusals: Refusal[] = [];
+  const caches: CacheBackend[] = [];
   try {
+    const local = storeRebuilder(store, {
+      ...(signer ? { signer } : {}),
+      ...(opts.observe ? { accept: (e: CacheEntry) => observedEnough(e, opts.only) } : {}),
+    });
+    // An observed build needs this machine's own run (a substituted record has no read set here),
+    // so --observe asks no cache (specs/observe.md §1, specs/cache.md §3).
+    const substitute = !opts.dryRun && !opts.observe && (opts.substituters?.length || opts.requireCache);
+    if (substitute) for (const u of opts.substituters ?? []) caches.push(openCache(u));
+    const rebuilder = substitute
+      ? substitutingRebuilder(local, {
+          store,
+          caches,
+          trust: await readTrustContext(opts.trustConfig ?? configDir()),
+          ...(opts.requireCache ? { requireCache: true } : {}),
+          onSubstituted: (s) => substitutions.push(s),
+          onRefused: (r) => refusals.push(r),
+        })
+      : local;
     const nodes = await loadBuildGraph(lockPath, staging);
     const seed = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
     const r = await runBuild<BuildNode>({
       nodes,
       key: lockActionKey(seed),
-      rebuilder: storeRebuilder(store, {
-        ...(signer ? { signer } : {}),
-        ...(opts.observe ? { accept: (e: CacheEntry) => observedEnough(e, opts.only) } : {}),
-      }),
+      rebuilder,
       executor: sandboxExecutor(store, seed, opts),
       storeDir: store.root,
       seedMode: seed.mode,
@@ -191,7 +229,8 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
       ...(opts.onLine ? { onLine: opts.onLine } : {}),
     });
-    if (!opts.compose || opts.dryRun || r.exitCode !== 0 || !r.result) return r;
+    if (!opts.compose || opts.dryRun || r.exitCode !== 0 || !r.result)
+      return { ...r, substitutions, refusals };
     // The result as a composition (issue #6 item 4): runtime seed entries + every output.
     const outputs: Record<string, Digest> = {};
     for (const [label, res] of r.result.results) if (res.output) outputs[label] = res.output;
@@ -203,8 +242,9 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       file,
       ...(opts.signKey ? { sign: opts.signKey } : {}),
     });
-    return { ...r, composition: { ...c, file } };
+    return { ...r, composition: { ...c, file }, substitutions, refusals };
   } finally {
+    for (const c of caches) c.close();
     jobserver?.close();
     await rm(staging, { recursive: true, force: true });
   }

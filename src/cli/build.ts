@@ -14,6 +14,8 @@ import { resolve } from 'node:path';
 import { buildLock, formatObserved, observedActions, observedJson } from '../build/index.ts';
 import { observeAvailable } from '../../executor/index.ts';
 import { SIGNAL_EXIT, abortOnSignals } from '../../scheduler/index.ts';
+import { isCacheUrl, readSubstituters } from '../../cache/index.ts';
+import { UsageError } from '../kernel/errors.ts';
 import { positiveInt, secondsToMs } from './options.ts';
 import { Store } from '../kernel/store/index.ts';
 import { configDir } from '../kernel/config.ts';
@@ -35,6 +37,9 @@ export interface BuildOptions extends GlobalOptions {
   compose?: string;
   /** Build in observed worlds (FUSE; specs/observe.md): record each action's read set, print prune hints. */
   observe?: boolean;
+  /** Comma-separated cache URLs; replaces cache.toml's list. */
+  substituters?: string;
+  requireCache?: boolean;
 }
 
 /** Runs `eos build`. @throws UsageError E1 and the located errors of `buildLock` (exit 1) */
@@ -46,6 +51,23 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     .map((s) => s.trim())
     .filter(Boolean);
   const signKey = opts.signKey ? { config: configDir(), name: opts.signKey } : undefined;
+  const substituters =
+    opts.substituters !== undefined
+      ? opts.substituters
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .map((u) => {
+            if (!isCacheUrl(u))
+              throw new UsageError(
+                `--substituters: ${JSON.stringify(u)} is not a cache URL (http://, https://, grpc://, grpcs://)`,
+                {
+                  data: { option: '--substituters', value: u },
+                },
+              );
+            return u;
+          })
+      : await readSubstituters(configDir());
   const sig = abortOnSignals((s) => process.stderr.write(`eos: ${s}: cancelling (no new builds start)\n`));
   // --observe where FUSE is unavailable: say so, and build unobserved (specs/observe.md §1).
   const avail = opts.observe ? observeAvailable() : undefined;
@@ -66,6 +88,8 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(opts.compose ? { compose: resolve(opts.compose) } : {}),
       ...(observe ? { observe: true } : {}),
+      substituters,
+      ...(opts.requireCache ? { requireCache: true } : {}),
       signal: sig.signal,
       cancelledExit: () => SIGNAL_EXIT[(sig.received() ?? 'SIGINT') as 'SIGINT' | 'SIGTERM'],
       onEvent: (e) => display.onEvent(e),
@@ -77,19 +101,27 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     });
     const store = new Store(opts.store);
     const obs = observe && r.result ? await observedActions(store, r.result.results.values()) : [];
-    // Before the summary line, which stays last.
-    const extra = obs.flatMap(formatObserved);
+    // Substitutions, refusals and prune hints go before the summary line, which stays last.
+    const extra = [
+      ...r.substitutions.map(
+        (s) => `substituted\t${s.action}\t${s.output}\t${s.cache}\t${s.objects} object(s), ${s.bytes} B`,
+      ),
+      ...r.refusals.map((f) => `refused\t${f.action}\t${f.cache}\t${f.error.message}`),
+      ...obs.flatMap(formatObserved),
+    ];
     const json = {
       ...(r.json as object),
+      substituted: r.substitutions,
+      refused: r.refusals.map((f) => ({ action: f.action, cache: f.cache, error: f.error.toJSON() })),
       ...(opts.observe
         ? { observed: obs.map(observedJson), observeUnavailable: avail?.ok ? null : avail?.reason }
         : {}),
     };
     const c = r.composition;
-    if (!c)
-      return { lines: [...r.lines.slice(0, -1), ...extra, ...r.lines.slice(-1)], json, exitCode: r.exitCode };
+    const head = [...r.lines.slice(0, -1), ...extra];
+    if (!c) return { lines: [...head, ...r.lines.slice(-1)], json, exitCode: r.exitCode };
     return {
-      lines: [...r.lines.slice(0, -1), ...extra, `composition\t${c.root}\t${c.file}`, ...r.lines.slice(-1)],
+      lines: [...head, `composition\t${c.root}\t${c.file}`, ...r.lines.slice(-1)],
       json: { ...json, composition: { root: c.root, file: c.file } },
       exitCode: r.exitCode,
       notes: [

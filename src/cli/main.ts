@@ -76,6 +76,20 @@ function registerCommands(program: Command, act: ActionFactory): void {
   registerExecutor(program, act);
   registerScheduler(program, act);
   registerStacks(program, act);
+  registerCache(program, act);
+}
+
+/** `eos cache push`: binary caches (specs/cache.md). */
+function registerCache(program: Command, act: ActionFactory): void {
+  const cache = program
+    .command('cache')
+    .description('binary caches: push signed build records and their outputs');
+  cache
+    .command('push <url> [actions...]')
+    .description(
+      'upload action-cache entries (default: every one in the store) and the objects of their outputs the cache lacks',
+    )
+    .action(act(() => import('./cache-push.ts'), ['url', 'actions']));
 }
 
 /** `eos stack check`, `eos deploy`, `eos rollback`, `eos host …`: stacks and hosts (specs/stack.md, specs/host.md). */
@@ -187,6 +201,11 @@ function registerScheduler(program: Command, act: ActionFactory): void {
       '--observe',
       'serve each world over FUSE and record what the build reads (read sets, prune hints)',
     )
+    .option(
+      '--substituters <urls>',
+      'binary caches to ask before building (comma-separated; replaces cache.toml\'s list; "" for none)',
+    )
+    .option('--require-cache', 'fail an action no cache can substitute instead of building it')
     .action(act(() => import('./build.ts'), ['lock']));
   program
     .command('why <atom> [path]')
@@ -354,7 +373,7 @@ function registerStore(program: Command, act: ActionFactory): void {
 /** `eos key …`, `eos sign`, `eos verify-signature`: keys and signatures (specs/signatures.md). */
 function registerKeys(program: Command, act: ActionFactory): void {
   // Keys and signatures (specs/signatures.md). Keys live in the config directory ($EOS_CONFIG_DIR).
-  const purposes = 'atoms, builds, compositions or deploy';
+  const purposes = 'atoms, builds, compositions, deploy or cache';
   const key = program.command('key').description('signing keys, the keyring and the trust policy');
   key
     .command('generate <name>')

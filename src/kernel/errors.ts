@@ -266,3 +266,42 @@ export class ObserveError extends EosError {
 export class NotObservedError extends EosError {
   static override readonly code = 'E51';
 }
+/**
+ * E58: a binary cache could not be reached or answered wrongly: connection refused, an HTTP status
+ * other than 200/404, a transfer cut short, a gRPC error. `data.url` names the cache. Exit 3.
+ * @see specs/cache.md §6
+ */
+export class CacheTransportError extends EosError {
+  static override readonly code = 'E58';
+  static override readonly exitCode = 3;
+}
+/**
+ * E59: a build record offered by a binary cache was refused: not a valid cache entry for the
+ * action asked about, or no signature on it verifies for `builds` by a key the local trust policy
+ * trusts for `builds` or `cache`. `data.reason` names which (`malformed`, `bad-signature`,
+ * `untrusted`, `unsigned`, …). Nothing of it enters the store. Exit 3.
+ * @see specs/cache.md §4
+ */
+export class CacheRecordRefusedError extends EosError {
+  static override readonly code = 'E59';
+  static override readonly exitCode = 3;
+}
+/**
+ * E60: an object downloaded from a binary cache was refused: its bytes do not hash to the digest
+ * asked for, its size differs from the tree entry's, or the cache lacks it. Nothing of the
+ * substitution enters the store. Exit 3.
+ * @see specs/cache.md §5
+ */
+export class CacheObjectRefusedError extends EosError {
+  static override readonly code = 'E60';
+  static override readonly exitCode = 3;
+}
+/**
+ * E61: `eos build --require-cache`: an action not in the local action cache could not be
+ * substituted from any configured cache (none was configured, or none holds it). Exit 3.
+ * @see specs/cache.md §3
+ */
+export class CacheRequiredError extends EosError {
+  static override readonly code = 'E61';
+  static override readonly exitCode = 3;
+}

@@ -5,8 +5,13 @@
  * @see specs/signatures.md §2 (signed bytes), §5 (trust policy)
  */
 
-/** Every purpose, in the order they are listed: atom publish records, build records, compositions, deployments. */
-export const PURPOSES = ['atoms', 'builds', 'compositions', 'deploy'] as const;
+/**
+ * Every purpose, in the order they are listed: atom publish records, build records, compositions,
+ * deployments, and `cache`: a key trusted only for build records that arrive from a binary cache
+ * (specs/cache.md §4; its records are signed with purpose `builds`, so `cache` is a trust-policy
+ * purpose that no signature names).
+ */
+export const PURPOSES = ['atoms', 'builds', 'compositions', 'deploy', 'cache'] as const;
 
 /** One of {@link PURPOSES}. */
 export type Purpose = (typeof PURPOSES)[number];

@@ -25,7 +25,7 @@ export interface TrustPolicy {
 
 /** A policy that trusts no key for anything (what a missing `trust.toml` means). */
 export function emptyTrustPolicy(): TrustPolicy {
-  return { version: 1, purposes: { atoms: [], builds: [], compositions: [], deploy: [] } };
+  return { version: 1, purposes: { atoms: [], builds: [], compositions: [], deploy: [], cache: [] } };
 }
 
 const keyIdSchema = z
@@ -37,7 +37,13 @@ const schema = z.strictObject(
     version: z.literal(TRUST_POLICY_VERSION, { error: `expected version = ${TRUST_POLICY_VERSION}` }),
     purposes: z
       .strictObject(
-        { atoms: listSchema, builds: listSchema, compositions: listSchema, deploy: listSchema },
+        {
+          atoms: listSchema,
+          builds: listSchema,
+          compositions: listSchema,
+          deploy: listSchema,
+          cache: listSchema,
+        },
         { error: 'expected a table [purposes]' },
       )
       .optional(),

@@ -1,0 +1,386 @@
+/**
+ * The REAPI binary cache: objects in a REAPI v2 ContentAddressableStorage (FindMissingBlobs,
+ * BatchUpdateBlobs/BatchReadBlobs, ByteStream for large blobs), and action results filed by
+ * reference through BuildStream's ReferenceStorage (`bst-artifact-server`): the reference
+ * `eos/action/<64 hex>` names a REAPI Directory holding `entry.json` (the signed cache entry) and
+ * `objects.json` (the BLAKE3 → CAS digest mapping of the output closure and log). The CAS digest
+ * function is BLAKE3 (REAPI `DigestFunction.BLAKE3` = 9) when the server's capabilities offer
+ * it, else SHA-256.
+ *
+ * @see specs/cache.md §2.2
+ */
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import {
+  CacheTransportError,
+  digestHex,
+  encodeCanonical,
+  parseCanonical,
+  type Digest,
+} from '../src/kernel/index.ts';
+import type { CacheBackend, CacheHit, ObjectKind, PushCounts, PushObject } from './backend.ts';
+import { reapiDigestOf } from './reapi-action.ts';
+import { encodeMessage, reapiProtos, reapiType } from './reapi-protos.ts';
+
+/** REAPI `DigestFunction.Value`s Eos uses. */
+export const DIGEST_FUNCTION = { SHA256: 1, BLAKE3: 9 } as const;
+/** Format tag of the mapping document `objects.json`. @see specs/cache.md §2.2 */
+export const REAPI_OBJECTS_FORMAT = 'eos.reapi-objects';
+/** Blobs up to this size go through the batch calls; larger ones through ByteStream. */
+const BATCH_LIMIT = 512 * 1024;
+/** Payload bytes per BatchUpdateBlobs call (servers commonly allow 1 MiB or 4 MiB in all). */
+const BATCH_BYTES = 768 * 1024;
+/** ByteStream write chunk. */
+const CHUNK = 256 * 1024;
+const DEADLINE_MS = 60_000;
+
+interface CasDigest {
+  hash: string;
+  size_bytes: number;
+}
+
+/** The mapping document `objects.json`: each object's BLAKE3 digest → [CAS hash, size, kind]. */
+interface ObjectsDoc {
+  format: typeof REAPI_OBJECTS_FORMAT;
+  version: 1;
+  digestFunction: 'sha256' | 'blake3';
+  objects: Record<string, [string, number, ObjectKind]>;
+}
+
+/** The reference an action's result is filed under. @see specs/cache.md §2.2 */
+export function reapiActionKey(action: Digest): string {
+  return `eos/action/${digestHex(action)}`;
+}
+
+/**
+ * A REAPI cache at `grpc://host:port[/instance]` (plaintext) or `grpcs://…` (TLS).
+ * @see specs/cache.md §2.2
+ */
+export class ReapiCache implements CacheBackend {
+  private readonly client: grpc.Client;
+  private readonly instance: string;
+  private fn: Promise<'sha256' | 'blake3'> | undefined;
+
+  constructor(readonly url: string) {
+    const m = /^(grpcs?):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+    if (!m) throw new CacheTransportError(`cache ${url}: not a grpc:// URL`, { data: { url } });
+    this.instance = m[3] ?? '';
+    const creds = m[1] === 'grpcs' ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+    this.client = new grpc.Client(m[2]!, creds, {
+      'grpc.max_receive_message_length': 8 * 1024 * 1024,
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private fail(what: string, e: grpc.ServiceError | Error): CacheTransportError {
+    const code = (e as grpc.ServiceError).code;
+    const name = code !== undefined ? grpc.status[code] : 'ERROR';
+    return new CacheTransportError(
+      `cache ${this.url}: ${what}: ${name}: ${(e as grpc.ServiceError).details ?? e.message}`,
+      {
+        data: { url: this.url, grpc: name },
+        cause: e,
+      },
+    );
+  }
+
+  private unary<T>(service: string, method: string, req: string, res: string, value: object): Promise<T> {
+    const reqT = reapiProtos().lookupType(req);
+    const resT = reapiProtos().lookupType(res);
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        `/${service}/${method}`,
+        (v: object) => Buffer.from(encodeMessage(reqT, v)),
+        (b: Buffer) => resT.toObject(resT.decode(b), { longs: Number, defaults: true, bytes: Buffer }) as T,
+        value,
+        new grpc.Metadata(),
+        { deadline: Date.now() + DEADLINE_MS },
+        (err, out) => (err ? reject(err) : resolve(out as T)),
+      );
+    });
+  }
+
+  private cas<T>(method: string, value: object): Promise<T> {
+    const p = 'build.bazel.remote.execution.v2.';
+    return this.unary<T>(
+      `${p}ContentAddressableStorage`,
+      method,
+      `${p}${method}Request`,
+      `${p}${method}Response`,
+      value,
+    ).catch((e: grpc.ServiceError) => {
+      throw this.fail(method, e);
+    });
+  }
+
+  /** The digest function: BLAKE3 when the server offers it, else SHA-256. @throws CacheTransportError E58 */
+  digestFunction(): Promise<'sha256' | 'blake3'> {
+    this.fn ??= this.unary<{
+      cache_capabilities?: { digest_functions?: number[]; digest_function?: number[] };
+    }>(
+      'build.bazel.remote.execution.v2.Capabilities',
+      'GetCapabilities',
+      'build.bazel.remote.execution.v2.GetCapabilitiesRequest',
+      'build.bazel.remote.execution.v2.ServerCapabilities',
+      { instance_name: this.instance },
+    ).then(
+      (caps) => {
+        const fns = (caps.cache_capabilities?.digest_functions ?? []) as number[];
+        return fns.includes(DIGEST_FUNCTION.BLAKE3) ? 'blake3' : 'sha256';
+      },
+      (e: grpc.ServiceError) => {
+        this.fn = undefined;
+        throw this.fail('GetCapabilities', e);
+      },
+    );
+    return this.fn;
+  }
+
+  private casDigest(fn: 'sha256' | 'blake3', bytes: Uint8Array): CasDigest {
+    return reapiDigestOf(fn, bytes);
+  }
+
+  private fnField(fn: 'sha256' | 'blake3'): object {
+    return fn === 'blake3' ? { digest_function: DIGEST_FUNCTION.BLAKE3 } : {};
+  }
+
+  private resource(fn: 'sha256' | 'blake3', d: CasDigest, upload: boolean): string {
+    const pre = this.instance ? `${this.instance}/` : '';
+    const up = upload ? `uploads/${randomUUID()}/` : '';
+    const f = fn === 'blake3' ? 'blake3/' : '';
+    return `${pre}${up}blobs/${f}${d.hash}/${d.size_bytes}`;
+  }
+
+  /** Reads one blob, or undefined when the CAS lacks it. */
+  private async read(fn: 'sha256' | 'blake3', d: CasDigest): Promise<Uint8Array | undefined> {
+    if (d.size_bytes <= BATCH_LIMIT) {
+      const r = await this.cas<{ responses: { data: Buffer; status?: { code: number } }[] }>(
+        'BatchReadBlobs',
+        {
+          instance_name: this.instance,
+          digests: [d],
+          ...this.fnField(fn),
+        },
+      );
+      const one = r.responses[0];
+      if (!one || (one.status?.code ?? 0) === grpc.status.NOT_FOUND) return undefined;
+      if ((one.status?.code ?? 0) !== 0)
+        throw new CacheTransportError(
+          `cache ${this.url}: BatchReadBlobs ${d.hash}: status ${one.status!.code}`,
+          {
+            data: { url: this.url },
+          },
+        );
+      return new Uint8Array(one.data);
+    }
+    const reqT = reapiProtos().lookupType('google.bytestream.ReadRequest');
+    const resT = reapiProtos().lookupType('google.bytestream.ReadResponse');
+    const chunks: Buffer[] = [];
+    return new Promise((resolve, reject) => {
+      const call = this.client.makeServerStreamRequest(
+        '/google.bytestream.ByteStream/Read',
+        (v: object) => Buffer.from(encodeMessage(reqT, v)),
+        (b: Buffer) => resT.toObject(resT.decode(b), { bytes: Buffer }) as { data?: Buffer },
+        { resource_name: this.resource(fn, d, false), read_offset: 0, read_limit: 0 },
+        new grpc.Metadata(),
+        { deadline: Date.now() + DEADLINE_MS },
+      );
+      call.on('data', (m: { data?: Buffer }) => m.data && chunks.push(m.data));
+      call.on('error', (e: grpc.ServiceError) =>
+        e.code === grpc.status.NOT_FOUND ? resolve(undefined) : reject(this.fail('ByteStream.Read', e)),
+      );
+      call.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    });
+  }
+
+  /** Writes one large blob through ByteStream. */
+  private write(fn: 'sha256' | 'blake3', d: CasDigest, bytes: Uint8Array): Promise<void> {
+    const reqT = reapiProtos().lookupType('google.bytestream.WriteRequest');
+    const resT = reapiProtos().lookupType('google.bytestream.WriteResponse');
+    return new Promise((resolve, reject) => {
+      const call = this.client.makeClientStreamRequest(
+        '/google.bytestream.ByteStream/Write',
+        (v: object) => Buffer.from(encodeMessage(reqT, v)),
+        (b: Buffer) => resT.toObject(resT.decode(b), { longs: Number }),
+        new grpc.Metadata(),
+        { deadline: Date.now() + DEADLINE_MS },
+        (err) => (err ? reject(this.fail('ByteStream.Write', err)) : resolve()),
+      );
+      const name = this.resource(fn, d, true);
+      for (let off = 0; off < bytes.length || off === 0; off += CHUNK) {
+        const end = Math.min(off + CHUNK, bytes.length);
+        call.write({
+          resource_name: off === 0 ? name : '',
+          write_offset: off,
+          finish_write: end === bytes.length,
+          data: Buffer.from(bytes.subarray(off, end)),
+        });
+        if (end === bytes.length) break;
+      }
+      call.end();
+    });
+  }
+
+  /** Uploads the blobs the CAS lacks; returns which of them were sent. */
+  private async upload(
+    fn: 'sha256' | 'blake3',
+    blobs: readonly { d: CasDigest; bytes: () => Promise<Uint8Array> }[],
+  ): Promise<Set<number>> {
+    const missing = new Set<string>();
+    for (let i = 0; i < blobs.length; i += 1000) {
+      const r = await this.cas<{ missing_blob_digests: CasDigest[] }>('FindMissingBlobs', {
+        instance_name: this.instance,
+        blob_digests: blobs.slice(i, i + 1000).map((b) => b.d),
+        ...this.fnField(fn),
+      });
+      for (const m of r.missing_blob_digests) missing.add(`${m.hash}/${m.size_bytes}`);
+    }
+    const sent = new Set<number>();
+    let batch: { digest: CasDigest; data: Buffer }[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      if (!batch.length) return;
+      const r = await this.cas<{ responses: { status?: { code: number; message?: string } }[] }>(
+        'BatchUpdateBlobs',
+        {
+          instance_name: this.instance,
+          requests: batch,
+          ...this.fnField(fn),
+        },
+      );
+      const bad = r.responses.find((x) => (x.status?.code ?? 0) !== 0);
+      if (bad)
+        throw new CacheTransportError(
+          `cache ${this.url}: BatchUpdateBlobs: status ${bad.status!.code} ${bad.status!.message ?? ''}`,
+          {
+            data: { url: this.url },
+          },
+        );
+      batch = [];
+      batchBytes = 0;
+    };
+    for (const [i, b] of blobs.entries()) {
+      const key = `${b.d.hash}/${b.d.size_bytes}`;
+      if (!missing.has(key)) continue;
+      missing.delete(key); // the same bytes twice in one push go once
+      sent.add(i);
+      const bytes = await b.bytes();
+      if (b.d.size_bytes > BATCH_LIMIT) {
+        await this.write(fn, b.d, bytes);
+        continue;
+      }
+      if (batchBytes + bytes.length > BATCH_BYTES) await flush();
+      batch.push({ digest: b.d, data: Buffer.from(bytes) });
+      batchBytes += bytes.length;
+    }
+    await flush();
+    return sent;
+  }
+
+  private async reference(key: string): Promise<CasDigest | undefined> {
+    try {
+      const r = await this.unary<{ digest?: CasDigest }>(
+        'buildstream.v2.ReferenceStorage',
+        'GetReference',
+        'buildstream.v2.GetReferenceRequest',
+        'buildstream.v2.GetReferenceResponse',
+        { instance_name: this.instance, key },
+      );
+      return r.digest?.hash ? r.digest : undefined;
+    } catch (e) {
+      if ((e as grpc.ServiceError).code === grpc.status.NOT_FOUND) return undefined;
+      throw this.fail('GetReference', e as grpc.ServiceError);
+    }
+  }
+
+  async lookup(action: Digest): Promise<CacheHit | undefined> {
+    const fn = await this.digestFunction();
+    const ref = await this.reference(reapiActionKey(action));
+    if (!ref) return undefined;
+    const dirT = reapiType('Directory');
+    const dirBytes = await this.read(fn, ref);
+    if (!dirBytes) return undefined;
+    const dir = dirT.toObject(dirT.decode(dirBytes), { longs: Number }) as {
+      files?: { name: string; digest: CasDigest }[];
+    };
+    const file = async (name: string) => {
+      const f = dir.files?.find((x) => x.name === name);
+      return f ? this.read(fn, f.digest) : undefined;
+    };
+    const entry = await file('entry.json');
+    const objectsBytes = await file('objects.json');
+    if (!entry || !objectsBytes) return undefined;
+    // The mapping is not signed: a wrong one only leads to bytes that fail their BLAKE3 check.
+    let doc: ObjectsDoc;
+    try {
+      doc = parseCanonical(
+        objectsBytes,
+        `cache ${this.url}: objects.json of ${action}`,
+      ) as unknown as ObjectsDoc;
+    } catch {
+      return { entry, object: async () => undefined };
+    }
+    return {
+      entry,
+      object: async (kind, d) => {
+        const m = doc.objects?.[d];
+        if (!m || m[2] !== kind) return undefined;
+        return this.read(fn, { hash: m[0], size_bytes: m[1] });
+      },
+    };
+  }
+
+  async push(action: Digest, entry: Uint8Array, objects: readonly PushObject[]): Promise<PushCounts> {
+    const fn = await this.digestFunction();
+    const doc: ObjectsDoc = { format: REAPI_OBJECTS_FORMAT, version: 1, digestFunction: fn, objects: {} };
+    const blobs: { d: CasDigest; bytes: () => Promise<Uint8Array> }[] = [];
+    for (const o of objects) {
+      const d =
+        fn === 'blake3'
+          ? { hash: digestHex(o.digest), size_bytes: o.size }
+          : this.casDigest(fn, await o.bytes());
+      doc.objects[o.digest] = [d.hash, d.size_bytes, o.kind];
+      blobs.push({ d, bytes: o.bytes });
+    }
+    const sent = await this.upload(fn, blobs);
+    const counts: PushCounts = {
+      sent: sent.size,
+      sentBytes: 0,
+      present: objects.length - sent.size,
+      entrySent: false,
+    };
+    for (const i of sent) counts.sentBytes += blobs[i]!.d.size_bytes;
+    const docBytes = encodeCanonical(doc);
+    const entryD = this.casDigest(fn, entry);
+    const docD = this.casDigest(fn, docBytes);
+    const dirBytes = encodeMessage(reapiType('Directory'), {
+      files: [
+        { name: 'entry.json', digest: entryD, is_executable: false },
+        { name: 'objects.json', digest: docD, is_executable: false },
+      ],
+    });
+    const dirD = this.casDigest(fn, dirBytes);
+    const key = reapiActionKey(action);
+    const old = await this.reference(key);
+    if (old && old.hash === dirD.hash) return counts;
+    await this.upload(fn, [
+      { d: entryD, bytes: async () => entry },
+      { d: docD, bytes: async () => docBytes },
+      { d: dirD, bytes: async () => dirBytes },
+    ]);
+    await this.unary(
+      'buildstream.v2.ReferenceStorage',
+      'UpdateReference',
+      'buildstream.v2.UpdateReferenceRequest',
+      'buildstream.v2.UpdateReferenceResponse',
+      { instance_name: this.instance, keys: [key], digest: dirD },
+    ).catch((e: grpc.ServiceError) => {
+      throw this.fail('UpdateReference', e);
+    });
+    counts.entrySent = true;
+    return counts;
+  }
+}
