@@ -8,6 +8,7 @@ export * from './canonical.ts';
 export * from './config.ts';
 export * from './os-error.ts';
 export * from './atomic-write.ts';
+export * from './pid-file.ts';
 export * from './parse-document.ts';
 export * from './store/index.ts';
 export * from './keys/index.ts';
