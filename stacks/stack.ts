@@ -25,8 +25,16 @@ export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 export const STACK_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Where a stack names a composition: by root, or by a composition TOML file (relative to the stack). */
-export type CompositionRef = { kind: 'root'; root: Digest } | { kind: 'file'; path: string };
+/**
+ * Where a stack names a composition: by root, by a composition TOML file, or as the runtime
+ * composition of a lock (built and composed when the stack is evaluated, as `eos build --compose`
+ * does; `seedLock` defaults to `seed.lock` beside the lock). Paths are relative to the stack file.
+ * @see specs/stack.md §2, §4.1
+ */
+export type CompositionRef =
+  | { kind: 'root'; root: Digest }
+  | { kind: 'file'; path: string }
+  | { kind: 'lock'; lock: string; seedLock?: string };
 
 /** An environment value: a literal, or a variable of the deploying environment (resolved at deploy). */
 export type EnvValue = { kind: 'literal'; value: string } | { kind: 'from-env'; name: string };
@@ -180,13 +188,24 @@ export function parseStack(text: string, file = 'stack.toml'): StackSpec {
       if (!isDigest(v)) fail(p, `${JSON.stringify(v)} is not a composition root (blake3:<64 hex>)`);
       compositions[cname] = { kind: 'root', root: v as Digest, line };
     } else if (isObj(v)) {
-      known(v, ['root', 'file'], p);
-      if ((v.root === undefined) === (v.file === undefined)) fail(p, 'give exactly one of root or file');
+      known(v, ['root', 'file', 'lock', 'seedLock'], p);
+      if ([v.root, v.file, v.lock].filter((x) => x !== undefined).length !== 1)
+        fail(p, 'give exactly one of root, file or lock');
+      if (v.seedLock !== undefined && v.lock === undefined)
+        fail([...p, 'seedLock'], 'seedLock goes with lock = …');
       if (v.root !== undefined) {
         if (!isDigest(v.root)) fail([...p, 'root'], `${JSON.stringify(v.root)} is not a composition root`);
         compositions[cname] = { kind: 'root', root: v.root as Digest, line };
-      } else compositions[cname] = { kind: 'file', path: str(v.file, [...p, 'file']), line };
-    } else fail(p, 'expected a root (string) or { root = … } / { file = … }');
+      } else if (v.file !== undefined)
+        compositions[cname] = { kind: 'file', path: str(v.file, [...p, 'file']), line };
+      else
+        compositions[cname] = {
+          kind: 'lock',
+          lock: str(v.lock, [...p, 'lock']),
+          ...(v.seedLock !== undefined ? { seedLock: str(v.seedLock, [...p, 'seedLock']) } : {}),
+          line,
+        };
+    } else fail(p, 'expected a root (string) or { root = … } / { file = … } / { lock = … }');
   }
 
   if (raw.files !== undefined && !Array.isArray(raw.files)) fail(['files'], 'expected [[files]] tables');

@@ -121,13 +121,17 @@ export interface BuildLockOptions extends ExecutorOptions {
   onEvent?: (e: SchedulerEvent) => void;
   /** Receives the stdout lines as they happen (see `BuildRunOptions.onLine`). */
   onLine?: (line: string) => void;
-  /** Write the runtime composition of the built closure (TOML) to this file; store it (and sign it with `signKey`). */
-  compose?: string;
+  /**
+   * Store the runtime composition of the built closure (and sign it with `signKey`); a path: also
+   * write its TOML to that file; `true`: store it only.
+   */
+  compose?: string | true;
 }
 
 /** What {@link buildLock} did: the run, plus the runtime composition when one was asked for and the build succeeded. */
 export interface BuildLockResult extends BuildRunResult {
-  composition?: ComposeBuildResult & { file: string };
+  /** `file` is absent when `compose` was `true`. */
+  composition?: ComposeBuildResult & { file?: string };
 }
 
 /**
@@ -171,15 +175,15 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
     // The result as a composition (issue #6 item 4): runtime seed entries + every output.
     const outputs: Record<string, Digest> = {};
     for (const [label, res] of r.result.results) if (res.output) outputs[label] = res.output;
-    const file = resolve(opts.compose);
+    const file = opts.compose === true ? undefined : resolve(opts.compose);
     const c = await composeBuild({
       store,
       seed,
       outputs,
-      file,
+      ...(file !== undefined ? { file } : {}),
       ...(opts.signKey ? { sign: opts.signKey } : {}),
     });
-    return { ...r, composition: { ...c, file } };
+    return { ...r, composition: { ...c, ...(file !== undefined ? { file } : {}) } };
   } finally {
     jobserver?.close();
     await rm(staging, { recursive: true, force: true });
