@@ -67,15 +67,21 @@ export function lockComposer(store: Store): ComposeLock {
   return async ({ lock, seedLock }) => {
     // loaded here: the host verbs share this module and need no build system
     const { buildLock } = await import('../build/index.ts');
+    const seen: string[] = [];
     const r = await buildLock({
       lock,
       seedLock,
       store,
       compose: true,
-      onLine: (l) => process.stderr.write(`${l}\n`),
+      onLine: (l) => {
+        seen.push(l);
+        process.stderr.write(`${l}\n`);
+      },
     });
     if (r.composition) return r.composition.root;
-    const failed = r.lines.filter((l) => l.startsWith('FAIL\t')).map((l) => l.split('\t').slice(1, 3).join(': '));
+    const failed = [...seen, ...r.lines]
+      .filter((l, i, all) => l.startsWith('FAIL\t') && all.indexOf(l) === i)
+      .map((l) => l.split('\t').slice(1, 3).join(': '));
     throw new StackError(
       `the build failed (exit ${r.exitCode})${failed.length ? `: ${failed.join('; ')}` : ''}`,
       { data: { lock, exitCode: r.exitCode } },

@@ -4,13 +4,14 @@
  * the same root `eos build --compose` gives; the deployed service runs the built program. A lock
  * that fails to build, or a missing lock, is a located E33 before anything is pushed.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeLock } from '../../atoms/index.ts';
 import { hostSeedWorld, testCacheDir } from '../executor/helpers.ts';
 import {
-  eos,
+  eosBin,
   hostSnapshot,
   lines,
   stackFile,
@@ -87,6 +88,17 @@ exec = "/usr/bin/greeter"
 
 const isRoot = process.getuid?.() === 0;
 
+/** `eos ARGS` with the shared test store (evaluation builds: a longer limit than the helpers' eos). */
+function eos(w: Ws, args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [eosBin, ...args], {
+    cwd: w.dir,
+    encoding: 'utf8',
+    env: { ...process.env, EOS_STORE: store, EOS_CONFIG_DIR: w.config },
+    timeout: 900_000,
+  });
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
 beforeAll(async () => {
   store = (await hostSeedWorld()).store.root;
   ws = workspace('eos-stack-lock-');
@@ -100,65 +112,62 @@ beforeAll(async () => {
 afterAll(() => stopServices(ws.host));
 
 describe.skipIf(!isRoot)('stack compositions given as { lock = … }', () => {
-  const env = () => ({ EOS_STORE: store });
-
   it('evaluation builds the lock and uses its runtime composition (the root eos build --compose gives)', () => {
     const file = stack('greet.stack.toml', 'app/eos.lock');
-    const check = eos(ws, ['stack', 'check', file, '--target', `local:${ws.host}`], env());
+    const check = eos(ws, ['stack', 'check', file, '--target', `local:${ws.host}`]);
     expect(check.stderr).toMatch(/^ok\tgreeter\tblake3:[0-9a-f]{64}$/m); // built during evaluation
     expect(check.code).toBe(0);
     const comp = lines(check.stdout).find((l) => l[0] === 'composition')!;
     expect(comp[1]).toBe('app');
     expect(comp[2]).toMatch(/^blake3:[0-9a-f]{64}$/);
 
-    const built = eos(
-      ws,
-      [
-        'build',
-        join(ws.dir, 'app', 'eos.lock'),
-        '--seed-lock',
-        seedLock,
-        '--compose',
-        join(ws.dir, 'rt.toml'),
-      ],
-      env(),
-    );
+    const built = eos(ws, [
+      'build',
+      join(ws.dir, 'app', 'eos.lock'),
+      '--seed-lock',
+      seedLock,
+      '--compose',
+      join(ws.dir, 'rt.toml'),
+    ]);
     expect(built.code).toBe(0);
     expect(built.stdout).toContain('1 atom(s): 0 ok, 1 cached'); // evaluation built it, once
     expect(lines(built.stdout).find((l) => l[0] === 'composition')![1]).toBe(comp[2]);
 
-    const again = eos(ws, ['stack', 'check', file, '--target', `local:${ws.host}`], env());
+    const again = eos(ws, ['stack', 'check', file, '--target', `local:${ws.host}`]);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/^cached\tgreeter\t/m);
     expect(lines(again.stdout).find((l) => l[0] === 'composition')![2]).toBe(comp[2]);
-  });
+  }, 1_800_000);
 
   it('a deploy of the stack runs the built program in that composition', async () => {
     const file = stack('greet.stack.toml', 'app/eos.lock');
-    const out = eos(ws, ['deploy', file, '--key', 'ops', '--target', `local:${ws.host}`], env());
+    const out = eos(ws, ['deploy', file, '--key', 'ops', '--target', `local:${ws.host}`]);
     expect(out.code, out.stderr).toBe(0);
     expect(lines(out.stdout).find((l) => l[0] === 'generation')?.[1]).toBe('1');
     expect(await waitForText(join(ws.host, 'logs', 'greeter.log'), `greeter ${nonce}`)).toContain(
       `greeter ${nonce}`,
     );
-  });
+  }, 1_800_000);
 
   it('a lock that does not build, or is missing, is a located E33 and nothing is pushed', () => {
     const before = hostSnapshot(ws.host);
-    const bad = eos(
-      ws,
-      ['deploy', stack('bad.stack.toml', 'bad/eos.lock'), '--key', 'ops', '--target', `local:${ws.host}`],
-      env(),
-    );
+    const bad = eos(ws, [
+      'deploy',
+      stack('bad.stack.toml', 'bad/eos.lock'),
+      '--key',
+      'ops',
+      '--target',
+      `local:${ws.host}`,
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(
       /\[E33\] bad\.stack\.toml:6: compositions\.app\.lock: bad\/eos\.lock: \[E33\] the build failed \(exit 3\): broken: recipe std\.make failed/,
     );
-    const missing = eos(ws, ['stack', 'check', stack('missing.stack.toml', 'nowhere/eos.lock')], env());
+    const missing = eos(ws, ['stack', 'check', stack('missing.stack.toml', 'nowhere/eos.lock')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(
       /\[E33\] missing\.stack\.toml:6: compositions\.app\.lock: \/.*\/nowhere\/eos\.lock does not exist/,
     );
     expect(hostSnapshot(ws.host)).toBe(before);
-  });
+  }, 1_800_000);
 });
