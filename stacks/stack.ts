@@ -5,8 +5,7 @@
  *
  * @see specs/stack.md §2–§4
  */
-import { parse as parseToml } from 'smol-toml';
-import { StackError, isDigest, type Digest } from '../src/kernel/index.ts';
+import { StackError, isDigest, parseTomlLocated, type Digest } from '../src/kernel/index.ts';
 
 /** The stack format version this code reads. @see specs/stack.md §2 */
 export const STACK_VERSION = 1;
@@ -77,48 +76,6 @@ export interface StackSpec {
   lineOf(path: (string | number)[]): number;
 }
 
-/** A line finder for the layouts stack files use: `[table]`, `[[array]]`, `key = …`. */
-function locator(text: string): (path: (string | number)[]) => number {
-  const lines = text.split('\n');
-  const marks: { table: string; index: number; line: number }[] = [{ table: '', index: 0, line: 1 }];
-  const counts = new Map<string, number>();
-  lines.forEach((l, i) => {
-    const arr = /^\s*\[\[\s*([A-Za-z0-9_.-]+)\s*\]\]/.exec(l);
-    const tab = /^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]/.exec(l);
-    if (arr) {
-      const n = counts.get(arr[1]!) ?? 0;
-      counts.set(arr[1]!, n + 1);
-      marks.push({ table: arr[1]!, index: n, line: i + 1 });
-    } else if (tab) marks.push({ table: tab[1]!, index: 0, line: i + 1 });
-  });
-  return (path) => {
-    const [table, ...rest] = path;
-    let startIdx = 0;
-    if (typeof table === 'string') {
-      const index = typeof rest[0] === 'number' ? rest.shift()! : 0;
-      const found = marks.findIndex((m) => m.table === table && m.index === index);
-      if (found < 0) {
-        // a top-level key
-        const k = lines.findIndex((l) => new RegExp(`^\\s*${table}\\s*=`).test(l));
-        return k < 0 ? 1 : k + 1;
-      }
-      startIdx = found;
-    }
-    const start = marks[startIdx]!.line;
-    const end = startIdx + 1 < marks.length ? marks[startIdx + 1]!.line - 1 : lines.length;
-    const key = rest.find((x) => typeof x === 'string');
-    if (key === undefined) return start;
-    for (let i = start; i <= end; i++)
-      if (
-        new RegExp(`^\\s*"?${String(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"?\\s*=`).test(
-          lines[i - 1] ?? '',
-        )
-      )
-        return i;
-    return start;
-  };
-}
-
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -133,16 +90,11 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
  * @see specs/stack.md §2–§3
  */
 export function parseStack(text: string, file = 'stack.toml'): StackSpec {
-  let raw: Obj;
-  try {
-    raw = parseToml(text) as Obj;
-  } catch (e) {
-    const line = (e as { line?: number }).line ?? 1;
-    throw new StackError(`${file}:${line}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, {
-      data: { file },
-    });
-  }
-  const lineOf = locator(text);
+  const parsed = parseTomlLocated(text, file, StackError, {
+    syntax: (p) => `${file}:${p.line}: not valid TOML: ${p.message}`,
+  });
+  const raw: Obj = parsed.doc;
+  const lineOf = (path: (string | number)[]): number => parsed.lineOf(path) ?? 1;
   const fail = (path: (string | number)[], what: string, hint?: string): never => {
     const line = lineOf(path);
     const field = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');

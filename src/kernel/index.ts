@@ -10,5 +10,6 @@ export * from './os-error.ts';
 export * from './atomic-write.ts';
 export * from './pid-file.ts';
 export * from './parse-document.ts';
+export * from './toml-locate.ts';
 export * from './store/index.ts';
 export * from './keys/index.ts';

@@ -2,8 +2,8 @@
  * Pid files: a file whose whole content is the decimal pid of the process that holds something
  * (a store lock, the host lock), and a newline. The one helper behind every pid-file lock in Eos:
  *
- * - created exclusively and atomically: the content is written to a temporary file, fsynced and
- *   linked to the name (`link(2)` fails with `EEXIST` when the name exists), so a reader never
+ * - created exclusively and atomically: the content is written to a temporary file and linked to
+ *   the name (`link(2)` fails with `EEXIST` when the name exists), so a reader never
  *   sees an empty or half-written pid;
  * - a pid file whose pid is no longer alive is stale: the next taker renames it aside, checks
  *   that what it moved is still the dead owner's (restoring it when a live taker got there
@@ -17,9 +17,10 @@
  * @see specs/store.md §9 (store locks), specs/host.md §2.2 (the host lock)
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, linkSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { writeFileAtomicSync } from './atomic-write.ts';
-import { isOsError } from './os-error.ts';
+import { osError } from './os-error.ts';
 
 /**
  * Whether a process with this pid exists (signal 0; `EPERM` means it exists under another user).
@@ -48,17 +49,23 @@ export function readPidFile(path: string): number | undefined {
 }
 
 /**
- * Creates the pid file `path` holding `pid` exclusively and atomically.
+ * Creates the pid file `path` holding `pid` exclusively and atomically: a temporary file beside
+ * it, linked to the name. Not fsynced: a pid file only means something while its process lives,
+ * and after a crash of the machine every pid in one is stale (this is on every store write's path).
  * @returns false when `path` already exists
  * @throws IoError E12 for any other failure
  */
 export function createPidFile(path: string, pid = process.pid): boolean {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    writeFileAtomicSync(path, `${pid}\n`, { overwrite: false });
+    writeFileSync(tmp, `${pid}\n`, { flag: 'wx', mode: 0o644 });
+    linkSync(tmp, path);
     return true;
   } catch (e) {
-    if (isOsError(e, 'EEXIST')) return false;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw osError(e, path);
+  } finally {
+    rmSync(tmp, { force: true });
   }
 }
 
