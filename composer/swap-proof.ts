@@ -13,7 +13,6 @@
  *
  * @see specs/interface.md §11
  */
-import { basename } from 'node:path';
 import {
   digestCanonical,
   NotFoundError,
@@ -21,11 +20,8 @@ import {
   type ObjectStore,
   type Store,
   type Tree,
-  type TreeEntry,
 } from '../src/kernel/index.ts';
 import {
-  assembleManifest,
-  cachedInterfaceManifest,
   compositionClosureEntries,
   computeClosure,
   describeUnsatisfied,
@@ -34,6 +30,7 @@ import {
   interfaceOfElf,
   isElf,
   isExported,
+  lookupTreePath,
   manifestDigest,
   parseElf,
   storeClosureTree,
@@ -43,8 +40,6 @@ import {
   type ClosureEntries,
   type ElfFile,
   type ElfSymbol,
-  type FileRequirements,
-  type InterfaceManifest,
 } from '../extractors/index.ts';
 import { nodeDigest, type Composition, type EntryNode } from './composition.ts';
 import { candidateEntries, importsDlopen, nodeManifest, sonameIndex, sonameOf } from './soname-index.ts';
@@ -141,24 +136,6 @@ function viewStore(store: Store, getTree: (d: Digest) => Promise<Tree>): ObjectS
     trees: { get: getTree },
     blobs: { get: (d: Digest) => store.blobs.get(d) },
   } as unknown as ObjectStore;
-}
-
-/** The entry at `path` of a tree (links not followed), or null. */
-async function lookup(
-  getTree: (d: Digest) => Promise<Tree>,
-  tree: Digest,
-  path: string,
-): Promise<TreeEntry | null> {
-  const parts = path.split('/').filter((p) => p !== '');
-  let dir = await getTree(tree);
-  for (let i = 0; i < parts.length; i++) {
-    const e = dir.entries.find((x) => x.name === parts[i]);
-    if (!e) return null;
-    if (i === parts.length - 1) return e;
-    if (e.kind !== 'directory') return null;
-    dir = await getTree(e.digest);
-  }
-  return null;
 }
 
 /** Decodes blobs once per digest. */
@@ -357,7 +334,7 @@ export async function proveSwap(
   const newEdges = newClosure ? edgesInto(newClosure, name) : [];
 
   const fileAt = async (v: ProofView, path: string): Promise<Digest> => {
-    const e = await lookup(v.getTree, v.tree, path);
+    const e = await lookupTreePath(v.getTree, v.tree, path);
     if (!e || e.kind !== 'file')
       throw new NotFoundError(`swap: ${path} is not a file of the view ${v.tree}`, { data: { path } });
     return e.digest;
@@ -444,7 +421,7 @@ export async function proveSwap(
   const needles = [...oldSonames].map((s) => ({ s, b: Buffer.from(s) }));
   for (const d of cand.dlopeners) {
     if (consumerPaths.has(d.path) || needles.length === 0) continue;
-    const e = await lookup(base.getTree, base.tree, d.path);
+    const e = await lookupTreePath(base.getTree, base.tree, d.path);
     if (!e || e.kind !== 'file') continue;
     const { bytes } = await blobs.get(e.digest, d.path);
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -20,7 +20,6 @@ import {
   rmSync,
   statSync,
   symlinkSync,
-  writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
