@@ -115,6 +115,10 @@ const STD_RECIPES: Record<string, z.ZodObject> = {
     'cmake-flags': STRING_LIST.optional(),
     env: ENV.optional(),
   }),
+  'std.meson': z.strictObject({
+    'meson-flags': STRING_LIST.optional(),
+    env: ENV.optional(),
+  }),
   'std.shell': z.strictObject({ script: z.string().min(1), env: ENV.optional() }),
   'std.binary': z.strictObject({ env: ENV.optional() }),
 };
@@ -360,7 +364,15 @@ export function parseManifest(text: string, fileName = 'atom.toml'): Manifest {
   if (v.build) {
     const { recipe, ...args } = v.build as { recipe: string } & Record<string, BuildArg>;
     const sorted: Record<string, BuildArg> = {};
-    for (const k of Object.keys(args).sort()) sorted[k] = args[k]!;
+    // A TOML table (`env`) comes from the parser with a null prototype, which canonical JSON (the
+    // action key) refuses: copy it into a plain object, keys sorted.
+    for (const k of Object.keys(args).sort()) {
+      const a = args[k]!;
+      sorted[k] =
+        typeof a === 'object' && !Array.isArray(a)
+          ? Object.fromEntries(Object.entries(a).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+          : a;
+    }
     out.build = { recipe, args: sorted };
   }
   return out;

@@ -1,6 +1,8 @@
 /**
- * Version resolution: SAT over candidate versions (logic-solver, i.e. MiniSat), complete and
- * deterministic, newest-first.
+ * Version resolution: SAT over candidate versions, complete and deterministic, newest-first. The
+ * satisfiability queries are answered by a DPLL search over the closure the roots need
+ * (atoms/resolve-search.ts), with logic-solver (MiniSat) behind it for a query past the search's
+ * conflict budget and for explaining conflicts.
  *
  * Encoding (one boolean per candidate `label@version`):
  * - at most one version per label;
@@ -9,9 +11,10 @@
  *
  * Preference is greedy, not a whole-problem optimization (which does not scale past ~100 labels in
  * logic-solver): labels are visited breadth-first from the roots (each level's labels sorted); for
- * a label, its versions are tried newest first with `solveAssuming`, and the first satisfiable one
- * is `require`d. Every commitment keeps the problem satisfiable, so if any solution exists one is
- * found (completeness), and the same input always gives the same result (candidate and label
+ * a label, its versions are tried newest first (a satisfiability query each), and the first
+ * satisfiable one is committed. Each level is the set of labels first required by the previous
+ * level's chosen versions, sorted as a whole (not per parent). Every commitment keeps the problem
+ * satisfiable, so if any solution exists one is found (completeness), and the same input always gives the same result (candidate and label
  * orders are normalized first). A try is skipped without a solver call when the last model already
  * chose that version or when a committed requirer's range excludes it.
  *
@@ -27,6 +30,7 @@ import Logic from 'logic-solver';
 import semver from 'semver';
 import { ResolutionError } from '../src/kernel/index.ts';
 import type { DepSpec } from './atom-manifest.ts';
+import { ResolveSearch } from './resolve-search.ts';
 
 /** A published (or workspace) version of a label, with its dependency ranges. */
 export interface Candidate {
@@ -57,6 +61,14 @@ export interface ResolveOptions {
    * move on their own); a preferred version is taken when it is still possible, else the newest.
    */
   prefer?: Readonly<Record<string, string>>;
+  /**
+   * Which satisfiability oracle answers the greedy pass's queries (default `'search'`): the DPLL
+   * search over the needed closure (atoms/resolve-search.ts), which asks MiniSat only for a query
+   * past its conflict budget; or `'minisat'` alone (logic-solver over the whole formula). The
+   * result is the same either way (both are exact); `'minisat'` exists for differential tests and
+   * as the bench's peer (bench/resolve).
+   */
+  oracle?: 'search' | 'minisat';
 }
 
 /** The chosen versions and the edges between them. */
@@ -78,6 +90,12 @@ export interface ResolveStats {
   solverCalls: number;
 }
 
+/** A model: which variables it chooses; `byLabel` (label → its chosen variable) when known. */
+interface Model {
+  has: (x: number) => boolean;
+  byLabel?: Map<string, number>;
+}
+
 /** One requirement of the problem: a root's, or a candidate version's dependency. */
 interface Req {
   /** Requirer: a root name, or a label. */
@@ -90,6 +108,19 @@ interface Req {
   sat: number[];
   /** The requirer's variable (absent for roots). */
   guard?: number;
+}
+
+/** Parsed versions, shared by every resolution (parsing dominated the set-up of a large one). */
+const parsedVersions = new Map<string, semver.SemVer | string>();
+/** The SemVer of a version string (the string itself when it does not parse: semver then says so). */
+function parsedVersion(v: string): semver.SemVer | string {
+  let p = parsedVersions.get(v);
+  if (p === undefined) {
+    p = semver.parse(v) ?? v;
+    if (parsedVersions.size > 100_000) parsedVersions.clear();
+    parsedVersions.set(v, p);
+  }
+  return p;
 }
 
 function cmpStr(a: string, b: string): number {
@@ -119,13 +150,14 @@ function resolveInner(
   opts: ResolveOptions,
 ): Resolution {
   const universe = new Map<string, Candidate[]>();
-  const entries =
+  const entries: [string, readonly Candidate[]][] =
     universeIn instanceof Map
       ? [...universeIn.entries()]
       : Object.entries(universeIn as Record<string, Candidate[]>);
   for (const [label, cands] of entries) {
+    const parsedOf = new Map(cands.map((c) => [c, parsedVersion(c.version)]));
     const sorted = [...cands].sort(
-      (a, b) => semver.rcompare(a.version, b.version) || cmpStr(a.version, b.version),
+      (a, b) => semver.rcompare(parsedOf.get(a)!, parsedOf.get(b)!) || cmpStr(a.version, b.version),
     );
     for (let i = 1; i < sorted.length; i++)
       if (sorted[i]!.version === sorted[i - 1]!.version)
@@ -157,13 +189,12 @@ function resolveInner(
   const rank = new Map(order.map((l, i) => [l, i]));
 
   // Variables: 1-based numbers assigned in `order`, newest first within a label.
-  const solver = new Logic.Solver();
   const varOf = new Map<string, number[]>();
   const who: { label: string; version: string }[] = [];
   for (const l of order) {
     const vars: number[] = [];
     for (const c of universe.get(l) ?? []) {
-      const v = solver.getVarNum(`${l}@${c.version}`);
+      const v = who.length || 1;
       vars.push(v);
       who[v] = { label: l, version: c.version };
     }
@@ -178,8 +209,25 @@ function resolveInner(
     let parsed = ranges.get(key);
     if (!parsed) ranges.set(key, (parsed = new semver.Range(range, { includePrerelease })));
     const r = parsed;
-    return vars.filter((_, i) => r.test(cands[i]!.version));
+    const memo = `${label}\0${key}`;
+    let sat = satMemo.get(memo);
+    if (!sat) {
+      let tested = testMemo.get(key);
+      if (!tested) testMemo.set(key, (tested = new Map()));
+      const t = tested;
+      const test = (v: string): boolean => {
+        let ok = t.get(v);
+        if (ok === undefined) t.set(v, (ok = r.test(parsedVersion(v))));
+        return ok;
+      };
+      satMemo.set(memo, (sat = vars.filter((_, i) => test(cands[i]!.version))));
+    }
+    return sat;
   };
+  /** Whether a version satisfies a range, by range key and version (versions repeat across labels). */
+  const testMemo = new Map<string, Map<string, boolean>>();
+  /** Satisfying variables by label and range: ranges repeat across requirers (read-only lists). */
+  const satMemo = new Map<string, number[]>();
 
   const reqs: Req[] = [];
   for (const r of roots)
@@ -218,22 +266,140 @@ function resolveInner(
     candidates: who.length ? who.length - 1 : 0,
     solverCalls: 0,
   };
-  for (const l of order) {
-    const vars = varOf.get(l)!;
-    if (vars.length > 1) solver.require(Logic.atMostOne(...vars));
-  }
-  const clauseOf = (r: Req): number[] => (r.guard === undefined ? [...r.sat] : [-r.guard, ...r.sat]);
+
+  // The oracles: the DPLL search over the needed closure (atoms/resolve-search.ts), and MiniSat
+  // (logic-solver) over the whole formula, built only when the search gives up on a query (or
+  // always with `oracle: 'minisat'`). Both are exact, so the result never depends on which answers.
+  const labelIndex = new Map(order.map((l, i) => [l, i]));
+  const useSearch = opts.oracle !== 'minisat';
+  const search = useSearch
+    ? new ResolveSearch(
+        {
+          labelVars: order.map((l) => varOf.get(l)!),
+          reqs: reqs.map((r) => ({ guard: r.guard, label: labelIndex.get(r.label)!, sat: r.sat })),
+          preferred: order.map((l) => {
+            const p = opts.prefer?.[l];
+            return (p !== undefined && varOf.get(l)!.find((v) => who[v]!.version === p)) || 0;
+          }),
+        },
+        (() => {
+          const byName = [...order].sort(cmpStr);
+          const nameRank = new Map(byName.map((l, i) => [l, i]));
+          return order.map((l) => nameRank.get(l)!);
+        })(),
+      )
+    : undefined;
+  const committed: number[] = [];
+  let minisat: { solver: InstanceType<typeof Logic.Solver>; num: number[] } | undefined;
+  const sat = (): { solver: InstanceType<typeof Logic.Solver>; num: number[] } => {
+    if (minisat) return minisat;
+    const solver = new Logic.Solver();
+    const num: number[] = [];
+    for (let v = 1; v < who.length; v++) num[v] = solver.getVarNum(`${who[v]!.label}@${who[v]!.version}`);
+    for (const l of order) {
+      const vars = varOf.get(l)!;
+      if (vars.length > 1) solver.require(Logic.atMostOne(...vars.map((v) => num[v]!)));
+    }
+    for (const r of reqs) {
+      const clause = (r.guard === undefined ? r.sat : [-r.guard, ...r.sat]).map((v) =>
+        v < 0 ? -num[-v]! : num[v]!,
+      );
+      solver.require(clause.length === 0 ? Logic.FALSE : Logic.or(...clause));
+    }
+    for (const v of committed) solver.require(num[v]!);
+    return (minisat = { solver, num });
+  };
+  /** A model (as a membership test on our variables) with `v` chosen (0: none), or null. */
+  const ask = (v: number): Model | null => {
+    stats.solverCalls++;
+    if (search) {
+      const m = search.query(v);
+      if (m) return { has: (x) => m.has(x), byLabel: new Map([...m].map((x) => [who[x]!.label, x])) };
+      if (m === null) return null;
+    }
+    const { solver, num } = sat();
+    const m = v ? solver.solveAssuming(num[v]!) : solver.solve();
+    return m && { has: (x) => m.evaluate(num[x]!) };
+  };
+  /** Requirements on each label, for `patch`. */
+  const reqsOn = new Map<string, Req[]>();
   for (const r of reqs) {
-    const clause = clauseOf(r);
-    if (clause.length === 0) solver.require(Logic.FALSE);
-    else solver.require(Logic.or(...clause));
+    const list = reqsOn.get(r.label);
+    if (list) list.push(r);
+    else reqsOn.set(r.label, [r]);
   }
+  /**
+   * The model repaired to choose `v` for `label`: `v` replaces the label's version, and each range
+   * of a chosen version that the model no longer meets is met by choosing (or changing to) the
+   * newest satisfying version of that label, recursively, never changing a committed label and
+   * checking every chosen requirer's range on each label it changes. A satisfiable try answered
+   * with no query; undefined when the repair fails or passes its budget (then a query answers).
+   */
+  const repair = (m: Model, label: string, v: number): Model | undefined => {
+    const base = m.byLabel;
+    if (!base) return undefined;
+    /** The repair's changes over the model (undefined: the label is dropped). */
+    const over = new Map<string, number | undefined>();
+    const byLabel = {
+      get: (l: string): number | undefined => (over.has(l) ? over.get(l) : base.get(l)),
+      set: (l: string, x: number): void => void over.set(l, x),
+      delete: (l: string): void => void over.set(l, undefined),
+    };
+    const log: [string, number | undefined][] = [];
+    /** Labels this repair chose: never changed again by it (so `v` stays). */
+    const placed = new Set<string>();
+    let budget = 400;
+    const isChosen = (x: number): boolean => byLabel.get(who[x]!.label) === x;
+    const place = (l: string, x: number): boolean => {
+      if (--budget < 0) return false;
+      const cur = byLabel.get(l);
+      if (cur === x) return true;
+      const fixed = chosen.get(l);
+      if ((fixed !== undefined && fixed !== x) || placed.has(l)) return false;
+      const ok = allowed.get(l);
+      if (ok && !ok.has(x)) return false;
+      for (const r of reqsOn.get(l) ?? [])
+        if ((r.guard === undefined || isChosen(r.guard)) && !r.sat.includes(x)) return false;
+      const mark = log.length;
+      log.push([l, cur]);
+      byLabel.set(l, x);
+      placed.add(l);
+      for (const r of reqsOf.get(x) ?? []) {
+        const y = byLabel.get(r.label);
+        if (y !== undefined && r.sat.includes(y)) continue;
+        if (!r.sat.some((z) => place(r.label, z))) {
+          while (log.length > mark) {
+            const [ul, uv] = log.pop()!;
+            placed.delete(ul);
+            if (uv === undefined) byLabel.delete(ul);
+            else byLabel.set(ul, uv);
+          }
+          return false;
+        }
+      }
+      return true;
+    };
+    if (!place(label, v)) return undefined;
+    const next = new Map(base);
+    for (const [l, x] of over)
+      if (x === undefined) next.delete(l);
+      else next.set(l, x);
+    const set = new Set(next.values());
+    return { has: (x) => set.has(x), byLabel: next };
+  };
+  const commit = (v: number): void => {
+    committed.push(v);
+    search?.commit(v);
+    minisat?.solver.require(minisat.num[v]!);
+  };
 
-  stats.solverCalls++;
-  let model = solver.solve();
-  if (!model) throw explain(order, rank, universe, varOf, reqs, stats);
+  if (search && !search.start()) throw explain(order, rank, universe, varOf, reqs, stats);
+  const first = ask(0);
+  if (!first) throw explain(order, rank, universe, varOf, reqs, stats);
+  let model: Model = first;
 
-  // Greedy newest-first pass.
+  // Greedy newest-first pass, breadth-first over the chosen versions' dependencies, each level
+  // sorted by label (specs/lock.md §7).
   const chosen = new Map<string, number>();
   /** For each label, the allowed variables given the committed requirers. */
   const allowed = new Map<string, Set<number>>();
@@ -245,44 +411,46 @@ function resolveInner(
   for (const r of reqs) if (r.guard === undefined) restrict(r.label, r.sat);
 
   const shortcuts = opts.shortcuts !== false;
-  const queue = [...new Set(roots.map((r) => r.label))].sort(cmpStr);
-  const queued = new Set(queue);
-  while (queue.length) {
-    const label = queue.shift()!;
-    const ok = allowed.get(label);
-    let pick: number | undefined;
-    const vars = varOf.get(label) ?? [];
-    const preferred = opts.prefer?.[label];
-    const pi = preferred === undefined ? -1 : vars.findIndex((v) => who[v]!.version === preferred);
-    const tries = pi > 0 ? [vars[pi]!, ...vars.slice(0, pi), ...vars.slice(pi + 1)] : vars;
-    for (const v of tries) {
-      if (shortcuts && ok && !ok.has(v)) continue;
-      if (shortcuts && model.evaluate(v)) {
-        pick = v;
-        break;
-      }
-      stats.solverCalls++;
-      const sol = solver.solveAssuming(v);
-      if (sol) {
-        model = sol;
-        pick = v;
-        break;
-      }
-    }
-    if (pick === undefined)
-      // Cannot happen: the label is required by a commitment, so every model chooses a version.
-      throw new ResolutionError(`internal: no version of ${label} is possible after the commitments so far`);
-    solver.require(pick);
-    chosen.set(label, pick);
+  let wave = [...new Set(roots.map((r) => r.label))].sort(cmpStr);
+  const queued = new Set(wave);
+  while (wave.length) {
     const next: string[] = [];
-    for (const r of reqsOf.get(pick) ?? []) {
-      restrict(r.label, r.sat);
-      if (!queued.has(r.label)) {
-        queued.add(r.label);
-        next.push(r.label);
+    for (const label of wave) {
+      const ok = allowed.get(label);
+      let pick: number | undefined;
+      const vars = varOf.get(label) ?? [];
+      const preferred = opts.prefer?.[label];
+      const pi = preferred === undefined ? -1 : vars.findIndex((v) => who[v]!.version === preferred);
+      const tries = pi > 0 ? [vars[pi]!, ...vars.slice(0, pi), ...vars.slice(pi + 1)] : vars;
+      for (const v of tries) {
+        if (shortcuts && ok && !ok.has(v)) continue;
+        if (shortcuts && model.has(v)) {
+          pick = v;
+          break;
+        }
+        const m: Model | null = (shortcuts && repair(model, label, v)) || ask(v);
+        if (m) {
+          model = m;
+          pick = v;
+          break;
+        }
+      }
+      if (pick === undefined)
+        // Cannot happen: the label is required by a commitment, so every model chooses a version.
+        throw new ResolutionError(
+          `internal: no version of ${label} is possible after the commitments so far`,
+        );
+      commit(pick);
+      chosen.set(label, pick);
+      for (const r of reqsOf.get(pick) ?? []) {
+        restrict(r.label, r.sat);
+        if (!queued.has(r.label)) {
+          queued.add(r.label);
+          next.push(r.label);
+        }
       }
     }
-    queue.push(...next.sort(cmpStr));
+    wave = next.sort(cmpStr);
   }
 
   const out: Resolution = { chosen: {}, edges: {}, stats };
@@ -310,16 +478,20 @@ function explain(
 ): ResolutionError {
   // A second solver with a selector per requirement: s → clause.
   const solver = new Logic.Solver();
+  const num: number[] = [];
   for (const l of order) {
-    for (const c of universe.get(l) ?? []) solver.getVarNum(`${l}@${c.version}`);
+    const vars = varOf.get(l)!;
+    (universe.get(l) ?? []).forEach((c, i) => (num[vars[i]!] = solver.getVarNum(`${l}@${c.version}`)));
   }
   for (const l of order) {
     const vars = varOf.get(l)!;
-    if (vars.length > 1) solver.require(Logic.atMostOne(...vars));
+    if (vars.length > 1) solver.require(Logic.atMostOne(...vars.map((v) => num[v]!)));
   }
   const selectors = reqs.map((r, i) => {
     const s = solver.getVarNum(`req#${i}`);
-    const clause = r.guard === undefined ? [...r.sat] : [-r.guard, ...r.sat];
+    const clause = (r.guard === undefined ? r.sat : [-r.guard, ...r.sat]).map((v) =>
+      v < 0 ? -num[-v]! : num[v]!,
+    );
     solver.require(Logic.or(-s, ...clause));
     return s;
   });

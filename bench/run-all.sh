@@ -6,7 +6,11 @@
 #   scheduler   1,000 trivial actions vs nix-build: cold, no-op;    bench/scheduler/nix-compare.ts
 #               cold with every action sandboxed vs Nix sandboxed and unsandboxed
 #   ingest      eos store add vs b3sum (cold) and ostree (warm)    bench/ingest/run.sh
-# The benches without a peer goal (makespan, executor, extract, image, world, resolve, python) run
+#   observe     zlib and curl built observed (FUSE) vs in composefs worlds   bench/observe/run.ts
+#               (needs the demo's built lock: .eos-demo/, from `npm run demo`; else NOT RUN)
+#   resolve     1,000 and 3,000 labels x 10 versions (absolute CPU  bench/resolve/run.ts
+#               goals), against the MiniSat oracle (3,000: not in --quick)
+# The benches without a peer goal (makespan, executor, extract, image, world, python) run
 # alone. Usage: bench/run-all.sh [--quick]
 #   --quick: 200 actions instead of 1,000 and one run per ingest measure instead of the best of two
 #            (EOS_BENCH_QUICK=1): a whole table in a few minutes on 2 loaded cores.
@@ -16,12 +20,15 @@ cd "$(dirname "$0")/.."
 quick=
 if [ "${1:-}" = "--quick" ]; then quick=1; fi
 bash scripts/setup.sh --bench
+# bench/out first: creating it changes bench/'s time, which would make dist/ look stale after the check.
+mkdir -p bench/out
 node --input-type=module -e \
   "import { distState } from './bin/dist-state.mjs'; process.exit(distState('.').fresh ? 0 : 1)" ||
   node scripts/build-dist.mjs >&2 || { echo "bench: dist/ did not build" >&2; exit 1; }
 out=bench/out
 mkdir -p "$out"
-rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json
+rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json \
+  "$out"/resolve-1000.json "$out"/resolve-3000.json
 nodes=1000
 ingest_src=/usr/lib/x86_64-linux-gnu
 if [ -n "$quick" ]; then
@@ -40,6 +47,17 @@ run startup node bench/startup/run.mjs
 run scheduler npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes"
 run scheduler-sandboxed npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes" --sandbox
 run ingest node bench/ingest/bench.mjs "$ingest_src"
+run resolve-1000 npx tsx bench/resolve/run.ts 1000 10
+if [ -z "$quick" ]; then run resolve-3000 npx tsx bench/resolve/run.ts 3000 10; fi
+demo=${EOS_DEMO_DIR:-.eos-demo}
+if [ -f "$demo/work/root/eos.lock" ]; then
+  run observe env EOS_STORE="$demo/store" npx tsx bench/observe/run.ts "$demo/work/root/eos.lock"
+else
+  echo "bench: observe needs the demo's built lock ($demo/work/root/eos.lock; npm run demo)" >&2
+fi
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores${quick:+ (quick mode: $nodes actions, ingest of $ingest_src)}"
-node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json
+big=("$out"/resolve-3000.json)
+if [ -n "$quick" ]; then big=(); fi
+node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json \
+  "$out"/resolve-1000.json "${big[@]}"

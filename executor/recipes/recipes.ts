@@ -16,7 +16,14 @@ import { join } from 'node:path';
 import { BuildClosureError, digestBytes, type Digest } from '../../src/kernel/index.ts';
 
 /** The recipe names Eos ships. */
-export const STD_RECIPES = ['std.autotools', 'std.make', 'std.cmake', 'std.shell', 'std.binary'] as const;
+export const STD_RECIPES = [
+  'std.autotools',
+  'std.make',
+  'std.cmake',
+  'std.meson',
+  'std.shell',
+  'std.binary',
+] as const;
 
 /** A loaded recipe. */
 export interface Recipe {

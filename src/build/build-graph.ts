@@ -24,7 +24,7 @@ import {
 } from '../../atoms/index.ts';
 import { loadRecipe, parseSourceSpec, recipeEnv, type SourceSpec } from '../../executor/index.ts';
 import type { SchedNode } from '../../scheduler/index.ts';
-import { BuildClosureError, LockError, probeDigest, type Digest } from '../kernel/index.ts';
+import { BuildClosureError, LockError, probeDigest, readFileBounded, type Digest } from '../kernel/index.ts';
 
 /** One action of a lock: the scheduler's node plus what the executor needs. */
 export interface BuildNode extends SchedNode {
@@ -80,7 +80,10 @@ export async function loadBuildGraph(lockPath: string, staging: string): Promise
   for (const [label, w] of Object.entries(lock.workspace)) {
     const dir = resolve(root, w.path);
     const file = join(dir, 'atom.toml');
-    const manifest = parseManifest(await readFile(file, 'utf8'), file);
+    const manifest = parseManifest(
+      (await readFileBounded(file, { what: 'atom manifest' })).toString('utf8'),
+      file,
+    );
     if (manifest.atom.label !== label)
       throw new LockError(`${lockPath}: workspace.${label}: ${file} declares ${manifest.atom.label}`, {
         data: { label },

@@ -7,7 +7,8 @@
  *
  * @see specs/scheduler.md §10
  */
-import { UsageError } from '../kernel/index.ts';
+import { UsageError, type Digest } from '../kernel/index.ts';
+import type { TreeDifference } from './check-diff.ts';
 import {
   buildEventJson,
   buildExitCode,
@@ -64,6 +65,11 @@ export interface BuildRunOptions<N extends SchedNode> {
    */
   onLine?: (line: string) => void;
   onEvent?: (e: SchedulerEvent) => void;
+  /**
+   * Check mode: explains a rebuild whose output differs from the record (the first differing
+   * path and why, specs/scheduler.md §8.3); each explained difference prints a `differs` line.
+   */
+  explainDifference?: (recorded: Digest, rebuilt: Digest) => Promise<TreeDifference | undefined>;
   /** The log path of a label, named in `FAIL` lines when the executor's error names none. */
   logPath?: (label: string) => string;
   clock?: Clock;
@@ -147,6 +153,21 @@ export async function runBuild<N extends SchedNode>(opts: BuildRunOptions<N>): P
   });
   if (opts.historyPath && result.durations.size)
     await writeHistory(opts.historyPath, mergeHistory(history, result.durations));
+  const differences: ({ label: string } & TreeDifference)[] = [];
+  if (opts.explainDifference)
+    for (const r of result.results.values()) {
+      if (!r.check || r.check.same) continue;
+      const d = await opts.explainDifference(r.check.expected, r.check.actual).catch(
+        (e: unknown): TreeDifference => ({
+          path: '-',
+          reason: 'unknown',
+          detail: `could not compare: ${e instanceof Error ? e.message : String(e)}`,
+        }),
+      );
+      if (!d) continue;
+      differences.push({ label: r.label, ...d });
+      say(`differs\t${r.label}\t${d.path}\t${d.reason}\t${d.detail.replace(/[\t\r\n]+/g, ' ')}`);
+    }
   lines.push(buildSummary(result.results.values()));
   const exitCode = buildExitCode(result.results.values(), opts.cancelledExit?.() ?? 130);
   return {
@@ -158,6 +179,7 @@ export async function runBuild<N extends SchedNode>(opts: BuildRunOptions<N>): P
       dryRun: false,
       events: events.map((e) => JSON.parse(buildEventJson(e)) as unknown),
       counts: countResults(result.results.values()),
+      ...(opts.check ? { differences } : {}),
       exitCode,
     },
     exitCode,

@@ -8,6 +8,8 @@
  */
 export * from './build-graph.ts';
 export * from './build-report.ts';
+export * from './check-diff.ts';
 export * from './build-run.ts';
 export * from './runtime-composition.ts';
 export * from './system.ts';
+export * from './observe-report.ts';

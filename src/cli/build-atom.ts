@@ -5,7 +5,7 @@
  * `--args JSON`, `--source JSON`…). With no source at all, the atom directory itself is the
  * source. Prints `ok\tLABEL\tOUTPUT_TREE\tRECORD` and one `warning\t…` line per warning.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseManifest } from '../../atoms/index.ts';
@@ -17,7 +17,8 @@ import {
   type RecipeArg,
   type SourceSpec,
 } from '../../executor/index.ts';
-import { UsageError } from '../kernel/errors.ts';
+import { NotFoundError, UsageError } from '../kernel/errors.ts';
+import { readFileBounded } from '../kernel/read-bounded.ts';
 import { Store } from '../kernel/store/index.ts';
 import { parseDigest, type Digest } from '../kernel/digest.ts';
 import { configDir } from '../kernel/config.ts';
@@ -58,8 +59,12 @@ export async function run(opts: BuildAtomOptions): Promise<CommandResult> {
   const timeoutMs = secondsToMs(opts.timeout, '--timeout');
   const dir = resolve(opts.path);
   const manifestPath = join(dir, 'atom.toml');
+  if (!existsSync(dir)) throw new NotFoundError(`${dir}: no such atom directory`, { data: { path: dir } });
   const m = existsSync(manifestPath)
-    ? parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath)
+    ? parseManifest(
+        (await readFileBounded(manifestPath, { what: 'atom manifest' })).toString('utf8'),
+        manifestPath,
+      )
     : undefined;
   const store = new Store(opts.store);
   const recipe = opts.recipe ?? m?.build?.recipe;

@@ -1,8 +1,8 @@
 /**
  * Argument parsing shared by the `eos key …`, `eos sign` and `eos verify-signature` commands.
  */
-import { readFile } from 'node:fs/promises';
-import { NotFoundError, UsageError } from '../kernel/errors.ts';
+import { UsageError } from '../kernel/errors.ts';
+import { readFileBounded } from '../kernel/read-bounded.ts';
 import { isPurpose, PURPOSES, type Purpose } from '../kernel/keys/index.ts';
 
 /**
@@ -22,20 +22,11 @@ export function parsePurposesArg(value: unknown, single = false): Purpose[] {
 }
 
 /**
- * Reads a command's input file, or stdin for `-`.
- * @throws NotFoundError E4 naming the file when it does not exist
+ * Reads a command's input file (a signature, a public key text), or stdin for `-`, at most 1 MiB.
+ * @param what names the input in errors (`signature`, `public key`)
+ * @throws NotFoundError E4 naming the file when it does not exist; InputTooLargeError E46 past
+ *   1 MiB (`/dev/zero` ends); NotAFileError E48 for a directory; IoError E12
  */
-export async function readInputArg(file: string): Promise<Uint8Array> {
-  if (file === '-') {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  }
-  try {
-    return await readFile(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new NotFoundError(`${file}: no such file`, { data: { file } });
-    throw e;
-  }
+export async function readInputArg(file: string, what = 'input'): Promise<Uint8Array> {
+  return readFileBounded(file, { what });
 }

@@ -14,7 +14,7 @@ import type { CommandResult, GlobalOptions } from './result.ts';
  */
 export async function run(opts: GlobalOptions & { file: string; name?: string }): Promise<CommandResult> {
   const source = opts.file === '-' ? 'stdin' : opts.file;
-  const bytes = await readInputArg(opts.file);
+  const bytes = await readInputArg(opts.file, 'public key');
   const e = await importPublicKey(configDir(), bytes, source, opts.name);
   return {
     lines: [`${e.name}\t${e.id}`],

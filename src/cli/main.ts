@@ -183,7 +183,15 @@ function registerScheduler(program: Command, act: ActionFactory): void {
       '--compose <file>',
       'store the runtime composition of the built closure (signed with --sign-key) and write its TOML to FILE',
     )
+    .option(
+      '--observe',
+      'serve each world over FUSE and record what the build reads (read sets, prune hints)',
+    )
     .action(act(() => import('./build.ts'), ['lock']));
+  program
+    .command('why <atom> [path]')
+    .description('what an observed build of ATOM used of its world; with PATH, which entry provided it')
+    .action(act(() => import('./why.ts'), ['atom', 'path']));
 }
 
 function registerAtoms(program: Command, act: ActionFactory): void {
@@ -532,7 +540,7 @@ function registerExecutor(program: Command, act: ActionFactory): void {
     .command('build-atom <path>')
     .description('build one atom directory in the seed world with explicit dependency outputs')
     .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
-    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.shell or std.binary')
+    .option('--recipe <name>', 'std.autotools, std.make, std.cmake, std.meson, std.shell or std.binary')
     .option('--args <json>', 'recipe arguments as a JSON object, e.g. {"configure-flags":["--static"]}')
     .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
     .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)

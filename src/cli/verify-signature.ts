@@ -20,7 +20,7 @@ export async function run(
   const digest = parseDigest(opts.digest, 'DIGEST');
   const [purpose] = parsePurposesArg(opts.for, true);
   const what = opts.file === '-' ? 'signature from stdin' : opts.file;
-  const bytes = await readInputArg(opts.file);
+  const bytes = await readInputArg(opts.file, 'signature');
   const v = await verifySignatureBytes(configDir(), bytes, what, digest, purpose!);
   return {
     lines: [`ok\t${v.signed}\t${v.key}\t${v.keyName}\t${v.purpose}`],

@@ -7,7 +7,7 @@
  * @see specs/store.md §2 (canonical encoding), RFC 8785
  */
 import canonicalizeModule from 'canonicalize';
-import { EncodingError } from './errors.ts';
+import { EncodingError, NestingTooDeepError } from './errors.ts';
 import { digestBytes, type Digest } from './digest.ts';
 
 const canonicalize = canonicalizeModule as unknown as (v: unknown) => string | undefined;
@@ -53,16 +53,54 @@ export function digestCanonical(value: unknown): Digest {
 }
 
 /**
+ * The deepest nesting of arrays and objects `parseCanonical` accepts. Eos formats nest a handful of
+ * levels; the bound keeps every recursive step after parsing (validation, re-encoding) far from
+ * the stack's limit. specs/errors.md (bounds)
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The nesting depth of JSON text, by one scan that skips strings (so it never recurses), stopping
+ * as soon as it passes `limit`.
+ */
+function jsonDepthOver(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote (a backslash escapes the next character).
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
  * Decodes canonical bytes, insisting they are canonical: re-encoding the parsed value must give
  * the same bytes, so each object has exactly one accepted byte form.
  * @param what names the subject (file, object digest) in errors
- * @throws EncodingError E3 when the bytes are not UTF-8 JSON or not in canonical form
+ * @throws EncodingError E3 when the bytes are not UTF-8 JSON or not in canonical form;
+ *   NestingTooDeepError E47 when arrays and objects nest deeper than {@link MAX_JSON_DEPTH}
  */
 export function parseCanonical(bytes: Uint8Array, what = 'object'): JsonValue {
   let text: string;
   let value: unknown;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (e) {
+    throw new EncodingError(`${what}: not UTF-8 JSON (${(e as Error).message})`, { data: { what } });
+  }
+  if (jsonDepthOver(text, MAX_JSON_DEPTH))
+    throw new NestingTooDeepError(`${what}: JSON nests deeper than ${MAX_JSON_DEPTH} levels`, {
+      data: { what, max: MAX_JSON_DEPTH },
+    });
+  try {
     value = JSON.parse(text);
   } catch (e) {
     throw new EncodingError(`${what}: not UTF-8 JSON (${(e as Error).message})`, { data: { what } });

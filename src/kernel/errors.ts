@@ -38,6 +38,7 @@ export class EosError extends Error {
   readonly detail: string;
 
   constructor(detail: string, opts: EosErrorOptions = {}) {
+    detail = elideMiddle(detail, MESSAGE_MAX);
     super(
       `[${(new.target as typeof EosError).code}] ${detail}`,
       opts.cause === undefined ? undefined : { cause: opts.cause },
@@ -217,4 +218,51 @@ export class ActivationError extends EosError {
 /** E39: the build's GNU make jobserver could not be made (mkfifo, open) or was given a bad size. */
 export class JobserverError extends EosError {
   static override readonly code = 'E39';
+}
+
+/**
+ * The longest message detail an error carries (UTF-16 units): a longer one keeps its start and
+ * end around `…(N characters elided)…`, so no error quotes a 10 MB path or value whole. The full
+ * value stays in the error's `data` where the raiser put it there. specs/errors.md (bounds)
+ */
+export const MESSAGE_MAX = 2000;
+
+/** `s` shortened to at most about `max` characters by eliding its middle (see {@link MESSAGE_MAX}). */
+export function elideMiddle(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const keep = Math.max(0, max - 40);
+  const head = Math.ceil(keep / 2);
+  const tail = keep - head;
+  return `${s.slice(0, head)}…(${s.length - keep} characters elided)…${tail ? s.slice(-tail) : ''}`;
+}
+
+/**
+ * A value quoted for an error message: JSON-quoted, and at most `max` characters of it (default
+ * 200) with the rest elided. The one way messages quote user-supplied text. specs/errors.md (bounds)
+ */
+export function quoteValue(v: string, max = 200): string {
+  return (
+    JSON.stringify(v.length > max ? v.slice(0, max) : v) + (v.length > max ? `…(${v.length} characters)` : '')
+  );
+}
+
+/** E46: an input is larger than Eos reads for its kind (a signature, a manifest, a JSON object). */
+export class InputTooLargeError extends EosError {
+  static override readonly code = 'E46';
+}
+/** E47: a JSON input nests deeper than its format allows (the canonical parser's depth bound). */
+export class NestingTooDeepError extends EosError {
+  static override readonly code = 'E47';
+}
+/** E48: a path Eos reads as a file is a directory or socket, named with what it was read for. */
+export class NotAFileError extends EosError {
+  static override readonly code = 'E48';
+}
+/** E50: the observed world's FUSE server could not mount, died, or left no record of what was read (`eos build --observe`). */
+export class ObserveError extends EosError {
+  static override readonly code = 'E50';
+}
+/** E51: an atom has no observed build to explain (`eos why`: build it with `eos build --observe` first), or a read set is malformed. */
+export class NotObservedError extends EosError {
+  static override readonly code = 'E51';
 }

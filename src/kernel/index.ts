@@ -7,6 +7,7 @@ export * from './digest.ts';
 export * from './canonical.ts';
 export * from './config.ts';
 export * from './os-error.ts';
+export * from './read-bounded.ts';
 export * from './atomic-write.ts';
 export * from './pid-file.ts';
 export * from './parse-document.ts';

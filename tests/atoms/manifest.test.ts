@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManifestError } from '../../src/kernel/index.ts';
+import { encodeCanonical, ManifestError } from '../../src/kernel/index.ts';
 import { isLabel, isRange, isVersion, parseManifest } from '../../atoms/index.ts';
 import { locateToml } from '../../src/kernel/index.ts';
 
@@ -217,5 +217,26 @@ describe('TOML locations', () => {
     expect(loc.lineOf(['p', 1, 'sub', 'm'])).toBe(18);
     expect(loc.lineOf(['p', 1, 'missing'])).toBe(15);
     expect(loc.lineOf(['nothing'])).toBe(undefined);
+  });
+});
+
+describe('[build.env] and std.meson (issue 17)', () => {
+  it('gives an env table as a plain object, keys sorted, that canonical JSON (the action key) accepts', () => {
+    const m = parseManifest(
+      '[atom]\nlabel = "jq"\nversion = "1.6.0"\n\n[build]\nrecipe = "std.shell"\nscript = "make"\n\n' +
+        '[build.env]\nZ = "1"\nACLOCAL = "aclocal-1.16"\n',
+    );
+    const env = m.build!.args.env as Record<string, string>;
+    expect(Object.getPrototypeOf(env)).toBe(Object.prototype);
+    expect(Object.keys(env)).toEqual(['ACLOCAL', 'Z']);
+    expect(() => encodeCanonical(m.build!.args)).not.toThrow();
+  });
+
+  it('accepts std.meson with meson-flags and refuses an unknown argument', () => {
+    const head = '[atom]\nlabel = "fribidi"\nversion = "1.0.8"\n\n[build]\nrecipe = "std.meson"\n';
+    expect(parseManifest(head + 'meson-flags = ["-Ddocs=false"]\n').build!.args['meson-flags']).toEqual([
+      '-Ddocs=false',
+    ]);
+    expect(() => parseManifest(head + 'cmake-flags = ["-DX=1"]\n')).toThrow(ManifestError);
   });
 });

@@ -252,4 +252,70 @@ describe('resolve', () => {
     expect(sat).toBeGreaterThan(15);
     expect(unsat).toBeGreaterThan(15);
   });
+
+  it('visits each breadth-first level sorted as a whole, not per parent (specs/lock.md §7)', () => {
+    // Level 1 is {y, z} (y from b, z from a). Sorted as a level, y is chosen first and takes its
+    // newest (2.0.0, needing s ^2), which leaves z 1.0.0. Visiting each parent's children in turn
+    // (a's z before b's y) would choose z 2.0.0, y 1.0.0, s 1.0.0 instead.
+    const u = universe({
+      a: { '1.0.0': { z: '*' } },
+      b: { '1.0.0': { y: '*' } },
+      y: { '1.0.0': { s: '^1' }, '2.0.0': { s: '^2' } },
+      z: { '1.0.0': { s: '^2' }, '2.0.0': { s: '^1' } },
+      s: { '1.0.0': {}, '2.0.0': {} },
+    });
+    const expected = { a: '1.0.0', b: '1.0.0', s: '2.0.0', y: '2.0.0', z: '1.0.0' };
+    expect(resolve(u, [root('a', '*'), root('b', '*')]).chosen).toEqual(expected);
+    expect(resolve(u, [root('a', '*'), root('b', '*')], { oracle: 'minisat' }).chosen).toEqual(expected);
+  });
+
+  it('chooses exactly what the MiniSat oracle chooses, on random universes (differential)', () => {
+    let seed = 4242;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    const ranges = ['^1', '^2', '^1.1', '~2.1', '>=2.0.0', '<2', '*', '=1.0.0', '^3', '1.x || 3.x'];
+    const versions = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', '2.1.0', '3.0.0'];
+    let sat = 0;
+    let unsat = 0;
+    for (let round = 0; round < 40; round++) {
+      const n = 6 + rnd(12);
+      const labels = Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`);
+      const spec: Spec = {};
+      labels.forEach((l, i) => {
+        spec[l] = {};
+        for (const v of versions) {
+          if (rnd(3) === 0) continue;
+          const deps: Record<string, string> = {};
+          const k = rnd(4);
+          // Mostly forward edges, some back edges (cycles are the scheduler's concern, not the resolver's).
+          for (let j = 0; j < k; j++) {
+            const d = rnd(5) === 0 ? labels[rnd(n)]! : labels[Math.min(n - 1, i + 1 + rnd(6))]!;
+            if (d !== l) deps[d] = ranges[rnd(ranges.length)]!;
+          }
+          spec[l]![v] = deps;
+        }
+      });
+      const roots = [root(labels[0]!, ranges[rnd(ranges.length)]!)];
+      for (let j = rnd(3); j > 0; j--)
+        roots.push(root(labels[rnd(n)]!, ranges[rnd(ranges.length)]!, `r${j}`));
+      const u = universe(spec);
+      const prefer = rnd(3) === 0 ? { [labels[1]!]: versions[rnd(versions.length)]! } : undefined;
+      const outcome = (oracle: 'search' | 'minisat'): unknown => {
+        try {
+          return resolve(u, roots, { oracle, prefer }).chosen;
+        } catch (e) {
+          if (!(e instanceof ResolutionError)) throw e;
+          return `E17 ${e.message}`;
+        }
+      };
+      const a = outcome('search');
+      expect(a, JSON.stringify({ spec, roots, prefer })).toEqual(outcome('minisat'));
+      if (typeof a === 'string') unsat++;
+      else sat++;
+    }
+    expect(sat).toBeGreaterThan(10);
+    expect(unsat).toBeGreaterThan(3);
+  });
 });

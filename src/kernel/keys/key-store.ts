@@ -10,9 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../digest.ts';
-import { EncodingError, KeyError, SignatureError } from '../errors.ts';
+import { EncodingError, KeyError, NotFoundError, SignatureError } from '../errors.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { isOsError } from '../os-error.ts';
+import { readFileBounded } from '../read-bounded.ts';
 import { keyPairFromSeed, SEED_BYTES, type KeyId, type KeyPair } from './ed25519.ts';
 import {
   checkKeyName,
@@ -239,9 +240,9 @@ export async function readTrustPolicy(config: string): Promise<TrustPolicy> {
   const file = trustPolicyPathOf(config);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readFileBounded(file, { what: 'trust policy' })).toString('utf8');
   } catch (e) {
-    if (isMissing(e)) return emptyTrustPolicy();
+    if (e instanceof NotFoundError) return emptyTrustPolicy();
     throw e;
   }
   return parseTrustPolicy(text, file);

@@ -566,8 +566,10 @@ interface IngestState {
   commitPending?: boolean;
   /** `dev:ino` of the store directory, which must not be inside the ingested tree. */
   storeKey: string;
-  /** Set when the ingest failed: stop staging. */
+  /** Set when the ingest failed: stop walking, submitting and staging. */
   failed?: boolean;
+  /** The first failure (what the ingest reports). */
+  failure?: unknown;
   /** Files with several links, by `dev:ino`: each inode is read once per ingest. */
   inodes: Map<string, Promise<{ digest: Digest; size: number }>>;
 }
@@ -580,6 +582,37 @@ interface IngestState {
 const INLINE_FILES = 8;
 const INLINE_MAX_BYTES = 1 << 20;
 
+/** What a walk step of a failed ingest throws: it stops, and only the first failure is reported. */
+const STOPPED: Error = Object.assign(new Error('ingest stopped'), { code: 'EABORT' });
+
+/**
+ * Runs the walk steps `steps` of one directory concurrently. The first failure anywhere in the
+ * ingest marks it failed (`s.failed`, `s.failure`): every step not yet started, and every step
+ * that checks, stops; this resolves only when all of this directory's steps have settled (so a
+ * failed ingest returns with nothing of it still running) and then rethrows that first failure.
+ * Before, the siblings of a failing entry went on walking and ingesting their whole subtrees after
+ * the error was reported (`eos store add` of a big tree with a FIFO printed [E6] and did not exit).
+ * specs/store.md §6.9
+ */
+async function allOrStop<T>(s: IngestState, steps: (() => Promise<T>)[]): Promise<T[]> {
+  const settled = await Promise.allSettled(
+    steps.map(async (step) => {
+      if (s.failed) throw STOPPED;
+      try {
+        return await step();
+      } catch (e) {
+        if (!s.failed) {
+          s.failed = true;
+          s.failure = e;
+        }
+        throw e;
+      }
+    }),
+  );
+  if (s.failed) throw s.failure ?? STOPPED;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 /** Ingests one regular file of `size` bytes (as lstat saw it). */
 async function ingestFile(
   s: IngestState,
@@ -587,6 +620,7 @@ async function ingestFile(
   size: number,
 ): Promise<{ digest: Digest; size: number }> {
   let r;
+  if (s.failed) throw STOPPED;
   const inline = s.inlineLeft > 0 && size < INLINE_MAX_BYTES;
   if (inline) s.inlineLeft--;
   try {
@@ -707,8 +741,9 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
   } catch (e) {
     throw osError(e, dir);
   }
-  const entries = await Promise.all(
-    dirents.map(async (raw): Promise<TreeEntry> => {
+  const entries = await allOrStop(
+    s,
+    dirents.map((raw) => async (): Promise<TreeEntry> => {
       let name: string;
       try {
         name = UTF8.decode(raw);
@@ -725,6 +760,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
       } catch (e) {
         throw osError(e, p);
       }
+      if (s.failed) throw STOPPED;
       if (st.isFile()) {
         let pending: Promise<{ digest: Digest; size: number }>;
         if (st.nlink > 1) {

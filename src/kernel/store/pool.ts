@@ -11,6 +11,14 @@
  * (a job is one synchronous file operation, it cannot be interrupted); other ingests' jobs go on.
  * A worker that dies is replaced by the next job; its jobs fail.
  *
+ * Start-up is never interrupted: a worker stopped while the native BLAKE3 addon initialises in it
+ * aborts the whole process (`FATAL ERROR: Error::ThrowAsJavaScriptException napi_throw` from the
+ * addon's `Napi::Symbol::WellKnown`, which calls into a JavaScript environment that is being torn
+ * down). So a worker is never `terminate()`d: `close()` waits until each one has reported ready
+ * and then asks it to leave by message; a starting worker holds the process open (it is ref'd
+ * until ready); and a `process.exit()` while one starts waits for it in an 'exit' listener (a
+ * shared flag the worker sets once loaded, at most `READY_WAIT_MS`). specs/store.md §6.8
+ *
  * @see specs/store.md §6 (ingest), §6.6 (the shared pool)
  */
 import { readFileSync } from 'node:fs';
@@ -50,9 +58,36 @@ export interface HashJob {
   path: string;
 }
 
-/** A worker's answer to job `id`. */
+/** A worker's answer to job `id`, or its one `ready` message once BLAKE3 and its module are loaded. */
 export type WorkerReply =
-  ({ id: number } & WorkerResult) | { id: number; error: { code: string; message: string } };
+  | ({ id: number } & WorkerResult)
+  | { id: number; error: { code: string; message: string } }
+  | { ready: true };
+
+/** What the pool sends a worker: a job, or `close` (leave once the jobs before it are answered). */
+export type WorkerRequest = ((IngestJob | HashJob) & { id: number }) | { op: 'close' };
+
+/**
+ * How long a `process.exit()` waits for a starting worker to finish loading (ms). Loading takes
+ * tens of milliseconds; the bound only keeps a worker that never starts from holding exit.
+ */
+export const READY_WAIT_MS = 10_000;
+
+/** Workers still starting, by their ready flag (`Int32Array` over shared memory: 0 starting, 1 ready). */
+const starting = new Set<Int32Array>();
+let exitHook = false;
+
+/**
+ * Blocks the exiting thread until every starting worker has loaded (Node stops workers right after
+ * the 'exit' listeners; one stopped mid-load would abort the process with exit 134).
+ */
+function waitForStartingWorkers(): void {
+  const until = Date.now() + READY_WAIT_MS;
+  for (const flag of starting) {
+    const left = until - Date.now();
+    if (left > 0) Atomics.wait(flag, 0, 0, left);
+  }
+}
 
 /** How a job is submitted. */
 export interface JobOptions {
@@ -107,6 +142,9 @@ export class FilePool {
   private readonly busy = new Map<Worker, number>();
   private nextId = 0;
   private closed = false;
+  /** Resolves when the worker has loaded (or died); its settle function until then. */
+  private readonly ready = new Map<Worker, Promise<void>>();
+  private readonly settleReady = new Map<Worker, () => void>();
 
   /**
    * @param size number of threads (default: one more than the cores, at most 4: a thread blocked in
@@ -117,9 +155,27 @@ export class FilePool {
   /** Starts one more worker (threads start lazily, one per submitted job, up to `size`). */
   private grow(): void {
     entry ??= workerEntry();
-    const w = new Worker(entry[0], { ...entry[1], execArgv: [] });
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', waitForStartingWorkers);
+    }
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const w = new Worker(entry[0], { ...entry[1], execArgv: [], workerData: { ready: flag } });
+    starting.add(flag);
+    let settle!: () => void;
+    this.ready.set(
+      w,
+      new Promise<void>((r) => (settle = r)).finally(() => starting.delete(flag)),
+    );
+    this.settleReady.set(w, settle);
     this.busy.set(w, 0);
     w.on('message', (m: WorkerReply) => {
+      if ('ready' in m) {
+        this.settleReady.get(w)?.();
+        this.settleReady.delete(w);
+        if (!this.busy.get(w)) w.unref();
+        return;
+      }
       const r = this.running.get(m.id);
       this.running.delete(m.id);
       this.release(w);
@@ -131,6 +187,8 @@ export class FilePool {
     });
     const drop = (e: Error): void => {
       // A dead worker leaves the pool (the next job starts a fresh one); its jobs fail.
+      this.settleReady.get(w)?.();
+      this.settleReady.delete(w);
       const i = this.workers.indexOf(w);
       if (i < 0) return;
       this.workers.splice(i, 1);
@@ -149,11 +207,11 @@ export class FilePool {
     w.on('exit', (code) =>
       drop(Object.assign(new Error(`store worker exited (${code})`), { code: 'EWORKER' })),
     );
-    // Only after the listeners: adding a 'message' listener refs a worker again, so a worker
-    // unref'd before it would hold the process open until it got and finished a job. A worker
-    // started for a burst but never given a job did exactly that, and `eos build` never exited
-    // after SIGTERM (the cause of the revert 346b5c9 of the first shared pool, 6fa3251).
-    w.unref();
+    // A starting worker stays ref'd until its `ready` message (then it is unref'd unless it has a
+    // job): the process never ends while BLAKE3 loads in it. Unref'ing only after the listeners
+    // matters: adding a 'message' listener refs a worker again, and a worker started for a burst
+    // but never given a job held the process open for ever (`eos build` never exited after
+    // SIGTERM: the cause of the revert 346b5c9 of the first shared pool, 6fa3251).
     this.workers.push(w);
     for (let k = 0; k < DEPTH; k++) this.idle.push(w);
   }
@@ -163,7 +221,7 @@ export class FilePool {
     const n = (this.busy.get(w) ?? 1) - 1;
     if (!this.busy.has(w)) return;
     this.busy.set(w, n);
-    if (n === 0) w.unref();
+    if (n === 0 && !this.settleReady.has(w)) w.unref();
   }
 
   private pump(): void {
@@ -180,7 +238,7 @@ export class FilePool {
       const n = (this.busy.get(w) ?? 0) + 1;
       this.busy.set(w, n);
       if (n === 1) w.ref();
-      w.postMessage({ id, ...p.job });
+      w.postMessage({ id, ...p.job } satisfies WorkerRequest);
     }
   }
 
@@ -239,13 +297,26 @@ export class FilePool {
     while ([...this.running.values()].some((r) => mine(r.p))) await new Promise((r) => setTimeout(r, 2));
   }
 
-  /** Rejects queued jobs, waits for running ones, and stops the threads (not for the shared pool). */
+  /**
+   * Rejects queued jobs, waits for running ones, and stops the threads (not for the shared pool):
+   * each once it has reported ready, by a `close` message, never by `terminate()` (see the module
+   * comment). Resolves when every thread has exited.
+   */
   async close(): Promise<void> {
     this.closed = true;
     await this.abort();
     const all = this.workers.splice(0);
     this.idle.length = 0;
-    await Promise.all(all.map((w) => w.terminate()));
+    await Promise.all(
+      all.map(async (w) => {
+        const exited = new Promise<void>((r) => w.once('exit', () => r()));
+        await this.ready.get(w);
+        this.ready.delete(w);
+        w.ref();
+        w.postMessage({ op: 'close' } satisfies WorkerRequest);
+        await exited;
+      }),
+    );
   }
 
   /** Threads alive now (for tests). */

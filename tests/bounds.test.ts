@@ -1,0 +1,121 @@
+/**
+ * Unbounded inputs and error messages that name nothing (issue 15, items 11 and 12;
+ * specs/errors.md "Bounds"): deep JSON nesting is E47 from one scan (never a stack overflow,
+ * exit 70), an endless input (/dev/zero) is E46 after 1 MiB (never a hang), a directory where a
+ * file is read is E48 naming what it was read for, and no message quotes a huge value whole.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  EncodingError,
+  EosError,
+  IoError,
+  MESSAGE_MAX,
+  NestingTooDeepError,
+  NotAFileError,
+  InputTooLargeError,
+  parseCanonical,
+  parseTree,
+  readFileBounded,
+  quoteValue,
+} from '../src/kernel/index.ts';
+import { eosBin, tempDir } from './helpers/fs.ts';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+let seed = 15;
+function rnd(n: number): number {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return Math.floor((seed / 2 ** 31) * n);
+}
+
+describe('deep nesting (fuzzed)', () => {
+  it('100 000 nested arrays: E47 from parseCanonical and parseTree, not a RangeError', () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    expect(() => parseCanonical(enc(deep), 'x.json')).toThrow(NestingTooDeepError);
+    expect(() => parseCanonical(enc(deep), 'x.json')).toThrow(
+      '[E47] x.json: JSON nests deeper than 64 levels',
+    );
+    expect(() => parseTree(enc(`{"entries":${deep},"version":1}`), 'tree t')).toThrow(NestingTooDeepError);
+  });
+
+  it('random nestings of arrays, objects and bracket-holding strings: parse, E3 or E47, never a crash', () => {
+    for (let round = 0; round < 300; round++) {
+      const depth = 1 + rnd(round % 3 === 0 ? 200_000 : 120);
+      let open = '';
+      let close = '';
+      for (let i = 0; i < depth; i++) {
+        const k = rnd(3);
+        if (k === 0) [open, close] = [open + '[', ']' + close];
+        else if (k === 1) [open, close] = [open + '{"a":', '}' + close];
+        else [open, close] = [open + '["[{\\"",', ']' + close];
+      }
+      const text = rnd(10) === 0 ? open + '0' + close.slice(rnd(close.length)) : open + '0' + close;
+      try {
+        parseCanonical(enc(text), 'fuzz');
+      } catch (e) {
+        expect(e instanceof EncodingError || e instanceof NestingTooDeepError, String(e)).toBe(true);
+        if (e instanceof NestingTooDeepError) expect(depth).toBeGreaterThan(64);
+      }
+    }
+  });
+
+  it('64 levels still parse', () => {
+    const ok = '['.repeat(64) + ']'.repeat(64);
+    expect(parseCanonical(enc(ok))).toBeTruthy();
+  });
+});
+
+describe('bounded reads', () => {
+  it('/dev/zero is E46 after 1 MiB; a directory is E48 naming what was read; a 2 MiB file is E46', async () => {
+    await expect(readFileBounded('/dev/zero', { what: 'signature' })).rejects.toThrow(
+      '[E46] /dev/zero: signature is larger than 1048576 bytes',
+    );
+    const d = tempDir();
+    await expect(readFileBounded(d, { what: 'atom manifest' })).rejects.toThrow(NotAFileError);
+    await expect(readFileBounded(d, { what: 'atom manifest' })).rejects.toThrow(
+      `[E48] ${d}: the atom manifest is a directory, not a file`,
+    );
+    const big = join(d, 'big');
+    writeFileSync(big, Buffer.alloc(2 << 20));
+    await expect(readFileBounded(big)).rejects.toThrow(InputTooLargeError);
+  });
+
+  it('eos verify-signature D /dev/zero returns E46 (it never returned)', () => {
+    const r = spawnSync(
+      process.execPath,
+      [eosBin, 'verify-signature', `blake3:${'0'.repeat(64)}`, '/dev/zero', '--for', 'atoms'],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, EOS_CONFIG_DIR: tempDir() } },
+    );
+    expect({ status: r.status, signal: r.signal }).toEqual({ status: 1, signal: null });
+    expect(r.stderr).toContain('[E46] /dev/zero: signature is larger than 1048576 bytes');
+  });
+
+  it('build-atom: atom.toml a directory is E48; a missing atom path is E4 (was "[E1] no recipe")', () => {
+    const d = tempDir();
+    mkdirSync(join(d, 'atom', 'atom.toml'), { recursive: true });
+    const env = { ...process.env, EOS_STORE: join(d, 'store') };
+    const a = spawnSync(process.execPath, [eosBin, 'build-atom', join(d, 'atom')], { encoding: 'utf8', env });
+    expect(a.status).toBe(1);
+    expect(a.stderr).toContain(
+      `[E48] ${join(d, 'atom', 'atom.toml')}: the atom manifest is a directory, not a file`,
+    );
+    const b = spawnSync(process.execPath, [eosBin, 'build-atom', join(d, 'nope')], { encoding: 'utf8', env });
+    expect(b.status).toBe(1);
+    expect(b.stderr).toContain(`[E4] ${join(d, 'nope')}: no such atom directory`);
+  });
+});
+
+describe('messages quote bounded values', () => {
+  it('a 10 MB path in an error message is elided to MESSAGE_MAX', () => {
+    const path = '/x'.repeat(5_000_000);
+    const e = new IoError(`${path}: ENAMETOOLONG`, { data: { path } });
+    expect(e.detail.length).toBeLessThanOrEqual(MESSAGE_MAX + 40);
+    expect(e.detail).toMatch(/^\/x\/x.*…\(\d+ characters elided\)….*: ENAMETOOLONG$/);
+    expect(e).toBeInstanceOf(EosError);
+    expect((e.data as { path: string }).path.length).toBe(10_000_000);
+    expect(quoteValue('a'.repeat(1000), 10)).toBe('"aaaaaaaaaa"…(1000 characters)');
+  });
+});
