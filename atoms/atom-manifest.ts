@@ -8,10 +8,14 @@
  * @see specs/atom.md
  */
 import semver from 'semver';
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
-import { ManifestError, isDigest, type Digest } from '../src/kernel/index.ts';
-import { locateToml, type TomlPath } from './toml-locate.ts';
+import {
+  ManifestError,
+  isDigest,
+  parseTomlLocated,
+  type Digest,
+  type TomlPath,
+} from '../src/kernel/index.ts';
 
 /** Labels: lowercase ASCII words joined by `.`, `-`, `_` or `+`; at most 64 bytes. @see specs/atom.md §2 */
 export const LABEL_RE = /^[a-z0-9][a-z0-9+_-]*(?:\.[a-z0-9+_-]+)*$/;
@@ -327,23 +331,11 @@ function issuesOf(err: z.ZodError, doc: unknown): { path: TomlPath; message: str
  * @see specs/atom.md
  */
 export function parseManifest(text: string, fileName = 'atom.toml'): Manifest {
-  let doc: unknown;
-  try {
-    doc = parseToml(text);
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const first = e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new ManifestError(`${fileName}:${e.line}:${e.column}: ${first}`, {
-        data: { file: fileName, line: e.line, column: e.column },
-      });
-    }
-    throw e;
-  }
+  const { doc, lineOf } = parseTomlLocated(text, fileName, ManifestError);
   const r = manifestSchema.safeParse(doc, { reportInput: true });
   if (!r.success) {
-    const loc = locateToml(text);
     const issues: ManifestIssue[] = issuesOf(r.error, doc).map((i) => {
-      const line = loc.lineOf(i.path);
+      const line = lineOf(i.path);
       return { ...(line === undefined ? {} : { line }), path: showPath(i.path), message: i.message };
     });
     issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -7,11 +7,9 @@
  *
  * @see specs/lock.md
  */
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
-import { LockError, isDigest, type Digest } from '../src/kernel/index.ts';
+import { LockError, isDigest, parseTomlLocated, type Digest } from '../src/kernel/index.ts';
 import { isLabel, isVersion } from './atom-manifest.ts';
-import { locateToml } from './toml-locate.ts';
 
 /** The lock format version this code reads and writes. @see specs/lock.md §2 */
 export const LOCK_VERSION = 1;
@@ -98,19 +96,9 @@ function sortedKeys<T>(o: Record<string, T>): string[] {
  * @see specs/lock.md
  */
 export function parseLock(text: string, fileName = 'eos.lock'): Lock {
-  let doc: unknown;
-  try {
-    doc = parseToml(text);
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const first = e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new LockError(`${fileName}:${e.line}:${e.column}: ${first}`, { data: { file: fileName } });
-    }
-    throw e;
-  }
-  const loc = locateToml(text);
+  const { doc, lineOf } = parseTomlLocated(text, fileName, LockError);
   const fail = (path: (string | number)[], message: string): never => {
-    const line = loc.lineOf(path);
+    const line = lineOf(path);
     throw new LockError(
       `${fileName}${line === undefined ? '' : `:${line}`}: ${path.join('.') || '(top level)'}: ${message}`,
       {

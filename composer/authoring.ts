@@ -18,8 +18,7 @@
  *
  * @see specs/composition.md §9
  */
-import { parse, TomlError } from 'smol-toml';
-import { CompositionError, isDigest, type Digest } from '../src/kernel/index.ts';
+import { CompositionError, isDigest, parseTomlLocated, type Digest } from '../src/kernel/index.ts';
 import { checkEntryName, checkPrefix, type EntryNode } from './composition.ts';
 
 /** Where an authored entry's node comes from. */
@@ -45,27 +44,6 @@ export interface AuthoredComposition {
 const SOURCE_KEYS = ['tree', 'file', 'symlink', 'path'] as const;
 const ENTRY_KEYS = ['at', ...SOURCE_KEYS, 'executable'];
 
-/** Finds the 1-based line of `[entries.NAME]` and of `key =` inside it. */
-function locator(text: string): (name?: string, key?: string) => number {
-  const lines = text.split('\n');
-  const header = /^\s*\[\s*([A-Za-z0-9_.+"'-]+?)\s*\]\s*(#.*)?$/;
-  const sections: { table: string; line: number }[] = [];
-  lines.forEach((l, i) => {
-    const m = header.exec(l);
-    if (m) sections.push({ table: m[1]!.replace(/["']/g, ''), line: i + 1 });
-  });
-  return (name, key) => {
-    const table = name === undefined ? 'precedence' : `entries.${name}`;
-    const sIdx = sections.findIndex((s) => s.table === table);
-    if (sIdx < 0) return 1;
-    const start = sections[sIdx]!.line;
-    if (!key) return start;
-    const end = sections[sIdx + 1]?.line ?? lines.length + 1;
-    for (let i = start; i < end - 1; i++) if (new RegExp(`^\\s*${key}\\s*=`).test(lines[i]!)) return i + 1;
-    return start;
-  };
-}
-
 /**
  * Parses a composition TOML file.
  * @param text the file's text
@@ -90,17 +68,14 @@ export function parseCompositionToml(text: string, file = 'composition.toml'): A
       fail(i + 1, `entry ${name} is defined twice (first at line ${prev})`, { name, entries: [name] });
     firstSeen.set(name, i + 1);
   });
-  let doc: Record<string, unknown>;
-  try {
-    doc = parse(text) as Record<string, unknown>;
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const first = e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      fail(e.line, `column ${e.column}: ${first}`);
-    }
-    throw e;
-  }
-  const loc = locator(text);
+  const { doc, lineOf } = parseTomlLocated(text, file, CompositionError, {
+    syntax: (p) => `${file}:${p.line}: column ${p.column}: ${p.message}`,
+  });
+  /** The line of `[entries.NAME]` (or `[precedence]`) and of `key =` inside it; 1 when not found. */
+  const loc = (name?: string, key?: string): number =>
+    lineOf(
+      name === undefined ? ['precedence', ...(key ? [key] : [])] : ['entries', name, ...(key ? [key] : [])],
+    ) ?? 1;
   for (const k of Object.keys(doc))
     if (k !== 'entries' && k !== 'precedence') fail(1, `unknown table or key ${JSON.stringify(k)}`);
   const rawEntries = doc.entries ?? {};

@@ -16,5 +16,6 @@ export * from './composefs/index.ts';
 export * from './image.ts';
 export * from './image-store.ts';
 export * from './run-composition.ts';
+export * from './soname-index.ts';
 export * from './swap-proof.ts';
 export * from './swap.ts';

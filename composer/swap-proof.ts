@@ -13,7 +13,6 @@
  *
  * @see specs/interface.md §11
  */
-import { basename } from 'node:path';
 import {
   digestCanonical,
   NotFoundError,
@@ -21,11 +20,8 @@ import {
   type ObjectStore,
   type Store,
   type Tree,
-  type TreeEntry,
 } from '../src/kernel/index.ts';
 import {
-  assembleManifest,
-  cachedInterfaceManifest,
   compositionClosureEntries,
   computeClosure,
   describeUnsatisfied,
@@ -34,6 +30,7 @@ import {
   interfaceOfElf,
   isElf,
   isExported,
+  lookupTreePath,
   manifestDigest,
   parseElf,
   storeClosureTree,
@@ -43,10 +40,9 @@ import {
   type ClosureEntries,
   type ElfFile,
   type ElfSymbol,
-  type FileRequirements,
-  type InterfaceManifest,
 } from '../extractors/index.ts';
-import { entryNames, nodeDigest, type Composition, type EntryNode } from './composition.ts';
+import { nodeDigest, type Composition, type EntryNode } from './composition.ts';
+import { candidateEntries, importsDlopen, nodeManifest, sonameIndex, sonameOf } from './soname-index.ts';
 
 /** The `kind` of a swap proof. */
 export const SWAP_PROOF_KIND = 'eos.swap-proof';
@@ -134,33 +130,12 @@ export interface ProofView {
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort(byCodeUnits);
 
-/** The name a loader matches DT_NEEDED against: the soname, else the file name. */
-const sonameOf = (o: { soname: string | null; path: string }): string => o.soname ?? basename(o.path);
-
 /** An object store whose trees come from `getTree` (pending merges) and blobs from the store. */
 function viewStore(store: Store, getTree: (d: Digest) => Promise<Tree>): ObjectStore {
   return {
     trees: { get: getTree },
     blobs: { get: (d: Digest) => store.blobs.get(d) },
   } as unknown as ObjectStore;
-}
-
-/** The entry at `path` of a tree (links not followed), or null. */
-async function lookup(
-  getTree: (d: Digest) => Promise<Tree>,
-  tree: Digest,
-  path: string,
-): Promise<TreeEntry | null> {
-  const parts = path.split('/').filter((p) => p !== '');
-  let dir = await getTree(tree);
-  for (let i = 0; i < parts.length; i++) {
-    const e = dir.entries.find((x) => x.name === parts[i]);
-    if (!e) return null;
-    if (i === parts.length - 1) return e;
-    if (e.kind !== 'directory') return null;
-    dir = await getTree(e.digest);
-  }
-  return null;
 }
 
 /** Decodes blobs once per digest. */
@@ -179,35 +154,10 @@ class Blobs {
   }
 }
 
-/**
- * The interface manifest of an entry's node (a tree through the store's cache; a file node as a
- * one-file tree named by the base name of its prefix). Symlink nodes provide nothing.
- * @throws NotFoundError E4, ElfFormatError E15
- */
-export async function nodeManifest(store: Store, node: EntryNode, at: string): Promise<InterfaceManifest> {
-  if (node.kind === 'tree') return cachedInterfaceManifest(store, node.digest);
-  if (node.kind === 'symlink') return assembleManifest([]);
-  const bytes = await store.blobs.get(node.digest);
-  if (!isElf(bytes)) return assembleManifest([]);
-  const name = basename(at);
-  return assembleManifest([interfaceOfElf(name, parseElf(bytes, name))]);
-}
-
 /** The view path of a manifest path of an entry bound at `at`. */
 function viewPath(at: string, node: EntryNode, rel: string): string {
   if (node.kind !== 'tree') return at;
   return at === '/' ? `/${rel}` : `${at}/${rel}`;
-}
-
-/** Does this file import `dlopen` (any version, from any soname)? */
-function importsDlopen(r: FileRequirements): boolean {
-  const hit = (xs: readonly string[]) => xs.some((s) => s === 'dlopen' || s.startsWith('dlopen@'));
-  return (
-    hit(r.unversioned) ||
-    hit(r.weakUnversioned) ||
-    Object.values(r.symbols).some(hit) ||
-    Object.values(r.weakSymbols).some(hit)
-  );
 }
 
 /** The candidate roots: ELF files of other entries whose DT_NEEDED reach a soname of the entry. */
@@ -219,6 +169,11 @@ interface Candidates {
   dlopeners: { path: string; entry: string }[];
 }
 
+/**
+ * The candidates, reading the interface manifests of only the entries the composition's soname
+ * index says may consume the entry (the same roots as scanning every entry: an entry none of whose
+ * needs reaches the entry's sonames holds no file that does).
+ */
 async function candidates(
   store: Store,
   c: Composition,
@@ -227,8 +182,8 @@ async function candidates(
 ): Promise<Candidates> {
   const files: { path: string; entry: string; needed: readonly string[]; soname: string | null }[] = [];
   const dlopeners: { path: string; entry: string }[] = [];
-  for (const other of entryNames(c)) {
-    if (other === name) continue;
+  const ix = await sonameIndex(store, c);
+  for (const other of candidateEntries(ix, name, sonames)) {
     const e = c.entries[other]!;
     const m = await nodeManifest(store, e.node, e.at);
     const sonameByPath = new Map(m.provides.sharedObjects.map((o) => [o.path, sonameOf(o)]));
@@ -379,7 +334,7 @@ export async function proveSwap(
   const newEdges = newClosure ? edgesInto(newClosure, name) : [];
 
   const fileAt = async (v: ProofView, path: string): Promise<Digest> => {
-    const e = await lookup(v.getTree, v.tree, path);
+    const e = await lookupTreePath(v.getTree, v.tree, path);
     if (!e || e.kind !== 'file')
       throw new NotFoundError(`swap: ${path} is not a file of the view ${v.tree}`, { data: { path } });
     return e.digest;
@@ -466,7 +421,7 @@ export async function proveSwap(
   const needles = [...oldSonames].map((s) => ({ s, b: Buffer.from(s) }));
   for (const d of cand.dlopeners) {
     if (consumerPaths.has(d.path) || needles.length === 0) continue;
-    const e = await lookup(base.getTree, base.tree, d.path);
+    const e = await lookupTreePath(base.getTree, base.tree, d.path);
     if (!e || e.kind !== 'file') continue;
     const { bytes } = await blobs.get(e.digest, d.path);
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

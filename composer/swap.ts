@@ -42,6 +42,7 @@ import {
   SWAP_PROOF_VERSION,
   type SwapProof,
 } from './swap-proof.ts';
+import { sonameIndex } from './soname-index.ts';
 
 /** A composition with entry `name` replaced (version 1 when every constraint is exact, else 2). */
 export function withEntry(c: Composition, name: string, entry: CompositionEntry): Composition {
@@ -160,6 +161,8 @@ export async function swapEntry(
     };
   }
   const base = await baseOf(cs, c0, name);
+  // The proof reads it; every composition derived here gets its own from it, one line changed.
+  const baseIndex = await sonameIndex(cs.store, base);
   const baseView = await pendingView(cs, base);
   // The new view does not depend on constraints; merge with a placeholder, then bind the proof.
   const draft = withEntry(c0, name, { at: e0.at, node, constraint: { kind: 'exact', digest: newDigest } });
@@ -196,6 +199,7 @@ export async function swapEntry(
     const k = e.constraint;
     if (other === name || k.kind === 'exact') continue;
     const ob = await baseOf(cs, c1, other);
+    await sonameIndex(cs.store, ob, baseIndex);
     const obv = await pendingView(cs, ob);
     const r = await proveSwap(
       cs.store,
@@ -223,6 +227,7 @@ export async function swapEntry(
   for (const x of reproved) await cs.store.putBlob(encodeCanonical(x.proof));
   await next.pending.flush();
   const saved = await cs.save(c1);
+  await sonameIndex(cs.store, c1, baseIndex);
   const hex = digestHex(saved.root);
   // Every swapped entry's proof and pinned node are kept by garbage-collection roots beside it.
   for (const [n, e] of Object.entries(c1.entries)) {

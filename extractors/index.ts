@@ -112,5 +112,6 @@ export {
   storeClosureTree,
   directoryClosureTree,
   compositionClosureEntries,
+  lookupTreePath,
 } from './closure/closure-read-tree.ts';
 export type { ClosureComposition, ClosureEntryNode } from './closure/closure-read-tree.ts';

@@ -11,7 +11,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ActivationError, type Digest } from '../src/kernel/index.ts';
+import { ActivationError, pidAlive as alive, type Digest } from '../src/kernel/index.ts';
 import { compositionImage, runComposition } from '../composer/index.ts';
 import type { Deployment, Generation } from './deployment.ts';
 import { generationFile, writeDurable, type Host } from './host.ts';
@@ -69,15 +69,6 @@ export interface ActivationBackend {
 export interface ActivationResult extends ActivationPlan {
   generation: number;
   failed: { name: string; error: string }[];
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

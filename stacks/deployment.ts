@@ -217,19 +217,22 @@ export function encodeSignedDeployment(s: SignedDeployment): Uint8Array {
   return encodeCanonical(s);
 }
 
+/** Canonical JSON bytes decoded, a failure as DeploymentError E34. */
+function canonicalOrBad(bytes: Uint8Array, what: string): unknown {
+  try {
+    return parseCanonical(bytes, what);
+  } catch (e) {
+    if (e instanceof EncodingError) bad(what, e.detail);
+    throw e;
+  }
+}
+
 /**
  * Parses a signed deployment file (canonical JSON).
  * @throws DeploymentError E34 (also for bytes not in canonical form)
  */
 export function parseSignedDeployment(bytes: Uint8Array, what = 'signed deployment'): SignedDeployment {
-  let v: unknown;
-  try {
-    v = parseCanonical(bytes, what);
-  } catch (e) {
-    if (e instanceof EncodingError) bad(what, e.detail);
-    throw e;
-  }
-  return validateSignedDeployment(v, what);
+  return validateSignedDeployment(canonicalOrBad(bytes, what), what);
 }
 
 /** Builds a generation record. */
@@ -254,13 +257,7 @@ export function makeGeneration(n: number, s: SignedDeployment, acceptedAt: numbe
  * @see specs/host.md §3
  */
 export function parseGeneration(bytes: Uint8Array, what = 'generation'): Generation {
-  let v: unknown;
-  try {
-    v = parseCanonical(bytes, what);
-  } catch (e) {
-    if (e instanceof EncodingError) bad(what, e.detail);
-    throw e;
-  }
+  const v = canonicalOrBad(bytes, what);
   if (!isObj(v)) bad(what, 'expected an object');
   if (v.version !== GENERATION_VERSION) bad(what, `unknown generation version ${JSON.stringify(v.version)}`);
   exactKeys(

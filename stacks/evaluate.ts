@@ -5,10 +5,11 @@
  *
  * @see specs/stack.md §4–§5
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   CompositionError,
+  EosError,
   NotFoundError,
   StackError,
   digestBytes,
@@ -45,7 +46,21 @@ export interface EvaluateOptions {
   ttlSeconds?: number;
   /** Where `fromEnv` values come from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Builds a lock and stores its runtime composition, returning the root: how `{ lock = … }`
+   * references are evaluated. The build system sits above `stacks/`, so the caller (the CLI)
+   * supplies it; without it a `{ lock = … }` reference is a located error.
+   */
+  composeLock?: ComposeLock;
 }
+
+/**
+ * Builds the lock `lock` (absolute) with the seed lock `seedLock` (absolute) and stores the runtime
+ * composition of its built closure (the one `eos build --compose` writes).
+ * @returns its root
+ * @throws StackError (or any EosError) naming what failed; a failed build is an error
+ */
+export type ComposeLock = (ref: { lock: string; seedLock: string }) => Promise<Digest>;
 
 /** The default host root. @see specs/host.md §2 */
 export const DEFAULT_HOST_ROOT = '/var/lib/eos';
@@ -122,7 +137,7 @@ export function worldComposition(base: Composition, files: { path: string; blob:
 /**
  * Evaluates a stack file to a deployment, storing every object it names in the local store.
  * @throws StackError E33 located: a composition not in the store, a composition file that does not
- *   compose, an executable missing from (or not executable in) its composition, a `fromEnv`
+ *   compose, a `{ lock = … }` whose lock or seed lock is missing or does not build, an executable missing from (or not executable in) its composition, a `fromEnv`
  *   variable not set
  * @see specs/stack.md §4
  */
@@ -164,7 +179,24 @@ export async function evaluateSpec(
     let root: Digest;
     try {
       if (ref.kind === 'root') root = ref.root;
-      else {
+      else if (ref.kind === 'lock') {
+        if (!opts.composeLock)
+          at(ref.line, `compositions.${name}.lock`, 'this evaluation cannot build a lock (no builder given)');
+        const lock = resolve(baseDir, ref.lock);
+        const seedLock = ref.seedLock ? resolve(baseDir, ref.seedLock) : join(dirname(lock), 'seed.lock');
+        for (const [f, p] of [
+          ['lock', lock],
+          ['seedLock', seedLock],
+        ] as const)
+          if (!existsSync(p)) at(ref.line, `compositions.${name}.${f}`, `${p} does not exist`);
+        try {
+          root = await opts.composeLock!({ lock, seedLock });
+        } catch (e) {
+          if (e instanceof EosError)
+            at(ref.line, `compositions.${name}.lock`, `${ref.lock}: ${e.message}`);
+          throw e;
+        }
+      } else {
         const path = resolve(baseDir, ref.path);
         const authored = parseCompositionToml(readFileSync(path, 'utf8'), ref.path);
         const c = await cs.resolveAuthored(authored, dirname(path), ref.path);

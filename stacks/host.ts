@@ -20,7 +20,6 @@ import {
   rmSync,
   statSync,
   symlinkSync,
-  writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
@@ -33,8 +32,10 @@ import {
   parseTree,
   readTrustContext,
   verifySignatures,
+  takePidFile,
   writeFileAtomicSync,
   type Digest,
+  type PidFileLock,
 } from '../src/kernel/index.ts';
 import { CompositionStore, imageCachePath, parseComposition } from '../composer/index.ts';
 import {
@@ -65,16 +66,6 @@ function fsyncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -149,48 +140,14 @@ export class Host {
    * and replaced).
    * @throws HostError E37 when a live process holds it
    */
-  lock(): { release(): void; handTo(pid: number): void } {
-    const p = this.path('lock');
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fd = openSync(p, 'wx', 0o644);
-        writeSync(fd, `${process.pid}\n`);
-        fsyncSync(fd);
-        closeSync(fd);
-        let owner = process.pid;
-        return {
-          release: () => {
-            try {
-              if (Number(readFileSync(p, 'utf8').trim()) === owner) rmSync(p, { force: true });
-            } catch {
-              // already gone
-            }
-          },
-          handTo: (pid: number) => {
-            owner = pid;
-            writeDurable(p, `${pid}\n`);
-          },
-        };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        let owner = NaN;
-        try {
-          owner = Number(readFileSync(p, 'utf8').trim());
-        } catch {
-          continue;
-        }
-        if (alive(owner) && owner !== process.pid)
-          throw new HostError(
-            `${this.root}: the host is locked by process ${owner} (a deploy, rollback or gc)`,
-            {
-              data: { pid: owner },
-              hint: 'wait for it to finish',
-            },
-          );
-        rmSync(p, { force: true });
-      }
-    }
-    throw new HostError(`${this.root}: cannot take the host lock`);
+  lock(): PidFileLock {
+    const taken = takePidFile(this.path('lock'), { ownPid: 'stale' });
+    if ('lock' in taken) return taken.lock;
+    if (taken.holder === null) throw new HostError(`${this.root}: cannot take the host lock`);
+    throw new HostError(`${this.root}: the host is locked by process ${taken.holder} (a deploy, rollback or gc)`, {
+      data: { pid: taken.holder },
+      hint: 'wait for it to finish',
+    });
   }
 
   /** Waits until the lock is free, then takes it (for at most `timeoutMs`). */

@@ -33,6 +33,7 @@ import {
   digestBytes,
   digestHex,
   parseTree,
+  pidAlive,
   type Digest,
   type Tree,
 } from '../src/kernel/index.ts';
@@ -370,13 +371,7 @@ export async function awaitActivation(host: Host, n: number, pid?: number): Prom
   for (let i = 0; ; i++) {
     if (existsSync(p)) return JSON.parse(readFileSync(p, 'utf8')) as ActivationResult;
     if (pid !== undefined && i > 10) {
-      let dead = false;
-      try {
-        process.kill(pid, 0);
-      } catch {
-        dead = true;
-      }
-      if (dead && !existsSync(p))
+      if (!pidAlive(pid) && !existsSync(p))
         throw new HostError(
           `the activator of generation ${n} ended without a result (log: ${host.path('logs', 'activate.log')})`,
         );

@@ -5,8 +5,7 @@
  *
  * @see specs/stack.md §2–§4
  */
-import { parse as parseToml } from 'smol-toml';
-import { StackError, isDigest, type Digest } from '../src/kernel/index.ts';
+import { StackError, isDigest, parseTomlLocated, type Digest } from '../src/kernel/index.ts';
 
 /** The stack format version this code reads. @see specs/stack.md §2 */
 export const STACK_VERSION = 1;
@@ -25,8 +24,16 @@ export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 export const STACK_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Where a stack names a composition: by root, or by a composition TOML file (relative to the stack). */
-export type CompositionRef = { kind: 'root'; root: Digest } | { kind: 'file'; path: string };
+/**
+ * Where a stack names a composition: by root, by a composition TOML file, or as the runtime
+ * composition of a lock (built and composed when the stack is evaluated, as `eos build --compose`
+ * does; `seedLock` defaults to `seed.lock` beside the lock). Paths are relative to the stack file.
+ * @see specs/stack.md §2, §4.1
+ */
+export type CompositionRef =
+  | { kind: 'root'; root: Digest }
+  | { kind: 'file'; path: string }
+  | { kind: 'lock'; lock: string; seedLock?: string };
 
 /** An environment value: a literal, or a variable of the deploying environment (resolved at deploy). */
 export type EnvValue = { kind: 'literal'; value: string } | { kind: 'from-env'; name: string };
@@ -69,48 +76,6 @@ export interface StackSpec {
   lineOf(path: (string | number)[]): number;
 }
 
-/** A line finder for the layouts stack files use: `[table]`, `[[array]]`, `key = …`. */
-function locator(text: string): (path: (string | number)[]) => number {
-  const lines = text.split('\n');
-  const marks: { table: string; index: number; line: number }[] = [{ table: '', index: 0, line: 1 }];
-  const counts = new Map<string, number>();
-  lines.forEach((l, i) => {
-    const arr = /^\s*\[\[\s*([A-Za-z0-9_.-]+)\s*\]\]/.exec(l);
-    const tab = /^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]/.exec(l);
-    if (arr) {
-      const n = counts.get(arr[1]!) ?? 0;
-      counts.set(arr[1]!, n + 1);
-      marks.push({ table: arr[1]!, index: n, line: i + 1 });
-    } else if (tab) marks.push({ table: tab[1]!, index: 0, line: i + 1 });
-  });
-  return (path) => {
-    const [table, ...rest] = path;
-    let startIdx = 0;
-    if (typeof table === 'string') {
-      const index = typeof rest[0] === 'number' ? rest.shift()! : 0;
-      const found = marks.findIndex((m) => m.table === table && m.index === index);
-      if (found < 0) {
-        // a top-level key
-        const k = lines.findIndex((l) => new RegExp(`^\\s*${table}\\s*=`).test(l));
-        return k < 0 ? 1 : k + 1;
-      }
-      startIdx = found;
-    }
-    const start = marks[startIdx]!.line;
-    const end = startIdx + 1 < marks.length ? marks[startIdx + 1]!.line - 1 : lines.length;
-    const key = rest.find((x) => typeof x === 'string');
-    if (key === undefined) return start;
-    for (let i = start; i <= end; i++)
-      if (
-        new RegExp(`^\\s*"?${String(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"?\\s*=`).test(
-          lines[i - 1] ?? '',
-        )
-      )
-        return i;
-    return start;
-  };
-}
-
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -125,16 +90,11 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
  * @see specs/stack.md §2–§3
  */
 export function parseStack(text: string, file = 'stack.toml'): StackSpec {
-  let raw: Obj;
-  try {
-    raw = parseToml(text) as Obj;
-  } catch (e) {
-    const line = (e as { line?: number }).line ?? 1;
-    throw new StackError(`${file}:${line}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, {
-      data: { file },
-    });
-  }
-  const lineOf = locator(text);
+  const parsed = parseTomlLocated(text, file, StackError, {
+    syntax: (p) => `${file}:${p.line}: not valid TOML: ${p.message}`,
+  });
+  const raw: Obj = parsed.doc;
+  const lineOf = (path: (string | number)[]): number => parsed.lineOf(path) ?? 1;
   const fail = (path: (string | number)[], what: string, hint?: string): never => {
     const line = lineOf(path);
     const field = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
@@ -180,13 +140,24 @@ export function parseStack(text: string, file = 'stack.toml'): StackSpec {
       if (!isDigest(v)) fail(p, `${JSON.stringify(v)} is not a composition root (blake3:<64 hex>)`);
       compositions[cname] = { kind: 'root', root: v as Digest, line };
     } else if (isObj(v)) {
-      known(v, ['root', 'file'], p);
-      if ((v.root === undefined) === (v.file === undefined)) fail(p, 'give exactly one of root or file');
+      known(v, ['root', 'file', 'lock', 'seedLock'], p);
+      if ([v.root, v.file, v.lock].filter((x) => x !== undefined).length !== 1)
+        fail(p, 'give exactly one of root, file or lock');
+      if (v.seedLock !== undefined && v.lock === undefined)
+        fail([...p, 'seedLock'], 'seedLock goes with lock = …');
       if (v.root !== undefined) {
         if (!isDigest(v.root)) fail([...p, 'root'], `${JSON.stringify(v.root)} is not a composition root`);
         compositions[cname] = { kind: 'root', root: v.root as Digest, line };
-      } else compositions[cname] = { kind: 'file', path: str(v.file, [...p, 'file']), line };
-    } else fail(p, 'expected a root (string) or { root = … } / { file = … }');
+      } else if (v.file !== undefined)
+        compositions[cname] = { kind: 'file', path: str(v.file, [...p, 'file']), line };
+      else
+        compositions[cname] = {
+          kind: 'lock',
+          lock: str(v.lock, [...p, 'lock']),
+          ...(v.seedLock !== undefined ? { seedLock: str(v.seedLock, [...p, 'seedLock']) } : {}),
+          line,
+        };
+    } else fail(p, 'expected a root (string) or { root = … } / { file = … } / { lock = … }');
   }
 
   if (raw.files !== undefined && !Array.isArray(raw.files)) fail(['files'], 'expected [[files]] tables');

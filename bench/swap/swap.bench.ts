@@ -74,8 +74,10 @@ async function swapOnce(
   };
 }
 
+/** Cold: the interface-manifest cache and the compositions' soname indexes (interface.md §11.7) gone. */
 function emptyInterfaceCache(store: Store): void {
   rmSync(join(store.root, 'cache', 'interface'), { recursive: true, force: true });
+  rmSync(join(store.root, 'cache', 'soname-index'), { recursive: true, force: true });
 }
 
 async function curlPart(): Promise<void> {

@@ -41,8 +41,12 @@ function treeCache(store: ObjectStore): (d: Digest) => Promise<Tree> {
   };
 }
 
-/** Looks up a path in a stored tree without following links; null when absent. */
-async function lookup(
+/**
+ * Looks up a path in a stored tree without following links: the entry, `{kind: 'root'}` for the
+ * empty path, or null when absent.
+ * @param getTree reads a tree object (the store's, or a pending merge's)
+ */
+export async function lookupTreePath(
   getTree: (d: Digest) => Promise<Tree>,
   tree: Digest,
   path: string,
@@ -186,13 +190,13 @@ export function compositionClosureEntries(
     }
     const prefix = e.at === '/' ? '' : e.at;
     if (!path.startsWith(prefix + '/')) return null;
-    const found = await lookup(getTree, n.digest, path.slice(prefix.length));
+    const found = await lookupTreePath(getTree, n.digest, path.slice(prefix.length));
     return found && found.kind !== 'root' ? found : null;
   };
   return {
     names: () => names,
     async owners(path) {
-      const shown = await lookup(getTree, view, path);
+      const shown = await lookupTreePath(getTree, view, path);
       if (!shown || shown.kind === 'root' || shown.kind === 'directory') return [];
       const out: string[] = [];
       for (const name of names) {

@@ -87,27 +87,28 @@ export interface ComposeBuildResult {
 
 /**
  * Stores the runtime composition of `outputs` (pinned under `roots/`), signs it with the builder
- * key for `compositions` when one is given, and writes its TOML to `file` atomically.
+ * key for `compositions` when one is given, and writes its TOML to `file` atomically (when given).
  * @throws CompositionError E18 (a merge conflict), KeyError E9, NotFoundError E4
  */
 export async function composeBuild(opts: {
   store: Store;
   seed: SeedLock;
   outputs: Record<string, Digest>;
-  file: string;
+  file?: string;
   sign?: { config: string; name: string };
 }): Promise<ComposeBuildResult> {
   const c = runtimeComposition(opts.seed, opts.outputs);
   const cs = new CompositionStore(opts.store);
   const { root, view } = await cs.save(c);
   const sig = opts.sign ? await cs.sign(root, opts.sign.config, opts.sign.name, 'compositions') : undefined;
-  writeFileAtomicSync(
-    opts.file,
-    encodeRuntimeToml(
-      c,
-      `runtime composition of ${Object.keys(opts.outputs).sort().join(', ')} (eos build --compose)`,
-    ),
-    { mkdir: true },
-  );
+  if (opts.file !== undefined)
+    writeFileAtomicSync(
+      opts.file,
+      encodeRuntimeToml(
+        c,
+        `runtime composition of ${Object.keys(opts.outputs).sort().join(', ')} (eos build --compose)`,
+      ),
+      { mkdir: true },
+    );
   return { root, ...(sig ? { signedBy: sig.key } : {}), shadowed: view.shadowed };
 }

@@ -147,8 +147,11 @@ export interface BuildLockOptions extends ExecutorOptions {
   onEvent?: (e: SchedulerEvent) => void;
   /** Receives the stdout lines as they happen (see `BuildRunOptions.onLine`). */
   onLine?: (line: string) => void;
-  /** Write the runtime composition of the built closure (TOML) to this file; store it (and sign it with `signKey`). */
-  compose?: string;
+  /**
+   * Store the runtime composition of the built closure (and sign it with `signKey`); a path: also
+   * write its TOML to that file; `true`: store it only.
+   */
+  compose?: string | true;
   /**
    * Binary caches asked for each action the local action cache lacks, in order, before it is
    * built (specs/cache.md §3). Not asked in a dry run.
@@ -162,7 +165,8 @@ export interface BuildLockOptions extends ExecutorOptions {
 
 /** What {@link buildLock} did: the run, plus the runtime composition when one was asked for and the build succeeded. */
 export interface BuildLockResult extends BuildRunResult {
-  composition?: ComposeBuildResult & { file: string };
+  /** `file` is absent when `compose` was `true`. */
+  composition?: ComposeBuildResult & { file?: string };
   /** The actions taken from a binary cache instead of built, in the order they were. */
   substitutions: Substitution[];
   /** The caches that were asked and refused (or could not be read). */
@@ -234,15 +238,15 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
     // The result as a composition (issue #6 item 4): runtime seed entries + every output.
     const outputs: Record<string, Digest> = {};
     for (const [label, res] of r.result.results) if (res.output) outputs[label] = res.output;
-    const file = resolve(opts.compose);
+    const file = opts.compose === true ? undefined : resolve(opts.compose);
     const c = await composeBuild({
       store,
       seed,
       outputs,
-      file,
+      ...(file !== undefined ? { file } : {}),
       ...(opts.signKey ? { sign: opts.signKey } : {}),
     });
-    return { ...r, composition: { ...c, file }, substitutions, refusals };
+    return { ...r, composition: { ...c, ...(file !== undefined ? { file } : {}) }, substitutions, refusals };
   } finally {
     for (const c of caches) c.close();
     jobserver?.close();

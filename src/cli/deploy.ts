@@ -23,7 +23,7 @@ import {
   type SignedDeployment,
 } from '../../stacks/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
-import { intArg, transportArg, type TargetOptions } from './stacks-args.ts';
+import { intArg, lockComposer, transportArg, type TargetOptions } from './stacks-args.ts';
 
 /** Options of `eos deploy`. */
 export interface DeployCommandOptions extends GlobalOptions, TargetOptions {
@@ -57,6 +57,7 @@ export async function run(opts: DeployCommandOptions): Promise<CommandResult> {
     const now = Math.floor(Date.now() / 1000);
     const first = await evaluateStack(store, opts.file, {
       hostRoot: t.hostRoot,
+      composeLock: lockComposer(store),
       sequence: 0,
       nowSeconds: now,
     });

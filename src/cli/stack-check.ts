@@ -6,7 +6,7 @@
 import { Store } from '../kernel/index.ts';
 import { evaluateStack, deploymentDigest } from '../../stacks/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
-import { transportArg, type TargetOptions } from './stacks-args.ts';
+import { lockComposer, transportArg, type TargetOptions } from './stacks-args.ts';
 
 /** Options of `eos stack check`. */
 export interface StackCheckOptions extends GlobalOptions, TargetOptions {
@@ -16,8 +16,10 @@ export interface StackCheckOptions extends GlobalOptions, TargetOptions {
 /** Runs `eos stack check`. @throws StackError E33 located */
 export async function run(opts: StackCheckOptions): Promise<CommandResult> {
   const t = transportArg(opts);
-  const { spec, deployment } = await evaluateStack(new Store(opts.store), opts.file, {
+  const store = new Store(opts.store);
+  const { spec, deployment } = await evaluateStack(store, opts.file, {
     hostRoot: t.hostRoot,
+    composeLock: lockComposer(store),
     sequence: 0,
     nowSeconds: Math.floor(Date.now() / 1000),
   });

@@ -4,8 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../kernel/errors.ts';
-import { DEFAULT_HOST_ROOT, openTransport, type Transport } from '../../stacks/index.ts';
+import { StackError, UsageError } from '../kernel/errors.ts';
+import type { Store } from '../kernel/index.ts';
+import { DEFAULT_HOST_ROOT, openTransport, type ComposeLock, type Transport } from '../../stacks/index.ts';
 
 /**
  * The argv prefix that runs this `eos` (node and the checkout's bin/eos.mjs). This module runs
@@ -52,4 +53,38 @@ export function intArg(v: unknown, name: string): number | undefined {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new UsageError(`${name}: ${JSON.stringify(v)} is not a non-negative integer`);
   return n;
+}
+
+/**
+ * How `eos stack check` and `eos deploy` evaluate a stack's `{ lock = … }` compositions: `eos build`
+ * of the lock into `store` (cached actions are not run again), then its runtime composition stored
+ * (as `eos build --compose` does, without writing a TOML file). The build's result lines go to
+ * stderr, so stdout keeps the command's own lines.
+ * @throws StackError E33 (located by the caller) when some action fails, naming the failures
+ * @see specs/stack.md §4.1
+ */
+export function lockComposer(store: Store): ComposeLock {
+  return async ({ lock, seedLock }) => {
+    // loaded here: the host verbs share this module and need no build system
+    const { buildLock } = await import('../build/index.ts');
+    const seen: string[] = [];
+    const r = await buildLock({
+      lock,
+      seedLock,
+      store,
+      compose: true,
+      onLine: (l) => {
+        seen.push(l);
+        process.stderr.write(`${l}\n`);
+      },
+    });
+    if (r.composition) return r.composition.root;
+    const failed = [...seen, ...r.lines]
+      .filter((l, i, all) => l.startsWith('FAIL\t') && all.indexOf(l) === i)
+      .map((l) => l.split('\t').slice(1, 3).join(': '));
+    throw new StackError(
+      `the build failed (exit ${r.exitCode})${failed.length ? `: ${failed.join('; ')}` : ''}`,
+      { data: { lock, exitCode: r.exitCode } },
+    );
+  };
 }

@@ -9,6 +9,8 @@ export * from './config.ts';
 export * from './os-error.ts';
 export * from './read-bounded.ts';
 export * from './atomic-write.ts';
+export * from './pid-file.ts';
 export * from './parse-document.ts';
+export * from './toml-locate.ts';
 export * from './store/index.ts';
 export * from './keys/index.ts';

@@ -1,13 +1,17 @@
 /**
- * Parse canonical JSON, then validate it with a zod schema, into one located error: the one
- * helper behind every canonical-JSON format's parser (seed locks, interface manifests, …). The
- * value returned has the schema's type (`z.infer`), so parsers need no casts.
+ * The located parsers behind every document format: canonical JSON validated by a zod schema
+ * (seed locks, interface manifests, …; the value has the schema's type, `z.infer`, so parsers need
+ * no casts), and TOML with its syntax errors located by line and column and the line of every
+ * path at hand for the format's own field errors (`atom.toml`, `eos.lock`, `trust.toml`,
+ * composition TOML, stack files).
  *
  * @see specs/formats.md
  */
+import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { parseCanonical } from './canonical.ts';
 import type { EosError, EosErrorOptions } from './errors.ts';
+import { locateToml, type TomlPath } from './toml-locate.ts';
 
 /** An error class of the kernel (E3 EncodingError, E24 SeedError, …). */
 type ErrorClass = new (detail: string, opts?: EosErrorOptions) => EosError;
@@ -34,4 +38,54 @@ export function parseCanonicalWith<S extends z.ZodType>(
     throw new error(`${what}: ${path || '$'}: ${issue.message}`, { data: { what, file: what, path } });
   }
   return r.data;
+}
+
+/** A TOML syntax error's position and first message line (smol-toml's prefix removed). */
+export interface TomlSyntaxProblem {
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** Options of {@link parseTomlLocated}. */
+export interface ParseTomlOptions {
+  /**
+   * The detail of a syntax error (default `WHAT:LINE:COLUMN: MESSAGE`); formats that documented
+   * another shape keep it through this.
+   */
+  syntax?: (p: TomlSyntaxProblem) => string;
+}
+
+/**
+ * Parses a TOML text into its document and the lines of its paths: the one helper behind every
+ * TOML format's parser (`atom.toml`, `eos.lock`, `trust.toml`, composition TOML, stack files).
+ * shape of a syntax failure: `[E…] WHAT:LINE:COLUMN: smol-toml's first message line`, with
+ * `data: {file: what, line, column}`.
+ * @param what names the subject (file) in errors
+ * @param error the caller's error class (E16 ManifestError, E19 LockError, …)
+ * @throws `error` for a syntax error
+ * @see specs/formats.md
+ */
+export function parseTomlLocated(
+  text: string,
+  what: string,
+  error: ErrorClass,
+  opts: ParseTomlOptions = {},
+): { doc: Record<string, unknown>; lineOf: (path: TomlPath) => number | undefined } {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    if (!(e instanceof TomlError)) throw e;
+    const p = {
+      line: e.line,
+      column: e.column,
+      message: (e.message.split('\n')[0] ?? 'invalid TOML').replace(/^Invalid TOML document: /, ''),
+    };
+    throw new error(opts.syntax ? opts.syntax(p) : `${what}:${p.line}:${p.column}: ${p.message}`, {
+      data: { file: what, line: p.line, column: p.column },
+    });
+  }
+  const loc = locateToml(text);
+  return { doc, lineOf: (path) => loc.lineOf(path) };
 }

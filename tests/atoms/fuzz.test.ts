@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { LockError, ManifestError, AtomError } from '../../src/kernel/index.ts';
 import { parseClaim, parseLock, parseManifest, parsePublish } from '../../atoms/index.ts';
-import { locateToml } from '../../atoms/toml-locate.ts';
+import { locateToml } from '../../src/kernel/index.ts';
 
 let seed = 99;
 function rnd(n: number): number {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeCanonical, ManifestError } from '../../src/kernel/index.ts';
 import { isLabel, isRange, isVersion, parseManifest } from '../../atoms/index.ts';
-import { locateToml } from '../../atoms/toml-locate.ts';
+import { locateToml } from '../../src/kernel/index.ts';
 
 const Z = 'blake3:' + 'ab'.repeat(32);
 

@@ -5,7 +5,7 @@
  * node and the demo program as another; `libdemo.so.1` is swapped for the same library without
  * section headers (same interface: covered) and for the library without `demo_old` (not covered).
  */
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Store, digestBytes, encodeCanonical, type Digest } from '../../src/kernel/index.ts';
@@ -16,6 +16,8 @@ import {
   makeComposition,
   swapEntry,
   checkSwaps,
+  candidateEntries,
+  sonameIndex,
   type Composition,
 } from '../../composer/index.ts';
 import { buildElf, demoLibrary, demoLibraryWithoutOld, demoProgram } from '../extractors/elf-builder.ts';
@@ -130,6 +132,50 @@ describe('swap proof vectors (specs/interface.md §11.6)', () => {
     expect(r.proof!.verdict).toBe('not-covered');
     expect(r.proof!.consumers[0]!.needs[0]!.missing).toEqual([{ item: 'demo_old@DEMO_1.0', why: 'absent' }]);
     expect(r.proofDigest).toBe(spec('interface.md', 'swap vector not-covered proof'));
+  });
+});
+
+describe('the soname index (specs/interface.md §11.7)', () => {
+  it('the base composition’s index has the stated lines and digest, and is stored once', async () => {
+    const c = await cs.load(root);
+    const ix = await sonameIndex(cs.store, c);
+    expect(
+      Object.fromEntries(Object.entries(ix.entries).map(([n, l]) => [n, [l.provides, l.needs, l.dlopen]])),
+    ).toEqual({
+      app: [[], ['libc.so.6', 'libdemo.so.1'], false],
+      base: [['ld-linux-x86-64.so.2', 'libc.so.6'], [], false],
+      demo: [['libdemo.so.1'], ['libc.so.6'], false],
+    });
+    const d = digestBytes(encodeCanonical(ix));
+    expect(d).toBe(spec('interface.md', 'soname index vector'));
+    expect(await cs.store.hasBlob(d)).toBe(true);
+    expect(candidateEntries(ix, 'demo', new Set(['libdemo.so.1']))).toEqual(['app']);
+    expect(candidateEntries(ix, 'base', new Set(['libc.so.6', 'ld-linux-x86-64.so.2']))).toEqual([
+      'app',
+      'demo',
+    ]);
+  });
+
+  it('a swap stores the new composition’s index, derived from the base’s: the same as one built afresh', async () => {
+    const r = await swapEntry(cs, root, 'demo', {
+      kind: 'file',
+      digest: blobs.libNoSections!,
+      executable: false,
+    });
+    const hex = r.root.slice('blake3:'.length);
+    const pointer = join(cs.store.root, 'cache', 'soname-index', hex.slice(0, 2), hex.slice(2));
+    const derived = readFileSync(pointer, 'utf8').trim();
+    rmSync(pointer);
+    const fresh = await sonameIndex(cs.store, r.composition);
+    expect(digestBytes(encodeCanonical(fresh))).toBe(derived);
+    // a pointer naming another composition's index is not believed: rebuilt
+    const baseHex = root.slice('blake3:'.length);
+    writeFileSync(
+      pointer,
+      readFileSync(join(cs.store.root, 'cache', 'soname-index', baseHex.slice(0, 2), baseHex.slice(2))),
+    );
+    expect((await sonameIndex(cs.store, r.composition)).composition).toBe(r.root);
+    expect(readFileSync(pointer, 'utf8').trim()).toBe(derived);
   });
 });
 

@@ -7,7 +7,7 @@
  *
  * @see specs/signatures.md §5 (trust policy file)
  */
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { parseTomlLocated } from '../parse-document.ts';
 import { z } from 'zod';
 import { isDigest } from '../digest.ts';
 import { ConfigError } from '../errors.ts';
@@ -74,18 +74,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
  * @see specs/signatures.md §5
  */
 export function parseTrustPolicy(text: string, file: string): TrustPolicy {
-  let raw: unknown;
-  try {
-    raw = parseToml(text);
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const first = e.message.split('\n')[0] ?? 'invalid TOML';
-      throw new ConfigError(`${file}:${e.line}:${e.column}: ${first}`, {
-        data: { file, line: e.line, column: e.column },
-      });
-    }
-    throw e;
-  }
+  const raw: unknown = parseTomlLocated(text, file, ConfigError).doc;
   const r = schema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { digestBytes, type Digest } from '../digest.ts';
 import { CorruptObjectError, EosError } from '../errors.ts';
 import type { Store } from './fs-store.ts';
+import { pidAlive } from '../pid-file.ts';
 import { sharedFilePool } from './pool.ts';
 import { parseTree, treeChildren, type Tree } from './tree.ts';
 
@@ -113,16 +114,6 @@ async function listObjects(dir: string): Promise<Listing> {
     }
   }
   return { objects, strays };
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes temp files whose writer (the pid their name starts with) is dead; returns how many. */

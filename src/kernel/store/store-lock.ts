@@ -7,9 +7,10 @@
  * @see specs/store.md §9 (concurrency)
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.ts';
+import { createPidFile, livePidFileOwner, pidAlive, readPidFile, takePidFile } from '../pid-file.ts';
 
 /** A held lock; `release()` removes it. */
 export interface StoreLock {
@@ -18,47 +19,9 @@ export interface StoreLock {
 
 const EXCLUSIVE = 'exclusive';
 
-function alive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function ownerOf(path: string): number | undefined {
-  try {
-    return Number(readFileSync(path, 'utf8').trim());
-  } catch {
-    return undefined;
-  }
-}
-
-/** Writes `locks/<name>` atomically with our pid; returns false when it exists (exclusive). */
-function writeLockFile(locks: string, name: string, exclusive: boolean): boolean {
-  const tmp = join(locks, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  writeFileSync(tmp, `${process.pid}\n`);
-  try {
-    linkSync(tmp, join(locks, name));
-    return true;
-  } catch (e) {
-    if (exclusive && (e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
-
-/** The live exclusive holder's pid, removing a stale exclusive lock. */
+/** The live exclusive holder's pid (ours included), removing a stale exclusive lock. */
 function exclusiveHolder(locks: string): number | undefined {
-  const path = join(locks, EXCLUSIVE);
-  const pid = ownerOf(path);
-  if (pid === undefined) return undefined;
-  if (pid === process.pid || alive(pid)) return pid;
-  rmSync(path, { force: true });
-  return undefined;
+  return livePidFileOwner(join(locks, EXCLUSIVE), { removeStale: true });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,7 +36,7 @@ export async function lockShared(locks: string, waitMs = 600_000): Promise<Store
   const started = Date.now();
   for (;;) {
     const name = `shared-${process.pid}-${randomBytes(6).toString('hex')}`;
-    writeLockFile(locks, name, false);
+    createPidFile(join(locks, name)); // a fresh name: always created
     const holder = exclusiveHolder(locks);
     if (holder === undefined || holder === process.pid)
       return { release: () => rmSync(join(locks, name), { force: true }) };
@@ -95,28 +58,26 @@ export async function lockShared(locks: string, waitMs = 600_000): Promise<Store
  * @throws IoError E12 naming the pid that holds the store
  */
 export function lockExclusive(locks: string): StoreLock {
-  for (let attempt = 0; ; attempt++) {
-    if (writeLockFile(locks, EXCLUSIVE, true)) break;
-    const holder = exclusiveHolder(locks);
-    if (holder !== undefined || attempt > 3)
-      throw new IoError(`store ${locks}: busy, pid ${holder ?? '?'} holds it exclusively (gc or repair)`, {
-        data: { pid: holder ?? null },
-        hint: 'try again when it has finished',
-      });
-  }
-  const release = () => rmSync(join(locks, EXCLUSIVE), { force: true });
+  const taken = takePidFile(join(locks, EXCLUSIVE));
+  if ('holder' in taken)
+    throw new IoError(`store ${locks}: busy, pid ${taken.holder ?? '?'} holds it exclusively (gc or repair)`, {
+      data: { pid: taken.holder },
+      hint: 'try again when it has finished',
+    });
+  const release = () => taken.lock.release();
   for (const name of readdirSync(locks)) {
     if (!name.startsWith('shared-')) continue;
-    const pid = ownerOf(join(locks, name));
-    if (pid === undefined) continue;
-    if (pid !== process.pid && alive(pid)) {
+    const path = join(locks, name);
+    const pid = readPidFile(path);
+    if (pid === undefined || pid === process.pid) continue;
+    if (pidAlive(pid)) {
       release();
       throw new IoError(`store ${locks}: busy, pid ${pid} is writing to it (ingest)`, {
         data: { pid },
         hint: 'try again when it has finished',
       });
     }
-    if (pid !== process.pid) rmSync(join(locks, name), { force: true });
+    rmSync(path, { force: true }); // a dead ingest's: its name is unique, nobody re-creates it
   }
   return { release };
 }
