@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestBytes, type Digest } from '../digest.ts';
+import { pidAlive } from '../atomic-write.ts';
 import { CorruptObjectError, EosError } from '../errors.ts';
 import type { Store } from './fs-store.ts';
 import { sharedFilePool } from './pool.ts';
@@ -115,18 +116,8 @@ async function listObjects(dir: string): Promise<Listing> {
   return { objects, strays };
 }
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes temp files whose writer (the pid their name starts with) is dead; returns how many. */
-async function cleanTmp(store: Store): Promise<number> {
+/** Removes temp files in `STORE/tmp/` whose writer (the pid their name starts with) is dead; returns how many. */
+export async function cleanTmp(store: Store): Promise<number> {
   const dir = store.dir('tmp');
   let n = 0;
   let names: string[] = [];
