@@ -232,9 +232,11 @@ export class CompositionStore {
     for (const name of entryNames(c)) {
       const e = c.entries[name]!;
       if (e.node.kind !== 'symlink') await add(`node.${name}`, e.node.digest);
+      // A proof or pinned node that is not stored is not pinned: checkSwaps reports it (E30).
       if (e.constraint.kind !== 'exact') {
-        await add(`proof.${name}`, e.constraint.proof);
-        await add(`pinned.${name}`, e.constraint.pinned);
+        if (await this.store.hasBlob(e.constraint.proof)) await add(`proof.${name}`, e.constraint.proof);
+        const p = e.constraint.pinned;
+        if ((await this.store.hasTree(p)) || (await this.store.hasBlob(p))) await add(`pinned.${name}`, p);
       }
     }
     return makeTree(entries);

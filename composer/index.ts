@@ -18,3 +18,4 @@ export * from './image-store.ts';
 export * from './run-composition.ts';
 export * from './swap-proof.ts';
 export * from './swap.ts';
+export * from './cache-check.ts';
