@@ -45,7 +45,10 @@ function list(dir: string, re: RegExp): { hex: string; name: string }[] {
  * (`worlds/<hex>/`) of a store; with `repair`, removes the bad ones.
  * @see specs/store.md §8
  */
-export async function verifyCaches(cs: CompositionStore, opts: { repair?: boolean } = {}): Promise<CacheReport> {
+export async function verifyCaches(
+  cs: CompositionStore,
+  opts: { repair?: boolean } = {},
+): Promise<CacheReport> {
   const report: CacheReport = { images: 0, views: 0, worlds: 0, problems: [] };
   const bad = (kind: CacheProblem['kind'], hex: string, path: string, reason: string): void => {
     report.problems.push({ kind, root: digestFrom(hex), path, reason, removed: false });
@@ -53,12 +56,22 @@ export async function verifyCaches(cs: CompositionStore, opts: { repair?: boolea
   for (const { hex, name } of list(cs.dir('compositions'), /^([0-9a-f]{64})\.view\.json$/)) {
     report.views++;
     if (!(await cs.cachedView(digestFrom(hex))))
-      bad('view', hex, cs.dir('compositions', name), 'not the view this store cached for the root (edited or unbound)');
+      bad(
+        'view',
+        hex,
+        cs.dir('compositions', name),
+        'not the view this store cached for the root (edited or unbound)',
+      );
   }
   for (const { hex, name } of list(cs.dir('images'), /^([0-9a-f]{64})\.cfs$/)) {
     report.images++;
     if (!cachedImageOk(cs, digestFrom(hex)))
-      bad('image', hex, cs.dir('images', name), 'not the image this store wrote for the root (edited or unbound)');
+      bad(
+        'image',
+        hex,
+        cs.dir('images', name),
+        'not the image this store wrote for the root (edited or unbound)',
+      );
   }
   for (const { hex, name } of list(cs.dir('worlds'), /^([0-9a-f]{64})$/)) {
     report.worlds++;

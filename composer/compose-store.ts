@@ -220,14 +220,29 @@ export class CompositionStore {
    */
   private async pinTree(c: Composition, root: Digest): Promise<Tree> {
     const entries: TreeEntry[] = [
-      { name: 'composition', kind: 'file', digest: root, size: encodeComposition(c).length, executable: false },
+      {
+        name: 'composition',
+        kind: 'file',
+        digest: root,
+        size: encodeComposition(c).length,
+        executable: false,
+      },
     ];
     const add = async (name: string, d: Digest): Promise<void> => {
       if (await this.store.hasTree(d))
         entries.push({ name, kind: 'directory', digest: d, size: subtreeSize(await this.store.getTree(d)) });
       else if (await this.store.hasBlob(d))
-        entries.push({ name, kind: 'file', digest: d, size: statSync(this.store.blobPath(d)).size, executable: false });
-      else throw new NotFoundError(`${name}: ${d} is not in the store ${this.store.root}`, { data: { digest: d } });
+        entries.push({
+          name,
+          kind: 'file',
+          digest: d,
+          size: statSync(this.store.blobPath(d)).size,
+          executable: false,
+        });
+      else
+        throw new NotFoundError(`${name}: ${d} is not in the store ${this.store.root}`, {
+          data: { digest: d },
+        });
     };
     for (const name of entryNames(c)) {
       const e = c.entries[name]!;
@@ -287,7 +302,8 @@ export class CompositionStore {
     } catch {
       return undefined;
     }
-    if (verifiedRecord(this.store).binding(viewBinding(root)) !== digestHex(digestBytes(bytes))) return undefined;
+    if (verifiedRecord(this.store).binding(viewBinding(root)) !== digestHex(digestBytes(bytes)))
+      return undefined;
     try {
       const v = JSON.parse(bytes.toString('utf8')) as MergedView;
       if (isDigest(v.tree) && Array.isArray(v.shadowed) && (await this.store.hasTree(v.tree)))
@@ -469,7 +485,8 @@ export async function checkWorld(store: Store, dir: string, view: Digest): Promi
         const bad = await walk(p, e.digest, false);
         if (bad) return bad;
       } else if (e.kind === 'symlink') {
-        if (!st.isSymbolicLink() || readlinkSync(p) !== e.target) return `${p}: not the symlink -> ${e.target}`;
+        if (!st.isSymbolicLink() || readlinkSync(p) !== e.target)
+          return `${p}: not the symlink -> ${e.target}`;
       } else {
         if (!st.isFile() || st.size !== e.size) return `${p}: not a file of ${e.size} bytes`;
         if (((st.mode & 0o100) !== 0) !== e.executable) return `${p}: wrong executable bit`;

@@ -51,10 +51,13 @@ export class VerityCache {
     }
     const got = b3.digest();
     if (got !== d)
-      throw new CorruptObjectError(`blob ${d} (${path}): content hashes to ${got}; no image is made from it`, {
-        data: { digest: d, path },
-        hint: 'run `eos store verify --repair`, then ingest or build the sources again',
-      });
+      throw new CorruptObjectError(
+        `blob ${d} (${path}): content hashes to ${got}; no image is made from it`,
+        {
+          data: { digest: d, path },
+          hint: 'run `eos store verify --repair`, then ingest or build the sources again',
+        },
+      );
     const v = fv.digest();
     this.record.noteVerity(d, Buffer.from(v).toString('hex'));
     return v;

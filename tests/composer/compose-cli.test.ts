@@ -107,11 +107,12 @@ describe('eos compose (specs/composition.md §9–§11)', async () => {
     expect(roots()).toEqual([`composition-${hex}`]);
     const pin = readFileSync(join(ws.store, 'roots', `composition-${hex}`), 'utf8').trim();
     const ls = await eosIn(ws, ['store', 'ls', pin]);
-    expect(ls.stdout.split('\n').map((l) => l.split('\t')[3]).filter(Boolean)).toEqual([
-      'composition',
-      'node.tool',
-      'node.toolchain',
-    ]);
+    expect(
+      ls.stdout
+        .split('\n')
+        .map((l) => l.split('\t')[3])
+        .filter(Boolean),
+    ).toEqual(['composition', 'node.tool', 'node.toolchain']);
     // Same file, same root (deterministic), nothing new pinned.
     expect((await eosIn(ws, ['compose', 'a.toml'])).stdout.trim()).toBe(a);
   });

@@ -69,7 +69,8 @@ export async function checkObjects(store: Store, uses: Iterable<ObjectUse>): Pro
   const files = new Map<string, { kind: ObjectFileKind; d: Digest; path: string; st: BigIntStats }>();
   for (const u of uses) {
     const path = store.blobPath(u.digest);
-    if (!files.has(path)) files.set(path, { kind: 'o', d: u.digest, path, st: statOf(path, u.digest, store) });
+    if (!files.has(path))
+      files.set(path, { kind: 'o', d: u.digest, path, st: statOf(path, u.digest, store) });
     if (u.twin) {
       const tp = store.twinPath(u.digest);
       if (files.has(tp)) continue;

@@ -373,7 +373,10 @@ function compactRecord(store: Store): void {
     const [kind, hex] = f as [string, string];
     if (kind === 'o' || kind === 'x') {
       try {
-        return statKey(statSync(hexPath(kind === 'o' ? 'objects' : 'xobjects', hex), { bigint: true })) === f.slice(2).join(' ');
+        return (
+          statKey(statSync(hexPath(kind === 'o' ? 'objects' : 'xobjects', hex), { bigint: true })) ===
+          f.slice(2).join(' ')
+        );
       } catch {
         return false;
       }

@@ -99,7 +99,10 @@ export class VerifiedRecord {
   }
 
   private mac(body: string): string {
-    return createHmac('sha256', this.key!).update(MAC_CONTEXT + body).digest('hex').slice(0, 32);
+    return createHmac('sha256', this.key!)
+      .update(MAC_CONTEXT + body)
+      .digest('hex')
+      .slice(0, 32);
   }
 
   private lookup(id: string): string[] | undefined {
@@ -200,7 +203,10 @@ function loadKey(dir: string, create: boolean): Buffer | undefined {
     }
     if (ownedPrivately(dir, true)) {
       try {
-        writeFileAtomicSync(keyPath, randomBytes(32).toString('hex') + '\n', { mode: 0o600, overwrite: false });
+        writeFileAtomicSync(keyPath, randomBytes(32).toString('hex') + '\n', {
+          mode: 0o600,
+          overwrite: false,
+        });
       } catch (e) {
         if (!isOsError(e, 'EEXIST')) return undefined;
       }
