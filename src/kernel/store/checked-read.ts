@@ -6,7 +6,7 @@
  *
  * @see specs/store.md §12
  */
-import { readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { existsSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { digestBytes, type Digest } from '../digest.ts';
 import { CorruptObjectError, NotFoundError } from '../errors.ts';
 import { osError } from '../os-error.ts';
@@ -22,7 +22,7 @@ const records = new Map<string, VerifiedRecord>();
 /** The verified-object record of a store, opened once per process (created when absent). */
 export function verifiedRecord(store: Store): VerifiedRecord {
   let r = records.get(store.root);
-  if (!r) {
+  if (!r || (r.usable && !existsSync(r.dir))) {
     store.ensureLayout();
     r = VerifiedRecord.open(store.root);
     records.set(store.root, r);

@@ -164,14 +164,20 @@ export class VerifiedRecord {
   /** Appends what was recorded since the last flush (one write, one fsync). */
   flush(): void {
     if (this.pending.length === 0) return;
-    const fd = openSync(join(this.dir, LOG_FILE), 'a', 0o600);
+    const lines = this.pending.join('');
+    this.pending = [];
+    let fd: number;
     try {
-      writeSync(fd, this.pending.join(''));
+      fd = openSync(join(this.dir, LOG_FILE), 'a', 0o600);
+    } catch {
+      return; // the private directory went away: the record is an optimisation, nothing is lost but time
+    }
+    try {
+      writeSync(fd, lines);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    this.pending = [];
   }
 
   /**
