@@ -6,6 +6,8 @@
 #   scheduler   1,000 trivial actions vs nix-build: cold, no-op;    bench/scheduler/nix-compare.ts
 #               cold with every action sandboxed vs Nix sandboxed and unsandboxed
 #   ingest      eos store add vs b3sum (cold) and ostree (warm)    bench/ingest/run.sh
+#   verify      checking a composition's objects (cold, warm) vs   bench/verify/verify-bench.ts
+#               b3sum; a verified run vs an unverified mount
 # The benches without a peer goal (makespan, executor, extract, image, world, resolve, python) run
 # alone. Usage: bench/run-all.sh [--quick]
 #   --quick: 200 actions instead of 1,000 and one run per ingest measure instead of the best of two
@@ -21,7 +23,7 @@ node --input-type=module -e \
   node scripts/build-dist.mjs >&2 || { echo "bench: dist/ did not build" >&2; exit 1; }
 out=bench/out
 mkdir -p "$out"
-rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json
+rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/verify.json
 nodes=1000
 ingest_src=/usr/lib/x86_64-linux-gnu
 if [ -n "$quick" ]; then
@@ -40,6 +42,7 @@ run startup node bench/startup/run.mjs
 run scheduler npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes"
 run scheduler-sandboxed npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes" --sandbox
 run ingest node bench/ingest/bench.mjs "$ingest_src"
+run verify npx tsx bench/verify/verify-bench.ts
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores${quick:+ (quick mode: $nodes actions, ingest of $ingest_src)}"
-node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json
+node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/verify.json
