@@ -68,6 +68,8 @@ export class VerifiedRecord {
   readonly usable: boolean;
   private readonly key: Buffer | undefined;
   private readonly lines = new Map<string, string>();
+  /** Lines whose MAC was checked (or that this process wrote): not checked again. */
+  private readonly valid = new Set<string>();
   private pending: string[] = [];
   readonly dir: string;
 
@@ -111,9 +113,11 @@ export class VerifiedRecord {
     if (line === undefined) return undefined;
     const cut = line.lastIndexOf(' ');
     const body = line.slice(0, cut);
+    if (this.valid.has(line)) return body.split(' ');
     const mac = Buffer.from(line.slice(cut + 1), 'latin1');
     const want = Buffer.from(this.mac(body), 'latin1');
     if (mac.length !== want.length || !timingSafeEqual(mac, want)) return undefined;
+    this.valid.add(line);
     return body.split(' ');
   }
 
@@ -122,6 +126,7 @@ export class VerifiedRecord {
     const line = `${body} ${this.mac(body)}`;
     const sp = line.indexOf(' ', 2);
     this.lines.set(line.slice(0, sp), line);
+    this.valid.add(line);
     this.pending.push(line + '\n');
   }
 
