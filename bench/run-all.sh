@@ -8,6 +8,8 @@
 #   ingest      eos store add vs b3sum (cold) and ostree (warm)    bench/ingest/run.sh
 #   verify      checking a composition's objects (cold, warm) vs   bench/verify/verify-bench.ts
 #               b3sum; a verified run vs an unverified mount
+#   observe     zlib and curl built observed (FUSE) vs in composefs worlds   bench/observe/run.ts
+#               (needs the demo's built lock: .eos-demo/, from `npm run demo`; else NOT RUN)
 # The benches without a peer goal (makespan, executor, extract, image, world, resolve, python) run
 # alone. Usage: bench/run-all.sh [--quick]
 #   --quick: 200 actions instead of 1,000 and one run per ingest measure instead of the best of two
@@ -23,7 +25,7 @@ node --input-type=module -e \
   node scripts/build-dist.mjs >&2 || { echo "bench: dist/ did not build" >&2; exit 1; }
 out=bench/out
 mkdir -p "$out"
-rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/verify.json
+rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json "$out"/verify.json
 nodes=1000
 ingest_src=/usr/lib/x86_64-linux-gnu
 if [ -n "$quick" ]; then
@@ -43,6 +45,12 @@ run scheduler npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes"
 run scheduler-sandboxed npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes" --sandbox
 run ingest node bench/ingest/bench.mjs "$ingest_src"
 run verify npx tsx bench/verify/verify-bench.ts
+demo=${EOS_DEMO_DIR:-.eos-demo}
+if [ -f "$demo/work/root/eos.lock" ]; then
+  run observe env EOS_STORE="$demo/store" npx tsx bench/observe/run.ts "$demo/work/root/eos.lock"
+else
+  echo "bench: observe needs the demo's built lock ($demo/work/root/eos.lock; npm run demo)" >&2
+fi
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores${quick:+ (quick mode: $nodes actions, ingest of $ingest_src)}"
-node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/verify.json
+node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json "$out"/verify.json

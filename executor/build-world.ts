@@ -100,8 +100,11 @@ export async function buildWorld(store: Store, layers: WorldLayer[]): Promise<Wo
   return { root, tree: view.tree, composition, layers: ordered, shadowed: view.shadowed };
 }
 
-/** How a world becomes the sandbox's `/`: its composefs image mounted, or a hard-link directory. */
-export type WorldMount = 'composefs' | 'hardlink';
+/**
+ * How a world becomes the sandbox's `/`: its composefs image mounted, a hard-link directory, or
+ * the observed world (served over FUSE and recorded: specs/observe.md; never chosen by `auto`).
+ */
+export type WorldMount = 'composefs' | 'hardlink' | 'observed';
 
 /**
  * The mount a build uses: `composefs` where mounting is permitted (root, and `EOS_NO_MOUNT` is not

@@ -30,6 +30,8 @@ import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
 import { runProc } from './proc.ts';
 import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
 import { cancelledError, runSandbox } from './sandbox.ts';
+import { readSetFromEvents, startWorldServer, type WorldServer } from './observe/observe.ts';
+import { encodeReadSet, type ReadSet } from './observe/read-set.ts';
 import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
 import { stagingDir } from './seed/seed.ts';
 import {
@@ -79,7 +81,11 @@ export interface BuildRequest {
   sourceDateEpoch?: number;
   /** The scheduler's action id, when there is one. */
   actionId?: Digest | null;
-  /** How the world becomes `/`: `auto` (default: composefs where mounting is permitted), `composefs`, `hardlink`. */
+  /**
+   * How the world becomes `/`: `auto` (default: composefs where mounting is permitted), `composefs`,
+   * `hardlink`, or `observed` (served by the FUSE world server, which records what the build reads:
+   * the record's `details.readSet`, specs/observe.md; check {@link observeAvailable} first).
+   */
   worldMount?: WorldMount | 'auto';
   /**
    * Sign the record with this builder key (purpose `builds`) from the configuration directory: for
@@ -111,6 +117,8 @@ export interface BuildResult {
   worldMount: WorldMount;
   /** The builder's signature over `recordDigest` (purpose `builds`), stored as a blob, when asked. */
   signature?: Signature;
+  /** For an observed build: its read set and that set's digest (stored as a blob, pinned as root `reads-<16 hex>`). */
+  observed?: { readSet: ReadSet; digest: Digest };
 }
 
 /** The file name a non-unpacked source gets: its `name`, else the last path segment it came from. */
@@ -232,7 +240,10 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
 
   checkCancelled();
   const top = await stagingDir(store, 'build');
+  let server: WorldServer | undefined;
   try {
+    if (worldMount === 'observed')
+      server = await startWorldServer(store, world.tree, `${req.label} ${req.version}`);
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');
     await fs.mkdir(join(buildDir, '.eos'), { recursive: true });
@@ -248,7 +259,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     checkCancelled();
     const r = await runSandbox({
       ...(signal ? { signal } : {}),
-      worldDir,
+      worldDir: server ? server.mountPoint : worldDir,
       ...(composefs ? { composefs } : {}),
       buildDir,
       outputDir,
@@ -268,6 +279,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       throw e;
     });
     checkCancelled(); // aborted as the recipe ended: its output is not stored
+    const events = server ? await server.stop() : undefined;
     const log = await putFileBlob(store, logFile);
     const logPath = store.blobPath(log);
     if (r.exitCode !== 0) {
@@ -283,6 +295,13 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     const warnings = await checkOutput(outputDir);
     checkCancelled();
     const output = (await store.ingest(outputDir)).digest;
+    let observed: BuildResult['observed'];
+    if (events) {
+      const readSet = await readSetFromEvents(store, world, events);
+      const digest = await store.putBlob(encodeReadSet(readSet));
+      await store.addRoot(`reads-${digestHex(digest).slice(0, 16)}`, digest);
+      observed = { readSet, digest };
+    }
     // The one record of this action (specs/action.md §4): the scheduler files this very record.
     const details: BuildDetails = {
       label: req.label,
@@ -294,6 +313,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       dependencies: deps,
       sourceDateEpoch,
       warnings,
+      ...(observed ? { readSet: observed.digest } : {}),
     };
     const record = {
       ...makeBuildRecord({
@@ -327,8 +347,10 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       logPath,
       warnings,
       ...(signature ? { signature } : {}),
+      ...(observed ? { observed } : {}),
     };
   } finally {
+    if (server) await server.stop().catch(() => undefined);
     await fs.rm(top, { recursive: true, force: true });
   }
 }

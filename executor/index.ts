@@ -95,3 +95,4 @@ export {
   type RecipeArg,
 } from './recipes/recipes.ts';
 export { buildAtom, checkOutput, type BuildRequest, type BuildResult } from './build.ts';
+export * from './observe/index.ts';

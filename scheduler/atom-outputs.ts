@@ -20,13 +20,21 @@ export interface AtomOutput {
   mtimeMs: number;
   /** Key ids that signed the record. */
   signedBy: Digest[];
+  /** The version the record names. */
+  version: string;
+  /** The read set of an observed build (`details.readSet`, specs/observe.md §3), else null. */
+  readSet: Digest | null;
 }
 
 /**
- * The cached outputs of atom `label` at `version`, newest first.
+ * The cached outputs of atom `label` at `version` (any version when it is undefined), newest first.
  * @throws IoError E12 never: unreadable directories count as empty
  */
-export async function findAtomOutputs(store: Store, label: string, version: string): Promise<AtomOutput[]> {
+export async function findAtomOutputs(
+  store: Store,
+  label: string,
+  version: string | undefined,
+): Promise<AtomOutput[]> {
   const top = join(store.root, 'actions');
   const out: AtomOutput[] = [];
   let dirs: string[];
@@ -48,7 +56,8 @@ export async function findAtomOutputs(store: Store, label: string, version: stri
         };
         const r = entry.record;
         if (!r || !isDigest(r.action) || !isDigest(r.output)) continue;
-        let details = r.details as { label?: unknown; atomVersion?: unknown } | string | null | undefined;
+        let details = r.details as
+          { label?: unknown; atomVersion?: unknown; readSet?: unknown } | string | null | undefined;
         if (typeof details === 'string') {
           if (!isDigest(details) || !(await store.hasBlob(details))) continue;
           details = parseCanonical(await store.readBlob(details), `build record ${details}`) as {
@@ -56,7 +65,8 @@ export async function findAtomOutputs(store: Store, label: string, version: stri
             atomVersion?: unknown;
           };
         }
-        if (!details || details.label !== label || details.atomVersion !== version) continue;
+        if (!details || details.label !== label || typeof details.atomVersion !== 'string') continue;
+        if (version !== undefined && details.atomVersion !== version) continue;
         if (!(await store.hasTree(r.output))) continue;
         out.push({
           action: r.action,
@@ -64,6 +74,8 @@ export async function findAtomOutputs(store: Store, label: string, version: stri
           world: isDigest(r.world) ? r.world : null,
           mtimeMs: statSync(path).mtimeMs,
           signedBy: (entry.signatures ?? []).map((x) => x.key).filter(isDigest),
+          version: details.atomVersion,
+          readSet: isDigest(details.readSet) ? details.readSet : null,
         });
       } catch {
         continue;

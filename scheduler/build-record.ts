@@ -58,6 +58,8 @@ const detailsSchema = z.strictObject({
   dependencies: z.array(z.strictObject({ name: z.string().min(1), tree: digest })),
   sourceDateEpoch: nonNegative,
   warnings: z.array(z.string()),
+  /** The observed read set (specs/observe.md §3), only when the build ran in an observed world; absent otherwise. */
+  readSet: digest.optional(),
 });
 
 const recordSchema = z.strictObject({

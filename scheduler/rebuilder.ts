@@ -49,6 +49,11 @@ export interface RebuilderOptions {
    * trusts for `builds` (an unsigned or untrusted record is stale, and the action is rebuilt).
    */
   trust?: { keyring: Keyring; policy: TrustPolicy };
+  /**
+   * When given, an entry it rejects is stale and the action is rebuilt (`eos build --observe`
+   * rejects records without a read set, so each action runs observed once).
+   */
+  accept?: (entry: CacheEntry) => boolean;
 }
 
 /**
@@ -70,6 +75,7 @@ export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions
       const entry = await cache.get(action);
       if (!entry) return undefined;
       if (opts.outputExists && !(await opts.outputExists(entry.record.output))) return undefined;
+      if (opts.accept && !opts.accept(entry)) return undefined;
       if (opts.trust) {
         const { keyring, policy } = opts.trust;
         const res = verifySignatures(
@@ -105,7 +111,7 @@ export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions
  */
 export function storeRebuilder(
   store: Store,
-  opts: Pick<RebuilderOptions, 'signer' | 'trust'> = {},
+  opts: Pick<RebuilderOptions, 'signer' | 'trust' | 'accept'> = {},
 ): Rebuilder {
   return constructiveRebuilder(openActionCache(store), {
     ...opts,

@@ -10,11 +10,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # BLAKE3 binding. openssh-server … openssl: the stacks tests (a real sshd on loopback, systemd-analyze
 # verify) and the deploy demo (its certificate). curl python3-six python3-distro: tests that would
 # otherwise skip (a skip fails under CI=true): tests/extractors/closure-host.test.ts's libcurl
-# closure, the Python extractor on Debian's dist-packages.
+# closure, the Python extractor on Debian's dist-packages. fuse libfuse2: `eos build --observe`'s
+# FUSE world server (npm fuse-native's prebuilt binding links libfuse.so.2; unmount runs fusermount).
 need=(erofs-utils fsverity bubblewrap util-linux binutils git xz-utils zstd ca-certificates gcc libc6-dev
   g++ make python3
   openssh-server openssh-client systemd openssl
-  curl python3-six python3-distro)
+  curl python3-six python3-distro
+  fuse libfuse2)
 if [ "${1:-}" = "--bench" ]; then need+=(ostree b3sum nix-bin rsync); fi
 missing=()
 for p in "${need[@]}"; do

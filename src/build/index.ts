@@ -11,3 +11,4 @@ export * from './build-report.ts';
 export * from './build-run.ts';
 export * from './runtime-composition.ts';
 export * from './system.ts';
+export * from './observe-report.ts';

@@ -22,6 +22,7 @@ import {
   historyPath,
   keySigner,
   storeRebuilder,
+  type CacheEntry,
   type Executor,
   type KeyFunction,
   type SchedulerEvent,
@@ -45,6 +46,11 @@ export interface ExecutorOptions {
   signKey?: SignKey;
   /** Kill a build that runs longer than this (ms). */
   timeoutMs?: number;
+  /**
+   * Build in observed worlds (specs/observe.md): each action's world is served by the FUSE world
+   * server and its record names the read set; a cached record without one is rebuilt, observed.
+   */
+  observe?: boolean;
 }
 
 /**
@@ -94,12 +100,24 @@ export function sandboxExecutor(
       ...(ctx.jobserverFd !== undefined ? { jobserverFd: ctx.jobserverFd } : {}),
       actionId: ctx.action,
       signal: ctx.signal,
+      ...(opts.observe ? { worldMount: 'observed' as const } : {}),
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       // No signKey: the rebuilder signs the record it files (one signature per action).
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
     return { output: r.output, world: r.world.root, log: r.record.log, record: r.record };
   };
+}
+
+/**
+ * Under `--observe`, whether a cached entry can stand: it has a read set, or `--only` was given and
+ * does not name its atom (the dependencies of the atoms asked for are used as cached).
+ * @see specs/observe.md §1
+ */
+function observedEnough(e: CacheEntry, only: readonly string[] | undefined): boolean {
+  if (e.record.details?.readSet) return true;
+  const label = e.record.details?.label;
+  return Boolean(only?.length && label !== undefined && !only.includes(label));
 }
 
 /** Options of {@link buildLock}. */
@@ -152,7 +170,10 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
     const r = await runBuild<BuildNode>({
       nodes,
       key: lockActionKey(seed),
-      rebuilder: storeRebuilder(store, signer ? { signer } : {}),
+      rebuilder: storeRebuilder(store, {
+        ...(signer ? { signer } : {}),
+        ...(opts.observe ? { accept: (e: CacheEntry) => observedEnough(e, opts.only) } : {}),
+      }),
       executor: sandboxExecutor(store, seed, opts),
       storeDir: store.root,
       seedMode: seed.mode,

@@ -11,7 +11,8 @@
  * @see specs/scheduler.md, specs/action.md, specs/lock.md
  */
 import { resolve } from 'node:path';
-import { buildLock } from '../build/index.ts';
+import { buildLock, formatObserved, observedActions, observedJson } from '../build/index.ts';
+import { observeAvailable } from '../../executor/index.ts';
 import { SIGNAL_EXIT, abortOnSignals } from '../../scheduler/index.ts';
 import { positiveInt, secondsToMs } from './options.ts';
 import { Store } from '../kernel/store/index.ts';
@@ -32,6 +33,8 @@ export interface BuildOptions extends GlobalOptions {
   timeout?: string;
   /** Write the runtime composition of the built closure (TOML) to this file; store and sign it. */
   compose?: string;
+  /** Build in observed worlds (FUSE; specs/observe.md): record each action's read set, print prune hints. */
+  observe?: boolean;
 }
 
 /** Runs `eos build`. @throws UsageError E1 and the located errors of `buildLock` (exit 1) */
@@ -44,6 +47,10 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     .filter(Boolean);
   const signKey = opts.signKey ? { config: configDir(), name: opts.signKey } : undefined;
   const sig = abortOnSignals((s) => process.stderr.write(`eos: ${s}: cancelling (no new builds start)\n`));
+  // --observe where FUSE is unavailable: say so, and build unobserved (specs/observe.md §1).
+  const avail = opts.observe ? observeAvailable() : undefined;
+  const observe = avail?.ok === true;
+  if (avail && !avail.ok) process.stderr.write(`eos: --observe: ${avail.reason}; building unobserved\n`);
   const display = opts.json ? { onEvent: () => {}, stop: () => {} } : createProgressDisplay(process.stderr);
   try {
     const r = await buildLock({
@@ -58,6 +65,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       ...(signKey ? { signKey } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(opts.compose ? { compose: resolve(opts.compose) } : {}),
+      ...(observe ? { observe: true } : {}),
       signal: sig.signal,
       cancelledExit: () => SIGNAL_EXIT[(sig.received() ?? 'SIGINT') as 'SIGINT' | 'SIGTERM'],
       onEvent: (e) => display.onEvent(e),
@@ -67,12 +75,22 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
         ? { onLine: opts.emit }
         : {}),
     });
+    const store = new Store(opts.store);
+    const obs = observe && r.result ? await observedActions(store, r.result.results.values()) : [];
+    // Before the summary line, which stays last.
+    const extra = obs.flatMap(formatObserved);
+    const json = {
+      ...(r.json as object),
+      ...(opts.observe
+        ? { observed: obs.map(observedJson), observeUnavailable: avail?.ok ? null : avail?.reason }
+        : {}),
+    };
     const c = r.composition;
-    if (!c) return { lines: r.lines, json: r.json, exitCode: r.exitCode };
+    if (!c)
+      return { lines: [...r.lines.slice(0, -1), ...extra, ...r.lines.slice(-1)], json, exitCode: r.exitCode };
     return {
-      // Before the summary line, which stays last.
-      lines: [...r.lines.slice(0, -1), `composition\t${c.root}\t${c.file}`, ...r.lines.slice(-1)],
-      json: { ...(r.json as object), composition: { root: c.root, file: c.file } },
+      lines: [...r.lines.slice(0, -1), ...extra, `composition\t${c.root}\t${c.file}`, ...r.lines.slice(-1)],
+      json: { ...json, composition: { root: c.root, file: c.file } },
       exitCode: r.exitCode,
       notes: [
         ...c.shadowed.map((s) => `shadowed\t${s.path}\t${s.winner} over ${s.shadowed.join(', ')}`),

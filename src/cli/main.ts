@@ -183,7 +183,15 @@ function registerScheduler(program: Command, act: ActionFactory): void {
       '--compose <file>',
       'store the runtime composition of the built closure (signed with --sign-key) and write its TOML to FILE',
     )
+    .option(
+      '--observe',
+      'serve each world over FUSE and record what the build reads (read sets, prune hints)',
+    )
     .action(act(() => import('./build.ts'), ['lock']));
+  program
+    .command('why <atom> [path]')
+    .description('what an observed build of ATOM used of its world; with PATH, which entry provided it')
+    .action(act(() => import('./why.ts'), ['atom', 'path']));
 }
 
 function registerAtoms(program: Command, act: ActionFactory): void {

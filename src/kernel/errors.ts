@@ -218,3 +218,11 @@ export class ActivationError extends EosError {
 export class JobserverError extends EosError {
   static override readonly code = 'E39';
 }
+/** E50: the observed world's FUSE server could not mount, died, or left no record of what was read (`eos build --observe`). */
+export class ObserveError extends EosError {
+  static override readonly code = 'E50';
+}
+/** E51: an atom has no observed build to explain (`eos why`: build it with `eos build --observe` first), or a read set is malformed. */
+export class NotObservedError extends EosError {
+  static override readonly code = 'E51';
+}

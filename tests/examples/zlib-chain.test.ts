@@ -23,9 +23,10 @@ import {
 } from '../../atoms/index.ts';
 import { parseDigest } from '../../src/kernel/index.ts';
 import { run } from '../../src/cli/build.ts';
-import { ensureSeed, readHostAptSources, summarizeSeedChanges } from '../../executor/index.ts';
+import { readHostAptSources, summarizeSeedChanges } from '../../executor/index.ts';
+import { exampleSeed } from './chain-fixture.ts';
 import { commitAll, makeConfig, makeRepo, repoRoot } from '../atoms/fixture.ts';
-import { testCacheDir, testStore } from '../executor/helpers.ts';
+import { testStore } from '../executor/helpers.ts';
 
 /** zlib's output with the committed pins, as issue 10 recorded it (its first 8 hex digits). */
 const ZLIB_OUTPUT_COMMITTED_PINS = 'blake3:f4c86e6c';
@@ -48,20 +49,10 @@ describe.skipIf(!canRun)(
   () => {
     it('builds zlib 1.2.13 from a lock, reproducibly, with plain sonames and no RPATH/RUNPATH', async () => {
       const store = testStore();
-      const aptDir = join(testCacheDir(), 'apt');
       const ws = mkdtempSync(join(tmpdir(), 'eos-zlib-chain-'));
       // The example's seed lock, verified (and repaired from the archive when a tree is missing);
       // pins that have left the archive are re-pinned from the current index, as the demo does.
-      const seedLock = join(ws, 'seed.lock');
-      cpSync(join(repoRoot, 'examples', 'seed', 'seed.lock'), seedLock);
-      const seed = await ensureSeed({
-        store,
-        mode: 'debian',
-        lockPath: seedLock,
-        aptDir,
-        repinIfGone: true,
-        log: (m) => console.log(`zlib chain: ${m}`),
-      });
+      const { seed, seedLock, aptDir } = await exampleSeed(ws, (m) => console.log(`zlib chain: ${m}`));
       if (seed.gone.length) {
         console.log(`zlib chain: seed re-pinned: ${summarizeSeedChanges(seed.changes)}`);
         expect(seed.lockWritten).toBe(true);

@@ -25,6 +25,7 @@ import {
   makeBuildRecord,
   parseCacheEntry,
   type ActionCache,
+  type CacheEntry,
   type RecordSignature,
   type BuildDetails,
   encodeBuildRecord,
@@ -182,6 +183,14 @@ function conformance(name: string, make: () => Promise<ActionCache>) {
       expect(
         await constructiveRebuilder(cache, { trust: trusting(D('someone else')) }).check(ACTION),
       ).toBeUndefined();
+    });
+
+    it('an entry the accept predicate rejects is stale (eos build --observe: no read set)', async () => {
+      const cache = await make();
+      await constructiveRebuilder(cache).record(fields);
+      const observedOnly = (e: CacheEntry) => Boolean(e.record.details?.readSet);
+      expect(await constructiveRebuilder(cache, { accept: observedOnly }).check(ACTION)).toBeUndefined();
+      expect(await constructiveRebuilder(cache, { accept: () => true }).check(ACTION)).toBeDefined();
     });
 
     it('misses, then returns what was put; a later put replaces', async () => {
