@@ -291,6 +291,17 @@ export class CompositionStore {
     record.flush();
   }
 
+  /** Whether the view cache file of `root` hashes to the value bound to it in the verified-object record. */
+  viewBound(root: Digest): boolean {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.viewCachePath(root));
+    } catch {
+      return false;
+    }
+    return verifiedRecord(this.store).binding(viewBinding(root)) === digestHex(digestBytes(bytes));
+  }
+
   /**
    * The cached view of `root` when it is the one this store wrote (its BLAKE3 matches the record's
    * binding) and its tree is still stored; undefined otherwise.
