@@ -180,9 +180,39 @@ function readExisting(root: string): Lock | undefined {
 }
 
 /**
+ * Trust on first use (specs/lock.md §8): a label pinned at the same version as in the previous
+ * lock must keep its record and content digests, unless the user released it with `--update`.
+ * @throws LockError E19 naming the label, both records and both contents
+ */
+export function refuseRepublished(lock: Lock, previous: Lock | undefined, update: readonly string[]): void {
+  if (!previous) return;
+  const released = new Set(update);
+  for (const [label, a] of Object.entries(lock.atoms)) {
+    const p = previous.atoms[label];
+    if (!p || released.has(label) || p.version !== a.version) continue;
+    if (p.record === a.record && p.content === a.content) continue;
+    throw new LockError(
+      `${LOCK_FILE}: ${label}@${a.version} was published again with other bytes: the lock pins record ${p.record} (content ${p.content}), set ${a.set} now offers record ${a.record} (content ${a.content}); refusing to follow it`,
+      {
+        data: {
+          label,
+          version: a.version,
+          pinnedRecord: p.record,
+          pinnedContent: p.content,
+          record: a.record,
+          content: a.content,
+        },
+        hint: `if you trust the new publication, ask for it by name: eos lock --update ${label}`,
+      },
+    );
+  }
+}
+
+/**
  * Creates or updates `eos.lock` for the workspace at `root`.
  * @throws ManifestError E16, ResolutionError E17, LockError E19 (a set that cannot be read, a pinned
- *   atom that fails verification, no sets given)
+ *   atom that fails verification, no sets given, a pinned label@version re-published with another
+ *   record or content and not named by `update`)
  */
 export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
   const previous = readExisting(opts.root);
@@ -205,6 +235,7 @@ export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
     update: opts.update ?? [],
     prerelease: opts.prerelease ?? previous?.prerelease ?? false,
   });
+  refuseRepublished(lock, previous, opts.update ?? []);
   await verifyPins(lock, opened, opts.verifier);
   const text = encodeLock(lock);
   let old: string | undefined;

@@ -6,6 +6,8 @@
 #   scheduler   1,000 trivial actions vs nix-build: cold, no-op;    bench/scheduler/nix-compare.ts
 #               cold with every action sandboxed vs Nix sandboxed and unsandboxed
 #   ingest      eos store add vs b3sum (cold) and ostree (warm)    bench/ingest/run.sh
+#   verify      checking a composition's objects (cold, warm) vs   bench/verify/verify-bench.ts
+#               b3sum; a verified run vs an unverified mount
 #   observe     zlib and curl built observed (FUSE) vs in composefs worlds   bench/observe/run.ts
 #               (needs the demo's built lock: .eos-demo/, from `npm run demo`; else NOT RUN)
 #   resolve     1,000 and 3,000 labels x 10 versions (absolute CPU  bench/resolve/run.ts
@@ -30,7 +32,7 @@ node --input-type=module -e \
 out=bench/out
 mkdir -p "$out"
 rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json \
-  "$out"/resolve-1000.json "$out"/resolve-3000.json "$out"/cache.json
+  "$out"/resolve-1000.json "$out"/resolve-3000.json "$out"/cache.json "$out"/verify.json
 nodes=1000
 ingest_src=/usr/lib/x86_64-linux-gnu
 if [ -n "$quick" ]; then
@@ -51,6 +53,7 @@ run scheduler-sandboxed npx tsx bench/scheduler/nix-compare.ts --nodes "$nodes" 
 run ingest node bench/ingest/bench.mjs "$ingest_src"
 run resolve-1000 npx tsx bench/resolve/run.ts 1000 10
 if [ -z "$quick" ]; then run resolve-3000 npx tsx bench/resolve/run.ts 3000 10; fi
+run verify npx tsx bench/verify/verify-bench.ts
 demo=${EOS_DEMO_DIR:-.eos-demo}
 if [ -f "$demo/work/root/eos.lock" ]; then
   run observe env EOS_STORE="$demo/store" npx tsx bench/observe/run.ts "$demo/work/root/eos.lock"
@@ -62,5 +65,5 @@ echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores${quick:+ (quick mode: $nodes actions, ingest of $ingest_src)}"
 big=("$out"/resolve-3000.json)
 if [ -n "$quick" ]; then big=(); fi
-node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json "$out"/cache.json \
+node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json "$out"/cache.json "$out"/verify.json \
   "$out"/resolve-1000.json "${big[@]}"

@@ -7,18 +7,34 @@
  * - `compositions/<root hex>.view.json`: the merged view (tree digest and shadowed paths)
  * - `compositions/<root hex>.sigs/<key id hex>.<purpose>.sig`: detached signatures
  * - `images/<root hex>.cfs`: the composefs image
- * - `verity.log`: cached fs-verity digests of blobs (composer/image-store.ts)
+ * - `private/verified.log`: the verified-object record, with fs-verity digests and cache bindings
+ *   (src/kernel/store/verified.ts)
  * - `worlds/<root hex>/`: hard-link worlds
  *
  * @see specs/composition.md §10–§13
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   CompositionError,
   NotFoundError,
+  checkObjects,
+  digestBytes,
+  objectsOfTree,
+  subtreeSize,
+  verifiedRecord,
   SignatureError,
   digestHex,
   encodeCanonical,
@@ -38,6 +54,7 @@ import {
   type Signature,
   type Store,
   type Tree,
+  type TreeEntry,
   type VerifiedSignature,
 } from '../src/kernel/index.ts';
 import type { AuthoredComposition } from './authoring.ts';
@@ -173,13 +190,10 @@ export class CompositionStore {
     await pending.flush();
     const root = await this.store.putBlob(encodeComposition(c));
     if (root !== compositionRoot(c)) throw new Error(`unreachable: blob digest ${root} is not the root`);
-    const hex = digestHex(root);
-    writeFileAtomicSync(this.viewCachePath(root), encodeCanonical(view), { mkdir: true });
-    await this.store.addRoot(`composition-${hex}`, root);
-    for (const name of entryNames(c)) {
-      const n = c.entries[name]!.node;
-      if (n.kind !== 'symlink') await this.store.addRoot(`composition-${hex}-${name}`, n.digest);
-    }
+    this.writeView(root, view);
+    // One pin, written last (atomically): a tree naming the composition and everything it keeps.
+    const pin = await this.store.putTree(await this.pinTree(c, root));
+    await this.store.addRoot(pinRootName(root), pin);
     return { root, view };
   }
 
@@ -189,35 +203,140 @@ export class CompositionStore {
    * @throws CompositionError E18 / EncodingError E3 when the blob is not a composition
    */
   async load(root: Digest): Promise<Composition> {
-    if (!(await this.store.hasBlob(root)))
+    if (!(await this.store.hasBlob(root)) || !(await this.pinned(root)))
       throw new NotFoundError(`composition ${root} is not in the store ${this.store.root}`, {
         data: { digest: root },
-        hint: 'store it with `eos compose FILE`',
+        hint: (await this.store.hasBlob(root))
+          ? 'its pin is missing (an interrupted `eos compose`?): store it again with `eos compose FILE`'
+          : 'store it with `eos compose FILE`',
       });
     return parseComposition(await this.store.readBlob(root), `composition ${root}`);
+  }
+
+  /**
+   * The pin tree of a composition (specs/composition.md §10): `composition` (the root blob), then
+   * `node.<entry>` per entry whose node is a tree or blob, and `proof.<entry>` / `pinned.<entry>`
+   * for every swapped entry's proof and pinned node.
+   */
+  private async pinTree(c: Composition, root: Digest): Promise<Tree> {
+    const entries: TreeEntry[] = [
+      {
+        name: 'composition',
+        kind: 'file',
+        digest: root,
+        size: encodeComposition(c).length,
+        executable: false,
+      },
+    ];
+    const add = async (name: string, d: Digest): Promise<void> => {
+      if (await this.store.hasTree(d))
+        entries.push({ name, kind: 'directory', digest: d, size: subtreeSize(await this.store.getTree(d)) });
+      else if (await this.store.hasBlob(d))
+        entries.push({
+          name,
+          kind: 'file',
+          digest: d,
+          size: statSync(this.store.blobPath(d)).size,
+          executable: false,
+        });
+      else
+        throw new NotFoundError(`${name}: ${d} is not in the store ${this.store.root}`, {
+          data: { digest: d },
+        });
+    };
+    for (const name of entryNames(c)) {
+      const e = c.entries[name]!;
+      if (e.node.kind !== 'symlink') await add(`node.${name}`, e.node.digest);
+      // A proof or pinned node that is not stored is not pinned: checkSwaps reports it (E30).
+      if (e.constraint.kind !== 'exact') {
+        if (await this.store.hasBlob(e.constraint.proof)) await add(`proof.${name}`, e.constraint.proof);
+        const p = e.constraint.pinned;
+        if ((await this.store.hasTree(p)) || (await this.store.hasBlob(p))) await add(`pinned.${name}`, p);
+      }
+    }
+    return makeTree(entries);
+  }
+
+  /**
+   * Whether `root` is pinned: `roots/composition-<root hex>` names a pin tree whose `composition`
+   * is `root` (or, in stores made before pin trees, `root` itself).
+   */
+  async pinned(root: Digest): Promise<boolean> {
+    let d: string;
+    try {
+      d = readFileSync(join(this.store.dir('roots'), pinRootName(root)), 'utf8').trim();
+    } catch {
+      return false;
+    }
+    if (d === root) return true;
+    if (!isDigest(d) || !(await this.store.hasTree(d))) return false;
+    try {
+      const t = await this.store.getTree(d);
+      return t.entries.some((e) => e.name === 'composition' && e.kind === 'file' && e.digest === root);
+    } catch {
+      return false;
+    }
   }
 
   private viewCachePath(root: Digest): string {
     return this.dir('compositions', `${digestHex(root)}.view.json`);
   }
 
+  /** Writes the view cache of `root` and binds it in the verified-object record (`view:<root hex>`). */
+  private writeView(root: Digest, v: MergedView): void {
+    const bytes = encodeCanonical({ shadowed: v.shadowed, tree: v.tree });
+    writeFileAtomicSync(this.viewCachePath(root), bytes, { mkdir: true });
+    const record = verifiedRecord(this.store);
+    record.noteBinding(viewBinding(root), digestHex(digestBytes(bytes)));
+    record.flush();
+  }
+
+  /** Whether the view cache file of `root` hashes to the value bound to it in the verified-object record. */
+  viewBound(root: Digest): boolean {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.viewCachePath(root));
+    } catch {
+      return false;
+    }
+    return verifiedRecord(this.store).binding(viewBinding(root)) === digestHex(digestBytes(bytes));
+  }
+
+  /**
+   * The cached view of `root` when it is the one this store wrote (its BLAKE3 matches the record's
+   * binding) and its tree is still stored; undefined otherwise.
+   */
+  async cachedView(root: Digest): Promise<MergedView | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.viewCachePath(root));
+    } catch {
+      return undefined;
+    }
+    if (verifiedRecord(this.store).binding(viewBinding(root)) !== digestHex(digestBytes(bytes)))
+      return undefined;
+    try {
+      const v = JSON.parse(bytes.toString('utf8')) as MergedView;
+      if (isDigest(v.tree) && Array.isArray(v.shadowed) && (await this.store.hasTree(v.tree)))
+        return { tree: v.tree, shadowed: v.shadowed };
+    } catch {
+      // unreadable: recompute
+    }
+    return undefined;
+  }
+
   /**
    * The merged view of a stored composition, from the cache `compositions/<root hex>.view.json`
-   * (canonical JSON `{shadowed, tree}`) when its tree is still stored, else recomputed and cached.
+   * (canonical JSON `{shadowed, tree}`) when it is bound to the root in the verified-object record
+   * and its tree is still stored, else recomputed and cached.
    * @throws NotFoundError E4; CompositionError E18 on a conflict
    */
   async view(root: Digest): Promise<MergedView & { cached: boolean }> {
-    const cache = this.viewCachePath(root);
-    try {
-      const v = JSON.parse(readFileSync(cache, 'utf8')) as MergedView;
-      if (isDigest(v.tree) && Array.isArray(v.shadowed) && (await this.store.hasTree(v.tree)))
-        return { tree: v.tree, shadowed: v.shadowed, cached: true };
-    } catch {
-      // absent or unreadable: recompute
-    }
+    const hit = await this.cachedView(root);
+    if (hit) return { ...hit, cached: true };
     const c = await this.load(root);
     const v = await mergeComposition(c, storeAccess(this.store));
-    writeFileAtomicSync(cache, encodeCanonical(v), { mkdir: true });
+    this.writeView(root, v);
     return { ...v, cached: false };
   }
 
@@ -302,8 +421,18 @@ export class CompositionStore {
    */
   async world(root: Digest): Promise<{ dir: string; cached: boolean }> {
     const dir = this.dir('worlds', digestHex(root));
-    if (existsSync(dir)) return { dir, cached: true };
     const v = await this.view(root);
+    if (existsSync(dir)) {
+      const bad = await checkWorld(this.store, dir, v.tree);
+      if (!bad) {
+        await checkObjects(this.store, await objectsOfTree(this.store, v.tree));
+        return { dir, cached: true };
+      }
+      // Not the world of this root (edited, or half-removed): drop it and build it again.
+      const aside = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+      renameSync(dir, aside);
+      rmSync(aside, { recursive: true, force: true });
+    }
     const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     mkdirSync(dirname(dir), { recursive: true });
     try {
@@ -312,9 +441,79 @@ export class CompositionStore {
       renameSync(tmp, dir);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
-      if (existsSync(dir)) return { dir, cached: true }; // another process won the race
+      if (existsSync(dir) && !(await checkWorld(this.store, dir, v.tree))) return { dir, cached: true }; // another process won the race
       throw e;
     }
     return { dir, cached: false };
   }
+}
+
+/** The root that pins a composition: `composition-<root hex>` (specs/composition.md §10). */
+export function pinRootName(root: Digest): string {
+  return `composition-${digestHex(root)}`;
+}
+
+/** The record binding of a root's cached view: `view:<root hex>`. */
+export function viewBinding(root: Digest): string {
+  return `view:${digestHex(root)}`;
+}
+
+/**
+ * Checks that a hard-link world directory is exactly the materialization of `view` (plus empty
+ * mount points at its top): the same names and kinds, symlink targets, executable bits and sizes,
+ * and every file the object's own inode (its twin's for executables) or, for a copy, bytes that
+ * hash to its digest. Objects themselves are checked by `checkObjects`.
+ * @returns undefined when it is, else the first difference (a path and what is wrong)
+ * @see specs/composition.md §13
+ */
+export async function checkWorld(store: Store, dir: string, view: Digest): Promise<string | undefined> {
+  const mountPoints = new Set(worldMountPoints(true));
+  const walk = async (d: string, tree: Digest, top: boolean): Promise<string | undefined> => {
+    const t = await store.getTree(tree);
+    const names = new Set(t.entries.map((e) => e.name));
+    let listed: string[];
+    try {
+      listed = readdirSync(d);
+    } catch (e) {
+      return `${d}: cannot be read (${(e as NodeJS.ErrnoException).code})`;
+    }
+    for (const n of listed) {
+      if (names.has(n)) continue;
+      const p = join(d, n);
+      if (top && mountPoints.has(n) && lstatSync(p).isDirectory() && readdirSync(p).length === 0) continue;
+      return `${p}: not in the view`;
+    }
+    for (const e of t.entries) {
+      const p = join(d, e.name);
+      let st;
+      try {
+        st = lstatSync(p);
+      } catch {
+        return `${p}: missing`;
+      }
+      if (e.kind === 'directory') {
+        if (!st.isDirectory()) return `${p}: not a directory`;
+        const bad = await walk(p, e.digest, false);
+        if (bad) return bad;
+      } else if (e.kind === 'symlink') {
+        if (!st.isSymbolicLink() || readlinkSync(p) !== e.target)
+          return `${p}: not the symlink -> ${e.target}`;
+      } else {
+        if (!st.isFile() || st.size !== e.size) return `${p}: not a file of ${e.size} bytes`;
+        if (((st.mode & 0o100) !== 0) !== e.executable) return `${p}: wrong executable bit`;
+        if (e.size === 0) continue;
+        const obj = e.executable ? store.twinPath(e.digest) : store.blobPath(e.digest);
+        let same = false;
+        try {
+          const o = lstatSync(obj);
+          same = o.dev === st.dev && o.ino === st.ino;
+        } catch {
+          same = false;
+        }
+        if (!same && digestBytes(readFileSync(p)) !== e.digest) return `${p}: bytes are not ${e.digest}`;
+      }
+    }
+    return undefined;
+  };
+  return walk(dir, view, true);
 }

@@ -4,72 +4,68 @@
  *
  * @see specs/composition.md §12
  */
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { digestHex, writeFileAtomicSync, type Digest } from '../src/kernel/index.ts';
+  CorruptObjectError,
+  checkObjects,
+  createDigester,
+  digestBytes,
+  digestHex,
+  objectsOfTree,
+  verifiedRecord,
+  writeFileAtomicSync,
+  type Digest,
+  type VerifiedRecord,
+} from '../src/kernel/index.ts';
 import { CompositionStore, storeAccess } from './compose-store.ts';
-import { computeFsVerityDigest, encodeImage } from './composefs/index.ts';
+import { FsVerityHasher, encodeImage } from './composefs/index.ts';
 import { viewToComposefs } from './image.ts';
 
-const VERITY_LINE = /^([0-9a-f]{64}) ([0-9a-f]{64})$/;
-
 /**
- * fs-verity digests of blobs, cached in one append-only file `STORE/verity.log` of lines
- * `<blake3 hex> <fs-verity sha256 hex>`; a torn or malformed line is ignored (and recomputed).
- * New digests are appended with one write and one fsync by {@link VerityCache.flush}.
+ * fs-verity digests of blobs, kept in the store's verified-object record (`v` lines, MAC'd,
+ * specs/store.md §12) and computed, when absent, in one pass over the object file that also
+ * computes its BLAKE3: a digest is recorded only for bytes that hashed to the blob's digest, so a
+ * corrupt object can never poison it. (Stores made before this kept an unauthenticated
+ * `verity.log`; it is no longer read.)
  */
 export class VerityCache {
-  private readonly known = new Map<string, string>();
-  private pending: string[] = [];
-  readonly path: string;
+  private readonly record: VerifiedRecord;
 
   constructor(readonly cs: CompositionStore) {
-    this.path = cs.dir('verity.log');
-    let text = '';
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch {
-      // no cache yet
-    }
-    for (const line of text.split('\n')) {
-      const m = VERITY_LINE.exec(line);
-      if (m) this.known.set(m[1]!, m[2]!);
-    }
+    this.record = verifiedRecord(cs.store);
   }
 
-  /** The 32-byte fs-verity digest of a blob, cached or computed from its object (streamed). */
+  /**
+   * The 32-byte fs-verity digest of a blob, recorded or computed from its object (streamed).
+   * @throws CorruptObjectError E5 when the object's bytes do not hash to `d`
+   */
   async get(d: Digest): Promise<Uint8Array> {
-    const hex = digestHex(d);
-    const hit = this.known.get(hex);
+    const hit = this.record.verity(d);
     if (hit) return Buffer.from(hit, 'hex');
-    const v = await computeFsVerityDigest(
-      createReadStream(this.cs.store.blobPath(d)) as AsyncIterable<Uint8Array>,
-    );
-    const vh = Buffer.from(v).toString('hex');
-    this.known.set(hex, vh);
-    this.pending.push(`${hex} ${vh}\n`);
+    const path = this.cs.store.blobPath(d);
+    const b3 = createDigester();
+    const fv = new FsVerityHasher();
+    for await (const chunk of createReadStream(path) as AsyncIterable<Uint8Array>) {
+      b3.update(chunk);
+      fv.update(chunk);
+    }
+    const got = b3.digest();
+    if (got !== d)
+      throw new CorruptObjectError(
+        `blob ${d} (${path}): content hashes to ${got}; no image is made from it`,
+        {
+          data: { digest: d, path },
+          hint: 'run `eos store verify --repair`, then ingest or build the sources again',
+        },
+      );
+    const v = fv.digest();
+    this.record.noteVerity(d, Buffer.from(v).toString('hex'));
     return v;
   }
 
-  /** Appends the digests computed since the last flush (one write, one fsync). */
+  /** Appends the digests computed since the last flush to the record (one write, one fsync). */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const fd = openSync(this.path, 'a', 0o644);
-    try {
-      writeSync(fd, this.pending.join(''));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    this.pending = [];
+    this.record.flush();
   }
 }
 
@@ -78,11 +74,36 @@ export function imageCachePath(cs: CompositionStore, root: Digest): string {
   return cs.dir('images', `${digestHex(root)}.cfs`);
 }
 
+/** The record binding of a root's cached image: `image:<root hex>` → BLAKE3 of the image file. */
+export function imageBinding(root: Digest): string {
+  return `image:${digestHex(root)}`;
+}
+
 /**
- * The composefs image of a stored composition: from the cache, else written there (atomically)
- * from the merged view.
+ * Whether the cached image of `root` is the one this store wrote for it (its BLAKE3 matches the
+ * record's binding). False when absent, unbound or edited.
+ */
+export function cachedImageOk(cs: CompositionStore, root: Digest): boolean {
+  const path = imageCachePath(cs, root);
+  if (!existsSync(path)) return false;
+  const bound = verifiedRecord(cs.store).binding(imageBinding(root));
+  if (!bound) return false;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return false;
+  }
+  return digestHex(digestBytes(bytes)) === bound;
+}
+
+/**
+ * The composefs image of a stored composition, ready to mount: every object its view references is
+ * first checked against its digest (`checkObjects`, specs/store.md §12); the cached image is used
+ * only when it matches the record's binding for this root, else it is written (atomically) from the
+ * merged view, with fs-verity digests computed only from bytes checked against their BLAKE3.
  * @returns the image path, its size and whether it came from the cache
- * @throws NotFoundError E4, CompositionError E18, ComposefsError E14
+ * @throws NotFoundError E4, CorruptObjectError E5, CompositionError E18, ComposefsError E14
  * @see specs/composition.md §12
  */
 export async function compositionImage(
@@ -90,12 +111,15 @@ export async function compositionImage(
   root: Digest,
 ): Promise<{ path: string; cached: boolean; sizeBytes: number }> {
   const path = imageCachePath(cs, root);
-  if (existsSync(path)) return { path, cached: true, sizeBytes: statSync(path).size };
   const v = await cs.view(root);
+  await checkObjects(cs.store, await objectsOfTree(cs.store, v.tree));
+  if (cachedImageOk(cs, root)) return { path, cached: true, sizeBytes: readFileSync(path).length };
   const verity = new VerityCache(cs);
   const tree = await viewToComposefs(storeAccess(cs.store), v.tree, (d) => verity.get(d));
-  verity.flush();
   const bytes = encodeImage(tree);
   writeFileAtomicSync(path, bytes, { mkdir: true });
+  const record = verifiedRecord(cs.store);
+  record.noteBinding(imageBinding(root), digestHex(digestBytes(bytes)));
+  record.flush();
   return { path, cached: false, sizeBytes: bytes.length };
 }

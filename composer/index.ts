@@ -19,3 +19,4 @@ export * from './run-composition.ts';
 export * from './soname-index.ts';
 export * from './swap-proof.ts';
 export * from './swap.ts';
+export * from './cache-check.ts';

@@ -15,7 +15,6 @@ import {
   SwapProofMismatchError,
   SwapProofMissingError,
   UsageError,
-  digestHex,
   encodeCanonical,
   parseCanonical,
   type Digest,
@@ -106,8 +105,8 @@ export interface SwapResult {
 
 /**
  * Replaces entry `name`'s node in the stored composition `root` by `node` and proves the swap.
- * Covered: stores the proof blob, the new composition (roots `composition-<hex>`, its entries'
- * nodes, `composition-<hex>-<name>.pinned` and `.proof`) with a `satisfies` constraint. Not covered:
+ * Covered: stores the proof blob and the new composition (one pin `composition-<hex>` whose tree
+ * keeps its entries' nodes and each swapped entry's proof and pinned node) with a `satisfies` constraint. Not covered:
  * writes nothing and throws, unless `force` (with a reason) writes an `override` constraint.
  * @throws UsageError E1 (unknown entry, a symlink entry, force without a reason)
  * @throws NotCoveredError E32 listing each consumer's missing `symbol@VERSION` (nothing written)
@@ -226,15 +225,9 @@ export async function swapEntry(
   if (stored !== digest) throw new Error(`unreachable: proof blob ${stored} is not ${digest}`);
   for (const x of reproved) await cs.store.putBlob(encodeCanonical(x.proof));
   await next.pending.flush();
+  // The pin tree keeps every swapped entry's proof and pinned node (specs/composition.md §10).
   const saved = await cs.save(c1);
   await sonameIndex(cs.store, c1, baseIndex);
-  const hex = digestHex(saved.root);
-  // Every swapped entry's proof and pinned node are kept by garbage-collection roots beside it.
-  for (const [n, e] of Object.entries(c1.entries)) {
-    if (e.constraint.kind === 'exact') continue;
-    await cs.store.addRoot(`composition-${hex}-${n}.proof`, e.constraint.proof);
-    await cs.store.addRoot(`composition-${hex}-${n}.pinned`, e.constraint.pinned);
-  }
   return {
     root: saved.root,
     composition: c1,

@@ -73,6 +73,7 @@ export {
   SANDBOX_MOUNT_POINTS,
   SANDBOX_KILL_GRACE_MS,
   cancelledError,
+  sweepSandboxMounts,
   type ComposefsRoot,
   type SandboxSpec,
   type SandboxResult,

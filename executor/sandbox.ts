@@ -10,12 +10,44 @@
  * @see specs/executor.md §4
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composefsRootCommand, type ComposefsRoot } from '../composer/index.ts';
-import { BuildFailedError, MountError, SandboxError } from '../src/kernel/index.ts';
+import { BuildFailedError, MountError, SandboxError, pidAlive } from '../src/kernel/index.ts';
+
+/** The host mount-point directories of composefs sandboxes: `$TMPDIR/eos-sandbox-mnt-<pid>-<random>`. */
+const SANDBOX_MNT_PREFIX = 'eos-sandbox-mnt-';
+
+/**
+ * Removes the (empty) host mount-point directories left by sandboxes whose process is dead (a
+ * SIGTERM'd or SIGKILLed build): `$TMPDIR/eos-sandbox-mnt-<pid>-*`. The mounts themselves lived
+ * in the dead process's namespace, so only an empty directory remains; non-empty ones are kept.
+ * Called when a sandbox starts and by `eos store gc`.
+ * @returns how many were removed
+ * @see specs/executor.md §4
+ */
+export function sweepSandboxMounts(dir: string = tmpdir()): number {
+  let n = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = /^eos-sandbox-mnt-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    try {
+      rmdirSync(join(dir, name));
+      n++;
+    } catch {
+      // not empty, or raced: leave it
+    }
+  }
+  return n;
+}
 
 /** Where the writable directories appear inside the sandbox. */
 export const SANDBOX_BUILD_DIR = '/build';
@@ -264,7 +296,8 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   let mnt: string | undefined;
   let command: [string, string[]];
   if (spec.composefs) {
-    mnt = await fs.mkdtemp(join(tmpdir(), 'eos-sandbox-mnt-'));
+    sweepSandboxMounts();
+    mnt = await fs.mkdtemp(join(tmpdir(), `${SANDBOX_MNT_PREFIX}${process.pid}-`));
     try {
       command = await sandboxCommand(spec, bwrap, mnt);
     } catch (e) {

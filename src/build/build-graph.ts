@@ -118,6 +118,13 @@ export async function loadBuildGraph(lockPath: string, staging: string): Promise
           data: { label },
         },
       );
+    // The lock's content must be the one the signed record names (a tree rewritten in git
+    // without a new signature matches neither; `eos lock --check` says the same).
+    if (pub.record.content !== a.content)
+      throw new LockError(
+        `${lockPath}: atoms.${label}: the lock pins content ${a.content}, but the publish record ${a.record} names ${pub.record.content}`,
+        { data: { label }, hint: 'run `eos lock --check` to see why; do not build from this lock' },
+      );
     const manifest = parseManifest(pub.manifestText, `${who}/atom.toml`);
     const dir = join(staging, who);
     const { digest } = await exportAtomContent(opened.repo, listed.tree, dir, a.content, who);

@@ -5,6 +5,7 @@
  */
 import { UsageError } from '../kernel/errors.ts';
 import { Store } from '../kernel/store/index.ts';
+import { sweepSandboxMounts } from '../../executor/index.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos store gc`. */
@@ -21,12 +22,15 @@ export async function run(opts: StoreGcOptions): Promise<CommandResult> {
       throw new UsageError(`--grace: ${JSON.stringify(opts.grace)} is not a whole number of seconds`);
   }
   const r = await new Store(opts.store).gc({ graceSeconds });
-  const { missingRoots, ...counts } = r;
+  // Host mount points of sandboxes whose build was killed are litter too.
+  const sandboxMountsRemoved = sweepSandboxMounts();
+  const { missingRoots, ...rest } = r;
+  const counts = { ...rest, sandboxMountsRemoved };
   return {
     lines: [
       ...Object.entries(counts).map(([k, v]) => `${k}\t${v}`),
       ...missingRoots.map((d) => `missingRoot\t${d}`),
     ],
-    json: { version: 1, ...r },
+    json: { version: 1, ...r, sandboxMountsRemoved },
   };
 }

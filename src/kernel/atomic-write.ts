@@ -16,7 +16,9 @@ import {
   linkSync,
   mkdirSync,
   openSync,
+  readdirSync,
   renameSync,
+  rmSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -136,4 +138,59 @@ export function writeFileAtomicSync(
       }
     throw osError(e, path);
   }
+}
+
+/**
+ * Whether process `pid` is alive in this pid namespace (`kill(pid, 0)`; `EPERM` counts as alive).
+ * Non-positive or non-integer pids are dead.
+ */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `.<name>.<pid>.<12 hex>.tmp` (this module's temp files) or `<name>.tmp-<pid>-<hex>` (staging dirs). */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$|^.+\.tmp-(\d+)-[0-9a-f]+$/;
+
+/**
+ * The pid that owns a temp file named by {@link writeFileAtomic} (`.<name>.<pid>.<hex>.tmp`) or a
+ * staging directory named `<name>.tmp-<pid>-<hex>`; undefined for any other name.
+ */
+export function tempOwner(name: string): number | undefined {
+  const m = TEMP_NAME.exec(name);
+  if (!m) return undefined;
+  return Number(m[1] ?? m[2]);
+}
+
+/**
+ * Removes the temp files (and staging directories) in `dir` whose owning process is dead: what a
+ * killed atomic write leaves. Only names matching {@link tempOwner} are touched; the directory is
+ * not descended into. A missing `dir` is fine.
+ * @returns the paths removed
+ * @see STYLE.md ("nothing half-written"), specs/store.md §4.2
+ */
+export function removeDeadTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = tempOwner(name);
+    if (pid === undefined || pid === process.pid || pidAlive(pid)) continue;
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed.push(join(dir, name));
+    } catch {
+      // another cleaner raced us, or it cannot be removed: leave it for the next one
+    }
+  }
+  return removed;
 }

@@ -19,22 +19,11 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomicSync } from './atomic-write.ts';
+import { pidAlive, writeFileAtomicSync } from './atomic-write.ts';
 import { osError } from './os-error.ts';
 
-/**
- * Whether a process with this pid exists (signal 0; `EPERM` means it exists under another user).
- * Not a positive safe integer → false.
- */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Whether a process with this pid exists (one definition, in atomic-write.ts, which also reaps dead writers' temp files). */
+export { pidAlive };
 
 /** The pid a pid file names, or undefined when the file is missing or holds no pid. */
 export function readPidFile(path: string): number | undefined {

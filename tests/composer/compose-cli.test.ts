@@ -103,11 +103,16 @@ describe('eos compose (specs/composition.md §9–§11)', async () => {
     a = r.stdout.trim();
     expect(a).toMatch(/^blake3:[0-9a-f]{64}$/);
     const hex = a.slice(7);
-    expect(roots()).toEqual([
-      `composition-${hex}`,
-      `composition-${hex}-tool`,
-      `composition-${hex}-toolchain`,
-    ]);
+    // One pin (specs/composition.md §10): a tree naming the composition and its entries' nodes.
+    expect(roots()).toEqual([`composition-${hex}`]);
+    const pin = readFileSync(join(ws.store, 'roots', `composition-${hex}`), 'utf8').trim();
+    const ls = await eosIn(ws, ['store', 'ls', pin]);
+    expect(
+      ls.stdout
+        .split('\n')
+        .map((l) => l.split('\t')[3])
+        .filter(Boolean),
+    ).toEqual(['composition', 'node.tool', 'node.toolchain']);
     // Same file, same root (deterministic), nothing new pinned.
     expect((await eosIn(ws, ['compose', 'a.toml'])).stdout.trim()).toBe(a);
   });
@@ -236,7 +241,7 @@ describe('eos compose (specs/composition.md §9–§11)', async () => {
     expect(fsck.status).toBe(0);
     // Deterministic: rebuilt from scratch (no image cache, no fs-verity cache), the same bytes.
     rmSync(join(ws.store, 'images'), { recursive: true });
-    rmSync(join(ws.store, 'verity.log'));
+    rmSync(join(ws.store, 'private'), { recursive: true });
     const again = join(ws.cwd, 'b2.cfs');
     expect((await eosIn(ws, ['image', b, '-o', again])).code).toBe(0);
     expect(readFileSync(again)).toEqual(readFileSync(out));

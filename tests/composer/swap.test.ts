@@ -8,7 +8,15 @@
  * missing or does not match its composition is named (E30, E31).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Store, digestHex, type Digest } from '../../src/kernel/index.ts';
@@ -304,11 +312,11 @@ describe('eos swap: signing, images, verify, and proofs that do not hold', () =>
       new RegExp(`^satisfies\\tfoo\\t${proof}\\tcovered\\t1 consumer\\(s\\)\\t4 symbol\\(s\\)$`, 'm'),
     );
     expect(v.stdout).toMatch(/^ok\tblake3:/m);
-    // the proof and the pinned node are kept by garbage-collection roots
+    // the proof and the pinned node are kept by the composition's one pin tree
     const hex = digestHex(swapped);
-    expect(readdirSync(join(ws.store, 'roots'))).toEqual(
-      expect.arrayContaining([`composition-${hex}-foo.proof`, `composition-${hex}-foo.pinned`]),
-    );
+    const pin = readFileSync(join(ws.store, 'roots', `composition-${hex}`), 'utf8').trim() as Digest;
+    const names = (await cs.store.getTree(pin)).entries.map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(['composition', 'node.foo', 'proof.foo', 'pinned.foo']));
   });
 
   it('swapping back to the pinned node gives the original composition (exact, no proof)', async () => {

@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../digest.ts';
 import { EncodingError, KeyError, NotFoundError, SignatureError } from '../errors.ts';
-import { writeFileAtomic } from '../atomic-write.ts';
+import { removeDeadTemps, writeFileAtomic } from '../atomic-write.ts';
 import { isOsError } from '../os-error.ts';
 import { readFileBounded } from '../read-bounded.ts';
 import { keyPairFromSeed, SEED_BYTES, type KeyId, type KeyPair } from './ed25519.ts';
@@ -137,6 +137,8 @@ export async function readSecretKey(config: string, name: string): Promise<{ nam
 async function ensureKeysDir(config: string): Promise<string> {
   const dir = keysDirOf(config);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // A killed `key generate` leaves a temp copy of a secret seed: remove those of dead writers.
+  removeDeadTemps(dir);
   return dir;
 }
 

@@ -37,10 +37,12 @@ import { checkChildrenPresent } from './children-present.ts';
 import { DIRS, ensureLayout, checkFormat, renameInto, shardedPath } from './layout.ts';
 import { lockExclusive, lockShared, type StoreLock } from './store-lock.ts';
 import { FilePool, sharedFilePool } from './pool.ts';
+import { checkObjects, objectsOfTree } from './checked-read.ts';
 import { encodeTree, makeTree, parseTree, subtreeSize, type Tree, type TreeEntry } from './tree.ts';
 import type { BlobStore, ObjectStore, TreeStore } from './types.ts';
 import { materializeTree, type MaterializeOptions, type MaterializeReport } from './materialize.ts';
 import {
+  cleanTmp,
   gcStore,
   statsStore,
   verifyStore,
@@ -133,6 +135,7 @@ export class Store implements ObjectStore {
   private laidOut = false;
   private lockDepth = 0;
   private heldLock: StoreLock | undefined;
+  private tmpSwept = false;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -324,6 +327,11 @@ export class Store implements ObjectStore {
         data: { path: abs },
       });
     return this.withWriteLock(async () => {
+      // Litter of killed ingests (temp files of dead pids) is removed on the next start (§4.2).
+      if (!this.tmpSwept) {
+        this.tmpSwept = true;
+        await cleanTmp(this);
+      }
       const pool = opts.threads === undefined ? sharedFilePool() : new FilePool(opts.threads);
       const state: IngestState = {
         store: this,
@@ -383,10 +391,15 @@ export class Store implements ObjectStore {
    * hard links from the object directory when on the same filesystem (executables from their
    * 0555 twins), copies otherwise or when `opts.copy`.
    * @throws UnsafePathError E8 for an unsafe name or an existing symlink on the way;
-   *   NotFoundError E4 for a missing object; IoError E12 when a path exists already
+   *   NotFoundError E4 for a missing object; IoError E12 when a path exists already; CorruptObjectError
+   *   E5 when an object's bytes do not match its digest (checked first, specs/store.md §12)
    * @see specs/store.md §7
    */
   async materialize(d: Digest, dir: string, opts: MaterializeOptions = {}): Promise<MaterializeReport> {
+    // Verified reads (§12): every object is checked against its digest before it is linked or copied.
+    // (A tree that cannot be walked is reported by materializeTree itself, in its own order.)
+    const uses = await objectsOfTree(this, d).catch(() => undefined);
+    if (uses) await checkObjects(this, uses);
     return materializeTree(this, d, resolve(dir), opts);
   }
 

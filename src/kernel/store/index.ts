@@ -19,5 +19,13 @@ export type {
   StoreStats,
 } from './maintenance.ts';
 export { openStore } from './open.ts';
+export {
+  checkObjects,
+  objectsOfTree,
+  verifiedRecord,
+  type ObjectUse,
+  type CheckReport,
+} from './checked-read.ts';
+export { VerifiedRecord, PRIVATE_DIR, statKey, type ObjectFileKind } from './verified.ts';
 export { probeDigest } from './probe.ts';
 export { STORE_FORMAT_VERSION } from './layout.ts';

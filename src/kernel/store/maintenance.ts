@@ -4,14 +4,15 @@
  *
  * @see specs/store.md §8 (verify), §9 (gc), §10 (stats)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestBytes, type Digest } from '../digest.ts';
+import { pidAlive, removeDeadTemps } from '../atomic-write.ts';
 import { CorruptObjectError, EosError } from '../errors.ts';
 import type { Store } from './fs-store.ts';
-import { pidAlive } from '../pid-file.ts';
 import { sharedFilePool } from './pool.ts';
+import { statKey, VerifiedRecord } from './verified.ts';
 import { parseTree, treeChildren, type Tree } from './tree.ts';
 
 /** Options for `verify`. */
@@ -116,8 +117,8 @@ async function listObjects(dir: string): Promise<Listing> {
   return { objects, strays };
 }
 
-/** Removes temp files whose writer (the pid their name starts with) is dead; returns how many. */
-async function cleanTmp(store: Store): Promise<number> {
+/** Removes temp files in `STORE/tmp/` whose writer (the pid their name starts with) is dead; returns how many. */
+export async function cleanTmp(store: Store): Promise<number> {
   const dir = store.dir('tmp');
   let n = 0;
   let names: string[] = [];
@@ -331,7 +332,58 @@ export async function gcStore(store: Store, opts: GcOptions): Promise<GcReport> 
   await sweep(store.dir('objects'), liveBlobs, 'blobsRemoved');
   await sweep(store.dir('xobjects'), liveBlobs, 'twinsRemoved');
   report.tmpRemoved = await cleanTmp(store);
+  report.tmpRemoved += cleanDeadTemps(store);
+  compactRecord(store);
   return report;
+}
+
+/**
+ * Removes the atomic-write temp files and staging directories of dead processes outside `tmp/`
+ * (`.<name>.<pid>.<hex>.tmp`, `<name>.tmp-<pid>-<hex>`): in the store directory, each of its other
+ * directories (`compositions/`, `images/`, `worlds/`, `private/`, `roots/`, …) and their `*.sigs`
+ * subdirectories. Object directories are not looked into. @returns how many were removed
+ */
+export function cleanDeadTemps(store: Store): number {
+  const skip = new Set(['objects', 'trees', 'xobjects', 'tmp', 'locks']);
+  let n = removeDeadTemps(store.root).length;
+  let names: string[] = [];
+  try {
+    names = readdirSync(store.root);
+  } catch {
+    return n;
+  }
+  for (const d of names) {
+    if (skip.has(d)) continue;
+    const dir = join(store.root, d);
+    if (!lstatSync(dir).isDirectory()) continue;
+    n += removeDeadTemps(dir).length;
+    for (const sub of readdirSync(dir))
+      if (sub.endsWith('.sigs') && lstatSync(join(dir, sub)).isDirectory())
+        n += removeDeadTemps(join(dir, sub)).length;
+  }
+  return n;
+}
+
+/** Rewrites the verified-object record keeping only lines that still describe stored files (§12). */
+function compactRecord(store: Store): void {
+  const record = VerifiedRecord.open(store.root, false);
+  if (!record.usable) return;
+  const hexPath = (dir: string, hex: string): string => join(store.root, dir, hex.slice(0, 2), hex.slice(2));
+  record.compact((f) => {
+    const [kind, hex] = f as [string, string];
+    if (kind === 'o' || kind === 'x') {
+      try {
+        return (
+          statKey(statSync(hexPath(kind === 'o' ? 'objects' : 'xobjects', hex), { bigint: true })) ===
+          f.slice(2).join(' ')
+        );
+      } catch {
+        return false;
+      }
+    }
+    if (kind === 'v') return existsSync(hexPath('objects', hex));
+    return kind === 'b';
+  });
 }
 
 /** @see Store.stats */
