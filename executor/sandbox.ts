@@ -9,12 +9,11 @@
  *
  * @see specs/executor.md §4
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { composefsRootCommand, type ComposefsRoot } from '../composer/index.ts';
+import { composefsRootCommand, spawnWithSeccomp, type ComposefsRoot } from '../composer/index.ts';
 import { BuildFailedError, MountError, SandboxError } from '../src/kernel/index.ts';
 
 /** Where the writable directories appear inside the sandbox. */
@@ -187,6 +186,18 @@ function findBwrap(): string {
   throw new SandboxError('bubblewrap (bwrap) is not installed', { hint: 'run scripts/setup.sh as root' });
 }
 
+/**
+ * The capabilities a build keeps inside its user namespace (uid 0 mapped to the caller): owner and
+ * permission overrides on its own files, nothing else (no `CAP_SYS_ADMIN`: no mount, no umount).
+ * @see specs/executor.md §4
+ */
+export const SANDBOX_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID'] as const;
+
+/** The sandbox descriptor bubblewrap reads the seccomp filter from: after stdio and the jobserver's. */
+export function sandboxSeccompFd(spec: Pick<SandboxSpec, 'jobserverFd'>): number {
+  return spec.jobserverFd === undefined ? 3 : JOBSERVER_FDS[1] + 1;
+}
+
 /** The bubblewrap argument list for a spec (exported for inspection and tests). */
 export function bwrapArgs(spec: SandboxSpec): string[] {
   const env = sandboxEnv(spec);
@@ -194,6 +205,11 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
     '--unshare-all',
     '--die-with-parent',
     '--new-session',
+    '--cap-drop',
+    'ALL',
+    ...SANDBOX_CAPABILITIES.flatMap((c) => ['--cap-add', c]),
+    '--seccomp',
+    String(sandboxSeccompFd(spec)),
     '--hostname',
     'eos',
     '--ro-bind',
@@ -284,14 +300,14 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   try {
     return await new Promise<SandboxResult>((resolve, reject) => {
       const [cmd, args] = command;
-      const child = spawn(cmd, args, {
-        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-        stdio:
-          spec.jobserverFd === undefined
-            ? ['ignore', log.fd, log.fd]
-            : ['ignore', log.fd, log.fd, spec.jobserverFd, spec.jobserverFd],
-        detached: true,
-      });
+      const child = spawnWithSeccomp(
+        cmd,
+        args,
+        spec.jobserverFd === undefined
+          ? ['ignore', log.fd, log.fd]
+          : ['ignore', log.fd, log.fd, spec.jobserverFd, spec.jobserverFd],
+        { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, detached: true },
+      );
       let timedOut = false;
       const killGroup = (sig: NodeJS.Signals): void => {
         try {
