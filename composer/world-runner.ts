@@ -249,9 +249,14 @@ function sandboxArgs(opts: RunOptions): string[] {
  */
 export async function runMaterialized(world: string, opts: RunOptions): Promise<RunResult> {
   const io = opts.stdio ?? 'inherit';
-  const child = spawnWithSeccomp('bwrap', ['--ro-bind', resolve(world), '/', ...sandboxArgs(opts)], [io, io, io], {
-    env: opts.env ?? process.env,
-  });
+  const child = spawnWithSeccomp(
+    'bwrap',
+    ['--ro-bind', resolve(world), '/', ...sandboxArgs(opts)],
+    [io, io, io],
+    {
+      env: opts.env ?? process.env,
+    },
+  );
   return waitChild(child, `run in ${world}`).catch((e) => {
     throw new MountError(`bwrap: ${(e as Error).message}`, {
       hint: 'install bubblewrap with scripts/setup.sh',

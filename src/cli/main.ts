@@ -429,8 +429,14 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .action(act(() => import('./umount.ts'), ['dir']));
   program
     .command('run <root> [cmd...]')
-    .description('run CMD with the composition as / (eos run ROOT -- CMD ARGS...)')
+    .description(
+      'run CMD with the composition as / (eos run ROOT -- CMD ARGS...): unprivileged (a user namespace, non-root inside, no capabilities, no_new_privs, a seccomp filter) and without network',
+    )
     .option('--cwd', 'bind the working directory at /work and start there')
+    .option(
+      '--network',
+      "share the host's network (default: a fresh network namespace with no interfaces but lo)",
+    )
     .action(act(() => import('./run.ts'), ['root', 'cmd']));
   program
     .command('swap <root> [assignment]')
