@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composefsRootCommand, spawnWithSeccomp, type ComposefsRoot } from '../composer/index.ts';
 import { BuildFailedError, MountError, SandboxError } from '../src/kernel/index.ts';
+import { actionLimits, defaultLimits, type LimitMechanism, type ResourceLimits } from './sandbox-limits.ts';
 
 /** Where the writable directories appear inside the sandbox. */
 export const SANDBOX_BUILD_DIR = '/build';
@@ -66,6 +67,8 @@ export interface SandboxSpec {
    * {@link SANDBOX_KILL_GRACE_MS}; the run rejects once every process of it is gone.
    */
   signal?: AbortSignal;
+  /** The action's pids and memory limits (default {@link defaultLimits}; specs/executor.md §4.1). */
+  limits?: ResourceLimits;
 }
 
 /** The descriptors (read, write) a sandbox sees the jobserver as: inherited through bwrap. */
@@ -157,6 +160,10 @@ export interface SandboxResult {
   signal: string | null;
   timedOut: boolean;
   durationMs: number;
+  /** The limit the run hit (when it failed and the cgroup says so): `pids` or `memory`. */
+  limitExceeded?: 'pids' | 'memory';
+  /** How the limits were enforced. */
+  limits: LimitMechanism;
 }
 
 /** The environment a build sees: exactly these variables (plus `extraEnv`). */
@@ -296,13 +303,14 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
         });
   }
   const log = await fs.open(spec.logPath, 'w', 0o644);
+  const limits = await actionLimits(spec.limits ?? defaultLimits());
   const t0 = Date.now();
   try {
     return await new Promise<SandboxResult>((resolve, reject) => {
       const [cmd, args] = command;
       const child = spawnWithSeccomp(
-        cmd,
-        args,
+        limits.prefix[0]!,
+        [...limits.prefix.slice(1), cmd, ...args],
         spec.jobserverFd === undefined
           ? ['ignore', log.fd, log.fd]
           : ['ignore', log.fd, log.fd, spec.jobserverFd, spec.jobserverFd],
@@ -359,10 +367,21 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
           const why = cancelledError(`sandbox ${spec.logPath}`, spec.signal);
           killGroup('SIGKILL');
           void killAndWait(tree, 10_000).then(() => reject(why));
-        } else resolve({ exitCode: code, signal, timedOut, durationMs: Date.now() - t0 });
+        } else {
+          const hit = code !== 0 ? limits.exceeded() : undefined;
+          resolve({
+            exitCode: code,
+            signal,
+            timedOut,
+            durationMs: Date.now() - t0,
+            limits: limits.mechanism,
+            ...(hit ? { limitExceeded: hit } : {}),
+          });
+        }
       });
     });
   } finally {
+    await limits.remove();
     await log.close();
     if (mnt) await fs.rmdir(mnt).catch(() => undefined);
   }

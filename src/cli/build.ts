@@ -13,7 +13,7 @@
 import { resolve } from 'node:path';
 import { buildLock } from '../build/index.ts';
 import { SIGNAL_EXIT, abortOnSignals } from '../../scheduler/index.ts';
-import { positiveInt, secondsToMs } from './options.ts';
+import { positiveInt, secondsToMs, sizeBytes } from './options.ts';
 import { Store } from '../kernel/store/index.ts';
 import { configDir } from '../kernel/config.ts';
 import { createProgressDisplay } from './build-progress.ts';
@@ -30,6 +30,8 @@ export interface BuildOptions extends GlobalOptions {
   aptDir?: string;
   signKey?: string;
   timeout?: string;
+  maxPids?: string;
+  maxMemory?: string;
   /** Write the runtime composition of the built closure (TOML) to this file; store and sign it. */
   compose?: string;
 }
@@ -38,6 +40,8 @@ export interface BuildOptions extends GlobalOptions {
 export async function run(opts: BuildOptions): Promise<CommandResult> {
   const jobs = positiveInt(opts.jobs, '--jobs');
   const timeoutMs = secondsToMs(opts.timeout, '--timeout');
+  const maxPids = positiveInt(opts.maxPids, '--max-pids');
+  const maxMemory = sizeBytes(opts.maxMemory, '--max-memory');
   const only = opts.only
     ?.split(',')
     .map((s) => s.trim())
@@ -57,6 +61,8 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       ...(signKey ? { signKey } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(maxPids !== undefined ? { maxPids } : {}),
+      ...(maxMemory !== undefined ? { maxMemory } : {}),
       ...(opts.compose ? { compose: resolve(opts.compose) } : {}),
       signal: sig.signal,
       cancelledExit: () => SIGNAL_EXIT[(sig.received() ?? 'SIGINT') as 'SIGINT' | 'SIGTERM'],

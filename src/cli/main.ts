@@ -179,6 +179,11 @@ function registerScheduler(program: Command, act: ActionFactory): void {
     .option('--apt-dir <dir>', 'private apt state directory (debian sources)')
     .option('--sign-key <name>', 'sign build records with this key (purpose builds)')
     .option('--timeout <seconds>', 'time limit of each action')
+    .option('--max-pids <n>', 'process limit of each action (default 4096; a cgroup, else prlimit)')
+    .option(
+      '--max-memory <size>',
+      'memory limit of each action, e.g. 2G (default 3/4 of the memory, at most 32G)',
+    )
     .option(
       '--compose <file>',
       'store the runtime composition of the built closure (signed with --sign-key) and write its TOML to FILE',

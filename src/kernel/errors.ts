@@ -218,3 +218,11 @@ export class ActivationError extends EosError {
 export class JobserverError extends EosError {
   static override readonly code = 'E39';
 }
+/**
+ * E40: a build action exceeded a resource limit (its pids or memory limit, specs/executor.md §4.1):
+ * `data.limit` is `pids` or `memory`, `data.max` the limit. Exit 3, like E22.
+ */
+export class ResourceLimitError extends EosError {
+  static override readonly code: string = 'E40';
+  static override readonly exitCode = 3;
+}
