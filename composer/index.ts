@@ -11,6 +11,7 @@ export * from './diff.ts';
 export * from './authoring.ts';
 export * from './memory-trees.ts';
 export * from './world-runner.ts';
+export * from './seccomp.ts';
 export * from './compose-store.ts';
 export * from './composefs/index.ts';
 export * from './image.ts';

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { MountError } from '../src/kernel/index.ts';
+import { seccompProgram } from './seccomp.ts';
 import { erofsMountOptions, imageHasAcl, overlayMountOptions, type MountOptions } from './composefs/mount.ts';
 /** Where a run's process sees the caller's working directory when asked (`--cwd`). */
 export const WORLD_CWD_DIR = '/work';
@@ -122,6 +123,57 @@ export interface RunOptions {
   bwrapArgs?: string[];
   /** Mount the image with overlayfs `verity=require` (needs fs-verity on the objects' filesystem). */
   requireVerity?: boolean;
+  /** Share the host's network namespace (`eos run --network`); default: a fresh, empty one. */
+  network?: boolean;
+}
+
+/** The uid and gid a root caller's command runs as inside its user namespace (not root: no caps). */
+export const WORLD_RUN_ID = 1000;
+
+/**
+ * The isolation arguments every sandboxed process gets (after the root bind): a new user namespace
+ * (a root caller's command runs as {@link WORLD_RUN_ID}, anyone else as themselves), every
+ * capability dropped, new IPC, UTS and (try) cgroup namespaces, a new session, death with its
+ * parent, and the seccomp filter ({@link seccompProgram}) read from descriptor `seccompFd`
+ * (bubblewrap sets `no_new_privs` when it installs it).
+ * @param seccompFd the child's descriptor the filter's bytes are written to
+ * @see specs/sandbox-seccomp.md §3
+ */
+export function isolationArgs(seccompFd: number): string[] {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const id = root ? String(WORLD_RUN_ID) : undefined;
+  return [
+    '--unshare-user',
+    ...(id ? ['--uid', id, '--gid', id] : []),
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--cap-drop',
+    'ALL',
+    '--new-session',
+    '--die-with-parent',
+    '--seccomp',
+    String(seccompFd),
+  ];
+}
+
+/**
+ * Spawns a bubblewrap command line whose arguments name `--seccomp seccompFd`: the child's
+ * descriptor `seccompFd` is a pipe the filter's bytes are written to (then closed, so bubblewrap
+ * reads to its end). The descriptors below it are `stdio` (e.g. `[log, log, log]`, jobserver fds).
+ * @see specs/sandbox-seccomp.md §3
+ */
+export function spawnWithSeccomp(
+  cmd: string,
+  args: string[],
+  stdio: Array<'inherit' | 'pipe' | 'ignore' | number>,
+  options: { env?: NodeJS.ProcessEnv; detached?: boolean },
+): ReturnType<typeof spawn> {
+  const child = spawn(cmd, args, { ...options, stdio: [...stdio, 'pipe'] });
+  const pipe = child.stdio[stdio.length] as NodeJS.WritableStream | null;
+  pipe?.on('error', () => undefined); // a child that failed to start: its error is reported by 'error'
+  pipe?.end(seccompProgram());
+  return child;
 }
 
 /** Whether this process may mount (root, and `EOS_NO_MOUNT` is not `1`), and why not. */
@@ -166,13 +218,22 @@ export async function runMounted(image: string, objectsDir: string, opts: RunOpt
     },
   );
   mkdirSync(mnt, { recursive: true });
-  const child = spawn(cmd, args, { stdio: opts.stdio ?? 'inherit', env: opts.env ?? process.env });
+  const io = opts.stdio ?? 'inherit';
+  const child = spawnWithSeccomp(cmd, args, [io, io, io], { env: opts.env ?? process.env });
   return waitChild(child, `run in ${image}`);
 }
 
-/** bubblewrap's arguments after the root bind: /proc, /dev, /tmp, the optional cwd, the command. */
+/** The child descriptor a run's seccomp filter is read from (after stdin, stdout, stderr). */
+const RUN_SECCOMP_FD = 3;
+
+/**
+ * bubblewrap's arguments after the root bind: /proc, /dev, /tmp, the isolation (user namespace,
+ * no capabilities, seccomp, a fresh network namespace unless `network`), the optional cwd, the command.
+ */
 function sandboxArgs(opts: RunOptions): string[] {
-  const args = ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent'];
+  const args = ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--unshare-pid'];
+  args.push(...isolationArgs(RUN_SECCOMP_FD));
+  if (!opts.network) args.push('--unshare-net');
   if (opts.cwd) args.push('--bind', resolve(opts.cwd), WORLD_CWD_DIR, '--chdir', WORLD_CWD_DIR);
   else args.push('--chdir', '/');
   return [...args, ...(opts.bwrapArgs ?? []), '--', ...opts.argv];
@@ -187,10 +248,15 @@ function sandboxArgs(opts: RunOptions): string[] {
  * @see specs/composition.md §13
  */
 export async function runMaterialized(world: string, opts: RunOptions): Promise<RunResult> {
-  const child = spawn('bwrap', ['--ro-bind', resolve(world), '/', ...sandboxArgs(opts)], {
-    stdio: opts.stdio ?? 'inherit',
-    env: opts.env ?? process.env,
-  });
+  const io = opts.stdio ?? 'inherit';
+  const child = spawnWithSeccomp(
+    'bwrap',
+    ['--ro-bind', resolve(world), '/', ...sandboxArgs(opts)],
+    [io, io, io],
+    {
+      env: opts.env ?? process.env,
+    },
+  );
   return waitChild(child, `run in ${world}`).catch((e) => {
     throw new MountError(`bwrap: ${(e as Error).message}`, {
       hint: 'install bubblewrap with scripts/setup.sh',

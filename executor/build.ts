@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import {
   BuildFailedError,
+  ResourceLimitError,
   digestHex,
   encodeSignature,
   signWithKey,
@@ -32,6 +33,7 @@ import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
 import { cancelledError, runSandbox } from './sandbox.ts';
 import { readSetFromEvents, startWorldServer, type WorldServer } from './observe/observe.ts';
 import { encodeReadSet, type ReadSet } from './observe/read-set.ts';
+import { defaultLimits, type ResourceLimits } from './sandbox-limits.ts';
 import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
 import { stagingDir } from './seed/seed.ts';
 import {
@@ -77,6 +79,8 @@ export interface BuildRequest {
   jobserverFd?: number;
   /** Default 3600 s. */
   timeoutMs?: number;
+  /** The action's pids and memory limits (default: the sandbox's; specs/executor.md §4.1). */
+  limits?: ResourceLimits;
   /** Default 1700000000. */
   sourceDateEpoch?: number;
   /** The scheduler's action id, when there is one. */
@@ -268,6 +272,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       jobs: req.jobs ?? cpus().length,
       ...(req.jobserverFd !== undefined ? { jobserverFd: req.jobserverFd } : {}),
       timeoutMs: req.timeoutMs ?? 3600_000,
+      ...(req.limits ? { limits: req.limits } : {}),
       logPath: logFile,
       extraEnv: {
         ...recipeEnv(args),
@@ -284,6 +289,27 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     const logPath = store.blobPath(log);
     if (r.exitCode !== 0) {
       const tail = (await fs.readFile(logFile, 'utf8')).trim().split('\n').slice(-5).join('\n  ');
+      if (r.limitExceeded) {
+        const lim = req.limits ?? defaultLimits();
+        const what =
+          r.limitExceeded === 'pids'
+            ? `its limit of ${lim.maxPids} processes (--max-pids)`
+            : `its memory limit of ${lim.maxMemory} bytes (--max-memory)`;
+        throw new ResourceLimitError(
+          `${req.label} ${req.version}: recipe ${recipe.name} exceeded ${what}; log ${log}:\n  ${tail}`,
+          {
+            data: {
+              label: req.label,
+              log,
+              logPath,
+              exitCode: r.exitCode,
+              limit: r.limitExceeded,
+              max: r.limitExceeded === 'pids' ? lim.maxPids : lim.maxMemory,
+            },
+            hint: `full log: ${logPath}`,
+          },
+        );
+      }
       throw new BuildFailedError(
         `${req.label} ${req.version}: recipe ${recipe.name} ${r.timedOut ? 'timed out' : `failed (exit ${r.exitCode ?? r.signal})`}; log ${log}:\n  ${tail}`,
         {

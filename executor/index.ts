@@ -77,7 +77,18 @@ export {
   type ComposefsRoot,
   type SandboxSpec,
   type SandboxResult,
+  SANDBOX_CAPABILITIES,
+  sandboxSeccompFd,
 } from './sandbox.ts';
+export {
+  actionLimits,
+  defaultLimits,
+  defaultMaxMemory,
+  DEFAULT_MAX_PIDS,
+  type ActionLimits,
+  type LimitMechanism,
+  type ResourceLimits,
+} from './sandbox-limits.ts';
 export {
   parseSourceSpec,
   describeSource,

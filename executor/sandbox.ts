@@ -9,13 +9,13 @@
  *
  * @see specs/executor.md §4
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { composefsRootCommand, type ComposefsRoot } from '../composer/index.ts';
+import { composefsRootCommand, spawnWithSeccomp, type ComposefsRoot } from '../composer/index.ts';
 import { BuildFailedError, MountError, SandboxError, pidAlive } from '../src/kernel/index.ts';
+import { actionLimits, defaultLimits, type LimitMechanism, type ResourceLimits } from './sandbox-limits.ts';
 
 /** The host mount-point directories of composefs sandboxes: `$TMPDIR/eos-sandbox-mnt-<pid>-<random>`. */
 const SANDBOX_MNT_PREFIX = 'eos-sandbox-mnt-';
@@ -99,6 +99,8 @@ export interface SandboxSpec {
    * {@link SANDBOX_KILL_GRACE_MS}; the run rejects once every process of it is gone.
    */
   signal?: AbortSignal;
+  /** The action's pids and memory limits (default {@link defaultLimits}; specs/executor.md §4.1). */
+  limits?: ResourceLimits;
 }
 
 /** The descriptors (read, write) a sandbox sees the jobserver as: inherited through bwrap. */
@@ -190,6 +192,10 @@ export interface SandboxResult {
   signal: string | null;
   timedOut: boolean;
   durationMs: number;
+  /** The limit the run hit (when it failed and the cgroup says so): `pids` or `memory`. */
+  limitExceeded?: 'pids' | 'memory';
+  /** How the limits were enforced. */
+  limits: LimitMechanism;
 }
 
 /** The environment a build sees: exactly these variables (plus `extraEnv`). */
@@ -219,6 +225,18 @@ function findBwrap(): string {
   throw new SandboxError('bubblewrap (bwrap) is not installed', { hint: 'run scripts/setup.sh as root' });
 }
 
+/**
+ * The capabilities a build keeps inside its user namespace (uid 0 mapped to the caller): owner and
+ * permission overrides on its own files, nothing else (no `CAP_SYS_ADMIN`: no mount, no umount).
+ * @see specs/executor.md §4
+ */
+export const SANDBOX_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID'] as const;
+
+/** The sandbox descriptor bubblewrap reads the seccomp filter from: after stdio and the jobserver's. */
+export function sandboxSeccompFd(spec: Pick<SandboxSpec, 'jobserverFd'>): number {
+  return spec.jobserverFd === undefined ? 3 : JOBSERVER_FDS[1] + 1;
+}
+
 /** The bubblewrap argument list for a spec (exported for inspection and tests). */
 export function bwrapArgs(spec: SandboxSpec): string[] {
   const env = sandboxEnv(spec);
@@ -226,6 +244,11 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
     '--unshare-all',
     '--die-with-parent',
     '--new-session',
+    '--cap-drop',
+    'ALL',
+    ...SANDBOX_CAPABILITIES.flatMap((c) => ['--cap-add', c]),
+    '--seccomp',
+    String(sandboxSeccompFd(spec)),
     '--hostname',
     'eos',
     '--ro-bind',
@@ -313,18 +336,19 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
         });
   }
   const log = await fs.open(spec.logPath, 'w', 0o644);
+  const limits = await actionLimits(spec.limits ?? defaultLimits());
   const t0 = Date.now();
   try {
     return await new Promise<SandboxResult>((resolve, reject) => {
       const [cmd, args] = command;
-      const child = spawn(cmd, args, {
-        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-        stdio:
-          spec.jobserverFd === undefined
-            ? ['ignore', log.fd, log.fd]
-            : ['ignore', log.fd, log.fd, spec.jobserverFd, spec.jobserverFd],
-        detached: true,
-      });
+      const child = spawnWithSeccomp(
+        limits.prefix[0]!,
+        [...limits.prefix.slice(1), cmd, ...args],
+        spec.jobserverFd === undefined
+          ? ['ignore', log.fd, log.fd]
+          : ['ignore', log.fd, log.fd, spec.jobserverFd, spec.jobserverFd],
+        { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, detached: true },
+      );
       let timedOut = false;
       const killGroup = (sig: NodeJS.Signals): void => {
         try {
@@ -376,10 +400,21 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
           const why = cancelledError(`sandbox ${spec.logPath}`, spec.signal);
           killGroup('SIGKILL');
           void killAndWait(tree, 10_000).then(() => reject(why));
-        } else resolve({ exitCode: code, signal, timedOut, durationMs: Date.now() - t0 });
+        } else {
+          const hit = code !== 0 ? limits.exceeded() : undefined;
+          resolve({
+            exitCode: code,
+            signal,
+            timedOut,
+            durationMs: Date.now() - t0,
+            limits: limits.mechanism,
+            ...(hit ? { limitExceeded: hit } : {}),
+          });
+        }
       });
     });
   } finally {
+    await limits.remove();
     await log.close();
     if (mnt) await fs.rmdir(mnt).catch(() => undefined);
   }

@@ -286,7 +286,12 @@ export async function superviseService(host: Host, generation: number, name: str
   for (let i = 0; i < 50 && !owned(); i++) await sleep(100);
   for (;;) {
     if (!owned()) return 0;
-    const r = await runComposition(host.cs, s.world, { argv: [s.exec, ...s.args], env, stdio: 'inherit' });
+    const r = await runComposition(host.cs, s.world, {
+      argv: [s.exec, ...s.args],
+      env,
+      stdio: 'inherit',
+      network: true, // a service serves: it keeps the host's network
+    });
     writeFileSync(host.path('run', `${name}.exits`), `${r.exitCode}\n`, { flag: 'a' });
     if (stopping) return 0;
     if (s.restart === 'no' || (s.restart === 'on-failure' && r.exitCode === 0)) return r.exitCode;

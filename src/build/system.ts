@@ -16,7 +16,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { firstDifference } from './check-diff.ts';
-import { buildAtom, loadRecipe, readSeedLock, seedRoot, type SeedLock } from '../../executor/index.ts';
+import {
+  buildAtom,
+  DEFAULT_MAX_PIDS,
+  defaultMaxMemory,
+  loadRecipe,
+  readSeedLock,
+  seedRoot,
+  type SeedLock,
+} from '../../executor/index.ts';
 import {
   Jobserver,
   actionId,
@@ -59,6 +67,10 @@ export interface ExecutorOptions {
    * server and its record names the read set; a cached record without one is rebuilt, observed.
    */
   observe?: boolean;
+  /** Each action's process limit (default 4096; specs/executor.md §4.1). */
+  maxPids?: number;
+  /** Each action's memory limit in bytes (default 3/4 of the machine's memory, at most 32 GiB). */
+  maxMemory?: number;
 }
 
 /**
@@ -112,6 +124,14 @@ export function sandboxExecutor(
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       // No signKey: the rebuilder signs the record it files (one signature per action).
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.maxPids !== undefined || opts.maxMemory !== undefined
+        ? {
+            limits: {
+              maxPids: opts.maxPids ?? DEFAULT_MAX_PIDS,
+              maxMemory: opts.maxMemory ?? defaultMaxMemory(),
+            },
+          }
+        : {}),
     });
     return { output: r.output, world: r.world.root, log: r.record.log, record: r.record };
   };

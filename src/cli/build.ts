@@ -16,7 +16,7 @@ import { observeAvailable } from '../../executor/index.ts';
 import { SIGNAL_EXIT, abortOnSignals } from '../../scheduler/index.ts';
 import { isCacheUrl, readSubstituters } from '../../cache/index.ts';
 import { UsageError } from '../kernel/errors.ts';
-import { positiveInt, secondsToMs } from './options.ts';
+import { positiveInt, secondsToMs, sizeBytes } from './options.ts';
 import { Store } from '../kernel/store/index.ts';
 import { configDir } from '../kernel/config.ts';
 import { createProgressDisplay } from './build-progress.ts';
@@ -33,6 +33,8 @@ export interface BuildOptions extends GlobalOptions {
   aptDir?: string;
   signKey?: string;
   timeout?: string;
+  maxPids?: string;
+  maxMemory?: string;
   /** Write the runtime composition of the built closure (TOML) to this file; store and sign it. */
   compose?: string;
   /** Build in observed worlds (FUSE; specs/observe.md): record each action's read set, print prune hints. */
@@ -46,6 +48,8 @@ export interface BuildOptions extends GlobalOptions {
 export async function run(opts: BuildOptions): Promise<CommandResult> {
   const jobs = positiveInt(opts.jobs, '--jobs');
   const timeoutMs = secondsToMs(opts.timeout, '--timeout');
+  const maxPids = positiveInt(opts.maxPids, '--max-pids');
+  const maxMemory = sizeBytes(opts.maxMemory, '--max-memory');
   const only = opts.only
     ?.split(',')
     .map((s) => s.trim())
@@ -86,6 +90,8 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       ...(signKey ? { signKey } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(maxPids !== undefined ? { maxPids } : {}),
+      ...(maxMemory !== undefined ? { maxMemory } : {}),
       ...(opts.compose ? { compose: resolve(opts.compose) } : {}),
       ...(observe ? { observe: true } : {}),
       substituters,

@@ -193,6 +193,11 @@ function registerScheduler(program: Command, act: ActionFactory): void {
     .option('--apt-dir <dir>', 'private apt state directory (debian sources)')
     .option('--sign-key <name>', 'sign build records with this key (purpose builds)')
     .option('--timeout <seconds>', 'time limit of each action')
+    .option('--max-pids <n>', 'process limit of each action (default 4096; a cgroup, else prlimit)')
+    .option(
+      '--max-memory <size>',
+      'memory limit of each action, e.g. 2G (default 3/4 of the memory, at most 32G)',
+    )
     .option(
       '--compose <file>',
       'store the runtime composition of the built closure (signed with --sign-key) and write its TOML to FILE',
@@ -456,8 +461,14 @@ function registerCompose(program: Command, act: ActionFactory): void {
     .action(act(() => import('./umount.ts'), ['dir']));
   program
     .command('run <root> [cmd...]')
-    .description('run CMD with the composition as / (eos run ROOT -- CMD ARGS...)')
+    .description(
+      'run CMD with the composition as / (eos run ROOT -- CMD ARGS...): unprivileged (a user namespace, non-root inside, no capabilities, no_new_privs, a seccomp filter) and without network',
+    )
     .option('--cwd', 'bind the working directory at /work and start there')
+    .option(
+      '--network',
+      "share the host's network (default: a fresh network namespace with no interfaces but lo)",
+    )
     .action(act(() => import('./run.ts'), ['root', 'cmd']));
   program
     .command('swap <root> [assignment]')

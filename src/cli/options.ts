@@ -35,6 +35,34 @@ export function secondsToMs(value: string | undefined, flag: string): number | u
   return Math.round(n * 1000);
 }
 
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  K: 2 ** 10,
+  KI: 2 ** 10,
+  M: 2 ** 20,
+  MI: 2 ** 20,
+  G: 2 ** 30,
+  GI: 2 ** 30,
+  T: 2 ** 40,
+  TI: 2 ** 40,
+};
+
+/**
+ * A size in bytes, at least 1 MiB: a number with an optional binary unit (`512M`, `1.5G`, `2GiB`,
+ * `1048576`; K/M/G/T are powers of 1024, a trailing `B` is allowed); undefined stays undefined.
+ * @throws UsageError E1 `--max-memory: "lots" is not a size (e.g. 512M, 2G)`
+ */
+export function sizeBytes(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?)?B?\s*$/i.exec(value);
+  const n = m ? Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? '').toUpperCase()]!) : NaN;
+  if (!Number.isSafeInteger(n) || n < 2 ** 20)
+    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a size of at least 1M (e.g. 512M, 2G)`, {
+      data: { option: flag, value },
+    });
+  return n;
+}
+
 /**
  * One of a fixed set of words (`--mode debian|host`); undefined stays undefined.
  * @throws UsageError E1 `--mode: "x" is not one of debian, host`

@@ -1,7 +1,9 @@
 /**
- * `eos run ROOT [--cwd] -- CMD ARGS…`: runs a command whose `/` is the composition: its composefs
- * image mounted in a private namespace, or, where mounting is not permitted, its hard-link world
- * (said once on stderr). Exits with the command's status.
+ * `eos run ROOT [--cwd] [--network] -- CMD ARGS…`: runs a command whose `/` is the composition: its
+ * composefs image mounted in a private namespace, or, where mounting is not permitted, its
+ * hard-link world (said once on stderr). The command is unprivileged (user namespace, no
+ * capabilities, seccomp; specs/sandbox-seccomp.md) and has no network unless `--network`.
+ * Exits with the command's status.
  * @see specs/composition.md §13
  */
 import { Store, UsageError, parseDigest } from '../kernel/index.ts';
@@ -14,6 +16,8 @@ export interface RunCommandOptions extends GlobalOptions {
   cmd?: string[];
   /** Bind the caller's working directory at /work and start there. */
   cwd?: boolean;
+  /** Share the host's network namespace (default: a fresh, empty one). */
+  network?: boolean;
 }
 
 /**
@@ -29,7 +33,11 @@ export async function run(opts: RunCommandOptions): Promise<CommandResult> {
   const cs = new CompositionStore(new Store(opts.store));
   // A swapped entry's proof is re-checked before its bytes are used (never trusted blindly).
   const overrides = (await checkSwaps(cs, root)).filter((s) => s.kind === 'override');
-  const r = await runComposition(cs, root, { argv, ...(opts.cwd ? { cwd: process.cwd() } : {}) });
+  const r = await runComposition(cs, root, {
+    argv,
+    ...(opts.cwd ? { cwd: process.cwd() } : {}),
+    ...(opts.network ? { network: true } : {}),
+  });
   const notes = overrides.map(
     (s) =>
       `eos: WARNING: entry ${s.entry} is an override (its proof does not cover): ${JSON.stringify(s.reason)}`,

@@ -305,3 +305,11 @@ export class CacheRequiredError extends EosError {
   static override readonly code = 'E61';
   static override readonly exitCode = 3;
 }
+/**
+ * E40: a build action exceeded a resource limit (its pids or memory limit, specs/executor.md §4.1):
+ * `data.limit` is `pids` or `memory`, `data.max` the limit. Exit 3, like E22.
+ */
+export class ResourceLimitError extends EosError {
+  static override readonly code: string = 'E40';
+  static override readonly exitCode = 3;
+}

@@ -35,6 +35,8 @@ async function script(text: string, extra: Partial<SandboxSpec> = {}) {
   mkdirSync(buildDir);
   mkdirSync(outputDir);
   writeFileSync(join(buildDir, 'build.sh'), text);
+  if (existsSync(join(scratch, 'probe')))
+    execFileSync('cp', [join(scratch, 'probe'), join(buildDir, 'probe')]);
   const logPath = join(d, 'log');
   const r = await runSandbox({
     worldDir,
@@ -190,6 +192,46 @@ describe.skipIf(!canRun)('sandbox on a composefs-mounted world (needs root, erof
     expect(b.log).toMatch(/gcc-12\nusr\/bin\n.*Read-only file system\ndenied\n/);
     expect(Number(b.log.split('\n')[1])).toBeGreaterThan(4000);
     expect(readFileSync(join(b.outputDir, 'f'), 'utf8')).toBe('out\n');
+  });
+});
+
+describe.skipIf(!canRun)('sandbox privileges (specs/sandbox-seccomp.md)', () => {
+  it('cannot mount tmpfs or proc, unmount /output, unshare, or open a host file by handle', async () => {
+    const probe = join(scratch, 'probe');
+    if (!existsSync(probe))
+      execFileSync('gcc', [
+        '-static',
+        '-O1',
+        '-o',
+        probe,
+        join(import.meta.dirname, '../fixtures/sandbox/probe.c'),
+      ]);
+    // A host file on the filesystem of the sandbox's log (its stdout): the classic handle escape.
+    const secret = join(mkdtempSync(join(scratch, 'secret-')), 'secret.txt');
+    writeFileSync(secret, 'BUILD-SECRET-2718\n');
+    const handle = execFileSync(probe, ['handle', secret], { encoding: 'utf8' }).trim();
+    const { r, log } = await script(
+      [
+        '/build/probe mount /tmp',
+        '/build/probe mount /build',
+        '/build/probe mount /tmp proc',
+        '/build/probe umount /output',
+        '/build/probe unshare',
+        `/build/probe open 1 ${handle}`,
+        'grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status',
+        'echo ordinary > /output/ok',
+      ].join('\n') + '\n',
+    );
+    expect(r.exitCode).toBe(0);
+    expect(log).not.toContain('BUILD-SECRET-2718');
+    expect(log.match(/^mount EPERM$/gm)).toHaveLength(3);
+    expect(log).not.toMatch(/^mount ok$/m);
+    expect(log).toMatch(/^umount EPERM$/m);
+    expect(log).toMatch(/^unshare EPERM$/m);
+    expect(log).toMatch(/^open EPERM$/m);
+    expect(log).toMatch(/^CapEff:\s+000000000000001b$/m); // CHOWN DAC_OVERRIDE FOWNER FSETID
+    expect(log).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(log).toMatch(/^Seccomp:\s+2$/m);
   });
 });
 

@@ -1,0 +1,210 @@
+/**
+ * Resource limits of a build action (I/O): a child cgroup per action with a pids and a memory
+ * limit — cgroup v2 where `/sys/fs/cgroup` is cgroup2 and our cgroup delegates `pids` and
+ * `memory`, else the cgroup v1 `pids` and `memory` hierarchies where they are mounted writable,
+ * else `prlimit` (RLIMIT_NPROC, which does not bind root, and RLIMIT_AS). The sandbox's command
+ * enters the cgroup itself (a shell prefix writes its pid to `cgroup.procs`, then execs), so no
+ * process of it ever runs outside; after the run, what is left is killed and the cgroup removed.
+ *
+ * @see specs/executor.md §4.1
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+
+/** The limits of one action. */
+export interface ResourceLimits {
+  /** The most processes (and threads) at once. */
+  maxPids: number;
+  /** The most memory in bytes (anonymous and page cache, as the cgroup counts it). */
+  maxMemory: number;
+}
+
+/** The default process limit of a build action. */
+export const DEFAULT_MAX_PIDS = 4096;
+
+/** The default memory limit of a build action: 3/4 of the machine's memory, at most 32 GiB. */
+export function defaultMaxMemory(): number {
+  return Math.min(32 * 2 ** 30, Math.floor((totalmem() * 3) / 4));
+}
+
+/** The default limits ({@link DEFAULT_MAX_PIDS}, {@link defaultMaxMemory}). */
+export function defaultLimits(): ResourceLimits {
+  return { maxPids: DEFAULT_MAX_PIDS, maxMemory: defaultMaxMemory() };
+}
+
+/** How an action's limits are enforced. */
+export type LimitMechanism = 'cgroup2' | 'cgroup1' | 'prlimit';
+
+/** An action's limits, set up: the command prefix that applies them, and what happened after. */
+export interface ActionLimits {
+  mechanism: LimitMechanism;
+  /** Prepended to the sandbox's command line. */
+  prefix: string[];
+  /** After the run: which limit was hit (`pids`, `memory`), if the mechanism can tell. */
+  exceeded(): 'pids' | 'memory' | undefined;
+  /** Kills what is left in the cgroup and removes it (never throws). */
+  remove(): Promise<void>;
+}
+
+/** The shell prefix that moves itself into each `cgroup.procs` given before `--`, then execs the rest. */
+const ENTER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+let counter = 0;
+
+/** This process's cgroup paths, by controller (`''` for the v2 unified line). */
+function ownCgroups(): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const [, ctl, path] = /^\d+:([^:]*):(.*)$/.exec(l) ?? [];
+    if (path === undefined) continue;
+    for (const c of ctl!.split(',')) m.set(c, path);
+  }
+  return m;
+}
+
+async function writable(dir: string): Promise<boolean> {
+  try {
+    await fs.access(dir, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function counterOf(file: string, key: string): number {
+  try {
+    const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(file, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function killAndRemove(dirs: string[]): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    let left = 0;
+    for (const d of dirs) {
+      if (!existsSync(d)) continue;
+      let pids: string[] = [];
+      try {
+        pids = (await fs.readFile(join(d, 'cgroup.procs'), 'utf8')).split('\n').filter(Boolean);
+      } catch {
+        /* gone */
+      }
+      for (const p of pids)
+        try {
+          process.kill(Number(p), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      await fs.rmdir(d).catch(() => left++);
+    }
+    if (left === 0) return;
+    await new Promise((r) => setTimeout(r, 40));
+  }
+}
+
+/** cgroup v2: a child of our cgroup with `pids` and `memory` enabled, or undefined. */
+async function cgroup2(limits: ResourceLimits, name: string): Promise<ActionLimits | undefined> {
+  const st = await fs.statfs('/sys/fs/cgroup').catch(() => undefined);
+  if (!st || st.type !== CGROUP2_SUPER_MAGIC) return undefined;
+  const own = ownCgroups().get('');
+  if (own === undefined) return undefined;
+  const parent = join('/sys/fs/cgroup', own);
+  const sub = await fs.readFile(join(parent, 'cgroup.subtree_control'), 'utf8').catch(() => '');
+  if (!/\bpids\b/.test(sub) || !/\bmemory\b/.test(sub)) {
+    // Enabling needs a parent without processes of its own (cgroup v2's no-internal-process rule).
+    const ok = await fs.writeFile(join(parent, 'cgroup.subtree_control'), '+pids +memory').then(
+      () => true,
+      () => false,
+    );
+    if (!ok) return undefined;
+  }
+  const dir = join(parent, name);
+  try {
+    await fs.mkdir(dir);
+    await fs.writeFile(join(dir, 'pids.max'), String(limits.maxPids));
+    await fs.writeFile(join(dir, 'memory.max'), String(limits.maxMemory));
+    await fs.writeFile(join(dir, 'memory.swap.max'), '0').catch(() => undefined);
+  } catch {
+    await fs.rmdir(dir).catch(() => undefined);
+    return undefined;
+  }
+  return {
+    mechanism: 'cgroup2',
+    prefix: ['/bin/sh', '-c', ENTER, 'sh', join(dir, 'cgroup.procs'), '--'],
+    exceeded: () =>
+      counterOf(join(dir, 'memory.events'), 'oom_kill') > 0
+        ? 'memory'
+        : counterOf(join(dir, 'pids.events'), 'max') > 0
+          ? 'pids'
+          : undefined,
+    remove: async () => {
+      await fs.writeFile(join(dir, 'cgroup.kill'), '1').catch(() => undefined);
+      await killAndRemove([dir]);
+    },
+  };
+}
+
+/** cgroup v1: a child in the `pids` and the `memory` hierarchies, or undefined. */
+async function cgroup1(limits: ResourceLimits, name: string): Promise<ActionLimits | undefined> {
+  const own = ownCgroups();
+  const pidsOwn = own.get('pids');
+  const memOwn = own.get('memory');
+  if (pidsOwn === undefined || memOwn === undefined) return undefined;
+  const pidsParent = join('/sys/fs/cgroup/pids', pidsOwn);
+  const memParent = join('/sys/fs/cgroup/memory', memOwn);
+  if (!existsSync(join(pidsParent, 'pids.max')) && !existsSync(join(pidsParent, 'cgroup.procs')))
+    return undefined;
+  if (!existsSync(join(memParent, 'memory.limit_in_bytes'))) return undefined;
+  if (!(await writable(pidsParent)) || !(await writable(memParent))) return undefined;
+  const pids = join(pidsParent, name);
+  const mem = join(memParent, name);
+  try {
+    await fs.mkdir(pids);
+    await fs.mkdir(mem);
+    await fs.writeFile(join(pids, 'pids.max'), String(limits.maxPids));
+    await fs.writeFile(join(mem, 'memory.limit_in_bytes'), String(limits.maxMemory));
+    // No swap beyond the limit where swap accounting exists.
+    await fs
+      .writeFile(join(mem, 'memory.memsw.limit_in_bytes'), String(limits.maxMemory))
+      .catch(() => undefined);
+  } catch {
+    await killAndRemove([pids, mem]);
+    return undefined;
+  }
+  return {
+    mechanism: 'cgroup1',
+    prefix: ['/bin/sh', '-c', ENTER, 'sh', join(pids, 'cgroup.procs'), join(mem, 'cgroup.procs'), '--'],
+    exceeded: () =>
+      counterOf(join(mem, 'memory.oom_control'), 'oom_kill') > 0
+        ? 'memory'
+        : counterOf(join(pids, 'pids.events'), 'max') > 0
+          ? 'pids'
+          : undefined,
+    remove: () => killAndRemove([pids, mem]),
+  };
+}
+
+/**
+ * Sets up the limits of one action: cgroup v2, else cgroup v1, else `prlimit` (specs/executor.md
+ * §4.1). `EOS_LIMITS=prlimit` forces the last (tests of the fallback).
+ * @param limits the action's limits
+ * @returns the command prefix and the after-run checks
+ */
+export async function actionLimits(limits: ResourceLimits): Promise<ActionLimits> {
+  const name = `eos-action-${process.pid}-${++counter}`;
+  if (process.env.EOS_LIMITS !== 'prlimit') {
+    const got = (await cgroup2(limits, name)) ?? (await cgroup1(limits, name));
+    if (got) return got;
+  }
+  return {
+    mechanism: 'prlimit',
+    prefix: ['prlimit', `--nproc=${limits.maxPids}`, `--as=${limits.maxMemory}`, '--'],
+    exceeded: () => undefined,
+    remove: async () => undefined,
+  };
+}
