@@ -133,9 +133,10 @@ content = ${toml(fs.readFileSync(`${dir}/files/key.pem`, "utf8"))}
 }
 
 check_tls() { # $1: the OpenSSL version the server must report
+  # --network: `eos run` has no network of its own by default; the client must reach the host's service.
   local out=""
   for _ in $(seq 1 50); do
-    out=$(cd "$dir" && eos run "$OLD_ROOT" --cwd -- curl -sS --cacert /work/cert.pem https://localhost:8443/version.txt 2>&1) && break
+    out=$(cd "$dir" && eos run "$OLD_ROOT" --network --cwd -- curl -sS --cacert /work/cert.pem https://localhost:8443/version.txt 2>&1) && break
     sleep 0.3
   done
   echo "curl (built, in $OLD_ROOT) -> https://localhost:8443/version.txt: $out"
