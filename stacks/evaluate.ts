@@ -192,8 +192,7 @@ export async function evaluateSpec(
         try {
           root = await opts.composeLock!({ lock, seedLock });
         } catch (e) {
-          if (e instanceof EosError)
-            at(ref.line, `compositions.${name}.lock`, `${ref.lock}: ${e.message}`);
+          if (e instanceof EosError) at(ref.line, `compositions.${name}.lock`, `${ref.lock}: ${e.message}`);
           throw e;
         }
       } else {

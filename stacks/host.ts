@@ -144,10 +144,13 @@ export class Host {
     const taken = takePidFile(this.path('lock'), { ownPid: 'stale' });
     if ('lock' in taken) return taken.lock;
     if (taken.holder === null) throw new HostError(`${this.root}: cannot take the host lock`);
-    throw new HostError(`${this.root}: the host is locked by process ${taken.holder} (a deploy, rollback or gc)`, {
-      data: { pid: taken.holder },
-      hint: 'wait for it to finish',
-    });
+    throw new HostError(
+      `${this.root}: the host is locked by process ${taken.holder} (a deploy, rollback or gc)`,
+      {
+        data: { pid: taken.holder },
+        hint: 'wait for it to finish',
+      },
+    );
   }
 
   /** Waits until the lock is free, then takes it (for at most `timeoutMs`). */

@@ -24,7 +24,13 @@ const readTsv = (p) =>
       )
     : new Map();
 const writeTsv = (p, m) =>
-  writeFileSync(p, [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, ...v].join('\t') + '\n').join(''));
+  writeFileSync(
+    p,
+    [...m]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => [k, ...v].join('\t') + '\n')
+      .join(''),
+  );
 
 switch (cmd) {
   case 'summary': {
@@ -34,7 +40,8 @@ switch (cmd) {
       if (e.type === 'ok' && e.check && !e.check.same) console.log(`irreproducible\t${e.label}`);
       else if (e.type === 'ok') console.log(`ok\t${e.label}\t${(e.durationMs / 1000).toFixed(1)} s`);
       else if (e.type === 'cached') console.log(`cached\t${e.label}`);
-      else if (e.type === 'failed') console.log(`FAIL\t${e.label}\t${e.detail}${e.log ? ` (log: ${e.log})` : ''}`);
+      else if (e.type === 'failed')
+        console.log(`FAIL\t${e.label}\t${e.detail}${e.log ? ` (log: ${e.log})` : ''}`);
       else if (e.type === 'skipped') console.log(`skipped\t${e.label}\t${e.detail}`);
     }
     for (const x of d.differences ?? []) console.log(`differs\t${x.label}\t${x.path}\t${x.reason}`);
@@ -43,7 +50,8 @@ switch (cmd) {
   case 'outputs': {
     const seen = new Map();
     for (const e of doc().events ?? [])
-      if ((e.type === 'ok' || e.type === 'cached') && e.output) seen.set(e.label, e.check?.expected ?? e.output);
+      if ((e.type === 'ok' || e.type === 'cached') && e.output)
+        seen.set(e.label, e.check?.expected ?? e.output);
     for (const [l, o] of seen) console.log(`${l}\t${o}`);
     break;
   }
@@ -67,8 +75,10 @@ switch (cmd) {
     const m = readTsv(arg);
     const diff = new Map((d.differences ?? []).map((x) => [x.label, `${x.path} (${x.reason}: ${x.detail})`]));
     for (const e of d.events ?? []) {
-      if (e.type === 'ok' && e.check) m.set(e.label, [e.check.same ? 'yes' : 'no', e.check.same ? '' : (diff.get(e.label) ?? '')]);
-      else if (e.type === 'failed') m.set(e.label, ['rebuild failed', e.detail.replace(/\s+/g, ' ').slice(0, 200)]);
+      if (e.type === 'ok' && e.check)
+        m.set(e.label, [e.check.same ? 'yes' : 'no', e.check.same ? '' : (diff.get(e.label) ?? '')]);
+      else if (e.type === 'failed')
+        m.set(e.label, ['rebuild failed', e.detail.replace(/\s+/g, ' ').slice(0, 200)]);
     }
     writeTsv(arg, m);
     break;
@@ -83,9 +93,18 @@ switch (cmd) {
   case 'table': {
     const r = file;
     const t = (n) => readTsv(join(r, `${n}.tsv`));
-    const [versions, durations, sizes, closure, check, smoke] = ['versions', 'durations', 'sizes', 'closure', 'check', 'smoke'].map(t);
+    const [versions, durations, sizes, closure, check, smoke] = [
+      'versions',
+      'durations',
+      'sizes',
+      'closure',
+      'check',
+      'smoke',
+    ].map(t);
     const mib = (b) => (b === undefined || b === '' ? '-' : (Number(b) / 1048576).toFixed(1));
-    const rows = [['package', 'version', 'build s', 'output MiB', 'files', 'closure MiB', 'reproducible', 'smoke']];
+    const rows = [
+      ['package', 'version', 'build s', 'output MiB', 'files', 'closure MiB', 'reproducible', 'smoke'],
+    ];
     for (const [label, [version]] of [...versions].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const [bytes, files] = sizes.get(label) ?? [];
       rows.push([
@@ -100,7 +119,13 @@ switch (cmd) {
       ]);
     }
     const w = rows[0].map((_, i) => Math.max(...rows.map((x) => String(x[i]).length)));
-    for (const row of rows) console.log(row.map((c, i) => String(c).padEnd(w[i])).join('  ').trimEnd());
+    for (const row of rows)
+      console.log(
+        row
+          .map((c, i) => String(c).padEnd(w[i]))
+          .join('  ')
+          .trimEnd(),
+      );
     const n = versions.size;
     const built = [...versions.keys()].filter((l) => sizes.has(l)).length;
     const passed = [...smoke.values()].filter((v) => v[0] === 'pass').length;
@@ -110,8 +135,10 @@ switch (cmd) {
       `\n${built}/${n} built, ${passed}/${n} smoke tests pass, ${same}/${checked.length} checked bit-for-bit reproducible` +
         (checked.length ? ` (${((100 * same) / checked.length).toFixed(0)}%)` : ''),
     );
-    for (const [label, [v, why]] of check) if (v !== 'yes' && why) console.log(`not reproducible\t${label}\t${why}`);
-    for (const [label, [v, why]] of smoke) if (v !== 'pass') console.log(`smoke FAIL\t${label}\t${why ?? ''}`);
+    for (const [label, [v, why]] of check)
+      if (v !== 'yes' && why) console.log(`not reproducible\t${label}\t${why}`);
+    for (const [label, [v, why]] of smoke)
+      if (v !== 'pass') console.log(`smoke FAIL\t${label}\t${why ?? ''}`);
     break;
   }
   default:

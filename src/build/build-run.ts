@@ -157,13 +157,13 @@ export async function runBuild<N extends SchedNode>(opts: BuildRunOptions<N>): P
   if (opts.explainDifference)
     for (const r of result.results.values()) {
       if (!r.check || r.check.same) continue;
-      const d = await opts.explainDifference(r.check.expected, r.check.actual).catch(
-        (e: unknown): TreeDifference => ({
+      const d = await opts
+        .explainDifference(r.check.expected, r.check.actual)
+        .catch((e: unknown): TreeDifference => ({
           path: '-',
           reason: 'unknown',
           detail: `could not compare: ${e instanceof Error ? e.message : String(e)}`,
-        }),
-      );
+        }));
       if (!d) continue;
       differences.push({ label: r.label, ...d });
       say(`differs\t${r.label}\t${d.path}\t${d.reason}\t${d.detail.replace(/[\t\r\n]+/g, ' ')}`);

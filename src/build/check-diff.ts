@@ -68,7 +68,11 @@ function sameMultiset(a: Uint8Array, b: Uint8Array): boolean {
  *   list or archive);
  * - `content` otherwise.
  */
-export function classifyBytes(path: string, a: Uint8Array, b: Uint8Array): { reason: string; detail: string } {
+export function classifyBytes(
+  path: string,
+  a: Uint8Array,
+  b: Uint8Array,
+): { reason: string; detail: string } {
   const at = firstByteDiff(a, b);
   const lo = Math.max(0, at - 24);
   const wa = printable(a.subarray(lo, at + 24));

@@ -11,7 +11,10 @@ import { classifyBytes, firstDifference } from '../../src/build/index.ts';
 let dir: string;
 let store: Store;
 
-async function tree(name: string, files: Record<string, string | Buffer | { link: string }>): Promise<Digest> {
+async function tree(
+  name: string,
+  files: Record<string, string | Buffer | { link: string }>,
+): Promise<Digest> {
   const root = join(dir, name);
   for (const [p, v] of Object.entries(files)) {
     const full = join(root, p);
@@ -58,7 +61,10 @@ describe('firstDifference', () => {
     g1.writeUInt32LE(1800000000, 4);
     const a = await tree('g1', { 'share/man/x.1.gz': g1 });
     const b = await tree('g2', { 'share/man/x.1.gz': g2 });
-    expect(await firstDifference(store, a, b)).toMatchObject({ path: 'share/man/x.1.gz', reason: 'timestamps' });
+    expect(await firstDifference(store, a, b)).toMatchObject({
+      path: 'share/man/x.1.gz',
+      reason: 'timestamps',
+    });
   });
 
   it('names a scratch path, an ordering, a mode bit, a symlink target and a one-sided file', async () => {

@@ -50,7 +50,10 @@ describe.skipIf(!canRun)('examples/corpus/atoms/lz4 through eos build, eos run a
     const signer = await signerFromKey(config, 'corpus');
     await claimLabel(repo, 'lz4', signer);
     await publishAtom(repo, join(setDir, 'lz4'), signer);
-    writeFileSync(join(ws, 'atom.toml'), '[atom]\nlabel = "root"\nversion = "0.1.0"\n\n[deps]\nlz4 = "^1.9"\n');
+    writeFileSync(
+      join(ws, 'atom.toml'),
+      '[atom]\nlabel = "root"\nversion = "0.1.0"\n\n[deps]\nlz4 = "^1.9"\n',
+    );
     const { lock } = await lockWorkspace({
       root: ws,
       sets: { corpus: `file://${setDir}` },

@@ -125,7 +125,10 @@ describe.skipIf(!canRun)('std.cmake and std.meson (host seed + cmake, meson, nin
       expect(dyn).toMatch(/\(NEEDED\)\s+Shared library: \[libgreet\.so\.1\]/);
       expect(dyn).not.toMatch(/RPATH|RUNPATH/);
 
-      const world = await buildWorld(store, [...seedLayers(seed), dependencyLayer(`greet-${word}`, a.output)]);
+      const world = await buildWorld(store, [
+        ...seedLayers(seed),
+        dependencyLayer(`greet-${word}`, a.output),
+      ]);
       const worldDir = await materializeWorld(store, world.root);
       const bd = join(out, 'b');
       const od = join(out, 'run-out');

@@ -60,10 +60,13 @@ export async function lockShared(locks: string, waitMs = 600_000): Promise<Store
 export function lockExclusive(locks: string): StoreLock {
   const taken = takePidFile(join(locks, EXCLUSIVE));
   if ('holder' in taken)
-    throw new IoError(`store ${locks}: busy, pid ${taken.holder ?? '?'} holds it exclusively (gc or repair)`, {
-      data: { pid: taken.holder },
-      hint: 'try again when it has finished',
-    });
+    throw new IoError(
+      `store ${locks}: busy, pid ${taken.holder ?? '?'} holds it exclusively (gc or repair)`,
+      {
+        data: { pid: taken.holder },
+        hint: 'try again when it has finished',
+      },
+    );
   const release = () => taken.lock.release();
   for (const name of readdirSync(locks)) {
     if (!name.startsWith('shared-')) continue;
