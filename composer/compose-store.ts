@@ -198,6 +198,25 @@ export class CompositionStore {
   }
 
   /**
+   * Pins a composition whose blob and entry nodes are already stored but that was not saved here:
+   * one a host received in a deployment (specs/host.md §4: the host pins the compositions of the
+   * generations it keeps and drops the pins of those it removes). Idempotent; the pin is written
+   * last, as by {@link save}.
+   * @throws NotFoundError E4 when the blob or a node is not stored; CompositionError E18 /
+   *   EncodingError E3 when the blob is not a composition
+   */
+  async pinStored(root: Digest): Promise<void> {
+    if (await this.pinned(root)) return;
+    if (!(await this.store.hasBlob(root)))
+      throw new NotFoundError(`composition ${root} is not in the store ${this.store.root}`, {
+        data: { digest: root },
+      });
+    const c = parseComposition(await this.store.readBlob(root), `composition ${root}`);
+    const pin = await this.store.putTree(await this.pinTree(c, root));
+    await this.store.addRoot(pinRootName(root), pin);
+  }
+
+  /**
    * Loads a composition by root.
    * @throws NotFoundError E4 when no composition with that root is stored
    * @throws CompositionError E18 / EncodingError E3 when the blob is not a composition

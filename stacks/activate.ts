@@ -217,7 +217,11 @@ export function systemdBackend(host: Host, unitDir = '/etc/systemd/system'): Act
 
 /** Builds the composefs image of every world of a generation (before the flip). */
 export async function prepareGeneration(host: Host, g: Generation): Promise<void> {
-  for (const s of Object.values(g.deployment.services)) await compositionImage(host.cs, s.world);
+  // The host's store pins what its generations keep (specs/host.md §7): each world composition.
+  for (const s of Object.values(g.deployment.services)) {
+    await host.cs.pinStored(s.world);
+    await compositionImage(host.cs, s.world);
+  }
 }
 
 /**

@@ -37,7 +37,7 @@ import {
   type Digest,
   type PidFileLock,
 } from '../src/kernel/index.ts';
-import { CompositionStore, imageCachePath, parseComposition } from '../composer/index.ts';
+import { CompositionStore, imageCachePath, parseComposition, pinRootName } from '../composer/index.ts';
 import {
   deploymentDigest,
   deploymentLabel,
@@ -434,6 +434,14 @@ export class Host {
         const p = makeGeneration(pending.generation, pending.signed, 0);
         roots.push(...(await this.pinnedDigests([p])));
       }
+      // Pins of compositions no kept generation names go first, or they would keep them alive.
+      const keptWorlds = new Set(
+        [...gens, ...(pending ? [makeGeneration(pending.generation, pending.signed, 0)] : [])].flatMap((g) =>
+          Object.values(g.deployment.services).map((s) => pinRootName(s.world)),
+        ),
+      );
+      for (const r of await this.store.listRoots())
+        if (r.name.startsWith('composition-') && !keptWorlds.has(r.name)) await this.store.removeRoot(r.name);
       // Staged trees of an interrupted push are dropped: they are sent again.
       rmSync(this.path('staging'), { recursive: true, force: true });
       mkdirSync(this.path('staging', 'trees'), { recursive: true });
