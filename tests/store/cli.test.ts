@@ -173,7 +173,9 @@ describe('eos store (CLI)', () => {
     expect(eos(store, 'store', 'add', src).code).toBe(0);
     const ok = eos(store, 'store', 'verify');
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/^ok\tchecked \d+ blobs, \d+ trees, \d+ twins, \d+ images, \d+ views, \d+ worlds: 0 problems\n$/);
+    expect(ok.stdout).toMatch(
+      /^ok\tchecked \d+ blobs, \d+ trees, \d+ twins, \d+ images, \d+ views, \d+ worlds: 0 problems\n$/,
+    );
   });
 
   it('two processes ingesting overlapping trees at once both succeed; the store verifies', async () => {
