@@ -42,6 +42,9 @@ export EOS_STORE=$dir/store EOS_CONFIG_DIR=$dir/config
 mkdir -p "$dir/store/tmp" "$dir/store/locks" "$dir/store/roots"; cp "$demo/store/eos-store.json" "$dir/store/"
 cp -al "$demo/store/objects" "$dir/store/objects"
 cp -al "$demo/store/trees" "$dir/store/trees"
+# The compositions' pins too (roots/composition-<hex>, specs/composition.md §10): an unpinned
+# composition is not used.
+cp -a "$demo"/store/roots/composition-* "$dir/store/roots/"
 host=$dir/host
 if [ -n "${NEW_TOML:-}" ]; then NEW_ROOT=$(eos compose "$NEW_TOML"); fi
 echo "OLD_ROOT=$OLD_ROOT"
