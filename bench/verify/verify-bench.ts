@@ -22,6 +22,7 @@ import {
   runComposition,
   runMounted,
 } from '../../composer/index.ts';
+import { median, time } from '../timing.ts';
 
 const DEFAULT_DIRS = [
   '/usr/bin',
@@ -31,17 +32,6 @@ const DEFAULT_DIRS = [
   '/usr/include/linux',
 ];
 const RUNS = Number(process.env.RUNS ?? 3);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const t = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t) / 1e9;
-}
 
 async function main(): Promise<void> {
   const dirs = process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_DIRS;

@@ -24,6 +24,7 @@ import {
   runMounted,
   unmountImage,
 } from '../../composer/index.ts';
+import { median, time } from '../timing.ts';
 
 const DEFAULT_DIRS = [
   '/usr/bin',
@@ -34,17 +35,6 @@ const DEFAULT_DIRS = [
   '/usr/include/c++',
 ];
 const RUNS = Number(process.env.RUNS ?? 5);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const t = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t) / 1e9;
-}
 
 function fmt(s: number): string {
   return s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`;
