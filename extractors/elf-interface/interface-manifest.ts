@@ -271,6 +271,25 @@ const abiSchema = {
   machine: z.number().int().nonnegative(),
 };
 const groups = z.record(z.string(), z.array(z.string()));
+/**
+ * The schema of one {@link FileRequirements} (specs/interface.md §4.2); the Python manifest reuses it
+ * for an extension module's ELF requirements (specs/interface-python.md §8).
+ */
+export const fileRequirementsSchema = z
+  .object({
+    path: z.string(),
+    ...abiSchema,
+    interpreter: z.string().nullable(),
+    needed: z.array(z.string()),
+    rpath: z.string().nullable(),
+    runpath: z.string().nullable(),
+    versions: groups,
+    symbols: groups,
+    unversioned: z.array(z.string()),
+    weakSymbols: groups,
+    weakUnversioned: z.array(z.string()),
+  })
+  .strict();
 const manifestSchema = z
   .object({
     kind: z.literal(INTERFACE_MANIFEST_KIND),
@@ -293,23 +312,7 @@ const manifestSchema = z
         executables: z.array(z.string()),
       })
       .strict(),
-    requires: z.array(
-      z
-        .object({
-          path: z.string(),
-          ...abiSchema,
-          interpreter: z.string().nullable(),
-          needed: z.array(z.string()),
-          rpath: z.string().nullable(),
-          runpath: z.string().nullable(),
-          versions: groups,
-          symbols: groups,
-          unversioned: z.array(z.string()),
-          weakSymbols: groups,
-          weakUnversioned: z.array(z.string()),
-        })
-        .strict(),
-    ),
+    requires: z.array(fileRequirementsSchema),
   })
   .strict();
 

@@ -16,10 +16,15 @@ import {
   parseCanonicalWith,
   ElfFormatError,
   EncodingError,
+  isDigest,
   type Digest,
 } from '../../src/kernel/index.ts';
 import { parseElf } from '../elf/parse-elf.ts';
-import { interfaceOfElf, type FileRequirements } from '../elf-interface/interface-manifest.ts';
+import {
+  fileRequirementsSchema,
+  interfaceOfElf,
+  type FileRequirements,
+} from '../elf-interface/interface-manifest.ts';
 import { parseImportsFromText, decodePythonSource, type SourceError } from './imports.ts';
 import { parseMetadata, parseTopLevel } from './metadata.ts';
 import { moduleOfPath, resolveRelativeImport, type ModuleOfFile } from './module-names.ts';
@@ -542,7 +547,8 @@ export function pythonManifestDigest(m: PythonManifest): Digest {
   return digestCanonical(m);
 }
 
-const digestSchema = z.string().regex(/^blake3:[0-9a-f]{64}$/);
+/** A digest field, typed as `Digest` (so the parsed value needs no cast). */
+const digestSchema = z.custom<Digest>(isDigest, { message: 'is not a digest' });
 const sourceErrorSchema = z
   .object({
     kind: z.enum(['encoding', 'syntax']),
@@ -635,7 +641,7 @@ const manifestSchema = z
             .object({
               path: z.string(),
               module: z.string(),
-              requires: z.unknown(),
+              requires: fileRequirementsSchema.nullable(),
               error: z.string().nullable(),
             })
             .strict(),
@@ -652,6 +658,5 @@ const manifestSchema = z
  * @see specs/interface-python.md §8
  */
 export function parsePythonManifest(bytes: Uint8Array, what = 'python interface manifest'): PythonManifest {
-  // The schema leaves each extension's `requires` to the ELF manifest's own type (z.unknown here).
-  return parseCanonicalWith(manifestSchema, bytes, what, EncodingError) as PythonManifest;
+  return parseCanonicalWith(manifestSchema, bytes, what, EncodingError);
 }
