@@ -765,6 +765,21 @@ export interface AtomSetState {
   claims: { label: string; tree: string }[];
   /** Published atoms, sorted by label then version (semver-ascending is left to callers). */
   atoms: ListedAtom[];
+  /**
+   * Entries of `atoms/` that cannot be read as `atoms/<label>/<version>/` trees (a blob where a
+   * tree belongs, a missing object), each naming the label (and version when known): the rest of
+   * the set stays usable, and the caller reports these when they are needed.
+   */
+  problems: SetProblem[];
+}
+
+/** One unreadable entry of a set commit's `atoms/` tree. */
+export interface SetProblem {
+  label: string;
+  /** Null when the whole `atoms/<label>` entry is unreadable. */
+  version: string | null;
+  /** What is wrong, e.g. `atoms/zlib is a blob, not a tree`. */
+  detail: string;
 }
 
 /**
@@ -785,12 +800,33 @@ export async function readSetState(repo: AtomRepo, commit?: string): Promise<Ato
         .sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0))
     : [];
   const atoms: ListedAtom[] = [];
+  const problems: SetProblem[] = [];
   if (atomsTree)
-    for (const l of await treeEntries(repo, atomsTree.oid))
-      for (const v of await treeEntries(repo, l.oid))
-        atoms.push({ label: l.path, version: v.path, tree: v.oid });
+    for (const l of await treeEntries(repo, atomsTree.oid)) {
+      if (l.type !== 'tree') {
+        problems.push({ label: l.path, version: null, detail: `atoms/${l.path} is a ${l.type}, not a tree` });
+        continue;
+      }
+      let versions: GitTreeEntry[];
+      try {
+        versions = await treeEntries(repo, l.oid);
+      } catch (e) {
+        if (!(e instanceof AtomError)) throw e;
+        problems.push({ label: l.path, version: null, detail: `atoms/${l.path}: ${e.detail}` });
+        continue;
+      }
+      for (const v of versions) {
+        if (v.type !== 'tree')
+          problems.push({
+            label: l.path,
+            version: v.path,
+            detail: `atoms/${l.path}/${v.path} is a ${v.type}, not a tree`,
+          });
+        else atoms.push({ label: l.path, version: v.path, tree: v.oid });
+      }
+    }
   atoms.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : a.version < b.version ? -1 : 1));
-  return { commit: oid, claims, atoms };
+  return { commit: oid, claims, atoms, problems };
 }
 
 /** Reads a publish tree's record and manifest (no verification: for building the candidate universe). */

@@ -23,6 +23,7 @@ import {
   openRepo,
   readPublishTree,
   readSetState,
+  type SetProblem,
   verifyPublishTree,
   fetchSetRepo,
   isRemoteLocation,
@@ -65,6 +66,8 @@ interface OpenedSet {
   repo: AtomRepo;
   trees: Map<string, string>;
   claims: Map<string, string>;
+  /** Atoms of the set that cannot be read, named `label@version in set NAME: …` (see {@link neededProblems}). */
+  problems: SetProblem[];
 }
 
 /** Where fetched (HTTP) sets are cached by default: `<config>/sets`. */
@@ -98,10 +101,24 @@ async function openSet(
   }
   const atoms: SetAtom[] = [];
   const trees = new Map<string, string>();
+  const problems: SetProblem[] = state.problems.map((p) => ({
+    ...p,
+    detail: `${p.version === null ? p.label : `${p.label}@${p.version}`} in set ${name}: ${p.detail}`,
+  }));
   for (const a of state.atoms) {
     const who = `${a.label}@${a.version} in set ${name}`;
-    const p = await readPublishTree(repo, a.tree, who);
-    const m = parseManifest(p.manifestText, `${who}: atom.toml`);
+    let p: Awaited<ReturnType<typeof readPublishTree>>;
+    let m: ReturnType<typeof parseManifest>;
+    try {
+      p = await readPublishTree(repo, a.tree, who);
+      m = parseManifest(p.manifestText, `${who}: atom.toml`);
+    } catch (e) {
+      // One malformed atom does not make the set unreadable: it is reported where it is needed.
+      if (!(e instanceof EosError)) throw e;
+      const detail = e.detail.includes(who) ? e.detail : `${who}: ${e.detail}`;
+      problems.push({ label: a.label, version: a.version, detail });
+      continue;
+    }
     atoms.push({
       label: a.label,
       version: a.version,
@@ -116,15 +133,60 @@ async function openSet(
     repo,
     trees,
     claims: new Map(state.claims.map((c) => [c.label, c.tree])),
+    problems,
   };
+}
+
+/**
+ * Splits the sets' unreadable atoms into those a lock needs and the rest. A problem is needed
+ * when its label is in `lock` (a malformed version could have been the one chosen), or, when
+ * planning failed (`lock` undefined), when its label is a workspace atom or a dependency of one
+ * or of any readable set atom (it may be what the resolution was missing).
+ * @see specs/lock.md
+ */
+function neededProblems(
+  sets: Iterable<OpenedSet>,
+  workspace: readonly { label: string; deps: Record<string, unknown> }[],
+  lock: Lock | undefined,
+): { needed: SetProblem[]; unneeded: SetProblem[] } {
+  const all = [...sets].flatMap((s) => s.problems);
+  let wanted: Set<string>;
+  if (lock) wanted = new Set(Object.keys(lock.atoms));
+  else {
+    wanted = new Set(workspace.flatMap((w) => [w.label, ...Object.keys(w.deps)]));
+    for (const s of sets)
+      for (const a of s.snapshot.atoms) for (const d of Object.keys(a.deps)) wanted.add(d);
+  }
+  return {
+    needed: all.filter((p) => wanted.has(p.label)),
+    unneeded: all.filter((p) => !wanted.has(p.label)),
+  };
+}
+
+/** The error for needed unreadable atoms: every one named, with its set. */
+function problemError(needed: SetProblem[]): LockError {
+  return new LockError(
+    needed.length === 1
+      ? needed[0]!.detail
+      : `${needed.length} atoms the lock needs cannot be read: ${needed.map((p) => p.detail).join('; ')}`,
+    { data: { atoms: needed.map((p) => (p.version === null ? p.label : `${p.label}@${p.version}`)) } },
+  );
+}
+
+/** The publish tree of a pinned atom; a pinned atom the set cannot read is named with its problem. */
+function pinnedTree(s: OpenedSet, set: string, label: string, version: string): string {
+  const tree = s.trees.get(`${label}@${version}`);
+  if (tree) return tree;
+  const p = s.problems.find((x) => x.label === label && (x.version === null || x.version === version));
+  if (p) throw new LockError(`${LOCK_FILE}: pinned ${p.detail}`, { data: { label, version, set } });
+  throw new LockError(`${LOCK_FILE}: set ${set} does not publish ${label}@${version}`);
 }
 
 /** Verifies every pinned atom against the set commit it came from (claims read from that commit). */
 async function verifyPins(lock: Lock, sets: Map<string, OpenedSet>, verifier: AtomVerifier): Promise<void> {
   for (const [label, a] of Object.entries(lock.atoms)) {
     const s = sets.get(a.set)!;
-    const tree = s.trees.get(`${label}@${a.version}`);
-    if (!tree) throw new LockError(`${LOCK_FILE}: set ${a.set} does not publish ${label}@${a.version}`);
+    const tree = pinnedTree(s, a.set, label, a.version);
     const claimTree = s.claims.get(label);
     if (!claimTree)
       throw new LockError(`${LOCK_FILE}: set ${a.set} has no claim of ${label}`, { data: { label } });
@@ -167,6 +229,8 @@ export interface LockResult {
   /** False when `eos.lock` already had exactly these bytes. */
   changed: boolean;
   stats: ResolveStats;
+  /** Unreadable atoms of the sets that this lock does not need, each named with its set. */
+  warnings: string[];
 }
 
 function readExisting(root: string): Lock | undefined {
@@ -228,13 +292,23 @@ export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
   for (const u of opts.update ?? [])
     if (!previous?.atoms[u] && !workspace.some((w) => w.label === u))
       throw new LockError(`${LOCK_FILE}: --update ${u}: ${u} is not in the lock`, { data: { label: u } });
-  const { lock, stats } = planLock({
-    workspace,
-    sets: [...opened.values()].map((s) => s.snapshot),
-    ...(previous ? { previous } : {}),
-    update: opts.update ?? [],
-    prerelease: opts.prerelease ?? previous?.prerelease ?? false,
-  });
+  let planned: ReturnType<typeof planLock>;
+  try {
+    planned = planLock({
+      workspace,
+      sets: [...opened.values()].map((s) => s.snapshot),
+      ...(previous ? { previous } : {}),
+      update: opts.update ?? [],
+      prerelease: opts.prerelease ?? previous?.prerelease ?? false,
+    });
+  } catch (e) {
+    const { needed } = neededProblems(opened.values(), workspace, undefined);
+    if (needed.length > 0 && e instanceof EosError) throw problemError(needed);
+    throw e;
+  }
+  const { lock, stats } = planned;
+  const { needed, unneeded } = neededProblems(opened.values(), workspace, lock);
+  if (needed.length > 0) throw problemError(needed);
   refuseRepublished(lock, previous, opts.update ?? []);
   await verifyPins(lock, opened, opts.verifier);
   const text = encodeLock(lock);
@@ -245,7 +319,13 @@ export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
     old = undefined;
   }
   if (old !== text) writeFileAtomicSync(join(opts.root, LOCK_FILE), text);
-  return { lock, text, changed: old !== text, stats };
+  return {
+    lock,
+    text,
+    changed: old !== text,
+    stats,
+    warnings: unneeded.map((p) => `${p.detail} (not needed by this lock)`),
+  };
 }
 
 /**
@@ -300,8 +380,7 @@ export async function loadLockedAtoms(root: string, cacheDir = defaultSetCache()
   const out: LockedAtom[] = [];
   for (const [label, a] of Object.entries(lock.atoms)) {
     const s = opened.get(a.set)!;
-    const tree = s.trees.get(`${label}@${a.version}`);
-    if (!tree) throw new LockError(`${LOCK_FILE}: set ${a.set} does not publish ${label}@${a.version}`);
+    const tree = pinnedTree(s, a.set, label, a.version);
     const who = `${label}@${a.version}`;
     const p = await readPublishTree(s.repo, tree, who);
     if (p.digest !== a.record)

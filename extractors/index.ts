@@ -4,7 +4,7 @@
  * shell that reads trees from disk.
  * @see specs/interface.md
  */
-export { parseElf, isElf } from './elf/parse-elf.ts';
+export { parseElf, isElf, isLinkable } from './elf/parse-elf.ts';
 export type {
   ElfFile,
   ElfSymbol,
@@ -26,6 +26,7 @@ export {
   buildInterfaceManifest,
   manifestDigest,
   parseInterfaceManifest,
+  providesVersionNode,
 } from './elf-interface/interface-manifest.ts';
 export type {
   ElfAbi,

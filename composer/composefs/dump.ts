@@ -9,7 +9,6 @@
  */
 import { ComposefsError } from '../../src/kernel/index.ts';
 import {
-  S_IFDIR,
   S_IFMT,
   S_IFLNK,
   S_IFCHR,
@@ -81,16 +80,21 @@ function ascii(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 }
 
+/** The largest number a dump field may hold: 2^53, exactly representable. */
+const NUMBER_MAX = 2n ** 53n;
+
 function parseUint(b: Uint8Array, what: string, radix: 8 | 10 = 10): number {
   if (b.length === 0 || b.length > 20) fail(`invalid ${what} '${ascii(b)}'`);
-  let v = 0;
+  let v = 0n;
+  const r = BigInt(radix);
   for (let i = 0; i < b.length; i++) {
     const d = b[i]! - 0x30;
     if (d < 0 || d >= radix) fail(`invalid ${what} '${ascii(b)}'`);
-    v = v * radix + d;
+    v = v * r + BigInt(d);
   }
-  if (!Number.isSafeInteger(v)) fail(`${what} '${ascii(b)}' is too large`);
-  return v;
+  // 2^53 itself is exact (the largest file, specs/composefs.md §3); above it numbers would round.
+  if (v > NUMBER_MAX) fail(`${what} '${ascii(b)}' is too large (at most 2^53)`);
+  return Number(v);
 }
 
 function noNul(b: Uint8Array, what: string): Uint8Array {
@@ -114,13 +118,17 @@ class DumpParser {
   lastParent: DirState | undefined;
   lastParentBytes: Uint8Array | undefined;
 
+  /** Path components as mkcomposefs's lookup_path reads them: any run of `/` separates, leading
+   * and trailing ones are ignored (`/a/` is `a`, `/` and `` are the root). */
   splitPath(path: Uint8Array): string[] {
-    return ascii(path).replace(/^\/+/, '').split(/\/+/);
+    return ascii(path)
+      .split('/')
+      .filter((p) => p !== '');
   }
 
   lookup(path: Uint8Array): CfsEntry | undefined {
     const parts = this.splitPath(path);
-    if (parts.length === 1 && parts[0] === '') return this.rootEntry;
+    if (parts.length === 0) return this.rootEntry;
     let dir = this.dirs.get(this.root!)!;
     for (let i = 0; i < parts.length; i++) {
       const e = dir.children.get(parts[i]!);
@@ -153,7 +161,8 @@ class DumpParser {
           seen.add(cur);
           cur = this.linkTo.get(cur)!;
         }
-        if ((cur.inode.mode & S_IFMT) === S_IFDIR) fail("directories can't be hard-linked");
+        // A link's own mode must not be a directory (checked on its line), but its target may be
+        // one: mkcomposefs writes a second dirent to the directory (specs/composefs.md §5).
         l.entry.inode = cur.inode;
       });
     }

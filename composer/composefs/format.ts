@@ -97,6 +97,10 @@ export const CHUNK_FORMAT_BLKBITS_MASK = 0x1f;
 export const NULL_ADDR = 0xffffffff;
 /** More chunks than this are rejected (EFBIG in the reference writer). */
 export const MAX_NONINLINE_CHUNKS = 1024;
+/** Largest regular file: 1024 chunks of 2^43 bytes (2^53, exactly representable as a number). */
+export const MAX_FILE_SIZE = 2 ** 53;
+/** Largest device number: i_u holds 32 bits of st_rdev (Linux's dev_t is 32 bits). */
+export const MAX_RDEV = 0xffffffff;
 
 // specs/composefs.md §1.5 — file modes
 export const S_IFMT = 0o170000;

@@ -96,7 +96,7 @@ class ImageReader {
 
   u64(off: number): number {
     const v = this.dv.getBigUint64(off, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) bad(`64-bit value at offset ${off} is too large`);
+    if (v > BigInt(F.MAX_FILE_SIZE)) bad(`64-bit value at offset ${off} is too large (at most 2^53)`);
     return Number(v);
   }
 
@@ -400,7 +400,8 @@ export function parseImage(image: Uint8Array): { tree: ComposefsTree; info: Imag
     const { parent, name, nid } = stack.pop()!;
     const prev = seen.get(nid);
     if (prev) {
-      if ((prev.mode & F.S_IFMT) === F.S_IFDIR) bad(`directory ${nid} is linked twice`);
+      // A second dirent to an inode read already, a directory too (mkcomposefs writes one for a
+      // hard link whose target is a directory): a hard-link entry, not descended again.
       parent.entries!.push({ name, inode: prev, hardlink: true });
       continue;
     }

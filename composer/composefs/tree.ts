@@ -13,7 +13,9 @@
 import { ComposefsError } from '../../src/kernel/index.ts';
 import {
   INLINE_CONTENT_MAX,
+  MAX_FILE_SIZE,
   MAX_NONINLINE_CHUNKS,
+  MAX_RDEV,
   NAME_MAX,
   PATH_MAX,
   S_IFBLK,
@@ -185,12 +187,14 @@ function hasByte(b: Uint8Array, v: number): boolean {
  * (byte order) and sets a symlink's `sizeBytes` to its target length.
  *
  * Rules: the root is a directory; names are 1–255 bytes without `/` or NUL and are not `.` or
- * `..`, unique per directory; hard-link entries point at non-directories that have exactly one
- * primary entry in the tree; every inode has at most one primary entry; symlink targets are
+ * `..`, unique per directory; hard-link entries point at inodes that have exactly one
+ * primary entry in the tree (a directory too, as mkcomposefs accepts: the entry is a second name
+ * that walks do not descend); every inode has at most one primary entry; symlink targets are
  * 1–4095 bytes without NUL; inline content is at most 5000 bytes and `sizeBytes` long; external
  * files are at most 2^53 bytes (and at most 1024 chunks); digests are 32 bytes; xattr names are
  * 1–255 bytes without NUL, unique per inode, values at most 65535 bytes; numbers are integers in
- * range (ids, nlink, mode, nsec: u32).
+ * range (ids, nlink, mode, nsec: u32; a device's rdev: at most 2^32 − 1, since the image keeps 32
+ * bits and a larger value would be truncated, perhaps to 0/0, a whiteout).
  * @throws ComposefsError E14 naming the path and the rule
  * @see specs/composefs.md §3
  */
@@ -232,14 +236,24 @@ export function validateTree(root: CfsInode): ComposefsTree {
     }
   }
   for (const l of links) {
-    if ((l.inode.mode & S_IFMT) === S_IFDIR)
-      throw new ComposefsError(`${showPath(l.at)}: directories can't be hard-linked`);
     if (!primaries.has(l.inode))
       throw new ComposefsError(
         `${showPath(l.at)}: hard link to an inode that has no primary entry in the tree`,
       );
   }
   return { root } as ComposefsTree;
+}
+
+/** glibc's major() of an st_rdev value (64-bit encoding). */
+function rdevMajor(rdev: number): bigint {
+  const d = BigInt(rdev);
+  return ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+}
+
+/** glibc's minor() of an st_rdev value (64-bit encoding). */
+function rdevMinor(rdev: number): bigint {
+  const d = BigInt(rdev);
+  return (d & 0xffn) | ((d >> 12n) & ~0xffn & 0xffffffffn);
 }
 
 /** A node being validated and how it was reached (for error messages only). */
@@ -256,10 +270,20 @@ function validateInode(inode: CfsInode, at: Visit): void {
   checkUint(inode.nlink, 0xffffffff, 'nlink', where);
   checkUint(inode.uid, 0xffffffff, 'uid', where);
   checkUint(inode.gid, 0xffffffff, 'gid', where);
-  checkUint(inode.rdev, Number.MAX_SAFE_INTEGER, 'rdev', where);
+  if (type === 'chardev' || type === 'blockdev') {
+    if (Number.isInteger(inode.rdev) && inode.rdev > MAX_RDEV)
+      throw new ComposefsError(
+        `${where}: ${type === 'chardev' ? 'character' : 'block'} device number ${inode.rdev} ` +
+          `(major ${rdevMajor(inode.rdev)}, minor ${rdevMinor(inode.rdev)}) does not fit the 32 bits ` +
+          `composefs stores (Linux device numbers are 32 bits; truncated it would read ` +
+          `${rdevMajor(inode.rdev % 2 ** 32)}/${rdevMinor(inode.rdev % 2 ** 32)})`,
+        { data: { rdev: inode.rdev } },
+      );
+    checkUint(inode.rdev, MAX_RDEV, 'rdev', where);
+  } else checkUint(inode.rdev, Number.MAX_SAFE_INTEGER, 'rdev', where);
   checkUint(inode.mtimeSec, Number.MAX_SAFE_INTEGER, 'mtimeSec', where);
   checkUint(inode.mtimeNsec, 0xffffffff, 'mtimeNsec', where);
-  checkUint(inode.sizeBytes, Number.MAX_SAFE_INTEGER, 'sizeBytes', where);
+  checkUint(inode.sizeBytes, MAX_FILE_SIZE, 'sizeBytes', where);
   if (type === 'dir' && !inode.entries) throw new ComposefsError(`${where}: directory without entries`);
   if (type !== 'dir' && inode.entries) throw new ComposefsError(`${where}: only directories have entries`);
   if (inode.payload) {

@@ -12,8 +12,12 @@
  */
 import { digestCanonical, encodeCanonical, NotFoundError, type Digest } from '../../src/kernel/index.ts';
 import * as F from '../elf/format.ts';
-import { isElf, parseElf, type ElfFile } from '../elf/parse-elf.ts';
-import { interfaceOfElf, type ElfFileInterface } from '../elf-interface/interface-manifest.ts';
+import { isElf, isLinkable, parseElf, type ElfFile } from '../elf/parse-elf.ts';
+import {
+  interfaceOfElf,
+  providesVersionNode,
+  type ElfFileInterface,
+} from '../elf-interface/interface-manifest.ts';
 import { readLdSoConf } from './ld-so-conf.ts';
 import {
   dirName,
@@ -182,11 +186,7 @@ interface Decoded {
   iface: ElfFileInterface | null;
   /** Version nodes it defines (verdef without BASE). */
   defined: Set<string>;
-  /** Whether it has a verdef table at all (ld.so skips version checks against one without). */
-  hasVerdef: boolean;
   exports: Set<string>;
-  /** Unversioned exports and default-version names, for providers without versions. */
-  plainExports: Set<string>;
 }
 
 /** A loaded object in one root's namespace. */
@@ -238,20 +238,12 @@ class ClosureComputer {
         const iface = elf ? interfaceOfElf(r.path, elf) : null;
         const defs = (elf?.versionDefinitions ?? []).filter((v) => (v.flags & F.VER_FLG_BASE) === 0);
         const exports = new Set(iface?.sharedObject?.symbols ?? []);
-        const plain = new Set<string>();
-        for (const s of exports) {
-          const at = s.indexOf('@');
-          if (at < 0) plain.add(s);
-          else if (s.startsWith('@@', at)) plain.add(s.slice(0, at));
-        }
         return {
           bytes,
           elf,
           iface,
           defined: new Set(defs.map((v) => v.name)),
-          hasVerdef: (elf?.versionDefinitions.length ?? 0) > 0,
           exports,
-          plainExports: plain,
         };
       });
       this.decoded.set(r.id, d);
@@ -416,7 +408,7 @@ class ClosureComputer {
       await this.root(interp, { kind: 'script', of: r.path }, seenRoots);
       return;
     }
-    if (!dec.elf || (dec.elf.type !== F.ET_EXEC && dec.elf.type !== F.ET_DYN) || dec.elf.debugOnly) return;
+    if (!dec.elf || !isLinkable(dec.elf)) return;
     await this.namespace(r, dec as Decoded & { elf: ElfFile });
   }
 
@@ -500,19 +492,9 @@ class ClosureComputer {
       for (const need of obj.dec.elf.versionNeeds) {
         const provider = ns.find((l) => l.names.has(need.file));
         if (!provider) continue; // reported as a missing soname when it is needed
-        if (!provider.dec.hasVerdef) {
-          // ld.so accepts a provider without version definitions (a warning at most); symbols bind by name.
-          for (const s of req?.symbols[need.file] ?? []) {
-            const at = s.indexOf('@');
-            const name = s.slice(0, at);
-            if (!provider.dec.plainExports.has(name) && !inScope(name, s.slice(at + 1)))
-              this.unsatisfied.push(missingSymbol(obj, need.file, provider, s));
-          }
-          continue;
-        }
         const missingVersions = new Set<string>();
         for (const v of need.versions) {
-          if (provider.dec.defined.has(v.name)) continue;
+          if (providesVersionNode(provider.dec.defined, v.name)) continue;
           missingVersions.add(v.name);
           if ((v.flags & F.VER_FLG_WEAK) !== 0) continue;
           this.unsatisfied.push({

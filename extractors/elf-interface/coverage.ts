@@ -9,6 +9,7 @@
 import { digestCanonical, type Digest } from '../../src/kernel/index.ts';
 import {
   manifestDigest,
+  providesVersionNode,
   type ElfAbi,
   type FileRequirements,
   type InterfaceManifest,
@@ -153,7 +154,7 @@ export function checkCoverage(
       let q = req.get(s);
       if (!q) req.set(s, (q = { versions: new Set(), symbols: new Set(), weak: new Set(), abis: new Set() }));
       q.abis.add(abiKey(r));
-      for (const v of r.versions[s] ?? []) if (p.versions.has(v)) q.versions.add(v);
+      for (const v of r.versions[s] ?? []) if (providesVersionNode(p.versions, v)) q.versions.add(v);
       for (const x of r.symbols[s] ?? []) if (provides(p, x)) q.symbols.add(x);
       for (const x of r.unversioned) if (provides(p, x)) q.symbols.add(x);
       for (const x of r.weakSymbols[s] ?? []) if (provides(p, x)) q.weak.add(x);
@@ -183,7 +184,7 @@ export function checkCoverage(
     const news = [...q.abis].map((a) => newIdx.get(s)?.get(a)).filter((p): p is Provided => p !== undefined);
     newInterfaces[s] = sorted(news.flatMap((p) => [...p.interfaces])) as Digest[];
     const has = (x: string) => news.some((p) => provides(p, x));
-    const mv = sorted([...q.versions].filter((v) => !news.some((p) => p.versions.has(v))));
+    const mv = sorted([...q.versions].filter((v) => !news.some((p) => providesVersionNode(p.versions, v))));
     const ms = sorted([...q.symbols].filter((x) => !has(x)));
     const mw = sorted([...q.weak].filter((x) => !has(x)));
     if (mv.length || ms.length) missing[s] = { versions: mv, symbols: ms };

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { digestCanonical, parseCanonicalWith, EncodingError, type Digest } from '../../src/kernel/index.ts';
-import { parseElf, isElf, type ElfFile, type ElfSymbol } from '../elf/parse-elf.ts';
+import { parseElf, isElf, isLinkable, type ElfFile, type ElfSymbol } from '../elf/parse-elf.ts';
 import * as F from '../elf/format.ts';
 
 /** The extractor's identity; caches key manifests by (this, subject tree digest). @see specs/interface.md §3 */
@@ -141,16 +141,28 @@ export function interfaceDigest(
 }
 
 /**
+ * Whether a provider whose version definitions (verdef, non-BASE names) are `defined` satisfies a
+ * reference to version node `version`. The one rule of the closure (`missing-version`) and the
+ * coverage check (`version V: absent`): only a verdef entry of that name does. A provider without
+ * any version definitions satisfies none: glibc's ld.so (2.36, `check_match` in dl-lookup.c)
+ * asserts and aborts when a versioned reference meets the object its verneed names and that
+ * object has no version information.
+ * @see specs/interface.md §6, §10.3
+ */
+export function providesVersionNode(defined: ReadonlySet<string>, version: string): boolean {
+  return defined.has(version);
+}
+
+/**
  * What one decoded ELF file contributes to its tree's manifest: a shared-object interface (ET_DYN
  * with a soname, or without a PT_INTERP and not flagged PIE), an executable (ET_EXEC, or ET_DYN
  * with a PT_INTERP or DF_1_PIE) and its requirements. Other ELF types (relocatable objects, core
- * files) contribute nothing.
+ * files) and separate debug-information files ({@link isLinkable}) contribute nothing.
  * @param path the file's path relative to the tree root
  * @see specs/interface.md §4
  */
 export function interfaceOfElf(path: string, e: ElfFile): ElfFileInterface {
-  if (e.type !== F.ET_EXEC && e.type !== F.ET_DYN)
-    return { sharedObject: null, executable: null, requires: null };
+  if (!isLinkable(e)) return { sharedObject: null, executable: null, requires: null };
   const abi = abiOf(e);
   const isExecutable =
     e.type === F.ET_EXEC || e.interpreter !== null || (e.flags1 !== null && (e.flags1 & F.DF_1_PIE) !== 0);

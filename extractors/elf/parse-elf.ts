@@ -104,6 +104,17 @@ export interface ElfFile {
   readonly versionNeeds: readonly ElfVersionNeed[];
 }
 
+/**
+ * Whether a decoded ELF file takes part in dynamic linking: an executable or shared object
+ * (`ET_EXEC`/`ET_DYN`) that is not a separate debug-information file (`debugOnly`, left by
+ * `objcopy --only-keep-debug`: its headers survive, its bytes do not). Others contribute nothing
+ * to an interface manifest or a closure.
+ * @see specs/interface.md §2.3, §4
+ */
+export function isLinkable(e: ElfFile): boolean {
+  return (e.type === F.ET_EXEC || e.type === F.ET_DYN) && !e.debugOnly;
+}
+
 /** True when the bytes start with the ELF magic. */
 export function isElf(bytes: Uint8Array): boolean {
   return (

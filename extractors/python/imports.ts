@@ -133,9 +133,9 @@ function lineStartsOf(text: string): number[] {
  * error (the position of the first error node of the tree).
  * @see specs/interface-python.md §6
  */
-export function parseImportsFromText(text: string): ParsedPythonSource {
-  const tree = parser.parse(text);
-  const lineStarts = lineStartsOf(text);
+export function parseImportsFromText(source: string): ParsedPythonSource {
+  const lineStarts = lineStartsOf(source);
+  const { text, tree, back } = parseRepaired(source);
   let firstError: { at: number; message: string } | null = null;
   const noteError = (at: number, message: string) => {
     if (firstError === null || at < firstError.at) firstError = { at, message };
@@ -154,7 +154,7 @@ export function parseImportsFromText(text: string): ParsedPythonSource {
       const r = readImport(cursor.node, text, conditionalDepth.length > 0);
       if ('error' in r) noteError(r.at, r.error);
       else {
-        r.statement.line = locate(lineStarts, cursor.from).line;
+        r.statement.line = locate(lineStarts, back(cursor.from)).line;
         imports.push(r.statement);
       }
       descend = false;
@@ -180,12 +180,193 @@ export function parseImportsFromText(text: string): ParsedPythonSource {
   let error: SourceError | null = null;
   if (firstError !== null) {
     const e: { at: number; message: string } = firstError;
-    error = { kind: 'syntax', ...locate(lineStarts, e.at), message: e.message };
+    error = { kind: 'syntax', ...locate(lineStarts, back(e.at)), message: e.message };
   }
   return { imports, error };
 }
 
 type SyntaxNode = ReturnType<ReturnType<typeof parser.parse>['resolve']>;
+type Tree = ReturnType<typeof parser.parse>;
+
+/** One edit of the text handed to the parser: `del` characters at `at` replaced by `ins`. */
+interface Patch {
+  at: number;
+  del: number;
+  ins: string;
+}
+
+/** Applies sorted, non-overlapping patches; `back` maps a position of the result to the input. */
+function applyPatches(text: string, patches: Patch[]): { text: string; back: (pos: number) => number } {
+  const parts: string[] = [];
+  const map: { newStart: number; newEnd: number; oldStart: number; oldEnd: number }[] = [];
+  let prev = 0;
+  let shift = 0;
+  for (const p of patches) {
+    parts.push(text.slice(prev, p.at), p.ins);
+    const newStart = p.at + shift;
+    map.push({ newStart, newEnd: newStart + p.ins.length, oldStart: p.at, oldEnd: p.at + p.del });
+    shift += p.ins.length - p.del;
+    prev = p.at + p.del;
+  }
+  parts.push(text.slice(prev));
+  const back = (pos: number): number => {
+    let lo = 0;
+    let hi = map.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (map[mid]!.newStart <= pos) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0) return pos;
+    const m = map[found]!;
+    return pos < m.newEnd ? m.oldStart : pos - m.newEnd + m.oldEnd;
+  };
+  return { text: parts.join(''), back };
+}
+
+/**
+ * Form feeds, as CPython's tokenizer reads them: in a line's indentation a form feed resets the
+ * column (only what follows the last one counts), elsewhere it is whitespace. The grammar knows
+ * neither, so the indentation up to the last form feed is removed and other form feeds become
+ * spaces. No line break is added or removed.
+ */
+function formFeedPatches(text: string): Patch[] {
+  const out: Patch[] = [];
+  let lineStart = true;
+  let indentFrom = 0;
+  let lastFf = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      if (lastFf >= 0) out.push({ at: indentFrom, del: lastFf + 1 - indentFrom, ins: '' });
+      lineStart = true;
+      indentFrom = i + 1;
+      lastFf = -1;
+    } else if (lineStart && (c === 32 || c === 9 || c === 12)) {
+      if (c === 12) lastFf = i;
+    } else {
+      if (lineStart && lastFf >= 0) out.push({ at: indentFrom, del: lastFf + 1 - indentFrom, ins: '' });
+      lineStart = false;
+      lastFf = -1;
+      if (c === 12) out.push({ at: i, del: 1, ins: ' ' });
+    }
+  }
+  if (lastFf >= 0) out.push({ at: indentFrom, del: lastFf + 1 - indentFrom, ins: '' });
+  return out;
+}
+
+/** The end (exclusive) of a with-target starting at `from`: the first `,` or `:` outside brackets and strings, on its line. */
+function targetEnd(text: string, from: number): number | null {
+  let depth = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n' || c === '\r' || c === '#') return null;
+    if (c === '"' || c === "'") {
+      const close = text.indexOf(c, i + 1);
+      if (close < 0 || /[\r\n]/.test(text.slice(i, close))) return null;
+      i = close;
+    } else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') {
+      if (depth === 0) return null;
+      depth--;
+    } else if (depth === 0 && (c === ',' || c === ':')) return i;
+  }
+  return null;
+}
+
+/** Whether the grammar reads `text` without an error node. */
+function parsesCleanly(text: string): boolean {
+  const c = parser.parse(text).cursor();
+  do if (c.type.isError) return false;
+  while (c.next());
+  return true;
+}
+
+const hasAncestor = (node: SyntaxNode, names: ReadonlySet<string>): boolean => {
+  for (let n: SyntaxNode | null = node.parent; n !== null; n = n.parent) if (names.has(n.name)) return true;
+  return false;
+};
+const WITH = new Set(['WithStatement']);
+const MATCH_CASE = new Set(['MatchClause', 'MatchStatement', 'ClassPattern', 'PatternArgList']);
+
+/**
+ * The repair of one error node, where it is one of the grammar's known gaps (valid Python the
+ * grammar rejects), else null: a `with` target that is not a plain name (`as (a, b)`, `as [a,
+ * b]`, `as a.b`, `as a[0]`) becomes a name of the same length; an empty argument list of a class
+ * pattern in a `case` (`case ast.BinOp():`) gets a capture `_` (`ast.BinOp(_)`: the same match
+ * for the extractor's purpose, which is the import statements); a bare `yield` gets an operand
+ * and a float literal ending in `.` (`20.`) a digit.
+ */
+function gapPatch(text: string, node: SyntaxNode): Patch | null {
+  const at = node.from;
+  if (hasAncestor(node, WITH)) {
+    // The error starts at the target or inside it, after `as` on the same line.
+    const lineFrom = Math.max(text.lastIndexOf('\n', at - 1), text.lastIndexOf('\r', at - 1)) + 1;
+    const before = text.slice(lineFrom, at);
+    const m = /\bas[ \t]+([A-Za-z_][A-Za-z0-9_]*)?$/.exec(before);
+    if (m) {
+      const start = lineFrom + m.index + m[0].length - (m[1]?.length ?? 0);
+      const end = targetEnd(text, start);
+      if (end !== null) {
+        const target = text.slice(start, end).trimEnd();
+        // Only a target that is itself valid (as the left side of an assignment) is repaired.
+        if (target.length > 0 && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(target) && parsesCleanly(`${target} = 0\n`))
+          return { at: start, del: target.length, ins: '_'.repeat(target.length) };
+      }
+    }
+  }
+  // A bare `yield` (statement or `(yield)`): the grammar wants an operand.
+  if (
+    /(?:^|[^A-Za-z0-9_.])yield[ \t]*$/.test(text.slice(Math.max(0, at - 64), at)) &&
+    /^[ \t]*(?:[\r\n)#;]|$)/.test(text.slice(at, at + 64))
+  )
+    return { at, del: 0, ins: ' None' };
+  // A float literal ending in `.` (`20.`, `24.*3600.`): the grammar wants a digit after the dot.
+  {
+    const m = /(?:^|[^A-Za-z0-9_.])\d+\.$/.exec(text.slice(Math.max(0, at - 64), at));
+    if (m && !/^[A-Za-z_0-9]/.test(text.slice(at, at + 1))) return { at, del: 0, ins: '0' };
+  }
+  if (hasAncestor(node, MATCH_CASE) || node.parent?.name === 'MatchBody') {
+    const close = /^[ \t]*\)/.exec(text.slice(at, at + 64));
+    const open = /[A-Za-z0-9_]\([ \t]*$/.exec(text.slice(Math.max(0, at - 64), at));
+    if (close && open) return { at, del: 0, ins: '_' };
+  }
+  return null;
+}
+
+/**
+ * Parses source text with the grammar's known gaps repaired (form feeds, then up to 16 rounds of
+ * {@link gapPatch} over the error nodes of the last parse). Returns the text parsed, its tree and
+ * the map from its positions back to the source's.
+ * @see specs/interface-python.md §6.5
+ */
+function parseRepaired(source: string): { text: string; tree: Tree; back: (pos: number) => number } {
+  let { text, back } = applyPatches(source, formFeedPatches(source));
+  let tree = parser.parse(text);
+  for (let round = 0; round < 16; round++) {
+    const patches: Patch[] = [];
+    const cursor = tree.cursor();
+    do {
+      if (!cursor.type.isError) continue;
+      const p = gapPatch(text, cursor.node);
+      if (
+        p &&
+        (patches.length === 0 || patches[patches.length - 1]!.at + patches[patches.length - 1]!.del <= p.at)
+      )
+        patches.push(p);
+    } while (cursor.next());
+    if (patches.length === 0) break;
+    const applied = applyPatches(text, patches);
+    const outer = back;
+    back = (pos: number) => outer(applied.back(pos));
+    text = applied.text;
+    tree = parser.parse(text);
+  }
+  return { text, tree, back };
+}
 
 /**
  * Reads one `ImportStatement` node's children in order. The grammar is

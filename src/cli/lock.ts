@@ -54,6 +54,7 @@ export async function run(opts: LockOpts): Promise<CommandResult> {
     lines: lines(r.lock),
     json: { version: 1, changed: r.changed, lock: r.lock, stats: r.stats },
     notes: [
+      ...r.warnings.map((w) => `warning: ${w}`),
       `${r.changed ? 'wrote' : 'unchanged'} eos.lock: ${Object.keys(r.lock.atoms).length} atom(s) from ${Object.keys(r.lock.sets).length} set(s); ${r.stats.solverCalls} solver call(s)`,
     ],
   };
