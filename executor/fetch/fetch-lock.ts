@@ -17,7 +17,7 @@ import {
 } from '../../src/kernel/index.ts';
 
 /** The format name and version written and accepted. */
-export const FETCH_LOCK_FORMAT = 'eos-fetch-lock';
+export const FETCH_LOCK_FORMAT = 'eos.fetch-lock';
 export const FETCH_LOCK_VERSION = 1;
 
 /**

@@ -6,7 +6,7 @@
  * an unrecorded request is E53; a tampered lock is E54 (hand edit) or E55 (a body the store lacks).
  * Needs root, bwrap, the host's node and npm, and the registry (network) for the recording.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -18,10 +18,11 @@ import {
   realpathSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../atoms/index.ts';
@@ -62,7 +63,8 @@ async function hostNodeLayer(store: Store): Promise<Digest> {
     rmSync(d, { recursive: true, force: true });
   }
 }
-const EXAMPLE = join(import.meta.dirname, '../../examples/npm-hello');
+const REPO = join(import.meta.dirname, '../..');
+const EXAMPLE = join(REPO, 'examples/npm-hello');
 const canRun = process.getuid?.() === 0 && existsSync('/usr/bin/bwrap') && existsSync('/usr/bin/npm');
 
 /** What the action threw: its code and message. */
@@ -178,7 +180,41 @@ describe.skipIf(!canRun)(
       );
       expect(e55.code).toBe('E55');
       expect(e55.message).toContain(`recorded body ${forged} is not in the store`);
-      execFileSync('rm', ['-rf', dir]);
+
+      // The CLI: `eos fetch --record` writes fetch.lock beside atom.toml; `eos build-atom` replays it
+      // and builds the same tree; a hand-edited fetch.lock stops the build with E54.
+      const cliDir = mkdtempSync(join(tmpdir(), 'eos-npm-cli-'));
+      cpSync(EXAMPLE, cliDir, { recursive: true });
+      const seedLock = join(cliDir, '..', `${basename(cliDir)}.seed.lock`);
+      copyFileSync(join(testCacheDir(), 'seed-host.lock'), seedLock);
+      const eos = (args: string[]) => {
+        const r = spawnSync(process.execPath, [join(REPO, 'bin/eos.mjs'), '--store', store.root, ...args], {
+          encoding: 'utf8',
+        });
+        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+      };
+      const common = [
+        '--seed-lock',
+        seedLock,
+        '--dep',
+        `node=${deps[0]!.tree}`,
+        '--env',
+        `npm_config_registry=${registry}`,
+      ];
+      const f = eos(['fetch', cliDir, '--record', ...common]);
+      expect(f.code, f.stderr).toBe(0);
+      const written = readFileSync(join(cliDir, 'fetch.lock'));
+      expect(parseFetchLock(written)).toEqual(lock);
+      expect(f.stdout).toBe(`ok\thello-npm\t${rec.output}\t4\t${digestBytes(written)}\n`);
+      const built = eos(['build-atom', cliDir, ...common]);
+      expect(built.code, built.stderr).toBe(0);
+      expect(built.stdout).toMatch(new RegExp(`^ok\thello-npm\t${a.output}\t`));
+      writeFileSync(join(cliDir, 'fetch.lock'), JSON.stringify(JSON.parse(written.toString()), null, 2));
+      const bad = eos(['build-atom', cliDir, ...common]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(`[E54] ${join(cliDir, 'fetch.lock')}: not a canonical fetch lock`);
+      rmSync(seedLock);
+      execFileSync('rm', ['-rf', dir, cliDir]);
     }, 900_000);
   },
 );
