@@ -93,6 +93,14 @@ export interface Manifest {
   build?: BuildSpec;
   /** Fixed-output inputs in file order. */
   source: SourceSpec[];
+  /** The fetch action (specs/fetch.md §2): a script run with the network only through the recording proxy. */
+  fetch?: FetchSpec;
+}
+
+/** `[fetch]`: the script of the atom's fetch action and its environment. @see specs/fetch.md §2 */
+export interface FetchSpec {
+  script: string;
+  env?: Record<string, string>;
 }
 
 const STRING_LIST = z.array(z.string());
@@ -241,6 +249,7 @@ const manifestSchema = z.strictObject({
   deps: deps.optional(),
   build: build.optional(),
   source: z.array(source).optional(),
+  fetch: z.strictObject({ script: z.string().min(1), env: ENV.optional() }).optional(),
 });
 
 function describe(v: unknown): string {
@@ -360,6 +369,9 @@ export function parseManifest(text: string, fileName = 'atom.toml'): Manifest {
     },
     deps: depsOut,
     source: (v.source ?? []).map((s) => ({ ...s, digest: s.digest as Digest }) as SourceSpec),
+    ...(v.fetch
+      ? { fetch: { script: v.fetch.script, ...(v.fetch.env ? { env: { ...v.fetch.env } } : {}) } }
+      : {}),
   };
   if (v.build) {
     const { recipe, ...args } = v.build as { recipe: string } & Record<string, BuildArg>;

@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import {
   BuildFailedError,
+  NotFoundError,
   ResourceLimitError,
   digestHex,
   encodeSignature,
@@ -69,6 +70,12 @@ export interface BuildRequest {
   sources: SourceSpec[];
   /** Dependency output trees, layered over the seed. */
   deps?: { name: string; tree: Digest }[];
+  /**
+   * The output tree of the atom's fetch action (specs/fetch.md §6), placed writable at
+   * `/build/sources/fetch`; it is listed last in the record's `details.sources`. The build itself
+   * has no network, as always.
+   */
+  fetched?: Digest;
   /** Private apt state for `debian-source`/`deb` sources. */
   aptDir?: string;
   /** Base directory for relative `path` sources. */
@@ -137,7 +144,7 @@ function sourceFileName(s: SourceSpec): string {
  * Places a source at `dir`: a tree is copied (writable); a file is unpacked when `unpack` (default:
  * not for `deb`) and it is a tarball (one top-level directory stripped), else copied into `dir`.
  */
-async function placeSource(store: Store, s: FetchedSource, dir: string): Promise<void> {
+export async function placeSource(store: Store, s: FetchedSource, dir: string): Promise<void> {
   if (s.kind === 'tree') {
     await store.materialize(s.digest, dir, { copy: true });
     return;
@@ -230,6 +237,22 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
   const sources: FetchedSource[] = [];
   for (const s of req.sources)
     sources.push(await fetchSource(s, { store, aptDir: req.aptDir, baseDir: req.baseDir }));
+  let fetched: FetchedSource | undefined;
+  if (req.fetched) {
+    if (!(await store.hasTree(req.fetched)))
+      throw new NotFoundError(
+        `${req.label} ${req.version}: fetch output ${req.fetched} is not in the store`,
+        {
+          hint: 'run the fetch first (eos fetch ATOM_DIR --replay)',
+        },
+      );
+    fetched = {
+      spec: { kind: 'path', path: 'fetch', name: 'fetch', digest: req.fetched },
+      digest: req.fetched,
+      kind: 'tree',
+      cached: true,
+    };
+  }
   const deps = req.deps ?? [];
   const world = await buildWorld(store, [
     ...seedLayers(req.seed),
@@ -256,6 +279,10 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     else await fs.mkdir(join(buildDir, 'src'));
     for (let i = 1; i < sources.length; i++)
       await placeSource(store, sources[i]!, join(buildDir, 'sources', sources[i]!.spec.name ?? String(i)));
+    if (fetched) {
+      await placeSource(store, fetched, join(buildDir, 'sources', 'fetch'));
+      sources.push(fetched);
+    }
     await fs.writeFile(join(buildDir, '.eos', 'recipe.sh'), recipe.script);
     const sourceDateEpoch = req.sourceDateEpoch ?? 1700000000;
     const logFile = join(top, 'log');

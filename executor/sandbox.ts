@@ -9,10 +9,12 @@
  *
  * @see specs/executor.md §4
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { composefsRootCommand, spawnWithSeccomp, type ComposefsRoot } from '../composer/index.ts';
 import { BuildFailedError, MountError, SandboxError, pidAlive } from '../src/kernel/index.ts';
 import { actionLimits, defaultLimits, type LimitMechanism, type ResourceLimits } from './sandbox-limits.ts';
@@ -101,6 +103,20 @@ export interface SandboxSpec {
   signal?: AbortSignal;
   /** The action's pids and memory limits (default {@link defaultLimits}; specs/executor.md §4.1). */
   limits?: ResourceLimits;
+  /**
+   * A fetch action's network (specs/fetch.md §4): the sandbox keeps a network namespace made for
+   * it, whose only way out is a forwarder on `127.0.0.1:port` to the fetch proxy's unix socket.
+   * Builds never set it: their namespace has loopback only.
+   */
+  network?: SandboxNetwork;
+}
+
+/** The network of a fetch action's sandbox: the proxy's unix socket on the host, the port inside. */
+export interface SandboxNetwork {
+  socketPath: string;
+  port: number;
+  /** A directory of ours for the readiness FIFO. */
+  dir: string;
 }
 
 /** The descriptors (read, write) a sandbox sees the jobserver as: inherited through bwrap. */
@@ -242,6 +258,7 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
   const env = sandboxEnv(spec);
   return [
     '--unshare-all',
+    ...(spec.network ? ['--share-net'] : []),
     '--die-with-parent',
     '--new-session',
     '--cap-drop',
@@ -306,6 +323,62 @@ async function sandboxCommand(
   }
 }
 
+/** The forwarder a fetch namespace runs (plain JS: the host's node runs it as it is). */
+function forwarderPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), 'fetch', 'forwarder.mjs');
+}
+
+/**
+ * Wraps a sandbox command for a fetch action (specs/fetch.md §4): `unshare --net` makes a network
+ * namespace of its own (loopback only, brought up with `ip`), the host's node runs the forwarder in
+ * it (outside the sandbox; it sees the host's files, so the proxy's unix socket), and once the
+ * forwarder is listening the command runs with bwrap's `--share-net`. The forwarder is killed when
+ * the command ends and exits by itself when its shell is gone.
+ * @throws SandboxError E21 when not root (making a network namespace needs CAP_SYS_ADMIN here)
+ */
+async function netnsCommand(
+  net: SandboxNetwork,
+  [cmd, args]: [string, string[]],
+): Promise<[string, string[]]> {
+  if (process.getuid?.() !== 0)
+    throw new SandboxError(
+      'a fetch action needs root here: its network namespace is made with unshare --net',
+    );
+  const fifo = join(net.dir, 'forwarder-ready');
+  await fs.rm(fifo, { force: true });
+  const r = spawnSync('mkfifo', ['-m', '600', fifo]);
+  if (r.status !== 0) throw new SandboxError(`mkfifo ${fifo} failed: ${String(r.stderr).trim()}`);
+  const script = [
+    'ip link set lo up || { echo "eos fetch: ip link set lo up failed" >&2; exit 125; }',
+    'node=$1 fwd=$2 sock=$3 port=$4 ready=$5; shift 5',
+    '"$node" "$fwd" "$sock" "$port" 3>&- 4>&- 5>&- >"$ready" & fpid=$!',
+    'read line <"$ready" || true',
+    'if [ "$line" != ready ]; then echo "eos fetch: the forwarder did not start" >&2; exit 125; fi',
+    '"$@"; rc=$?',
+    'kill $fpid 2>/dev/null; wait $fpid 2>/dev/null',
+    'exit $rc',
+  ].join('\n');
+  return [
+    'unshare',
+    [
+      '--net',
+      '--fork',
+      '--kill-child=SIGKILL',
+      '/bin/sh',
+      '-c',
+      script,
+      'eos-fetch-netns',
+      process.execPath,
+      forwarderPath(),
+      net.socketPath,
+      String(net.port),
+      fifo,
+      cmd,
+      ...args,
+    ],
+  ];
+}
+
 /**
  * Runs a command in the sandbox and waits for it (and everything it started) to end.
  * @throws SandboxError E21 when bubblewrap is missing, a mount point is absent from the world,
@@ -335,6 +408,7 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
           hint: 'the seed fixups entry provides the mount points; is it in the world?',
         });
   }
+  if (spec.network) command = await netnsCommand(spec.network, command);
   const log = await fs.open(spec.logPath, 'w', 0o644);
   const limits = await actionLimits(spec.limits ?? defaultLimits());
   const t0 = Date.now();

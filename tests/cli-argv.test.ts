@@ -24,6 +24,7 @@ vi.mock('../src/cli/store-stats.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/store-root.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/seed.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/build-atom.ts', () => ({ run: vi.fn(ok) }));
+vi.mock('../src/cli/fetch.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-show.ts', () => ({ run: vi.fn(ok) }));
 vi.mock('../src/cli/compose-diff.ts', () => ({ run: vi.fn(ok) }));
@@ -61,6 +62,7 @@ const modules = {
   'store-root': () => import('../src/cli/store-root.ts'),
   seed: () => import('../src/cli/seed.ts'),
   'build-atom': () => import('../src/cli/build-atom.ts'),
+  fetch: () => import('../src/cli/fetch.ts'),
   compose: () => import('../src/cli/compose.ts'),
   'compose-show': () => import('../src/cli/compose-show.ts'),
   'compose-diff': () => import('../src/cli/compose-diff.ts'),
@@ -154,6 +156,12 @@ describe('main.ts argv mapping', () => {
     ],
     [['seed', 'update', '--mode', 'debian'], 'seed', { lock: 'seed.lock', mode: 'debian', action: 'update' }],
     [['build-atom', 'atoms/zlib'], 'build-atom', { path: 'atoms/zlib', seedLock: 'seed.lock' }],
+    [
+      ['fetch', 'examples/npm-hello', '--record', '--env', 'npm_config_registry=R', '--seed-lock', 's.lock'],
+      'fetch',
+      { path: 'examples/npm-hello', record: true, env: ['npm_config_registry=R'], seedLock: 's.lock' },
+    ],
+    [['fetch', 'a', '--replay'], 'fetch', { path: 'a', replay: true, seedLock: 'seed.lock' }],
     [
       [
         'build-atom',

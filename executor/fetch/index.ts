@@ -4,3 +4,31 @@
  */
 export { parseSourceSpec, describeSource, type SourceSpec, type FetchedSource } from './source-spec.ts';
 export { fetchSource, type FetchContext } from './fetch.ts';
+export {
+  encodeFetchLock,
+  parseFetchLock,
+  makeFetchLock,
+  fetchEntryKey,
+  FETCH_LOCK_FORMAT,
+  FETCH_LOCK_VERSION,
+  KEPT_HEADERS,
+  type FetchEntry,
+  type FetchLock,
+} from './fetch-lock.ts';
+export {
+  startFetchProxy,
+  fetchProxyFailure,
+  type FetchMode,
+  type FetchProxy,
+  type FetchProxyOptions,
+  type FetchProxyOutcome,
+  type FetchProblem,
+} from './proxy.ts';
+export {
+  runFetchAction,
+  fetchEnv,
+  FETCH_PROXY_PORT,
+  FETCH_CA_PATH,
+  type FetchActionRequest,
+  type FetchActionResult,
+} from './fetch-action.ts';

@@ -545,7 +545,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** `eos seed`, `eos seed update`, `eos build-atom`: the executor (specs/seed.md, specs/executor.md). */
+/** `eos seed`, `eos seed update`, `eos build-atom`, `eos fetch`: the executor (specs/seed.md, specs/executor.md). */
 function registerExecutor(program: Command, act: ActionFactory): void {
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -580,5 +580,22 @@ function registerExecutor(program: Command, act: ActionFactory): void {
     .option('--timeout <seconds>', 'time limit of the build')
     .option('--apt-dir <dir>', 'private apt state directory')
     .option('--sign-key <name>', 'sign the build record with this key (purpose builds)')
+    .option('--env <key=value>', 'an environment variable for the [fetch] replay (repeatable)', collect)
     .action(act(() => import('./build-atom.ts'), ['path']));
+  program
+    .command('fetch <path>')
+    .description(
+      "run an atom's [fetch] action with the network only through the recording proxy: " +
+        '--record writes fetch.lock beside atom.toml, --replay serves only it (specs/fetch.md)',
+    )
+    .option('--record', 'pass requests through and write fetch.lock')
+    .option('--replay', 'serve only what fetch.lock records; anything else fails (E53)')
+    .option('--seed-lock <file>', 'the seed lock file', 'seed.lock')
+    .option('--source <json>', 'a fixed-output source as JSON (repeatable)', collect)
+    .option('--dep <name=tree>', 'a dependency output tree (repeatable)', collect)
+    .option('--env <key=value>', 'an environment variable for the fetch script (repeatable)', collect)
+    .option('--jobs <n>', 'parallel jobs (MAKEFLAGS=-jN)')
+    .option('--timeout <seconds>', 'time limit of the fetch')
+    .option('--apt-dir <dir>', 'private apt state directory')
+    .action(act(() => import('./fetch.ts'), ['path']));
 }

@@ -266,6 +266,23 @@ export class ObserveError extends EosError {
 export class NotObservedError extends EosError {
   static override readonly code = 'E51';
 }
+/** E52: the fetch proxy or its network namespace could not be set up, or it failed during a fetch (`eos fetch`). */
+export class FetchProxyError extends EosError {
+  static override readonly code = 'E52';
+}
+/** E53: a replayed fetch asked for something its `fetch.lock` does not record (method and URL named). */
+export class UnrecordedRequestError extends EosError {
+  static override readonly code = 'E53';
+  static override readonly exitCode = 3;
+}
+/** E54: a `fetch.lock` is malformed, not in its canonical form, or missing where a replay needs it. */
+export class FetchLockError extends EosError {
+  static override readonly code = 'E54';
+}
+/** E55: a `fetch.lock` entry names a response body the store does not hold (re-record it). */
+export class RecordingMissingError extends EosError {
+  static override readonly code = 'E55';
+}
 /**
  * E58: a binary cache could not be reached or answered wrongly: connection refused, an HTTP status
  * other than 200/404, a transfer cut short, a gRPC error. `data.url` names the cache. Exit 3.
