@@ -35,7 +35,7 @@ t_start=$(date +%s)
 
 step "setup (scripts/ensure-setup.sh)"
 bash scripts/ensure-setup.sh >&2
-mkdir -p "$EOS_CONFIG_DIR" "$EOS_STORE" "$work" "$results"
+mkdir -p "$EOS_CONFIG_DIR" "$EOS_STORE" "$work" "$work/out" "$results"
 
 step "a corpus key, trusted for atoms, builds and compositions"
 if ! eos key list | awk -F'\t' '$1 == "corpus" && $3 == "secret" { f = 1 } END { exit !f }'; then
