@@ -29,6 +29,7 @@ import {
 } from '../scheduler/index.ts';
 import { fetchSource } from './fetch/fetch.ts';
 import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
+import { fixupOutput } from './output-fixups.ts';
 import { runProc } from './proc.ts';
 import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
 import { cancelledError, runSandbox } from './sandbox.ts';
@@ -345,7 +346,11 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
         },
       );
     }
-    const warnings = await checkOutput(outputDir);
+    // The output fixups (output-fixups.ts), noted among the warnings, then the checks.
+    const fixed = (await fixupOutput(outputDir, triplet)).map(
+      (n) => `${n.path}: ${n.entry} [${n.value}] removed (only the loader's default directories)`,
+    );
+    const warnings = [...fixed, ...(await checkOutput(outputDir))].sort();
     checkCancelled();
     const output = (await store.ingest(outputDir)).digest;
     let observed: BuildResult['observed'];

@@ -125,6 +125,13 @@ export const JOBSERVER_FDS = [3, 4] as const;
 /** How long a cancelled sandbox has between SIGTERM and SIGKILL, in milliseconds. */
 export const SANDBOX_KILL_GRACE_MS = 1000;
 
+/**
+ * The umask a build starts with, whatever the caller's: modes a build writes into its files'
+ * bytes (an `ar` member header, a tarball it makes) must not depend on the user who ran Eos.
+ * @see specs/executor.md §4
+ */
+export const SANDBOX_UMASK = 0o022;
+
 /** A process as `/proc` shows it: its PID and start time (clock ticks since boot), against PID reuse. */
 interface ProcId {
   pid: number;
@@ -415,14 +422,21 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   try {
     return await new Promise<SandboxResult>((resolve, reject) => {
       const [cmd, args] = command;
-      const child = spawnWithSeccomp(
-        limits.prefix[0]!,
-        [...limits.prefix.slice(1), cmd, ...args],
-        spec.jobserverFd === undefined
-          ? ['ignore', log.fd, log.fd]
-          : ['ignore', log.fd, log.fd, spec.jobserverFd, spec.jobserverFd],
-        { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, detached: true },
-      );
+      // The child inherits the umask at fork (spawn is synchronous up to there); put it back at once.
+      const callerUmask = process.umask(SANDBOX_UMASK);
+      let child: ReturnType<typeof spawnWithSeccomp>;
+      try {
+        child = spawnWithSeccomp(
+          limits.prefix[0]!,
+          [...limits.prefix.slice(1), cmd, ...args],
+          spec.jobserverFd === undefined
+            ? ['ignore', log.fd, log.fd]
+            : ['ignore', log.fd, log.fd, spec.jobserverFd, spec.jobserverFd],
+          { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, detached: true },
+        );
+      } finally {
+        process.umask(callerUmask);
+      }
       let timedOut = false;
       const killGroup = (sig: NodeJS.Signals): void => {
         try {

@@ -9,6 +9,7 @@
 # and a check already done (results/check.json) is not redone unless EOS_CORPUS_RECHECK=1.
 # Environment: EOS_CORPUS_DIR, EOS_CORPUS_JOBS (eos build --jobs, default nproc),
 # EOS_CORPUS_CHECK=0 (skip the --check rebuild), EOS_CORPUS_TOOLS=0 (skip the CMake/Meson lock),
+# EOS_CORPUS_TIMEOUT (each action's limit in s, default 14400),
 # EOS_CORPUS_NICE (default 10: builds run under nice -n N on a shared machine),
 # EOS_CORPUS_ONLY=a,b (build only these labels and their dependencies: eos build --only),
 # EOS_CORPUS_CHECK_ONLY=a,b (check only these labels and their dependencies).
@@ -23,6 +24,9 @@ export EOS_CONFIG_DIR=$state/config
 export EOS_STORE=$state/store
 jobs=${EOS_CORPUS_JOBS:-$(nproc)}
 nice_n=${EOS_CORPUS_NICE:-10}
+# Each action's time limit (eos build --timeout): the executor's default hour is too short for
+# OpenSSL on a loaded shared machine; a kill wastes the whole hour.
+timeout_s=${EOS_CORPUS_TIMEOUT:-14400}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 eos() { "$repo/bin/eos.mjs" "$@"; }
@@ -31,7 +35,7 @@ t_start=$(date +%s)
 
 step "setup (scripts/ensure-setup.sh)"
 bash scripts/ensure-setup.sh >&2
-mkdir -p "$EOS_CONFIG_DIR" "$EOS_STORE" "$work" "$results"
+mkdir -p "$EOS_CONFIG_DIR" "$EOS_STORE" "$work" "$work/out" "$results"
 
 step "a corpus key, trusted for atoms, builds and compositions"
 if ! eos key list | awk -F'\t' '$1 == "corpus" && $3 == "secret" { f = 1 } END { exit !f }'; then
@@ -80,6 +84,9 @@ cp -r examples/corpus/tools/atoms/. "$work/atoms/"
   eos atom verify --repo . >&2
 )
 echo "$atoms_sum" >"$work/atoms.sum"
+# A republished set has new records (even for unchanged atoms): the workspaces' locks of the old
+# set are stale (eos lock refuses to follow a record published again, E19), so they are relocked.
+rm -f "$work"/*/eos.lock
 fi
 
 build_root() { # name
@@ -90,7 +97,7 @@ build_root() { # name
   t0=$(date +%s)
   local only=()
   [ "$name" = corpus ] && [ -n "${EOS_CORPUS_ONLY:-}" ] && only=(--only "$EOS_CORPUS_ONLY")
-  neos --json build "$ws/eos.lock" "${only[@]}" --jobs "$jobs" --sign-key corpus --compose "$ws/runtime.toml" \
+  neos --json build "$ws/eos.lock" "${only[@]}" --jobs "$jobs" --timeout "$timeout_s" --sign-key corpus --compose "$ws/runtime.toml" \
     >"$results/$name-build.json" || rc=$?
   t1=$(date +%s)
   echo "$name: eos build exit $rc, $((t1 - t0)) s wall" >&2
@@ -183,7 +190,7 @@ check_root() { # name: eos build --check over the built labels; a finished check
   [ "$name" = corpus ] && [ -n "${EOS_CORPUS_CHECK_ONLY:-}" ] && labels=$EOS_CORPUS_CHECK_ONLY
   [ -n "$labels" ] || return 0
   step "$name: eos build --check (every built action rebuilt and compared)"
-  neos --json build "$ws/eos.lock" --only "$labels" --check --jobs "$jobs" >"$results/$name-check.json.tmp" || rc=$?
+  neos --json build "$ws/eos.lock" --only "$labels" --check --jobs "$jobs" --timeout "$timeout_s" >"$results/$name-check.json.tmp" || rc=$?
   mv "$results/$name-check.json.tmp" "$results/$name-check.json"
   echo "$name: eos build --check exit $rc" >&2
   node examples/corpus/events.mjs summary "$results/$name-check.json" >&2 || true

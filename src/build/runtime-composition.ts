@@ -1,6 +1,6 @@
 /**
  * `eos build --compose FILE`: the runtime composition of a built closure. Its entries are the
- * runtime part of the seed (the C library, the GCC runtime, base-files, a shell, and the seed's
+ * runtime part of the seed (the C library, the GCC runtime, base-files, the shells, and the seed's
  * fixups: the `/bin`, `/lib`, `/lib64` → `usr/…` links) plus every built atom's output tree, each
  * bound at `/`. Precedence mirrors the build world's rule (executor `PRECEDENCE`): outputs over the
  * fixups over seed packages, so any shadowed path is explicit and reported.
@@ -16,13 +16,21 @@ import type { Composition } from '../../composer/index.ts';
 import type { SeedLock } from '../../executor/index.ts';
 import { CompositionError, writeFileAtomicSync, type Digest, type Store } from '../kernel/index.ts';
 
-/** The seed packages a dynamically linked C program needs at run time (those present in the seed are used). */
+/**
+ * The seed packages a dynamically linked C program needs at run time (those present in the seed are
+ * used): base-files, the C library, the GCC runtime, and the shells of the build world, `dash`
+ * (`/bin/sh`) and `bash` with its `libtinfo6`. A script's `#!` names the shell its configure found
+ * in the build world (autoconf prefers bash where it is: xz's `xzgrep` is `#!/bin/bash`), so
+ * every shell the world offered must be there at run time (`eos closure`: missing-interpreter).
+ */
 export const RUNTIME_SEED_PACKAGES: readonly string[] = [
   'base-files',
+  'bash',
   'dash',
   'gcc-12-base',
   'libc6',
   'libgcc-s1',
+  'libtinfo6',
 ];
 
 /**

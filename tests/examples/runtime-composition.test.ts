@@ -48,6 +48,23 @@ describe('runtimeComposition', () => {
     expect(JSON.stringify(c)).not.toContain(d('2'));
   });
 
+  it('takes both shells of the build world: dash, and bash with its libtinfo6', () => {
+    const shells = {
+      ...seed,
+      packages: [...seed.packages, pkg('bash', d('a')), pkg('dash', d('b')), pkg('libtinfo6', d('c'))],
+    } as SeedLock;
+    const c = runtimeComposition(shells, { xz: d('6') });
+    expect(c.precedence).toEqual([
+      'xz',
+      'seed.fixups',
+      'seed.base-files',
+      'seed.libc6',
+      'seed.bash',
+      'seed.dash',
+      'seed.libtinfo6',
+    ]);
+  });
+
   it('its TOML is the authored form of the same composition', () => {
     const c = runtimeComposition(seed, { zlib: d('6') });
     const text = encodeRuntimeToml(c, 'test');

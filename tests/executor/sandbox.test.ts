@@ -3,7 +3,15 @@
  * that the host stays invisible and untouched. Needs root (or unprivileged user namespaces) and bwrap.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,6 +178,19 @@ describe.skipIf(!canRun)('sandbox (needs root and bwrap)', () => {
     ]);
     expect(log).toContain('PATH=/usr/bin:/usr/sbin\n');
     expect(log).toContain('SOURCE_DATE_EPOCH=1700000000\n');
+  });
+
+  it('starts with umask 022 whatever the caller has, and gives the caller its umask back', async () => {
+    const caller = process.umask(0o077);
+    try {
+      const { log, outputDir } = await script('umask\n: > "$OUTPUT/f"\nmkdir "$OUTPUT/d"\n');
+      expect(log.trim()).toBe('0022');
+      expect(statSync(join(outputDir, 'f')).mode & 0o777).toBe(0o644);
+      expect(statSync(join(outputDir, 'd')).mode & 0o777).toBe(0o755);
+      expect(process.umask(0o077)).toBe(0o077);
+    } finally {
+      process.umask(caller);
+    }
   });
 });
 
