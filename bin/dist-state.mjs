@@ -31,7 +31,8 @@ export function distState(root) {
   for (const p of m.paths) {
     const st = statSync(base + p, { throwIfNoEntry: false });
     if (!st) return { fresh: false, reason: `${p} is gone since dist/ was built` };
-    if (st.mtimeMs > t || st.ctimeMs > t) return { fresh: false, reason: `${p} changed since dist/ was built` };
+    if (st.mtimeMs > t || st.ctimeMs > t)
+      return { fresh: false, reason: `${p} changed since dist/ was built` };
   }
   return { fresh: true };
 }

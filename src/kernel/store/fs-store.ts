@@ -766,7 +766,8 @@ function commitStaged(s: IngestState): Promise<void> {
       }
     }
     // The shard directories and their parents (a shard made by this batch is an entry there).
-    if (s.sync) await syncFs(s.store.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
+    if (s.sync)
+      await syncFs(s.store.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
   };
   s.committing = s.committing.then(run);
   return s.committing;
