@@ -6,7 +6,7 @@
  *
  * @see specs/action.md §5 (entry), §6 (layout, roots)
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   digestHex,
@@ -101,7 +101,10 @@ export class FsActionCache implements ActionCache {
     const path = actionEntryPath(this.storeDir, action);
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(path);
+      // A synchronous read: an entry is a few hundred bytes in the page cache, and a no-op build
+      // reads one per action; the thread pool's open/stat/read/close round trips cost more CPU
+      // than the read itself (specs/scheduler.md §12).
+      bytes = readFileSync(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw osError(e, path);

@@ -246,7 +246,8 @@ export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: 
     });
   const sigs = field(v, 'signatures', what);
   if (!Array.isArray(sigs)) throw new EncodingError(`${what}: signatures is not a list`, { data: { what } });
-  const rd = buildRecordDigest(record);
+  // The record's digest only when there is a signature to check it against.
+  const rd = sigs.length ? buildRecordDigest(record) : undefined;
   for (const [i, s] of sigs.entries()) {
     if (validateSignature(s, `${what}: signatures[${i}]`).signed !== rd)
       throw new CorruptObjectError(`${what}: signatures[${i}] signs another digest than the record ${rd}`, {

@@ -51,15 +51,15 @@ beforeAll(() => {
     if (!['node_modules', '.git', 'tests', '.eos-demo'].includes(name))
       cpSync(join(repoRoot, name), join(copy, name), { recursive: true });
   // The copy's sources are newer files than its dist/, but the same as the checkout's, whose dist/
-  // the global setup made current: mark the copy's build as of its newest listed path
-  // (specs/cli.md §1.2). Not `Date.now()`: a file's mtime has sub-millisecond precision, so a path
+  // the global setup made current: mark the copy's build as of its newest listed time, modification
+  // or status change (specs/cli.md §1.2). Not `Date.now()`: a file's mtime has sub-millisecond precision, so a path
   // copied in the same millisecond is "newer" than a whole-millisecond clock reading.
   const manifest = join(copy, 'dist', '.eos-build.json');
   const built = JSON.parse(readFileSync(manifest, 'utf8')) as { paths: string[] };
   let newest = Date.now();
   for (const p of built.paths) {
     const st = statSync(join(copy, p), { throwIfNoEntry: false });
-    if (st) newest = Math.max(newest, st.mtimeMs);
+    if (st) newest = Math.max(newest, st.mtimeMs, st.ctimeMs);
   }
   writeFileSync(manifest, JSON.stringify({ ...built, builtAtMs: Math.ceil(newest) + 1 }));
   expect(distState(copy)).toEqual({ fresh: true });

@@ -11,7 +11,10 @@
  * bench/out/scheduler.json (unsandboxed) or bench/out/scheduler-sandboxed.json.
  * Needs Debian's nix-bin (`scripts/setup.sh --bench`).
  *
- * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2]
+ * The no-op rebuild runs `--noop-runs` times each (default 5), Eos and Nix alternating; the medians
+ * are compared.
+ *
+ * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2] [--noop-runs 5]
  *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,6 +37,8 @@ const sandbox = process.argv.includes('--sandbox');
 const worldMount = arg('world-mount', 'auto');
 const calibrate = arg('calibrate', '50');
 const outputAs = arg('output-as', 'tree');
+/** No-op runs of each (alternating); the median is reported. */
+const noopRuns = Number(arg('noop-runs', '5'));
 
 interface EosRun {
   wallS: number;
@@ -110,7 +115,7 @@ try {
     String(jobs),
   ];
   const nixCold = timed('nix-build', nixArgs);
-  const nixNoop = timed('nix-build', nixArgs);
+  const nixNoops = [timed('nix-build', nixArgs)];
   let nixSandboxCold: number | undefined;
   if (sandbox) {
     // The same DAG again under a new salt (cold), with Nix's own sandbox on.
@@ -148,7 +153,16 @@ try {
     return { ...(JSON.parse(r.stdout) as Omit<EosRun, 'wallS'>), wallS };
   };
   const eosCold = eos();
-  const eosNoop = eos();
+  // The no-ops, short, alternate with Nix's (so that load hits both alike): the median of each.
+  const eosNoops = [eos()];
+  for (let i = 1; i < noopRuns; i++) {
+    nixNoops.push(timed('nix-build', nixArgs));
+    eosNoops.push(eos());
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const nixNoop = median(nixNoops);
+  const eosNoop = [...eosNoops].sort((a, b) => a.wallS - b.wallS)[Math.floor(eosNoops.length / 2)]!;
+  if (eosNoops.some((r) => r.executed !== 0)) throw new Error('eos: a no-op run executed actions');
   // A third run on the warm store (all cached) measures the sandbox alone, outside the timed runs.
   const calib = sandbox ? eos(calibrate).calibration : undefined;
   if (eosCold.executed !== n || eosNoop.executed !== 0) throw new Error('eos: unexpected execution counts');
@@ -167,6 +181,9 @@ try {
   );
   console.log(
     ['no-op', f(nixNoop), f(eosNoop.wallS), f(eosNoop.inProcessS), f(eosNoop.wallS / nixNoop)].join('\t'),
+  );
+  console.log(
+    `no-op runs (${noopRuns} each, alternating): nix ${nixNoops.map(f).join(' ')}; eos ${eosNoops.map((r) => f(r.wallS)).join(' ')}`,
   );
   const rows = sandbox
     ? [

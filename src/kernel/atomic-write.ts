@@ -8,7 +8,7 @@
  *
  * @see STYLE.md ("nothing half-written")
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-hex.ts';
 import {
   closeSync,
   fchmodSync,
@@ -37,7 +37,7 @@ export interface AtomicWriteOptions {
 }
 
 function tempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomHex(6)}.tmp`);
 }
 
 async function fsyncDir(dir: string): Promise<void> {

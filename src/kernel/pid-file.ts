@@ -16,7 +16,7 @@
  *
  * @see specs/store.md §9 (store locks), specs/host.md §2.2 (the host lock)
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-hex.ts';
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pidAlive, writeFileAtomicSync } from './atomic-write.ts';
@@ -45,7 +45,7 @@ export function readPidFile(path: string): number | undefined {
  * @throws IoError E12 for any other failure
  */
 export function createPidFile(path: string, pid = process.pid): boolean {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomHex(6)}.tmp`);
   try {
     writeFileSync(tmp, `${pid}\n`, { flag: 'wx', mode: 0o644 });
     linkSync(tmp, path);
@@ -77,7 +77,7 @@ export function livePidFileOwner(path: string, opts: { removeStale?: boolean } =
  * puts it back.
  */
 export function removeStalePidFile(path: string, stalePid: number | undefined): void {
-  const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const aside = `${path}.stale-${process.pid}-${randomHex(4)}`;
   try {
     renameSync(path, aside);
   } catch {

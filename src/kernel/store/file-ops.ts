@@ -12,7 +12,7 @@
  * @see specs/store.md §6 (ingest)
  */
 import { threadId } from 'node:worker_threads';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random-hex.ts';
 import fs from 'node:fs';
 import { loadBlake3 } from '../blake3-load.mjs';
 
@@ -59,7 +59,7 @@ export function ingestOne({ src, tmpDir, objectsDir, sync, stage, probe }: Inges
       const hex = h.digest('hex');
       const dest = objectPath(objectsDir, hex);
       if (fs.existsSync(dest)) return { digest: `blake3:${hex}` as Digest, size, stored: false };
-      tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomBytes(4).toString('hex')}`;
+      tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomHex(4)}`;
       out = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o444);
       let w = 0;
       while (w < size) w += fs.writeSync(out, buf, w, size - w);
@@ -82,7 +82,7 @@ export function ingestOne({ src, tmpDir, objectsDir, sync, stage, probe }: Inges
         return { digest: `blake3:${hex}` as Digest, size: at, stored: false };
       h = createHash();
     }
-    tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomBytes(4).toString('hex')}`;
+    tmp = `${tmpDir}/${process.pid}.${threadId}.${counter++}.${randomHex(4)}`;
     {
       // Larger files: copy in the kernel (copy_file_range), then hash the copy: the digest is of
       // exactly the bytes stored, read back from the page cache in 1 MiB chunks.

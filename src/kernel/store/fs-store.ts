@@ -6,7 +6,7 @@
  * @see specs/store.md §4–§10
  */
 import { osError } from '../os-error.ts';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random-hex.ts';
 import {
   chmodSync,
   closeSync,
@@ -22,8 +22,9 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import type * as ChildProcess from 'node:child_process';
+import { createRequire } from 'node:module';
+import { lstat, open, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { digestBytes, parseDigest, type Digest } from '../digest.ts';
 import {
@@ -97,7 +98,7 @@ export function writeAtomic(
   sync = true,
 ): boolean {
   if (existsSync(dest)) return false;
-  const tmp = join(tmpDir, `${process.pid}.m.${randomBytes(6).toString('hex')}`);
+  const tmp = join(tmpDir, `${process.pid}.m.${randomHex(6)}`);
   const fd = openSync(tmp, 'wx', mode);
   try {
     let w = 0;
@@ -111,6 +112,43 @@ export function writeAtomic(
   closeSync(fd);
   renameInto(tmp, dest);
   return true;
+}
+
+/**
+ * {@link writeAtomic} without blocking the event loop: the write and the fsync run on libuv's
+ * thread pool, so other actions' completions are handled meanwhile (specs/store.md §6.5). The same
+ * order: write, fsync, rename. Returns false (and writes nothing) when `dest` exists.
+ */
+export async function writeAtomicAsync(
+  tmpDir: string,
+  dest: string,
+  bytes: Uint8Array,
+  mode: number,
+): Promise<boolean> {
+  if (existsSync(dest)) return false;
+  const tmp = join(tmpDir, `${process.pid}.m.${randomHex(6)}`);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  renameInto(tmp, dest);
+  return true;
+}
+
+/** fsync(2) of a file or directory on libuv's thread pool. */
+async function fsyncPathAsync(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 function fsyncPath(path: string): void {
@@ -245,7 +283,7 @@ export class Store implements ObjectStore {
     return this.withWriteLock(async () => {
       const p = this.blobPath(d);
       try {
-        if (!writeAtomic(this.dir('tmp'), p, bytes, 0o444)) touch(p);
+        if (!(await writeAtomicAsync(this.dir('tmp'), p, bytes, 0o444))) touch(p);
       } catch (e) {
         throw osError(e, p);
       }
@@ -411,7 +449,7 @@ export class Store implements ObjectStore {
     if (!existsSync(src))
       throw new NotFoundError(`blob ${d} is not in the store ${this.root}`, { data: { digest: d } });
     this.ensureLayout();
-    const tmp = join(this.dir('tmp'), `${process.pid}.x.${randomBytes(6).toString('hex')}`);
+    const tmp = join(this.dir('tmp'), `${process.pid}.x.${randomHex(6)}`);
     try {
       copyFileSync(src, tmp, constants.COPYFILE_EXCL);
       chmodSync(tmp, 0o555);
@@ -465,12 +503,17 @@ export class Store implements ObjectStore {
           data: { digest },
         });
       const dest = join(this.dir('roots'), name);
-      const tmp = join(this.dir('tmp'), `${process.pid}.r.${randomBytes(6).toString('hex')}`);
+      const tmp = join(this.dir('tmp'), `${process.pid}.r.${randomHex(6)}`);
       try {
-        const fd = openSync(tmp, 'wx', 0o644);
-        writeSync(fd, `${digest}\n`);
-        fsyncSync(fd);
-        closeSync(fd);
+        // On the thread pool, not the event loop: an action's two roots are pinned while other
+        // actions run (specs/store.md §6.5).
+        const fh = await open(tmp, 'wx', 0o644);
+        try {
+          await fh.writeFile(`${digest}\n`);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
         renameSync(tmp, dest);
         touch(this.hasTreeSync(digest) ? this.treePath(digest) : this.blobPath(digest));
       } catch (e) {
@@ -703,7 +746,7 @@ function commitStaged(s: IngestState): Promise<void> {
     s.stagedBytes = 0;
     if (!batch.length) return;
     if (s.sync)
-      syncFs(
+      await syncFs(
         s.store.dir('tmp'),
         batch.map((b) => b.tmp),
       );
@@ -723,7 +766,8 @@ function commitStaged(s: IngestState): Promise<void> {
       }
     }
     // The shard directories and their parents (a shard made by this batch is an entry there).
-    if (s.sync) syncFs(s.store.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
+    if (s.sync)
+      await syncFs(s.store.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
   };
   s.committing = s.committing.then(run);
   return s.committing;
@@ -736,15 +780,26 @@ function commitStaged(s: IngestState): Promise<void> {
  */
 const FSYNC_EACH_MAX = 16;
 
-/** syncfs(2) of the filesystem holding `anchor` through `sync -f`; fsync of each path for a small batch or when that fails. */
-function syncFs(anchor: string, paths: string[]): void {
+/**
+ * syncfs(2) of the filesystem holding `anchor` through `sync -f`; fsync of each path for a small
+ * batch or when that fails. Neither blocks the event loop: the fsyncs run together on libuv's
+ * thread pool and `sync -f` is waited for asynchronously, so the scheduler keeps starting and
+ * finishing other actions while one action's outputs become durable (specs/store.md §6.5).
+ */
+async function syncFs(anchor: string, paths: string[]): Promise<void> {
   if (paths.length <= FSYNC_EACH_MAX) {
-    for (const p of paths) fsyncPath(p);
+    await Promise.all(paths.map(fsyncPathAsync));
     return;
   }
-  const r = spawnSync('sync', ['-f', anchor], { stdio: 'ignore' });
-  if (r.status === 0) return;
-  for (const p of paths) fsyncPath(p);
+  // node:child_process is loaded here, not with every `eos` start (specs/cli.md §1.4).
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof ChildProcess;
+  const status = await new Promise<number | null>((done) => {
+    const c = spawn('sync', ['-f', anchor], { stdio: 'ignore' });
+    c.on('error', () => done(null));
+    c.on('exit', (code) => done(code));
+  });
+  if (status === 0) return;
+  await Promise.all(paths.map(fsyncPathAsync));
 }
 
 async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest; size: number }> {
@@ -822,7 +877,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
   const p = s.store.treePath(d);
   if (existsSync(p)) touch(p);
   else if (!s.stagedDests.has(p)) {
-    const tmp = join(s.store.dir('tmp'), `${process.pid}.t.${randomBytes(6).toString('hex')}`);
+    const tmp = join(s.store.dir('tmp'), `${process.pid}.t.${randomHex(6)}`);
     try {
       writeFileSync(tmp, bytes, { mode: 0o444, flag: 'wx' });
     } catch (e) {

@@ -6,7 +6,7 @@
  *
  * @see specs/store.md §9 (concurrency)
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random-hex.ts';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.ts';
@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function lockShared(locks: string, waitMs = 600_000): Promise<StoreLock> {
   const started = Date.now();
   for (;;) {
-    const name = `shared-${process.pid}-${randomBytes(6).toString('hex')}`;
+    const name = `shared-${process.pid}-${randomHex(6)}`;
     createPidFile(join(locks, name)); // a fresh name: always created
     const holder = exclusiveHolder(locks);
     if (holder === undefined || holder === process.pid)

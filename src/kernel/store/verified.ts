@@ -13,7 +13,8 @@
  *
  * @see specs/store.md §12
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import {
   closeSync,
   fsyncSync,
@@ -28,6 +29,13 @@ import { join } from 'node:path';
 import { writeFileAtomicSync } from '../atomic-write.ts';
 import { digestHex, type Digest } from '../digest.ts';
 import { isOsError } from '../os-error.ts';
+import { randomHex } from '../random-hex.ts';
+
+/** node:crypto, loaded when a record is first read or written, not with every `eos` start (specs/cli.md §1.4). */
+let cryptoModule: typeof NodeCrypto | undefined;
+function nodeCrypto(): typeof NodeCrypto {
+  return (cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto);
+}
 
 /** The private state directory under a store, and its files. */
 export const PRIVATE_DIR = 'private';
@@ -101,7 +109,8 @@ export class VerifiedRecord {
   }
 
   private mac(body: string): string {
-    return createHmac('sha256', this.key!)
+    return nodeCrypto()
+      .createHmac('sha256', this.key!)
       .update(MAC_CONTEXT + body)
       .digest('hex')
       .slice(0, 32);
@@ -116,7 +125,7 @@ export class VerifiedRecord {
     if (this.valid.has(line)) return body.split(' ');
     const mac = Buffer.from(line.slice(cut + 1), 'latin1');
     const want = Buffer.from(this.mac(body), 'latin1');
-    if (mac.length !== want.length || !timingSafeEqual(mac, want)) return undefined;
+    if (mac.length !== want.length || !nodeCrypto().timingSafeEqual(mac, want)) return undefined;
     this.valid.add(line);
     return body.split(' ');
   }
@@ -214,7 +223,7 @@ function loadKey(dir: string, create: boolean): Buffer | undefined {
     }
     if (ownedPrivately(dir, true)) {
       try {
-        writeFileAtomicSync(keyPath, randomBytes(32).toString('hex') + '\n', {
+        writeFileAtomicSync(keyPath, randomHex(32) + '\n', {
           mode: 0o600,
           overwrite: false,
         });
