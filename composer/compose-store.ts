@@ -337,7 +337,13 @@ export class CompositionStore {
     if (cached) rest = cached;
     else {
       const others = Object.fromEntries(Object.entries(c.entries).filter(([n]) => n !== name));
-      rest = await mergeComposition({ entries: others, precedence: c.precedence }, pending);
+      try {
+        rest = await mergeComposition({ entries: others, precedence: c.precedence }, pending);
+      } catch (err) {
+        // The others conflict, so the whole does too: merge it for its own (located) error.
+        if (err instanceof CompositionError) return { view: await mergeComposition(c, pending), rest: null };
+        throw err;
+      }
     }
     let view: MergedView | undefined;
     try {
@@ -588,7 +594,8 @@ export class CompositionStore {
  */
 export function restKey(c: Composition, name: string): Digest {
   const entries: Record<string, { at: string; node: EntryNode }> = {};
-  for (const n of entryNames(c)) if (n !== name) entries[n] = { at: c.entries[n]!.at, node: c.entries[n]!.node };
+  for (const n of entryNames(c))
+    if (n !== name) entries[n] = { at: c.entries[n]!.at, node: c.entries[n]!.node };
   return digestCanonical({ entries, precedence: c.precedence });
 }
 
