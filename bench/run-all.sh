@@ -14,6 +14,9 @@
 #               goals), against the MiniSat oracle (3,000: not in --quick)
 #   cache       a lock substituted from nginx / bst-artifact-server  bench/cache/cache-bench.ts
 #               vs built; eos cache push vs rsync -a of the same files
+#   swap        openssl swapped in the demo's curl composition vs     bench/swap/swap.bench.ts
+#               rebuilding curl (cold, warm); synthetic swaps with and without 1,000 unrelated
+#               entries (needs the demo and demo:swap for the curl rows; else only synthetic)
 # The benches without a peer goal (makespan, executor, extract, image, world, resolve, python) run
 # alone. Usage: bench/run-all.sh [--quick]
 #   --quick: 200 actions instead of 1,000 and one run per ingest measure instead of the best of two
@@ -32,7 +35,7 @@ node --input-type=module -e \
 out=bench/out
 mkdir -p "$out"
 rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json \
-  "$out"/resolve-1000.json "$out"/resolve-3000.json "$out"/cache.json "$out"/verify.json
+  "$out"/resolve-1000.json "$out"/resolve-3000.json "$out"/cache.json "$out"/verify.json "$out"/swap.json
 nodes=1000
 ingest_src=/usr/lib/x86_64-linux-gnu
 if [ -n "$quick" ]; then
@@ -61,9 +64,10 @@ else
   echo "bench: observe needs the demo's built lock ($demo/work/root/eos.lock; npm run demo)" >&2
 fi
 run cache npx tsx bench/cache/cache-bench.ts
+run swap env EOS_DEMO_DIR="$demo" npx tsx bench/swap/swap.bench.ts --copy-store
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores${quick:+ (quick mode: $nodes actions, ingest of $ingest_src)}"
 big=("$out"/resolve-3000.json)
 if [ -n "$quick" ]; then big=(); fi
-node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json "$out"/cache.json "$out"/verify.json \
+node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json "$out"/cache.json "$out"/verify.json "$out"/swap.json \
   "$out"/resolve-1000.json "${big[@]}"

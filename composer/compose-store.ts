@@ -31,6 +31,7 @@ import {
   CompositionError,
   NotFoundError,
   checkObjects,
+  digestCanonical,
   digestBytes,
   objectsOfTree,
   subtreeSize,
@@ -68,7 +69,7 @@ import {
   type Composition,
   type EntryNode,
 } from './composition.ts';
-import { mergeComposition, type MergedView } from './merge.ts';
+import { mergeComposition, mergeOnto, type MergedView } from './merge.ts';
 import type { TreeAccess, ViewTree } from './view-tree.ts';
 import { worldMountPoints } from './world-runner.ts';
 
@@ -173,9 +174,16 @@ export class CompositionStore {
    * @returns the root and the merged view
    * @throws CompositionError E18 for a merge conflict; NotFoundError E4 for a node not stored
    */
-  async save(c: Composition): Promise<{ root: Digest; view: MergedView }> {
+  async save(
+    c: Composition,
+    known?: { view: MergedView; pending: PendingTrees; like?: Digest },
+  ): Promise<{ root: Digest; view: MergedView }> {
+    // Pin entries of a composition this one is derived from (`like`): their nodes are pinned there.
+    const kept = known?.like ? await this.pinEntries(known.like) : new Map<string, TreeEntry>();
     for (const name of entryNames(c)) {
       const n = c.entries[name]!.node;
+      const k = kept.get(`node.${name}`);
+      if (n.kind !== 'symlink' && k && k.kind !== 'symlink' && k.digest === n.digest) continue;
       if (n.kind === 'tree' && !(await this.store.hasTree(n.digest)))
         throw new NotFoundError(`entry ${name}: tree ${n.digest} is not in the store ${this.store.root}`, {
           data: { name, digest: n.digest },
@@ -185,14 +193,14 @@ export class CompositionStore {
           data: { name, digest: n.digest },
         });
     }
-    const pending = new PendingTrees(this.store);
-    const view = await mergeComposition(c, pending);
+    const pending = known?.pending ?? new PendingTrees(this.store);
+    const view = known?.view ?? (await mergeComposition(c, pending));
     await pending.flush();
     const root = await this.store.putBlob(encodeComposition(c));
     if (root !== compositionRoot(c)) throw new Error(`unreachable: blob digest ${root} is not the root`);
     this.writeView(root, view);
     // One pin, written last (atomically): a tree naming the composition and everything it keeps.
-    const pin = await this.store.putTree(await this.pinTree(c, root));
+    const pin = await this.store.putTree(await this.pinTree(c, root, kept));
     await this.store.addRoot(pinRootName(root), pin);
     return { root, view };
   }
@@ -237,7 +245,11 @@ export class CompositionStore {
    * `node.<entry>` per entry whose node is a tree or blob, and `proof.<entry>` / `pinned.<entry>`
    * for every swapped entry's proof and pinned node.
    */
-  private async pinTree(c: Composition, root: Digest): Promise<Tree> {
+  private async pinTree(
+    c: Composition,
+    root: Digest,
+    kept: ReadonlyMap<string, TreeEntry> = new Map(),
+  ): Promise<Tree> {
     const entries: TreeEntry[] = [
       {
         name: 'composition',
@@ -248,7 +260,9 @@ export class CompositionStore {
       },
     ];
     const add = async (name: string, d: Digest): Promise<void> => {
-      if (await this.store.hasTree(d))
+      const k = kept.get(name);
+      if (k && k.kind !== 'symlink' && k.digest === d) entries.push(k);
+      else if (await this.store.hasTree(d))
         entries.push({ name, kind: 'directory', digest: d, size: subtreeSize(await this.store.getTree(d)) });
       else if (await this.store.hasBlob(d))
         entries.push({
@@ -274,6 +288,112 @@ export class CompositionStore {
       }
     }
     return makeTree(entries);
+  }
+
+  /** The entries of `root`'s pin tree by name (empty when it has none: an old store, or no pin). */
+  private async pinEntries(root: Digest): Promise<Map<string, TreeEntry>> {
+    let d: string;
+    try {
+      d = readFileSync(join(this.store.dir('roots'), pinRootName(root)), 'utf8').trim();
+    } catch {
+      return new Map();
+    }
+    if (!isDigest(d) || d === root || !(await this.store.hasTree(d))) return new Map();
+    const t = await this.store.getTree(d);
+    if (!t.entries.some((e) => e.name === 'composition' && e.kind === 'file' && e.digest === root))
+      return new Map();
+    return new Map(t.entries.map((e) => [e.name, e]));
+  }
+
+  /**
+   * The merged view of composition `c` (stored or not) built around entry `name`: the cached
+   * merged view of its other entries (the *rest view*, the same for every composition that differs
+   * from `c` only at `name`) merged with that entry ({@link mergeOnto}); the whole composition is
+   * merged when no rest view is cached or the two-way merge cannot decide. New trees go to
+   * `pending` (nothing is written here).
+   * @param known a rest view computed by an earlier call with the same `pending` (used when its
+   *   key is this one's)
+   * @returns the view, and the rest view to keep with {@link keepRestView} once `pending` is flushed
+   *   (null when it came from the cache)
+   * @throws CompositionError E18 (a conflict); NotFoundError E4
+   * @see specs/composition.md §10
+   */
+  async viewAround(
+    c: Composition,
+    name: string,
+    pending: PendingTrees,
+    known?: { key: Digest; view: MergedView } | null,
+  ): Promise<{ view: MergedView; rest: { key: Digest; view: MergedView } | null }> {
+    const e = c.entries[name];
+    if (!e) throw new NotFoundError(`entry ${name} is not in the composition`, { data: { entry: name } });
+    const key = restKey(c, name);
+    const cached = await this.cachedRestView(key);
+    if (!cached && known?.key === key) {
+      // Computed a moment ago (in the same pending trees) for a composition of the same family.
+      const view = (await mergeOnto(known.view, name, e, pending)) ?? (await mergeComposition(c, pending));
+      return { view, rest: known };
+    }
+    let rest: MergedView;
+    if (cached) rest = cached;
+    else {
+      const others = Object.fromEntries(Object.entries(c.entries).filter(([n]) => n !== name));
+      try {
+        rest = await mergeComposition({ entries: others, precedence: c.precedence }, pending);
+      } catch (err) {
+        // The others conflict, so the whole does too: merge it for its own (located) error.
+        if (err instanceof CompositionError) return { view: await mergeComposition(c, pending), rest: null };
+        throw err;
+      }
+    }
+    let view: MergedView | undefined;
+    try {
+      view = await mergeOnto(rest, name, e, pending);
+    } catch (err) {
+      // A cached rest view whose trees were collected: merge the whole composition instead.
+      if (!(err instanceof NotFoundError) || !cached) throw err;
+    }
+    view ??= await mergeComposition(c, pending);
+    return { view, rest: cached ? null : { key, view: rest } };
+  }
+
+  private restViewPath(key: Digest): string {
+    const hex = digestHex(key);
+    return join(this.store.root, 'cache', 'rest-view', hex.slice(0, 2), hex.slice(2));
+  }
+
+  /**
+   * Keeps a rest view computed by {@link viewAround} (its trees must be stored: flush the pending
+   * trees first): `STORE/cache/rest-view/<key hex[0:2]>/<key hex[2:]>`, canonical JSON
+   * `{"shadowed", "tree"}`, written atomically and bound in the verified-object record
+   * (`rest:<key hex>`).
+   */
+  keepRestView(rest: { key: Digest; view: MergedView } | null): void {
+    if (!rest) return;
+    const bytes = encodeCanonical({ shadowed: rest.view.shadowed, tree: rest.view.tree });
+    writeFileAtomicSync(this.restViewPath(rest.key), bytes, { mkdir: true });
+    const record = verifiedRecord(this.store);
+    record.noteBinding(`rest:${digestHex(rest.key)}`, digestHex(digestBytes(bytes)));
+    record.flush();
+  }
+
+  /** A kept rest view when its bytes are the ones bound in the record and its tree is stored. */
+  private async cachedRestView(key: Digest): Promise<MergedView | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.restViewPath(key));
+    } catch {
+      return undefined;
+    }
+    if (verifiedRecord(this.store).binding(`rest:${digestHex(key)}`) !== digestHex(digestBytes(bytes)))
+      return undefined;
+    try {
+      const v = JSON.parse(bytes.toString('utf8')) as MergedView;
+      if (isDigest(v.tree) && Array.isArray(v.shadowed) && (await this.store.hasTree(v.tree)))
+        return { tree: v.tree, shadowed: v.shadowed };
+    } catch {
+      // unreadable: recompute
+    }
+    return undefined;
   }
 
   /**
@@ -465,6 +585,18 @@ export class CompositionStore {
     }
     return { dir, cached: false };
   }
+}
+
+/**
+ * The key of the rest view of `c` around entry `name`: the digest of the canonical JSON
+ * `{"entries": {NAME: {"at", "node"}…}, "precedence": […]}` of every other entry (constraints
+ * left out: the merge does not read them). @see specs/composition.md §10
+ */
+export function restKey(c: Composition, name: string): Digest {
+  const entries: Record<string, { at: string; node: EntryNode }> = {};
+  for (const n of entryNames(c))
+    if (n !== name) entries[n] = { at: c.entries[n]!.at, node: c.entries[n]!.node };
+  return digestCanonical({ entries, precedence: c.precedence });
 }
 
 /** The root that pins a composition: `composition-<root hex>` (specs/composition.md §10). */

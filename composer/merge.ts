@@ -9,7 +9,7 @@
  * @see specs/composition.md §6
  */
 import { CompositionError, type Digest } from '../src/kernel/index.ts';
-import { prefixComponents, type Composition } from './composition.ts';
+import { prefixComponents, type CompositionData, type CompositionEntry } from './composition.ts';
 import { compareNames, subtreeEntries, type TreeAccess, type ViewEntry, type ViewTree } from './view-tree.ts';
 
 /** One path where precedence chose a winner over entries with different contents. */
@@ -193,7 +193,10 @@ function toViewEntry(name: string, c: Candidate): ViewEntry {
  * @throws NotFoundError E4 when a tree or blob of an entry is not in the store
  * @see specs/composition.md §6
  */
-export async function mergeComposition(c: Composition, access: TreeAccess): Promise<MergedView> {
+export async function mergeComposition(
+  c: Pick<CompositionData, 'entries' | 'precedence'>,
+  access: TreeAccess,
+): Promise<MergedView> {
   const root = newTrie();
   const atRoot: { entry: string; digest: Digest; size: number | undefined }[] = [];
   for (const name of Object.keys(c.entries).sort()) {
@@ -230,6 +233,73 @@ export async function mergeComposition(c: Composition, access: TreeAccess): Prom
   const { digest } = await m.dir('/', atRoot, root);
   m.shadowed.sort((a, b) => compareNames(a.path, b.path));
   return { tree: digest, shadowed: m.shadowed };
+}
+
+/** The name of the rest of a composition in {@link mergeOnto} (no entry name starts with NUL). */
+const REST = '\u0000rest';
+
+/**
+ * The merged view of a composition from the merged view `rest` of all its entries but `name`
+ * (merged with the same precedence) and that entry: a two-way merge, so the cost follows the
+ * entry's own directories and the listings of the view's directories it meets, not the number of
+ * other entries. It gives exactly {@link mergeComposition}'s view of the whole composition
+ * whenever it returns one: directories merge the same way in any grouping; a non-directory of the
+ * entry that meets one of `rest` is taken only when both are the same node (a dedupe, which the
+ * whole merge also keeps, with no shadowed path), and `rest`'s shadowed paths are kept only when
+ * the entry offers nothing there.
+ * @returns the view, or undefined when the entry meets `rest` where precedence (or a conflict)
+ *   decides: merge the whole composition then (it reports the right winner or the conflict)
+ * @throws NotFoundError E4 when a tree of `rest` or of the entry is not in the store
+ * @see specs/composition.md §6
+ */
+export async function mergeOnto(
+  rest: MergedView,
+  name: string,
+  entry: Pick<CompositionEntry, 'at' | 'node'>,
+  access: TreeAccess,
+): Promise<MergedView | undefined> {
+  for (const s of rest.shadowed) if (await offersAt(access, entry, s.path)) return undefined;
+  const two = {
+    entries: {
+      [REST]: {
+        at: '/',
+        node: { kind: 'tree' as const, digest: rest.tree },
+        constraint: { kind: 'exact' as const, digest: rest.tree },
+      },
+      [name]: { ...entry, constraint: { kind: 'exact' as const, digest: rest.tree } },
+    },
+    precedence: [],
+  };
+  try {
+    const v = await mergeComposition(two, access);
+    return { tree: v.tree, shadowed: rest.shadowed };
+  } catch (e) {
+    if (e instanceof CompositionError) return undefined;
+    throw e;
+  }
+}
+
+/** Whether an entry offers a node at (or below) the view path `path`. */
+async function offersAt(
+  access: Pick<TreeAccess, 'getTree'>,
+  entry: Pick<CompositionEntry, 'at' | 'node'>,
+  path: string,
+): Promise<boolean> {
+  const want = prefixComponents(path);
+  const at = prefixComponents(entry.at);
+  // The entry's prefix at or below the path: it makes the path a directory (or is there itself).
+  if (at.length >= want.length) return want.every((c, i) => at[i] === c);
+  if (!at.every((c, i) => want[i] === c)) return false;
+  if (entry.node.kind !== 'tree') return false;
+  let d: Digest = entry.node.digest;
+  for (let i = at.length; i < want.length; i++) {
+    const e = (await access.getTree(d)).entries.find((x) => x.name === want[i]);
+    if (!e) return false;
+    if (i === want.length - 1) return true;
+    if (e.kind !== 'directory') return false;
+    d = e.digest;
+  }
+  return false;
 }
 
 /** Reads a whole view tree into a flat map `path → entry` (directories included), for tests and diffs. */

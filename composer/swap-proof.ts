@@ -302,9 +302,12 @@ async function selfUnsatisfied(
 export async function proveSwap(
   store: Store,
   name: string,
-  base: ProofView,
-  next: ProofView,
+  baseView: ProofView,
+  nextView: ProofView,
 ): Promise<{ proof: SwapProof; digest: Digest }> {
+  // Every lookup below walks from the view's root: read each tree once per proof.
+  const base = { ...baseView, getTree: memoTrees(baseView.getTree) };
+  const next = { ...nextView, getTree: memoTrees(nextView.getTree) };
   const oldEntry = base.composition.entries[name];
   const newEntry = next.composition.entries[name];
   if (!oldEntry || !newEntry)
@@ -454,6 +457,16 @@ export async function proveSwap(
     verdict: covered ? 'covered' : 'not-covered',
   };
   return { proof, digest: digestCanonical(proof) };
+}
+
+/** Reads each tree once (by digest). */
+function memoTrees(get: (d: Digest) => Promise<Tree>): (d: Digest) => Promise<Tree> {
+  const seen = new Map<Digest, Promise<Tree>>();
+  return (d) => {
+    let t = seen.get(d);
+    if (!t) seen.set(d, (t = get(d)));
+    return t;
+  };
 }
 
 /** Every failed item of a proof as `CONSUMER⇥SONAME⇥ITEM⇥WHY`, plus `self` lines. */

@@ -33,7 +33,7 @@ import {
   type EntryNode,
 } from './composition.ts';
 import { PendingTrees, type CompositionStore } from './compose-store.ts';
-import { mergeComposition, type MergedView } from './merge.ts';
+import type { MergedView } from './merge.ts';
 import {
   proofFailures,
   proveSwap,
@@ -77,14 +77,39 @@ async function baseOf(cs: CompositionStore, c: Composition, name: string): Promi
   return withEntry(c, name, { at: e.at, node, constraint: { kind: 'exact', digest: nodeDigest(node) } });
 }
 
-/** Merges a composition without writing: the view and a reader of its (pending) trees. */
+/** A view computed without writing: the view, a reader of its (pending) trees, and the rest view to keep. */
+interface PendingView {
+  view: MergedView;
+  pending: PendingTrees;
+  rest: Parameters<CompositionStore['keepRestView']>[0];
+}
+
+/**
+ * The merged view of `c` without writing, built around entry `name` (the one swapped): from the
+ * merged view of the other entries, cached per composition family, so the cost follows the entry,
+ * not the number of other entries (specs/composition.md §10).
+ */
 async function pendingView(
   cs: CompositionStore,
   c: Composition,
-): Promise<{ view: MergedView; pending: PendingTrees }> {
-  const pending = new PendingTrees(cs.store);
-  const view = await mergeComposition(c, pending);
-  return { view, pending };
+  name: string,
+  like?: PendingView,
+): Promise<PendingView> {
+  const pending = like?.pending ?? new PendingTrees(cs.store);
+  const { view, rest } = await cs.viewAround(c, name, pending, like?.rest);
+  return { view, pending, rest };
+}
+
+/** The base's view: the stored composition's cached view when the base is it, else around `name`. */
+async function baseView(
+  cs: CompositionStore,
+  root: Digest,
+  c: Composition,
+  base: Composition,
+  name: string,
+): Promise<PendingView> {
+  if (base === c) return { view: await cs.view(root), pending: new PendingTrees(cs.store), rest: null };
+  return pendingView(cs, base, name);
 }
 
 /** What {@link swapEntry} decided and wrote. */
@@ -162,17 +187,17 @@ export async function swapEntry(
   const base = await baseOf(cs, c0, name);
   // The proof reads it; every composition derived here gets its own from it, one line changed.
   const baseIndex = await sonameIndex(cs.store, base);
-  const baseView = await pendingView(cs, base);
+  const bv = await baseView(cs, root, c0, base, name);
   // The new view does not depend on constraints; merge with a placeholder, then bind the proof.
   const draft = withEntry(c0, name, { at: e0.at, node, constraint: { kind: 'exact', digest: newDigest } });
-  const next = await pendingView(cs, draft);
+  const next = await pendingView(cs, draft, name, bv.rest ? bv : undefined);
   const { proof, digest } = await proveSwap(
     cs.store,
     name,
     {
       composition: base,
-      tree: baseView.view.tree,
-      getTree: (d) => baseView.pending.getTree(d) as Promise<Tree>,
+      tree: bv.view.tree,
+      getTree: (d) => bv.pending.getTree(d) as Promise<Tree>,
     },
     { composition: draft, tree: next.view.tree, getTree: (d) => next.pending.getTree(d) as Promise<Tree> },
   );
@@ -199,7 +224,7 @@ export async function swapEntry(
     if (other === name || k.kind === 'exact') continue;
     const ob = await baseOf(cs, c1, other);
     await sonameIndex(cs.store, ob, baseIndex);
-    const obv = await pendingView(cs, ob);
+    const obv = await pendingView(cs, ob, other);
     const r = await proveSwap(
       cs.store,
       other,
@@ -224,9 +249,12 @@ export async function swapEntry(
   const stored = await cs.store.putBlob(encodeCanonical(proof));
   if (stored !== digest) throw new Error(`unreachable: proof blob ${stored} is not ${digest}`);
   for (const x of reproved) await cs.store.putBlob(encodeCanonical(x.proof));
-  await next.pending.flush();
-  // The pin tree keeps every swapped entry's proof and pinned node (specs/composition.md §10).
-  const saved = await cs.save(c1);
+  // The new view is the draft's (the merge reads no constraint); its trees are written by save,
+  // then the rest views it was built from are kept for the next swap and for readers' re-checks.
+  // The pin tree keeps every swapped entry's proof and pinned node (specs/composition.md §10);
+  // the entries it shares with the old composition's pin are taken from there.
+  const saved = await cs.save(c1, { view: next.view, pending: next.pending, like: root });
+  cs.keepRestView(next.rest);
   await sonameIndex(cs.store, c1, baseIndex);
   return {
     root: saved.root,
@@ -318,7 +346,9 @@ export async function checkSwaps(cs: CompositionStore, root: Digest): Promise<Sw
         { data: { root, entry: name, proof: k.proof } },
       );
     const base = await baseOf(cs, c, name);
-    const bv = await pendingView(cs, base);
+    // The base differs from this composition only at `name`: around it, the rest view is the
+    // one the swap kept, so the re-check does not merge the other entries again.
+    const bv = await pendingView(cs, base, name);
     const cur = await cs.view(root);
     const { proof, digest } = await proveSwap(
       cs.store,

@@ -3,17 +3,21 @@
  *
  * 1. The curl composition of `npm run demo` (EOS_DEMO_DIR, default .eos-demo) with OpenSSL 3.0.22
  *    built (`npm run demo:swap` builds it): swap + proof + re-root + sign + image, cold (the
- *    interface-manifest cache emptied) and warm (median of 5), against rebuilding curl alone in the
- *    same sandboxed world with the same dependency trees (`eos build-atom`, the cost Nix and Guix
- *    pay for every dependent of a changed library).
+ *    interface-manifest cache and the kept rest views emptied; the composition's soname index kept,
+ *    as `eos build --compose` stores it) and warm (median of 5), against rebuilding curl alone in
+ *    the same sandboxed world with the same dependency trees (`eos build-atom`, the cost Nix and
+ *    Guix pay for every dependent of a changed library). `--no-rebuild` takes the demo's own
+ *    recorded curl build instead. `--copy-store` works on a hard-linked copy of the demo's store
+ *    (the demo directory is then only read).
  * 2. Synthetic compositions (host libc, a gcc-built libfoo.so.1, N dependent entries each holding
- *    one gcc-built program linked against it): N = 100 and 1,000; and N = 100 beside 1,000
- *    unrelated entries, and beside 256 MiB of other files, to show that the cost follows the
- *    consumers, not the rest of the composition.
+ *    one gcc-built program linked against it), stored with their soname index as `eos build
+ *    --compose` does: N = 100 and 1,000; and each beside 1,000 unrelated entries (programs that need
+ *    only libc), to show that the cost follows the consumers, not the rest of the composition
+ *    (`--rows=5`: N = 100 beside 256 MiB of other files).
  *
- * Run: `npx tsx bench/swap/swap.bench.ts [--no-rebuild] [--skip-curl]` (root: images and the
- * sandbox). Prints one line per measurement and the ratios.
- */
+ * Run: `npx tsx bench/swap/swap.bench.ts [--no-rebuild] [--copy-store] [--skip-curl]
+ * [--skip-synthetic] [--rows=1,2,3,4]` (root: images and the sandbox). Prints one line per
+ * measurement and the ratios, and writes bench/out/swap.json for bench/run-all.sh's table. */
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -34,17 +38,21 @@ import {
   compositionImage,
   imageCachePath,
   makeComposition,
+  sonameIndex,
   swapEntry,
   type EntryNode,
 } from '../../composer/index.ts';
 import { findAtomOutputs } from '../../scheduler/index.ts';
+import { median } from '../timing.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const args = new Set(process.argv.slice(2));
 const eosBin = join(repo, 'bin', 'eos.mjs');
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+/** Rows for bench/run-all.sh's table (bench/table.mjs). */
+const tableRows: object[] = [];
 
 /** One full swap: proof, new composition stored, signed, image written (image cache removed first). */
 async function swapOnce(
@@ -54,9 +62,17 @@ async function swapOnce(
   root: Digest,
   name: string,
   node: EntryNode,
-): Promise<{ ms: number; proofMs: number; consumers: number; symbols: number; root: Digest }> {
+): Promise<{
+  ms: number;
+  swapMs: number;
+  proofMs: number;
+  consumers: number;
+  symbols: number;
+  root: Digest;
+}> {
   const t0 = process.hrtime.bigint();
   const r = await swapEntry(cs, root, name, node);
+  const swapMs = ms(t0);
   await cs.sign(r.root, config, key, 'compositions');
   const img = imageCachePath(cs, r.root);
   rmSync(img, { force: true });
@@ -67,6 +83,7 @@ async function swapOnce(
   await checkSwaps(cs, r.root);
   return {
     ms: total,
+    swapMs,
     proofMs: ms(t1),
     consumers: r.proof!.checked.consumers,
     symbols: r.proof!.checked.symbols,
@@ -74,17 +91,30 @@ async function swapOnce(
   };
 }
 
-/** Cold: the interface-manifest cache and the compositions' soname indexes (interface.md §11.7) gone. */
-function emptyInterfaceCache(store: Store): void {
+/**
+ * Cold: the interface-manifest cache and the kept rest views (specs/composition.md §10) gone; the
+ * compositions' soname indexes (interface.md §11.7) stay, as `eos build --compose` stores them.
+ */
+function emptySwapCaches(store: Store): void {
   rmSync(join(store.root, 'cache', 'interface'), { recursive: true, force: true });
-  rmSync(join(store.root, 'cache', 'soname-index'), { recursive: true, force: true });
+  rmSync(join(store.root, 'cache', 'rest-view'), { recursive: true, force: true });
 }
 
 async function curlPart(): Promise<void> {
   const demo = process.env.EOS_DEMO_DIR ?? join(repo, '.eos-demo');
   const work = join(demo, 'work');
-  const config = join(demo, 'config');
-  const store = new Store(join(demo, 'store'));
+  let config = join(demo, 'config');
+  let storeDir = join(demo, 'store');
+  if (args.has('--copy-store')) {
+    // Objects are never written in place (temp + rename), so hard links keep the demo's intact.
+    const copy = mkdtempSync(join(tmpdir(), 'eos-bench-swap-demo-'));
+    execFileSync('cp', ['-al', storeDir, join(copy, 'store')]);
+    execFileSync('cp', ['-a', config, join(copy, 'config')]);
+    storeDir = join(copy, 'store');
+    config = join(copy, 'config');
+    console.log(`curl	working on a hard-linked copy of the demo store: ${storeDir}`);
+  }
+  const store = new Store(storeDir);
   const cs = new CompositionStore(store);
   process.env.EOS_CONFIG_DIR = config;
   const env = { ...process.env, EOS_STORE: store.root, EOS_CONFIG_DIR: config };
@@ -102,7 +132,9 @@ async function curlPart(): Promise<void> {
     return;
   }
   const node: EntryNode = { kind: 'tree', digest: found[0]!.output };
-  emptyInterfaceCache(store);
+  // The index `eos build --compose` stores (a demo built before it did gets it here, once).
+  await sonameIndex(store, await cs.load(root));
+  emptySwapCaches(store);
   const cold = await swapOnce(cs, config, 'demo', root, 'openssl', node);
   const warm: number[] = [];
   const proofs: number[] = [];
@@ -120,11 +152,28 @@ async function curlPart(): Promise<void> {
     events: { type: string; label: string; durationMs?: number }[];
   };
   const firstBuild = recorded.events.find((e) => e.type === 'ok' && e.label === 'curl')?.durationMs;
+  const rows = (peer: number, how: string): void => {
+    for (const [what, t] of [
+      ['cold', cold.ms],
+      ['warm', median(warm)],
+    ] as const)
+      tableRows.push({
+        measure: `swap: openssl in the curl composition (${what}) vs rebuilding curl (${how})`,
+        eos: t / 1000,
+        peer: peer / 1000,
+        unit: 's',
+        ratio: peer / t,
+        goal: '>= 100x faster',
+        met: peer / t >= 100,
+      });
+  };
   if (args.has('--no-rebuild')) {
-    if (firstBuild)
+    if (firstBuild) {
       console.log(
         `curl rebuild\tnot run (--no-rebuild); the demo's own curl build took ${(firstBuild / 1000).toFixed(1)} s\tratio ${(firstBuild / cold.ms).toFixed(0)}× cold, ${(firstBuild / median(warm)).toFixed(0)}× warm`,
       );
+      rows(firstBuild, "the demo's recorded build");
+    }
     return;
   }
   const t0 = process.hrtime.bigint();
@@ -153,6 +202,7 @@ async function curlPart(): Promise<void> {
   console.log(
     `curl ratio\trebuild / swap: ${(rebuild / cold.ms).toFixed(0)}× (cold), ${(rebuild / median(warm)).toFixed(0)}× (warm); goal ≥ 100×`,
   );
+  rows(rebuild, 'eos build-atom, this run');
 }
 
 /** The synthetic fixture: host libc, libfoo, and N dependents (+ unrelated entries or bulk files). */
@@ -160,7 +210,15 @@ async function synthetic(
   base: string,
   n: number,
   extra: { unrelated?: number; bulkMiB?: number },
-): Promise<{ ms: number; proofMs: number; cold: number; consumers: number; symbols: number }> {
+): Promise<{
+  ms: number;
+  swapMs: number;
+  proofMs: number;
+  cold: number;
+  coldSwap: number;
+  consumers: number;
+  symbols: number;
+}> {
   const dir = mkdtempSync(join(base, `syn-${n}-`));
   const store = new Store(join(dir, 'store'));
   const cs = new CompositionStore(store);
@@ -219,24 +277,32 @@ async function synthetic(
     }
     await tree('bulk', join(pkgs, 'bulk'));
   }
-  const root = (await cs.save(makeComposition({ version: 1, entries, precedence: [] }))).root;
+  const composition = makeComposition({ version: 1, entries, precedence: [] });
+  const root = (await cs.save(composition)).root;
+  // As `eos build --compose` leaves it: the composition's soname index stored.
+  await sonameIndex(store, composition);
+  emptySwapCaches(store);
   mkdirSync(join(pkgs, 'foo2', lib), { recursive: true });
   copyFileSync(join(src, 'libfoo-v2.so'), join(pkgs, 'foo2', lib, 'libfoo.so.1'));
   const node: EntryNode = { kind: 'tree', digest: (await store.ingest(join(pkgs, 'foo2'))).digest };
   process.env.EOS_CONFIG_DIR = config;
   const cold = await swapOnce(cs, config, 'bench', root, 'foo', node);
   const warm: number[] = [];
+  const swaps: number[] = [];
   const proofs: number[] = [];
   for (let i = 0; i < 3; i++) {
     const w = await swapOnce(cs, config, 'bench', root, 'foo', node);
     warm.push(w.ms);
+    swaps.push(w.swapMs);
     proofs.push(w.proofMs);
   }
   rmSync(dir, { recursive: true, force: true });
   return {
     ms: median(warm),
+    swapMs: median(swaps),
     proofMs: median(proofs),
     cold: cold.ms,
+    coldSwap: cold.swapMs,
     consumers: cold.consumers,
     symbols: cold.symbols,
   };
@@ -279,31 +345,57 @@ async function syntheticPart(): Promise<void> {
     ['100 dependents', 100, {}],
     ['1,000 dependents', 1000, {}],
     ['100 dependents + 1,000 unrelated entries', 100, { unrelated: 1000 }],
+    ['1,000 dependents + 1,000 unrelated entries', 1000, { unrelated: 1000 }],
     ['100 dependents + 256 MiB of other files', 100, { bulkMiB: 256 }],
   ];
-  const results: number[] = [];
-  const proofResults: number[] = [];
-  // --rows=1,3: only those rows (1-based), for a partial rerun.
+  const results = new Map<number, Awaited<ReturnType<typeof synthetic>>>();
+  // --rows=1,3: only those rows (1-based), for a partial rerun; rows 1–4 by default.
   const only = process.argv.find((a) => a.startsWith('--rows='));
-  const pick = only ? new Set(only.slice(7).split(',').map(Number)) : null;
+  const pick = new Set(only ? only.slice(7).split(',').map(Number) : [1, 2, 3, 4]);
   for (const [i, [title, n, extra]] of rows.entries()) {
-    if (pick && !pick.has(i + 1)) continue;
+    if (!pick.has(i + 1)) continue;
     const r = await synthetic(base, n, extra);
-    results.push(r.ms);
-    proofResults.push(r.proofMs);
+    results.set(i + 1, r);
     console.log(
-      `synthetic\t${title}\twarm median ${r.ms.toFixed(0)} ms (proof alone ${r.proofMs.toFixed(0)} ms)\tcold ${r.cold.toFixed(0)} ms\t${r.consumers} consumer(s), ${r.symbols} symbol(s)\t${(r.ms / r.consumers).toFixed(2)} ms per consumer`,
+      `synthetic\t${title}\twarm median ${r.ms.toFixed(0)} ms: swap ${r.swapMs.toFixed(0)} ms + sign + image (re-check alone ${r.proofMs.toFixed(0)} ms)\tcold ${r.cold.toFixed(0)} ms (swap ${r.coldSwap.toFixed(0)} ms)\t${r.consumers} consumer(s), ${r.symbols} symbol(s)\tload ${load()}`,
     );
   }
-  if (results.length < rows.length) return;
-  console.log(
-    `synthetic ratios\t1,000 / 100 dependents: ${(results[1]! / results[0]!).toFixed(1)}×\t+1,000 unrelated entries: ${(results[2]! / results[0]!).toFixed(2)}×\t+256 MiB other files: ${(results[3]! / results[0]!).toFixed(2)}×`,
-  );
-  console.log(
-    `synthetic proof ratios\t1,000 / 100 dependents: ${(proofResults[1]! / proofResults[0]!).toFixed(1)}×\t+1,000 unrelated entries: ${(proofResults[2]! / proofResults[0]!).toFixed(2)}×\t+256 MiB other files: ${(proofResults[3]! / proofResults[0]!).toFixed(2)}×`,
-  );
+  // Against the same number of consumers without the other entries: the swap (proof + new root)
+  // and the re-check are to follow the consumers (goal: within 1.5× with 1,000 more entries).
+  const versus = (a: number, b: number, what: string, goals: boolean): void => {
+    const x = results.get(a);
+    const y = results.get(b);
+    if (!x || !y) return;
+    const line: string[] = [];
+    for (const [m, ex, ey, goal] of [
+      ['swap (proof + new root), warm', x.swapMs, y.swapMs, 1.5],
+      ['re-check (compose verify), warm', x.proofMs, y.proofMs, 1.5],
+      ['swap + sign + image, warm', x.ms, y.ms, null],
+      ['swap, cold', x.coldSwap, y.coldSwap, null],
+    ] as const) {
+      line.push(`${m} ${(ex / ey).toFixed(2)}×`);
+      tableRows.push({
+        measure: `swap: ${m}, ${rows[a - 1]![0]} vs ${rows[b - 1]![0]}`,
+        eos: ex / 1000,
+        peer: ey / 1000,
+        unit: 's',
+        ratio: ex / ey,
+        goal: goal === null || !goals ? undefined : `<= ${goal}x`,
+        met: goal === null || !goals ? null : ex / ey <= goal,
+      });
+    }
+    console.log(`synthetic ratios\t${what}\t${line.join('\t')}`);
+  };
+  versus(2, 1, '1,000 / 100 dependents', false);
+  versus(3, 1, '+1,000 unrelated entries (100 dependents)', true);
+  versus(4, 2, '+1,000 unrelated entries (1,000 dependents)', true);
+  versus(5, 1, '+256 MiB of other files (100 dependents)', true);
   rmSync(base, { recursive: true, force: true });
 }
 
+console.log(`load before: ${load()}`);
 if (!args.has('--skip-curl')) await curlPart();
 if (!args.has('--skip-synthetic')) await syntheticPart();
+console.log(`load after: ${load()}`);
+mkdirSync(join(repo, 'bench', 'out'), { recursive: true });
+writeFileSync(join(repo, 'bench', 'out', 'swap.json'), JSON.stringify({ rows: tableRows }, null, 2) + '\n');

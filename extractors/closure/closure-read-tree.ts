@@ -193,11 +193,15 @@ export function compositionClosureEntries(
     const found = await lookupTreePath(getTree, n.digest, path.slice(prefix.length));
     return found && found.kind !== 'root' ? found : null;
   };
+  const shownAt = async (path: string): Promise<TreeEntry | null> => {
+    const shown = await lookupTreePath(getTree, view, path);
+    return !shown || shown.kind === 'root' || shown.kind === 'directory' ? null : shown;
+  };
   return {
     names: () => names,
     async owners(path) {
-      const shown = await lookupTreePath(getTree, view, path);
-      if (!shown || shown.kind === 'root' || shown.kind === 'directory') return [];
+      const shown = await shownAt(path);
+      if (!shown) return [];
       const out: string[] = [];
       for (const name of names) {
         const o = await offered(name, path);
@@ -221,8 +225,13 @@ export function compositionClosureEntries(
         };
         await walk(n.digest, prefix);
       }
+      // Only this entry is asked whether it owns each path (not every entry of the composition).
       const out: string[] = [];
-      for (const p of candidates) if ((await this.owners(p)).includes(name)) out.push(p);
+      for (const p of candidates) {
+        const shown = await shownAt(p);
+        const o = shown && (await offered(name, p));
+        if (shown && o && sameNode(o, shown)) out.push(p);
+      }
       return out;
     },
   };

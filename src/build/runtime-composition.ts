@@ -11,7 +11,7 @@
  *
  * @see specs/composition.md §2, §9, §11; specs/seed.md §5
  */
-import { CompositionStore, compositionRoot, makeComposition } from '../../composer/index.ts';
+import { CompositionStore, compositionRoot, makeComposition, sonameIndex } from '../../composer/index.ts';
 import type { Composition } from '../../composer/index.ts';
 import type { SeedLock } from '../../executor/index.ts';
 import { CompositionError, writeFileAtomicSync, type Digest, type Store } from '../kernel/index.ts';
@@ -94,7 +94,8 @@ export interface ComposeBuildResult {
 }
 
 /**
- * Stores the runtime composition of `outputs` (pinned under `roots/`), signs it with the builder
+ * Stores the runtime composition of `outputs` (pinned under `roots/`) and its soname index
+ * (specs/interface.md §11.7, so a later `eos swap` finds it by the root), signs it with the builder
  * key for `compositions` when one is given, and writes its TOML to `file` atomically (when given).
  * @throws CompositionError E18 (a merge conflict), KeyError E9, NotFoundError E4
  */
@@ -108,6 +109,8 @@ export async function composeBuild(opts: {
   const c = runtimeComposition(opts.seed, opts.outputs);
   const cs = new CompositionStore(opts.store);
   const { root, view } = await cs.save(c);
+  // The swap's candidate lookup (specs/interface.md §11.7): stored now, found by the root later.
+  await sonameIndex(opts.store, c);
   const sig = opts.sign ? await cs.sign(root, opts.sign.config, opts.sign.name, 'compositions') : undefined;
   if (opts.file !== undefined)
     writeFileAtomicSync(

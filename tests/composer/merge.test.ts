@@ -12,9 +12,11 @@ import {
   listView,
   makeComposition,
   mergeComposition,
+  mergeOnto,
   nodeDigest,
   subtreeEntries,
   type EntryNode,
+  type MergedView,
   type ViewEntry,
 } from '../../composer/index.ts';
 
@@ -374,5 +376,78 @@ describe.each(backends)('diff (specs/composition.md §8), %s backend', (_name, m
       'added /usr/bin/sh',
     ]);
     expect(await diffViews(m, va.tree, va.tree)).toEqual([]);
+  });
+});
+
+describe('mergeOnto: a view built around one entry from the rest view (specs/composition.md §10)', () => {
+  /** A small deterministic generator (mulberry32), so a failure names its seed. */
+  const rng = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+
+  it('equals merging the whole composition, or declines (never a different view)', async () => {
+    const m = memoryBackend();
+    let agreed = 0;
+    let declined = 0;
+    for (let seed = 1; seed <= 150; seed++) {
+      const r = rng(seed);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+      // Few names, so directories meet, files dedupe, differ (precedence) or conflict.
+      const desc = (depth: number): Desc => {
+        const d: Desc = {};
+        const n = 1 + Math.floor(r() * 3);
+        for (let i = 0; i < n; i++) {
+          const name = pick(['a', 'b', 'c', 'lib', 'bin']);
+          const roll = r();
+          d[name] =
+            depth < 2 && roll < 0.45
+              ? desc(depth + 1)
+              : roll < 0.8
+                ? pick(['X', 'Y'])
+                : roll < 0.9
+                  ? { x: pick(['X', 'Z']) }
+                  : { link: pick(['a', '../b']) };
+        }
+        return d;
+      };
+      const names = ['e0', 'e1', 'e2', 'e3', 'e4'].slice(0, 2 + Math.floor(r() * 4));
+      const entries: Record<string, [string, EntryNode]> = {};
+      for (const n of names) {
+        const at = pick(['/', '/', '/', '/usr', '/opt/p', '/usr/lib']);
+        const node: EntryNode =
+          at !== '/' && r() < 0.2
+            ? { kind: 'file', digest: m.putBlob(pick(['X', 'Y'])), executable: false }
+            : { kind: 'tree', digest: await tree(m, desc(0)) };
+        entries[n] = [at, node];
+      }
+      const ranked = names.filter(() => r() < 0.7);
+      const c = comp(entries, r() < 0.6 ? ranked : []);
+      const whole = await mergeComposition(c, m).catch((e: unknown) => e);
+      for (const name of names) {
+        const others = Object.fromEntries(Object.entries(c.entries).filter(([n]) => n !== name));
+        const rest = await mergeComposition({ entries: others, precedence: c.precedence }, m).catch(
+          (e: unknown) => e,
+        );
+        if (rest instanceof Error) {
+          // The others conflict: so does the whole.
+          expect(whole, `seed ${seed} entry ${name}`).toBeInstanceOf(CompositionError);
+          continue;
+        }
+        const got = await mergeOnto(rest as MergedView, name, c.entries[name]!, m);
+        if (got === undefined) {
+          declined++;
+          continue;
+        }
+        expect(whole, `seed ${seed} entry ${name}`).not.toBeInstanceOf(Error);
+        expect(got, `seed ${seed} entry ${name}`).toEqual(whole);
+        agreed++;
+      }
+    }
+    // Both paths are exercised: most merges are decided two-way, some fall back.
+    expect(agreed).toBeGreaterThan(200);
+    expect(declined).toBeGreaterThan(20);
   });
 });

@@ -160,6 +160,12 @@ function fsyncPath(path: string): void {
   }
 }
 
+/** The objects a {@link Store} read while a trace was on (digests, each once). */
+export interface StoreReadTrace {
+  blobs: Set<Digest>;
+  trees: Set<Digest>;
+}
+
 /**
  * A content-addressed store in a directory. Construct with the store directory; the layout is
  * created on the first write.
@@ -174,6 +180,7 @@ export class Store implements ObjectStore {
   private lockDepth = 0;
   private heldLock: StoreLock | undefined;
   private tmpSwept = false;
+  private reads: StoreReadTrace | undefined;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -188,6 +195,22 @@ export class Store implements ObjectStore {
       get: (d) => this.getTree(d),
       put: (t) => this.putTree(t),
     };
+  }
+
+  /**
+   * Starts recording the digests of the blobs and trees this object reads (`readBlob`,
+   * `readTreeBytes`, so also `getTree`), until {@link stopReadTrace}; one trace at a time. Tests
+   * use it to check which objects an operation opened (e.g. that a swap reads no tree of an entry
+   * that cannot consume the swapped one).
+   */
+  startReadTrace(): StoreReadTrace {
+    this.reads = { blobs: new Set(), trees: new Set() };
+    return this.reads;
+  }
+
+  /** Stops recording reads. */
+  stopReadTrace(): void {
+    this.reads = undefined;
   }
 
   /** A subdirectory of the store. */
@@ -259,6 +282,7 @@ export class Store implements ObjectStore {
    * @throws NotFoundError E4 when absent; CorruptObjectError E5 when the bytes hash otherwise
    */
   async readBlob(d: Digest): Promise<Uint8Array> {
+    this.reads?.blobs.add(d);
     const p = this.blobPath(d);
     let bytes: Buffer;
     try {
@@ -316,6 +340,7 @@ export class Store implements ObjectStore {
 
   /** A tree's canonical bytes as stored, checked against the digest. @throws E4, E5 */
   async readTreeBytes(d: Digest): Promise<Uint8Array> {
+    this.reads?.trees.add(d);
     const p = this.treePath(d);
     let bytes: Buffer;
     try {

@@ -8,7 +8,13 @@ export * from './tree.ts';
 export * from './types.ts';
 export * from './children-present.ts';
 export * from './memory.ts';
-export { Store, type IngestResult, type IngestOptions, type RootEntry } from './fs-store.ts';
+export {
+  Store,
+  type IngestResult,
+  type IngestOptions,
+  type RootEntry,
+  type StoreReadTrace,
+} from './fs-store.ts';
 export type { MaterializeOptions, MaterializeReport } from './materialize.ts';
 export type {
   VerifyOptions,
