@@ -123,6 +123,9 @@ function parsedVersion(v: string): semver.SemVer | string {
   return p;
 }
 
+/** Conflicts the one-search pass may analyse before the per-label queries take over. */
+const GREEDY_BUDGET = 20_000;
+
 function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -394,6 +397,33 @@ function resolveInner(
   };
 
   if (search && !search.start()) throw explain(order, rank, universe, varOf, reqs, stats);
+  const shortcuts = opts.shortcuts !== false;
+  const finish = (chosen: ReadonlyMap<string, number>): Resolution => {
+    const out: Resolution = { chosen: {}, edges: {}, stats };
+    for (const label of [...chosen.keys()].sort(cmpStr)) {
+      const v = chosen.get(label)!;
+      out.chosen[label] = who[v]!.version;
+      out.edges[label] = (reqsOf.get(v) ?? []).map((r) => r.label).sort(cmpStr);
+    }
+    return out;
+  };
+  if (search && shortcuts) {
+    // The whole pass as one search (specs/lock.md §7); past its budget, the pass below answers
+    // with a query per try, on the same search state (its learned clauses stay).
+    stats.solverCalls++;
+    const picks = search.greedy(
+      roots.map((r) => labelIndex.get(r.label)!),
+      GREEDY_BUDGET,
+    );
+    if (picks === null) throw explain(order, rank, universe, varOf, reqs, stats);
+    if (picks) {
+      const chosen = new Map<string, number>();
+      order.forEach((l, i) => {
+        if (picks[i]) chosen.set(l, picks[i]!);
+      });
+      return finish(chosen);
+    }
+  }
   const first = ask(0);
   if (!first) throw explain(order, rank, universe, varOf, reqs, stats);
   let model: Model = first;
@@ -410,7 +440,6 @@ function resolveInner(
   };
   for (const r of reqs) if (r.guard === undefined) restrict(r.label, r.sat);
 
-  const shortcuts = opts.shortcuts !== false;
   let wave = [...new Set(roots.map((r) => r.label))].sort(cmpStr);
   const queued = new Set(wave);
   while (wave.length) {
@@ -452,14 +481,7 @@ function resolveInner(
     }
     wave = next.sort(cmpStr);
   }
-
-  const out: Resolution = { chosen: {}, edges: {}, stats };
-  for (const label of [...chosen.keys()].sort(cmpStr)) {
-    const v = chosen.get(label)!;
-    out.chosen[label] = who[v]!.version;
-    out.edges[label] = (reqsOf.get(v) ?? []).map((r) => r.label).sort(cmpStr);
-  }
-  return out;
+  return finish(chosen);
 }
 
 /** `=1.2.3` or `1.2.3`: a range that names one version. */
