@@ -69,6 +69,11 @@ export interface ResolveOptions {
    * as the bench's peer (bench/resolve).
    */
   oracle?: 'search' | 'minisat';
+  /**
+   * Conflicts the one-search pass may analyse before per-label queries take over (default
+   * 20,000). The result is the same either way; it exists so that tests reach the fallback.
+   */
+  conflictBudget?: number;
 }
 
 /** The chosen versions and the edges between them. */
@@ -86,8 +91,13 @@ export interface ResolveStats {
   labels: number;
   /** Candidate versions of those labels (SAT variables). */
   candidates: number;
-  /** `solve`/`solveAssuming` calls made, including the explanation of a conflict. */
+  /**
+   * Searches and `solve`/`solveAssuming` calls made, including the explanation of a conflict (the
+   * one-search pass counts one).
+   */
   solverCalls: number;
+  /** Conflicts the DPLL/CDCL search analysed (0 with `oracle: 'minisat'`). */
+  conflicts: number;
 }
 
 /** A model: which variables it chooses; `byLabel` (label → its chosen variable) when known. */
@@ -268,6 +278,7 @@ function resolveInner(
     labels: order.length,
     candidates: who.length ? who.length - 1 : 0,
     solverCalls: 0,
+    conflicts: 0,
   };
 
   // The oracles: the DPLL search over the needed closure (atoms/resolve-search.ts), and MiniSat
@@ -399,6 +410,7 @@ function resolveInner(
   if (search && !search.start()) throw explain(order, rank, universe, varOf, reqs, stats);
   const shortcuts = opts.shortcuts !== false;
   const finish = (chosen: ReadonlyMap<string, number>): Resolution => {
+    if (search) stats.conflicts = search.counts.conflicts;
     const out: Resolution = { chosen: {}, edges: {}, stats };
     for (const label of [...chosen.keys()].sort(cmpStr)) {
       const v = chosen.get(label)!;
@@ -413,7 +425,7 @@ function resolveInner(
     stats.solverCalls++;
     const picks = search.greedy(
       roots.map((r) => labelIndex.get(r.label)!),
-      GREEDY_BUDGET,
+      opts.conflictBudget ?? GREEDY_BUDGET,
     );
     if (picks === null) throw explain(order, rank, universe, varOf, reqs, stats);
     if (picks) {
