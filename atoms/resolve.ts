@@ -71,7 +71,9 @@ export interface ResolveOptions {
   oracle?: 'search' | 'minisat';
   /**
    * Conflicts the one-search pass may analyse before per-label queries take over (default
-   * 20,000). The result is the same either way; it exists so that tests reach the fallback.
+   * 20,000); negative: no one-search pass, a query per try from the start (the resolver as it was
+   * before the one-search pass). The result is the same either way; it exists so that tests reach
+   * the fallback and the bench can compare the two.
    */
   conflictBudget?: number;
 }
@@ -419,13 +421,14 @@ function resolveInner(
     }
     return out;
   };
-  if (search && shortcuts) {
+  const budget = opts.conflictBudget ?? GREEDY_BUDGET;
+  if (search && shortcuts && budget >= 0) {
     // The whole pass as one search (specs/lock.md §7); past its budget, the pass below answers
     // with a query per try, on the same search state (its learned clauses stay).
     stats.solverCalls++;
     const picks = search.greedy(
       roots.map((r) => labelIndex.get(r.label)!),
-      opts.conflictBudget ?? GREEDY_BUDGET,
+      budget,
     );
     if (picks === null) throw explain(order, rank, universe, varOf, reqs, stats);
     if (picks) {
