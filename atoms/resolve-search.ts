@@ -1,6 +1,8 @@
 /**
- * The satisfiability oracle of the resolver (specs/lock.md §7): a DPLL search specialised to the
- * resolution formula, incremental across the greedy pass.
+ * The search of the resolver (specs/lock.md §7): a DPLL/CDCL search specialised to the resolution
+ * formula. `greedy` runs the whole greedy pass as one search in the pass's own order (see there
+ * why its answer is the pass's); `query`/`commit` answer the query-per-try pass, incrementally
+ * (the fallback past `greedy`'s conflict budget).
  *
  * The formula has one boolean per candidate `label@version` and three kinds of constraint: at most
  * one version per label; for each requirement (a root's, or a candidate's dependency), "requirer
