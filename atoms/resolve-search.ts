@@ -1,6 +1,8 @@
 /**
- * The satisfiability oracle of the resolver (specs/lock.md §7): a DPLL search specialised to the
- * resolution formula, incremental across the greedy pass.
+ * The search of the resolver (specs/lock.md §7): a DPLL/CDCL search specialised to the resolution
+ * formula. `greedy` runs the whole greedy pass as one search in the pass's own order (see there
+ * why its answer is the pass's); `query`/`commit` answer the query-per-try pass, incrementally
+ * (the fallback past `greedy`'s conflict budget).
  *
  * The formula has one boolean per candidate `label@version` and three kinds of constraint: at most
  * one version per label; for each requirement (a root's, or a candidate's dependency), "requirer
@@ -184,6 +186,136 @@ export class ResolveSearch {
     this.undoTo(mark, listMark);
     this.currentLevel = 0;
     return answer;
+  }
+
+  /**
+   * The whole greedy pass of specs/lock.md §7 as one search: labels are taken in the pass's own
+   * order (breadth-first from the roots over the chosen versions, each level sorted by `rank`);
+   * a label that propagation already chose keeps that version, any other is decided at a new level
+   * with its preferred (else newest) version not yet false. A conflict is analysed (first UIP),
+   * its clause learned, and the search jumps back to the level where the clause asserts; the pass
+   * resumes at the label of the first decision undone (the order up to it depends only on the
+   * choices before it, which stand). No restarts.
+   *
+   * Why this is the greedy pass's answer (and not just a model): every literal assigned at level k
+   * follows from the formula and the first k decisions, and those decisions are labels that come
+   * before it in the pass's order (a label assigned after decision k was still open when decision
+   * k took the earliest open label). So when a label is reached, each version tried before the one
+   * taken is false by the choices before it — that prefix plus the version is unsatisfiable — and
+   * the version taken is in the final model: the first version with which the prefix stays
+   * satisfiable, which is what the pass commits. The labels the pass reaches, with their versions
+   * and every other version false, satisfy every clause (each requirement of a reached version was
+   * activated and its label reached), whatever propagation chose for labels the pass never reaches.
+   *
+   * Start with `start()`; the search must be at level 0 with nothing committed. Leaves the search
+   * at level 0 (the learned clauses stay) when it returns `undefined`, so that the caller can fall
+   * back to per-label queries on the same state.
+   * @param roots indices of the roots' labels (level 0 of the pass; duplicates allowed)
+   * @param budget conflicts allowed before giving up
+   * @returns per label index the chosen variable (0: the pass does not reach the label), `null`
+   *   when the formula is unsatisfiable, `undefined` past the budget (or on an unexpected state)
+   */
+  greedy(roots: readonly number[], budget: number): Int32Array | null | undefined {
+    const byRank = (a: number, b: number): number => this.rank[a]! - this.rank[b]!;
+    /** The pass so far: each entry's label, its version, and the level it decided (0: none). */
+    const seqLabel: number[] = [];
+    const seqVar: number[] = [];
+    /** Per decision level, the index of the entry that decided it. */
+    const decisionAt: number[] = [-1];
+    /** The levels of the pass: sorted labels, and the index of the entry that visits the first. */
+    const waves: { labels: number[]; start: number }[] = [
+      { labels: [...new Set(roots)].sort(byRank), start: 0 },
+    ];
+    /** Per label, the entry whose version first required it (-1: a root; UNQUEUED: not yet). */
+    const UNQUEUED = -2;
+    const queuedBy = new Int32Array(this.nLabels).fill(UNQUEUED);
+    for (const l of roots) queuedBy[l] = -1;
+    let next: number[] = [];
+    /** Trail and required-list lengths at the start of each level (index: level). */
+    const marks: [number, number][] = [[this.trail.length, this.requiredList.length]];
+    const giveUp = (): undefined => {
+      if (marks.length > 1) this.undoTo(marks[1]![0], marks[1]![1]);
+      this.currentLevel = 0;
+      return undefined;
+    };
+    let conflicts = 0;
+    for (;;) {
+      const wave = waves[waves.length - 1]!;
+      const at = seqLabel.length - wave.start;
+      if (at === wave.labels.length) {
+        if (!next.length) break;
+        waves.push({ labels: next.sort(byRank), start: seqLabel.length });
+        next = [];
+        continue;
+      }
+      const l = wave.labels[at]!;
+      let x = this.selected[l]!;
+      if (!x) {
+        const p = this.preferred[l]!;
+        if (p && this.value[p] === 0) x = p;
+        else
+          for (const v of this.labelVars[l]!)
+            if (this.value[v] === 0) {
+              x = v;
+              break;
+            }
+        if (!x) return giveUp(); // not expected: a required label has a live version after propagation
+        marks.push([this.trail.length, this.requiredList.length]);
+        this.currentLevel++;
+        decisionAt[this.currentLevel] = seqLabel.length;
+        const decided = this.currentLevel;
+        this.enqueue(x, DECIDED, 0);
+        let ok = this.propagate();
+        while (!ok) {
+          if (this.currentLevel === 0) return null;
+          if (++conflicts > budget) return giveUp();
+          this.counts.conflicts++;
+          const learnt = this.analyze();
+          if (!learnt) return giveUp();
+          const { clause, back } = learnt;
+          const [tm, lm] = marks[back + 1]!;
+          this.undoTo(tm, lm);
+          marks.length = back + 1;
+          this.currentLevel = back;
+          ok = this.learn(clause);
+        }
+        if (this.currentLevel < decided) {
+          // Resume at the label of the first decision undone: drop the entries from it on.
+          const t = decisionAt[this.currentLevel + 1]!;
+          decisionAt.length = this.currentLevel + 1;
+          while (seqLabel.length > t) {
+            const e = seqLabel.length - 1;
+            for (const r of this.guarded[seqVar[e]!]!) {
+              const d = this.reqs[r]!.label;
+              if (queuedBy[d] === e) queuedBy[d] = UNQUEUED;
+            }
+            seqLabel.pop();
+            seqVar.pop();
+          }
+          while (waves[waves.length - 1]!.start > t) waves.pop();
+          next = [];
+          for (let e = waves[waves.length - 1]!.start; e < t; e++)
+            for (const r of this.guarded[seqVar[e]!]!) {
+              const d = this.reqs[r]!.label;
+              if (queuedBy[d] === e) next.push(d);
+            }
+          continue;
+        }
+      }
+      const e = seqLabel.length;
+      seqLabel.push(l);
+      seqVar.push(x);
+      for (const r of this.guarded[x]!) {
+        const d = this.reqs[r]!.label;
+        if (queuedBy[d] === UNQUEUED) {
+          queuedBy[d] = e;
+          next.push(d);
+        }
+      }
+    }
+    const out = new Int32Array(this.nLabels);
+    for (let e = 0; e < seqLabel.length; e++) out[seqLabel[e]!] = seqVar[e]!;
+    return out;
   }
 
   /** Chooses `v` for good (level 0). The caller knows a model with `v` exists. */

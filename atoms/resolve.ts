@@ -1,8 +1,9 @@
 /**
  * Version resolution: SAT over candidate versions, complete and deterministic, newest-first. The
- * satisfiability queries are answered by a DPLL search over the closure the roots need
- * (atoms/resolve-search.ts), with logic-solver (MiniSat) behind it for a query past the search's
- * conflict budget and for explaining conflicts.
+ * greedy pass below is computed by one CDCL search in the pass's own order
+ * (atoms/resolve-search.ts `greedy`); past its conflict budget, by a satisfiability query per try
+ * (the DPLL search over the closure the commitments need, with logic-solver's MiniSat behind it
+ * past that search's budget). MiniSat also explains conflicts.
  *
  * Encoding (one boolean per candidate `label@version`):
  * - at most one version per label;
@@ -14,9 +15,10 @@
  * a label, its versions are tried newest first (a satisfiability query each), and the first
  * satisfiable one is committed. Each level is the set of labels first required by the previous
  * level's chosen versions, sorted as a whole (not per parent). Every commitment keeps the problem
- * satisfiable, so if any solution exists one is found (completeness), and the same input always gives the same result (candidate and label
- * orders are normalized first). A try is skipped without a solver call when the last model already
- * chose that version or when a committed requirer's range excludes it.
+ * satisfiable, so if any solution exists one is found (completeness), and the same input always
+ * gives the same result (candidate and label orders are normalized first). In the query-per-try
+ * pass, a try is skipped without a solver call when the last model already chose that version (or
+ * can be repaired to it) or when a committed requirer's range excludes it.
  *
  * Unsatisfiable problems are explained by a small core: requirement clauses carry selector
  * variables and a deletion-based minimization (halving chunks, then single requirements) with
@@ -69,6 +71,13 @@ export interface ResolveOptions {
    * as the bench's peer (bench/resolve).
    */
   oracle?: 'search' | 'minisat';
+  /**
+   * Conflicts the one-search pass may analyse before per-label queries take over (default
+   * 20,000); negative: no one-search pass, a query per try from the start (the resolver as it was
+   * before the one-search pass). The result is the same either way; it exists so that tests reach
+   * the fallback and the bench can compare the two.
+   */
+  conflictBudget?: number;
 }
 
 /** The chosen versions and the edges between them. */
@@ -86,8 +95,13 @@ export interface ResolveStats {
   labels: number;
   /** Candidate versions of those labels (SAT variables). */
   candidates: number;
-  /** `solve`/`solveAssuming` calls made, including the explanation of a conflict. */
+  /**
+   * Searches and `solve`/`solveAssuming` calls made, including the explanation of a conflict (the
+   * one-search pass counts one).
+   */
   solverCalls: number;
+  /** Conflicts the DPLL/CDCL search analysed (0 with `oracle: 'minisat'`). */
+  conflicts: number;
 }
 
 /** A model: which variables it chooses; `byLabel` (label → its chosen variable) when known. */
@@ -122,6 +136,9 @@ function parsedVersion(v: string): semver.SemVer | string {
   }
   return p;
 }
+
+/** Conflicts the one-search pass may analyse before the per-label queries take over. */
+const GREEDY_BUDGET = 20_000;
 
 function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -200,34 +217,41 @@ function resolveInner(
     }
     varOf.set(l, vars);
   }
-  const ranges = new Map<string, semver.Range>();
+  /**
+   * Per range (by whether prereleases are included): the parsed range, whether each version
+   * satisfies it (versions repeat across labels), and its satisfying variables per label (ranges
+   * repeat across requirers; read-only lists).
+   */
+  interface RangeMemo {
+    range: semver.Range;
+    tests: Map<string, boolean>;
+    sat: Map<string, number[]>;
+  }
+  const rangeMemos = [new Map<string, RangeMemo>(), new Map<string, RangeMemo>()];
   const satisfying = (label: string, range: string, prerelease: boolean): number[] => {
-    const cands = universe.get(label) ?? [];
-    const vars = varOf.get(label) ?? [];
     const includePrerelease = prerelease || Boolean(opts.prerelease);
-    const key = `${includePrerelease ? 'p' : 'r'}${range}`;
-    let parsed = ranges.get(key);
-    if (!parsed) ranges.set(key, (parsed = new semver.Range(range, { includePrerelease })));
-    const r = parsed;
-    const memo = `${label}\0${key}`;
-    let sat = satMemo.get(memo);
+    const memos = rangeMemos[includePrerelease ? 1 : 0]!;
+    let m = memos.get(range);
+    if (!m)
+      memos.set(
+        range,
+        (m = { range: new semver.Range(range, { includePrerelease }), tests: new Map(), sat: new Map() }),
+      );
+    let sat = m.sat.get(label);
     if (!sat) {
-      let tested = testMemo.get(key);
-      if (!tested) testMemo.set(key, (tested = new Map()));
-      const t = tested;
-      const test = (v: string): boolean => {
-        let ok = t.get(v);
-        if (ok === undefined) t.set(v, (ok = r.test(parsedVersion(v))));
-        return ok;
-      };
-      satMemo.set(memo, (sat = vars.filter((_, i) => test(cands[i]!.version))));
+      const { range: r, tests } = m;
+      const cands = universe.get(label) ?? [];
+      sat = [];
+      (varOf.get(label) ?? []).forEach((x, i) => {
+        const v = cands[i]!.version;
+        let ok = tests.get(v);
+        if (ok === undefined) tests.set(v, (ok = r.test(parsedVersion(v))));
+        if (ok) sat!.push(x);
+      });
+      m.sat.set(label, sat);
     }
     return sat;
   };
-  /** Whether a version satisfies a range, by range key and version (versions repeat across labels). */
-  const testMemo = new Map<string, Map<string, boolean>>();
-  /** Satisfying variables by label and range: ranges repeat across requirers (read-only lists). */
-  const satMemo = new Map<string, number[]>();
 
   const reqs: Req[] = [];
   for (const r of roots)
@@ -265,6 +289,7 @@ function resolveInner(
     labels: order.length,
     candidates: who.length ? who.length - 1 : 0,
     solverCalls: 0,
+    conflicts: 0,
   };
 
   // The oracles: the DPLL search over the needed closure (atoms/resolve-search.ts), and MiniSat
@@ -321,13 +346,18 @@ function resolveInner(
     const m = v ? solver.solveAssuming(num[v]!) : solver.solve();
     return m && { has: (x) => m.evaluate(num[x]!) };
   };
-  /** Requirements on each label, for `patch`. */
-  const reqsOn = new Map<string, Req[]>();
-  for (const r of reqs) {
-    const list = reqsOn.get(r.label);
-    if (list) list.push(r);
-    else reqsOn.set(r.label, [r]);
-  }
+  /** Requirements on each label, for `repair` (built when the query-per-try pass first repairs). */
+  let reqsOnMemo: Map<string, Req[]> | undefined;
+  const reqsOnOf = (): Map<string, Req[]> => {
+    if (reqsOnMemo) return reqsOnMemo;
+    reqsOnMemo = new Map<string, Req[]>();
+    for (const r of reqs) {
+      const list = reqsOnMemo.get(r.label);
+      if (list) list.push(r);
+      else reqsOnMemo.set(r.label, [r]);
+    }
+    return reqsOnMemo;
+  };
   /**
    * The model repaired to choose `v` for `label`: `v` replaces the label's version, and each range
    * of a chosen version that the model no longer meets is met by choosing (or changing to) the
@@ -338,6 +368,7 @@ function resolveInner(
   const repair = (m: Model, label: string, v: number): Model | undefined => {
     const base = m.byLabel;
     if (!base) return undefined;
+    const reqsOn = reqsOnOf();
     /** The repair's changes over the model (undefined: the label is dropped). */
     const over = new Map<string, number | undefined>();
     const byLabel = {
@@ -394,6 +425,35 @@ function resolveInner(
   };
 
   if (search && !search.start()) throw explain(order, rank, universe, varOf, reqs, stats);
+  const shortcuts = opts.shortcuts !== false;
+  const finish = (chosen: ReadonlyMap<string, number>): Resolution => {
+    if (search) stats.conflicts = search.counts.conflicts;
+    const out: Resolution = { chosen: {}, edges: {}, stats };
+    for (const label of [...chosen.keys()].sort(cmpStr)) {
+      const v = chosen.get(label)!;
+      out.chosen[label] = who[v]!.version;
+      out.edges[label] = (reqsOf.get(v) ?? []).map((r) => r.label).sort(cmpStr);
+    }
+    return out;
+  };
+  const budget = opts.conflictBudget ?? GREEDY_BUDGET;
+  if (search && shortcuts && budget >= 0) {
+    // The whole pass as one search (specs/lock.md §7); past its budget, the pass below answers
+    // with a query per try, on the same search state (its learned clauses stay).
+    stats.solverCalls++;
+    const picks = search.greedy(
+      roots.map((r) => labelIndex.get(r.label)!),
+      budget,
+    );
+    if (picks === null) throw explain(order, rank, universe, varOf, reqs, stats);
+    if (picks) {
+      const chosen = new Map<string, number>();
+      order.forEach((l, i) => {
+        if (picks[i]) chosen.set(l, picks[i]!);
+      });
+      return finish(chosen);
+    }
+  }
   const first = ask(0);
   if (!first) throw explain(order, rank, universe, varOf, reqs, stats);
   let model: Model = first;
@@ -410,7 +470,6 @@ function resolveInner(
   };
   for (const r of reqs) if (r.guard === undefined) restrict(r.label, r.sat);
 
-  const shortcuts = opts.shortcuts !== false;
   let wave = [...new Set(roots.map((r) => r.label))].sort(cmpStr);
   const queued = new Set(wave);
   while (wave.length) {
@@ -452,14 +511,7 @@ function resolveInner(
     }
     wave = next.sort(cmpStr);
   }
-
-  const out: Resolution = { chosen: {}, edges: {}, stats };
-  for (const label of [...chosen.keys()].sort(cmpStr)) {
-    const v = chosen.get(label)!;
-    out.chosen[label] = who[v]!.version;
-    out.edges[label] = (reqsOf.get(v) ?? []).map((r) => r.label).sort(cmpStr);
-  }
-  return out;
+  return finish(chosen);
 }
 
 /** `=1.2.3` or `1.2.3`: a range that names one version. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ResolutionError } from '../../src/kernel/index.ts';
 import { resolve, type Candidate, type RootRequirement } from '../../atoms/index.ts';
 
+type ResolveOptions = NonNullable<Parameters<typeof resolve>[2]>;
 type Spec = Record<string, Record<string, Record<string, string>>>;
 
 /** `{label: {version: {dep: range}}}` → a universe. */
@@ -269,6 +270,156 @@ describe('resolve', () => {
     expect(resolve(u, [root('a', '*'), root('b', '*')], { oracle: 'minisat' }).chosen).toEqual(expected);
   });
 
+  it('chooses what a brute-force reference of the greedy pass chooses, on random universes (differential)', () => {
+    // The reference is specs/lock.md §7 read literally: labels breadth-first from the roots, each
+    // level sorted as a whole; for each label its preferred version, then the others newest first;
+    // the first that some assignment (every label absent or one version) extending the choices so
+    // far satisfies is committed. Satisfiability is by enumeration, so it shares no code with the
+    // resolver. Every way of answering must agree with it: the one-search pass, the same pass past
+    // its conflict budget (per-label queries), per-label queries without shortcuts, and MiniSat.
+    let seed = 2026;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    const ranges = [
+      '^1',
+      '^2',
+      '~1.1',
+      '>=1.1.0',
+      '<2',
+      '*',
+      '*',
+      '=1.0.0',
+      '^3',
+      '1.x || 3.x',
+      '>=2.0.0 <3.0.0',
+    ];
+    const pool = ['1.0.0', '1.1.0', '2.0.0', '2.1.0', '3.0.0', '1.2.0-rc.1'];
+    let sat = 0;
+    let unsat = 0;
+    let withConflicts = 0;
+    let fellBack = 0;
+    for (let round = 0; round < 100; round++) {
+      const n = 3 + rnd(4);
+      const labels = Array.from({ length: n }, (_, i) => String.fromCharCode(97 + i));
+      const spec: Spec = {};
+      labels.forEach((l, i) => {
+        spec[l] = {};
+        for (const v of pool) {
+          if (rnd(5) < 2 || (v.includes('-') && rnd(2))) continue;
+          const deps: Record<string, string> = {};
+          for (let k = rnd(4); k > 0; k--) {
+            // Mostly later labels, some back edges (cycles) and some with prereleases allowed.
+            const d = rnd(4) === 0 ? labels[rnd(n)]! : labels[Math.min(n - 1, i + 1 + rnd(3))]!;
+            if (d !== l) deps[d] = (rnd(8) === 0 ? 'pre:' : '') + ranges[rnd(ranges.length)]!;
+          }
+          spec[l]![v] = deps;
+        }
+      });
+      const roots = [root(labels[0]!, ranges[rnd(ranges.length)]!)];
+      for (let j = rnd(3); j > 0; j--)
+        roots.push(root(labels[rnd(n)]!, ranges[rnd(ranges.length)]!, `r${j}`));
+      const prefer = rnd(3) === 0 ? { [labels[rnd(n)]!]: pool[rnd(pool.length)]! } : undefined;
+      const prerelease = rnd(6) === 0;
+      const u = universe(spec);
+
+      const memo = new Map<string, boolean>();
+      const ok = (v: string, range: string, pre: boolean): boolean => {
+        const key = `${v} ${pre} ${range}`;
+        let yes = memo.get(key);
+        if (yes === undefined)
+          memo.set(key, (yes = semver.satisfies(v, range, { includePrerelease: pre || prerelease })));
+        return yes;
+      };
+      const valid = (pick: Record<string, string>): boolean => {
+        for (const r of roots) if (!(r.label in pick) || !ok(pick[r.label]!, r.range, false)) return false;
+        for (const [l, v] of Object.entries(pick))
+          for (const [d, r] of Object.entries(spec[l]![v]!)) {
+            const pre = r.startsWith('pre:');
+            if (!(d in pick) || !ok(pick[d]!, pre ? r.slice(4) : r, pre)) return false;
+          }
+        return true;
+      };
+      const models: Record<string, string>[] = [];
+      const walk = (i: number, pick: Record<string, string>): void => {
+        if (i === n) {
+          if (valid(pick)) models.push({ ...pick });
+          return;
+        }
+        walk(i + 1, pick);
+        for (const v of Object.keys(spec[labels[i]!]!)) {
+          pick[labels[i]!] = v;
+          walk(i + 1, pick);
+          delete pick[labels[i]!];
+        }
+      };
+      walk(0, {});
+      let expected: Record<string, string> | 'E17' = 'E17';
+      if (models.length) {
+        const chosen: Record<string, string> = {};
+        const queued = new Set(roots.map((r) => r.label));
+        let wave = [...queued].sort();
+        while (wave.length) {
+          const next: string[] = [];
+          for (const l of wave) {
+            const newest = Object.keys(spec[l]!).sort(semver.rcompare);
+            const p = prefer?.[l];
+            const tries =
+              p !== undefined && newest.includes(p) ? [p, ...newest.filter((v) => v !== p)] : newest;
+            const v = tries.find((t) =>
+              models.some((m) => m[l] === t && Object.entries(chosen).every(([cl, cv]) => m[cl] === cv)),
+            )!;
+            chosen[l] = v;
+            for (const d of Object.keys(spec[l]![v]!))
+              if (!queued.has(d)) {
+                queued.add(d);
+                next.push(d);
+              }
+          }
+          wave = next.sort();
+        }
+        expected = Object.fromEntries(Object.entries(chosen).sort(([a], [b]) => (a < b ? -1 : 1)));
+      }
+
+      const outcome = (
+        o: ResolveOptions,
+      ): { chosen: Record<string, string> | string; calls: number; conflicts: number } => {
+        try {
+          const r = resolve(u, roots, { prefer, prerelease, ...o });
+          return { chosen: r.chosen, calls: r.stats.solverCalls, conflicts: r.stats.conflicts };
+        } catch (e) {
+          if (!(e instanceof ResolutionError)) throw e;
+          return { chosen: `E17 ${e.message}`, calls: 0, conflicts: 0 };
+        }
+      };
+      const context = JSON.stringify({ spec, roots, prefer, prerelease });
+      const one = outcome({});
+      if (expected === 'E17') {
+        expect(one.chosen, context).toMatch(/^E17 \[E17\] /);
+        unsat++;
+      } else {
+        expect(one.chosen, context).toEqual(expected);
+        sat++;
+      }
+      // Every way gives the same choices, or the same explanation.
+      expect(outcome({ oracle: 'minisat' }).chosen, context).toEqual(one.chosen);
+      if (expected !== 'E17') expect(outcome({ shortcuts: false }).chosen, context).toEqual(one.chosen);
+      const fallback = outcome({ conflictBudget: 0 });
+      expect(fallback.chosen, context).toEqual(one.chosen);
+      if (one.conflicts > 0) {
+        withConflicts++;
+        // Its first conflict ended the one-search pass: queries answered the tries.
+        if (fallback.calls > 1) fellBack++;
+      }
+    }
+    expect(sat).toBeGreaterThan(30);
+    expect(unsat).toBeGreaterThan(30);
+    // The one-search pass backjumped in some of them, and with no budget fell back to queries.
+    expect(withConflicts).toBeGreaterThan(5);
+    expect(fellBack).toBe(withConflicts);
+  });
+
   it('chooses exactly what the MiniSat oracle chooses, on random universes (differential)', () => {
     let seed = 4242;
     const rnd = (n: number): number => {
@@ -317,5 +468,75 @@ describe('resolve', () => {
     }
     expect(sat).toBeGreaterThan(10);
     expect(unsat).toBeGreaterThan(3);
+  });
+});
+
+describe('resolve at size', () => {
+  it('the one-search pass backjumps across levels and still chooses what per-label queries and MiniSat choose', () => {
+    // Universes like bench/resolve's (forward edges, 0–4 ranges per version, pins below the newest
+    // and upper bounds), smaller and tighter so that the one-search pass meets many conflicts;
+    // some made unsatisfiable by two roots pinning one deep label apart (the same E17 each way).
+    let seed = 99;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    let conflicts = 0;
+    let unsat = 0;
+    for (let round = 0; round < 6; round++) {
+      const n = 120;
+      const label = (i: number): string => `q${String(i).padStart(3, '0')}`;
+      const vers = Array.from({ length: n }, () => [
+        ...new Set(Array.from({ length: 6 }, (_, i) => `${1 + (i >> 1)}.${i & 1}.${rnd(2)}`)),
+      ]);
+      const u = new Map<string, Candidate[]>();
+      for (let i = 0; i < n; i++)
+        u.set(
+          label(i),
+          vers[i]!.map((version) => {
+            const deps: Candidate['deps'] = {};
+            for (let k = rnd(5); k > 0 && i + 1 < n; k--) {
+              const j = i + 1 + rnd(Math.min(12, n - i - 1));
+              const [maj, min] = vers[j]![rnd(vers[j]!.length)]!.split('.');
+              const kind = rnd(10);
+              const range =
+                kind < 4
+                  ? `^${maj}.${min}`
+                  : kind < 6
+                    ? `=${vers[j]![rnd(vers[j]!.length)]}`
+                    : kind < 8
+                      ? `<${maj}.0.0 || ^${maj}.${min}`
+                      : `~${maj}.${min}`;
+              deps[label(j)] = { range, prerelease: false };
+            }
+            return { version, deps };
+          }),
+        );
+      const roots: RootRequirement[] = Array.from({ length: 4 }, (_, i) => root(label(i), '*'));
+      if (round % 3 === 2) {
+        const deep = vers[60]!;
+        roots.push(
+          root(label(60), `=${deep[0]}`, 'pin-old'),
+          root(label(60), `=${deep[deep.length - 1]}`, 'pin-new'),
+        );
+      }
+      const outcome = (o: ResolveOptions): { chosen: Record<string, string> | string; conflicts: number } => {
+        try {
+          const r = resolve(u, roots, o);
+          return { chosen: r.chosen, conflicts: r.stats.conflicts };
+        } catch (e) {
+          if (!(e instanceof ResolutionError)) throw e;
+          return { chosen: `E17 ${e.message}`, conflicts: 0 };
+        }
+      };
+      const one = outcome({});
+      conflicts += one.conflicts;
+      if (typeof one.chosen === 'string') unsat++;
+      expect(outcome({ oracle: 'minisat' }).chosen, `round ${round}`).toEqual(one.chosen);
+      expect(outcome({ conflictBudget: 0 }).chosen, `round ${round}`).toEqual(one.chosen);
+      if (typeof one.chosen !== 'string') expect(outcome({ shortcuts: false }).chosen).toEqual(one.chosen);
+    }
+    expect(unsat).toBeGreaterThanOrEqual(2);
+    expect(conflicts).toBeGreaterThan(10);
   });
 });
