@@ -21,6 +21,7 @@ import {
 import type { CacheBackend, CacheHit, ObjectKind, PushCounts, PushObject } from './backend.ts';
 import { reapiDigestOf } from './reapi-action.ts';
 import { encodeMessage, reapiProtos, reapiType } from './reapi-protos.ts';
+import { TRANSFERS_IN_FLIGHT, limiter, settleAll } from './limit.ts';
 
 /** REAPI `DigestFunction.Value`s Eos uses. */
 export const DIGEST_FUNCTION = { SHA256: 1, BLAKE3: 9 } as const;
@@ -224,59 +225,77 @@ export class ReapiCache implements CacheBackend {
     });
   }
 
-  /** Uploads the blobs the CAS lacks; returns which of them were sent. */
+  /**
+   * Uploads the blobs the CAS lacks: `FindMissingBlobs` in calls of 1,000 digests, then the
+   * missing ones, {@link TRANSFERS_IN_FLIGHT} calls at once: small blobs packed into
+   * `BatchUpdateBlobs` calls of at most BATCH_BYTES, large ones each through `ByteStream.Write`.
+   * The same bytes twice in one push go once.
+   * @returns the indexes of `blobs` that were sent
+   * @throws CacheTransportError E58
+   */
   private async upload(
     fn: 'sha256' | 'blake3',
     blobs: readonly { d: CasDigest; bytes: () => Promise<Uint8Array> }[],
   ): Promise<Set<number>> {
+    const limit = limiter(TRANSFERS_IN_FLIGHT);
     const missing = new Set<string>();
+    const queries: Promise<void>[] = [];
     for (let i = 0; i < blobs.length; i += 1000) {
-      const r = await this.cas<{ missing_blob_digests: CasDigest[] }>('FindMissingBlobs', {
-        instance_name: this.instance,
-        blob_digests: blobs.slice(i, i + 1000).map((b) => b.d),
-        ...this.fnField(fn),
-      });
-      for (const m of r.missing_blob_digests) missing.add(`${m.hash}/${m.size_bytes}`);
+      const slice = blobs.slice(i, i + 1000);
+      queries.push(
+        limit.run(async () => {
+          const r = await this.cas<{ missing_blob_digests: CasDigest[] }>('FindMissingBlobs', {
+            instance_name: this.instance,
+            blob_digests: slice.map((b) => b.d),
+            ...this.fnField(fn),
+          });
+          for (const m of r.missing_blob_digests) missing.add(`${m.hash}/${m.size_bytes}`);
+        }),
+      );
     }
+    await settleAll(queries);
     const sent = new Set<number>();
-    let batch: { digest: CasDigest; data: Buffer }[] = [];
+    const large: number[] = [];
+    const batches: number[][] = [];
+    let batch: number[] = [];
     let batchBytes = 0;
-    const flush = async () => {
-      if (!batch.length) return;
+    for (const [i, b] of blobs.entries()) {
+      const key = `${b.d.hash}/${b.d.size_bytes}`;
+      if (!missing.has(key)) continue;
+      missing.delete(key);
+      sent.add(i);
+      if (b.d.size_bytes > BATCH_LIMIT) {
+        large.push(i);
+        continue;
+      }
+      if (batch.length && batchBytes + b.d.size_bytes > BATCH_BYTES) {
+        batches.push(batch);
+        batch = [];
+        batchBytes = 0;
+      }
+      batch.push(i);
+      batchBytes += b.d.size_bytes;
+    }
+    if (batch.length) batches.push(batch);
+    const updateBatch = async (idx: number[]) => {
+      const requests = await Promise.all(
+        idx.map(async (i) => ({ digest: blobs[i]!.d, data: Buffer.from(await blobs[i]!.bytes()) })),
+      );
       const r = await this.cas<{ responses: { status?: { code: number; message?: string } }[] }>(
         'BatchUpdateBlobs',
-        {
-          instance_name: this.instance,
-          requests: batch,
-          ...this.fnField(fn),
-        },
+        { instance_name: this.instance, requests, ...this.fnField(fn) },
       );
       const bad = r.responses.find((x) => (x.status?.code ?? 0) !== 0);
       if (bad)
         throw new CacheTransportError(
           `cache ${this.url}: BatchUpdateBlobs: status ${bad.status!.code} ${bad.status!.message ?? ''}`,
-          {
-            data: { url: this.url },
-          },
+          { data: { url: this.url } },
         );
-      batch = [];
-      batchBytes = 0;
     };
-    for (const [i, b] of blobs.entries()) {
-      const key = `${b.d.hash}/${b.d.size_bytes}`;
-      if (!missing.has(key)) continue;
-      missing.delete(key); // the same bytes twice in one push go once
-      sent.add(i);
-      const bytes = await b.bytes();
-      if (b.d.size_bytes > BATCH_LIMIT) {
-        await this.write(fn, b.d, bytes);
-        continue;
-      }
-      if (batchBytes + bytes.length > BATCH_BYTES) await flush();
-      batch.push({ digest: b.d, data: Buffer.from(bytes) });
-      batchBytes += bytes.length;
-    }
-    await flush();
+    await settleAll([
+      ...large.map((i) => limit.run(async () => this.write(fn, blobs[i]!.d, await blobs[i]!.bytes()))),
+      ...batches.map((b) => limit.run(() => updateBatch(b))),
+    ]);
     return sent;
   }
 
@@ -336,15 +355,20 @@ export class ReapiCache implements CacheBackend {
   async push(action: Digest, entry: Uint8Array, objects: readonly PushObject[]): Promise<PushCounts> {
     const fn = await this.digestFunction();
     const doc: ObjectsDoc = { format: REAPI_OBJECTS_FORMAT, version: 1, digestFunction: fn, objects: {} };
-    const blobs: { d: CasDigest; bytes: () => Promise<Uint8Array> }[] = [];
-    for (const o of objects) {
-      const d =
+    // The CAS digest of every object (SHA-256: each object read and hashed, several at once).
+    const limit = limiter(TRANSFERS_IN_FLIGHT);
+    const digests = await settleAll(
+      objects.map((o) =>
         fn === 'blake3'
-          ? { hash: digestHex(o.digest), size_bytes: o.size }
-          : this.casDigest(fn, await o.bytes());
+          ? Promise.resolve({ hash: digestHex(o.digest), size_bytes: o.size })
+          : limit.run(async () => this.casDigest(fn, await o.bytes())),
+      ),
+    );
+    const blobs = objects.map((o, i) => {
+      const d = digests[i]!;
       doc.objects[o.digest] = [d.hash, d.size_bytes, o.kind];
-      blobs.push({ d, bytes: o.bytes });
-    }
+      return { d, bytes: o.bytes };
+    });
     const sent = await this.upload(fn, blobs);
     const counts: PushCounts = {
       sent: sent.size,
@@ -366,6 +390,8 @@ export class ReapiCache implements CacheBackend {
     const key = reapiActionKey(action);
     const old = await this.reference(key);
     if (old && old.hash === dirD.hash) return counts;
+    // The reference last, once every object it leads to is in the CAS: a reader never finds a
+    // reference naming a missing object, even when the push is killed midway.
     await this.upload(fn, [
       { d: entryD, bytes: async () => entry },
       { d: docD, bytes: async () => docBytes },
