@@ -48,6 +48,20 @@ interface ObjectsDoc {
   objects: Record<string, [string, number, ObjectKind]>;
 }
 
+/** What a REAPI server offers, from `GetCapabilities`. @see specs/cache.md §2.2.5 */
+export interface ReapiCapabilities {
+  /** `cache_capabilities.digest_functions`, REAPI `DigestFunction.Value`s (1 SHA-256, 9 BLAKE3). */
+  digestFunctions: number[];
+  /** The one Eos uses: BLAKE3 when offered, else SHA-256. */
+  digestFunction: 'sha256' | 'blake3';
+  /** `cache_capabilities.max_batch_total_size_bytes` (0: the server sets no limit). */
+  maxBatchBytes: number;
+  /** `action_cache_update_capabilities.update_enabled`: clients may write the ActionCache. */
+  actionCacheUpdate: boolean;
+  /** `execution_capabilities.exec_enabled`: the server executes actions. */
+  execution: boolean;
+}
+
 /** The reference an action's result is filed under. @see specs/cache.md §2.2 */
 export function reapiActionKey(action: Digest): string {
   return `eos/action/${digestHex(action)}`;
@@ -60,7 +74,7 @@ export function reapiActionKey(action: Digest): string {
 export class ReapiCache implements CacheBackend {
   private readonly client: grpc.Client;
   private readonly instance: string;
-  private fn: Promise<'sha256' | 'blake3'> | undefined;
+  private caps: Promise<ReapiCapabilities> | undefined;
 
   constructor(readonly url: string) {
     const m = /^(grpcs?):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
@@ -117,10 +131,19 @@ export class ReapiCache implements CacheBackend {
     });
   }
 
-  /** The digest function: BLAKE3 when the server offers it, else SHA-256. @throws CacheTransportError E58 */
-  digestFunction(): Promise<'sha256' | 'blake3'> {
-    this.fn ??= this.unary<{
-      cache_capabilities?: { digest_functions?: number[]; digest_function?: number[] };
+  /**
+   * What the server says it offers (`Capabilities.GetCapabilities`, asked once per cache).
+   * @throws CacheTransportError E58 when the server cannot be asked
+   * @see specs/cache.md §2.2.5
+   */
+  capabilities(): Promise<ReapiCapabilities> {
+    this.caps ??= this.unary<{
+      cache_capabilities?: {
+        digest_functions?: number[];
+        max_batch_total_size_bytes?: number;
+        action_cache_update_capabilities?: { update_enabled?: boolean } | null;
+      } | null;
+      execution_capabilities?: { exec_enabled?: boolean } | null;
     }>(
       'build.bazel.remote.execution.v2.Capabilities',
       'GetCapabilities',
@@ -129,15 +152,52 @@ export class ReapiCache implements CacheBackend {
       { instance_name: this.instance },
     ).then(
       (caps) => {
-        const fns = (caps.cache_capabilities?.digest_functions ?? []) as number[];
-        return fns.includes(DIGEST_FUNCTION.BLAKE3) ? 'blake3' : 'sha256';
+        const cc = caps.cache_capabilities ?? {};
+        const fns = [...(cc.digest_functions ?? [])];
+        return {
+          digestFunctions: fns,
+          digestFunction: fns.includes(DIGEST_FUNCTION.BLAKE3) ? 'blake3' : 'sha256',
+          maxBatchBytes: cc.max_batch_total_size_bytes ?? 0,
+          actionCacheUpdate: cc.action_cache_update_capabilities?.update_enabled === true,
+          execution: caps.execution_capabilities?.exec_enabled === true,
+        } satisfies ReapiCapabilities;
       },
       (e: grpc.ServiceError) => {
-        this.fn = undefined;
+        this.caps = undefined;
         throw this.fail('GetCapabilities', e);
       },
     );
-    return this.fn;
+    return this.caps;
+  }
+
+  /** The digest function: BLAKE3 when the server offers it, else SHA-256. @throws CacheTransportError E58 */
+  async digestFunction(): Promise<'sha256' | 'blake3'> {
+    return (await this.capabilities()).digestFunction;
+  }
+
+  /**
+   * Whether the server answers `ActionCache.GetActionResult` at all: asked for an action digest
+   * no action has (the digest of the empty blob); NOT_FOUND (or a result) means it serves an
+   * ActionCache, UNIMPLEMENTED that it does not.
+   * @throws CacheTransportError E58 for any other failure
+   * @see specs/cache.md §2.2.5
+   */
+  async servesActionCache(): Promise<boolean> {
+    const fn = await this.digestFunction();
+    const p = 'build.bazel.remote.execution.v2.';
+    try {
+      await this.unary(p + 'ActionCache', 'GetActionResult', `${p}GetActionResultRequest`, `${p}ActionResult`, {
+        instance_name: this.instance,
+        action_digest: this.casDigest(fn, new Uint8Array(0)),
+        ...this.fnField(fn),
+      });
+      return true;
+    } catch (e) {
+      const code = (e as grpc.ServiceError).code;
+      if (code === grpc.status.NOT_FOUND) return true;
+      if (code === grpc.status.UNIMPLEMENTED) return false;
+      throw this.fail('GetActionResult', e as grpc.ServiceError);
+    }
   }
 
   private casDigest(fn: 'sha256' | 'blake3', bytes: Uint8Array): CasDigest {
@@ -228,7 +288,7 @@ export class ReapiCache implements CacheBackend {
   /**
    * Uploads the blobs the CAS lacks: `FindMissingBlobs` in calls of 1,000 digests, then the
    * missing ones, {@link TRANSFERS_IN_FLIGHT} calls at once: small blobs packed into
-   * `BatchUpdateBlobs` calls of at most BATCH_BYTES, large ones each through `ByteStream.Write`.
+   * `BatchUpdateBlobs` calls of at most BATCH_BYTES (and ¾ of the server's limit), large ones each through `ByteStream.Write`.
    * The same bytes twice in one push go once.
    * @returns the indexes of `blobs` that were sent
    * @throws CacheTransportError E58
@@ -254,6 +314,10 @@ export class ReapiCache implements CacheBackend {
       );
     }
     await settleAll(queries);
+    // Batches within the server's limit (with room for the request's own fields).
+    const cap = (await this.capabilities()).maxBatchBytes;
+    const perCall = cap > 0 ? Math.min(BATCH_BYTES, Math.floor((cap * 3) / 4)) : BATCH_BYTES;
+    const perBlob = Math.min(BATCH_LIMIT, perCall);
     const sent = new Set<number>();
     const large: number[] = [];
     const batches: number[][] = [];
@@ -264,11 +328,11 @@ export class ReapiCache implements CacheBackend {
       if (!missing.has(key)) continue;
       missing.delete(key);
       sent.add(i);
-      if (b.d.size_bytes > BATCH_LIMIT) {
+      if (b.d.size_bytes > perBlob) {
         large.push(i);
         continue;
       }
-      if (batch.length && batchBytes + b.d.size_bytes > BATCH_BYTES) {
+      if (batch.length && batchBytes + b.d.size_bytes > perCall) {
         batches.push(batch);
         batch = [];
         batchBytes = 0;
@@ -310,7 +374,15 @@ export class ReapiCache implements CacheBackend {
       );
       return r.digest?.hash ? r.digest : undefined;
     } catch (e) {
-      if ((e as grpc.ServiceError).code === grpc.status.NOT_FOUND) return undefined;
+      const code = (e as grpc.ServiceError).code;
+      if (code === grpc.status.NOT_FOUND) return undefined;
+      if (code === grpc.status.UNIMPLEMENTED)
+        throw new CacheTransportError(
+          `cache ${this.url}: the server offers no ReferenceStorage (BuildStream's, which Eos files ` +
+            'entries under); a server with only an ActionCache (Buildbarn, NativeLink) is not supported ' +
+            'yet (specs/reapi.md §6.2)',
+          { data: { url: this.url, grpc: 'UNIMPLEMENTED' }, cause: e },
+        );
       throw this.fail('GetReference', e as grpc.ServiceError);
     }
   }
