@@ -186,11 +186,17 @@ export class ReapiCache implements CacheBackend {
     const fn = await this.digestFunction();
     const p = 'build.bazel.remote.execution.v2.';
     try {
-      await this.unary(p + 'ActionCache', 'GetActionResult', `${p}GetActionResultRequest`, `${p}ActionResult`, {
-        instance_name: this.instance,
-        action_digest: this.casDigest(fn, new Uint8Array(0)),
-        ...this.fnField(fn),
-      });
+      await this.unary(
+        p + 'ActionCache',
+        'GetActionResult',
+        `${p}GetActionResultRequest`,
+        `${p}ActionResult`,
+        {
+          instance_name: this.instance,
+          action_digest: this.casDigest(fn, new Uint8Array(0)),
+          ...this.fnField(fn),
+        },
+      );
       return true;
     } catch (e) {
       const code = (e as grpc.ServiceError).code;
