@@ -148,11 +148,11 @@ export async function fetchClosure(
 }
 
 /**
- * Stores a checked closure: blobs, then trees children first (so the store's rule that a tree's
- * children are stored before it holds at every step, and a kill leaves complete objects only).
+ * Stores a checked closure with one durability step (`Store.putObjects`): blobs, then trees
+ * children first (so the store's rule that a tree's children are stored before it holds at every
+ * step, and a kill leaves complete objects only).
  * @throws IoError E12
  */
 export async function storeClosure(store: Store, c: FetchedClosure): Promise<void> {
-  for (const bytes of c.blobs.values()) await store.blobs.put(bytes);
-  for (const t of c.trees) await store.trees.put(t);
+  await store.putObjects([...c.blobs.values()], c.trees);
 }
