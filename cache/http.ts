@@ -140,11 +140,27 @@ export class HttpCache implements CacheBackend {
         'eos-cache.json',
         encodeCanonical({ format: HTTP_CACHE_FORMAT, version: HTTP_CACHE_VERSION }),
       );
-    // HEAD every object, TRANSFERS_IN_FLIGHT at once (a fresh limiter: one failure stops this push only).
+    // HEAD top-down, TRANSFERS_IN_FLIGHT at once (a fresh limiter: one failure stops this push
+    // only): a tree the server holds has its closure there (pushes write children first), so its
+    // descendants are not asked about; a missing tree's children are.
     const limit = limiter(TRANSFERS_IN_FLIGHT);
-    const present = await settleAll(
-      objects.map((o) => limit.run(() => this.has(httpCachePath(o.kind, o.digest)))),
-    );
+    const byDigest = new Map(objects.map((o) => [o.digest, o]));
+    const isChild = new Set(objects.flatMap((o) => o.children ?? []));
+    const found = new Set<Digest>();
+    const asked = new Set<Digest>();
+    const holds = (o: PushObject) => {
+      if (found.has(o.digest)) return;
+      found.add(o.digest);
+      for (const c of o.children ?? []) holds(byDigest.get(c)!);
+    };
+    const probe = async (o: PushObject): Promise<void> => {
+      if (asked.has(o.digest) || found.has(o.digest)) return;
+      asked.add(o.digest);
+      if (await limit.run(() => this.has(httpCachePath(o.kind, o.digest)))) return holds(o);
+      await settleAll((o.children ?? []).map((c) => probe(byDigest.get(c)!)));
+    };
+    await settleAll(objects.filter((o) => !isChild.has(o.digest)).map(probe));
+    const present = objects.map((o) => found.has(o.digest));
     const counts: PushCounts = { sent: 0, sentBytes: 0, present: 0, entrySent: false };
     // PUT what is missing, TRANSFERS_IN_FLIGHT at once, each tree only after its children (the
     // order given is children first), so a tree on the server always has its closure.
