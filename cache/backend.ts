@@ -42,6 +42,8 @@ export interface CacheHit {
    * @throws CacheTransportError E58 when the cache cannot be read
    */
   object(kind: ObjectKind, digest: Digest): Promise<Uint8Array | undefined>;
+  /** How many `object` calls a fetch keeps in flight (default 16; more where reads are batched). */
+  inFlight?: number;
 }
 
 /** A binary cache backend. */

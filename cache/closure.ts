@@ -83,7 +83,7 @@ export async function fetchClosure(
   // Each object is fetched once; a second tree naming it waits for the same promise, so a tree is
   // listed only after its whole closure (children first, as storeClosure needs).
   const pending = new Map<Digest, Promise<void>>();
-  const limit = limiter(TRANSFERS_IN_FLIGHT);
+  const limit = limiter(hit.inFlight ?? TRANSFERS_IN_FLIGHT);
   const refuse = (d: Digest, why: string) =>
     new CacheObjectRefusedError(`cache ${url}: object ${d}: ${why}; nothing was stored`, {
       data: { url, digest: d, reason: why },

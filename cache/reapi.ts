@@ -34,6 +34,8 @@ const BATCH_BYTES = 768 * 1024;
 /** ByteStream write chunk. */
 const CHUNK = 256 * 1024;
 const DEADLINE_MS = 60_000;
+/** Objects a substitution asks for at once: small reads are batched, so many can wait together. */
+const READS_IN_FLIGHT = 128;
 
 interface CasDigest {
   hash: string;
@@ -75,6 +77,15 @@ export class ReapiCache implements CacheBackend {
   private readonly client: grpc.Client;
   private readonly instance: string;
   private caps: Promise<ReapiCapabilities> | undefined;
+  /** Small reads waiting for the next BatchReadBlobs call, and their bytes. */
+  private reads: {
+    fn: 'sha256' | 'blake3';
+    d: CasDigest;
+    resolve: (b: Uint8Array | undefined) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private readBytes = 0;
+  private readsScheduled = false;
 
   constructor(readonly url: string) {
     const m = /^(grpcs?):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
@@ -222,27 +233,61 @@ export class ReapiCache implements CacheBackend {
   }
 
   /** Reads one blob, or undefined when the CAS lacks it. */
+  /** Sends the queued small reads as one BatchReadBlobs call and answers each. */
+  private flushReads(): void {
+    this.readsScheduled = false;
+    const q = this.reads;
+    this.reads = [];
+    this.readBytes = 0;
+    if (!q.length) return;
+    const fn = q[0]!.fn;
+    const digests = [...new Map(q.map((x) => [`${x.d.hash}/${x.d.size_bytes}`, x.d])).values()];
+    this.cas<{ responses: { digest?: CasDigest; data: Buffer; status?: { code: number } }[] }>(
+      'BatchReadBlobs',
+      {
+        instance_name: this.instance,
+        digests,
+        ...this.fnField(fn),
+      },
+    ).then(
+      (r) => {
+        const by = new Map(r.responses.map((x) => [`${x.digest?.hash}/${x.digest?.size_bytes}`, x]));
+        for (const x of q) {
+          const one = by.get(`${x.d.hash}/${x.d.size_bytes}`);
+          const code = one?.status?.code ?? 0;
+          if (!one || code === grpc.status.NOT_FOUND) x.resolve(undefined);
+          else if (code !== 0)
+            x.reject(
+              new CacheTransportError(`cache ${this.url}: BatchReadBlobs ${x.d.hash}: status ${code}`, {
+                data: { url: this.url },
+              }),
+            );
+          else x.resolve(new Uint8Array(one.data));
+        }
+      },
+      (e: unknown) => {
+        for (const x of q) x.reject(e);
+      },
+    );
+  }
+
+  /**
+   * Reads one blob, or undefined when the CAS lacks it. Small blobs wait for the current turn of
+   * the event loop and go together in one `BatchReadBlobs` call (at most BATCH_BYTES); large ones
+   * through `ByteStream.Read`.
+   */
   private async read(fn: 'sha256' | 'blake3', d: CasDigest): Promise<Uint8Array | undefined> {
-    if (d.size_bytes <= BATCH_LIMIT) {
-      const r = await this.cas<{ responses: { data: Buffer; status?: { code: number } }[] }>(
-        'BatchReadBlobs',
-        {
-          instance_name: this.instance,
-          digests: [d],
-          ...this.fnField(fn),
-        },
-      );
-      const one = r.responses[0];
-      if (!one || (one.status?.code ?? 0) === grpc.status.NOT_FOUND) return undefined;
-      if ((one.status?.code ?? 0) !== 0)
-        throw new CacheTransportError(
-          `cache ${this.url}: BatchReadBlobs ${d.hash}: status ${one.status!.code}`,
-          {
-            data: { url: this.url },
-          },
-        );
-      return new Uint8Array(one.data);
-    }
+    if (d.size_bytes <= BATCH_LIMIT)
+      return new Promise((resolve, reject) => {
+        if (this.reads.length && (this.reads[0]!.fn !== fn || this.readBytes + d.size_bytes > BATCH_BYTES))
+          this.flushReads();
+        this.reads.push({ fn, d, resolve, reject });
+        this.readBytes += d.size_bytes;
+        if (!this.readsScheduled) {
+          this.readsScheduled = true;
+          setImmediate(() => this.flushReads());
+        }
+      });
     const reqT = reapiProtos().lookupType('google.bytestream.ReadRequest');
     const resT = reapiProtos().lookupType('google.bytestream.ReadResponse');
     const chunks: Buffer[] = [];
@@ -422,6 +467,7 @@ export class ReapiCache implements CacheBackend {
     }
     return {
       entry,
+      inFlight: READS_IN_FLIGHT,
       object: async (kind, d) => {
         const m = doc.objects?.[d];
         if (!m || m[2] !== kind) return undefined;
