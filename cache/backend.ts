@@ -17,6 +17,8 @@ export interface PushObject {
   digest: Digest;
   size: number;
   bytes: () => Promise<Uint8Array>;
+  /** A tree's children (blobs and trees), each listed before it; uploaded before it. */
+  children?: readonly Digest[];
 }
 
 /** What one push of an action sent. */
@@ -40,6 +42,8 @@ export interface CacheHit {
    * @throws CacheTransportError E58 when the cache cannot be read
    */
   object(kind: ObjectKind, digest: Digest): Promise<Uint8Array | undefined>;
+  /** How many `object` calls a fetch keeps in flight (default 16; more where reads are batched). */
+  inFlight?: number;
 }
 
 /** A binary cache backend. */
@@ -52,8 +56,9 @@ export interface CacheBackend {
    */
   lookup(action: Digest): Promise<CacheHit | undefined>;
   /**
-   * Uploads the objects the cache lacks (children before the trees that name them), then the
-   * entry. `objects` is the whole closure, in upload order (children first).
+   * Uploads the objects the cache lacks, several at once (a tree only after its children), then,
+   * once every object is there, the entry: a reader never finds an entry that names a missing
+   * object, even when the push is killed midway. `objects` is the whole closure, children first.
    * @throws CacheTransportError E58
    */
   push(action: Digest, entry: Uint8Array, objects: readonly PushObject[]): Promise<PushCounts>;

@@ -21,6 +21,7 @@ import {
 import type { CacheBackend, CacheHit, ObjectKind, PushCounts, PushObject } from './backend.ts';
 import { reapiDigestOf } from './reapi-action.ts';
 import { encodeMessage, reapiProtos, reapiType } from './reapi-protos.ts';
+import { TRANSFERS_IN_FLIGHT, limiter, settleAll } from './limit.ts';
 
 /** REAPI `DigestFunction.Value`s Eos uses. */
 export const DIGEST_FUNCTION = { SHA256: 1, BLAKE3: 9 } as const;
@@ -33,6 +34,8 @@ const BATCH_BYTES = 768 * 1024;
 /** ByteStream write chunk. */
 const CHUNK = 256 * 1024;
 const DEADLINE_MS = 60_000;
+/** Objects a substitution asks for at once: small reads are batched, so many can wait together. */
+const READS_IN_FLIGHT = 128;
 
 interface CasDigest {
   hash: string;
@@ -47,6 +50,20 @@ interface ObjectsDoc {
   objects: Record<string, [string, number, ObjectKind]>;
 }
 
+/** What a REAPI server offers, from `GetCapabilities`. @see specs/cache.md §2.2.5 */
+export interface ReapiCapabilities {
+  /** `cache_capabilities.digest_functions`, REAPI `DigestFunction.Value`s (1 SHA-256, 9 BLAKE3). */
+  digestFunctions: number[];
+  /** The one Eos uses: BLAKE3 when offered, else SHA-256. */
+  digestFunction: 'sha256' | 'blake3';
+  /** `cache_capabilities.max_batch_total_size_bytes` (0: the server sets no limit). */
+  maxBatchBytes: number;
+  /** `action_cache_update_capabilities.update_enabled`: clients may write the ActionCache. */
+  actionCacheUpdate: boolean;
+  /** `execution_capabilities.exec_enabled`: the server executes actions. */
+  execution: boolean;
+}
+
 /** The reference an action's result is filed under. @see specs/cache.md §2.2 */
 export function reapiActionKey(action: Digest): string {
   return `eos/action/${digestHex(action)}`;
@@ -59,7 +76,16 @@ export function reapiActionKey(action: Digest): string {
 export class ReapiCache implements CacheBackend {
   private readonly client: grpc.Client;
   private readonly instance: string;
-  private fn: Promise<'sha256' | 'blake3'> | undefined;
+  private caps: Promise<ReapiCapabilities> | undefined;
+  /** Small reads waiting for the next BatchReadBlobs call, and their bytes. */
+  private reads: {
+    fn: 'sha256' | 'blake3';
+    d: CasDigest;
+    resolve: (b: Uint8Array | undefined) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private readBytes = 0;
+  private readsScheduled = false;
 
   constructor(readonly url: string) {
     const m = /^(grpcs?):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
@@ -116,10 +142,19 @@ export class ReapiCache implements CacheBackend {
     });
   }
 
-  /** The digest function: BLAKE3 when the server offers it, else SHA-256. @throws CacheTransportError E58 */
-  digestFunction(): Promise<'sha256' | 'blake3'> {
-    this.fn ??= this.unary<{
-      cache_capabilities?: { digest_functions?: number[]; digest_function?: number[] };
+  /**
+   * What the server says it offers (`Capabilities.GetCapabilities`, asked once per cache).
+   * @throws CacheTransportError E58 when the server cannot be asked
+   * @see specs/cache.md §2.2.5
+   */
+  capabilities(): Promise<ReapiCapabilities> {
+    this.caps ??= this.unary<{
+      cache_capabilities?: {
+        digest_functions?: number[];
+        max_batch_total_size_bytes?: number;
+        action_cache_update_capabilities?: { update_enabled?: boolean } | null;
+      } | null;
+      execution_capabilities?: { exec_enabled?: boolean } | null;
     }>(
       'build.bazel.remote.execution.v2.Capabilities',
       'GetCapabilities',
@@ -128,15 +163,58 @@ export class ReapiCache implements CacheBackend {
       { instance_name: this.instance },
     ).then(
       (caps) => {
-        const fns = (caps.cache_capabilities?.digest_functions ?? []) as number[];
-        return fns.includes(DIGEST_FUNCTION.BLAKE3) ? 'blake3' : 'sha256';
+        const cc = caps.cache_capabilities ?? {};
+        const fns = [...(cc.digest_functions ?? [])];
+        return {
+          digestFunctions: fns,
+          digestFunction: fns.includes(DIGEST_FUNCTION.BLAKE3) ? 'blake3' : 'sha256',
+          maxBatchBytes: cc.max_batch_total_size_bytes ?? 0,
+          actionCacheUpdate: cc.action_cache_update_capabilities?.update_enabled === true,
+          execution: caps.execution_capabilities?.exec_enabled === true,
+        } satisfies ReapiCapabilities;
       },
       (e: grpc.ServiceError) => {
-        this.fn = undefined;
+        this.caps = undefined;
         throw this.fail('GetCapabilities', e);
       },
     );
-    return this.fn;
+    return this.caps;
+  }
+
+  /** The digest function: BLAKE3 when the server offers it, else SHA-256. @throws CacheTransportError E58 */
+  async digestFunction(): Promise<'sha256' | 'blake3'> {
+    return (await this.capabilities()).digestFunction;
+  }
+
+  /**
+   * Whether the server answers `ActionCache.GetActionResult` at all: asked for an action digest
+   * no action has (the digest of the empty blob); NOT_FOUND (or a result) means it serves an
+   * ActionCache, UNIMPLEMENTED that it does not.
+   * @throws CacheTransportError E58 for any other failure
+   * @see specs/cache.md §2.2.5
+   */
+  async servesActionCache(): Promise<boolean> {
+    const fn = await this.digestFunction();
+    const p = 'build.bazel.remote.execution.v2.';
+    try {
+      await this.unary(
+        p + 'ActionCache',
+        'GetActionResult',
+        `${p}GetActionResultRequest`,
+        `${p}ActionResult`,
+        {
+          instance_name: this.instance,
+          action_digest: this.casDigest(fn, new Uint8Array(0)),
+          ...this.fnField(fn),
+        },
+      );
+      return true;
+    } catch (e) {
+      const code = (e as grpc.ServiceError).code;
+      if (code === grpc.status.NOT_FOUND) return true;
+      if (code === grpc.status.UNIMPLEMENTED) return false;
+      throw this.fail('GetActionResult', e as grpc.ServiceError);
+    }
   }
 
   private casDigest(fn: 'sha256' | 'blake3', bytes: Uint8Array): CasDigest {
@@ -155,27 +233,61 @@ export class ReapiCache implements CacheBackend {
   }
 
   /** Reads one blob, or undefined when the CAS lacks it. */
+  /** Sends the queued small reads as one BatchReadBlobs call and answers each. */
+  private flushReads(): void {
+    this.readsScheduled = false;
+    const q = this.reads;
+    this.reads = [];
+    this.readBytes = 0;
+    if (!q.length) return;
+    const fn = q[0]!.fn;
+    const digests = [...new Map(q.map((x) => [`${x.d.hash}/${x.d.size_bytes}`, x.d])).values()];
+    this.cas<{ responses: { digest?: CasDigest; data: Buffer; status?: { code: number } }[] }>(
+      'BatchReadBlobs',
+      {
+        instance_name: this.instance,
+        digests,
+        ...this.fnField(fn),
+      },
+    ).then(
+      (r) => {
+        const by = new Map(r.responses.map((x) => [`${x.digest?.hash}/${x.digest?.size_bytes}`, x]));
+        for (const x of q) {
+          const one = by.get(`${x.d.hash}/${x.d.size_bytes}`);
+          const code = one?.status?.code ?? 0;
+          if (!one || code === grpc.status.NOT_FOUND) x.resolve(undefined);
+          else if (code !== 0)
+            x.reject(
+              new CacheTransportError(`cache ${this.url}: BatchReadBlobs ${x.d.hash}: status ${code}`, {
+                data: { url: this.url },
+              }),
+            );
+          else x.resolve(new Uint8Array(one.data));
+        }
+      },
+      (e: unknown) => {
+        for (const x of q) x.reject(e);
+      },
+    );
+  }
+
+  /**
+   * Reads one blob, or undefined when the CAS lacks it. Small blobs wait for the current turn of
+   * the event loop and go together in one `BatchReadBlobs` call (at most BATCH_BYTES); large ones
+   * through `ByteStream.Read`.
+   */
   private async read(fn: 'sha256' | 'blake3', d: CasDigest): Promise<Uint8Array | undefined> {
-    if (d.size_bytes <= BATCH_LIMIT) {
-      const r = await this.cas<{ responses: { data: Buffer; status?: { code: number } }[] }>(
-        'BatchReadBlobs',
-        {
-          instance_name: this.instance,
-          digests: [d],
-          ...this.fnField(fn),
-        },
-      );
-      const one = r.responses[0];
-      if (!one || (one.status?.code ?? 0) === grpc.status.NOT_FOUND) return undefined;
-      if ((one.status?.code ?? 0) !== 0)
-        throw new CacheTransportError(
-          `cache ${this.url}: BatchReadBlobs ${d.hash}: status ${one.status!.code}`,
-          {
-            data: { url: this.url },
-          },
-        );
-      return new Uint8Array(one.data);
-    }
+    if (d.size_bytes <= BATCH_LIMIT)
+      return new Promise((resolve, reject) => {
+        if (this.reads.length && (this.reads[0]!.fn !== fn || this.readBytes + d.size_bytes > BATCH_BYTES))
+          this.flushReads();
+        this.reads.push({ fn, d, resolve, reject });
+        this.readBytes += d.size_bytes;
+        if (!this.readsScheduled) {
+          this.readsScheduled = true;
+          setImmediate(() => this.flushReads());
+        }
+      });
     const reqT = reapiProtos().lookupType('google.bytestream.ReadRequest');
     const resT = reapiProtos().lookupType('google.bytestream.ReadResponse');
     const chunks: Buffer[] = [];
@@ -224,59 +336,81 @@ export class ReapiCache implements CacheBackend {
     });
   }
 
-  /** Uploads the blobs the CAS lacks; returns which of them were sent. */
+  /**
+   * Uploads the blobs the CAS lacks: `FindMissingBlobs` in calls of 1,000 digests, then the
+   * missing ones, {@link TRANSFERS_IN_FLIGHT} calls at once: small blobs packed into
+   * `BatchUpdateBlobs` calls of at most BATCH_BYTES (and ¾ of the server's limit), large ones each through `ByteStream.Write`.
+   * The same bytes twice in one push go once.
+   * @returns the indexes of `blobs` that were sent
+   * @throws CacheTransportError E58
+   */
   private async upload(
     fn: 'sha256' | 'blake3',
     blobs: readonly { d: CasDigest; bytes: () => Promise<Uint8Array> }[],
   ): Promise<Set<number>> {
+    const limit = limiter(TRANSFERS_IN_FLIGHT);
     const missing = new Set<string>();
+    const queries: Promise<void>[] = [];
     for (let i = 0; i < blobs.length; i += 1000) {
-      const r = await this.cas<{ missing_blob_digests: CasDigest[] }>('FindMissingBlobs', {
-        instance_name: this.instance,
-        blob_digests: blobs.slice(i, i + 1000).map((b) => b.d),
-        ...this.fnField(fn),
-      });
-      for (const m of r.missing_blob_digests) missing.add(`${m.hash}/${m.size_bytes}`);
+      const slice = blobs.slice(i, i + 1000);
+      queries.push(
+        limit.run(async () => {
+          const r = await this.cas<{ missing_blob_digests: CasDigest[] }>('FindMissingBlobs', {
+            instance_name: this.instance,
+            blob_digests: slice.map((b) => b.d),
+            ...this.fnField(fn),
+          });
+          for (const m of r.missing_blob_digests) missing.add(`${m.hash}/${m.size_bytes}`);
+        }),
+      );
     }
+    await settleAll(queries);
+    // Batches within the server's limit (with room for the request's own fields).
+    const cap = (await this.capabilities()).maxBatchBytes;
+    const perCall = cap > 0 ? Math.min(BATCH_BYTES, Math.floor((cap * 3) / 4)) : BATCH_BYTES;
+    const perBlob = Math.min(BATCH_LIMIT, perCall);
     const sent = new Set<number>();
-    let batch: { digest: CasDigest; data: Buffer }[] = [];
+    const large: number[] = [];
+    const batches: number[][] = [];
+    let batch: number[] = [];
     let batchBytes = 0;
-    const flush = async () => {
-      if (!batch.length) return;
+    for (const [i, b] of blobs.entries()) {
+      const key = `${b.d.hash}/${b.d.size_bytes}`;
+      if (!missing.has(key)) continue;
+      missing.delete(key);
+      sent.add(i);
+      if (b.d.size_bytes > perBlob) {
+        large.push(i);
+        continue;
+      }
+      if (batch.length && batchBytes + b.d.size_bytes > perCall) {
+        batches.push(batch);
+        batch = [];
+        batchBytes = 0;
+      }
+      batch.push(i);
+      batchBytes += b.d.size_bytes;
+    }
+    if (batch.length) batches.push(batch);
+    const updateBatch = async (idx: number[]) => {
+      const requests = await Promise.all(
+        idx.map(async (i) => ({ digest: blobs[i]!.d, data: Buffer.from(await blobs[i]!.bytes()) })),
+      );
       const r = await this.cas<{ responses: { status?: { code: number; message?: string } }[] }>(
         'BatchUpdateBlobs',
-        {
-          instance_name: this.instance,
-          requests: batch,
-          ...this.fnField(fn),
-        },
+        { instance_name: this.instance, requests, ...this.fnField(fn) },
       );
       const bad = r.responses.find((x) => (x.status?.code ?? 0) !== 0);
       if (bad)
         throw new CacheTransportError(
           `cache ${this.url}: BatchUpdateBlobs: status ${bad.status!.code} ${bad.status!.message ?? ''}`,
-          {
-            data: { url: this.url },
-          },
+          { data: { url: this.url } },
         );
-      batch = [];
-      batchBytes = 0;
     };
-    for (const [i, b] of blobs.entries()) {
-      const key = `${b.d.hash}/${b.d.size_bytes}`;
-      if (!missing.has(key)) continue;
-      missing.delete(key); // the same bytes twice in one push go once
-      sent.add(i);
-      const bytes = await b.bytes();
-      if (b.d.size_bytes > BATCH_LIMIT) {
-        await this.write(fn, b.d, bytes);
-        continue;
-      }
-      if (batchBytes + bytes.length > BATCH_BYTES) await flush();
-      batch.push({ digest: b.d, data: Buffer.from(bytes) });
-      batchBytes += bytes.length;
-    }
-    await flush();
+    await settleAll([
+      ...large.map((i) => limit.run(async () => this.write(fn, blobs[i]!.d, await blobs[i]!.bytes()))),
+      ...batches.map((b) => limit.run(() => updateBatch(b))),
+    ]);
     return sent;
   }
 
@@ -291,7 +425,15 @@ export class ReapiCache implements CacheBackend {
       );
       return r.digest?.hash ? r.digest : undefined;
     } catch (e) {
-      if ((e as grpc.ServiceError).code === grpc.status.NOT_FOUND) return undefined;
+      const code = (e as grpc.ServiceError).code;
+      if (code === grpc.status.NOT_FOUND) return undefined;
+      if (code === grpc.status.UNIMPLEMENTED)
+        throw new CacheTransportError(
+          `cache ${this.url}: the server offers no ReferenceStorage (BuildStream's, which Eos files ` +
+            'entries under); a server with only an ActionCache (Buildbarn, NativeLink) is not supported ' +
+            'yet (specs/reapi.md §6.2)',
+          { data: { url: this.url, grpc: 'UNIMPLEMENTED' }, cause: e },
+        );
       throw this.fail('GetReference', e as grpc.ServiceError);
     }
   }
@@ -325,6 +467,7 @@ export class ReapiCache implements CacheBackend {
     }
     return {
       entry,
+      inFlight: READS_IN_FLIGHT,
       object: async (kind, d) => {
         const m = doc.objects?.[d];
         if (!m || m[2] !== kind) return undefined;
@@ -336,15 +479,20 @@ export class ReapiCache implements CacheBackend {
   async push(action: Digest, entry: Uint8Array, objects: readonly PushObject[]): Promise<PushCounts> {
     const fn = await this.digestFunction();
     const doc: ObjectsDoc = { format: REAPI_OBJECTS_FORMAT, version: 1, digestFunction: fn, objects: {} };
-    const blobs: { d: CasDigest; bytes: () => Promise<Uint8Array> }[] = [];
-    for (const o of objects) {
-      const d =
+    // The CAS digest of every object (SHA-256: each object read and hashed, several at once).
+    const limit = limiter(TRANSFERS_IN_FLIGHT);
+    const digests = await settleAll(
+      objects.map((o) =>
         fn === 'blake3'
-          ? { hash: digestHex(o.digest), size_bytes: o.size }
-          : this.casDigest(fn, await o.bytes());
+          ? Promise.resolve({ hash: digestHex(o.digest), size_bytes: o.size })
+          : limit.run(async () => this.casDigest(fn, await o.bytes())),
+      ),
+    );
+    const blobs = objects.map((o, i) => {
+      const d = digests[i]!;
       doc.objects[o.digest] = [d.hash, d.size_bytes, o.kind];
-      blobs.push({ d, bytes: o.bytes });
-    }
+      return { d, bytes: o.bytes };
+    });
     const sent = await this.upload(fn, blobs);
     const counts: PushCounts = {
       sent: sent.size,
@@ -366,6 +514,8 @@ export class ReapiCache implements CacheBackend {
     const key = reapiActionKey(action);
     const old = await this.reference(key);
     if (old && old.hash === dirD.hash) return counts;
+    // The reference last, once every object it leads to is in the CAS: a reader never finds a
+    // reference naming a missing object, even when the push is killed midway.
     await this.upload(fn, [
       { d: entryD, bytes: async () => entry },
       { d: docD, bytes: async () => docBytes },

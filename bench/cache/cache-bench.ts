@@ -1,204 +1,232 @@
 /**
- * bench/cache: a lock's chain substituted from each binary cache backend on loopback (Debian's
+ * bench/cache: the demo's chain (zlib → OpenSSL → curl, and the demo's root atom when it has an
+ * action) substituted on a second "machine" from each binary cache backend on loopback (Debian's
  * nginx with WebDAV PUT; BuildStream's bst-artifact-server, REAPI) against building it, and
- * `eos cache push` of its outputs (plus a larger output: the host's gcc-12 directory, as one
- * action) against `rsync -a` of the same files into an empty directory, first and repeated.
- * The chain is the two-atom lock of tests/cache/build-substitute.test.ts (a shared library and a
- * program linking it, real sandboxed builds over the host seed), with a fresh nonce per run, so
- * the build is cold. Writes bench/out/cache.json (rows for bench/table.mjs).
- * Usage: npx tsx bench/cache/cache-bench.ts   (root; nginx, python3-buildstream, rsync)
+ * `eos cache push` of the chain's outputs against `rsync -a` of the same files to an rsync daemon
+ * on loopback, first (empty destination) and repeated (nothing changed). One run each.
+ *
+ * Machine A is the demo's built state (EOS_DEMO_DIR, default .eos-demo: `npm run demo` up to its
+ * build): its store and its signed build records are only read. "Building it" is not re-run
+ * (OpenSSL alone is minutes): it is the sum of the chain's recorded build wall times, the
+ * `durationMs` of each action's build record in A's action cache (the executor's wall time of
+ * that very build; the chain is sequential, so the sum is its critical path). Machine B is a fresh
+ * store whose seed is ingested from the seed lock first (not timed, as on any machine) and a fresh
+ * config trusting A's key for `cache`; its substitution is timed as the whole `eos build
+ * --require-cache` of the lock (world composition, lookups, downloads, checks, stores).
+ *
+ * The rsync peer sends the very objects the push sends (A's blob and tree files of the chain's
+ * closures, `--files-from`), to `rsync --daemon` on 127.0.0.1. Every file is read once before
+ * either runs, so both read from the page cache.
+ *
+ * Writes bench/out/cache.json (rows for bench/table.mjs).
+ * Usage: npx tsx bench/cache/cache-bench.ts   (root; nginx, python3-buildstream, rsync; the demo's state)
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { encodeLock } from '../../atoms/index.ts';
-import { openCache, pushAction } from '../../cache/index.ts';
+import { join, relative, resolve } from 'node:path';
+import { parseLock } from '../../atoms/index.ts';
+import { localClosure, openCache, pushAction, type PushedAction } from '../../cache/index.ts';
 import { ensureSeed } from '../../executor/index.ts';
-import { constructiveRebuilder, keySigner, openActionCache } from '../../scheduler/index.ts';
+import { findAtomOutputs, openActionCache } from '../../scheduler/index.ts';
 import { buildLock } from '../../src/build/index.ts';
 import {
   Store,
-  digestBytes,
   emptyTrustPolicy,
-  generateKey,
+  exportPublicKey,
+  importPublicKey,
   readKeyring,
-  readSecretKey,
   trustKey,
   writeTrustPolicy,
   type Digest,
 } from '../../src/kernel/index.ts';
-import { startBst, startNginx } from './servers.ts';
+import { freePort, startBst, startNginx, type CacheServer } from './servers.ts';
 
+const PUSH_GOAL = 2;
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `eos-cache-bench-${p}-`));
 const now = () => performance.now() / 1000;
-const nonce = `${Date.now()}-${process.pid}`;
+const say = (s: string) => process.stderr.write(`bench/cache: ${s}\n`);
 
-function atom(dir: string, label: string, deps: Record<string, string>, files: Record<string, string>): void {
-  mkdirSync(dir, { recursive: true });
-  const dep = Object.entries(deps).map(([k, v]) => `${k} = "${v}"`);
+const demo = resolve(process.env.EOS_DEMO_DIR ?? '.eos-demo');
+const lockPath = join(demo, 'work', 'root', 'eos.lock');
+const seedLockA = join(demo, 'work', 'root', 'seed.lock');
+if (!existsSync(lockPath) || !existsSync(join(demo, 'store')))
+  throw new Error(`bench/cache needs the demo's built state at ${demo} (npm run demo; or EOS_DEMO_DIR)`);
+const storeA = new Store(join(demo, 'store'));
+const configA = join(demo, 'config');
+
+// The chain: the newest entry of every atom of the lock (locked and workspace) in A's action cache.
+const lock = parseLock(readFileSync(lockPath, 'utf8'), lockPath);
+const wanted = [
+  ...Object.entries(lock.atoms).map(([l, a]) => [l, a.version] as const),
+  ...Object.entries(lock.workspace).map(([l, a]) => [l, a.version] as const),
+];
+const chain: { label: string; action: Digest; durationMs: number; key: Digest }[] = [];
+for (const [label, version] of wanted) {
+  const found = (await findAtomOutputs(storeA, label, version))[0];
+  if (!found) continue;
+  const entry = (await openActionCache(storeA).get(found.action))!;
+  chain.push({ label, action: found.action, durationMs: entry.record.durationMs, key: found.signedBy[0]! });
+}
+for (const l of ['zlib', 'openssl', 'curl'])
+  if (!chain.some((c) => c.label === l))
+    throw new Error(`bench/cache: ${l} of ${lockPath} is not built in ${demo}/store`);
+if (chain.some((c) => !c.key)) throw new Error('bench/cache: an entry of the chain is unsigned');
+const buildS = chain.reduce((n, c) => n + c.durationMs, 0) / 1000;
+const labels = chain.map((c) => c.label).join(', ');
+say(
+  `chain: ${chain.map((c) => `${c.label} ${(c.durationMs / 1000).toFixed(1)} s`).join(', ')} (recorded build wall times)`,
+);
+
+// The objects a push sends, as files of A's store (the rsync peer's file list), read once (page cache).
+const objects = new Map<Digest, string>();
+for (const c of chain) {
+  const r = (await openActionCache(storeA).get(c.action))!.record;
+  for (const o of await localClosure(storeA, [r.output, r.log]))
+    objects.set(o.digest, o.kind === 'tree' ? storeA.treePath(o.digest) : storeA.blobPath(o.digest));
+}
+let bytes = 0;
+for (const p of objects.values()) bytes += readFileSync(p).length;
+const fileList = join(tmp('list'), 'files');
+writeFileSync(fileList, [...objects.values()].map((p) => relative(storeA.root, p)).join('\n') + '\n');
+const what = `${objects.size} objects, ${(bytes / 1e6).toFixed(1)} MB`;
+say(`push set: ${what}`);
+
+// Machine B: a fresh config trusting A's signing key for `cache`, and a store with the seed only.
+const configB = tmp('config-b');
+const keyringA = await readKeyring(configA);
+const keyName = keyringA.byId.get(chain[0]!.key)?.name;
+if (!keyName) throw new Error(`bench/cache: the chain's signing key is not in ${configA}`);
+const imported = await importPublicKey(configB, await exportPublicKey(configA, keyName), configA);
+await writeTrustPolicy(
+  configB,
+  trustKey(emptyTrustPolicy(), imported.id, ['cache']),
+  await readKeyring(configB),
+);
+const seedBase = new Store(tmp('store-b'));
+const seedLock = join(tmp('seed'), 'seed.lock');
+cpSync(seedLockA, seedLock);
+const aptDir = tmp('apt');
+cpSync(join(storeA.root, 'cache', 'apt'), aptDir, { recursive: true });
+let t = now();
+await ensureSeed({ store: seedBase, lockPath: seedLock, aptDir, repinIfGone: false });
+say(`machine B's seed ingested in ${(now() - t).toFixed(1)} s (not timed)`);
+
+/** An rsync daemon on loopback with one writable module `eos` at `dir`. */
+async function startRsyncd(dir: string): Promise<{ url: string; close: () => void }> {
+  const conf = join(tmp('rsyncd'), 'rsyncd.conf');
+  const port = await freePort();
   writeFileSync(
-    join(dir, 'atom.toml'),
-    `[atom]\nlabel = "${label}"\nversion = "1.0.0"\n\n[deps]\n${dep.join('\n')}\n\n[build]\nrecipe = "std.make"\n`,
+    conf,
+    `port = ${port}\naddress = 127.0.0.1\nuse chroot = no\n[eos]\npath = ${dir}\nread only = no\nuid = root\ngid = root\n`,
   );
-  for (const [n, t] of Object.entries(files)) writeFileSync(join(dir, n), t);
+  const child = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      execFileSync('rsync', [`rsync://127.0.0.1:${port}/`], { stdio: 'ignore' });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { url: `rsync://127.0.0.1:${port}/eos/`, close: () => child.kill('SIGTERM') };
 }
 
-// Store A and its host seed: the test suite's cache (tests/executor/helpers.ts) unless EOS_TEST_CACHE says otherwise.
-const cacheDir = process.env.EOS_TEST_CACHE ?? '/var/cache/eos-test';
-const storeA = new Store(join(cacheDir, 'store'));
-const seedLock = join(cacheDir, 'seed-host.lock');
-await ensureSeed({ store: storeA, mode: 'host', lockPath: seedLock });
-const ws = tmp('ws');
-atom(
-  join(ws, 'libgreet'),
-  'libgreet',
-  {},
-  {
-    'greet.h': 'const char *greet(void);\n',
-    'greet.c': `const char *greet(void) { return "bench ${nonce}"; }\n`,
-    Makefile:
-      'libgreet.so.1: greet.c\n\t$(CC) -O2 -fPIC -shared -Wl,-soname,libgreet.so.1 -o $@ greet.c\n' +
-      'install: libgreet.so.1\n\tinstall -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include\n' +
-      '\tinstall -m 644 greet.h $(DESTDIR)$(PREFIX)/include/\n\tinstall -m 755 libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/\n' +
-      '\tln -sf libgreet.so.1 $(DESTDIR)$(PREFIX)/lib/libgreet.so\n',
-  },
-);
-atom(
-  join(ws, 'hello'),
-  'hello',
-  { libgreet: '^1.0' },
-  {
-    'hello.c': '#include <stdio.h>\n#include <greet.h>\nint main(void) { puts(greet()); return 0; }\n',
-    Makefile:
-      'hello: hello.c\n\t$(CC) -O2 -o $@ hello.c -lgreet\ninstall: hello\n\tinstall -d $(DESTDIR)$(PREFIX)/bin\n\tinstall -m 755 hello $(DESTDIR)$(PREFIX)/bin/\n',
-  },
-);
-const lock = join(ws, 'eos.lock');
-writeFileSync(
-  lock,
-  encodeLock({
-    version: 1,
-    prerelease: false,
-    sets: {},
-    atoms: {},
-    workspace: {
-      libgreet: { path: 'libgreet', version: '1.0.0', deps: [] },
-      hello: { path: 'hello', version: '1.0.0', deps: ['libgreet'] },
-    },
-  }),
-);
-const config = tmp('config');
-const key = await generateKey(config, 'builder');
-await writeTrustPolicy(config, trustKey(emptyTrustPolicy(), key.id, ['cache']), await readKeyring(config));
-
-let t = now();
-const built = await buildLock({
-  lock,
-  store: storeA,
-  seedLock,
-  jobs: 2,
-  signKey: { config, name: 'builder' },
-});
-const buildS = now() - t;
-if (built.exitCode !== 0) throw new Error(`bench build failed: ${built.lines.join('\n')}`);
-const actions = [...built.result!.results.values()].map((r) => r.action!);
-
-// A larger output, filed as one signed action: the host's gcc-12 directory.
-const bigAction = digestBytes(`cache bench big ${nonce}`);
-const bigSrc = '/usr/lib/gcc/x86_64-linux-gnu/12';
-const bigOut = (await storeA.ingest(bigSrc)).digest;
-const log = await storeA.blobs.put(new TextEncoder().encode('bench\n'));
-await constructiveRebuilder(openActionCache(storeA), {
-  signer: keySigner((await readSecretKey(config, 'builder')).seed),
-}).record({
-  action: bigAction,
-  output: bigOut,
-  world: digestBytes('w'),
-  log,
-  durationMs: 0,
-  seedMode: 'host',
-});
-
-const [nginx, bst] = await Promise.all([startNginx(), startBst()]);
 const rows: object[] = [];
-const row = (measure: string, eos: number, peer: number, goal: string, met: boolean | null) =>
+const row = (measure: string, eos: number, peer: number, goal: string, met: boolean | null) => {
   rows.push({ measure, eos, peer, unit: 's', ratio: eos / peer, goal, met });
-try {
-  for (const [name, server] of [
-    ['http (nginx)', nginx],
-    ['reapi (bst-artifact-server)', bst],
-  ] as const) {
-    const cache = openCache(server.url);
-    for (const a of actions) await pushAction(storeA, cache, a);
+  say(`${measure}: ${eos.toFixed(3)} s vs ${peer.toFixed(3)} s (${(eos / peer).toFixed(2)})`);
+};
+const pushAll = async (url: string): Promise<PushedAction[]> => {
+  const cache = openCache(url);
+  try {
+    const out: PushedAction[] = [];
+    for (const c of chain) out.push(await pushAction(storeA, cache, c.action));
+    return out;
+  } finally {
     cache.close();
-    const storeB = new Store(tmp('store-b'));
+  }
+};
+
+const servers: [string, () => Promise<CacheServer>][] = [
+  ['http (nginx)', startNginx],
+  ['reapi (bst-artifact-server)', startBst],
+];
+for (const [name, start] of servers) {
+  const server = await start();
+  const dest = tmp('rsync-dest');
+  const rsyncd = await startRsyncd(dest);
+  const rsync = () =>
+    execFileSync('rsync', ['-a', `--files-from=${fileList}`, `${storeA.root}/`, rsyncd.url], {
+      stdio: 'ignore',
+    });
+  try {
+    // Push against rsync, first (empty destinations) and again (nothing changed); rsync first each time.
+    t = now();
+    rsync();
+    const rsyncS = now() - t;
+    t = now();
+    const first = await pushAll(server.url);
+    const pushS = now() - t;
+    const sent = first.reduce((n, p) => n + p.sent, 0);
+    if (sent !== objects.size) throw new Error(`first push sent ${sent} of ${objects.size} objects`);
+    row(
+      `cache: push of the demo chain's outputs (${what}) to ${name} vs rsync to rsyncd, first`,
+      pushS,
+      rsyncS,
+      `<= ${PUSH_GOAL}`,
+      pushS / rsyncS <= PUSH_GOAL,
+    );
+    t = now();
+    rsync();
+    const rersyncS = now() - t;
+    t = now();
+    const again = await pushAll(server.url);
+    const repushS = now() - t;
+    if (again.some((p) => p.sent !== 0 || p.entrySent)) throw new Error('the re-push sent something');
+    row(
+      `cache: re-push (0 objects sent) to ${name} vs rsync to rsyncd, unchanged`,
+      repushS,
+      rersyncS,
+      `<= ${PUSH_GOAL}`,
+      repushS / rersyncS <= PUSH_GOAL,
+    );
+
+    // Machine B: the chain from this cache, nothing built.
+    const storeB = new Store(tmp('store-b-run'));
+    rmSync(storeB.root, { recursive: true });
+    execFileSync('cp', ['-al', seedBase.root, storeB.root]);
     t = now();
     const sub = await buildLock({
-      lock,
+      lock: lockPath,
       store: storeB,
       seedLock,
       jobs: 2,
       substituters: [server.url],
-      trustConfig: config,
+      trustConfig: configB,
       requireCache: true,
     });
     const subS = now() - t;
-    if (sub.exitCode !== 0 || sub.substitutions.length !== 2)
-      throw new Error(`substitution failed: ${sub.lines.join('\n')}`);
+    if (sub.exitCode !== 0 || sub.substitutions.length !== chain.length)
+      throw new Error(`substitution from ${name} failed (exit ${sub.exitCode}): ${sub.lines.join('\n')}`);
+    const got = sub.substitutions.reduce((n, s) => n + s.objects, 0);
+    say(`${name}: ${sub.substitutions.length} actions substituted, ${got} objects downloaded`);
     row(
-      `cache: 2-action lock substituted from ${name} vs built`,
+      `cache: demo chain (${labels}) substituted from ${name} vs built (recorded)`,
       subS,
       buildS,
-      '< 1 (faster than building)',
+      '< 1',
       subS < buildS,
     );
     rmSync(storeB.root, { recursive: true, force: true });
+  } finally {
+    rsyncd.close();
+    await server.close();
+    rmSync(dest, { recursive: true, force: true });
   }
-
-  // Push vs rsync of the same files (the outputs, materialized), first and repeated.
-  const files = tmp('files');
-  const outs: Digest[] = [bigOut];
-  for (const a of actions) outs.push((await openActionCache(storeA).get(a))!.record.output);
-  for (const [i, o] of outs.entries()) await storeA.materialize(o, join(files, String(i)));
-  const rsyncTo = tmp('rsync');
-  const rsync = () => execFileSync('rsync', ['-a', `${files}/`, `${rsyncTo}/`]);
-  for (const [name, server] of [
-    ['http (nginx)', nginx],
-    ['reapi (bst-artifact-server)', bst],
-  ] as const) {
-    const cache = openCache(server.url);
-    try {
-      t = now();
-      await pushAction(storeA, cache, bigAction);
-      const pushS = now() - t;
-      rmSync(rsyncTo, { recursive: true, force: true });
-      mkdirSync(rsyncTo);
-      t = now();
-      rsync();
-      const rsyncS = now() - t;
-      row(`cache: push of gcc-12 (${name}) vs rsync -a, first`, pushS, rsyncS, 'report', null);
-      t = now();
-      const again = await pushAction(storeA, cache, bigAction);
-      const repushS = now() - t;
-      if (again.sent !== 0) throw new Error(`re-push sent ${again.sent} objects`);
-      t = now();
-      rsync();
-      const rersyncS = now() - t;
-      row(
-        `cache: re-push (0 objects sent, ${name}) vs rsync -a, unchanged`,
-        repushS,
-        rersyncS,
-        'report',
-        null,
-      );
-    } finally {
-      cache.close();
-    }
-  }
-} finally {
-  await Promise.all([nginx.close(), bst.close()]);
 }
+rmSync(seedBase.root, { recursive: true, force: true });
+rmSync(aptDir, { recursive: true, force: true });
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/cache.json', JSON.stringify({ rows }, null, 2));
 for (const r of rows) console.log(JSON.stringify(r));

@@ -170,6 +170,38 @@ for (const which of ['http (nginx)', 'reapi (bst-artifact-server)'] as const) {
   });
 }
 
+describe('what bst-artifact-server offers (GetCapabilities, and the calls themselves)', () => {
+  it('SHA-256 only, no ActionCache (neither advertised nor served), no Execution: Eos uses SHA-256 and ReferenceStorage', async () => {
+    const cache = new ReapiCache(bst.url);
+    try {
+      const caps = await cache.capabilities();
+      expect(caps).toEqual({
+        digestFunctions: [1],
+        digestFunction: 'sha256',
+        maxBatchBytes: 1024 * 1024,
+        actionCacheUpdate: false,
+        execution: false,
+      });
+      expect(await cache.digestFunction()).toBe('sha256');
+      // Not only unadvertised: GetActionResult is UNIMPLEMENTED on this server.
+      expect(await cache.servesActionCache()).toBe(false);
+    } finally {
+      cache.close();
+    }
+  });
+
+  it('a server that answers no REAPI at all is E58 for the capabilities and the ActionCache probe', async () => {
+    // nginx speaks HTTP/1.1, not gRPC: every call fails, and the failure is named E58.
+    const cache = new ReapiCache(`grpc://${new URL(nginx.url).host}`);
+    try {
+      await expect(cache.capabilities()).rejects.toBeInstanceOf(CacheTransportError);
+      await expect(cache.servesActionCache()).rejects.toBeInstanceOf(CacheTransportError);
+    } finally {
+      cache.close();
+    }
+  }, 60_000);
+});
+
 describe('damage on the server', () => {
   it('nginx: a tampered record is E59, a flipped byte and a truncated object E60, a missing object E60, a missing entry a miss', async () => {
     const cache = new HttpCache(nginx.url);
