@@ -24,7 +24,7 @@ import { parseDigest } from '../../src/kernel/index.ts';
 import { run } from '../../src/cli/build.ts';
 import { ensureSeed, readHostAptSources } from '../../executor/index.ts';
 import { commitAll, makeConfig, makeRepo, repoRoot } from '../atoms/fixture.ts';
-import { testCacheDir, testStore } from '../executor/helpers.ts';
+import { testCacheDir, testStore, withDebianSeedLock } from '../executor/helpers.ts';
 
 const canRun =
   existsSync('/usr/bin/bwrap') &&
@@ -40,7 +40,9 @@ describe.skipIf(!canRun)('examples/corpus/atoms/lz4 through eos build, eos run a
     const ws = mkdtempSync(join(tmpdir(), 'eos-corpus-lz4-'));
     const seedLock = join(ws, 'seed.lock');
     cpSync(join(repoRoot, 'examples', 'seed', 'seed.lock'), seedLock);
-    await ensureSeed({ store, mode: 'debian', lockPath: seedLock, aptDir, repinIfGone: true, log: () => {} });
+    await withDebianSeedLock(() =>
+      ensureSeed({ store, mode: 'debian', lockPath: seedLock, aptDir, repinIfGone: true, log: () => {} }),
+    );
 
     const { config } = await makeConfig(['corpus'], ['corpus']);
     const setDir = makeRepo({ 'README.md': 'corpus atoms\n' });

@@ -1,7 +1,8 @@
 /**
- * The deploy fault run, shared by tests/stacks/fault.test.ts (a few dozen kills) and
+ * The deploy fault run, shared by tests/stacks/fault.test.ts (8 kills) and
  * bench/deploy/fault.ts (200): SIGKILL a real `eos deploy` (its process group: the CLI and the
- * `eos host serve` it runs) and the detached activator at a random moment, then check that the
+ * `eos host serve` it runs) and the detached activator at a random moment (kill k of n in the
+ * k-th n-th of one deploy's span, so the kills cover the whole deploy), then check that the
  * host is whole: `current` names the previous generation unless the new one was completely
  * written and flipped, `eos host verify` finds nothing, and the next deploy succeeds with every
  * service running from its units. Each kill is classified by the host state it left.
@@ -138,7 +139,9 @@ export async function faultRun(
   const m0 = Date.now();
   await new Promise((r) => runDeploy().on('exit', r));
   const spanMs = Date.now() - m0;
-  opts.log?.(`one deploy takes ${spanMs} ms; killing at uniform random points in [0, ${spanMs}] ms`);
+  opts.log?.(
+    `one deploy takes ${spanMs} ms; killing at a uniform random point of each of ${kills} equal slices of [0, ${spanMs}] ms`,
+  );
 
   const phases: Record<Phase, number> = {
     'before-offer': 0,
@@ -156,7 +159,9 @@ export async function faultRun(
     const objectsBefore = objectCount(ws.host);
     const child = runDeploy();
     const exited = new Promise((r) => child.on('exit', r));
-    await sleep(Math.random() * spanMs);
+    // Stratified: kill k lands at a uniform random point of the k-th of `kills` equal slices of
+    // the deploy, so even a short run spreads its kills over push, write, flip and activation.
+    await sleep(((k + Math.random()) / kills) * spanMs);
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
