@@ -362,7 +362,7 @@ export class Store implements ObjectStore {
           touch(dest);
           return;
         }
-        const tmp = join(this.dir('tmp'), `${process.pid}.m.${randomBytes(6).toString('hex')}`);
+        const tmp = join(this.dir('tmp'), `${process.pid}.m.${randomHex(6)}`);
         try {
           writeFileSync(tmp, bytes, { mode: 0o444, flag: 'wx' });
         } catch (e) {
