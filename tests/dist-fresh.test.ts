@@ -45,7 +45,12 @@ beforeEach(() => {
     const st = statSync(join(copy, p));
     newest = Math.max(newest, st.mtimeMs, st.ctimeMs);
   }
-  writeFileSync(manifest, JSON.stringify({ ...built, builtAtMs: Math.ceil(newest) + 1 }));
+  const builtAtMs = Math.ceil(newest) + 1;
+  writeFileSync(manifest, JSON.stringify({ ...built, builtAtMs }));
+  // The tests' edits must come after that build time as the file system stamps it: its clock is
+  // coarse (a kernel tick behind Date.now()), so wait until it is well past before any edit.
+  const wait = builtAtMs + 100 - Date.now();
+  if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
 });
 
 const STALE = /^eos: (.+); running the sources through tsx \(`npm run build` to compile\)\n$/;
