@@ -384,7 +384,7 @@ export class Store implements ObjectStore {
           stage(this.treePath(d), bytes, d, t);
         }
         if (staged.length)
-          syncFs(
+          await syncFs(
             this.dir('tmp'),
             staged.map((x) => x.tmp),
           );
@@ -400,7 +400,7 @@ export class Store implements ObjectStore {
           dirs.add(join(x.dest, '..'));
         }
         if (dirs.size)
-          syncFs(this.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
+          await syncFs(this.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
       } finally {
         for (const x of staged) if (x.tmp) rmSync(x.tmp, { force: true });
       }
