@@ -177,6 +177,61 @@ export async function placeSource(store: Store, s: FetchedSource, dir: string): 
   await fs.chmod(join(dir, name), 0o644);
 }
 
+/**
+ * Places an action's fetched sources in `buildDir` (specs/executor.md §5): the first at `src/` (an
+ * empty `src/` when there is none), the others at `sources/<name or index>`; makes `.eos/`. Shared
+ * by builds and fetch actions.
+ * @throws what {@link placeSource} throws (E12)
+ */
+export async function placeSources(
+  store: Store,
+  sources: readonly FetchedSource[],
+  buildDir: string,
+): Promise<void> {
+  await fs.mkdir(join(buildDir, '.eos'), { recursive: true });
+  if (sources[0]) await placeSource(store, sources[0], join(buildDir, 'src'));
+  else await fs.mkdir(join(buildDir, 'src'));
+  for (let i = 1; i < sources.length; i++)
+    await placeSource(store, sources[i]!, join(buildDir, 'sources', sources[i]!.spec.name ?? String(i)));
+}
+
+/** An action's world, ready to become its `/` (specs/executor.md §3). */
+export interface ActionWorld {
+  world: World;
+  worldMount: WorldMount;
+  /** The materialized world (`hardlink`), else ''. */
+  worldDir: string;
+  /** The world's composefs image and objects (`composefs`). */
+  composefs?: { image: string; objectsDir: string };
+}
+
+/**
+ * The world of the seed with `deps` layered over it, prepared for `worldMount` (`auto`: composefs
+ * where mounting is permitted): materialized for `hardlink`, its image made for `composefs`; an
+ * `observed` world is served by the caller's world server. Shared by builds and fetch actions.
+ */
+export async function prepareActionWorld(
+  store: Store,
+  seed: SeedLock,
+  deps: readonly { name: string; tree: Digest }[],
+  worldMount: WorldMount | 'auto' | undefined,
+): Promise<ActionWorld> {
+  const world = await buildWorld(store, [
+    ...seedLayers(seed),
+    ...deps.map((d) => dependencyLayer(d.name, d.tree)),
+  ]);
+  const mount = chooseWorldMount(worldMount);
+  const worldDir = mount === 'hardlink' ? await materializeWorld(store, world.root) : '';
+  return {
+    world,
+    worldMount: mount,
+    worldDir,
+    ...(mount === 'composefs'
+      ? { composefs: { image: await worldImage(store, world.root), objectsDir: store.dir('objects') } }
+      : {}),
+  };
+}
+
 const BUILD_PATH_MARKERS = ['/build/src', '/build/_build', '/build/sources'].map((m) => Buffer.from(m));
 
 async function walk(dir: string, rel = ''): Promise<string[]> {
@@ -255,16 +310,12 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     };
   }
   const deps = req.deps ?? [];
-  const world = await buildWorld(store, [
-    ...seedLayers(req.seed),
-    ...deps.map((d) => dependencyLayer(d.name, d.tree)),
-  ]);
-  const worldMount = chooseWorldMount(req.worldMount);
-  const worldDir = worldMount === 'hardlink' ? await materializeWorld(store, world.root) : '';
-  const composefs =
-    worldMount === 'composefs'
-      ? { image: await worldImage(store, world.root), objectsDir: store.dir('objects') }
-      : undefined;
+  const { world, worldMount, worldDir, composefs } = await prepareActionWorld(
+    store,
+    req.seed,
+    deps,
+    req.worldMount,
+  );
 
   checkCancelled();
   const top = await stagingDir(store, 'build');
@@ -274,12 +325,8 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       server = await startWorldServer(store, world.tree, `${req.label} ${req.version}`);
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');
-    await fs.mkdir(join(buildDir, '.eos'), { recursive: true });
     await fs.mkdir(outputDir);
-    if (sources[0]) await placeSource(store, sources[0], join(buildDir, 'src'));
-    else await fs.mkdir(join(buildDir, 'src'));
-    for (let i = 1; i < sources.length; i++)
-      await placeSource(store, sources[i]!, join(buildDir, 'sources', sources[i]!.spec.name ?? String(i)));
+    await placeSources(store, sources, buildDir);
     if (fetched) {
       await placeSource(store, fetched, join(buildDir, 'sources', 'fetch'));
       sources.push(fetched);

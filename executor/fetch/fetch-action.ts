@@ -11,19 +11,11 @@
  * @see specs/fetch.md
  */
 import * as fs from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BuildFailedError, FetchProxyError, type Digest, type Store } from '../../src/kernel/index.ts';
-import { placeSource } from '../build.ts';
-import {
-  buildWorld,
-  chooseWorldMount,
-  dependencyLayer,
-  materializeWorld,
-  seedLayers,
-  worldImage,
-  type WorldMount,
-} from '../build-world.ts';
+import { placeSources, prepareActionWorld } from '../build.ts';
+import type { WorldMount } from '../build-world.ts';
 import { runSandbox } from '../sandbox.ts';
 import type { ResourceLimits } from '../sandbox-limits.ts';
 import type { SeedLock } from '../seed/seed-lock.ts';
@@ -32,8 +24,6 @@ import { fetchSource } from './fetch.ts';
 import type { FetchLock } from './fetch-lock.ts';
 import { fetchProxyFailure, startFetchProxy, type FetchMode } from './proxy.ts';
 import type { FetchedSource, SourceSpec } from './source-spec.ts';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 
 /** The proxy's address inside the fetch namespace. */
 export const FETCH_PROXY_PORT = 3128;
@@ -120,19 +110,16 @@ export async function runFetchAction(req: FetchActionRequest): Promise<FetchActi
   const sources: FetchedSource[] = [];
   for (const s of req.sources)
     sources.push(await fetchSource(s, { store, aptDir: req.aptDir, baseDir: req.baseDir }));
-  const world = await buildWorld(store, [
-    ...seedLayers(req.seed),
-    ...(req.deps ?? []).map((d) => dependencyLayer(d.name, d.tree)),
-  ]);
-  const worldMount = chooseWorldMount(req.worldMount === 'observed' ? 'auto' : req.worldMount);
-  const worldDir = worldMount === 'hardlink' ? await materializeWorld(store, world.root) : '';
-  const composefs =
-    worldMount === 'composefs'
-      ? { image: await worldImage(store, world.root), objectsDir: store.dir('objects') }
-      : undefined;
+  // A fetch is never observed: its world is mounted as a build's would be otherwise.
+  const { world, worldDir, composefs } = await prepareActionWorld(
+    store,
+    req.seed,
+    req.deps ?? [],
+    req.worldMount === 'observed' ? 'auto' : req.worldMount,
+  );
   const top = await stagingDir(store, 'fetch-action');
   // The socket and FIFO live in a short path of their own (unix socket paths are ≤107 bytes).
-  const sockDir = await mkdtemp(join(tmpdir(), 'eos-fetch-'));
+  const sockDir = await fs.mkdtemp(join(tmpdir(), 'eos-fetch-'));
   const proxy = await startFetchProxy({
     store,
     mode: req.mode,
@@ -143,12 +130,8 @@ export async function runFetchAction(req: FetchActionRequest): Promise<FetchActi
   try {
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');
-    await fs.mkdir(join(buildDir, '.eos'), { recursive: true });
     await fs.mkdir(outputDir);
-    if (sources[0]) await placeSource(store, sources[0], join(buildDir, 'src'));
-    else await fs.mkdir(join(buildDir, 'src'));
-    for (let i = 1; i < sources.length; i++)
-      await placeSource(store, sources[i]!, join(buildDir, 'sources', sources[i]!.spec.name ?? String(i)));
+    await placeSources(store, sources, buildDir);
     await fs.writeFile(join(buildDir, FETCH_CA_PATH.slice('/build/'.length)), proxy.caPem);
     const logFile = join(top, 'log');
     const r = await runSandbox({
