@@ -1,7 +1,9 @@
 // The test vectors of specs/signatures.md §8, read from the page itself, reproduced with the
 // Eos code and cross-checked against node's built-in Ed25519.
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import * as noble from '@noble/ed25519';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -85,6 +87,19 @@ describe('specs/signatures.md §8 vectors', () => {
         expect(nodeVerify(null, msg, createPublicKey(key), ours)).toBe(true);
         expect(verifyMessage(theirs, msg, kp.publicKey)).toBe(true);
       }
+    }
+  });
+
+  it('keys and signatures (made with node) are byte-identical to @noble/ed25519 (the verifier)', () => {
+    // noble's sync API needs SHA-512; importing the kernel's ed25519 module set it.
+    for (let i = 0; i < 16; i++) {
+      const s = new Uint8Array(randomBytes(32));
+      const pair = keyPairFromSeed(s);
+      expect(hex(pair.publicKey)).toBe(hex(noble.getPublicKey(s)));
+      const msg = new Uint8Array(randomBytes(i * 37));
+      const sig = signMessage(msg, s);
+      expect(hex(sig)).toBe(hex(noble.sign(msg, s)));
+      expect(noble.verify(sig, msg, pair.publicKey, { zip215: false })).toBe(true);
     }
   });
 });

@@ -3,13 +3,16 @@
  * signing and verification of message bytes. Randomness is supplied by the caller (the I/O layer);
  * nothing here reads a clock, the environment or a file.
  *
- * Uses `@noble/ed25519` with node's SHA-512 for its synchronous API. Signatures are RFC 8032
- * Ed25519 (pure, no context, no prehash), byte-identical to node's built-in `crypto.sign(null, …)`.
- * Verification is RFC 8032 strict (`zip215: false`): non-canonical encodings are rejected.
+ * Key derivation and signing use node's built-in Ed25519 (OpenSSL): RFC 8032 Ed25519 (pure, no
+ * context, no prehash) is deterministic, so the bytes are those `@noble/ed25519` gives (the vector
+ * tests check both), at a fraction of the cost: noble's pure-JS base-point tables cost ~300 ms of
+ * CPU on a process's first signature, which every short-lived `eos` command would pay.
+ * Verification and point checks use `@noble/ed25519` with node's SHA-512: RFC 8032 strict
+ * (`zip215: false`), non-canonical encodings rejected (specs/signatures.md §1.1 says why).
  *
  * @see specs/signatures.md §1 (keys and key ids)
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { digestBytes, type Digest } from '../digest.ts';
 import { KeyError } from '../errors.ts';
@@ -49,8 +52,21 @@ export function keyPairFromSeed(seed: Uint8Array): KeyPair {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES)
     throw new KeyError(`ed25519 seed: expected ${SEED_BYTES} bytes, got ${seed?.length ?? typeof seed}`);
   const s = Uint8Array.from(seed);
-  const publicKey = ed.getPublicKey(s);
+  const spki = createPublicKey(privateKeyObject(s)).export({ format: 'der', type: 'spki' });
+  const publicKey = new Uint8Array(spki.subarray(spki.length - PUBLIC_KEY_BYTES));
   return { seed: s, publicKey, id: keyIdOf(publicKey) };
+}
+
+/** DER prefix of a PKCS #8 Ed25519 private key (RFC 8410 §7) before its 32-byte seed. */
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** The seed as node's private key object (PKCS #8 DER, RFC 8410). */
+function privateKeyObject(seed: Uint8Array): KeyObject {
+  return createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
 }
 
 /**
@@ -87,9 +103,14 @@ export function checkPublicKey(publicKey: Uint8Array, what: string): void {
     });
 }
 
-/** Signs message bytes with a seed: the 64-byte RFC 8032 Ed25519 signature. */
+/**
+ * Signs message bytes with a seed: the 64-byte RFC 8032 Ed25519 signature (node's Ed25519).
+ * @throws KeyError E9 when the seed is not 32 bytes
+ */
 export function signMessage(message: Uint8Array, seed: Uint8Array): Uint8Array {
-  return ed.sign(message, seed);
+  if (seed.length !== SEED_BYTES)
+    throw new KeyError(`ed25519 seed: expected ${SEED_BYTES} bytes, got ${seed.length}`);
+  return new Uint8Array(nodeSign(null, message, privateKeyObject(seed)));
 }
 
 /**
