@@ -4,7 +4,7 @@
  *
  * @see specs/composition.md §12
  */
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import {
   CorruptObjectError,
   checkObjects,
@@ -12,6 +12,7 @@ import {
   digestBytes,
   digestHex,
   objectsOfTree,
+  statKey,
   verifiedRecord,
   writeFileAtomicSync,
   type Digest,
@@ -43,6 +44,7 @@ export class VerityCache {
     const hit = this.record.verity(d);
     if (hit) return Buffer.from(hit, 'hex');
     const path = this.cs.store.blobPath(d);
+    const before = statSync(path, { bigint: true });
     const b3 = createDigester();
     const fv = new FsVerityHasher();
     for await (const chunk of createReadStream(path) as AsyncIterable<Uint8Array>) {
@@ -60,6 +62,10 @@ export class VerityCache {
       );
     const v = fv.digest();
     this.record.noteVerity(d, Buffer.from(v).toString('hex'));
+    // The bytes hashed to `d`: the object file is checked too (specs/store.md §12), when it did
+    // not change while it was read, so the image's object check does not read it again.
+    if (statKey(statSync(path, { bigint: true })) === statKey(before))
+      this.record.noteChecked('o', d, before);
     return v;
   }
 
@@ -112,10 +118,18 @@ export async function compositionImage(
 ): Promise<{ path: string; cached: boolean; sizeBytes: number }> {
   const path = imageCachePath(cs, root);
   const v = await cs.view(root);
-  await checkObjects(cs.store, await objectsOfTree(cs.store, v.tree));
-  if (cachedImageOk(cs, root)) return { path, cached: true, sizeBytes: readFileSync(path).length };
+  const uses = await objectsOfTree(cs.store, v.tree);
+  if (cachedImageOk(cs, root)) {
+    await checkObjects(cs.store, uses);
+    return { path, cached: true, sizeBytes: readFileSync(path).length };
+  }
+  // The fs-verity pass hashes each blob without a recorded digest (BLAKE3 and fs-verity in one
+  // read) and marks it checked; the object check then reads only what is still unchecked. Nothing
+  // is written before both passed.
   const verity = new VerityCache(cs);
   const tree = await viewToComposefs(storeAccess(cs.store), v.tree, (d) => verity.get(d));
+  verity.flush();
+  await checkObjects(cs.store, uses);
   const bytes = encodeImage(tree);
   writeFileAtomicSync(path, bytes, { mkdir: true });
   const record = verifiedRecord(cs.store);
