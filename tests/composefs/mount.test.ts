@@ -107,7 +107,8 @@ describe.skipIf(!isRoot)('composefs kernel mount', () => {
       expect(compared).toBeGreaterThan(files);
       const kinds = new Set([...want.values()].map((v) => v.type));
       expect([...kinds].sort()).toEqual(['dir', 'file', 'symlink']);
-    });
+      // 3,000 files written, ingested, imaged and mounted: 92 s on a CI machine at load 20.
+    }, 900_000);
   }
 
   it('reports a failed mount as E23 and leaves nothing mounted', async () => {

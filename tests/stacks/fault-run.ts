@@ -2,7 +2,8 @@
  * The deploy fault run, shared by tests/stacks/fault.test.ts (8 kills) and
  * bench/deploy/fault.ts (200): SIGKILL a real `eos deploy` (its process group: the CLI and the
  * `eos host serve` it runs) and the detached activator at a random moment (kill k of n in the
- * k-th n-th of one deploy's span, so the kills cover the whole deploy), then check that the
+ * k-th n-th of one deploy's span, so the kills cover the whole deploy; every other kill waits for
+ * the host to show a given phase under way), then check that the
  * host is whole: `current` names the previous generation unless the new one was completely
  * written and flipped, `eos host verify` finds nothing, and the next deploy succeeds with every
  * service running from its units. Each kill is classified by the host state it left.
@@ -64,6 +65,36 @@ function objectCount(root: string): number {
   const d = join(root, 'store', 'objects');
   if (!existsSync(d)) return 0;
   return readdirSync(d).reduce((n, s) => n + readdirSync(join(d, s)).length, 0);
+}
+
+/** The phases a targeted kill waits for, in turn. */
+const TARGETS = ['push', 'generation-write', 'flip', 'activation'] as const;
+
+/** Whether the host shows `phase` under way for a deploy that started at generation `prev`. */
+function showsPhase(
+  root: string,
+  host: Host,
+  phase: (typeof TARGETS)[number],
+  prev: number,
+  objectsBefore: number,
+): boolean {
+  try {
+    const nums = host.generationNumbers();
+    const madeNew = (nums[nums.length - 1] ?? 0) > prev;
+    const cur = host.currentNumber();
+    switch (phase) {
+      case 'push':
+        return !madeNew && objectCount(root) > objectsBefore;
+      case 'generation-write':
+        return !madeNew && existsSync(join(root, 'pending.json'));
+      case 'flip':
+        return madeNew && cur === prev;
+      case 'activation':
+        return cur !== undefined && cur > prev && !existsSync(join(root, 'activations', generationFile(cur)));
+    }
+  } catch {
+    return false; // read while the deploy writes: look again
+  }
 }
 
 function stackText(i: number): string {
@@ -159,9 +190,19 @@ export async function faultRun(
     const objectsBefore = objectCount(ws.host);
     const child = runDeploy();
     const exited = new Promise((r) => child.on('exit', r));
-    // Stratified: kill k lands at a uniform random point of the k-th of `kills` equal slices of
-    // the deploy, so even a short run spreads its kills over push, write, flip and activation.
-    await sleep(((k + Math.random()) / kills) * spanMs);
+    let done = false;
+    void exited.then(() => (done = true));
+    if (k % 2 === 0) {
+      // Stratified: kill k lands at a uniform random point of the k-th of `kills` equal slices of
+      // the deploy, so even a short run spreads its kills over push, write, flip and activation.
+      await sleep(((k + Math.random()) / kills) * spanMs);
+    } else {
+      // Targeted: every other kill waits until the host shows a phase under way (push, write,
+      // flip, activation in turn), so a loaded machine, which stretches the CLI's start and moves
+      // every phase later than the measured span says, still gets kills inside each phase.
+      const target = TARGETS[((k - 1) / 2) % TARGETS.length]!;
+      while (!done && !showsPhase(ws.host, host, target, prev, objectsBefore)) await sleep(5);
+    }
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
