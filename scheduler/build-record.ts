@@ -34,7 +34,7 @@ export const CACHE_ENTRY_VERSION = 1;
 
 /**
  * The zod schemas of the record and its details, made on first use: zod is loaded lazily
- * (src/kernel/lazy-zod.ts), only to validate what {@link wellFormedRecord} does not accept at once.
+ * (src/kernel/lazy-modules.ts), only to validate what {@link wellFormedRecord} does not accept at once.
  */
 function makeSchemas(zod: typeof z) {
   const z = zod;

@@ -15,7 +15,10 @@
  * are compared.
  *
  * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2] [--noop-runs 5]
- *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]]
+ *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]
+ *           [--no-share-world]]
+ * With `--sandbox`, a composefs world is mounted once and shared by every action (SandboxWorlds);
+ * `--no-share-world` mounts it per action, as before.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -38,6 +41,8 @@ const sandbox = process.argv.includes('--sandbox');
 const worldMount = arg('world-mount', 'auto');
 const calibrate = arg('calibrate', '50');
 const outputAs = arg('output-as', 'tree');
+/** `--no-share-world`: every sandboxed action mounts its world itself (the behaviour before SandboxWorlds). */
+const shareWorld = !process.argv.includes('--no-share-world');
 /** No-op runs of each (alternating); the median is reported. */
 const noopRuns = Number(arg('noop-runs', '5'));
 
@@ -153,6 +158,7 @@ try {
           worldMount,
           '--output-as',
           outputAs,
+          ...(shareWorld ? [] : ['--no-share-world']),
           ...(calibrateRuns ? ['--calibrate', calibrateRuns] : []),
         ]
       : [];
@@ -193,7 +199,7 @@ try {
   console.log(
     `same DAG: ${n} nodes, ${edges} edges (${family}), jobs ${jobs}; nix-build unsandboxed, eos ${
       sandbox
-        ? `SANDBOXED (bwrap, world mounted by ${eosCold.worldMount}, output stored as ${outputAs === 'tree' ? 'a tree, as the executor does' : 'a blob: diagnostic'})`
+        ? `SANDBOXED (bwrap, world mounted by ${eosCold.worldMount}${eosCold.worldMount === 'composefs' ? (shareWorld ? ' once, shared' : ' per action') : ''}, output stored as ${outputAs === 'tree' ? 'a tree, as the executor does' : 'a blob: diagnostic'})`
         : 'unsandboxed'
     }`,
   );

@@ -8,7 +8,7 @@
  * @see specs/signatures.md §5 (trust policy file)
  */
 import { parseTomlLocated } from '../parse-document.ts';
-import { lazyZod } from '../lazy-zod.ts';
+import { lazyZod } from '../lazy-modules.ts';
 import { isDigest } from '../digest.ts';
 import { ConfigError } from '../errors.ts';
 import type { KeyId } from './ed25519.ts';
@@ -28,7 +28,7 @@ export function emptyTrustPolicy(): TrustPolicy {
   return { version: 1, purposes: { atoms: [], builds: [], compositions: [], deploy: [], cache: [] } };
 }
 
-/** The schema of `trust.toml`, made on first use (zod is loaded lazily: src/kernel/lazy-zod.ts). */
+/** The schema of `trust.toml`, made on first use (zod is loaded lazily: src/kernel/lazy-modules.ts). */
 function makeSchema() {
   const z = lazyZod();
   const keyIdSchema = z
