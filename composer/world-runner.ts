@@ -54,6 +54,12 @@ export interface NamespaceMount {
   source: string;
   /** The command to exec once the view is mounted, given the view's directory. */
   command: (view: string) => string[];
+  /**
+   * The new namespace's mount propagation (default `private`). A namespace that outlives one
+   * command (the sandbox's shared worlds) takes `slave`: the host's later mounts reach it, its
+   * own mounts never reach the host.
+   */
+  propagation?: 'private' | 'slave';
 }
 
 /**
@@ -84,7 +90,7 @@ export async function composefsRootCommand(
       '--fork',
       '--kill-child=SIGKILL',
       '--propagation',
-      'private',
+      how.propagation ?? 'private',
       '/bin/sh',
       '-c',
       NAMESPACE_SCRIPT,

@@ -74,6 +74,7 @@ export {
   SANDBOX_KILL_GRACE_MS,
   cancelledError,
   sweepSandboxMounts,
+  SandboxWorlds,
   type ComposefsRoot,
   type SandboxSpec,
   type SandboxResult,

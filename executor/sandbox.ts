@@ -9,8 +9,9 @@
  *
  * @see specs/executor.md §4
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,6 +52,147 @@ export function sweepSandboxMounts(dir: string = tmpdir()): number {
   return n;
 }
 
+/** What a shared world's holder runs once the view is mounted: says so, then waits for its stdin's end. */
+const HOLD_SCRIPT = 'echo ready; read line; exit 0';
+
+/** A mounted shared world: the holder process whose mount namespace has it, and the view's path there. */
+interface HeldWorld {
+  child: ChildProcess;
+  pid: number;
+  mnt: string;
+  view: string;
+  exited: boolean;
+}
+
+/**
+ * Composefs worlds mounted once and shared by many sandboxes (specs/executor.md §4.3): per distinct
+ * world (image, object directory and mount options), one holder process makes a mount namespace
+ * (`unshare --mount`, propagation `slave`) with the world's tmpfs, EROFS image and read-only overlay
+ * mounted, exactly as a lone sandbox mounts them, and waits. Each sandbox of that world enters the
+ * holder's namespace (`nsenter --mount`) and binds the view read-only at `/` as usual; its
+ * `/build`, `/output`, `/tmp`, `/dev` and `/proc` are its own, as before. The world is read-only
+ * (an overlay without an upper layer, bound read-only), so sharing it changes nothing a build sees.
+ *
+ * The mounts live only in the holder's namespace: they vanish when the holder and every sandbox in
+ * it have ended. The holder dies with this process (its stdin is a pipe from it, and it has
+ * `--pdeathsig KILL`), so a SIGKILL leaves nothing mounted, only an empty
+ * `$TMPDIR/eos-sandbox-mnt-<pid>-*` directory that {@link sweepSandboxMounts} removes. Never keeps
+ * this process alive; {@link SandboxWorlds.close} ends the holders (sandboxes still running keep
+ * their namespace until they end).
+ */
+export class SandboxWorlds {
+  readonly #held = new Map<string, Promise<HeldWorld>>();
+  #closed = false;
+
+  /**
+   * The holder of `root`'s world, mounting it first when no live holder has it.
+   * @throws SandboxError E21 when closed, or when the world cannot be mounted (the holder's stderr)
+   */
+  async enter(root: ComposefsRoot): Promise<{ pid: number; view: string }> {
+    if (this.#closed) throw new SandboxError('shared sandbox worlds: used after close');
+    const key = JSON.stringify(root);
+    let p = this.#held.get(key);
+    if (p) {
+      const w = await p.catch(() => undefined);
+      if (!w || w.exited) {
+        if (this.#held.get(key) === p) this.#held.delete(key);
+        p = undefined;
+      }
+    }
+    if (!p) {
+      p = this.#hold(root);
+      this.#held.set(key, p);
+      p.catch(() => {
+        if (this.#held.get(key) === p) this.#held.delete(key);
+      });
+    }
+    const w = await p;
+    return { pid: w.pid, view: w.view };
+  }
+
+  async #hold(root: ComposefsRoot): Promise<HeldWorld> {
+    sweepSandboxMounts();
+    const mnt = await fs.mkdtemp(join(tmpdir(), `${SANDBOX_MNT_PREFIX}${process.pid}-`));
+    let cmd: [string, string[]];
+    try {
+      cmd = await composefsRootCommand(root, {
+        mnt,
+        mountPoints: SANDBOX_MOUNT_POINTS,
+        source: 'eos-sandbox',
+        propagation: 'slave',
+        command: () => ['/bin/sh', '-c', HOLD_SCRIPT],
+      });
+    } catch (e) {
+      await fs.rmdir(mnt).catch(() => undefined);
+      if (e instanceof MountError)
+        throw new SandboxError(e.detail, { ...(e.hint ? { hint: e.hint } : {}), cause: e });
+      throw e;
+    }
+    const child = spawn(cmd[0], cmd[1], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    const w: HeldWorld = { child, pid: child.pid ?? -1, mnt, view: join(mnt, 'root'), exited: false };
+    const onExit = (): void => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+      try {
+        rmdirSync(mnt);
+      } catch {
+        /* still busy or gone: sweepSandboxMounts removes it later */
+      }
+    };
+    process.once('exit', onExit);
+    child.once('exit', () => {
+      w.exited = true;
+      process.removeListener('exit', onExit);
+      void fs.rmdir(mnt).catch(() => undefined);
+    });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
+    child.stdin!.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const fail = (why: string): void => {
+        reject(new SandboxError(`composefs world ${root.image}: cannot mount a shared world: ${why}`));
+      };
+      child.once('error', (e) => fail(e.message));
+      child.once('close', (code, sig) => fail(`${stderr.trim() || 'no output'} (exit ${code ?? sig})`));
+      child.stdout!.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('ready\n')) resolve();
+      });
+    });
+    // Mounted: this process need not wait for the holder, nor read from it again.
+    child.removeAllListeners('close');
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    (child.stdin as Socket).unref();
+    child.unref();
+    return w;
+  }
+
+  /** Ends every holder: their worlds are unmounted once the sandboxes still in them end. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const held = await Promise.allSettled([...this.#held.values()]);
+    this.#held.clear();
+    await Promise.all(
+      held.map(async (r) => {
+        if (r.status !== 'fulfilled' || r.value.exited) return;
+        const w = r.value;
+        const gone = new Promise<void>((res) => w.child.once('exit', () => res()));
+        w.child.ref(); // waited for now
+        w.child.stdin!.end();
+        await gone;
+      }),
+    );
+  }
+}
+
 /** Where the writable directories appear inside the sandbox. */
 export const SANDBOX_BUILD_DIR = '/build';
 /** The sandbox path of `$OUTPUT`. */
@@ -71,6 +213,11 @@ export interface SandboxSpec {
   worldDir: string;
   /** Mount this composefs image as `/` (read-only overlay) instead of binding `worldDir`. */
   composefs?: ComposefsRoot;
+  /**
+   * Shares the composefs world: the sandbox enters the namespace where `worlds` keeps `composefs`
+   * mounted (mounting it there first if needed) instead of mounting it for itself.
+   */
+  worlds?: SandboxWorlds;
   /** Host directory bound read-write at `/build`. */
   buildDir: string;
   /** Host directory bound read-write at `/output`. */
@@ -398,7 +545,24 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   if (spec.signal?.aborted) throw cancelledError(`sandbox ${spec.logPath}`, spec.signal);
   let mnt: string | undefined;
   let command: [string, string[]];
-  if (spec.composefs) {
+  if (spec.composefs && spec.worlds) {
+    const { pid, view } = await spec.worlds.enter(spec.composefs);
+    const args = bwrapArgs(spec);
+    const i = args.indexOf('--ro-bind');
+    command = [
+      'nsenter',
+      [
+        `--mount=/proc/${pid}/ns/mnt`,
+        '--',
+        bwrap,
+        '--ro-bind',
+        view,
+        '/',
+        ...args.slice(0, i),
+        ...args.slice(i + 3),
+      ],
+    ];
+  } else if (spec.composefs) {
     sweepSandboxMounts();
     mnt = await fs.mkdtemp(join(tmpdir(), `${SANDBOX_MNT_PREFIX}${process.pid}-`));
     try {

@@ -16,13 +16,7 @@ import {
   type Digest,
   type Store,
 } from '../src/kernel/index.ts';
-import {
-  encodeCacheEntry,
-  entryAction,
-  parseCacheEntry,
-  supersededEntryVersion,
-  type CacheEntry,
-} from './build-record.ts';
+import { encodeCacheEntry, entryAction, readCacheEntry, type CacheEntry } from './build-record.ts';
 
 /** Where action results are remembered. `put` replaces any entry for the same action. */
 export interface ActionCache {
@@ -48,8 +42,7 @@ export class MemoryActionCache implements ActionCache {
   readonly puts: Digest[] = [];
   async get(action: Digest): Promise<CacheEntry | undefined> {
     const b = this.entries.get(action);
-    if (!b || supersededEntryVersion(b) !== undefined) return undefined;
-    return parseCacheEntry(b, `memory action cache ${action}`, action);
+    return b ? readCacheEntry(b, `memory action cache ${action}`, action) : undefined;
   }
   async put(entry: CacheEntry): Promise<void> {
     const action = entryAction(entry);
@@ -110,8 +103,7 @@ export class FsActionCache implements ActionCache {
       throw osError(e, path);
     }
     // An entry of a superseded record version is a miss: the action runs again and replaces it.
-    if (supersededEntryVersion(bytes) !== undefined) return undefined;
-    return parseCacheEntry(bytes, path, action);
+    return readCacheEntry(bytes, path, action);
   }
 
   async put(entry: CacheEntry): Promise<void> {

@@ -8,12 +8,13 @@
  *
  * @see specs/action.md §4 (build record), §5 (cache entry)
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   CorruptObjectError,
   DigestError,
   EncodingError,
   isDigest,
+  lazyZod,
   digestCanonical,
   encodeCanonical,
   parseCanonical,
@@ -31,55 +32,67 @@ export const BUILD_RECORD_VERSION = 2;
 /** Version of the action-cache entry. */
 export const CACHE_ENTRY_VERSION = 1;
 
-/** A digest field; a bad one is reported as DigestError E2 (see `validateBuildRecord`). */
-const digest = z.custom<Digest>(isDigest, { message: 'is not a digest', params: { digest: true } });
-const nonNegative = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const word = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'is not a lowercase word');
-const recipeArg = z.union([
-  z.string(),
-  z.array(z.string()),
-  z.boolean(),
-  z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
-  z.record(z.string(), z.string()),
-]);
+/**
+ * The zod schemas of the record and its details, made on first use: zod is loaded lazily
+ * (src/kernel/lazy-modules.ts), only to validate what {@link wellFormedRecord} does not accept at once.
+ */
+function makeSchemas(zod: typeof z) {
+  const z = zod;
+  /** A digest field; a bad one is reported as DigestError E2 (see `validateBuildRecord`). */
+  const digest = z.custom<Digest>(isDigest, { message: 'is not a digest', params: { digest: true } });
+  const nonNegative = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+  const word = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'is not a lowercase word');
+  const recipeArg = z.union([
+    z.string(),
+    z.array(z.string()),
+    z.boolean(),
+    z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+    z.record(z.string(), z.string()),
+  ]);
 
-/** The executor's part of a build record. @see specs/action.md §4.2 */
-const detailsSchema = z.strictObject({
-  label: z.string().min(1),
-  atomVersion: z.string().min(1),
-  recipe: z.strictObject({
-    name: z.string().min(1),
-    identity: digest,
-    args: z.record(z.string(), recipeArg),
-  }),
-  seed: z.strictObject({ mode: word, root: digest }),
-  shadowed: z.array(z.strictObject({ path: z.string(), winner: z.string(), shadowed: z.array(z.string()) })),
-  sources: z.array(digest),
-  dependencies: z.array(z.strictObject({ name: z.string().min(1), tree: digest })),
-  sourceDateEpoch: nonNegative,
-  warnings: z.array(z.string()),
-  /** The observed read set (specs/observe.md §3), only when the build ran in an observed world; absent otherwise. */
-  readSet: digest.optional(),
-});
+  /** The executor's part of a build record. @see specs/action.md §4.2 */
+  const detailsSchema = z.strictObject({
+    label: z.string().min(1),
+    atomVersion: z.string().min(1),
+    recipe: z.strictObject({
+      name: z.string().min(1),
+      identity: digest,
+      args: z.record(z.string(), recipeArg),
+    }),
+    seed: z.strictObject({ mode: word, root: digest }),
+    shadowed: z.array(
+      z.strictObject({ path: z.string(), winner: z.string(), shadowed: z.array(z.string()) }),
+    ),
+    sources: z.array(digest),
+    dependencies: z.array(z.strictObject({ name: z.string().min(1), tree: digest })),
+    sourceDateEpoch: nonNegative,
+    warnings: z.array(z.string()),
+    /** The observed read set (specs/observe.md §3), only when the build ran in an observed world; absent otherwise. */
+    readSet: digest.optional(),
+  });
 
-const recordSchema = z.strictObject({
-  format: z.literal(BUILD_RECORD_FORMAT),
-  version: z.literal(BUILD_RECORD_VERSION),
-  action: digest.nullable(),
-  output: digest,
-  world: digest,
-  log: digest,
-  durationMs: nonNegative,
-  seedMode: word,
-  details: detailsSchema.nullable(),
-});
+  const recordSchema = z.strictObject({
+    format: z.literal(BUILD_RECORD_FORMAT),
+    version: z.literal(BUILD_RECORD_VERSION),
+    action: digest.nullable(),
+    output: digest,
+    world: digest,
+    log: digest,
+    durationMs: nonNegative,
+    seedMode: word,
+    details: detailsSchema.nullable(),
+  });
+  return { details: detailsSchema, record: recordSchema };
+}
+let schemas: ReturnType<typeof makeSchemas> | undefined;
+const recordSchema = () => (schemas ??= makeSchemas(lazyZod())).record;
 
 /**
  * What the executor adds to a build record: the atom, its recipe and arguments, the seed, the
  * world's shadowed paths, the fixed-output sources and dependency trees, `SOURCE_DATE_EPOCH`
  * (seconds) and the findings about the output. @see specs/action.md §4.2
  */
-export type BuildDetails = z.infer<typeof detailsSchema>;
+export type BuildDetails = z.infer<ReturnType<typeof makeSchemas>['details']>;
 
 /**
  * The one record of a completed action.
@@ -88,7 +101,7 @@ export type BuildDetails = z.infer<typeof detailsSchema>;
  * the executor). `action` is null only for a build run outside the scheduler (`eos build-atom`),
  * and such a record is never filed in the action cache. @see specs/action.md §4
  */
-export type BuildRecord = z.infer<typeof recordSchema>;
+export type BuildRecord = z.infer<ReturnType<typeof makeSchemas>['record']>;
 
 /**
  * A detached signature over a record digest (`specs/signatures.md`), purpose `builds`; its `signed`
@@ -110,6 +123,120 @@ export type BuildRecordFields = Omit<BuildRecord, 'format' | 'version' | 'detail
   details?: BuildDetails | null;
 };
 
+const WORD_RE = /^[a-z0-9][a-z0-9._-]*$/;
+const isObject = (v: unknown): v is Record<string, unknown> => {
+  if (v === null || typeof v !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+/** Whether `o` has exactly the keys `required`, plus any of `optional` (present and not undefined). */
+function exactKeys(
+  o: Record<string, unknown>,
+  required: readonly string[],
+  optional: readonly string[] = [],
+): boolean {
+  let n = 0;
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) return false;
+    if (required.includes(k) || (optional.includes(k) && o[k] !== undefined)) n++;
+    else return false;
+  }
+  return n >= required.length && required.every((k) => Object.hasOwn(o, k));
+}
+const isText = (v: unknown): v is string => typeof v === 'string';
+const isName = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isWord = (v: unknown): boolean => typeof v === 'string' && WORD_RE.test(v);
+const isTexts = (v: unknown): boolean => Array.isArray(v) && v.every(isText);
+function isRecipeArg(v: unknown): boolean {
+  if (typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isSafeInteger(v);
+  if (Array.isArray(v)) return v.every(isText);
+  return isObject(v) && Object.values(v).every(isText);
+}
+function wellFormedDetails(d: unknown): boolean {
+  if (!isObject(d)) return false;
+  const { recipe, seed } = d as Record<string, Record<string, unknown>>;
+  return (
+    exactKeys(
+      d,
+      [
+        'label',
+        'atomVersion',
+        'recipe',
+        'seed',
+        'shadowed',
+        'sources',
+        'dependencies',
+        'sourceDateEpoch',
+        'warnings',
+      ],
+      ['readSet'],
+    ) &&
+    isName(d.label) &&
+    isName(d.atomVersion) &&
+    isObject(recipe) &&
+    exactKeys(recipe, ['name', 'identity', 'args']) &&
+    isName(recipe.name) &&
+    isDigest(recipe.identity) &&
+    isObject(recipe.args) &&
+    Object.values(recipe.args).every(isRecipeArg) &&
+    isObject(seed) &&
+    exactKeys(seed, ['mode', 'root']) &&
+    isWord(seed.mode) &&
+    isDigest(seed.root) &&
+    Array.isArray(d.shadowed) &&
+    d.shadowed.every(
+      (x: unknown) =>
+        isObject(x) &&
+        exactKeys(x, ['path', 'winner', 'shadowed']) &&
+        isText(x.path) &&
+        isText(x.winner) &&
+        isTexts(x.shadowed),
+    ) &&
+    Array.isArray(d.sources) &&
+    d.sources.every(isDigest) &&
+    Array.isArray(d.dependencies) &&
+    d.dependencies.every(
+      (x: unknown) => isObject(x) && exactKeys(x, ['name', 'tree']) && isName(x.name) && isDigest(x.tree),
+    ) &&
+    isCount(d.sourceDateEpoch) &&
+    isTexts(d.warnings) &&
+    (d.readSet === undefined || isDigest(d.readSet))
+  );
+}
+/**
+ * Whether `v` is a build record exactly as the schema accepts it, checked by hand: the fast path
+ * of {@link validateBuildRecord} (a no-op build validates one record per action). Anything it does
+ * not accept goes to the zod schema, which words the error (or accepts it: this check may only be
+ * stricter than the schema, never looser).
+ */
+function wellFormedRecord(v: unknown): v is BuildRecord {
+  return (
+    isObject(v) &&
+    exactKeys(v, [
+      'format',
+      'version',
+      'action',
+      'output',
+      'world',
+      'log',
+      'durationMs',
+      'seedMode',
+      'details',
+    ]) &&
+    v.format === BUILD_RECORD_FORMAT &&
+    v.version === BUILD_RECORD_VERSION &&
+    (v.action === null || isDigest(v.action)) &&
+    isDigest(v.output) &&
+    isDigest(v.world) &&
+    isDigest(v.log) &&
+    isCount(v.durationMs) &&
+    isWord(v.seedMode) &&
+    (v.details === null || wellFormedDetails(v.details))
+  );
+}
+
 /**
  * Validates a value as a build record.
  * @param what names the subject in errors
@@ -119,7 +246,8 @@ export type BuildRecordFields = Omit<BuildRecord, 'format' | 'version' | 'detail
  * @see specs/action.md §4
  */
 export function validateBuildRecord(v: unknown, what = 'build record'): BuildRecord {
-  const r = recordSchema.safeParse(v);
+  if (wellFormedRecord(v)) return v;
+  const r = recordSchema().safeParse(v);
   if (r.success) return r.data;
   const i = r.error.issues[0]!;
   const at = i.path.join('.');
@@ -202,12 +330,17 @@ function field(o: Record<string, unknown>, k: string, what: string): unknown {
  * @see specs/action.md §5.3
  */
 export function supersededEntryVersion(bytes: Uint8Array): number | undefined {
-  let v: unknown;
+  let v: ReturnType<typeof parseCanonical>;
   try {
     v = parseCanonical(bytes, 'action-cache entry');
   } catch {
     return undefined;
   }
+  return supersededVersionOf(v);
+}
+
+/** {@link supersededEntryVersion} of an entry already parsed from canonical JSON. */
+function supersededVersionOf(v: ReturnType<typeof parseCanonical>): number | undefined {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
   const e = v as Record<string, unknown>;
   if (e.format !== CACHE_ENTRY_FORMAT || e.version !== CACHE_ENTRY_VERSION) return undefined;
@@ -230,7 +363,27 @@ export function supersededEntryVersion(bytes: Uint8Array): number | undefined {
  * @see specs/action.md §5
  */
 export function parseCacheEntry(bytes: Uint8Array, what: string, expectAction?: Digest): CacheEntry {
+  return cacheEntryOf(parseCanonical(bytes, what), what, expectAction);
+}
+
+/**
+ * Reads an action-cache entry's bytes as a cache lookup does, parsing them once: undefined for an
+ * entry of a superseded record version (a miss, {@link supersededEntryVersion}), else the entry
+ * as {@link parseCacheEntry} returns it.
+ * @throws EncodingError E3, CorruptObjectError E5 as {@link parseCacheEntry}
+ * @see specs/action.md §5, §5.3
+ */
+export function readCacheEntry(
+  bytes: Uint8Array,
+  what: string,
+  expectAction?: Digest,
+): CacheEntry | undefined {
   const v = parseCanonical(bytes, what);
+  if (supersededVersionOf(v) !== undefined) return undefined;
+  return cacheEntryOf(v, what, expectAction);
+}
+
+function cacheEntryOf(v: ReturnType<typeof parseCanonical>, what: string, expectAction?: Digest): CacheEntry {
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     throw new EncodingError(`${what}: not an object`, { data: { what } });
   if (field(v, 'format', what) !== CACHE_ENTRY_FORMAT || field(v, 'version', what) !== CACHE_ENTRY_VERSION)

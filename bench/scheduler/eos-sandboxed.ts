@@ -18,8 +18,12 @@
  * mean sandbox run and executor time per action, and (with `--calibrate N`) the mean of N
  * sequential sandbox runs against N sequential unsandboxed `sh -c` spawns of the same command.
  *
+ * A composefs world is mounted once and shared by every action (`SandboxWorlds`: each sandbox
+ * enters the namespace that holds it); `--no-share-world` mounts it per action instead, as a lone
+ * `runSandbox` does.
+ *
  * Usage: npx tsx bench/scheduler/eos-sandboxed.ts DAG.json STORE_DIR JOBS
- *          [--world-mount auto|composefs|hardlink] [--calibrate N] [--output-as tree|blob]
+ *          [--world-mount auto|composefs|hardlink] [--calibrate N] [--output-as tree|blob] [--no-share-world]
  *
  * `--output-as blob` (a diagnostic, not the executor's behaviour) stores only `$OUTPUT/out` as a
  * blob, as eos-trivial.ts does, to separate the sandbox's cost from the tree ingest's.
@@ -37,6 +41,7 @@ import {
   stagingDir,
   worldImage,
   SANDBOX_MOUNT_POINTS,
+  SandboxWorlds,
   type ComposefsRoot,
   type WorldMount,
 } from '../../executor/index.ts';
@@ -113,6 +118,9 @@ const composefs: ComposefsRoot | undefined =
     ? { image: await worldImage(st, world.root), objectsDir: st.dir('objects') }
     : undefined;
 const worldSetupS = (performance.now() - tw) / 1000;
+/** `--share-world` (default on; `--no-share-world` mounts the world per action, as before). */
+const shareWorld = !process.argv.includes('--no-share-world');
+const worlds = shareWorld ? new SandboxWorlds() : undefined;
 
 /** One sandboxed run of `script` in fresh /build and /output; returns the staging dir and timing. */
 async function sandboxed(script: string, jobsShare: number): Promise<{ top: string; ms: number }> {
@@ -125,6 +133,7 @@ async function sandboxed(script: string, jobsShare: number): Promise<{ top: stri
   const r = await runSandbox({
     worldDir,
     ...(composefs ? { composefs } : {}),
+    ...(worlds ? { worlds } : {}),
     buildDir,
     outputDir,
     argv: ['/bin/sh', '-c', script],
@@ -217,6 +226,7 @@ if (calibrate > 0) {
   };
 }
 
+await worlds?.close();
 const counts: Record<string, number> = {};
 for (const r of res.results.values()) counts[r.status] = (counts[r.status] ?? 0) + 1;
 process.stdout.write(
@@ -224,6 +234,7 @@ process.stdout.write(
     inProcessS,
     worldSetupS,
     worldMount,
+    sharedWorld: Boolean(worlds && composefs),
     outputAs,
     world: world.root,
     executed,

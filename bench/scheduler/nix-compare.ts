@@ -15,11 +15,15 @@
  * are compared.
  *
  * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2] [--noop-runs 5]
- *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]]
+ *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]
+ *           [--no-share-world]]
+ * With `--sandbox`, a composefs world is mounted once and shared by every action (SandboxWorlds);
+ * `--no-share-world` mounts it per action, as before.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syntheticDag, type DagFamily, type SyntheticNode } from '../../scheduler/index.ts';
 import { distState } from '../../bin/dist-state.mjs';
@@ -37,11 +41,15 @@ const sandbox = process.argv.includes('--sandbox');
 const worldMount = arg('world-mount', 'auto');
 const calibrate = arg('calibrate', '50');
 const outputAs = arg('output-as', 'tree');
+/** `--no-share-world`: every sandboxed action mounts its world itself (the behaviour before SandboxWorlds). */
+const shareWorld = !process.argv.includes('--no-share-world');
 /** No-op runs of each (alternating); the median is reported. */
 const noopRuns = Number(arg('noop-runs', '5'));
 
 interface EosRun {
   wallS: number;
+  /** CPU seconds (user + system) of the process and its children. */
+  cpuS: number;
   inProcessS: number;
   executed: number;
   worldSetupS?: number;
@@ -81,11 +89,26 @@ function row(measure: string, eosS: number, peerS: number, goal: number | null) 
   };
 }
 
-function timed(cmd: string, args: string[]): number {
+/**
+ * Runs `cmd args` through bash, whose `times` gives the CPU seconds (user + system) of the command
+ * and its children; its stdout goes to `stdoutFile` (or nowhere). Returns wall and CPU seconds.
+ */
+function measured(cmd: string, args: string[], stdoutFile = '/dev/null'): { wallS: number; cpuS: number } {
   const t = performance.now();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 28 });
-  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr.toString().slice(-2000)}`);
-  return (performance.now() - t) / 1000;
+  const r = spawnSync(
+    'bash',
+    ['-c', '"$@" >"$EOS_BENCH_OUT"; rc=$?; times >&3; exit $rc', 'bash', cmd, ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      env: { ...process.env, EOS_BENCH_OUT: stdoutFile },
+      maxBuffer: 1 << 28,
+    },
+  );
+  const wallS = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${String(r.stderr).slice(-2000)}`);
+  const line = String(r.output[3]).trim().split('\n').pop()!; // the children's line: "0m0.26s 0m0.08s"
+  const [u, sys] = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((x) => Number(x[1]) * 60 + Number(x[2]));
+  return { wallS, cpuS: u! + sys! };
 }
 
 try {
@@ -114,27 +137,28 @@ try {
     '--max-jobs',
     String(jobs),
   ];
-  const nixCold = timed('nix-build', nixArgs);
-  const nixNoops = [timed('nix-build', nixArgs)];
-  let nixSandboxCold: number | undefined;
+  const nixColdRun = measured('nix-build', nixArgs);
+  const nixCold = nixColdRun.wallS;
+  const nixNoopRuns = [measured('nix-build', nixArgs)];
+  let nixSandboxRun: { wallS: number; cpuS: number } | undefined;
   if (sandbox) {
     // The same DAG again under a new salt (cold), with Nix's own sandbox on.
     await writeFile(join(dir, 'sandboxed.nix'), nixExpr(nodes, `${salt}-sandboxed`));
     const sbArgs = [join(dir, 'sandboxed.nix'), ...nixArgs.slice(1)];
     sbArgs[sbArgs.indexOf('sandbox') + 1] = 'true';
-    nixSandboxCold = timed('nix-build', [...sbArgs, '--option', 'sandbox-paths', '/bin /usr /lib /lib64']);
+    nixSandboxRun = measured('nix-build', [...sbArgs, '--option', 'sandbox-paths', '/bin /usr /lib /lib64']);
   }
 
   const store = join(dir, 'eos-store');
   const script = sandbox ? 'eos-sandboxed.ts' : 'eos-trivial.ts';
   const eos = (calibrateRuns?: string): EosRun => {
-    const t = performance.now();
     const extra = sandbox
       ? [
           '--world-mount',
           worldMount,
           '--output-as',
           outputAs,
+          ...(shareWorld ? [] : ['--no-share-world']),
           ...(calibrateRuns ? ['--calibrate', calibrateRuns] : []),
         ]
       : [];
@@ -144,23 +168,27 @@ try {
     const runner = distState(repo).fresh
       ? [compiled]
       : ['--import', 'tsx', join(import.meta.dirname, script)];
-    const r = spawnSync(process.execPath, [...runner, join(dir, 'dag.json'), store, String(jobs), ...extra], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 26,
-    });
-    const wallS = (performance.now() - t) / 1000;
-    if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
-    return { ...(JSON.parse(r.stdout) as Omit<EosRun, 'wallS'>), wallS };
+    const out = join(dir, 'eos-run.json');
+    const { wallS, cpuS } = measured(
+      process.execPath,
+      [...runner, join(dir, 'dag.json'), store, String(jobs), ...extra],
+      out,
+    );
+    return { ...(JSON.parse(readFileSync(out, 'utf8')) as Omit<EosRun, 'wallS' | 'cpuS'>), wallS, cpuS };
   };
   const eosCold = eos();
   // The no-ops, short, alternate with Nix's (so that load hits both alike): the median of each.
   const eosNoops = [eos()];
   for (let i = 1; i < noopRuns; i++) {
-    nixNoops.push(timed('nix-build', nixArgs));
+    nixNoopRuns.push(measured('nix-build', nixArgs));
     eosNoops.push(eos());
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const nixNoops = nixNoopRuns.map((r) => r.wallS);
   const nixNoop = median(nixNoops);
+  const nixNoopCpu = median(nixNoopRuns.map((r) => r.cpuS));
+  const eosNoopCpu = median(eosNoops.map((r) => r.cpuS));
+  const nixSandboxCold = nixSandboxRun?.wallS;
   const eosNoop = [...eosNoops].sort((a, b) => a.wallS - b.wallS)[Math.floor(eosNoops.length / 2)]!;
   if (eosNoops.some((r) => r.executed !== 0)) throw new Error('eos: a no-op run executed actions');
   // A third run on the warm store (all cached) measures the sandbox alone, outside the timed runs.
@@ -171,7 +199,7 @@ try {
   console.log(
     `same DAG: ${n} nodes, ${edges} edges (${family}), jobs ${jobs}; nix-build unsandboxed, eos ${
       sandbox
-        ? `SANDBOXED (bwrap, world mounted by ${eosCold.worldMount}, output stored as ${outputAs === 'tree' ? 'a tree, as the executor does' : 'a blob: diagnostic'})`
+        ? `SANDBOXED (bwrap, world mounted by ${eosCold.worldMount}${eosCold.worldMount === 'composefs' ? (shareWorld ? ' once, shared' : ' per action') : ''}, output stored as ${outputAs === 'tree' ? 'a tree, as the executor does' : 'a blob: diagnostic'})`
         : 'unsandboxed'
     }`,
   );
@@ -185,6 +213,18 @@ try {
   console.log(
     `no-op runs (${noopRuns} each, alternating): nix ${nixNoops.map(f).join(' ')}; eos ${eosNoops.map((r) => f(r.wallS)).join(' ')}`,
   );
+  console.log(
+    `CPU s (user + system, with children): cold nix ${f(nixColdRun.cpuS)} eos ${f(eosCold.cpuS)} (${f(eosCold.cpuS / nixColdRun.cpuS)}); ` +
+      `no-op medians nix ${f(nixNoopCpu)} eos ${f(eosNoopCpu)} (${f(eosNoopCpu / nixNoopCpu)})` +
+      (nixSandboxRun
+        ? `; cold nix sandboxed ${f(nixSandboxRun.cpuS)} (eos/nix ${f(eosCold.cpuS / nixSandboxRun.cpuS)})`
+        : ''),
+  );
+  console.log(
+    `load: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${availableParallelism()} cores`,
+  );
   const rows = sandbox
     ? [
         row(
@@ -194,6 +234,12 @@ try {
           1.0,
         ),
         row(`cold build, ${n} sandboxed actions: eos vs nix-build unsandboxed`, eosCold.wallS, nixCold, 2.0),
+        row(
+          `cold build, ${n} sandboxed actions: eos vs nix-build unsandboxed (CPU)`,
+          eosCold.cpuS,
+          nixColdRun.cpuS,
+          2.0,
+        ),
       ]
     : [
         row(
@@ -203,6 +249,7 @@ try {
           null,
         ),
         row(`no-op build, ${n} cached actions: eos vs nix-build`, eosNoop.wallS, nixNoop, 0.5),
+        row(`no-op build, ${n} cached actions: eos vs nix-build (CPU)`, eosNoopCpu, nixNoopCpu, 0.5),
       ];
   if (sandbox)
     console.log(

@@ -10,6 +10,7 @@ export * from './os-error.ts';
 export * from './read-bounded.ts';
 export * from './atomic-write.ts';
 export * from './pid-file.ts';
+export * from './lazy-modules.ts';
 export * from './parse-document.ts';
 export * from './toml-locate.ts';
 export * from './store/index.ts';

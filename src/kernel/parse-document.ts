@@ -7,9 +7,9 @@
  *
  * @see specs/formats.md
  */
-import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { parseCanonical } from './canonical.ts';
+import { lazySmolToml } from './lazy-modules.ts';
 import type { EosError, EosErrorOptions } from './errors.ts';
 import { locateToml, type TomlPath } from './toml-locate.ts';
 
@@ -73,10 +73,11 @@ export function parseTomlLocated(
   opts: ParseTomlOptions = {},
 ): { doc: Record<string, unknown>; lineOf: (path: TomlPath) => number | undefined } {
   let doc: Record<string, unknown>;
+  const toml = lazySmolToml();
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    doc = toml.parse(text) as Record<string, unknown>;
   } catch (e) {
-    if (!(e instanceof TomlError)) throw e;
+    if (!(e instanceof toml.TomlError)) throw e;
     const p = {
       line: e.line,
       column: e.column,

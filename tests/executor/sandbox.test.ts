@@ -9,6 +9,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -16,7 +17,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSandbox, worldImage, type SandboxSpec } from '../../executor/index.ts';
+import { SandboxWorlds, runSandbox, worldImage, type SandboxSpec } from '../../executor/index.ts';
 import type { Store } from '../../src/kernel/index.ts';
 import { hostSeedWorld } from './helpers.ts';
 
@@ -213,6 +214,64 @@ describe.skipIf(!canRun)('sandbox on a composefs-mounted world (needs root, erof
     expect(b.log).toMatch(/gcc-12\nusr\/bin\n.*Read-only file system\ndenied\n/);
     expect(Number(b.log.split('\n')[1])).toBeGreaterThan(4000);
     expect(readFileSync(join(b.outputDir, 'f'), 'utf8')).toBe('out\n');
+  });
+});
+
+describe.skipIf(!canRun)('sandboxes sharing one mounted composefs world (SandboxWorlds)', () => {
+  it('see the same bytes, read-only, each with its own /build and /tmp; nothing is left after close', async () => {
+    const image = await worldImage(store, worldRoot as never);
+    const composefs = { image, objectsDir: store.dir('objects') };
+    const probe = [
+      'cd /usr && find . -type f | LC_ALL=C sort | xargs cat | sha256sum',
+      'if echo x > /usr/bin/evil 2>/dev/null; then echo wrote; else echo denied; fi',
+      'if [ -e /tmp/mark ] || [ -e /build/mark ]; then echo "saw another sandbox"; fi',
+      'echo x > /tmp/mark; echo x > /build/mark',
+      'grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status',
+      'echo out > "$OUTPUT/f"',
+    ].join('\n');
+    const alone = await script(probe);
+    const worlds = new SandboxWorlds();
+    const { pid, view } = await worlds.enter(composefs);
+    const mnt = join(view, '..');
+    const ourNs = readFileSync('/proc/self/mountinfo', 'utf8');
+    // Two at once, then a third: all in the one world the holder keeps mounted.
+    const both = await Promise.all([
+      script(probe, { composefs, worlds }),
+      script(probe, { composefs, worlds }),
+    ]);
+    const third = await script(probe, { composefs, worlds });
+    expect((await worlds.enter(composefs)).pid).toBe(pid); // mounted once
+    for (const x of [...both, third]) {
+      expect(x.r.exitCode).toBe(0);
+      expect(x.log).toBe(alone.log);
+      expect(readFileSync(join(x.outputDir, 'f'), 'utf8')).toBe('out\n');
+    }
+    expect(alone.log).toMatch(/Read-only file system\ndenied\n/);
+    expect(alone.log).not.toContain('saw another sandbox');
+    expect(alone.log).toMatch(/^Seccomp:\s+2$/m);
+    // The world is mounted in the holder's namespace only, never on the host.
+    expect(readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+    expect(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).toContain(`${view} `);
+    expect(ourNs).not.toContain(mnt);
+    await worlds.close();
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    // its mount directory goes once the holder's exit is seen
+    for (let i = 0; i < 50 && existsSync(mnt); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(existsSync(mnt)).toBe(false);
+    await expect(worlds.enter(composefs)).rejects.toThrow('[E21] shared sandbox worlds: used after close');
+  });
+
+  it('a world that cannot be mounted fails with E21 naming the image, and leaves no mount directory', async () => {
+    const worlds = new SandboxWorlds();
+    const image = await worldImage(store, worldRoot as never);
+    const objectsDir = join(scratch, 'no-such-objects'); // the overlay's data layer is missing
+    const mine = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`eos-sandbox-mnt-${process.pid}-`));
+    await expect(script('true', { composefs: { image, objectsDir }, worlds })).rejects.toThrow(
+      `[E21] composefs world ${image}: cannot mount a shared world`,
+    );
+    await worlds.close();
+    for (let i = 0; i < 50 && mine().length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(mine()).toEqual([]);
   });
 });
 

@@ -8,7 +8,7 @@
  * @see specs/signatures.md §5 (trust policy file)
  */
 import { parseTomlLocated } from '../parse-document.ts';
-import { z } from 'zod';
+import { lazyZod } from '../lazy-modules.ts';
 import { isDigest } from '../digest.ts';
 import { ConfigError } from '../errors.ts';
 import type { KeyId } from './ed25519.ts';
@@ -28,28 +28,33 @@ export function emptyTrustPolicy(): TrustPolicy {
   return { version: 1, purposes: { atoms: [], builds: [], compositions: [], deploy: [], cache: [] } };
 }
 
-const keyIdSchema = z
-  .string({ error: 'expected a key id string (blake3:<64 lowercase hex>)' })
-  .refine(isDigest, { error: 'expected a key id (blake3:<64 lowercase hex>)' });
-const listSchema = z.array(keyIdSchema, { error: 'expected a list of key ids' }).optional();
-const schema = z.strictObject(
-  {
-    version: z.literal(TRUST_POLICY_VERSION, { error: `expected version = ${TRUST_POLICY_VERSION}` }),
-    purposes: z
-      .strictObject(
-        {
-          atoms: listSchema,
-          builds: listSchema,
-          compositions: listSchema,
-          deploy: listSchema,
-          cache: listSchema,
-        },
-        { error: 'expected a table [purposes]' },
-      )
-      .optional(),
-  },
-  { error: 'expected a table' },
-);
+/** The schema of `trust.toml`, made on first use (zod is loaded lazily: src/kernel/lazy-modules.ts). */
+function makeSchema() {
+  const z = lazyZod();
+  const keyIdSchema = z
+    .string({ error: 'expected a key id string (blake3:<64 lowercase hex>)' })
+    .refine(isDigest, { error: 'expected a key id (blake3:<64 lowercase hex>)' });
+  const listSchema = z.array(keyIdSchema, { error: 'expected a list of key ids' }).optional();
+  return z.strictObject(
+    {
+      version: z.literal(TRUST_POLICY_VERSION, { error: `expected version = ${TRUST_POLICY_VERSION}` }),
+      purposes: z
+        .strictObject(
+          {
+            atoms: listSchema,
+            builds: listSchema,
+            compositions: listSchema,
+            deploy: listSchema,
+            cache: listSchema,
+          },
+          { error: 'expected a table [purposes]' },
+        )
+        .optional(),
+    },
+    { error: 'expected a table' },
+  );
+}
+let schema: ReturnType<typeof makeSchema> | undefined;
 
 function fieldPath(path: readonly PropertyKey[]): string {
   let s = '';
@@ -75,7 +80,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
  */
 export function parseTrustPolicy(text: string, file: string): TrustPolicy {
   const raw: unknown = parseTomlLocated(text, file, ConfigError).doc;
-  const r = schema.safeParse(raw);
+  const r = (schema ??= makeSchema()).safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     let path = issue.path;
