@@ -118,6 +118,8 @@ export {
   fetchEnv,
   FETCH_PROXY_PORT,
   FETCH_CA_PATH,
+  FETCH_RECIPE,
+  FETCH_ACTION_IDENTITY,
   type FetchActionRequest,
   type FetchActionResult,
 } from './fetch/index.ts';

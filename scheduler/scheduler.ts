@@ -302,9 +302,20 @@ function executorRecord(out: ExecOutcome, action: Digest, label: string): BuildR
 
 function errorDetail(e: unknown): { detail: string; log?: string } {
   if (e && typeof e === 'object') {
-    const err = e as { detail?: unknown; message?: unknown; data?: { log?: unknown; logPath?: unknown } };
+    const err = e as {
+      code?: unknown;
+      detail?: unknown;
+      message?: unknown;
+      data?: { log?: unknown; logPath?: unknown };
+    };
+    // An Eos error leads with its code, as the CLI prints it (`[E53] hello-npm 1.0.0: …`).
+    const code = typeof err.code === 'string' && /^E\d+$/.test(err.code) ? `[${err.code}] ` : '';
     const detail =
-      typeof err.detail === 'string' ? err.detail : typeof err.message === 'string' ? err.message : String(e);
+      typeof err.detail === 'string'
+        ? code + err.detail
+        : typeof err.message === 'string'
+          ? err.message
+          : String(e);
     const log =
       typeof err.data?.logPath === 'string'
         ? err.data.logPath

@@ -13,7 +13,13 @@
 import * as fs from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BuildFailedError, FetchProxyError, type Digest, type Store } from '../../src/kernel/index.ts';
+import {
+  BuildFailedError,
+  FetchProxyError,
+  digestCanonical,
+  type Digest,
+  type Store,
+} from '../../src/kernel/index.ts';
 import { placeSources, prepareActionWorld } from '../build.ts';
 import type { WorldMount } from '../build-world.ts';
 import { runSandbox } from '../sandbox.ts';
@@ -29,6 +35,15 @@ import type { FetchedSource, SourceSpec } from './source-spec.ts';
 export const FETCH_PROXY_PORT = 3128;
 /** Where the throwaway CA is inside the sandbox. */
 export const FETCH_CA_PATH = '/build/.eos/fetch-ca.pem';
+
+/** The recipe name of a fetch action in its build record (`details.recipe.name`). @see specs/fetch.md §7.1 */
+export const FETCH_RECIPE = 'eos.fetch';
+/**
+ * The recipe identity of every fetch action in its action key and record: the digest of the
+ * canonical JSON `{"format":"eos.fetch-action","version":1}` (bumped when what a replay does changes).
+ * @see specs/fetch.md §7.1
+ */
+export const FETCH_ACTION_IDENTITY: Digest = digestCanonical({ format: 'eos.fetch-action', version: 1 });
 
 /**
  * The variables a fetch action gets for the proxy and its CA (specs/fetch.md §2): every common
@@ -94,6 +109,10 @@ export interface FetchActionResult {
   log: Digest;
   logPath: string;
   world: Digest;
+  /** The digests of the sources it ran over, in order. */
+  sources: Digest[];
+  /** `SOURCE_DATE_EPOCH` it ran with (seconds). */
+  sourceDateEpoch: number;
 }
 
 /**
@@ -127,6 +146,7 @@ export async function runFetchAction(req: FetchActionRequest): Promise<FetchActi
     ...(req.lock ? { lock: req.lock } : {}),
   });
   let stopped = false;
+  const sourceDateEpoch = req.sourceDateEpoch ?? 1700000000;
   try {
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');
@@ -142,7 +162,7 @@ export async function runFetchAction(req: FetchActionRequest): Promise<FetchActi
       outputDir,
       cwd: '/build/src',
       argv: ['/bin/sh', '-eu', '-c', req.script],
-      sourceDateEpoch: req.sourceDateEpoch ?? 1700000000,
+      sourceDateEpoch,
       jobs: req.jobs ?? cpus().length,
       timeoutMs: req.timeoutMs ?? 1800_000,
       ...(req.limits ? { limits: req.limits } : {}),
@@ -157,6 +177,7 @@ export async function runFetchAction(req: FetchActionRequest): Promise<FetchActi
     const failure = fetchProxyFailure(what, outcome.problems);
     if (failure) {
       failure.data.log = log;
+      failure.data.logPath = logPath;
       throw failure;
     }
     if (r.exitCode !== 0) {
@@ -170,7 +191,16 @@ export async function runFetchAction(req: FetchActionRequest): Promise<FetchActi
       );
     }
     const output = (await store.ingest(outputDir)).digest;
-    return { output, lock: outcome.lock, served: outcome.served, log, logPath, world: world.root };
+    return {
+      output,
+      lock: outcome.lock,
+      served: outcome.served,
+      log,
+      logPath,
+      world: world.root,
+      sources: sources.map((s) => s.digest),
+      sourceDateEpoch,
+    };
   } finally {
     if (!stopped) await proxy.stop().catch(() => undefined);
     await fs.rm(top, { recursive: true, force: true });

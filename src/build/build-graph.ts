@@ -4,10 +4,13 @@
  * from their set's repository at the set commit the lock records, their `content/` tree written
  * to a staging directory through `atoms/`'s reader (so a damaged repository is a named error).
  * Each set repository is opened once. Atoms without `[build]` (a workspace root that only groups
- * dependencies) are not actions.
+ * dependencies) are not actions. An atom with `[fetch]` carries its `fetch.lock` (read once, here)
+ * and becomes two actions in the scheduler's graph (`withFetchActions`): `LABEL.fetch`, the
+ * replayed fetch, and `LABEL`, the build over its fetch tree.
  *
- * @see specs/lock.md, specs/scheduler.md §10
+ * @see specs/lock.md, specs/scheduler.md §10, specs/fetch.md §7.1
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
@@ -24,7 +27,30 @@ import {
 } from '../../atoms/index.ts';
 import { loadRecipe, parseSourceSpec, recipeEnv, type SourceSpec } from '../../executor/index.ts';
 import type { SchedNode } from '../../scheduler/index.ts';
-import { BuildClosureError, LockError, probeDigest, readFileBounded, type Digest } from '../kernel/index.ts';
+import {
+  BuildClosureError,
+  FetchNotRecordedError,
+  LockError,
+  digestBytes,
+  probeDigest,
+  readFileBounded,
+  type Digest,
+} from '../kernel/index.ts';
+
+/**
+ * The recorded fetch of an atom with `[fetch]`: its `fetch.lock` as read when the graph was loaded
+ * (the fetch action parses these very bytes, so a malformed lock fails that action with E54).
+ * @see specs/fetch.md §7.1
+ */
+export interface FetchInfo {
+  /** The fetch action's label in the graph: `LABEL.fetch`. */
+  label: string;
+  /** `DIR/fetch.lock`. */
+  file: string;
+  bytes: Uint8Array;
+  /** blake3 of `bytes` (`blake3:<64 hex>`), in the fetch action's key. */
+  digest: Digest;
+}
 
 /** One action of a lock: the scheduler's node plus what the executor needs. */
 export interface BuildNode extends SchedNode {
@@ -37,6 +63,88 @@ export interface BuildNode extends SchedNode {
   dir: string;
   /** The store tree digest of `dir`. */
   dirDigest: Digest;
+  /** Present when the atom has `[fetch]`. */
+  fetch?: FetchInfo;
+  /** Where the atom came from, for messages: `workspace` or the set's name. */
+  origin?: string;
+}
+
+/** The replayed fetch of an atom with `[fetch]`, an action of its own (specs/fetch.md §7.1). */
+export interface FetchNode extends SchedNode {
+  kind: 'fetch';
+  /** `LABEL.fetch`. */
+  label: string;
+  /** The atom's dependencies (its world is the atom's world). */
+  deps: string[];
+  /** The atom whose fetch this is. */
+  atom: BuildNode & { fetch: FetchInfo };
+}
+
+/** A node of the scheduler's graph of a lock: an atom's build, or an atom's fetch. */
+export type LockNode = BuildNode | FetchNode;
+
+/** True for a fetch action's node. */
+export function isFetchNode(n: LockNode): n is FetchNode {
+  return (n as FetchNode).kind === 'fetch';
+}
+
+/** The label of the fetch action of atom `label` in the graph: `LABEL.fetch`. @see specs/fetch.md §7.1 */
+export function fetchLabel(label: string): string {
+  return `${label}.fetch`;
+}
+
+/**
+ * The scheduler's graph of a lock's build nodes: each atom with `[fetch]` gets a fetch node
+ * `LABEL.fetch` (depending on the atom's dependencies), and its build node depends on that too, so
+ * the build's action key covers the fetch tree (its output). Other nodes are returned as they are.
+ * @throws BuildClosureError E7 when an atom of the lock is itself labelled like a fetch node
+ * @see specs/fetch.md §7.1
+ */
+export function withFetchActions(nodes: readonly BuildNode[]): LockNode[] {
+  const labels = new Set(nodes.map((n) => n.label));
+  const out: LockNode[] = [];
+  for (const n of nodes) {
+    if (!n.fetch) {
+      out.push(n);
+      continue;
+    }
+    const f = n.fetch;
+    if (labels.has(f.label))
+      throw new BuildClosureError(
+        `${n.label} has [fetch], and its fetch action's label ${f.label} is an atom of the lock`,
+        {
+          data: { label: n.label, fetch: f.label },
+        },
+      );
+    out.push({ kind: 'fetch', label: f.label, deps: [...n.deps], atom: { ...n, fetch: f } });
+    out.push({ ...n, deps: [...n.deps, f.label] });
+  }
+  return out;
+}
+
+/**
+ * Reads `DIR/fetch.lock` of an atom with `[fetch]`.
+ * @throws FetchNotRecordedError E62 when there is none
+ */
+async function readFetchInfo(n: {
+  label: string;
+  version: string;
+  dir: string;
+  origin: string;
+}): Promise<FetchInfo> {
+  const file = join(n.dir, 'fetch.lock');
+  if (!existsSync(file))
+    throw new FetchNotRecordedError(
+      n.origin === 'workspace'
+        ? `${n.label} ${n.version}: [fetch] but no fetch.lock in ${n.dir}; record it: eos fetch ${n.dir} --record`
+        : `${n.label} ${n.version} (set ${n.origin}): [fetch] but no fetch.lock in the published atom; record it in its directory (eos fetch DIR --record) and publish it again`,
+      {
+        data: { label: n.label, version: n.version, file },
+        hint: 'eos fetch DIR --record runs the [fetch] script once with the network, through the recording proxy (specs/fetch.md §7)',
+      },
+    );
+  const bytes = await readFileBounded(file, { what: 'fetch lock' });
+  return { label: fetchLabel(n.label), file, bytes, digest: digestBytes(bytes) };
 }
 
 /**
@@ -90,7 +198,16 @@ export async function loadBuildGraph(lockPath: string, staging: string): Promise
         hint: 'run `eos lock` again',
       });
     const digest = await probeDigest(dir);
-    all.push({ label, deps: w.deps, version: w.version, content: digest, manifest, dir, dirDigest: digest });
+    all.push({
+      label,
+      deps: w.deps,
+      version: w.version,
+      content: digest,
+      manifest,
+      dir,
+      dirDigest: digest,
+      origin: 'workspace',
+    });
   }
   const sets = new Map<string, OpenedSet>();
   for (const [label, a] of Object.entries(lock.atoms)) {
@@ -136,6 +253,7 @@ export async function loadBuildGraph(lockPath: string, staging: string): Promise
       manifest,
       dir,
       dirDigest: digest,
+      origin: a.set,
     });
   }
   const withBuild = new Set(all.filter((n) => n.manifest.build).map((n) => n.label));
@@ -150,6 +268,8 @@ export async function loadBuildGraph(lockPath: string, staging: string): Promise
     loadRecipe(n.manifest.build.recipe); // E7 for an unknown recipe, before anything runs
     recipeEnv(n.manifest.build.args); // E7 for arguments the recipe cannot take
     executorSources(n.manifest, n.label);
+    // E62 before anything runs: an atom with [fetch] builds only over a recorded fetch.
+    if (n.manifest.fetch) n.fetch = await readFetchInfo({ ...n, origin: n.origin ?? 'workspace' });
     nodes.push(n as BuildNode);
   }
   return nodes;

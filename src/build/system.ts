@@ -5,7 +5,10 @@
  * (`lockActionKey`), the rebuilder is the store's constructive-trace rebuilder
  * (`storeRebuilder`), the executor builds one atom in the sandbox (`sandboxExecutor`), and the
  * scheduler is `runBuild`'s restarting, critical-path-first scheduler. `buildLock` composes them
- * and, when asked, turns the built closure into a runtime composition (`composeBuild`).
+ * and, when asked, turns the built closure into a runtime composition (`composeBuild`). An atom
+ * with `[fetch]` is two actions (`withFetchActions`): its fetch, replayed from its `fetch.lock`
+ * (the network only through the replaying proxy, which passes nothing through), and its build over
+ * the fetch tree, with no network (specs/fetch.md §7.1).
  *
  * Nothing here parses argv or prints: the CLI (`src/cli/build.ts`) does, and tests call
  * `buildLock` directly.
@@ -20,16 +23,23 @@ import {
   buildAtom,
   DEFAULT_MAX_PIDS,
   defaultMaxMemory,
+  FETCH_ACTION_IDENTITY,
+  FETCH_RECIPE,
   loadRecipe,
+  parseFetchLock,
   readSeedLock,
+  runFetchAction,
   seedRoot,
+  type ResourceLimits,
   type SeedLock,
+  type SourceSpec,
 } from '../../executor/index.ts';
 import {
   Jobserver,
   actionId,
   historyPath,
   keySigner,
+  makeBuildRecord,
   storeRebuilder,
   type CacheEntry,
   type Executor,
@@ -43,8 +53,23 @@ import {
   type Refusal,
   type Substitution,
 } from '../../cache/index.ts';
-import { configDir, readSecretKey, readTrustContext, type Digest, type Store } from '../kernel/index.ts';
-import { executorSources, loadBuildGraph, type BuildNode } from './build-graph.ts';
+import {
+  BuildClosureError,
+  configDir,
+  readSecretKey,
+  readTrustContext,
+  type Digest,
+  type Store,
+} from '../kernel/index.ts';
+import {
+  executorSources,
+  isFetchNode,
+  loadBuildGraph,
+  withFetchActions,
+  type BuildNode,
+  type FetchNode,
+  type LockNode,
+} from './build-graph.ts';
 import { runBuild, type BuildRunResult } from './build-run.ts';
 import { composeBuild, type ComposeBuildResult } from './runtime-composition.ts';
 
@@ -71,39 +96,159 @@ export interface ExecutorOptions {
   maxPids?: number;
   /** Each action's memory limit in bytes (default 3/4 of the machine's memory, at most 32 GiB). */
   maxMemory?: number;
+  /**
+   * Added to every fetch action's environment, over the atom's `[fetch] env` (`eos build
+   * --fetch-env`, e.g. `npm_config_registry`); part of the fetch actions' keys.
+   */
+  fetchEnv?: Record<string, string>;
+}
+
+/**
+ * The recipe arguments of an atom's fetch action, in its key and record: the script, its
+ * environment (`[fetch] env` with `fetchEnv` over it) and the digest of its `fetch.lock`.
+ * @see specs/fetch.md §7.1
+ */
+export function fetchActionArgs(
+  n: FetchNode,
+  fetchEnv: Record<string, string> = {},
+): { script: string; env: Record<string, string>; 'fetch-lock': Digest } {
+  const f = n.atom.manifest.fetch!;
+  return { script: f.script, env: { ...f.env, ...fetchEnv }, 'fetch-lock': n.atom.fetch.digest };
+}
+
+/** An atom's sources as the executor takes them: its `[[source]]`s, or with none its directory. */
+function atomSources(n: BuildNode): SourceSpec[] {
+  return n.manifest.source.length
+    ? executorSources(n.manifest, n.label)
+    : [{ kind: 'path', path: n.dir, digest: n.dirDigest }];
+}
+
+function actionLimits(opts: ExecutorOptions): { limits?: ResourceLimits } {
+  return opts.maxPids !== undefined || opts.maxMemory !== undefined
+    ? {
+        limits: {
+          maxPids: opts.maxPids ?? DEFAULT_MAX_PIDS,
+          maxMemory: opts.maxMemory ?? defaultMaxMemory(),
+        },
+      }
+    : {};
 }
 
 /**
  * The key function of a lock's actions: the action id over the atom's content, its recipe and
- * arguments, the seed (toolchain root, mode, architecture) and the dependencies' outputs.
- * @see specs/action.md §3
+ * arguments, the seed (toolchain root, mode, architecture) and the dependencies' outputs (for the
+ * build of an atom with `[fetch]`, its fetch tree among them, as `LABEL.fetch`). A fetch action's
+ * id has the fetch identity for recipe and `fetchActionArgs` for arguments.
+ * @see specs/action.md §3, specs/fetch.md §7.1
  */
-export function lockActionKey(seed: SeedLock): KeyFunction<BuildNode> {
+export function lockActionKey(
+  seed: SeedLock,
+  opts: Pick<ExecutorOptions, 'fetchEnv'> = {},
+): KeyFunction<LockNode> {
   const toolchain = seedRoot(seed);
   return (n, depOutputs) =>
-    actionId({
-      atom: n.content,
-      recipe: loadRecipe(n.manifest.build.recipe).identity,
-      args: n.manifest.build.args,
-      toolchain,
-      seedMode: seed.mode,
-      arch: seed.arch,
-      deps: { ...depOutputs },
-    });
+    isFetchNode(n)
+      ? actionId({
+          atom: n.atom.content,
+          recipe: FETCH_ACTION_IDENTITY,
+          args: fetchActionArgs(n, opts.fetchEnv),
+          toolchain,
+          seedMode: seed.mode,
+          arch: seed.arch,
+          deps: { ...depOutputs },
+        })
+      : actionId({
+          atom: n.content,
+          recipe: loadRecipe(n.manifest.build.recipe).identity,
+          args: n.manifest.build.args,
+          toolchain,
+          seedMode: seed.mode,
+          arch: seed.arch,
+          deps: { ...depOutputs },
+        });
+}
+
+/**
+ * A fetch action of a lock: the atom's `[fetch]` replayed from the `fetch.lock` read with the graph
+ * (parsed here: a malformed one fails this action with E54), in the atom's world, through the
+ * replaying proxy; its record names the fetch identity and `fetchActionArgs`.
+ * @throws FetchLockError E54, UnrecordedRequestError E53, RecordingMissingError E55,
+ *   FixedOutputMismatchError E13, BuildFailedError E22, FetchProxyError E52, SandboxError E21
+ * @see specs/fetch.md §7.1
+ */
+async function runLockFetch(
+  store: Store,
+  seed: SeedLock,
+  opts: ExecutorOptions,
+  n: FetchNode,
+  ctx: Parameters<Executor<LockNode>>[1],
+): Promise<Awaited<ReturnType<Executor<LockNode>>>> {
+  const a = n.atom;
+  const lock = parseFetchLock(a.fetch.bytes, a.fetch.file);
+  const args = fetchActionArgs(n, opts.fetchEnv);
+  const deps = Object.entries(ctx.depOutputs).map(([name, tree]) => ({ name, tree }));
+  const t0 = Date.now();
+  const r = await runFetchAction({
+    store,
+    seed,
+    label: a.label,
+    version: a.version,
+    script: args.script,
+    env: args.env,
+    sources: atomSources(a),
+    deps,
+    mode: 'replay',
+    lock,
+    baseDir: a.dir,
+    jobs: ctx.makeJobs,
+    signal: ctx.signal,
+    ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...actionLimits(opts),
+  });
+  const record = makeBuildRecord({
+    action: ctx.action,
+    output: r.output,
+    world: r.world,
+    log: r.log,
+    durationMs: Date.now() - t0,
+    seedMode: seed.mode,
+    details: {
+      label: n.label,
+      atomVersion: a.version,
+      recipe: { name: FETCH_RECIPE, identity: FETCH_ACTION_IDENTITY, args },
+      seed: { mode: seed.mode, root: seedRoot(seed) },
+      shadowed: [],
+      sources: r.sources,
+      dependencies: deps,
+      sourceDateEpoch: r.sourceDateEpoch,
+      warnings: [],
+    },
+  });
+  return { output: r.output, world: r.world, log: r.log, record };
 }
 
 /**
  * The executor of a lock's actions: builds one atom in the sandbox over the seed and its
  * dependencies' outputs. An atom without `[[source]]` is its own source (its directory, pinned by
- * its tree digest). Cancellation (the context's signal) kills the sandbox; nothing is stored.
- * @see specs/executor.md
+ * its tree digest). A fetch node replays the atom's fetch (`runLockFetch`); the build of an atom
+ * with `[fetch]` gets its fetch tree (the output of `LABEL.fetch`) at `/build/sources/fetch`, not
+ * in its world, and no network. Cancellation (the context's signal) kills the sandbox; nothing is
+ * stored.
+ * @see specs/executor.md, specs/fetch.md §6, §7.1
  */
 export function sandboxExecutor(
   store: Store,
   seed: SeedLock,
   opts: ExecutorOptions = {},
-): Executor<BuildNode> {
+): Executor<LockNode> {
   return async (n, ctx) => {
+    if (isFetchNode(n)) return runLockFetch(store, seed, opts, n, ctx);
+    const fetched = n.fetch ? ctx.depOutputs[n.fetch.label] : undefined;
+    if (n.fetch && !fetched)
+      throw new BuildClosureError(`${n.label}: its fetch tree (${n.fetch.label}) is not among its inputs`, {
+        data: { label: n.label },
+      });
     const r = await buildAtom({
       store,
       seed,
@@ -111,10 +256,11 @@ export function sandboxExecutor(
       version: n.version,
       recipe: n.manifest.build.recipe,
       args: n.manifest.build.args,
-      sources: n.manifest.source.length
-        ? executorSources(n.manifest, n.label)
-        : [{ kind: 'path', path: n.dir, digest: n.dirDigest }],
-      deps: Object.entries(ctx.depOutputs).map(([name, tree]) => ({ name, tree })),
+      sources: atomSources(n),
+      deps: Object.entries(ctx.depOutputs)
+        .filter(([name]) => name !== n.fetch?.label)
+        .map(([name, tree]) => ({ name, tree })),
+      ...(fetched ? { fetched } : {}),
       baseDir: n.dir,
       jobs: ctx.makeJobs,
       ...(ctx.jobserverFd !== undefined ? { jobserverFd: ctx.jobserverFd } : {}),
@@ -124,26 +270,20 @@ export function sandboxExecutor(
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       // No signKey: the rebuilder signs the record it files (one signature per action).
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-      ...(opts.maxPids !== undefined || opts.maxMemory !== undefined
-        ? {
-            limits: {
-              maxPids: opts.maxPids ?? DEFAULT_MAX_PIDS,
-              maxMemory: opts.maxMemory ?? defaultMaxMemory(),
-            },
-          }
-        : {}),
+      ...actionLimits(opts),
     });
     return { output: r.output, world: r.world.root, log: r.record.log, record: r.record };
   };
 }
 
 /**
- * Under `--observe`, whether a cached entry can stand: it has a read set, or `--only` was given and
- * does not name its atom (the dependencies of the atoms asked for are used as cached).
+ * Under `--observe`, whether a cached entry can stand: it has a read set, it is a fetch action's
+ * (a fetch is never observed), or `--only` was given and does not name its atom (the dependencies
+ * of the atoms asked for are used as cached).
  * @see specs/observe.md §1
  */
 function observedEnough(e: CacheEntry, only: readonly string[] | undefined): boolean {
-  if (e.record.details?.readSet) return true;
+  if (e.record.details?.readSet || e.record.details?.recipe.name === FETCH_RECIPE) return true;
   const label = e.record.details?.label;
   return Boolean(only?.length && label !== undefined && !only.includes(label));
 }
@@ -231,11 +371,11 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
           onRefused: (r) => refusals.push(r),
         })
       : local;
-    const nodes = await loadBuildGraph(lockPath, staging);
+    const nodes = withFetchActions(await loadBuildGraph(lockPath, staging));
     const seed = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
-    const r = await runBuild<BuildNode>({
+    const r = await runBuild<LockNode>({
       nodes,
-      key: lockActionKey(seed),
+      key: lockActionKey(seed, opts),
       rebuilder,
       executor: sandboxExecutor(store, seed, opts),
       storeDir: store.root,
@@ -257,7 +397,10 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       return { ...r, substitutions, refusals };
     // The result as a composition (issue #6 item 4): runtime seed entries + every output.
     const outputs: Record<string, Digest> = {};
-    for (const [label, res] of r.result.results) if (res.output) outputs[label] = res.output;
+    // A fetch tree is an input of its atom's build, not a part of the closure.
+    const fetches = new Set(nodes.filter(isFetchNode).map((n) => n.label));
+    for (const [label, res] of r.result.results)
+      if (res.output && !fetches.has(label)) outputs[label] = res.output;
     const file = opts.compose === true ? undefined : resolve(opts.compose);
     const c = await composeBuild({
       store,

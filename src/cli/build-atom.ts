@@ -107,13 +107,13 @@ export async function readAtomDir(
   return { dir, m, store, sources, deps, seed };
 }
 
-/** `--env KEY=VALUE` options as a table. @throws UsageError E1 */
-export function parseEnvArgs(env: string[] | undefined): Record<string, string> {
+/** `--env KEY=VALUE` options (or `option`'s) as a table. @throws UsageError E1 */
+export function parseEnvArgs(env: string[] | undefined, option = '--env'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of env ?? []) {
     const i = e.indexOf('=');
     if (i <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.slice(0, i)))
-      throw new UsageError(`--env ${JSON.stringify(e)}: expected KEY=VALUE`);
+      throw new UsageError(`${option} ${JSON.stringify(e)}: expected KEY=VALUE`);
     out[e.slice(0, i)] = e.slice(i + 1);
   }
   return out;

@@ -20,6 +20,7 @@ import { positiveInt, secondsToMs, sizeBytes } from './options.ts';
 import { Store } from '../kernel/store/index.ts';
 import { configDir } from '../kernel/config.ts';
 import { createProgressDisplay } from './build-progress.ts';
+import { parseEnvArgs } from './build-atom.ts';
 import type { CommandResult, GlobalOptions } from './result.ts';
 
 /** Options of `eos build`. */
@@ -42,6 +43,8 @@ export interface BuildOptions extends GlobalOptions {
   /** Comma-separated cache URLs; replaces cache.toml's list. */
   substituters?: string;
   requireCache?: boolean;
+  /** `KEY=VALUE` added to every fetch action's environment (an atom with `[fetch]`; specs/fetch.md §7.1). */
+  fetchEnv?: string[];
 }
 
 /** Runs `eos build`. @throws UsageError E1 and the located errors of `buildLock` (exit 1) */
@@ -54,6 +57,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  const fetchEnv = parseEnvArgs(opts.fetchEnv, '--fetch-env');
   const signKey = opts.signKey ? { config: configDir(), name: opts.signKey } : undefined;
   const substituters =
     opts.substituters !== undefined
@@ -94,6 +98,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       ...(maxMemory !== undefined ? { maxMemory } : {}),
       ...(opts.compose ? { compose: resolve(opts.compose) } : {}),
       ...(observe ? { observe: true } : {}),
+      ...(Object.keys(fetchEnv).length ? { fetchEnv } : {}),
       substituters,
       ...(opts.requireCache ? { requireCache: true } : {}),
       signal: sig.signal,

@@ -182,6 +182,7 @@ function registerStacks(program: Command, act: ActionFactory): void {
 
 /** `eos build`: the scheduler over a lock (specs/scheduler.md §10). */
 function registerScheduler(program: Command, act: ActionFactory): void {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   program
     .command('build [lock]')
     .description('build every atom of a lock (default ./eos.lock): parallel, cached, keep-going')
@@ -211,6 +212,11 @@ function registerScheduler(program: Command, act: ActionFactory): void {
       'binary caches to ask before building (comma-separated; replaces cache.toml\'s list; "" for none)',
     )
     .option('--require-cache', 'fail an action no cache can substitute instead of building it')
+    .option(
+      '--fetch-env <key=value>',
+      "an environment variable for every [fetch] replay, e.g. npm's registry (repeatable)",
+      collect,
+    )
     .action(act(() => import('./build.ts'), ['lock']));
   program
     .command('why <atom> [path]')

@@ -323,6 +323,14 @@ export class CacheRequiredError extends EosError {
   static override readonly exitCode = 3;
 }
 /**
+ * E62: `eos build` of a lock with an atom that has `[fetch]` but no `fetch.lock` beside its
+ * `atom.toml`: nothing was built (record it first: `eos fetch DIR --record`). Exit 1.
+ * @see specs/fetch.md §7
+ */
+export class FetchNotRecordedError extends EosError {
+  static override readonly code = 'E62';
+}
+/**
  * E40: a build action exceeded a resource limit (its pids or memory limit, specs/executor.md §4.1):
  * `data.limit` is `pids` or `memory`, `data.max` the limit. Exit 3, like E22.
  */
