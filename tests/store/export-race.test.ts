@@ -1,47 +1,25 @@
 // `eos store export` under attack (issue 15 item 1, specs/store.md §7.2–7.3): a real concurrent
 // process swaps every directory the export creates (in DEST or in its private temporary beside
-// DEST) for a symlink to a directory outside; no file may land outside, and DEST is absent or the
-// whole tree. Then the kill-anywhere test: SIGKILL at random moments of real exports leaves DEST
+// DEST) for a symlink to a directory outside, stopping eos in the kernel (seccomp user notification)
+// so that each swap lands before eos uses the directory; no file may land outside, the export
+// refuses with E8 and leaves no DEST. Against the export before 2846b3b (paths walked through
+// parents) the same test leaks files on every run. Then the kill-anywhere test: SIGKILL at random moments of real exports leaves DEST
 // absent or complete and a store that verifies; the next export removes the dead exports' litter.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/kernel/index.ts';
 import { eosBin, snapshot, tempDir } from '../helpers/fs.ts';
 
-/** The swapper: every real directory under DEST or `.NAME.eos-export-*` becomes a symlink to OUTSIDE. */
-const RACER = String.raw`
-import os, sys, time
-parent, name, outside, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-dest = os.path.join(parent, name)
-print("ready", flush=True)
-end = time.time() + seconds
-swaps = 0
-while time.time() < end:
-    bases = [dest]
-    try:
-        bases += [os.path.join(parent, n, "tree") for n in os.listdir(parent) if n.startswith("." + name + ".eos-export-")]
-    except OSError:
-        pass
-    for base in bases:
-        try:
-            names = os.listdir(base)
-        except OSError:
-            continue
-        for n in names:
-            p = os.path.join(base, n)
-            if n.endswith(".moved") or os.path.islink(p) or not os.path.isdir(p):
-                continue
-            try:
-                os.rename(p, p + ".moved")
-                os.symlink(outside, p)
-                swaps += 1
-            except OSError:
-                pass
-print("swaps", swaps, flush=True)
-`;
-
+/**
+ * The racer (tests/fixtures/store/notify-racer.c): runs eos under a seccomp filter that stops each
+ * of its path-taking system calls in the kernel and, before letting it continue, swaps every real
+ * directory directly under DEST or `.NAME.eos-export-*` + `/tree` for a symlink to OUTSIDE. A call
+ * that uses a directory eos made is issued after the mkdir returned, so the swap always comes
+ * first: the attack is deterministic (no polling, no hook in the exporter).
+ */
+let racer = '';
 interface Run {
   code: number | null;
   signal: string | null;
@@ -92,36 +70,54 @@ beforeAll(async () => {
     for (let f = 0; f < 100; f++) writeFileSync(join(sub, `f${f}`), `${d}-${f}\n`);
   }
   digest = (await new Store(store).ingest(src)).digest;
+  racer = join(tempDir(), 'notify-racer');
+  execFileSync('gcc', [
+    '-O1',
+    '-Wall',
+    '-o',
+    racer,
+    join(import.meta.dirname, '../fixtures/store/notify-racer.c'),
+  ]);
 }, 120_000);
 
 describe('eos store export', () => {
-  it('writes nothing outside DEST while a concurrent process swaps its directories for symlinks', async () => {
+  it('writes nothing outside DEST while every directory it makes is swapped for a symlink (deterministic)', () => {
     const results: string[] = [];
     for (const copy of [false, true]) {
       const parent = tempDir();
       const outside = tempDir();
       const dest = join(parent, 'out');
-      const racer = spawn('python3', ['-c', RACER, parent, 'out', outside, '60'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let racerOut = '';
-      await new Promise<void>((res) =>
-        racer.stdout.on('data', (b: Buffer) => {
-          racerOut += b.toString();
-          if (racerOut.includes('ready')) res();
-        }),
+      const r = spawnSync(
+        racer,
+        [
+          parent,
+          'out',
+          outside,
+          '--',
+          process.execPath,
+          eosBin,
+          '--store',
+          store,
+          'store',
+          'export',
+          digest,
+          dest,
+        ].concat(copy ? ['--copy'] : []),
+        { encoding: 'utf8', timeout: 120_000 },
       );
-      const r = await eosAsync(store, ['store', 'export', digest, dest, ...(copy ? ['--copy'] : [])]);
-      racer.kill('SIGKILL');
+      const m = /notify-racer: swaps (\d+) stops (\d+)/.exec(r.stderr);
+      expect(m, `the racer ran: ${r.stderr}`).not.toBeNull();
       const leaked = countFiles(outside);
-      results.push(`copy=${copy} exit=${r.code} leaked=${leaked}`);
+      results.push(`copy=${copy} exit=${r.status} leaked=${leaked} swaps=${m![1]} stops=${m![2]}`);
       expect(leaked, `files written outside DEST (${results.join('; ')}): ${r.stderr}`).toBe(0);
-      if (r.code === 0) expect(snapshot(dest)).toEqual(snapshot(src));
-      else {
-        expect(r.stderr).toMatch(/\[E8\]|\[E12\]/);
-        expect(existsSync(dest), 'a failed export leaves no DEST').toBe(false);
-      }
-      // The failed export removed its temporary.
+      // The first directory the export makes is swapped before it is used, every time: the export
+      // refuses it (E8), leaves no DEST and removes its temporary.
+      expect(Number(m![1]), 'the racer swapped a directory').toBeGreaterThan(0);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(
+        /\[E8\] .*: is not a directory any more \(a symlink\?\); refusing to write through it/,
+      );
+      expect(existsSync(dest), 'a failed export leaves no DEST').toBe(false);
       expect(readdirSync(parent).filter((n) => n.includes('.eos-export-'))).toEqual([]);
     }
     console.log(`export race: ${results.join('; ')}`);
