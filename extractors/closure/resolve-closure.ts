@@ -51,6 +51,12 @@ export interface ClosureEntries {
   files(name: string): Promise<string[]>;
   /** The entries whose node at `path` (a real file or a symbolic link) is the one the view shows. */
   owners(path: string): Promise<string[]>;
+  /**
+   * Whether the regular file the view shows at `path` has the executable bit. When given, a root
+   * entry's `#!` file that is not executable is not a root (§10.7): the kernel only reads a `#!`
+   * line on exec, so a module's shebang (CPython's `base64.py`) names no dependency.
+   */
+  executable?(path: string): Promise<boolean>;
 }
 
 /** Why a file is in the closure. @see specs/interface.md §10.5 */
@@ -597,6 +603,7 @@ export async function computeClosure(input: ClosureInput): Promise<Closure> {
       if (!r || r.kind !== 'file') continue;
       const dec = await cc.decode(r);
       if (!dec.elf && !isScript(dec.bytes)) continue;
+      if (!dec.elf && input.entries!.executable && !(await input.entries!.executable(f))) continue;
       await cc.root(f, { kind: 'entry', entry: name }, seenRoots);
     }
   }

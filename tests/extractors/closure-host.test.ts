@@ -235,6 +235,11 @@ beforeAll(async () => {
   }
   await pkg('ldd', [{ at: '/usr/bin/ldd', src: '/usr/bin/ldd' }]);
   await pkg('unused', [{ at: 'usr/share/doc/unused/README', text: 'not needed\n' }]);
+  // A module with a shebang but no x bit (CPython installs base64.py 644) and an executable script.
+  await pkg('scripts', [
+    { at: 'usr/lib/py/mod.py', text: '#!/usr/bin/env python3\nprint(1)\n', mode: 0o644 },
+    { at: 'usr/bin/tool', text: '#!/usr/bin/perl\nprint 1;\n', mode: 0o755 },
+  ]);
   if (haveGcc) {
     buildDemo(DEMO);
     entries['demo'] = { at: '/opt/demo' };
@@ -310,6 +315,21 @@ describe(`closure of ${CURL} in a composition of host files`, () => {
     expect(byEntry.entries).toEqual(c.entries);
     const again = await closureOf(compose(), { paths: [CURL] });
     expect(JSON.stringify(again)).toBe(JSON.stringify(c));
+  });
+});
+
+describe("a root entry's scripts", () => {
+  it("are its executable #! files only: a 644 module's shebang names no interpreter", async () => {
+    const c = await closureOf(compose(), { entries: ['scripts'] });
+    expect(c.members.map((m) => m.path)).toEqual(['/usr/bin/tool']);
+    expect(c.unsatisfied).toEqual([
+      { kind: 'missing-interpreter', by: '/usr/bin/tool', interpreter: '/usr/bin/perl' },
+    ]);
+    // Given as a path, the module is a root whatever its mode (the caller says it runs it).
+    const byPath = await closureOf(compose(), { paths: ['/usr/lib/py/mod.py'] });
+    expect(byPath.unsatisfied).toEqual([
+      { kind: 'missing-interpreter', by: '/usr/lib/py/mod.py', interpreter: '/usr/bin/env' },
+    ]);
   });
 });
 
