@@ -97,7 +97,14 @@ export interface ClosureLink {
 
 /** One unsatisfied requirement. @see specs/interface.md §10.6 */
 export type Unsatisfied =
-  | { kind: 'missing-interpreter'; by: string; interpreter: string }
+  | {
+      kind: 'missing-interpreter';
+      by: string;
+      /** A path; or, with `searched`, the command an `env` line names (`#!/usr/bin/env perl`). */
+      interpreter: string;
+      /** The directories (ENV_COMMAND_PATH) searched for an `env` command, in order. */
+      searched?: string[];
+    }
   | {
       kind: 'missing-soname';
       by: string;
@@ -412,6 +419,20 @@ class ClosureComputer {
         return;
       }
       await this.root(interp, { kind: 'script', of: r.path }, seenRoots);
+      const cmd = /(^|\/)env$/.test(interp) ? scriptEnvCommand(dec.bytes) : null;
+      if (cmd === null) return;
+      for (const d of ENV_COMMAND_PATH) {
+        const found = await this.view.resolve(`${d}/${cmd}`);
+        if (found?.kind !== 'file') continue;
+        await this.root(`${d}/${cmd}`, { kind: 'script', of: r.path }, seenRoots);
+        return;
+      }
+      this.unsatisfied.push({
+        kind: 'missing-interpreter',
+        by: r.path,
+        interpreter: cmd,
+        searched: [...ENV_COMMAND_PATH],
+      });
       return;
     }
     if (!dec.elf || !isLinkable(dec.elf)) return;
@@ -530,6 +551,36 @@ function missingSymbol(obj: Loaded, soname: string, provider: Loaded, symbol: st
 
 function isScript(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x23 && bytes[1] === 0x21;
+}
+
+/**
+ * Where the command of a `#!/usr/bin/env NAME` line is looked for, in order: the directories of a
+ * default `PATH` (`env` searches the caller's `PATH`, which the closure cannot know; the first of
+ * these that has NAME is what such a `PATH` finds).
+ */
+export const ENV_COMMAND_PATH: readonly string[] = [
+  '/usr/local/bin',
+  '/usr/bin',
+  '/bin',
+  '/usr/sbin',
+  '/sbin',
+];
+
+/**
+ * The command an `env` `#!` line runs: its first word after the interpreter that is not an option
+ * (`-S`, `-i`) or an assignment (`A=1`), when it is a plain name (no `/`); else null.
+ */
+export function scriptEnvCommand(bytes: Uint8Array): string | null {
+  if (!isScript(bytes)) return null;
+  let end = bytes.indexOf(0x0a);
+  if (end < 0) end = Math.min(bytes.length, 256);
+  const words = new TextDecoder()
+    .decode(bytes.subarray(2, end))
+    .trim()
+    .split(/[ \t]+/)
+    .slice(1);
+  const w = words.find((x) => x !== '' && !x.startsWith('-') && !x.includes('='));
+  return w === undefined || w.includes('/') ? null : w;
 }
 
 /** The interpreter path of a `#!` line (first word after `#!`), or null. */
@@ -681,7 +732,9 @@ export function describeReason(c: Closure, member: ClosureMember, r: ClosureReas
 export function describeUnsatisfied(u: Unsatisfied): string {
   switch (u.kind) {
     case 'missing-interpreter':
-      return `${u.by}: interpreter ${u.interpreter} not found`;
+      return u.searched
+        ? `${u.by}: env command ${u.interpreter} not found (searched ${u.searched.join(', ')})`
+        : `${u.by}: interpreter ${u.interpreter} not found`;
     case 'missing-soname':
       return `${u.soname} needed by ${u.by}: not found (searched ${u.searched.join(', ') || 'nothing'})${
         u.skipped.length ? `; skipped ${u.skipped.join(', ')}` : ''

@@ -165,7 +165,9 @@ export async function runtimeProviders(
         u.kind === 'missing-soname'
           ? u.searched.map((s) => `${s.replace(/ \(.*\)$/, '')}/${u.soname}`)
           : u.kind === 'missing-interpreter'
-            ? [u.interpreter]
+            ? u.searched
+              ? u.searched.map((d) => `${d}/${u.interpreter}`)
+              : [u.interpreter]
             : [];
       for (const w of wanted) {
         if (!w.startsWith('/')) continue;

@@ -17,6 +17,7 @@ import {
   compositionClosureEntries,
   computeClosure,
   describeReason,
+  describeUnsatisfied,
   directoryClosureTree,
   storeClosureTree,
   ViewResolver,
@@ -240,6 +241,13 @@ beforeAll(async () => {
     { at: 'usr/lib/py/mod.py', text: '#!/usr/bin/env python3\nprint(1)\n', mode: 0o644 },
     { at: 'usr/bin/tool', text: '#!/usr/bin/perl\nprint 1;\n', mode: 0o755 },
   ]);
+  // `#!/usr/bin/env NAME`: env and then NAME on a default PATH.
+  await pkg('env', [{ at: '/usr/bin/env', src: '/usr/bin/env' }]);
+  await addLibraries('/usr/bin/env');
+  await pkg('envscripts', [
+    { at: 'usr/bin/via-env-bash', text: '#!/usr/bin/env -S LC_ALL=C bash -e\necho\n', mode: 0o755 },
+    { at: 'usr/bin/via-env-perl', text: '#!/usr/bin/env perl\nprint 1;\n', mode: 0o755 },
+  ]);
   if (haveGcc) {
     buildDemo(DEMO);
     entries['demo'] = { at: '/opt/demo' };
@@ -328,8 +336,36 @@ describe("a root entry's scripts", () => {
     // Given as a path, the module is a root whatever its mode (the caller says it runs it).
     const byPath = await closureOf(compose(), { paths: ['/usr/lib/py/mod.py'] });
     expect(byPath.unsatisfied).toEqual([
-      { kind: 'missing-interpreter', by: '/usr/lib/py/mod.py', interpreter: '/usr/bin/env' },
+      {
+        kind: 'missing-interpreter',
+        by: '/usr/lib/py/mod.py',
+        interpreter: 'python3',
+        searched: ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'],
+      },
     ]);
+  });
+});
+
+describe('#!/usr/bin/env NAME', () => {
+  it('needs env and NAME on a default PATH; a NAME found nowhere is named with the directories searched', async () => {
+    const c = await closureOf(compose(), { entries: ['envscripts'] });
+    const bash = c.members.find((m) => m.path === '/usr/bin/bash')!;
+    expect(bash.reasons).toContainEqual({ kind: 'script', of: '/usr/bin/via-env-bash' });
+    expect(c.members.find((m) => m.path === '/usr/bin/env')!.reasons).toContainEqual({
+      kind: 'script',
+      of: '/usr/bin/via-env-perl',
+    });
+    expect(c.unsatisfied).toEqual([
+      {
+        kind: 'missing-interpreter',
+        by: '/usr/bin/via-env-perl',
+        interpreter: 'perl',
+        searched: ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'],
+      },
+    ]);
+    expect(describeUnsatisfied(c.unsatisfied[0]!)).toBe(
+      '/usr/bin/via-env-perl: env command perl not found (searched /usr/local/bin, /usr/bin, /bin, /usr/sbin, /sbin)',
+    );
   });
 });
 
