@@ -10,9 +10,9 @@
  * libraries are there), but it makes the file look up its libraries by a path of the build
  * machine: GNU readline's `support/shobj-conf` adds `-Wl,-rpath,$(libdir)` on Linux, so
  * `libreadline.so`'s RUNPATH is `/usr/lib/<triplet>`. A directory under `/build` can never be valid
- * at run time (the sandbox's build tree is gone): jq 1.6's libtool 2.4.6 does not relink on
- * install, so `/usr/bin/jq` keeps RUNPATH `/build/src/.libs`; at run time that is at best a dead
- * lookup, at worst a library planted there. A path that names any other directory (`$ORIGIN`, an
+ * at run time (the sandbox's build tree is gone): jq 1.6's installed `/usr/bin/jq` keeps the
+ * libtool build-tree RUNPATH `/build/src/.libs` (the program was not relinked for install); at run
+ * time that is at best a dead lookup, at worst a library planted there. A path that names any other directory (`$ORIGIN`, an
  * install prefix) is left as it is, and stays a warning.
  *
  * The entry is removed as `chrpath -d` removes it: the later dynamic entries move up one slot and
