@@ -268,7 +268,12 @@ function edgesInto(cl: Closure, name: string): { by: string; soname: string; pro
 function ownedBy(os: ObjectStore, c: Composition, view: Digest, name: string): ClosureEntries {
   const full = compositionClosureEntries(os, c, view);
   const only = compositionClosureEntries(os, { entries: { [name]: c.entries[name]! } }, view);
-  return { names: () => full.names(), files: (n) => full.files(n), owners: (p) => only.owners(p) };
+  return {
+    names: () => full.names(),
+    files: (n) => full.files(n),
+    owners: (p) => only.owners(p),
+    ...(full.executable ? { executable: full.executable.bind(full) } : {}),
+  };
 }
 
 /** Unsatisfied requirements of the entry's own files (taken as roots) in a view, described. */

@@ -395,7 +395,8 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     }
     // The output fixups (output-fixups.ts), noted among the warnings, then the checks.
     const fixed = (await fixupOutput(outputDir, triplet)).map(
-      (n) => `${n.path}: ${n.entry} [${n.value}] removed (only the loader's default directories)`,
+      (n) =>
+        `${n.path}: ${n.entry} [${n.value}] removed (only the loader's default directories or the build directory)`,
     );
     const warnings = [...fixed, ...(await checkOutput(outputDir))].sort();
     checkCancelled();

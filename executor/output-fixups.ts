@@ -4,12 +4,16 @@
  * (`dh_shlibdeps`, `chrpath -d`) does it, never a change to upstream's source.
  *
  * One fixup so far: an ELF file's DT_RPATH or DT_RUNPATH whose every directory is one of the
- * loader's default directories (`/lib/<triplet>`, `/usr/lib/<triplet>`, `/lib`, `/usr/lib`) is
- * removed. Such an entry changes nothing where the loader searches those directories anyway (the
- * runtime composition: the libraries are there), but it makes the file look up its libraries by a
- * path of the build machine. GNU readline's `support/shobj-conf` adds `-Wl,-rpath,$(libdir)` on
- * Linux, so `libreadline.so`'s RUNPATH is `/usr/lib/<triplet>`. A path that names any other
- * directory (`$ORIGIN`, a prefix of the build) is left as it is, and stays a warning.
+ * loader's default directories (`/lib/<triplet>`, `/usr/lib/<triplet>`, `/lib`, `/usr/lib`) or
+ * inside the sandbox's build directory (`/build`, `SANDBOX_BUILD_DIR`) is removed. A default
+ * directory changes nothing where the loader searches it anyway (the runtime composition: the
+ * libraries are there), but it makes the file look up its libraries by a path of the build
+ * machine: GNU readline's `support/shobj-conf` adds `-Wl,-rpath,$(libdir)` on Linux, so
+ * `libreadline.so`'s RUNPATH is `/usr/lib/<triplet>`. A directory under `/build` can never be valid
+ * at run time (the sandbox's build tree is gone): jq 1.6's installed `/usr/bin/jq` keeps the
+ * libtool build-tree RUNPATH `/build/src/.libs` (the program was not relinked for install); at run
+ * time that is at best a dead lookup, at worst a library planted there. A path that names any other directory (`$ORIGIN`, an
+ * install prefix) is left as it is, and stays a warning.
  *
  * The entry is removed as `chrpath -d` removes it: the later dynamic entries move up one slot and
  * the last slot becomes DT_NULL; the string stays in `.dynstr` (unreferenced). ELF32 and ELF64, both
@@ -19,6 +23,7 @@
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
+import { SANDBOX_BUILD_DIR } from './sandbox.ts';
 
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
@@ -96,13 +101,15 @@ function segments(e: Elf): Segment[] {
 }
 
 /**
- * Removes the default-directory RPATH/RUNPATH entries of one ELF file's bytes, in place.
+ * Removes the RPATH/RUNPATH entries of one ELF file's bytes whose every directory is in `defaults`
+ * or inside `buildDir` (when given: the sandbox's build directory, `/build`), in place.
  * Returns what it removed (empty: the bytes are unchanged). Bytes that are not an ELF file with a
  * readable dynamic segment are left alone.
  */
 export function stripDefaultRunpath(
   b: Buffer,
   defaults: readonly string[],
+  buildDir?: string,
 ): { entry: FixupNote['entry']; value: string }[] {
   const removed: { entry: FixupNote['entry']; value: string }[] = [];
   if (b.length < 0x34 || b[0] !== 0x7f || b.toString('latin1', 1, 4) !== 'ELF') return removed;
@@ -135,12 +142,14 @@ export function stripDefaultRunpath(
     return b.toString('utf8', at, nul < 0 ? b.length : nul);
   };
   const allowed = new Set(defaults);
+  const removable = (d: string) =>
+    allowed.has(d) || (buildDir !== undefined && (d === buildDir || d.startsWith(`${buildDir}/`)));
   const kept = entries.filter((x) => {
     if (x.tag !== DT_RPATH && x.tag !== DT_RUNPATH) return true;
     const v = str(x.val);
     if (v === undefined) return true;
     const dirs = v.split(':').map((d) => (d.length > 1 ? d.replace(/\/+$/, '') : d));
-    if (dirs.length === 0 || !dirs.every((d) => allowed.has(d))) return true;
+    if (dirs.length === 0 || !dirs.every(removable)) return true;
     removed.push({ entry: x.tag === DT_RPATH ? 'RPATH' : 'RUNPATH', value: v });
     return false;
   });
@@ -183,7 +192,7 @@ export async function fixupOutput(dir: string, triplet: string): Promise<FixupNo
     await fh.close();
     if (magic[0] !== 0x7f || magic.toString('latin1', 1, 4) !== 'ELF') continue;
     const bytes = await fs.readFile(p);
-    const removed = stripDefaultRunpath(bytes, defaults);
+    const removed = stripDefaultRunpath(bytes, defaults, SANDBOX_BUILD_DIR);
     // A second name of a hard-linked file finds it already fixed (nothing removed).
     if (removed.length === 0) continue;
     // A read-only file (install -m 444) is made writable for the rewrite, then given its mode back.

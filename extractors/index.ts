@@ -91,6 +91,8 @@ export {
   describeReason,
   describeUnsatisfied,
   scriptInterpreter,
+  scriptEnvCommand,
+  ENV_COMMAND_PATH,
   newClosureDecodeCache,
   CLOSURE_KIND,
   CLOSURE_VERSION,

@@ -6,8 +6,11 @@
 //   check FILE TSV          writes LABEL<TAB>yes|no<TAB>first difference, from a --check run
 //   closure-size FILE MNT   the sum of an `eos --json closure` document's member sizes under MNT
 //   table RESULTS           the corpus table from RESULTS/{versions,durations,sizes,closure,check,smoke}.tsv
+//   unsatisfied FILE LABEL  an `eos --json closure` document's unsatisfied items: `recorded` (listed for
+//                           LABEL in upstream-unsatisfied.tsv), `open` (not listed), `stale` (listed, gone)
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const [cmd, file, arg] = process.argv.slice(2);
 const doc = () => JSON.parse(readFileSync(file, 'utf8'));
@@ -139,6 +142,23 @@ switch (cmd) {
       if (v !== 'yes' && why) console.log(`not reproducible\t${label}\t${why}`);
     for (const [label, [v, why]] of smoke)
       if (v !== 'pass') console.log(`smoke FAIL\t${label}\t${why ?? ''}`);
+    break;
+  }
+  case 'unsatisfied': {
+    const listed = new Map();
+    const tsv = join(dirname(fileURLToPath(import.meta.url)), 'upstream-unsatisfied.tsv');
+    for (const l of readFileSync(tsv, 'utf8').split('\n')) {
+      if (l === '' || l.startsWith('#')) continue;
+      const [label, by, what, why] = l.split('\t');
+      if (label === arg) listed.set(`${by}\t${what}`, why);
+    }
+    const seen = new Set();
+    for (const u of doc().unsatisfied ?? []) {
+      const key = `${u.by}\t${u.interpreter ?? u.soname ?? ''}`;
+      seen.add(key);
+      console.log(`${listed.has(key) ? 'recorded' : 'open'}\t${u.kind}\t${key}`);
+    }
+    for (const key of listed.keys()) if (!seen.has(key)) console.log(`stale\t${key}`);
     break;
   }
   default:

@@ -199,6 +199,10 @@ export function compositionClosureEntries(
   };
   return {
     names: () => names,
+    async executable(path) {
+      const shown = await shownAt(path);
+      return shown?.kind === 'file' && shown.executable;
+    },
     async owners(path) {
       const shown = await shownAt(path);
       if (!shown) return [];

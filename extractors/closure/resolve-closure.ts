@@ -51,6 +51,12 @@ export interface ClosureEntries {
   files(name: string): Promise<string[]>;
   /** The entries whose node at `path` (a real file or a symbolic link) is the one the view shows. */
   owners(path: string): Promise<string[]>;
+  /**
+   * Whether the regular file the view shows at `path` has the executable bit. When given, a root
+   * entry's `#!` file that is not executable is not a root (§10.7): the kernel only reads a `#!`
+   * line on exec, so a module's shebang (CPython's `base64.py`) names no dependency.
+   */
+  executable?(path: string): Promise<boolean>;
 }
 
 /** Why a file is in the closure. @see specs/interface.md §10.5 */
@@ -91,7 +97,14 @@ export interface ClosureLink {
 
 /** One unsatisfied requirement. @see specs/interface.md §10.6 */
 export type Unsatisfied =
-  | { kind: 'missing-interpreter'; by: string; interpreter: string }
+  | {
+      kind: 'missing-interpreter';
+      by: string;
+      /** A path; or, with `searched`, the command an `env` line names (`#!/usr/bin/env perl`). */
+      interpreter: string;
+      /** The directories (ENV_COMMAND_PATH) searched for an `env` command, in order. */
+      searched?: string[];
+    }
   | {
       kind: 'missing-soname';
       by: string;
@@ -406,6 +419,20 @@ class ClosureComputer {
         return;
       }
       await this.root(interp, { kind: 'script', of: r.path }, seenRoots);
+      const cmd = /(^|\/)env$/.test(interp) ? scriptEnvCommand(dec.bytes) : null;
+      if (cmd === null) return;
+      for (const d of ENV_COMMAND_PATH) {
+        const found = await this.view.resolve(`${d}/${cmd}`);
+        if (found?.kind !== 'file') continue;
+        await this.root(`${d}/${cmd}`, { kind: 'script', of: r.path }, seenRoots);
+        return;
+      }
+      this.unsatisfied.push({
+        kind: 'missing-interpreter',
+        by: r.path,
+        interpreter: cmd,
+        searched: [...ENV_COMMAND_PATH],
+      });
       return;
     }
     if (!dec.elf || !isLinkable(dec.elf)) return;
@@ -526,6 +553,36 @@ function isScript(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x23 && bytes[1] === 0x21;
 }
 
+/**
+ * Where the command of a `#!/usr/bin/env NAME` line is looked for, in order: the directories of a
+ * default `PATH` (`env` searches the caller's `PATH`, which the closure cannot know; the first of
+ * these that has NAME is what such a `PATH` finds).
+ */
+export const ENV_COMMAND_PATH: readonly string[] = [
+  '/usr/local/bin',
+  '/usr/bin',
+  '/bin',
+  '/usr/sbin',
+  '/sbin',
+];
+
+/**
+ * The command an `env` `#!` line runs: its first word after the interpreter that is not an option
+ * (`-S`, `-i`) or an assignment (`A=1`), when it is a plain name (no `/`); else null.
+ */
+export function scriptEnvCommand(bytes: Uint8Array): string | null {
+  if (!isScript(bytes)) return null;
+  let end = bytes.indexOf(0x0a);
+  if (end < 0) end = Math.min(bytes.length, 256);
+  const words = new TextDecoder()
+    .decode(bytes.subarray(2, end))
+    .trim()
+    .split(/[ \t]+/)
+    .slice(1);
+  const w = words.find((x) => x !== '' && !x.startsWith('-') && !x.includes('='));
+  return w === undefined || w.includes('/') ? null : w;
+}
+
 /** The interpreter path of a `#!` line (first word after `#!`), or null. */
 export function scriptInterpreter(bytes: Uint8Array): string | null {
   if (!isScript(bytes)) return null;
@@ -597,6 +654,7 @@ export async function computeClosure(input: ClosureInput): Promise<Closure> {
       if (!r || r.kind !== 'file') continue;
       const dec = await cc.decode(r);
       if (!dec.elf && !isScript(dec.bytes)) continue;
+      if (!dec.elf && input.entries!.executable && !(await input.entries!.executable(f))) continue;
       await cc.root(f, { kind: 'entry', entry: name }, seenRoots);
     }
   }
@@ -674,7 +732,9 @@ export function describeReason(c: Closure, member: ClosureMember, r: ClosureReas
 export function describeUnsatisfied(u: Unsatisfied): string {
   switch (u.kind) {
     case 'missing-interpreter':
-      return `${u.by}: interpreter ${u.interpreter} not found`;
+      return u.searched
+        ? `${u.by}: env command ${u.interpreter} not found (searched ${u.searched.join(', ')})`
+        : `${u.by}: interpreter ${u.interpreter} not found`;
     case 'missing-soname':
       return `${u.soname} needed by ${u.by}: not found (searched ${u.searched.join(', ') || 'nothing'})${
         u.skipped.length ? `; skipped ${u.skipped.join(', ')}` : ''

@@ -137,6 +137,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
       exitCode: r.exitCode,
       notes: [
         ...c.shadowed.map((s) => `shadowed\t${s.path}\t${s.winner} over ${s.shadowed.join(', ')}`),
+        ...c.providers.map((p) => `runtime\tseed.${p.package}\t${p.provides}\tfor ${p.for}`),
         c.signedBy ? `composition signed by ${c.signedBy}` : 'composition not signed (no --sign-key)',
       ],
     };

@@ -1,12 +1,22 @@
 /**
  * The runtime composition that `eos build --compose` writes (src/build/runtime-composition.ts): which seed
- * packages it takes, the precedence, located errors, and that its TOML re-composes to the same root.
+ * packages it takes, the precedence, located errors, and that its TOML re-composes to the same root;
+ * and the seed packages it takes because an output needs them (`runtimeProviders`), over a real
+ * store of this machine's perl, libcrypt and C library.
  */
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compositionRoot, parseCompositionToml } from '../../composer/index.ts';
 import type { SeedLock } from '../../executor/index.ts';
-import { encodeRuntimeToml, runtimeComposition } from '../../src/build/index.ts';
-import { parseDigest, type Digest } from '../../src/kernel/index.ts';
+import {
+  composeBuild,
+  encodeRuntimeToml,
+  runtimeComposition,
+  runtimeProviders,
+} from '../../src/build/index.ts';
+import { Store, parseDigest, type Digest } from '../../src/kernel/index.ts';
+import { tempDir } from '../composer/helpers.ts';
 
 const d = (c: string): Digest => parseDigest(`blake3:${c.repeat(64)}`, 'test');
 const pkg = (name: string, tree: Digest) => ({
@@ -84,5 +94,73 @@ describe('runtimeComposition', () => {
     expect(() => runtimeComposition(seed, { 'seed.fixups': d('6') })).toThrow(
       '[E18] runtime composition: atom seed.fixups has the name of a seed entry',
     );
+  });
+});
+
+describe('runtimeProviders: the seed packages the outputs need', () => {
+  const T = '/usr/lib/x86_64-linux-gnu';
+  it('takes perl-base for an executable #!/usr/bin/perl, then libcrypt1 for perl; not coreutils for a 644 module', async () => {
+    const base = tempDir('eos-runtime-providers-');
+    const store = new Store(join(base, 'store'));
+    type F = { at: string; src?: string; link?: string; text?: string; mode?: number };
+    const tree = async (name: string, files: F[]): Promise<Digest> => {
+      const dir = join(base, 'pkgs', name);
+      mkdirSync(dir, { recursive: true });
+      for (const f of files) {
+        const p = join(dir, f.at);
+        mkdirSync(dirname(p), { recursive: true });
+        if (f.link !== undefined) symlinkSync(f.link, p);
+        else if (f.src !== undefined) copyFileSync(f.src, p);
+        else writeFileSync(p, f.text ?? '', { mode: f.mode ?? 0o644 });
+      }
+      return (await store.ingest(dir)).digest;
+    };
+    const libc = await tree('libc6', [
+      { at: `${T}/libc.so.6`, src: `${T}/libc.so.6` },
+      { at: `${T}/libm.so.6`, src: `${T}/libm.so.6` },
+      { at: `${T}/ld-linux-x86-64.so.2`, src: `${T}/ld-linux-x86-64.so.2` },
+      { at: 'usr/lib64/ld-linux-x86-64.so.2', link: '/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2' },
+    ]);
+    // The loader looks in /lib/<triplet> first: found there through the fixups' /lib → usr/lib link.
+    const crypt = await tree('libcrypt1', [{ at: `${T}/libcrypt.so.1`, src: `${T}/libcrypt.so.1` }]);
+    const perl = await tree('perl-base', [{ at: 'usr/bin/perl', src: '/usr/bin/perl' }]);
+    const env = await tree('coreutils', [{ at: 'usr/bin/env', src: '/usr/bin/env' }]);
+    const fixups = await tree('fixups', [
+      { at: 'bin', link: 'usr/bin' },
+      { at: 'lib', link: 'usr/lib' },
+      { at: 'lib64', link: 'usr/lib64' },
+    ]);
+    const out = await tree('app', [
+      { at: 'usr/bin/tool', text: '#!/usr/bin/perl\nprint "ok\\n";\n', mode: 0o755 },
+      { at: 'usr/lib/app/mod.py', text: '#!/usr/bin/env python3\n', mode: 0o644 },
+    ]);
+    const lock = {
+      ...seed,
+      packages: [pkg('coreutils', env), pkg('libc6', libc), pkg('libcrypt1', crypt), pkg('perl-base', perl)],
+      fixups,
+    } as SeedLock;
+    const roots = async () => (await store.listRoots()).filter((r) => r.name.startsWith('composition-'));
+    const before = (await roots()).length;
+
+    const r = await runtimeProviders(store, lock, { app: out });
+    expect(r.extra).toEqual(['libcrypt1', 'perl-base']);
+    expect(r.providers).toEqual([
+      { package: 'libcrypt1', provides: '/lib/x86_64-linux-gnu/libcrypt.so.1', for: '/usr/bin/perl' },
+      { package: 'perl-base', provides: '/usr/bin/perl', for: '/usr/bin/tool' },
+    ]);
+    // Three rounds were saved; only the last one's pin is kept.
+    expect((await roots()).length).toBe(before + 1);
+
+    const file = join(base, 'runtime.toml');
+    const c = await composeBuild({ store, seed: lock, outputs: { app: out }, file });
+    expect(c.providers).toEqual(r.providers);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('# seed.perl-base: /usr/bin/perl for /usr/bin/tool\n');
+    const a = parseCompositionToml(text, 'runtime.toml');
+    expect(a.precedence).toEqual(['app', 'seed.fixups', 'seed.libc6', 'seed.libcrypt1', 'seed.perl-base']);
+    expect(compositionRoot(runtimeComposition(lock, { app: out }, r.extra))).toBe(c.root);
+    // Nothing needed, nothing taken.
+    const plain = await tree('plain', [{ at: 'usr/share/doc/plain/README', text: 'text\n' }]);
+    expect(await runtimeProviders(store, lock, { plain })).toEqual({ extra: [], providers: [] });
   });
 });

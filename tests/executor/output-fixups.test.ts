@@ -62,6 +62,37 @@ describe.skipIf(!canRun)('output fixups: default-directory RPATH/RUNPATH', () =>
     expect(await fixupOutput(out, T)).toEqual([]);
   });
 
+  it('removes a RUNPATH into the sandbox build directory (libtool without relink), keeps /buildx and $ORIGIN mixes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eos-fixups-'));
+    const out = join(dir, 'out');
+    execFileSync('mkdir', ['-p', join(out, 'usr/lib', T), join(out, 'usr/bin')]);
+    writeFileSync(join(dir, 'a.c'), 'int f(void) { return 41; }\n');
+    const gcc = (...a: string[]) => execFileSync('gcc', a, { cwd: dir });
+    const jq = join(out, 'usr/bin', 'jq');
+    gcc('-shared', '-fPIC', '-o', jq, 'a.c', `-Wl,-rpath,/build/src/.libs:/usr/lib/${T}`);
+    const both = join(out, 'usr/lib', T, 'libboth.so');
+    gcc('-shared', '-fPIC', '-o', both, 'a.c', '-Wl,--disable-new-dtags', '-Wl,-rpath,/build:/lib');
+    const near = join(out, 'usr/lib', T, 'libnear.so');
+    gcc('-shared', '-fPIC', '-o', near, 'a.c', '-Wl,-rpath,/buildx/lib');
+    const origin = join(out, 'usr/lib', T, 'liborigin.so');
+    gcc('-shared', '-fPIC', '-o', origin, 'a.c', '-Wl,-rpath,/build/src/.libs:$ORIGIN');
+
+    expect(await fixupOutput(out, T)).toEqual([
+      { path: '/usr/bin/jq', entry: 'RUNPATH', value: `/build/src/.libs:/usr/lib/${T}` },
+      { path: `/usr/lib/${T}/libboth.so`, entry: 'RPATH', value: '/build:/lib' },
+    ]);
+    for (const p of [jq, both]) expect(dynamic(p)).not.toMatch(/\((RPATH|RUNPATH)\)/);
+    expect(dynamic(near)).toMatch(/\(RUNPATH\)\s+Library runpath: \[\/buildx\/lib\]/);
+    expect(dynamic(origin)).toMatch(/\(RUNPATH\)\s+Library runpath: \[\/build\/src\/\.libs:\$ORIGIN\]/);
+    // Without the build directory (the plain default rule) the build-tree RUNPATH stays.
+    gcc('-shared', '-fPIC', '-o', join(dir, 'jq2'), 'a.c', '-Wl,-rpath,/build/src/.libs');
+    const b = readFileSync(join(dir, 'jq2'));
+    expect(stripDefaultRunpath(Buffer.from(b), defaultLibraryDirs(T))).toEqual([]);
+    expect(stripDefaultRunpath(Buffer.from(b), defaultLibraryDirs(T), '/build')).toEqual([
+      { entry: 'RUNPATH', value: '/build/src/.libs' },
+    ]);
+  });
+
   it('leaves bytes that are not a dynamic ELF file alone', () => {
     const defaults = defaultLibraryDirs(T);
     for (const b of [Buffer.from('#!/bin/sh\n'), Buffer.alloc(64), Buffer.from('\x7fELF\x02\x01\x01')]) {

@@ -17,6 +17,7 @@ import {
   compositionClosureEntries,
   computeClosure,
   describeReason,
+  describeUnsatisfied,
   directoryClosureTree,
   storeClosureTree,
   ViewResolver,
@@ -235,6 +236,18 @@ beforeAll(async () => {
   }
   await pkg('ldd', [{ at: '/usr/bin/ldd', src: '/usr/bin/ldd' }]);
   await pkg('unused', [{ at: 'usr/share/doc/unused/README', text: 'not needed\n' }]);
+  // A module with a shebang but no x bit (CPython installs base64.py 644) and an executable script.
+  await pkg('scripts', [
+    { at: 'usr/lib/py/mod.py', text: '#!/usr/bin/env python3\nprint(1)\n', mode: 0o644 },
+    { at: 'usr/bin/tool', text: '#!/usr/bin/perl\nprint 1;\n', mode: 0o755 },
+  ]);
+  // `#!/usr/bin/env NAME`: env and then NAME on a default PATH.
+  await pkg('env', [{ at: '/usr/bin/env', src: '/usr/bin/env' }]);
+  await addLibraries('/usr/bin/env');
+  await pkg('envscripts', [
+    { at: 'usr/bin/via-env-bash', text: '#!/usr/bin/env -S LC_ALL=C bash -e\necho\n', mode: 0o755 },
+    { at: 'usr/bin/via-env-perl', text: '#!/usr/bin/env perl\nprint 1;\n', mode: 0o755 },
+  ]);
   if (haveGcc) {
     buildDemo(DEMO);
     entries['demo'] = { at: '/opt/demo' };
@@ -310,6 +323,49 @@ describe(`closure of ${CURL} in a composition of host files`, () => {
     expect(byEntry.entries).toEqual(c.entries);
     const again = await closureOf(compose(), { paths: [CURL] });
     expect(JSON.stringify(again)).toBe(JSON.stringify(c));
+  });
+});
+
+describe("a root entry's scripts", () => {
+  it("are its executable #! files only: a 644 module's shebang names no interpreter", async () => {
+    const c = await closureOf(compose(), { entries: ['scripts'] });
+    expect(c.members.map((m) => m.path)).toEqual(['/usr/bin/tool']);
+    expect(c.unsatisfied).toEqual([
+      { kind: 'missing-interpreter', by: '/usr/bin/tool', interpreter: '/usr/bin/perl' },
+    ]);
+    // Given as a path, the module is a root whatever its mode (the caller says it runs it).
+    const byPath = await closureOf(compose(), { paths: ['/usr/lib/py/mod.py'] });
+    expect(byPath.unsatisfied).toEqual([
+      {
+        kind: 'missing-interpreter',
+        by: '/usr/lib/py/mod.py',
+        interpreter: 'python3',
+        searched: ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'],
+      },
+    ]);
+  });
+});
+
+describe('#!/usr/bin/env NAME', () => {
+  it('needs env and NAME on a default PATH; a NAME found nowhere is named with the directories searched', async () => {
+    const c = await closureOf(compose(), { entries: ['envscripts'] });
+    const bash = c.members.find((m) => m.path === '/usr/bin/bash')!;
+    expect(bash.reasons).toContainEqual({ kind: 'script', of: '/usr/bin/via-env-bash' });
+    expect(c.members.find((m) => m.path === '/usr/bin/env')!.reasons).toContainEqual({
+      kind: 'script',
+      of: '/usr/bin/via-env-perl',
+    });
+    expect(c.unsatisfied).toEqual([
+      {
+        kind: 'missing-interpreter',
+        by: '/usr/bin/via-env-perl',
+        interpreter: 'perl',
+        searched: ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'],
+      },
+    ]);
+    expect(describeUnsatisfied(c.unsatisfied[0]!)).toBe(
+      '/usr/bin/via-env-perl: env command perl not found (searched /usr/local/bin, /usr/bin, /bin, /usr/sbin, /sbin)',
+    );
   });
 });
 
