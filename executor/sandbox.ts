@@ -65,7 +65,7 @@ interface HeldWorld {
 }
 
 /**
- * Composefs worlds mounted once and shared by many sandboxes (specs/executor.md §4.3): per distinct
+ * Composefs worlds mounted once and shared by many sandboxes (specs/executor.md §4.2): per distinct
  * world (image, object directory and mount options), one holder process makes a mount namespace
  * (`unshare --mount`, propagation `slave`) with the world's tmpfs, EROFS image and read-only overlay
  * mounted, exactly as a lone sandbox mounts them, and waits. Each sandbox of that world enters the

@@ -15,6 +15,31 @@ const canonicalize = canonicalizeModule as unknown as (v: unknown) => string | u
 /** A JSON value as the canonical encoder accepts it. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
+/**
+ * Whether `v` is JSON as {@link checkJson} accepts it, without building paths (the common case;
+ * `checkJson` runs only when this says no, to word the error). With `sortedKeys`, also whether
+ * every object's own key order is already the canonical one (RFC 8785: by UTF-16 code units), so
+ * that `JSON.stringify` gives the canonical text.
+ */
+function plainJson(v: unknown, sortedKeys: boolean): boolean {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return true;
+  if (typeof v === 'number') return Number.isSafeInteger(v);
+  if (Array.isArray(v)) {
+    for (const x of v) if (!plainJson(x, sortedKeys)) return false;
+    return true;
+  }
+  if (typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  let prev: string | undefined;
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) return false;
+    if (sortedKeys && prev !== undefined && !(prev < k)) return false;
+    prev = k;
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined || !plainJson(x, sortedKeys)) return false;
+  }
+  return true;
+}
+
 function checkJson(v: unknown, path: string): void {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return;
   if (typeof v === 'number') {
@@ -45,7 +70,7 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true });
  * @throws EncodingError E3 when the value holds anything but JSON with safe integers
  */
 export function encodeCanonical(value: unknown): Uint8Array {
-  checkJson(value, '$');
+  if (!plainJson(value, false)) checkJson(value, '$');
   const text = canonicalize(value);
   if (text === undefined) throw new EncodingError('$: value cannot be canonicalized');
   return utf8.encode(text);
@@ -62,6 +87,19 @@ export function digestCanonical(value: unknown): Digest {
  * the stack's limit. specs/errors.md (bounds)
  */
 export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether the bytes hold more than `limit` opening brackets (`[`, `{`), counted natively: when they
+ * do not, the text cannot nest deeper than `limit` and {@link jsonDepthOver} need not scan it.
+ * (In UTF-8 these bytes never occur inside a multi-byte character.)
+ */
+function bracketsOver(bytes: Uint8Array, limit: number): boolean {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let n = 0;
+  for (const c of [0x5b, 0x7b])
+    for (let i = b.indexOf(c); i >= 0; i = b.indexOf(c, i + 1)) if (++n > limit) return true;
+  return false;
+}
 
 /**
  * The nesting depth of JSON text, by one scan that skips strings (so it never recurses), stopping
@@ -100,7 +138,7 @@ export function parseCanonical(bytes: Uint8Array, what = 'object'): JsonValue {
   } catch (e) {
     throw new EncodingError(`${what}: not UTF-8 JSON (${(e as Error).message})`, { data: { what } });
   }
-  if (jsonDepthOver(text, MAX_JSON_DEPTH))
+  if (bracketsOver(bytes, MAX_JSON_DEPTH) && jsonDepthOver(text, MAX_JSON_DEPTH))
     throw new NestingTooDeepError(`${what}: JSON nests deeper than ${MAX_JSON_DEPTH} levels`, {
       data: { what, max: MAX_JSON_DEPTH },
     });
@@ -109,6 +147,10 @@ export function parseCanonical(bytes: Uint8Array, what = 'object'): JsonValue {
   } catch (e) {
     throw new EncodingError(`${what}: not UTF-8 JSON (${(e as Error).message})`, { data: { what } });
   }
+  // Canonical at once when every number is a safe integer, every object's keys are in canonical
+  // order and JSON.stringify gives the same text (RFC 8785 writes strings and integers as it does);
+  // otherwise the full re-encoding decides, and words the error.
+  if (plainJson(value, true) && JSON.stringify(value) === text) return value as JsonValue;
   const again = encodeCanonical(value);
   // Views, not copies, of both byte arrays.
   const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);

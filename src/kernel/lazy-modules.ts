@@ -2,7 +2,7 @@
  * Libraries loaded on first use instead of at import: zod is about a hundred ES modules (some
  * 100 ms of CPU, more wall time on a loaded machine) and smol-toml ten, while the kernel and the
  * scheduler need them only to parse a TOML document or a trust policy, or to word the error of a
- * malformed record, not on the hot path of a no-op build (specs/scheduler.md §12). Each package's
+ * malformed record, not on the hot path of a no-op build. Each package's
  * ES module build is loaded through `require` (Node ≥ 20.19 loads ES modules synchronously that
  * way), so every caller shares the one instance that a static `import` elsewhere gets; a bare
  * `require(NAME)` would pick the package's CommonJS build, a second copy.
