@@ -11,8 +11,10 @@
  * unrecorded request (E53), a hand-edited lock (E54) and a body the store lacks (E55) are FAIL lines
  * of the fetch action (with its log where it ran), the build skipped, exit 3, nothing filed.
  * hello-npm carries a per-run nonce file, so its fetch and build are new actions on every run (a
- * warm shared store holds earlier runs' records). Needs root, bwrap, unshare, the host's node and
- * npm, and the registry (network) for the recording.
+ * warm shared store holds earlier runs' records). Where FUSE is available, `--observe --only
+ * hello-npm` then leaves the fetch cached and rebuilds hello-npm observed to the same output (its
+ * read set shows node read from dep.node). Needs root, bwrap, unshare, the host's node and npm, and
+ * the registry (network) for the recording.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import {
@@ -41,7 +43,13 @@ import {
   signerFromKey,
   verifierFromConfig,
 } from '../../atoms/index.ts';
-import { encodeFetchLock, ensureSeed, makeFetchLock, parseFetchLock } from '../../executor/index.ts';
+import {
+  encodeFetchLock,
+  ensureSeed,
+  makeFetchLock,
+  observeAvailable,
+  parseFetchLock,
+} from '../../executor/index.ts';
 import { findAtomOutputs } from '../../scheduler/index.ts';
 import { digestBytes, type Digest } from '../../src/kernel/index.ts';
 import { commitAll, makeConfig, makeRepo } from '../atoms/fixture.ts';
@@ -135,7 +143,7 @@ describe.skipIf(!canRun)('eos build of a lock with a networked atom (root; bwrap
         : spawnSync(process.execPath, argv, { encoding: 'utf8' });
       return { code: r.status, lines: r.stdout.split('\n').filter(Boolean), stderr: r.stderr };
     };
-    const build = (): Ran =>
+    const build = (...extra: string[]): Ran =>
       eos(
         [
           'build',
@@ -148,6 +156,7 @@ describe.skipIf(!canRun)('eos build of a lock with a networked atom (root; bwrap
           '',
           '--fetch-env',
           `npm_config_registry=${registry}`,
+          ...extra,
         ],
         true,
       );
@@ -252,6 +261,21 @@ describe.skipIf(!canRun)('eos build of a lock with a networked atom (root; bwrap
     const back = build();
     expect(back.code).toBe(0);
     expect(back.lines.at(-1)).toBe('3 atom(s): 0 ok, 3 cached');
+
+    // Observed, where FUSE is: the fetch stands cached (a fetch is never observed); the build runs
+    // again, observed, to the same output, and read node from dep.node.
+    const avail = observeAvailable();
+    if (!avail.ok) console.log(`npm build: --observe not checked here: ${avail.reason}`);
+    else {
+      const obs = build('--observe', '--only', 'hello-npm');
+      expect(obs.code, `${obs.lines.join('\n')}\n${obs.stderr}`).toBe(0);
+      expect(result(obs, 'node')?.[0]).toBe('cached');
+      expect(result(obs, 'hello-npm.fetch')).toEqual(['cached', 'hello-npm.fetch', recordedTree]);
+      expect(result(obs, 'hello-npm')).toEqual(['ok', 'hello-npm', built[2]]);
+      expect(obs.lines.some((l) => l.startsWith('observed\thello-npm\tblake3:'))).toBe(true);
+      const why = eos(['why', 'hello-npm', '/usr/bin/node'], false);
+      expect(why.lines[0], why.stderr).toBe('path\t/usr/bin/node\tdep.node\tread');
+    }
     rmSync(ws, { recursive: true, force: true });
     rmSync(setDir, { recursive: true, force: true });
   }, 1_200_000);
