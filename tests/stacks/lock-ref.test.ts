@@ -161,7 +161,7 @@ describe.skipIf(!isRoot)('stack compositions given as { lock = … }', () => {
     ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(
-      /\[E33\] (?:\S*\/)?bad\.stack\.toml:6: compositions\.app\.lock: bad\/eos\.lock: \[E33\] the build failed \(exit 3\): broken: broken 1\.0\.0: recipe std\.make failed/,
+      /\[E33\] (?:\S*\/)?bad\.stack\.toml:6: compositions\.app\.lock: bad\/eos\.lock: \[E33\] the build failed \(exit 3\): broken: \[E22\] broken 1\.0\.0: recipe std\.make failed/,
     );
     const missing = eos(ws, ['stack', 'check', stack('missing.stack.toml', 'nowhere/eos.lock')]);
     expect(missing.code).toBe(1);
