@@ -124,7 +124,13 @@ describe.skipIf(!isRoot)('eos run with kernel mounts (needs root: runs as root h
       if (!attached) break;
       execFileSync('sleep', ['0.1']);
     }
-    expect(attached).toBe('');
+    // A mount namespace another test file made while this mount existed (a sandbox, `unshare`)
+    // keeps a copy of it, and so the loop device, until that process ends: that is not ours to
+    // release. A loop device that no namespace mounts any more is a leak.
+    if (attached) {
+      const dev = attached.split(':')[0]!;
+      expect(mountedInAnyNamespace(dev), `${attached} is attached but mounted nowhere`).toBe(true);
+    }
     expect(eos(ws, ['umount', dir]).stderr).toMatch(/^eos: \[E23\] .*: no composition is mounted here/);
   });
 
@@ -134,6 +140,24 @@ describe.skipIf(!isRoot)('eos run with kernel mounts (needs root: runs as root h
     expect(r.status).toBe(0);
   });
 });
+
+/** Whether any process's mount namespace still mounts block device `dev` (e.g. /dev/loop4). */
+function mountedInAnyNamespace(dev: string): boolean {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (
+        readFileSync(`/proc/${p}/mountinfo`, 'utf8')
+          .split('\n')
+          .some((l) => l.includes(` ${dev} `))
+      )
+        return true;
+    } catch {
+      // gone
+    }
+  }
+  return false;
+}
 
 describe('eos run through the hard-link fallback (EOS_NO_MOUNT=1)', () => {
   it('runs the same command in the same view and says so once', () => {
