@@ -84,10 +84,16 @@ export {
 } from './sandbox.ts';
 export {
   actionLimits,
+  cgroup2MountOf,
   defaultLimits,
   defaultMaxMemory,
   DEFAULT_MAX_PIDS,
+  enterPrefix,
+  parseControllerList,
+  probeCgroup2,
+  removeCgroup2,
   type ActionLimits,
+  type Cgroup2Probe,
   type LimitMechanism,
   type ResourceLimits,
 } from './sandbox-limits.ts';

@@ -1,7 +1,7 @@
 /**
  * Resource limits of a build action (I/O): a child cgroup per action with a pids and a memory
- * limit — cgroup v2 where `/sys/fs/cgroup` is cgroup2 and our cgroup delegates `pids` and
- * `memory`, else the cgroup v1 `pids` and `memory` hierarchies where they are mounted writable,
+ * limit — cgroup v2 where a cgroup2 file system is mounted (`/sys/fs/cgroup`, or beside the v1
+ * hierarchies in a hybrid set-up) and our cgroup there offers `pids` and `memory`, else the cgroup v1 `pids` and `memory` hierarchies where they are mounted writable,
  * else `prlimit` (RLIMIT_NPROC, which does not bind root, and RLIMIT_AS). The sandbox's command
  * enters the cgroup itself (a shell prefix writes its pid to `cgroup.procs`, then execs), so no
  * process of it ever runs outside; after the run, what is left is killed and the cgroup removed.
@@ -107,15 +107,89 @@ async function killAndRemove(dirs: string[]): Promise<void> {
   }
 }
 
+/** The controllers an action's limits need. */
+const NEEDED = ['pids', 'memory'] as const;
+
+/** A cgroup2 file system's mount point, from `/proc/self/mountinfo` text (the first one listed). */
+export function cgroup2MountOf(mountinfo: string): string | undefined {
+  for (const l of mountinfo.split('\n')) {
+    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+    const [left, right] = l.split(' - ');
+    if (right?.split(' ')[0] === 'cgroup2') return left!.split(' ')[4]!.replace(/\\040/g, ' ');
+  }
+  return undefined;
+}
+
+/** The names in a `cgroup.controllers` or `cgroup.subtree_control` file's text (space separated). */
+export function parseControllerList(text: string): string[] {
+  return text.split(/\s+/).filter(Boolean);
+}
+
+/** What cgroup v2 offers this process (see {@link probeCgroup2}). */
+export interface Cgroup2Probe {
+  /** The cgroup2 mount point: `/sys/fs/cgroup` (unified) or e.g. `/sys/fs/cgroup/unified` (hybrid). */
+  mount: string;
+  /** Our cgroup's directory: the mount point joined with the `0::` path of `/proc/self/cgroup`. */
+  dir: string;
+  /** Its `cgroup.controllers`: what it may enable for its children. */
+  controllers: string[];
+  /** Its `cgroup.subtree_control`: what its children have. */
+  subtreeControl: string[];
+  /** Of `pids` and `memory`, those `controllers` lacks (bound to cgroup v1 hierarchies, or not delegated). */
+  missing: string[];
+}
+
+/**
+ * Reads what cgroup v2 offers this process: its cgroup2 mount (from `/proc/self/mountinfo`), its
+ * cgroup there (the `0::` line of `/proc/self/cgroup`), that cgroup's `cgroup.controllers` and
+ * `cgroup.subtree_control`. Undefined when no cgroup2 is mounted or the files cannot be read.
+ * @see specs/executor.md §4.1
+ */
+export async function probeCgroup2(): Promise<Cgroup2Probe | undefined> {
+  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const mount = cgroup2MountOf(mountinfo);
+  const own = ownCgroups().get('');
+  if (mount === undefined || own === undefined) return undefined;
+  const st = await fs.statfs(mount).catch(() => undefined);
+  if (!st || st.type !== CGROUP2_SUPER_MAGIC) return undefined;
+  const dir = join(mount, own);
+  const controllers = await fs.readFile(join(dir, 'cgroup.controllers'), 'utf8').catch(() => undefined);
+  const sub = await fs.readFile(join(dir, 'cgroup.subtree_control'), 'utf8').catch(() => undefined);
+  if (controllers === undefined || sub === undefined) return undefined;
+  const have = parseControllerList(controllers);
+  return {
+    mount,
+    dir,
+    controllers: have,
+    subtreeControl: parseControllerList(sub),
+    missing: NEEDED.filter((c) => !have.includes(c)),
+  };
+}
+
+/**
+ * The command prefix that enters the cgroups whose `cgroup.procs` files are given (the shell writes
+ * its own pid to each, exit 125 when one refuses it), then execs the command that follows it.
+ */
+export function enterPrefix(procsFiles: string[]): string[] {
+  return ['/bin/sh', '-c', ENTER, 'sh', ...procsFiles, '--'];
+}
+
+/**
+ * Removes a cgroup v2 directory: `cgroup.kill` kills every process in it (and below), then what is
+ * left is killed by pid and the directory removed (retried while it empties). Never throws.
+ */
+export async function removeCgroup2(dir: string): Promise<void> {
+  await fs.writeFile(join(dir, 'cgroup.kill'), '1').catch(() => undefined);
+  await killAndRemove([dir]);
+}
+
 /** cgroup v2: a child of our cgroup with `pids` and `memory` enabled, or undefined. */
 async function cgroup2(limits: ResourceLimits, name: string): Promise<ActionLimits | undefined> {
-  const st = await fs.statfs('/sys/fs/cgroup').catch(() => undefined);
-  if (!st || st.type !== CGROUP2_SUPER_MAGIC) return undefined;
-  const own = ownCgroups().get('');
-  if (own === undefined) return undefined;
-  const parent = join('/sys/fs/cgroup', own);
-  const sub = await fs.readFile(join(parent, 'cgroup.subtree_control'), 'utf8').catch(() => '');
-  if (!/\bpids\b/.test(sub) || !/\bmemory\b/.test(sub)) {
+  const probe = await probeCgroup2();
+  // A controller bound to a cgroup v1 hierarchy (a hybrid set-up) is not in `cgroup.controllers`.
+  if (!probe || probe.missing.length) return undefined;
+  const parent = probe.dir;
+  if (!NEEDED.every((c) => probe.subtreeControl.includes(c))) {
     // Enabling needs a parent without processes of its own (cgroup v2's no-internal-process rule).
     const ok = await fs.writeFile(join(parent, 'cgroup.subtree_control'), '+pids +memory').then(
       () => true,
@@ -135,17 +209,14 @@ async function cgroup2(limits: ResourceLimits, name: string): Promise<ActionLimi
   }
   return {
     mechanism: 'cgroup2',
-    prefix: ['/bin/sh', '-c', ENTER, 'sh', join(dir, 'cgroup.procs'), '--'],
+    prefix: enterPrefix([join(dir, 'cgroup.procs')]),
     exceeded: () =>
       counterOf(join(dir, 'memory.events'), 'oom_kill') > 0
         ? 'memory'
         : counterOf(join(dir, 'pids.events'), 'max') > 0
           ? 'pids'
           : undefined,
-    remove: async () => {
-      await fs.writeFile(join(dir, 'cgroup.kill'), '1').catch(() => undefined);
-      await killAndRemove([dir]);
-    },
+    remove: () => removeCgroup2(dir),
   };
 }
 
@@ -178,7 +249,7 @@ async function cgroup1(limits: ResourceLimits, name: string): Promise<ActionLimi
   }
   return {
     mechanism: 'cgroup1',
-    prefix: ['/bin/sh', '-c', ENTER, 'sh', join(pids, 'cgroup.procs'), join(mem, 'cgroup.procs'), '--'],
+    prefix: enterPrefix([join(pids, 'cgroup.procs'), join(mem, 'cgroup.procs')]),
     exceeded: () =>
       counterOf(join(mem, 'memory.oom_control'), 'oom_kill') > 0
         ? 'memory'
