@@ -5,7 +5,7 @@
  *
  * @see specs/lock.md §8
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import {
   AtomError,
@@ -233,14 +233,34 @@ export interface LockResult {
   warnings: string[];
 }
 
-function readExisting(root: string): Lock | undefined {
-  let text: string;
+/** The bound on a workspace's eos.lock: 64 MiB (a lock of 100,000 atoms is about 30 MB). */
+const LOCK_MAX_BYTES = 64 << 20;
+
+/**
+ * The text of the workspace's eos.lock, or undefined when there is none.
+ * @throws LockError E19 when it is not a regular file (a FIFO, /dev/zero) or is over the bound
+ */
+function readLockText(root: string): string | undefined {
+  const path = join(root, LOCK_FILE);
+  let st;
   try {
-    text = readFileSync(join(root, LOCK_FILE), 'utf8');
+    st = statSync(path);
   } catch {
     return undefined;
   }
-  return parseLock(text, LOCK_FILE);
+  if (!st.isFile()) throw new LockError(`${path}: the lock is not a regular file`, { data: { file: path } });
+  if (st.size > LOCK_MAX_BYTES)
+    throw new LockError(`${path}: the lock is larger than ${LOCK_MAX_BYTES} bytes`, { data: { file: path } });
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readExisting(root: string): Lock | undefined {
+  const text = readLockText(root);
+  return text === undefined ? undefined : parseLock(text, LOCK_FILE);
 }
 
 /**
@@ -312,12 +332,7 @@ export async function lockWorkspace(opts: LockOptions): Promise<LockResult> {
   refuseRepublished(lock, previous, opts.update ?? []);
   await verifyPins(lock, opened, opts.verifier);
   const text = encodeLock(lock);
-  let old: string | undefined;
-  try {
-    old = readFileSync(join(opts.root, LOCK_FILE), 'utf8');
-  } catch {
-    old = undefined;
-  }
+  const old = readLockText(opts.root);
   if (old !== text) writeFileAtomicSync(join(opts.root, LOCK_FILE), text);
   return {
     lock,

@@ -7,14 +7,16 @@
  * must end (no hang), exit 1 or 2 (never 70), print a located `[E..]` line and no stack trace
  * (no `RangeError`, no `    at ` frame), with every stderr line bounded (no path quoted whole).
  *
- * Open (found by this fuzzer's unbounded-read and huge-path generators, not fixed yet, so not in
- * the suite): `eos build FIFO` with no writer blocks in open() and ignores SIGTERM; `eos compose`
- * and `eos deploy --signed` read their file with readFileSync (no bound: /dev/zero and a 1 GiB
- * sparse file are read whole); `eos deploy --signed HUGE-PATH` prints the 125 KB path whole in an
- * `[E12] ENAMETOOLONG` line.
+ * Found by this fuzzer's unbounded-read generators and fixed (each case below failed before):
+ * `eos build FIFO` with no writer blocked in open() and ignored SIGTERM, and `eos lock --check`
+ * over an eos.lock that is /dev/zero never ended (a lock must be a regular file of bounded size,
+ * E19); `eos compose` and `eos deploy --signed` read their file unbounded (now E46 past 64 MiB).
+ * Still open: `eos deploy --signed HUGE-PATH` prints the 125 KB path whole in an `[E12]
+ * ENAMETOOLONG` line, and a FIFO no one writes given to the other readers blocks in open() as
+ * `cat` does (SIGTERM ends it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGE_MAX } from '../src/kernel/index.ts';
@@ -245,4 +247,29 @@ describe('deep nesting through the CLI (10^5 levels, seeded)', () => {
     expect(bad, bad.join('\n')).toEqual([]);
     console.log(`deep blobs: ${cases.length} CLI cases, all named errors`);
   }, 600_000);
+});
+
+describe('unbounded inputs through the CLI', () => {
+  it('/dev/zero and a 1 GiB sparse file to every reader, a FIFO no one writes as a lock: named, bounded, never a hang', async () => {
+    const sparse = join(base, 'sparse-1g');
+    writeFileSync(sparse, '');
+    truncateSync(sparse, 1 << 30);
+    const fifo = join(base, 'silent.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const cases: { name: string; file: string; reader: Reader }[] = [];
+    for (const reader of READERS)
+      for (const [what, file] of [
+        ['/dev/zero', '/dev/zero'],
+        ['1 GiB sparse file', sparse],
+      ] as const)
+        cases.push({ name: `${reader.name}, ${what}`, file, reader });
+    cases.push({ name: 'lock (eos build), a FIFO no one writes', file: fifo, reader: READERS[2]! });
+    const outcomes = await pool(cases, (c) => {
+      const { args, cwd } = c.reader.args(c.file);
+      return eosRun(args, env(), cwd ?? base);
+    });
+    const bad = cases.flatMap((c, i) => judge(c.name, outcomes[i]!));
+    expect(bad, bad.join('\n')).toEqual([]);
+    console.log(`unbounded inputs: ${cases.length} CLI cases, all named errors`);
+  }, 900_000);
 });

@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ActivationError, Store, UsageError, configDir } from '../kernel/index.ts';
+import { ActivationError, Store, UsageError, configDir, readFileBounded } from '../kernel/index.ts';
 import {
   deploy,
   deploymentDigest,
@@ -49,7 +49,10 @@ export async function run(opts: DeployCommandOptions): Promise<CommandResult> {
   let saved: string;
   if (opts.signed) {
     saved = opts.signed;
-    signed = parseSignedDeployment(readFileSync(opts.signed), opts.signed);
+    signed = parseSignedDeployment(
+      await readFileBounded(opts.signed, { max: 64 << 20, what: 'signed deployment' }),
+      opts.signed,
+    );
   } else {
     if (!opts.file) throw new UsageError('eos deploy: give the stack FILE (or --signed FILE)');
     if (!opts.key)
