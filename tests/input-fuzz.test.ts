@@ -10,10 +10,10 @@
  * Found by this fuzzer's unbounded-read generators and fixed (each case below failed before):
  * `eos build FIFO` with no writer blocked in open() and ignored SIGTERM, and `eos lock --check`
  * over an eos.lock that is /dev/zero never ended (a lock must be a regular file of bounded size,
- * E19); `eos compose` and `eos deploy --signed` read their file unbounded (now E46 past 64 MiB).
- * Still open: `eos deploy --signed HUGE-PATH` prints the 125 KB path whole in an `[E12]
- * ENAMETOOLONG` line, and a FIFO no one writes given to the other readers blocks in open() as
- * `cat` does (SIGTERM ends it).
+ * E19); `eos compose` and `eos deploy --signed` read their file unbounded (now E46 past 64 MiB),
+ * and `eos deploy --signed HUGE-PATH` printed the 125 KB path whole in an `[E12] ENAMETOOLONG`
+ * line (the bounded reader's error quotes it cut). Still open: a FIFO no one writes given to the
+ * other readers blocks in open() as `cat` does (SIGTERM ends it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
@@ -250,7 +250,7 @@ describe('deep nesting through the CLI (10^5 levels, seeded)', () => {
 });
 
 describe('unbounded inputs through the CLI', () => {
-  it('/dev/zero and a 1 GiB sparse file to every reader, a FIFO no one writes as a lock: named, bounded, never a hang', async () => {
+  it('/dev/zero, a 1 GiB sparse file and a 120 KB path to every reader, a FIFO no one writes as a lock: named, bounded, never a hang', async () => {
     const sparse = join(base, 'sparse-1g');
     writeFileSync(sparse, '');
     truncateSync(sparse, 1 << 30);
@@ -264,6 +264,12 @@ describe('unbounded inputs through the CLI', () => {
       ] as const)
         cases.push({ name: `${reader.name}, ${what}`, file, reader });
     cases.push({ name: 'lock (eos build), a FIFO no one writes', file: fifo, reader: READERS[2]! });
+    // A 120 KB path (ENAMETOOLONG): the error line quotes it bounded (the judge's line limit).
+    const huge = join(base, Array.from({ length: 600 }, () => 'p'.repeat(200)).join('/'));
+    for (const reader of READERS.filter(
+      (x) => !['atom manifest', 'lock (eos lock --check)'].includes(x.name),
+    ))
+      cases.push({ name: `${reader.name}, a 120 KB path`, file: huge, reader });
     const outcomes = await pool(cases, (c) => {
       const { args, cwd } = c.reader.args(c.file);
       return eosRun(args, env(), cwd ?? base);
