@@ -14,7 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxWorlds, runSandbox, worldImage, type SandboxSpec } from '../../executor/index.ts';
@@ -179,6 +179,19 @@ describe.skipIf(!canRun)('sandbox (needs root and bwrap)', () => {
     ]);
     expect(log).toContain('PATH=/usr/bin:/usr/sbin\n');
     expect(log).toContain('SOURCE_DATE_EPOCH=1700000000\n');
+  });
+
+  it('runs at niceness 10 whatever the caller has (a configure probe writes it into the output)', async () => {
+    const caller = getPriority();
+    try {
+      for (const p of [0, 5, 19]) {
+        setPriority(p);
+        const { log } = await script('nice\n');
+        expect(log.trim(), `caller at niceness ${p}`).toBe('10');
+      }
+    } finally {
+      setPriority(caller);
+    }
   });
 
   it('starts with umask 022 whatever the caller has, and gives the caller its umask back', async () => {
