@@ -233,27 +233,34 @@ export interface LockResult {
   warnings: string[];
 }
 
-/** The bound on a workspace's eos.lock: 64 MiB (a lock of 100,000 atoms is about 30 MB). */
-const LOCK_MAX_BYTES = 64 << 20;
+/** The bound on an eos.lock read whole: 64 MiB (a lock of 100,000 atoms is about 30 MB). */
+export const LOCK_MAX_BYTES = 64 << 20;
 
 /**
- * The text of the workspace's eos.lock, or undefined when there is none.
- * @throws LockError E19 when it is not a regular file (a FIFO, /dev/zero) or is over the bound
+ * The text of the lock file at `path`: a regular file of at most {@link LOCK_MAX_BYTES} (a FIFO
+ * would block the open, and a SIGTERM'd command's clean-up behind it; /dev/zero never ends).
+ * @throws LockError E19 when it is not a regular file or is over the bound; the OS error as it is
+ *   (ENOENT, EACCES: `code` set) when it cannot be read, for the caller to word
+ * @see specs/lock.md
  */
-function readLockText(root: string): string | undefined {
-  const path = join(root, LOCK_FILE);
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    return undefined;
-  }
-  if (!st.isFile()) throw new LockError(`${path}: the lock is not a regular file`, { data: { file: path } });
+export function readLockFileText(path: string): string {
+  const st = statSync(path);
+  if (!st.isFile())
+    throw new LockError(`${path}: the lock is not a regular file`, {
+      data: { file: path },
+      hint: 'give the eos.lock file that `eos lock` wrote',
+    });
   if (st.size > LOCK_MAX_BYTES)
     throw new LockError(`${path}: the lock is larger than ${LOCK_MAX_BYTES} bytes`, { data: { file: path } });
+  return readFileSync(path, 'utf8');
+}
+
+/** The workspace's eos.lock text, or undefined when it cannot be read (none yet). @throws LockError E19 */
+function readLockText(root: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
-  } catch {
+    return readLockFileText(join(root, LOCK_FILE));
+  } catch (e) {
+    if (e instanceof LockError) throw e;
     return undefined;
   }
 }

@@ -11,7 +11,6 @@
  * @see specs/lock.md, specs/scheduler.md §10, specs/fetch.md §7.1
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   exportAtomContent,
@@ -19,6 +18,7 @@ import {
   openRepo,
   parseLock,
   parseManifest,
+  readLockFileText,
   readPublishTree,
   readSetState,
   type AtomRepo,
@@ -161,9 +161,6 @@ interface OpenedSet {
   state: AtomSetState;
 }
 
-/** The bound on a lock file read by a build: 64 MiB (a lock of 100,000 atoms is about 30 MB). */
-const LOCK_MAX_BYTES = 64 << 20;
-
 /**
  * Reads the lock at `lockPath` and every atom it names into build nodes, checking everything a
  * build can check before it runs: the lock, every manifest, the locked publish records and
@@ -178,19 +175,7 @@ const LOCK_MAX_BYTES = 64 << 20;
 export async function loadBuildGraph(lockPath: string, staging: string): Promise<BuildNode[]> {
   let text: string;
   try {
-    // A lock is a regular file of bounded size: a FIFO would block the open (and a SIGTERM'd
-    // build's clean-up behind it), /dev/zero would never end.
-    const st = await stat(lockPath);
-    if (!st.isFile())
-      throw new LockError(`${lockPath}: the lock is not a regular file`, {
-        data: { file: lockPath },
-        hint: 'give the eos.lock file that `eos lock` wrote',
-      });
-    if (st.size > LOCK_MAX_BYTES)
-      throw new LockError(`${lockPath}: the lock is larger than ${LOCK_MAX_BYTES} bytes`, {
-        data: { file: lockPath },
-      });
-    text = await readFile(lockPath, 'utf8');
+    text = readLockFileText(lockPath);
   } catch (e) {
     if (e instanceof LockError) throw e;
     throw new LockError(`${lockPath}: cannot read the lock (${(e as NodeJS.ErrnoException).code})`, {
