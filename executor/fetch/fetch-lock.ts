@@ -7,12 +7,12 @@
  * @see specs/fetch.md §3
  */
 import { z } from 'zod';
+import { digestSchema } from '../digest-schema.ts';
 import {
   EncodingError,
   encodeCanonical,
   FetchLockError,
   parseCanonicalWith,
-  parseDigest,
   type Digest,
 } from '../../src/kernel/index.ts';
 
@@ -51,15 +51,6 @@ export interface FetchLock {
   /** Sorted by (method, url, request); one entry per key. */
   entries: FetchEntry[];
 }
-
-const digestSchema = z.string().transform((s, ctx) => {
-  try {
-    return parseDigest(s);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
 
 const entrySchema = z.strictObject({
   method: z.string().regex(/^[A-Z]+$/),

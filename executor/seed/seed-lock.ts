@@ -7,11 +7,11 @@
  * @see specs/seed.md §1
  */
 import { z } from 'zod';
+import { digestSchema } from '../digest-schema.ts';
 import {
   digestCanonical,
   encodeCanonical,
   parseCanonicalWith,
-  parseDigest,
   SeedError,
   type Digest,
 } from '../../src/kernel/index.ts';
@@ -52,15 +52,6 @@ export interface SeedLock {
   /** The fixups entry: the tree of what maintainer scripts would have made. */
   fixups: Digest;
 }
-
-const digestSchema = z.string().transform((s, ctx) => {
-  try {
-    return parseDigest(s);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
 
 const schema = z
   .object({
