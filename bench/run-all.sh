@@ -14,10 +14,12 @@
 #               goals), against the MiniSat oracle (3,000: not in --quick)
 #   cache       a lock substituted from nginx / bst-artifact-server  bench/cache/cache-bench.ts
 #               vs built; eos cache push vs rsync -a of the same files
+#   makespan    the demo's cold build (zlib, OpenSSL, curl) with the  bench/scheduler/chain-solo.sh
+#               jobserver vs each action alone (needs the demo; not in --quick: about 3 cold builds)
 #   swap        openssl swapped in the demo's curl composition vs     bench/swap/swap.bench.ts
 #               rebuilding curl (cold, warm); synthetic swaps with and without 1,000 unrelated
 #               entries (needs the demo and demo:swap for the curl rows; else only synthetic)
-# The benches without a peer goal (makespan, executor, extract, image, world, resolve, python) run
+# The benches without a peer goal (the simulated makespan, executor, extract, image, world, resolve, python) run
 # alone. Usage: bench/run-all.sh [--quick]
 #   --quick: 200 actions instead of 1,000 and one run per ingest measure instead of the best of two
 #            (EOS_BENCH_QUICK=1): a whole table in a few minutes on 2 loaded cores.
@@ -35,7 +37,8 @@ node --input-type=module -e \
 out=bench/out
 mkdir -p "$out"
 rm -f "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json \
-  "$out"/resolve-1000.json "$out"/resolve-3000.json "$out"/cache.json "$out"/verify.json "$out"/swap.json
+  "$out"/resolve-1000.json "$out"/resolve-3000.json "$out"/cache.json "$out"/verify.json "$out"/swap.json \
+  "$out"/makespan-solo.json
 nodes=1000
 ingest_src=/usr/lib/x86_64-linux-gnu
 if [ -n "$quick" ]; then
@@ -63,11 +66,14 @@ if [ -f "$demo/work/root/eos.lock" ]; then
 else
   echo "bench: observe needs the demo's built lock ($demo/work/root/eos.lock; npm run demo)" >&2
 fi
+if [ -z "$quick" ] && [ -f "$demo/work/root/eos.lock" ]; then
+  run makespan bash bench/scheduler/chain-solo.sh "$demo"
+fi
 run cache npx tsx bench/cache/cache-bench.ts
 run swap env EOS_DEMO_DIR="$demo" npx tsx bench/swap/swap.bench.ts --copy-store
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores${quick:+ (quick mode: $nodes actions, ingest of $ingest_src)}"
-big=("$out"/resolve-3000.json)
+big=("$out"/resolve-3000.json "$out"/makespan-solo.json)
 if [ -n "$quick" ]; then big=(); fi
 node bench/table.mjs "$out"/startup.json "$out"/scheduler.json "$out"/scheduler-sandboxed.json "$out"/ingest.json "$out"/observe.json "$out"/cache.json "$out"/verify.json "$out"/swap.json \
   "$out"/resolve-1000.json "${big[@]}"
