@@ -174,6 +174,19 @@ function atomDirWith(file: string): string {
   return d;
 }
 
+let plainAtomDir = '';
+/** An atom that reads as far as its seed lock: a manifest, its directory as the source. */
+function plainAtom(): string {
+  if (plainAtomDir) return plainAtomDir;
+  plainAtomDir = tempDir('eos-fuzz-plain-atom-');
+  writeFileSync(
+    join(plainAtomDir, 'atom.toml'),
+    '[atom]\nlabel = "plain"\nversion = "1.0.0"\n\n[build]\nrecipe = "std.make"\n',
+  );
+  writeFileSync(join(plainAtomDir, 'Makefile'), 'all:\n');
+  return plainAtomDir;
+}
+
 function workspaceWithLock(file: string): string {
   const d = tempDir('eos-fuzz-ws-');
   spawnSync('ln', ['-s', file, join(d, 'eos.lock')]);
@@ -201,6 +214,11 @@ const READERS: Reader[] = [
     name: 'atom manifest',
     format: 'toml',
     args: (f) => ({ args: ['--store', store, 'build-atom', atomDirWith(f)] }),
+  },
+  {
+    name: 'seed lock (eos build-atom --seed-lock)',
+    format: 'json',
+    args: (f) => ({ args: ['--store', store, 'build-atom', plainAtom(), '--seed-lock', f] }),
   },
   {
     name: 'public key (eos key import)',
