@@ -165,6 +165,11 @@ interface Reader {
   args(file: string): { args: string[]; cwd?: string };
   /** The text format it parses. */
   format: 'json' | 'toml';
+  /**
+   * Its bound is 1 GiB (a composefs dump or image): given `/dev/zero` once, not every endless
+   * input (each would read a whole GiB).
+   */
+  gib?: true;
 }
 
 function atomDirWith(file: string): string {
@@ -219,6 +224,23 @@ const READERS: Reader[] = [
     name: 'seed lock (eos build-atom --seed-lock)',
     format: 'json',
     args: (f) => ({ args: ['--store', store, 'build-atom', plainAtom(), '--seed-lock', f] }),
+  },
+  {
+    name: 'stack file (eos stack check)',
+    format: 'toml',
+    args: (f) => ({ args: ['--store', store, 'stack', 'check', f] }),
+  },
+  {
+    name: 'composefs dump (eos image --from-dump)',
+    format: 'toml',
+    gib: true,
+    args: (f) => ({ args: ['image', '--from-dump', f, '-o', join(base, 'from-dump.cfs')] }),
+  },
+  {
+    name: 'composefs image (eos image --dump)',
+    format: 'json',
+    gib: true,
+    args: (f) => ({ args: ['image', '--dump', f] }),
   },
   {
     name: 'public key (eos key import)',
@@ -304,12 +326,14 @@ describe('unbounded inputs through the CLI', () => {
     const fifo = join(base, 'silent.fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const cases: { name: string; file: string; reader: Reader; code?: RegExp }[] = [];
-    for (const reader of READERS)
+    for (const reader of READERS.filter((r) => !r.gib))
       for (const [what, file] of [
         ['/dev/zero', '/dev/zero'],
         ['1 GiB sparse file', sparse],
       ] as const)
         cases.push({ name: `${reader.name}, ${what}`, file, reader });
+    const image = READERS.find((r) => r.name.startsWith('composefs image'))!;
+    cases.push({ name: `${image.name}, /dev/zero`, file: '/dev/zero', reader: image, code: /\[E46\]/ });
     // A FIFO no one writes: opened non-blocking, so a named error after the writer wait (a lock,
     // which must be a regular file, at once), where open() used to block forever.
     for (const reader of READERS)
@@ -400,15 +424,17 @@ describe('unbounded inputs through the CLI', () => {
         env: kenv,
         ok: (o) => judge('lock', o, /\[E19\] .*the lock is not a regular file/),
       },
-      ...READERS.filter((r) => !r.name.startsWith('lock') && r.name !== 'atom manifest').map((r) => ({
-        name: `${r.name}, an endless writer (yes)`,
-        script: `$EOS ${r
-          .args('FILE')
-          .args.map((a) => (a === 'FILE' ? '<(yes)' : JSON.stringify(a)))
-          .join(' ')}`,
-        env: env(),
-        ok: (o: Outcome) => judge(r.name, o, /\[E46\] \/dev\/fd\/\d+: .* is larger than \d+ bytes/),
-      })),
+      ...READERS.filter((r) => !r.name.startsWith('lock') && !r.gib && r.name !== 'atom manifest').map(
+        (r) => ({
+          name: `${r.name}, an endless writer (yes)`,
+          script: `$EOS ${r
+            .args('FILE')
+            .args.map((a) => (a === 'FILE' ? '<(yes)' : JSON.stringify(a)))
+            .join(' ')}`,
+          env: env(),
+          ok: (o: Outcome) => judge(r.name, o, /\[E46\] \/dev\/fd\/\d+: .* is larger than \d+ bytes/),
+        }),
+      ),
     ];
     const outcomes = await pool(cases, (c) => bashRun(c.script, c.env, base));
     const bad = cases.flatMap((c, i) => {

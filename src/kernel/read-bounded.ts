@@ -70,17 +70,30 @@ export function openInputSync(path: string): { fd: number; stats: Stats } {
   }
 }
 
-/** Reads `fh` (opened with {@link INPUT_OPEN_FLAGS}) to EOF or past `max`, waiting on a pipe's EAGAIN. */
+/** The size of each read from a FIFO, pipe or device (a regular file is read in one buffer). */
+const CHUNK_BYTES = 1 << 16;
+
+/**
+ * Reads `fh` (opened with {@link INPUT_OPEN_FLAGS}) to EOF or past `max`, waiting on a pipe's
+ * EAGAIN. Memory: what was read, never `max` up front (a regular file: its size plus one byte).
+ */
 async function readAll(fh: FileHandle, st: Stats, path: string, what: string, max: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(max + 1);
+  const chunks: Buffer[] = [];
+  let buf = Buffer.allocUnsafe(st.isFile() ? Math.min(st.size, max) + 1 : Math.min(CHUNK_BYTES, max + 1));
+  let used = 0;
   let n = 0;
   let idleMs = 1;
   const pipeLike = st.isFIFO() || st.isCharacterDevice();
   const started = performance.now();
   for (;;) {
+    if (used === buf.length) {
+      chunks.push(buf);
+      buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, max + 1 - n));
+      used = 0;
+    }
     let bytesRead: number;
     try {
-      ({ bytesRead } = await fh.read(buf, n, buf.length - n, null));
+      ({ bytesRead } = await fh.read(buf, used, buf.length - used, null));
     } catch (e) {
       // A pipe with a writer and nothing in it yet: wait and retry (what a blocking read does).
       if (pipeLike && (e as NodeJS.ErrnoException).code === 'EAGAIN') {
@@ -106,10 +119,12 @@ async function readAll(fh: FileHandle, st: Stats, path: string, what: string, ma
       );
     }
     idleMs = 1;
+    used += bytesRead;
     n += bytesRead;
     if (n > max) throw tooLarge(path, what, max);
   }
-  return Buffer.from(buf.subarray(0, n));
+  chunks.push(buf.subarray(0, used));
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
 }
 
 /**
