@@ -5,13 +5,14 @@
  *
  * @see specs/lock.md §8
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import {
   AtomError,
   EosError,
   LockError,
   configDir,
+  openInputSync,
   writeFileAtomicSync,
   type ObjectStore,
 } from '../src/kernel/index.ts';
@@ -238,21 +239,39 @@ export const LOCK_MAX_BYTES = 64 << 20;
 
 /**
  * The text of the lock file at `path`: a regular file of at most {@link LOCK_MAX_BYTES} (a FIFO
- * would block the open, and a SIGTERM'd command's clean-up behind it; /dev/zero never ends).
+ * would block a reader, and a SIGTERM'd command's clean-up behind it; /dev/zero never ends),
+ * opened non-blocking ({@link openInputSync}) so a FIFO is refused at once.
  * @throws LockError E19 when it is not a regular file or is over the bound; the OS error as it is
  *   (ENOENT, EACCES: `code` set) when it cannot be read, for the caller to word
  * @see specs/lock.md
  */
 export function readLockFileText(path: string): string {
-  const st = statSync(path);
-  if (!st.isFile())
-    throw new LockError(`${path}: the lock is not a regular file`, {
+  // Opened non-blocking and judged by fstat (specs/cli.md, bounded inputs): a FIFO is refused
+  // without waiting for a writer, and what is read is what was judged.
+  const notRegular = () =>
+    new LockError(`${path}: the lock is not a regular file`, {
       data: { file: path },
       hint: 'give the eos.lock file that `eos lock` wrote',
     });
-  if (st.size > LOCK_MAX_BYTES)
-    throw new LockError(`${path}: the lock is larger than ${LOCK_MAX_BYTES} bytes`, { data: { file: path } });
-  return readFileSync(path, 'utf8');
+  let opened;
+  try {
+    opened = openInputSync(path);
+  } catch (e) {
+    // A socket cannot be opened (ENXIO): not a regular file either.
+    if ((e as NodeJS.ErrnoException).code === 'ENXIO') throw notRegular();
+    throw e;
+  }
+  const { fd, stats: st } = opened;
+  try {
+    if (!st.isFile()) throw notRegular();
+    if (st.size > LOCK_MAX_BYTES)
+      throw new LockError(`${path}: the lock is larger than ${LOCK_MAX_BYTES} bytes`, {
+        data: { file: path },
+      });
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The workspace's eos.lock text, or undefined when it cannot be read (none yet). @throws LockError E19 */

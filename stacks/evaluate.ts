@@ -5,14 +5,17 @@
  *
  * @see specs/stack.md §4–§5
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   CompositionError,
   EosError,
+  InputTooLargeError,
+  NotAFileError,
   NotFoundError,
   StackError,
   digestBytes,
+  readFileBounded,
   signWithKey,
   type Digest,
   type Store,
@@ -134,11 +137,17 @@ export function worldComposition(base: Composition, files: { path: string; blob:
   );
 }
 
+/** The bound on a stack file read whole: 16 MiB. */
+const STACK_FILE_MAX_BYTES = 16 << 20;
+/** The bound on a composition file a stack names: 64 MiB, as for `eos compose FILE`. */
+const COMPOSITION_FILE_MAX_BYTES = 64 << 20;
+
 /**
  * Evaluates a stack file to a deployment, storing every object it names in the local store.
  * @throws StackError E33 located: a composition not in the store, a composition file that does not
  *   compose, a `{ lock = … }` whose lock or seed lock is missing or does not build, an executable missing from (or not executable in) its composition, a `fromEnv`
- *   variable not set
+ *   variable not set; InputTooLargeError E46, NotAFileError E48 (a directory, or a FIFO no one
+ *   writes) for the stack file or a composition file it names (specs/cli.md §2)
  * @see specs/stack.md §4
  */
 export async function evaluateStack(
@@ -149,8 +158,10 @@ export async function evaluateStack(
   const file = resolve(stackFile);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // Bounded and opened non-blocking (specs/cli.md §2): a FIFO no one writes is E48, not a hang.
+    text = (await readFileBounded(file, { max: STACK_FILE_MAX_BYTES, what: 'stack file' })).toString('utf8');
   } catch (e) {
+    if (e instanceof InputTooLargeError || e instanceof NotAFileError) throw e;
     throw new StackError(`${stackFile}: cannot read: ${(e as Error).message}`, { data: { file } });
   }
   const spec = parseStack(text, stackFile);
@@ -197,7 +208,16 @@ export async function evaluateSpec(
         }
       } else {
         const path = resolve(baseDir, ref.path);
-        const authored = parseCompositionToml(readFileSync(path, 'utf8'), ref.path);
+        // Bounded, non-blocking (specs/cli.md §2); a missing file is located at its field.
+        const bytes = await readFileBounded(path, {
+          max: COMPOSITION_FILE_MAX_BYTES,
+          what: 'composition file',
+        }).catch((e: unknown) => {
+          if (e instanceof NotFoundError)
+            at(ref.line, `compositions.${name}.file`, `cannot read ${e.detail}`);
+          throw e;
+        });
+        const authored = parseCompositionToml(bytes.toString('utf8'), ref.path);
         const c = await cs.resolveAuthored(authored, dirname(path), ref.path);
         root = (await cs.save(c)).root;
       }

@@ -4,7 +4,7 @@
  * exit 70), an endless input (/dev/zero) is E46 after 1 MiB (never a hang), a directory where a
  * file is read is E48 naming what it was read for, and no message quotes a huge value whole.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import {
   parseTree,
   readFileBounded,
   quoteValue,
+  FIFO_WRITER_WAIT_MS,
 } from '../src/kernel/index.ts';
 import { eosBin, tempDir } from './helpers/fs.ts';
 
@@ -81,6 +82,70 @@ describe('bounded reads', () => {
     const big = join(d, 'big');
     writeFileSync(big, Buffer.alloc(2 << 20));
     await expect(readFileBounded(big)).rejects.toThrow(InputTooLargeError);
+  });
+
+  /**
+   * A writer of `bytes` into the FIFO that has opened it (read-write: it never blocks) before it
+   * resolves, so no wall-clock race with the reader's open. It holds the FIFO until it has written
+   * everything, which it can only do while the reader reads (more than the 64 KiB pipe buffer).
+   */
+  async function fifoWriter(
+    fifo: string,
+    file: string,
+  ): Promise<{ done: Promise<number | null>; kill: () => void }> {
+    const child = spawn(
+      'bash',
+      ['-c', 'exec 3<>"$1"; echo ready; cat "$2" >&3; exec 3>&-', 'w', fifo, file],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    return { done: new Promise((resolve) => child.on('close', resolve)), kill: () => child.kill('SIGKILL') };
+  }
+
+  it('a FIFO no one writes: E48 after the writer wait, not a blocked open (specs/cli.md §2)', async () => {
+    const fifo = join(tempDir(), 'silent');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const t0 = performance.now();
+    await expect(readFileBounded(fifo, { what: 'signature' })).rejects.toThrow(
+      `[E48] ${fifo}: the signature is a FIFO or pipe that gave nothing (no writer in ${FIFO_WRITER_WAIT_MS} ms, or an empty one)`,
+    );
+    // It waited for a writer (the time is not what is tested beyond that lower bound).
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(FIFO_WRITER_WAIT_MS - 50);
+  }, 60_000);
+
+  it('a FIFO written in several pipe buffers: read whole, byte for byte; past the bound E46', async () => {
+    const d = tempDir();
+    const fifo = join(d, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 9)) & 0xff;
+    const file = join(d, 'data');
+    writeFileSync(file, data);
+    let w = await fifoWriter(fifo, file);
+    const got = await readFileBounded(fifo, { max: 1 << 20 });
+    expect(got.equals(data)).toBe(true);
+    expect(await w.done).toBe(0);
+    w = await fifoWriter(fifo, file);
+    await expect(readFileBounded(fifo, { max: 100_000, what: 'signature' })).rejects.toThrow(
+      `[E46] ${fifo}: signature is larger than 100000 bytes`,
+    );
+    // The writer holds a read end too (read-write), so it never sees EPIPE: stop it.
+    w.kill();
+    await w.done;
+  }, 60_000);
+
+  it('a regular file: exactly its bytes (empty, one byte, the bound exactly); bound + 1 is E46', async () => {
+    const d = tempDir();
+    for (const n of [0, 1, 65_536, 65_537, 100_000]) {
+      const f = join(d, `f${n}`);
+      const b = Buffer.alloc(n, 0x61 + (n % 26));
+      writeFileSync(f, b);
+      expect((await readFileBounded(f, { max: 100_000 })).equals(b), String(n)).toBe(true);
+    }
+    writeFileSync(join(d, 'over'), Buffer.alloc(100_001));
+    await expect(readFileBounded(join(d, 'over'), { max: 100_000 })).rejects.toThrow(InputTooLargeError);
   });
 
   it('eos verify-signature D /dev/zero returns E46 (it never returned)', () => {

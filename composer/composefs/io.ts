@@ -22,7 +22,13 @@ import {
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { ComposefsError, IoError, osError } from '../../src/kernel/index.ts';
+import {
+  ComposefsError,
+  InputTooLargeError,
+  IoError,
+  osError,
+  readFileBounded,
+} from '../../src/kernel/index.ts';
 import { parseDump } from './dump.ts';
 import { parseImage } from './reader.ts';
 import type { ImageInfo } from './reader.ts';
@@ -45,18 +51,24 @@ function located(e: unknown, path: string): unknown {
   return e;
 }
 
+/**
+ * The bound on a composefs dump or image read whole (`eos image --from-dump`, `--dump`), and on a
+ * dump unpacked from gzip: 1 GiB (an image of a million files is about 200 MB).
+ */
+export const COMPOSEFS_FILE_MAX_BYTES = 1 << 30;
+
 /** Reads a file's bytes, unpacking gzip when the file starts with the gzip magic. */
 async function readMaybeGzip(path: string): Promise<Uint8Array> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw osError(e, `read ${path}`);
-  }
+  const bytes = await readFileBounded(path, { max: COMPOSEFS_FILE_MAX_BYTES, what: 'composefs dump' });
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      return gunzipSync(bytes);
+      return gunzipSync(bytes, { maxOutputLength: COMPOSEFS_FILE_MAX_BYTES });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw new InputTooLargeError(
+          `${path}: composefs dump unpacks to more than ${COMPOSEFS_FILE_MAX_BYTES} bytes`,
+          { data: { path, max: COMPOSEFS_FILE_MAX_BYTES } },
+        );
       throw new ComposefsError(`${path}: bad gzip data (${(e as Error).message})`);
     }
   }
@@ -65,7 +77,9 @@ async function readMaybeGzip(path: string): Promise<Uint8Array> {
 
 /**
  * Reads a composefs dump file (plain or gzipped) into a validated tree.
- * @throws ComposefsError E14 `FILE: dump line N: …`; IoError E12 when the file cannot be read
+ * @throws ComposefsError E14 `FILE: dump line N: …`; NotFoundError E4, InputTooLargeError E46 (over
+ *   {@link COMPOSEFS_FILE_MAX_BYTES}, read or unpacked), NotAFileError E48 (a directory, or a FIFO no
+ *   one writes), IoError E12 when the file cannot be read (specs/cli.md §2)
  */
 export async function readDumpFile(path: string): Promise<ComposefsTree> {
   const bytes = await readMaybeGzip(path);
@@ -78,15 +92,11 @@ export async function readDumpFile(path: string): Promise<ComposefsTree> {
 
 /**
  * Reads a composefs image file.
- * @throws ComposefsError E14 for a malformed image; IoError E12 when the file cannot be read
+ * @throws ComposefsError E14 for a malformed image; NotFoundError E4, InputTooLargeError E46 (over
+ *   {@link COMPOSEFS_FILE_MAX_BYTES}), NotAFileError E48, IoError E12 when the file cannot be read
  */
 export async function readImageFile(path: string): Promise<{ tree: ComposefsTree; info: ImageInfo }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw osError(e, `read ${path}`);
-  }
+  const bytes = await readFileBounded(path, { max: COMPOSEFS_FILE_MAX_BYTES, what: 'composefs image' });
   try {
     return parseImage(bytes);
   } catch (e) {

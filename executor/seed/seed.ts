@@ -11,7 +11,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { IoError, SeedError, writeFileAtomic, type Digest, type Store } from '../../src/kernel/index.ts';
+import {
+  IoError,
+  SeedError,
+  readFileBounded,
+  writeFileAtomic,
+  type Digest,
+  type Store,
+} from '../../src/kernel/index.ts';
 import { mapLimit, runProc } from '../proc.ts';
 import { PrivateApt, type ResolvedPackage } from './apt.ts';
 import { dependencyClosure, parseDpkgStatus } from './dpkg-status.ts';
@@ -255,9 +262,13 @@ export async function importHostPackageInto(
   }
 }
 
+/** The bound on a seed.lock read whole: 64 MiB (a seed of a few hundred packages is about 100 KB). */
+const SEED_LOCK_MAX_BYTES = 64 << 20;
+
 async function readLock(path: string): Promise<SeedLock | undefined> {
   if (!existsSync(path)) return undefined;
-  return parseSeedLock(await fs.readFile(path), path);
+  // Bounded, and never a hang on a FIFO no one writes (specs/cli.md §2).
+  return parseSeedLock(await readFileBounded(path, { max: SEED_LOCK_MAX_BYTES, what: 'seed lock' }), path);
 }
 
 /**
@@ -474,7 +485,11 @@ function digestTail(d: Digest): string {
   return d.slice(-16);
 }
 
-/** Reads and parses a seed lock file. @throws SeedError E24, EncodingError E3, NotFoundError-like IoError */
+/**
+ * Reads and parses a seed lock file (bounded at 64 MiB, opened non-blocking: specs/cli.md §2).
+ * @throws SeedError E24 (none at `path`, or malformed), EncodingError E3, InputTooLargeError E46,
+ *   NotAFileError E48 (a directory, socket, or a FIFO no one writes), IoError E12
+ */
 export async function readSeedLock(path: string): Promise<SeedLock> {
   const l = await readLock(path);
   if (!l) throw new SeedError(`${path}: no seed lock here`, { hint: 'create one with `eos seed`' });

@@ -254,7 +254,7 @@ export class InputTooLargeError extends EosError {
 export class NestingTooDeepError extends EosError {
   static override readonly code = 'E47';
 }
-/** E48: a path Eos reads as a file is a directory or socket, named with what it was read for. */
+/** E48: a path Eos reads as a file is a directory or socket, or a FIFO or pipe that gave nothing (specs/cli.md §2), named with what it was read for. */
 export class NotAFileError extends EosError {
   static override readonly code = 'E48';
 }

@@ -162,3 +162,103 @@ export function materialize(nodes: Node[], dir: string, seed: number, owners = f
     else utimesSync(p, t, t);
   }
 }
+
+/** glibc's `makedev` (64-bit `dev_t`: major bits 0–11 at 8, 12–31 at 44; minor 0–7 at 0, 8–31 at 20). */
+export function makedev(major: bigint, minor: bigint): bigint {
+  return ((major & 0xfffn) << 8n) | ((major & ~0xfffn) << 32n) | (minor & 0xffn) | ((minor & ~0xffn) << 12n);
+}
+
+/** One case of {@link randomEdgeDump}: a dump line and what the writer and the kernel must make of it. */
+export type EdgeCase =
+  | { kind: 'device'; path: string; line: string; chr: boolean; rdev: bigint; fits: boolean }
+  | { kind: 'hardlink'; path: string; line: string; target: string; written: string; dir: boolean }
+  | { kind: 'size'; path: string; line: string; size: bigint; fits: boolean };
+
+/** The largest composefs file, 2^53 bytes (specs/composefs.md §3). */
+export const MAX_CFS_FILE = 2n ** 53n;
+
+const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+
+/** Majors and minors at the edges of the device-number encodings (8/12/20/32 bits). */
+const MAJORS = [0n, 1n, 7n, 0xffn, 0x100n, 0xfffn, 0x1000n, 0x1001n, 0x2000n, 0xfffffn, 0xffffffffn];
+const MINORS = [0n, 1n, 0xffn, 0x100n, 0xfffn, 0x1000n, 0xfffffn, 0x100000n, 0x100001n, 0xffffffffn];
+/** Sizes around the largest file and the chunk size (2^43). */
+const SIZES = [
+  MAX_CFS_FILE - 1n,
+  MAX_CFS_FILE,
+  MAX_CFS_FILE + 1n,
+  MAX_CFS_FILE + 2n,
+  MAX_CFS_FILE - (1n << 43n),
+  MAX_CFS_FILE - (1n << 43n) + 1n,
+  1n << 43n,
+  (1n << 43n) + 1n,
+  (1n << 32n) + 1n,
+];
+
+/**
+ * A random composefs dump (specs/composefs.md §5) of the edge cases of issue 15 item 13, with the
+ * expected outcome of each: device nodes whose rdev spans the encodings' edges (major/minor at 0,
+ * at 2^8/2^12/2^20, low 32 bits zero with high bits set; above 2^32 − 1 refused with E14, as
+ * mkcomposefs stores 32 bits), hard links whose target is a directory or a file written with a
+ * trailing or doubled slash, and external files at 2^53 − 1, 2^53 (accepted) and 2^53 + 1
+ * (refused). `base` is the dump of the accepted lines; each refused line is to be appended alone.
+ */
+export function randomEdgeDump(seed: number, n: number): { base: string; cases: EdgeCase[] } {
+  const r = rng(seed);
+  const int = (k: number) => Math.floor(r() * k);
+  const lines = ['/ 0 40755 2 0 0 0 0.0 - - -'];
+  const dirs: string[] = [];
+  const files: string[] = [];
+  for (let d = 0; d < 3 + int(3); d++) {
+    const dir = `/t${d}`;
+    lines.push(`${dir} 0 40755 2 0 0 0 0.0 - - -`);
+    dirs.push(dir);
+    for (let f = 0; f < 1 + int(3); f++) {
+      const file = `${dir}/f${f}`;
+      lines.push(`${file} 3 100644 1 0 0 0 0.0 - ab${f} -`);
+      files.push(file);
+    }
+  }
+  lines.push('/dev 0 40755 2 0 0 0 0.0 - - -', '/links 0 40755 2 0 0 0 0.0 - - -');
+  lines.push('/sizes 0 40755 2 0 0 0 0.0 - - -');
+  const cases: EdgeCase[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = r();
+    if (x < 0.5) {
+      const chr = r() < 0.7;
+      let rdev: bigint;
+      const y = r();
+      if (y < 0.6) rdev = makedev(pick(r, MAJORS), pick(r, MINORS));
+      else if (y < 0.8)
+        // Low 32 bits zero, high bits set: what a plain u32 store would read as 0/0 (a whiteout).
+        rdev = BigInt(1 + int(0xfffff)) << 32n;
+      else if (y < 0.9) rdev = pick(r, [0xffffffffn, 1n << 32n, (1n << 32n) + 1n, 2n ** 53n]);
+      else rdev = makedev(BigInt(int(4096)), BigInt(int(1 << 20)));
+      const path = `/dev/n${i}`;
+      const line = `${path} 0 ${chr ? '20644' : '60660'} 1 0 0 ${rdev} 0.0 - - -`;
+      cases.push({ kind: 'device', path, line, chr, rdev, fits: rdev <= 0xffffffffn });
+    } else if (x < 0.75) {
+      const dir = r() < 0.5;
+      const target = dir ? pick(r, dirs) : pick(r, files);
+      const deco = int(4);
+      const written =
+        deco === 0
+          ? target
+          : deco === 1
+            ? `${target}/`
+            : deco === 2
+              ? `/${target}`
+              : `/${target.replace('/f', '//f')}/`;
+      const path = `/links/l${i}`;
+      const line = `${path} 0 @100644 1 0 0 0 0.0 ${written} - -`;
+      cases.push({ kind: 'hardlink', path, line, target, written, dir });
+    } else {
+      const size = r() < 0.8 ? pick(r, SIZES) : MAX_CFS_FILE - BigInt(int(2 ** 30));
+      const path = `/sizes/s${i}`;
+      const line = `${path} ${size} 100644 1 0 0 0 0.0 ab/${'c'.repeat(62)} - -`;
+      cases.push({ kind: 'size', path, line, size, fits: size <= MAX_CFS_FILE });
+    }
+  }
+  for (const c of cases) if (c.kind === 'hardlink' || c.fits) lines.push(c.line);
+  return { base: lines.join('\n') + '\n', cases };
+}
