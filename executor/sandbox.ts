@@ -108,6 +108,22 @@ export class SandboxWorlds {
   #closed = false;
   #mounted = 0;
   #entered = 0;
+  /** Live holders, for the one 'exit' hook of this set (this process's end kills them). */
+  readonly #live = new Set<HeldWorld>();
+  readonly #onExit = (): void => {
+    for (const w of this.#live) {
+      try {
+        w.child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+      try {
+        rmdirSync(w.mnt);
+      } catch {
+        /* still busy or gone: sweepSandboxMounts removes it later */
+      }
+    }
+  };
 
   /** @param opts.maxIdle how many mounted worlds no sandbox is in are kept (default {@link SANDBOX_WORLDS_MAX_IDLE}) */
   constructor(opts: { maxIdle?: number } = {}) {
@@ -198,22 +214,12 @@ export class SandboxWorlds {
       exited: false,
       users: 0,
     };
-    const onExit = (): void => {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
-      try {
-        rmdirSync(mnt);
-      } catch {
-        /* still busy or gone: sweepSandboxMounts removes it later */
-      }
-    };
-    process.once('exit', onExit);
+    if (this.#live.size === 0) process.on('exit', this.#onExit);
+    this.#live.add(w);
     child.once('exit', () => {
       w.exited = true;
-      process.removeListener('exit', onExit);
+      this.#live.delete(w);
+      if (this.#live.size === 0) process.removeListener('exit', this.#onExit);
       try {
         rmdirSync(mnt);
       } catch {
@@ -228,7 +234,11 @@ export class SandboxWorlds {
       const fail = (why: string): void => {
         reject(new SandboxError(`composefs world ${root.image}: cannot mount a shared world: ${why}`));
       };
-      child.once('error', (e) => fail(e.message));
+      child.once('error', (e) => {
+        this.#live.delete(w);
+        if (this.#live.size === 0) process.removeListener('exit', this.#onExit);
+        fail(e.message);
+      });
       child.once('close', (code, sig) => fail(`${stderr.trim() || 'no output'} (exit ${code ?? sig})`));
       child.stdout!.on('data', (b: Buffer) => {
         out += b.toString();
