@@ -32,7 +32,7 @@ import type { FetchedSource, SourceSpec } from './fetch/source-spec.ts';
 import { fixupOutput } from './output-fixups.ts';
 import { runProc } from './proc.ts';
 import { loadRecipe, recipeEnv, type RecipeArg } from './recipes/recipes.ts';
-import { cancelledError, runSandbox } from './sandbox.ts';
+import { cancelledError, runSandbox, type SandboxWorlds } from './sandbox.ts';
 import { readSetFromEvents, startWorldServer, type WorldServer } from './observe/observe.ts';
 import { encodeReadSet, type ReadSet } from './observe/read-set.ts';
 import { defaultLimits, type ResourceLimits } from './sandbox-limits.ts';
@@ -105,6 +105,13 @@ export interface BuildRequest {
    * rebuilder signs the record it files, so each action is signed once.
    */
   signKey?: { config: string; name: string };
+  /**
+   * Shares the world's mount with the other sandboxes of a build (specs/executor.md §4.2): when the
+   * world is mounted from its composefs image, the sandbox enters the namespace where `worlds`
+   * keeps it mounted (mounting it there first) instead of mounting it for itself. Ignored for
+   * `hardlink` and `observed` worlds.
+   */
+  worlds?: SandboxWorlds;
   /**
    * Cancels the build: the sandbox is killed whole, nothing is stored for it (no log, output tree,
    * record or root) and its temporary directories are removed; the build rejects with E22
@@ -340,6 +347,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       ...(signal ? { signal } : {}),
       worldDir: server ? server.mountPoint : worldDir,
       ...(composefs ? { composefs } : {}),
+      ...(composefs && req.worlds ? { worlds: req.worlds } : {}),
       buildDir,
       outputDir,
       argv: ['/bin/sh', '/build/.eos/recipe.sh'],

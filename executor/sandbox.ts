@@ -62,6 +62,22 @@ interface HeldWorld {
   mnt: string;
   view: string;
   exited: boolean;
+  /** The sandboxes in it now (entered, not yet released). */
+  users: number;
+}
+
+/** A sandbox's place in a shared world: the holder's pid, the view's path, and its release. */
+export interface WorldLease {
+  pid: number;
+  view: string;
+  /** Says the sandbox has ended (idempotent): an unused world may then be ended (see `maxIdle`). */
+  release: () => void;
+}
+
+/** What a {@link SandboxWorlds} did: worlds mounted (holders started) and sandboxes that entered one. */
+export interface SandboxWorldsStats {
+  mounted: number;
+  entered: number;
 }
 
 /**
@@ -73,22 +89,58 @@ interface HeldWorld {
  * `/build`, `/output`, `/tmp`, `/dev` and `/proc` are its own, as before. The world is read-only
  * (an overlay without an upper layer, bound read-only), so sharing it changes nothing a build sees.
  *
+ * A world no sandbox is in is kept for the next (at most `maxIdle` such worlds, default
+ * {@link SANDBOX_WORLDS_MAX_IDLE}; the one unused longest is ended first), so a long build over
+ * many different worlds keeps a bounded number of holders.
+ *
  * The mounts live only in the holder's namespace: they vanish when the holder and every sandbox in
  * it have ended. The holder dies with this process (its stdin is a pipe from it, and it has
  * `--pdeathsig KILL`), so a SIGKILL leaves nothing mounted, only an empty
  * `$TMPDIR/eos-sandbox-mnt-<pid>-*` directory that {@link sweepSandboxMounts} removes. Never keeps
  * this process alive; {@link SandboxWorlds.close} ends the holders (sandboxes still running keep
- * their namespace until they end).
+ * their namespace until they end) and removes their mount directories.
  */
 export class SandboxWorlds {
   readonly #held = new Map<string, Promise<HeldWorld>>();
+  /** Keys of mounted worlds no sandbox is in, the one unused longest first. */
+  readonly #idle: string[] = [];
+  readonly #maxIdle: number;
   #closed = false;
+  #mounted = 0;
+  #entered = 0;
+  /** Live holders, for the one 'exit' hook of this set (this process's end kills them). */
+  readonly #live = new Set<HeldWorld>();
+  readonly #onExit = (): void => {
+    for (const w of this.#live) {
+      try {
+        w.child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+      try {
+        rmdirSync(w.mnt);
+      } catch {
+        /* still busy or gone: sweepSandboxMounts removes it later */
+      }
+    }
+  };
+
+  /** @param opts.maxIdle how many mounted worlds no sandbox is in are kept (default {@link SANDBOX_WORLDS_MAX_IDLE}) */
+  constructor(opts: { maxIdle?: number } = {}) {
+    this.#maxIdle = opts.maxIdle ?? SANDBOX_WORLDS_MAX_IDLE;
+  }
+
+  /** Worlds mounted and sandboxes entered so far. */
+  stats(): SandboxWorldsStats {
+    return { mounted: this.#mounted, entered: this.#entered };
+  }
 
   /**
-   * The holder of `root`'s world, mounting it first when no live holder has it.
+   * The holder of `root`'s world, mounting it first when no live holder has it. The caller
+   * releases the lease when its sandbox has ended.
    * @throws SandboxError E21 when closed, or when the world cannot be mounted (the holder's stderr)
    */
-  async enter(root: ComposefsRoot): Promise<{ pid: number; view: string }> {
+  async enter(root: ComposefsRoot): Promise<WorldLease> {
     if (this.#closed) throw new SandboxError('shared sandbox worlds: used after close');
     const key = JSON.stringify(root);
     let p = this.#held.get(key);
@@ -107,7 +159,29 @@ export class SandboxWorlds {
       });
     }
     const w = await p;
-    return { pid: w.pid, view: w.view };
+    if (this.#closed) throw new SandboxError('shared sandbox worlds: used after close');
+    w.users++;
+    this.#entered++;
+    const i = this.#idle.indexOf(key);
+    if (i >= 0) this.#idle.splice(i, 1);
+    let released = false;
+    return {
+      pid: w.pid,
+      view: w.view,
+      release: () => {
+        if (released) return;
+        released = true;
+        w.users--;
+        if (w.users > 0 || w.exited || this.#closed || this.#held.get(key) !== p) return;
+        this.#idle.push(key);
+        while (this.#idle.length > this.#maxIdle) {
+          const old = this.#idle.shift()!;
+          const q = this.#held.get(old);
+          this.#held.delete(old);
+          void q?.then((x) => SandboxWorlds.#end(x)).catch(() => undefined);
+        }
+      },
+    };
   }
 
   async #hold(root: ComposefsRoot): Promise<HeldWorld> {
@@ -132,24 +206,25 @@ export class SandboxWorlds {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
     });
-    const w: HeldWorld = { child, pid: child.pid ?? -1, mnt, view: join(mnt, 'root'), exited: false };
-    const onExit = (): void => {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
+    const w: HeldWorld = {
+      child,
+      pid: child.pid ?? -1,
+      mnt,
+      view: join(mnt, 'root'),
+      exited: false,
+      users: 0,
+    };
+    if (this.#live.size === 0) process.on('exit', this.#onExit);
+    this.#live.add(w);
+    child.once('exit', () => {
+      w.exited = true;
+      this.#live.delete(w);
+      if (this.#live.size === 0) process.removeListener('exit', this.#onExit);
       try {
         rmdirSync(mnt);
       } catch {
-        /* still busy or gone: sweepSandboxMounts removes it later */
+        /* gone, or still busy: sweepSandboxMounts removes it later */
       }
-    };
-    process.once('exit', onExit);
-    child.once('exit', () => {
-      w.exited = true;
-      process.removeListener('exit', onExit);
-      void fs.rmdir(mnt).catch(() => undefined);
     });
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
@@ -159,7 +234,11 @@ export class SandboxWorlds {
       const fail = (why: string): void => {
         reject(new SandboxError(`composefs world ${root.image}: cannot mount a shared world: ${why}`));
       };
-      child.once('error', (e) => fail(e.message));
+      child.once('error', (e) => {
+        this.#live.delete(w);
+        if (this.#live.size === 0) process.removeListener('exit', this.#onExit);
+        fail(e.message);
+      });
       child.once('close', (code, sig) => fail(`${stderr.trim() || 'no output'} (exit ${code ?? sig})`));
       child.stdout!.on('data', (b: Buffer) => {
         out += b.toString();
@@ -172,26 +251,36 @@ export class SandboxWorlds {
     child.stderr!.destroy();
     (child.stdin as Socket).unref();
     child.unref();
+    this.#mounted++;
     return w;
   }
 
-  /** Ends every holder: their worlds are unmounted once the sandboxes still in them end. */
+  /** Ends one holder (its stdin closed) and waits until it has exited and its mount directory is gone. */
+  static async #end(w: HeldWorld): Promise<void> {
+    if (!w.exited) {
+      const gone = new Promise<void>((res) => w.child.once('exit', () => res()));
+      w.child.ref(); // waited for now
+      w.child.stdin!.end();
+      await gone;
+    }
+    await fs.rmdir(w.mnt).catch(() => undefined);
+  }
+
+  /**
+   * Ends every holder and removes their mount directories: their worlds are unmounted once the
+   * sandboxes still in them end. Later {@link enter}s fail.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const held = await Promise.allSettled([...this.#held.values()]);
     this.#held.clear();
-    await Promise.all(
-      held.map(async (r) => {
-        if (r.status !== 'fulfilled' || r.value.exited) return;
-        const w = r.value;
-        const gone = new Promise<void>((res) => w.child.once('exit', () => res()));
-        w.child.ref(); // waited for now
-        w.child.stdin!.end();
-        await gone;
-      }),
-    );
+    this.#idle.length = 0;
+    await Promise.all(held.map((r) => (r.status === 'fulfilled' ? SandboxWorlds.#end(r.value) : undefined)));
   }
 }
+
+/** How many mounted worlds no sandbox is in a {@link SandboxWorlds} keeps by default. */
+export const SANDBOX_WORLDS_MAX_IDLE = 8;
 
 /** Where the writable directories appear inside the sandbox. */
 export const SANDBOX_BUILD_DIR = '/build';
@@ -560,9 +649,11 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   const bwrap = findBwrap();
   if (spec.signal?.aborted) throw cancelledError(`sandbox ${spec.logPath}`, spec.signal);
   let mnt: string | undefined;
+  let lease: WorldLease | undefined;
   let command: [string, string[]];
   if (spec.composefs && spec.worlds) {
-    const { pid, view } = await spec.worlds.enter(spec.composefs);
+    lease = await spec.worlds.enter(spec.composefs);
+    const { pid, view } = lease;
     const args = bwrapArgs(spec);
     const i = args.indexOf('--ro-bind');
     command = [
@@ -595,6 +686,17 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
           hint: 'the seed fixups entry provides the mount points; is it in the world?',
         });
   }
+  try {
+    return await spawnSandbox(spec, command);
+  } finally {
+    lease?.release();
+    if (mnt) await fs.rmdir(mnt).catch(() => undefined);
+  }
+}
+
+/** Runs the sandbox's command line (its world already mounted, or entered) and waits for it to end. */
+async function spawnSandbox(spec: SandboxSpec, world: [string, string[]]): Promise<SandboxResult> {
+  let command = world;
   if (spec.network) command = await netnsCommand(spec.network, command);
   command = atSandboxNiceness(command);
   const log = await fs.open(spec.logPath, 'w', 0o644);
@@ -685,6 +787,5 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   } finally {
     await limits.remove();
     await log.close();
-    if (mnt) await fs.rmdir(mnt).catch(() => undefined);
   }
 }

@@ -13,6 +13,9 @@
  * materialized directory; `--world-mount` overrides). Unlike `buildAtom`, an action's world does not
  * layer its dependencies' output trees (that would be one composition and image per action); the
  * action reads only their digests, as the Nix derivations read only their inputs' store paths.
+ * Nor does it do the executor's other per-action work (the world's composition and image, source
+ * placement, output checks, the build record): its figures are the sandbox's, not `eos build`'s;
+ * nix-compare.ts's "eos build" rows run the product itself.
  *
  * Prints one JSON line: in-process seconds, world setup seconds, executed count, statuses, the
  * mean sandbox run and executor time per action, and (with `--calibrate N`) the mean of N

@@ -16,9 +16,17 @@
  *
  * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2] [--noop-runs 5]
  *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]
- *           [--no-share-world]]
+ *           [--no-share-world] [--no-product]]
  * With `--sandbox`, a composefs world is mounted once and shared by every action (SandboxWorlds);
  * `--no-share-world` mounts it per action, as before.
+ *
+ * eos-sandboxed.ts is not what `eos build` runs: it calls `runSandbox` directly, over one small
+ * world for every action (its dependencies' outputs are not layered in), and skips the executor's
+ * per-action work (the world's composition and image, sources, recipe, output checks, the record).
+ * So with `--sandbox` the same DAG is also built by the product itself, `eos build` of a
+ * generated workspace (one `std.shell` atom per node, writing `$OUTPUT/usr/share/bench/LABEL`;
+ * the lock's deps are the DAG's edges; a host seed of dash and coreutils made first, untimed), on
+ * a fresh store: the rows named "eos build" are the product's ratio. `--no-product` leaves it out.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -26,6 +34,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syntheticDag, type DagFamily, type SyntheticNode } from '../../scheduler/index.ts';
+import { encodeLock } from '../../atoms/index.ts';
 import { distState } from '../../bin/dist-state.mjs';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -43,6 +52,8 @@ const calibrate = arg('calibrate', '50');
 const outputAs = arg('output-as', 'tree');
 /** `--no-share-world`: every sandboxed action mounts its world itself (the behaviour before SandboxWorlds). */
 const shareWorld = !process.argv.includes('--no-share-world');
+/** With `--sandbox`: also run `eos build` of the DAG as a workspace (the product path); `--no-product` skips it. */
+const product = sandbox && !process.argv.includes('--no-product');
 /** No-op runs of each (alternating); the median is reported. */
 const noopRuns = Number(arg('noop-runs', '5'));
 
@@ -73,6 +84,38 @@ function nixExpr(nodes: SyntheticNode[], salt: string): string {
 ${lines.join('\n')}
 in [ ${nodes.map((x) => x.label).join(' ')} ]
 `;
+}
+
+/**
+ * The DAG as a workspace of `std.shell` atoms and its lock (`eos.lock` in `dir`): each writes
+ * `$OUTPUT/usr/share/bench/LABEL` (its label and its dependencies' labels; its world has their
+ * files at /usr/share/bench); the lock's deps are the DAG's edges.
+ * @returns the lock's path
+ */
+async function writeWorkspace(nodes: SyntheticNode[], dir: string): Promise<string> {
+  const workspace: Record<string, { path: string; version: string; deps: string[] }> = {};
+  for (const x of nodes) {
+    await mkdir(join(dir, x.label), { recursive: true });
+    const script = `mkdir -p "$OUTPUT/usr/share/bench" && echo ${x.label} ${x.deps.join(' ')} > "$OUTPUT/usr/share/bench/${x.label}"`;
+    await writeFile(
+      join(dir, x.label, 'atom.toml'),
+      [
+        '[atom]',
+        `label = "${x.label}"`,
+        'version = "1.0.0"',
+        '',
+        ...(x.deps.length ? ['[deps]', ...x.deps.map((d) => `${d} = "^1.0"`), ''] : []),
+        '[build]',
+        'recipe = "std.shell"',
+        `script = '''${script}'''`,
+        '',
+      ].join('\n'),
+    );
+    workspace[x.label] = { path: x.label, version: '1.0.0', deps: [...x.deps] };
+  }
+  const lock = join(dir, 'eos.lock');
+  await writeFile(lock, encodeLock({ version: 1, prerelease: false, sets: {}, atoms: {}, workspace }));
+  return lock;
 }
 
 /** One row of bench/run-all.sh's table: Eos seconds against the peer's, lower is better. */
@@ -195,6 +238,46 @@ try {
   const calib = sandbox ? eos(calibrate).calibration : undefined;
   if (eosCold.executed !== n || eosNoop.executed !== 0) throw new Error('eos: unexpected execution counts');
 
+  // The product: `eos build` of the DAG as a workspace, on a fresh store with a small host seed.
+  let productRun: { wallS: number; cpuS: number; ok: number; sharedWorlds?: unknown } | undefined;
+  if (product) {
+    const pstore = join(dir, 'product-store');
+    const seedLock = join(dir, 'seed.lock');
+    const eosBin = join(repo, 'bin', 'eos.mjs');
+    const seeded = spawnSync(
+      process.execPath,
+      [
+        eosBin,
+        '--store',
+        pstore,
+        'seed',
+        '--mode',
+        'host',
+        '--package',
+        'dash',
+        '--package',
+        'coreutils',
+        '--lock',
+        seedLock,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (seeded.status !== 0) throw new Error(`eos seed: ${seeded.stderr}`);
+    const lock = await writeWorkspace(nodes, join(dir, 'ws'));
+    const out = join(dir, 'product.json');
+    const m = measured(
+      process.execPath,
+      [eosBin, '--store', pstore, '--json', 'build', lock, '--seed-lock', seedLock, '-j', String(jobs)],
+      out,
+    );
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as {
+      counts: Record<string, number>;
+      sharedWorlds?: unknown;
+    };
+    if (doc.counts.ok !== n) throw new Error(`eos build: ${JSON.stringify(doc.counts)} of ${n}`);
+    productRun = { ...m, ok: doc.counts.ok, sharedWorlds: doc.sharedWorlds };
+  }
+
   const f = (x: number) => x.toFixed(2);
   console.log(
     `same DAG: ${n} nodes, ${edges} edges (${family}), jobs ${jobs}; nix-build unsandboxed, eos ${
@@ -228,18 +311,51 @@ try {
   const rows = sandbox
     ? [
         row(
-          `cold build, ${n} sandboxed actions: eos vs nix-build sandboxed`,
+          `cold build, ${n} sandboxed actions (bench executor: runSandbox over one world, not eos build): eos vs nix-build sandboxed`,
           eosCold.wallS,
           nixSandboxCold!,
           1.0,
         ),
-        row(`cold build, ${n} sandboxed actions: eos vs nix-build unsandboxed`, eosCold.wallS, nixCold, 2.0),
         row(
-          `cold build, ${n} sandboxed actions: eos vs nix-build unsandboxed (CPU)`,
+          `cold build, ${n} sandboxed actions (bench executor: runSandbox over one world, not eos build): eos vs nix-build unsandboxed`,
+          eosCold.wallS,
+          nixCold,
+          2.0,
+        ),
+        row(
+          `cold build, ${n} sandboxed actions (bench executor: runSandbox over one world, not eos build): eos vs nix-build unsandboxed (CPU)`,
           eosCold.cpuS,
           nixColdRun.cpuS,
           2.0,
         ),
+        ...(productRun
+          ? [
+              row(
+                `cold eos build, ${n} atoms (the product path): eos vs nix-build sandboxed`,
+                productRun.wallS,
+                nixSandboxCold!,
+                1.0,
+              ),
+              row(
+                `cold eos build, ${n} atoms (the product path): eos vs nix-build unsandboxed`,
+                productRun.wallS,
+                nixCold,
+                2.0,
+              ),
+              row(
+                `cold eos build, ${n} atoms (the product path): eos vs nix-build sandboxed (CPU)`,
+                productRun.cpuS,
+                nixSandboxRun!.cpuS,
+                1.0,
+              ),
+              row(
+                `cold eos build, ${n} atoms (the product path): eos vs nix-build unsandboxed (CPU)`,
+                productRun.cpuS,
+                nixColdRun.cpuS,
+                2.0,
+              ),
+            ]
+          : []),
       ]
     : [
         row(
@@ -260,6 +376,12 @@ try {
         '',
         f(eosCold.wallS / nixSandboxCold!),
       ].join('\t'),
+    );
+  if (productRun)
+    console.log(
+      `eos build (the product path: ${n} std.shell atoms of the DAG, worlds layering their dependencies): cold ${f(productRun.wallS)} s wall, ${f(productRun.cpuS)} s CPU; ` +
+        `vs nix-build sandboxed ${f(productRun.wallS / nixSandboxCold!)} (CPU ${f(productRun.cpuS / nixSandboxRun!.cpuS)}), ` +
+        `vs unsandboxed ${f(productRun.wallS / nixCold)} (CPU ${f(productRun.cpuS / nixColdRun.cpuS)}); shared worlds ${JSON.stringify(productRun.sharedWorlds)}`,
     );
   await mkdir(join(import.meta.dirname, '..', 'out'), { recursive: true });
   await writeFile(

@@ -29,8 +29,10 @@ import {
   parseFetchLock,
   readSeedLock,
   runFetchAction,
+  SandboxWorlds,
   seedRoot,
   type ResourceLimits,
+  type SandboxWorldsStats,
   type SeedLock,
   type SourceSpec,
 } from '../../executor/index.ts';
@@ -70,7 +72,7 @@ import {
   type FetchNode,
   type LockNode,
 } from './build-graph.ts';
-import { runBuild, type BuildRunResult } from './build-run.ts';
+import { runBuild, selectWithDeps, type BuildRunResult } from './build-run.ts';
 import { composeBuild, type ComposeBuildResult } from './runtime-composition.ts';
 
 /** A builder key: its name in the key store of `config`. */
@@ -96,6 +98,12 @@ export interface ExecutorOptions {
   maxPids?: number;
   /** Each action's memory limit in bytes (default 3/4 of the machine's memory, at most 32 GiB). */
   maxMemory?: number;
+  /**
+   * The build's shared composefs worlds (specs/executor.md §4.2) and the labels whose world repeats
+   * in the graph ({@link repeatedWorlds}): those actions enter the world `worlds` keeps mounted;
+   * the others, fetch actions and observed builds mount their world themselves.
+   */
+  worlds?: { set: SandboxWorlds; labels: ReadonlySet<string> };
   /**
    * Added to every fetch action's environment, over the atom's `[fetch] env` (`eos build
    * --fetch-env`, e.g. `npm_config_registry`); part of the fetch actions' keys.
@@ -267,6 +275,7 @@ export function sandboxExecutor(
       actionId: ctx.action,
       signal: ctx.signal,
       ...(opts.observe ? { worldMount: 'observed' as const } : {}),
+      ...(!opts.observe && opts.worlds?.labels.has(n.label) ? { worlds: opts.worlds.set } : {}),
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       // No signKey: the rebuilder signs the record it files (one signature per action).
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
@@ -274,6 +283,28 @@ export function sandboxExecutor(
     });
     return { output: r.output, world: r.world.root, log: r.record.log, record: r.record };
   };
+}
+
+/**
+ * The build actions of a graph whose world another build action of the same graph has too: the
+ * world is the seed with the dependencies' outputs layered over it (specs/executor.md §3), and in
+ * one build a label has one output, so actions with the same dependency labels (a fetch tree, at
+ * `/build/sources/fetch`, is no layer) have the same world root. Only these share a mounted world
+ * (specs/executor.md §4.2): for a world used once, a holder would be one more process for nothing.
+ * Fetch nodes are not counted (a fetch action mounts its world itself).
+ * @returns the labels of those actions
+ * @see specs/executor.md §4.2
+ */
+export function repeatedWorlds(nodes: readonly LockNode[]): Set<string> {
+  const byWorld = new Map<string, string[]>();
+  for (const n of nodes) {
+    if (isFetchNode(n)) continue;
+    const key = JSON.stringify(n.deps.filter((d) => d !== n.fetch?.label).sort());
+    const list = byWorld.get(key) ?? [];
+    list.push(n.label);
+    byWorld.set(key, list);
+  }
+  return new Set([...byWorld.values()].filter((l) => l.length > 1).flat());
 }
 
 /**
@@ -327,6 +358,11 @@ export interface BuildLockOptions extends ExecutorOptions {
 export interface BuildLockResult extends BuildRunResult {
   /** `file` is absent when `compose` was `true`. */
   composition?: ComposeBuildResult & { file?: string };
+  /**
+   * The build's shared composefs worlds: how many were mounted and how many sandboxes entered one
+   * (specs/executor.md §4.2); zero for a dry run, observed or hard-link builds.
+   */
+  sharedWorlds: SandboxWorldsStats;
   /** The actions taken from a binary cache instead of built, in the order they were. */
   substitutions: Substitution[];
   /** The caches that were asked and refused (or could not be read). */
@@ -352,6 +388,9 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
   const substitutions: Substitution[] = [];
   const refusals: Refusal[] = [];
   const caches: CacheBackend[] = [];
+  // One set of shared worlds per build, closed however the build ends (specs/executor.md §4.2).
+  const worlds = opts.dryRun || opts.observe ? undefined : new SandboxWorlds();
+  const sharedWorlds = (): SandboxWorldsStats => worlds?.stats() ?? { mounted: 0, entered: 0 };
   try {
     const local = storeRebuilder(store, {
       ...(signer ? { signer } : {}),
@@ -377,7 +416,17 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       nodes,
       key: lockActionKey(seed, opts),
       rebuilder,
-      executor: sandboxExecutor(store, seed, opts),
+      executor: sandboxExecutor(store, seed, {
+        ...opts,
+        ...(worlds
+          ? {
+              worlds: {
+                set: worlds,
+                labels: repeatedWorlds(opts.only?.length ? selectWithDeps(nodes, opts.only) : nodes),
+              },
+            }
+          : {}),
+      }),
       storeDir: store.root,
       seedMode: seed.mode,
       historyPath: historyPath(store.root),
@@ -393,8 +442,9 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
       ...(opts.onLine ? { onLine: opts.onLine } : {}),
     });
+    await worlds?.close(); // before the composition: no holder outlives the actions
     if (!opts.compose || opts.dryRun || r.exitCode !== 0 || !r.result)
-      return { ...r, substitutions, refusals };
+      return { ...r, sharedWorlds: sharedWorlds(), substitutions, refusals };
     // The result as a composition (issue #6 item 4): runtime seed entries + every output.
     const outputs: Record<string, Digest> = {};
     // A fetch tree is an input of its atom's build, not a part of the closure.
@@ -409,8 +459,15 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       ...(file !== undefined ? { file } : {}),
       ...(opts.signKey ? { sign: opts.signKey } : {}),
     });
-    return { ...r, composition: { ...c, ...(file !== undefined ? { file } : {}) }, substitutions, refusals };
+    return {
+      ...r,
+      composition: { ...c, ...(file !== undefined ? { file } : {}) },
+      sharedWorlds: sharedWorlds(),
+      substitutions,
+      refusals,
+    };
   } finally {
+    await worlds?.close();
     for (const c of caches) c.close();
     jobserver?.close();
     await rm(staging, { recursive: true, force: true });

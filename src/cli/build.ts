@@ -122,6 +122,7 @@ export async function run(opts: BuildOptions): Promise<CommandResult> {
     ];
     const json = {
       ...(r.json as object),
+      sharedWorlds: r.sharedWorlds,
       substituted: r.substitutions,
       refused: r.refusals.map((f) => ({ action: f.action, cache: f.cache, error: f.error.toJSON() })),
       ...(opts.observe

@@ -7,27 +7,17 @@
  * entry names a half-written output. At the end the store verifies and no process of a killed build's sandbox is left.
  *
  * The store is private: a small host seed (dash, coreutils) made once in the test cache
- * (`<test cache>/kill-build-seed`, under its lock) and copied per run, so `store verify` checks
+ * (`<test cache>/kill-build-seed`, under its lock: ./small-seed.ts) and copied per run, so `store verify` checks
  * only what this test wrote.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeLock } from '../../atoms/index.ts';
 import { Store, type Digest } from '../../src/kernel/index.ts';
-import { testCacheDir } from '../executor/helpers.ts';
 import { eosBin, tempDir } from '../helpers/fs.ts';
-import { withCacheLock } from '../helpers/cache-lock.ts';
+import { smallSeed } from './small-seed.ts';
 
 const canRun = existsSync('/usr/bin/bwrap') && process.getuid?.() === 0;
 
@@ -37,39 +27,6 @@ const KILLS = 4;
 let store = '';
 let seedLock = '';
 let ws = '';
-
-/** The cached small seed: `{store, seed.lock}` under the test cache, made whole or not at all. */
-async function smallSeed(): Promise<{ store: string; lock: string }> {
-  const dir = join(testCacheDir(), 'kill-build-seed');
-  await withCacheLock(testCacheDir(), 'kill-build-seed', async () => {
-    if (existsSync(join(dir, 'seed.lock'))) return;
-    const tmp = `${dir}.${process.pid}.tmp`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    const r = spawnSync(
-      process.execPath,
-      [
-        eosBin,
-        '--store',
-        join(tmp, 'store'),
-        'seed',
-        '--mode',
-        'host',
-        '--package',
-        'dash',
-        '--package',
-        'coreutils',
-        '--lock',
-        join(tmp, 'seed.lock'),
-      ],
-      { encoding: 'utf8' },
-    );
-    if (r.status !== 0) throw new Error(`small seed: ${r.stderr}`);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  });
-  return { store: join(dir, 'store'), lock: join(dir, 'seed.lock') };
-}
 
 /** The build script of `files`: 300 small files and a 4 MiB one, naming `nonce`. */
 function filesScript(nonce: string): string {

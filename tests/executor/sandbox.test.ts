@@ -274,6 +274,26 @@ describe.skipIf(!canRun)('sandboxes sharing one mounted composefs world (Sandbox
     await expect(worlds.enter(composefs)).rejects.toThrow('[E21] shared sandbox worlds: used after close');
   });
 
+  it('a world no sandbox is in is ended beyond maxIdle, and mounted again when needed', async () => {
+    const image = await worldImage(store, worldRoot as never);
+    const composefs = { image, objectsDir: store.dir('objects') };
+    const worlds = new SandboxWorlds({ maxIdle: 0 });
+    const first = await worlds.enter(composefs);
+    const again = await worlds.enter(composefs); // in use: the same holder
+    expect(again.pid).toBe(first.pid);
+    again.release();
+    expect(existsSync(`/proc/${first.pid}`)).toBe(true); // one sandbox still in it
+    first.release();
+    first.release(); // idempotent
+    for (let i = 0; i < 250 && existsSync(`/proc/${first.pid}`); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(existsSync(`/proc/${first.pid}`)).toBe(false);
+    const x = await script('echo ok', { composefs, worlds });
+    expect(x.r.exitCode).toBe(0);
+    expect(worlds.stats()).toEqual({ mounted: 2, entered: 3 });
+    await worlds.close();
+  });
+
   it('a world that cannot be mounted fails with E21 naming the image, and leaves no mount directory', async () => {
     const worlds = new SandboxWorlds();
     const image = await worldImage(store, worldRoot as never);
