@@ -95,7 +95,9 @@ describe('bounded reads', () => {
   ): Promise<{ done: Promise<number | null>; kill: () => void }> {
     const child = spawn(
       'bash',
-      ['-c', 'exec 3<>"$1"; echo ready; cat "$2" >&3; exec 3>&-', 'w', fifo, file],
+      // `exec cat`: the killed process is the writer itself (a bash parent killed alone left
+      // its cat blocked on the FIFO forever, holding the worker's stderr).
+      ['-c', 'exec 3<>"$1"; echo ready; exec cat "$2" >&3', 'w', fifo, file],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
