@@ -36,8 +36,8 @@ export interface KillTarget {
 /** How one attempt went. */
 export interface Attempt {
   how: 'timed' | 'event';
-  /** The kill time in ms (timed) or the event count (event). */
-  at: number;
+  /** The kill time (`<n>ms`) or the event (`event <n> in <dir>`). */
+  at: string;
   /** `killed` when SIGKILL ended it, `done` when it exited first (with `code`). */
   outcome: 'killed' | 'done';
   code: number | null;
@@ -76,27 +76,31 @@ export function killSeed(): number {
   return s && /^\d+$/.test(s) ? Number(s) : Date.now() % 2 ** 31;
 }
 
-function watchAll(dirs: string[], onEvent: () => void): FSWatcher[] {
+function watchAll(dirs: string[], onEvent: (dir: number) => void): FSWatcher[] {
   const ws: FSWatcher[] = [];
-  for (const d of dirs)
+  for (const [i, d] of dirs.entries())
     try {
-      ws.push(watch(d, onEvent));
+      ws.push(watch(d, () => onEvent(i)));
     } catch {
       /* not made yet: nothing to count there */
     }
   return ws;
 }
 
+/** An unkilled run: its wall time (ms) and its events in each watched directory (in `watch` order). */
+export interface Unkilled {
+  ms: number;
+  events: number[];
+}
+
 /**
- * Runs `t` once, unkilled, counting the events in its watched directories.
- * @returns its wall time in ms, the event count and how it exited
+ * Runs `t` once, unkilled, counting the events in each of its watched directories.
+ * @returns its wall time in ms, the event counts and how it exited
  */
-export function calibrate(
-  t: KillTarget,
-): Promise<{ ms: number; events: number; code: number | null; stderr: string }> {
+export function calibrate(t: KillTarget): Promise<Unkilled & { code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    let events = 0;
-    const ws = watchAll(t.watch, () => events++);
+    const events = t.watch.map(() => 0);
+    const ws = watchAll(t.watch, (d) => events[d]!++);
     const t0 = Date.now();
     const child = spawn(process.execPath, t.args, {
       cwd: t.cwd,
@@ -118,9 +122,12 @@ export function calibrate(
 
 /**
  * Starts `t` and kills it (SIGSTOP, probe, SIGKILL) after `trigger`: `ms` milliseconds, or the
- * `events`-th event in its watched directories. A command that exits first is `done`.
+ * `events`-th event in its watched directory number `dir`. A command that exits first is `done`.
  */
-export function killOnce(t: KillTarget, trigger: { ms: number } | { events: number }): Promise<Attempt> {
+export function killOnce(
+  t: KillTarget,
+  trigger: { ms: number } | { events: number; dir: number },
+): Promise<Attempt> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, t.args, {
       cwd: t.cwd,
@@ -148,8 +155,8 @@ export function killOnce(t: KillTarget, trigger: { ms: number } | { events: numb
     if ('ms' in trigger) timer = setTimeout(stop, trigger.ms);
     else {
       let n = 0;
-      ws = watchAll(t.watch, () => {
-        if (++n >= trigger.events) stop();
+      ws = watchAll(t.watch, (d) => {
+        if (d === trigger.dir && ++n >= trigger.events) stop();
       });
     }
     child.on('exit', () => (exited = true));
@@ -159,7 +166,10 @@ export function killOnce(t: KillTarget, trigger: { ms: number } | { events: numb
       const killed = signal === 'SIGKILL';
       resolve({
         how: 'ms' in trigger ? 'timed' : 'event',
-        at: 'ms' in trigger ? Math.round(trigger.ms) : trigger.events,
+        at:
+          'ms' in trigger
+            ? `${Math.round(trigger.ms)}ms`
+            : `event ${trigger.events} in ${t.watch[trigger.dir]}`,
         outcome: killed ? 'killed' : 'done',
         code,
         stderr,
@@ -174,9 +184,14 @@ export interface KillAnywhereOptions {
   /** The target of attempt `i` (a fresh name, file or nonce each time, so each kill hits new work). */
   target: (i: number) => KillTarget;
   /** The unkilled run's wall time (ms) and event count ({@link calibrate}). */
-  unkilled: { ms: number; events: number };
+  unkilled: Unkilled;
   /** Timed kills, stratified over [0, 1.5 × unkilled.ms]. */
   timed: number;
+  /**
+   * Targeted kills always made after the timed ones: directory by directory in turn (those with
+   * events), each at an event stratified over that directory's count in the unkilled run.
+   */
+  targeted: number;
   /** Kills that must land mid-write. */
   minMid: number;
   /** The most attempts in all. */
@@ -203,11 +218,19 @@ export async function killAnywhere(o: KillAnywhereOptions): Promise<KillCounts> 
     seen: [],
   };
   const window = Math.max(1, o.unkilled.ms * 1.5);
-  for (let i = 0; i < o.cap && (i < o.timed || c.midWrite < o.minMid); i++) {
-    const trigger =
-      i < o.timed
-        ? { ms: (window * (i + rand())) / o.timed }
-        : { events: 1 + Math.floor(rand() * Math.max(1, o.unkilled.events)) };
+  const dirs = o.unkilled.events.flatMap((n, d) => (n > 0 ? [d] : []));
+  const planned = o.timed + (dirs.length ? o.targeted : 0);
+  const rounds = Math.max(1, Math.ceil(o.targeted / Math.max(1, dirs.length)));
+  for (let i = 0; i < o.cap && (i < planned || (c.midWrite < o.minMid && dirs.length)); i++) {
+    let trigger: { ms: number } | { events: number; dir: number };
+    if (i < o.timed) trigger = { ms: (window * (i + rand())) / o.timed };
+    else {
+      const j = i - o.timed;
+      const dir = dirs[j % dirs.length]!;
+      // Stratified over the directory's events while planned, then anywhere in them.
+      const u = i < planned ? ((Math.floor(j / dirs.length) % rounds) + rand()) / rounds : rand();
+      trigger = { events: 1 + Math.floor(u * o.unkilled.events[dir]!), dir };
+    }
     const a = await killOnce(o.target(i), trigger);
     c.attempts++;
     if (a.how === 'timed') c.timed++;
@@ -216,7 +239,13 @@ export async function killAnywhere(o: KillAnywhereOptions): Promise<KillCounts> 
     else c.done++;
     if (a.evidence.length) {
       c.midWrite++;
-      if (c.seen.length < 5) c.seen.push(`${a.how}@${a.at}: ${a.evidence[0]!.replace(/\d{2,}/g, 'N')}`);
+      if (c.seen.length < 6)
+        c.seen.push(
+          `${a.at}: ${a.evidence
+            .join(' ')
+            .replace(/\d{3,}/g, 'N')
+            .slice(0, 100)}`,
+        );
     }
     await o.check(i, a);
     c.verified++;

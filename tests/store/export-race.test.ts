@@ -149,6 +149,7 @@ describe('eos store export', () => {
       target: exportTarget,
       unkilled,
       timed: ROUNDS,
+      targeted: 2,
       minMid: 3,
       cap: ROUNDS + 20,
       seed,

@@ -144,11 +144,13 @@ describe('kill anywhere (issue 15 "Done when")', () => {
     const unkilled = await calibrate(target(1001));
     expect(unkilled.code, unkilled.stderr).toBe(0);
     const seed = killSeed();
+    console.log(`kill-anywhere compose: seed ${seed}`);
     const counts = { pinned: 0, invisible: 0 };
     const c = await killAnywhere({
       target,
       unkilled,
       timed: 6,
+      targeted: 4,
       minMid: MIN_MID,
       cap: CAP,
       seed,
@@ -158,10 +160,12 @@ describe('kill anywhere (issue 15 "Done when")', () => {
         const show = eos(ws, ['compose', 'show', root]);
         if (show.code === 0) {
           counts.pinned++;
-          expect(existsSync(pinOf(root))).toBe(true);
+          // The pin is whole: one digest line, the tree naming the composition.
+          expect(readFileSync(pinOf(root), 'utf8')).toMatch(/^blake3:[0-9a-f]{64}\n$/);
         } else {
           counts.invisible++;
           expect(show.stderr).toMatch(/\[E4\]/);
+          expect(existsSync(pinOf(root)), 'a pin of an invisible composition').toBe(false);
         }
         const v = eos(ws, ['store', 'verify']);
         expect(v.code, v.stdout + v.stderr).toBe(0);
@@ -210,6 +214,7 @@ describe('kill anywhere (issue 15 "Done when")', () => {
       target,
       unkilled,
       timed: 6,
+      targeted: 4,
       minMid: MIN_MID,
       cap: CAP,
       seed,
@@ -250,6 +255,7 @@ describe('kill anywhere (issue 15 "Done when")', () => {
       target,
       unkilled,
       timed: 6,
+      targeted: 4,
       minMid: MIN_MID,
       cap: CAP,
       seed,
