@@ -421,13 +421,17 @@ export class CompositionStore {
     return this.dir('compositions', `${digestHex(root)}.view.json`);
   }
 
-  /** Writes the view cache of `root` and binds it in the verified-object record (`view:<root hex>`). */
+  /**
+   * Binds the view cache of `root` in the verified-object record (`view:<root hex>`), then writes
+   * it. Binding first: a SIGKILL between the two leaves a binding with no file (nothing to check),
+   * never a view file that `store verify` finds unbound (it did, before: issue 15 kill test).
+   */
   private writeView(root: Digest, v: MergedView): void {
     const bytes = encodeCanonical({ shadowed: v.shadowed, tree: v.tree });
-    writeFileAtomicSync(this.viewCachePath(root), bytes, { mkdir: true });
     const record = verifiedRecord(this.store);
     record.noteBinding(viewBinding(root), digestHex(digestBytes(bytes)));
     record.flush();
+    writeFileAtomicSync(this.viewCachePath(root), bytes, { mkdir: true });
   }
 
   /** Whether the view cache file of `root` hashes to the value bound to it in the verified-object record. */

@@ -131,9 +131,11 @@ export async function compositionImage(
   verity.flush();
   await checkObjects(cs.store, uses);
   const bytes = encodeImage(tree);
-  writeFileAtomicSync(path, bytes, { mkdir: true });
+  // Bound first, then written: a SIGKILL between leaves a binding with no file, never an image
+  // file that `store verify` finds unbound (as a view was, issue 15).
   const record = verifiedRecord(cs.store);
   record.noteBinding(imageBinding(root), digestHex(digestBytes(bytes)));
   record.flush();
+  writeFileAtomicSync(path, bytes, { mkdir: true });
   return { path, cached: false, sizeBytes: bytes.length };
 }

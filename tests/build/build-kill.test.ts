@@ -1,10 +1,13 @@
 /**
  * Kill anywhere, `eos build` (issue 15 "Done when"): a real `eos build` of two workspace atoms (a
- * shell build writing 300 small files and a 4 MiB one, and a dependent) is SIGKILLed at seeded
- * random moments between start-up and the end of an unkilled run. After each kill the next `eos
- * build` completes, and every output it reports (built or cached) is the whole tree an unkilled
- * build makes (materialized, every object checked, and compared file by file): no action-cache
- * entry names a half-written output. At the end the store verifies and no process of a killed build's sandbox is left.
+ * shell build writing FILES small files and a 1 MiB one, and a dependent) is SIGKILLed, by the
+ * driver of tests/helpers/kill-anywhere.ts: timed kills spread over a measured unkilled build, then
+ * kills at events in the store's tmp/ and roots/ until at least MIN_MID landed while tmp/ held the
+ * build's staged work. Each kill is on a fresh nonce (a build not done before); the next unkilled
+ * build completes, and every output it reports (built or cached)
+ * is the whole tree an unkilled build makes (materialized, every object checked, and compared file
+ * by file): no action-cache entry names a half-written output. No process of a killed build's
+ * sandbox is left; at the end the store verifies.
  *
  * The store is private: a small host seed (dash, coreutils) made once in the test cache
  * (`<test cache>/kill-build-seed`, under its lock: ./small-seed.ts) and copied per run, so `store verify` checks
@@ -18,24 +21,32 @@ import { encodeLock } from '../../atoms/index.ts';
 import { Store, type Digest } from '../../src/kernel/index.ts';
 import { eosBin, tempDir } from '../helpers/fs.ts';
 import { smallSeed } from './small-seed.ts';
+import { calibrate, killAnywhere, killSeed, type KillTarget } from '../helpers/kill-anywhere.ts';
 
 const canRun = existsSync('/usr/bin/bwrap') && process.getuid?.() === 0;
 
-/** Kills per run (each on a fresh nonce, so each hits a build that has not been done). */
-const KILLS = 4;
+/**
+ * Timed kills (stratified over the unkilled run), mid-write landings required, most attempts; each
+ * attempt is on a fresh nonce, so each hits a build that has not been done.
+ */
+const TIMED = 2;
+const TARGETED = 2;
+const MIN_MID = 2;
+const CAP = 8;
 
 let store = '';
 let seedLock = '';
 let ws = '';
 
-/** The build script of `files`: 300 small files and a 4 MiB one, naming `nonce`. */
+/** Small files `files` writes (and the dependent counts). */
+const FILES = 120;
+
+/** The build script of `files`: FILES small files and a 1 MiB one, naming `nonce`. */
 function filesScript(nonce: string): string {
   return [
     'mkdir -p "$OUTPUT/usr/share/many"',
-    'i=0; while [ $i -lt 300 ]; do echo "file $i ' +
-      nonce +
-      '" > "$OUTPUT/usr/share/many/f$i"; i=$((i+1)); done',
-    'head -c 4194304 /dev/zero > "$OUTPUT/usr/share/big"',
+    `i=0; while [ $i -lt ${FILES} ]; do echo "file $i ${nonce}" > "$OUTPUT/usr/share/many/f$i"; i=$((i+1)); done`,
+    'head -c 1048576 /dev/zero > "$OUTPUT/usr/share/big"',
     `echo ${nonce} > "$OUTPUT/usr/share/nonce"`,
   ].join('\n');
 }
@@ -110,15 +121,6 @@ function build(lock: string, killAfterMs?: number): Promise<Run> {
   });
 }
 
-/** Seeded kill points in [lo, hi) ms (reproducible). */
-function points(n: number, lo: number, hi: number, seed = 15): number[] {
-  let x = seed;
-  return Array.from({ length: n }, () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return lo + (x % Math.max(1, hi - lo));
-  });
-}
-
 /** The `ok`/`cached` output digests of a build's result lines, by label. */
 function outputs(stdout: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -132,15 +134,15 @@ async function checkOutput(label: string, digest: string, nonce: string): Promis
   await new Store(store).materialize(digest as Digest, dest);
   if (label === 'files') {
     const many = readdirSync(join(dest, 'usr', 'share', 'many'));
-    expect(many.length).toBe(300);
+    expect(many.length).toBe(FILES);
     for (const n of many)
       expect(readFileSync(join(dest, 'usr', 'share', 'many', n), 'utf8')).toBe(
         `file ${n.slice(1)} ${nonce}\n`,
       );
-    expect(readFileSync(join(dest, 'usr', 'share', 'big')).equals(Buffer.alloc(4 << 20))).toBe(true);
+    expect(readFileSync(join(dest, 'usr', 'share', 'big')).equals(Buffer.alloc(1 << 20))).toBe(true);
     expect(readFileSync(join(dest, 'usr', 'share', 'nonce'), 'utf8')).toBe(`${nonce}\n`);
   } else {
-    expect(readFileSync(join(dest, 'usr', 'share', 'count'), 'utf8').trim()).toBe('300');
+    expect(readFileSync(join(dest, 'usr', 'share', 'count'), 'utf8').trim()).toBe(String(FILES));
     expect(readFileSync(join(dest, 'usr', 'share', 'user'), 'utf8')).toBe(`${nonce}\n`);
   }
 }
@@ -171,51 +173,90 @@ beforeAll(async () => {
   mkdirSync(ws);
 }, 300_000);
 
+/** Waits (up to 20 s) until no process names `nonce`; returns those still left. */
+async function sandboxGone(nonce: string): Promise<number[]> {
+  for (let i = 0; i < 200 && pidsNaming(nonce).length; i++) await new Promise((r) => setTimeout(r, 100));
+  return pidsNaming(nonce);
+}
+
 describe.skipIf(!canRun)('kill anywhere: eos build (root, bwrap)', () => {
   it('after a SIGKILL at a random point the next build completes whole outputs and the store verifies', async () => {
     const run0 = `${Date.now()}-${process.pid}`;
-    // A first unkilled build sets up the world; a second (fresh actions) says how long a whole
-    // run takes, the window the kills are spread over.
-    const s0 = Date.now();
-    spawnSync(process.execPath, [eosBin, '--version']);
-    const startMs = Date.now() - s0;
-    const warm = await build(writeWorkspace(`${run0}-warm`));
-    expect(warm.code, warm.stderr).toBe(0);
-    const t0 = Date.now();
-    const first = await build(writeWorkspace(`${run0}-calibrate`));
-    const fullMs = Date.now() - t0;
-    expect(first.code, first.stderr).toBe(0);
-    const counts = { killed: 0, finished: 0, rebuilt: 0, cachedAfterKill: 0, outputsChecked: 0 };
-    for (const [i, ms] of points(KILLS, Math.round(startMs * 0.8), Math.round(fullMs * 0.95)).entries()) {
-      const nonce = `${run0}-k${i}`;
-      const lock = writeWorkspace(nonce);
-      const r = await build(lock, ms);
-      if (r.signal === 'SIGKILL') counts.killed++;
-      else {
-        expect(r.code, r.stderr).toBe(0);
-        counts.finished++;
-      }
-      const next = await build(lock);
+    const args = (lock: string): string[] => [
+      eosBin,
+      '--store',
+      store,
+      'build',
+      lock,
+      '--seed-lock',
+      seedLock,
+      '-j',
+      '2',
+    ];
+    const tmp = join(store, 'tmp');
+    // Each attempt builds a fresh nonce ("chain"); its check build reuses whatever the kill left in
+    // the action cache.
+    let chain = 0;
+    const nonceOf = (): string => `${run0}-c${chain}`;
+    const target = (): KillTarget => ({
+      args: args(writeWorkspace(nonceOf())),
+      cwd: ws,
+      watch: [tmp, join(store, 'roots')],
+      // Objects, trees, roots and records are staged in tmp/ and renamed into place; the action's
+      // output directory is made there too.
+      probe: () => (existsSync(tmp) ? readdirSync(tmp).map((n) => `tmp/${n}`) : []),
+    });
+    const counts = { chains: 0, rebuilt: 0, cached: 0, outputsChecked: 0, stagedObjects: 0 };
+    /** The next build of the chain completes; every output it reports is whole. */
+    const finish = async (): Promise<void> => {
+      const nonce = nonceOf();
+      const next = await build(writeWorkspace(nonce));
       expect(next.code, next.stderr).toBe(0);
       const outs = outputs(next.stdout);
       expect(Object.keys(outs).sort(), next.stdout).toEqual(['files', 'user']);
       for (const l of next.stdout.split('\n'))
         if (l.startsWith('ok\t')) counts.rebuilt++;
-        else if (l.startsWith('cached\t') && r.signal === 'SIGKILL') counts.cachedAfterKill++;
+        else if (l.startsWith('cached\t')) counts.cached++;
       for (const [label, digest] of Object.entries(outs)) {
         await checkOutput(label, digest, nonce);
         counts.outputsChecked++;
       }
-      expect(pidsNaming(nonce), 'a killed build left its sandbox running').toEqual([]);
-    }
+      counts.chains++;
+      chain++;
+    };
+    // A first unkilled build sets up the world (and fetches); the second, of fresh actions, is the
+    // unkilled run the kill points come from (its wall time, its events in tmp/ and roots/).
+    const warm = await build(writeWorkspace(`${run0}-warm`));
+    expect(warm.code, warm.stderr).toBe(0);
+    const unkilled = await calibrate({ ...target(), args: args(writeWorkspace(`${run0}-calibrate`)) });
+    expect(unkilled.code, unkilled.stderr).toBe(0);
+    const seed = killSeed();
+    const c = await killAnywhere({
+      target,
+      unkilled,
+      timed: TIMED,
+      targeted: TARGETED,
+      minMid: MIN_MID,
+      cap: CAP,
+      seed,
+      check: async (_i, a) => {
+        expect(await sandboxGone(nonceOf()), 'a killed build left its sandbox running').toEqual([]);
+        if (a.evidence.some((e) => !e.includes('-build-'))) counts.stagedObjects++;
+        if (a.outcome === 'done') expect(a.code, a.stderr).toBe(0);
+        // A restarted build has less left to do (its cached actions): the next kill would miss the
+        // unkilled run's events. So each chain is one kill and its check build.
+        await finish();
+      },
+    });
     const v = spawnSync(process.execPath, [eosBin, '--store', store, 'store', 'verify'], {
       encoding: 'utf8',
     });
     expect(v.status, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toMatch(/^ok\t.* 0 problems$/m);
     console.log(
-      `kill-anywhere build: ${KILLS} runs, ${JSON.stringify(counts)}; store verify: ${v.stdout.trim()}`,
+      `kill-anywhere build: seed ${seed} unkilled ${unkilled.ms} ms / events ${unkilled.events.join('+')}; ${JSON.stringify({ ...c, ...counts })}; store verify: ${v.stdout.trim()}`,
     );
-    expect(counts.killed).toBeGreaterThan(1);
+    expect(c.midWrite, 'kills that landed mid-write').toBeGreaterThanOrEqual(MIN_MID);
+    expect(c.verified).toBe(c.attempts);
   }, 600_000);
 });

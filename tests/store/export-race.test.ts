@@ -3,14 +3,17 @@
 // DEST) for a symlink to a directory outside, stopping eos in the kernel (seccomp user notification)
 // so that each swap lands before eos uses the directory; no file may land outside, the export
 // refuses with E8 and leaves no DEST. Against the export before 2846b3b (paths walked through
-// parents) the same test leaks files on every run. Then the kill-anywhere test: SIGKILL at random moments of real exports leaves DEST
-// absent or complete and a store that verifies; the next export removes the dead exports' litter.
+// parents) the same test leaks files on every run. Then the kill-anywhere test
+// (tests/helpers/kill-anywhere.ts): SIGKILL at moments spread over a measured unkilled export, and
+// at targeted moments until at least 3 kills landed while the export's temporary existed, leaves
+// DEST absent or complete and a store that verifies; the next export removes the dead exports' litter.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/kernel/index.ts';
 import { eosBin, snapshot, tempDir } from '../helpers/fs.ts';
+import { calibrate, killAnywhere, killSeed, type KillTarget } from '../helpers/kill-anywhere.ts';
 
 /**
  * The racer (tests/fixtures/store/notify-racer.c): runs eos under a seccomp filter that stops each
@@ -126,44 +129,52 @@ describe('eos store export', () => {
   it('kill anywhere: DEST is absent or complete, the store verifies, the next export removes the litter', async () => {
     const parent = tempDir();
     const dest = join(parent, 'out');
-    const s0 = Date.now();
-    spawnSync(process.execPath, [eosBin, '--version']);
-    const startMs = Date.now() - s0;
-    const t0 = Date.now();
-    const whole = await eosAsync(store, ['store', 'export', digest, dest, '--copy']);
-    const fullMs = Date.now() - t0;
-    expect(whole.code, whole.stderr).toBe(0);
-    rmSync(dest, { recursive: true });
+    const exportTarget = (i: number): KillTarget => {
+      rmSync(dest, { recursive: true, force: true });
+      return {
+        args: [eosBin, '--store', store, 'store', 'export', digest, dest, ...(i % 2 ? ['--copy'] : [])],
+        watch: [parent],
+        // The export's private temporary beside DEST, not yet renamed to DEST.
+        probe: () => readdirSync(parent).filter((n) => n.includes('.eos-export-')),
+      };
+    };
+    const unkilled = await calibrate(exportTarget(1));
+    expect(unkilled.code, unkilled.stderr).toBe(0);
     const want = snapshot(src);
+    expect(snapshot(dest)).toEqual(want);
     let absent = 0;
     let complete = 0;
-    let killed = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const r = await eosAsync(
-        store,
-        ['store', 'export', digest, dest, ...(round % 2 ? ['--copy'] : [])],
-        startMs * 0.8 + Math.random() * (fullMs * 1.1 - startMs * 0.8),
-      );
-      if (r.signal === 'SIGKILL') killed++;
-      else expect(r.code, r.stderr).toBe(0);
-      if (existsSync(dest)) {
-        expect(snapshot(dest), `round ${round}: DEST is the whole tree`).toEqual(want);
-        complete++;
-        rmSync(dest, { recursive: true });
-      } else absent++;
-    }
+    const seed = killSeed();
+    const c = await killAnywhere({
+      target: exportTarget,
+      unkilled,
+      timed: ROUNDS,
+      targeted: 2,
+      minMid: 3,
+      cap: ROUNDS + 20,
+      seed,
+      check: (i, a) => {
+        if (a.outcome === 'done') expect(a.code, a.stderr).toBe(0);
+        if (existsSync(dest)) {
+          expect(snapshot(dest), `attempt ${i}: DEST is the whole tree`).toEqual(want);
+          complete++;
+        } else absent++;
+      },
+    });
     const v = spawnSync(process.execPath, [eosBin, '--store', store, 'store', 'verify'], {
       encoding: 'utf8',
     });
     expect(v.status, v.stdout + v.stderr).toBe(0);
     const litter = readdirSync(parent).filter((n) => n.includes('.eos-export-')).length;
+    rmSync(dest, { recursive: true, force: true });
     const last = await eosAsync(store, ['store', 'export', digest, dest]);
     expect(last.code, last.stderr).toBe(0);
     expect(snapshot(dest)).toEqual(want);
     expect(readdirSync(parent).filter((n) => n.includes('.eos-export-'))).toEqual([]);
     console.log(
-      `export kill-anywhere: ${ROUNDS} rounds, ${killed} killed, DEST absent ${absent}, complete ${complete}, litter ${litter} removed by the next export`,
+      `kill-anywhere export: seed ${seed} unkilled ${unkilled.ms} ms / ${unkilled.events} events; ${JSON.stringify(c)}; DEST absent ${absent}, complete ${complete}, litter ${litter} removed by the next export`,
     );
-    expect(killed).toBeGreaterThan(2);
+    expect(c.midWrite, 'kills that landed mid-write').toBeGreaterThanOrEqual(3);
+    expect(c.verified).toBe(c.attempts);
   }, 300_000);
 });
