@@ -55,7 +55,8 @@ if (!existsSync(lockPath) || !existsSync(join(demo, 'store')))
 const storeA = new Store(join(demo, 'store'));
 const configA = join(demo, 'config');
 
-// The chain: the newest entry of every atom of the lock (locked and workspace) in A's action cache.
+// The chain: the newest signed entry of every atom of the lock (locked and workspace) in A's action
+// cache (bench/observe, run before this one by run-all.sh, adds newer unsigned observed records).
 const lock = parseLock(readFileSync(lockPath, 'utf8'), lockPath);
 const wanted = [
   ...Object.entries(lock.atoms).map(([l, a]) => [l, a.version] as const),
@@ -63,7 +64,8 @@ const wanted = [
 ];
 const chain: { label: string; action: Digest; durationMs: number; key: Digest }[] = [];
 for (const [label, version] of wanted) {
-  const found = (await findAtomOutputs(storeA, label, version))[0];
+  const outputs = await findAtomOutputs(storeA, label, version);
+  const found = outputs.find((o) => o.signedBy.length > 0) ?? outputs[0];
   if (!found) continue;
   const entry = (await openActionCache(storeA).get(found.action))!;
   chain.push({ label, action: found.action, durationMs: entry.record.durationMs, key: found.signedBy[0]! });
