@@ -92,7 +92,7 @@ export async function readAtomDir(
   if (sources.length === 0) {
     const probeDir = await stagingDir(store, 'probe');
     try {
-      const probe = await new Store(probeDir).ingest(dir, { fsync: false });
+      const probe = await new Store(probeDir, { durable: false }).ingest(dir, { fsync: false });
       sources = [{ kind: 'path', path: dir, digest: probe.digest }];
     } finally {
       await rm(probeDir, { recursive: true, force: true });

@@ -182,7 +182,16 @@ export class Store implements ObjectStore {
   private tmpSwept = false;
   private reads: StoreReadTrace | undefined;
 
-  constructor(root: string) {
+  /**
+   * @param root the store directory (created with its layout on the first write)
+   * @param opts `durable: false` for a throwaway store (probeDigest's): its layout's format file
+   *   is written without fsync; objects follow `IngestOptions.fsync`. Default true.
+   * @throws EncodingError E3 when `root` holds a store of another format or version
+   */
+  constructor(
+    root: string,
+    private readonly opts: { durable?: boolean } = {},
+  ) {
     this.root = resolve(root);
     checkFormat(this.root);
     this.blobs = {
@@ -222,7 +231,7 @@ export class Store implements ObjectStore {
   ensureLayout(): void {
     if (this.laidOut) return;
     try {
-      ensureLayout(this.root);
+      ensureLayout(this.root, { durable: this.opts.durable ?? true });
     } catch (e) {
       throw osError(e, this.root);
     }
@@ -330,7 +339,8 @@ export class Store implements ObjectStore {
       }
       await checkChildrenPresent(tree, d, this.blobs, this.trees);
       try {
-        writeAtomic(this.dir('tmp'), p, bytes, 0o444);
+        // Off the event loop, as putBlob: a build's world trees are written while other actions run.
+        if (!(await writeAtomicAsync(this.dir('tmp'), p, bytes, 0o444))) touch(p);
       } catch (e) {
         throw osError(e, p);
       }

@@ -4,7 +4,7 @@
  *
  * @see specs/store.md §4 (layout)
  */
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../atomic-write.ts';
 import { dirname, join } from 'node:path';
 import { digestHex, type Digest } from '../digest.ts';
@@ -38,16 +38,20 @@ export function shardedPath(dir: string, d: Digest): string {
 /**
  * Creates the layout under `root` if missing (the shard directories `objects/<2 hex>` etc. are
  * made when first needed, by `renameInto`), and checks the format version.
+ * @param opts `durable: false`: the format file is written without fsync (a throwaway store)
  * @throws EncodingError E3 when the store has another format version
  */
-export function ensureLayout(root: string): void {
+export function ensureLayout(root: string, opts: { durable?: boolean } = {}): void {
   const fmt = join(root, FORMAT_FILE);
   if (existsSync(fmt)) {
     checkFormat(root);
     return;
   }
   for (const d of Object.values(DIRS)) mkdirSync(join(root, d), { recursive: true });
-  writeFileAtomicSync(fmt, JSON.stringify({ format: STORE_FORMAT, version: STORE_FORMAT_VERSION }) + '\n');
+  const text = JSON.stringify({ format: STORE_FORMAT, version: STORE_FORMAT_VERSION }) + '\n';
+  // A throwaway store (durable: false) is removed after use: no fsync of its format file.
+  if (opts.durable === false) writeFileSync(fmt, text);
+  else writeFileAtomicSync(fmt, text);
 }
 
 /**

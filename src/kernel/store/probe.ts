@@ -20,7 +20,7 @@ import { Store } from './fs-store.ts';
 export async function probeDigest(path: string, scratch?: string): Promise<Digest> {
   const dir = await mkdtemp(join(scratch ?? tmpdir(), 'eos-probe-'));
   try {
-    return (await new Store(dir).ingest(path, { fsync: false })).digest;
+    return (await new Store(dir, { durable: false }).ingest(path, { fsync: false })).digest;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
