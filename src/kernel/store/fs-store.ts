@@ -20,7 +20,6 @@ import {
   rmSync,
   utimesSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import type * as ChildProcess from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -89,35 +88,10 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Writes bytes to `dest` through a temp file: write, fsync, rename. Drops the temp if `dest` exists. */
-export function writeAtomic(
-  tmpDir: string,
-  dest: string,
-  bytes: Uint8Array,
-  mode: number,
-  sync = true,
-): boolean {
-  if (existsSync(dest)) return false;
-  const tmp = join(tmpDir, `${process.pid}.m.${randomHex(6)}`);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    let w = 0;
-    while (w < bytes.length) w += writeSync(fd, bytes, w, bytes.length - w);
-    if (sync) fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameInto(tmp, dest);
-  return true;
-}
-
 /**
- * {@link writeAtomic} without blocking the event loop: the write and the fsync run on libuv's
- * thread pool, so other actions' completions are handled meanwhile (specs/store.md §6.5). The same
- * order: write, fsync, rename. Returns false (and writes nothing) when `dest` exists.
+ * Writes bytes to `dest` through a temp file without blocking the event loop: the write and the
+ * fsync run on libuv's thread pool, so other actions' completions are handled meanwhile
+ * (specs/store.md §6.5). The order: write, fsync, rename. Returns false (and writes nothing) when `dest` exists.
  */
 export async function writeAtomicAsync(
   tmpDir: string,
