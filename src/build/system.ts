@@ -391,6 +391,10 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
   // One set of shared worlds per build, closed however the build ends (specs/executor.md §4.2).
   const worlds = opts.dryRun || opts.observe ? undefined : new SandboxWorlds();
   const sharedWorlds = (): SandboxWorldsStats => worlds?.stats() ?? { mounted: 0, entered: 0 };
+  // One shared store lock for the whole build once it first writes (specs/store.md §9).
+  const releaseStoreLock = store.keepWriteLock();
+  // Objects and trees found good are not looked at again during the build (specs/store.md §12.4).
+  const endRun = store.beginRun();
   try {
     const local = storeRebuilder(store, {
       ...(signer ? { signer } : {}),
@@ -467,6 +471,8 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       refusals,
     };
   } finally {
+    releaseStoreLock();
+    endRun();
     await worlds?.close();
     for (const c of caches) c.close();
     jobserver?.close();

@@ -18,6 +18,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -134,6 +135,21 @@ function fsyncPath(path: string): void {
   }
 }
 
+/**
+ * How many parsed trees a {@link Store} keeps in memory (specs/store.md §5.3): a build reads the
+ * seed's trees again for every action's world merge and image.
+ */
+export const TREE_CACHE_MAX = 20_000;
+
+/** A parsed tree kept by {@link Store.getTree}, with the identity of the file it was read from. */
+interface CachedTree {
+  tree: Tree;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
 /** The objects a {@link Store} read while a trace was on (digests, each once). */
 export interface StoreReadTrace {
   blobs: Set<Digest>;
@@ -153,8 +169,17 @@ export class Store implements ObjectStore {
   private laidOut = false;
   private lockDepth = 0;
   private heldLock: StoreLock | undefined;
+  /** The shared lock being taken (every concurrent first write waits for the same one). */
+  private acquiring: Promise<StoreLock> | undefined;
+  /** Callers of {@link keepWriteLock} not yet released. */
+  private keepers = 0;
+  /** Object files found good during the current run ({@link beginRun}), by path. */
+  private runFiles: Set<string> | undefined;
+  private runs = 0;
   private tmpSwept = false;
   private reads: StoreReadTrace | undefined;
+  /** Parsed trees by digest, least recently used first (specs/store.md §5.3). */
+  private readonly treeCache = new Map<Digest, CachedTree>();
 
   /**
    * @param root the store directory (created with its layout on the first write)
@@ -212,20 +237,84 @@ export class Store implements ObjectStore {
     this.laidOut = true;
   }
 
-  /** Runs `fn` holding the store's shared (writer) lock; reentrant within this object. */
+  /**
+   * Runs `fn` holding the store's shared (writer) lock; reentrant within this object, and one lock
+   * file for all of this object's concurrent writes (specs/store.md §9). Released when the last
+   * write ends, unless {@link keepWriteLock} keeps it.
+   * @throws IoError E12 when an exclusive holder (gc, repair) keeps the store too long
+   */
   async withWriteLock<T>(fn: () => Promise<T>): Promise<T> {
     this.ensureLayout();
-    if (this.lockDepth === 0) this.heldLock = await lockShared(this.dir('locks'));
     this.lockDepth++;
     try {
+      if (!this.heldLock) {
+        this.acquiring ??= lockShared(this.dir('locks')).finally(() => {
+          this.acquiring = undefined;
+        });
+        const lock = await this.acquiring;
+        if (!this.heldLock) {
+          this.heldLock = lock;
+          process.once('exit', this.releaseAtExit);
+        }
+      }
       return await fn();
     } finally {
-      if (--this.lockDepth === 0) {
-        this.heldLock?.release();
-        this.heldLock = undefined;
-      }
+      if (--this.lockDepth === 0 && this.keepers === 0) this.releaseHeldLock();
     }
   }
+
+  /**
+   * Keeps the shared lock, once a write has taken it, until the returned function is called (then
+   * released when no write is running): for a command that writes many objects over its run, such
+   * as `eos build`, so it takes one lock file instead of one per object (specs/store.md §9). A
+   * command that writes nothing takes none. The lock file goes with the process at its exit as
+   * always (and a killed holder's is stale).
+   * @returns the release function (idempotent)
+   */
+  keepWriteLock(): () => void {
+    this.keepers++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.keepers === 0 && this.lockDepth === 0) this.releaseHeldLock();
+    };
+  }
+
+  /**
+   * Starts a run, one command that uses the same objects many times (`eos build`: every action's
+   * world holds the seed): until the returned function is called, an object file `checkObjects`
+   * found good is not looked at again, and a parsed tree is reused without a `stat` of its file
+   * (specs/store.md §5.3, §12.4). Runs nest; the memory goes with the last.
+   * @returns the function that ends the run (idempotent)
+   */
+  beginRun(): () => void {
+    if (this.runs++ === 0) this.runFiles = new Set();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.runs === 0) this.runFiles = undefined;
+    };
+  }
+
+  /** The object files found good during the current run ({@link beginRun}); undefined outside one. */
+  get runChecked(): Set<string> | undefined {
+    return this.runFiles;
+  }
+
+  private releaseHeldLock(): void {
+    if (!this.heldLock) return;
+    process.removeListener('exit', this.releaseAtExit);
+    this.heldLock.release();
+    this.heldLock = undefined;
+  }
+
+  /** A process that exits while holding the lock (e.g. on SIGTERM) removes its lock file. */
+  private readonly releaseAtExit = (): void => {
+    this.heldLock?.release();
+    this.heldLock = undefined;
+  };
 
   /** Runs `fn` holding the store's exclusive lock (gc, repair). @throws IoError E12 when busy */
   async withExclusiveLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -418,7 +507,54 @@ export class Store implements ObjectStore {
    * @throws NotFoundError E4; CorruptObjectError E5; EncodingError E3 / UnsafePathError E8 (hostile bytes)
    */
   async getTree(d: Digest): Promise<Tree> {
-    return parseTree(await this.readTreeBytes(d), `tree ${d}`);
+    // A tree file, once read and checked, is reused while the file is the same one: same inode,
+    // size, modification and change times (specs/store.md §5.3). A removed, replaced, rewritten or
+    // chmod'ed file is read and checked again, so E4/E5 are raised as without the cache.
+    const p = this.treePath(d);
+    const hit = this.treeCache.get(d);
+    if (hit && this.runFiles) {
+      this.reads?.trees.add(d);
+      return hit.tree;
+    }
+    if (hit) {
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        st = undefined;
+      }
+      if (
+        st &&
+        st.ino === hit.ino &&
+        st.size === hit.size &&
+        st.mtimeMs === hit.mtimeMs &&
+        st.ctimeMs === hit.ctimeMs
+      ) {
+        this.reads?.trees.add(d);
+        this.treeCache.delete(d);
+        this.treeCache.set(d, hit);
+        return hit.tree;
+      }
+      this.treeCache.delete(d);
+    }
+    let before;
+    try {
+      before = statSync(p);
+    } catch {
+      before = undefined;
+    }
+    const tree = parseTree(await this.readTreeBytes(d), `tree ${d}`);
+    if (before) {
+      this.treeCache.set(d, {
+        tree,
+        ino: before.ino,
+        size: before.size,
+        mtimeMs: before.mtimeMs,
+        ctimeMs: before.ctimeMs,
+      });
+      if (this.treeCache.size > TREE_CACHE_MAX) this.treeCache.delete(this.treeCache.keys().next().value!);
+    }
+    return tree;
   }
 
   /**
