@@ -22,6 +22,9 @@ import { CompositionStore, storeAccess } from './compose-store.ts';
 import { FsVerityHasher, encodeImage } from './composefs/index.ts';
 import { viewToComposefs } from './image.ts';
 
+/** Blobs smaller than this are read whole for their fs-verity digest; larger ones are streamed. */
+const SMALL_BLOB_BYTES = 256n * 1024n;
+
 /**
  * fs-verity digests of blobs, kept in the store's verified-object record (`v` lines, MAC'd,
  * specs/store.md §12) and computed, when absent, in one pass over the object file that also
@@ -47,10 +50,16 @@ export class VerityCache {
     const before = statSync(path, { bigint: true });
     const b3 = createDigester();
     const fv = new FsVerityHasher();
-    for await (const chunk of createReadStream(path) as AsyncIterable<Uint8Array>) {
-      b3.update(chunk);
-      fv.update(chunk);
-    }
+    if (before.size < SMALL_BLOB_BYTES) {
+      // One read on this thread: a stream's set-up costs more than a small file's bytes.
+      const bytes = readFileSync(path);
+      b3.update(bytes);
+      fv.update(bytes);
+    } else
+      for await (const chunk of createReadStream(path) as AsyncIterable<Uint8Array>) {
+        b3.update(chunk);
+        fv.update(chunk);
+      }
     const got = b3.digest();
     if (got !== d)
       throw new CorruptObjectError(

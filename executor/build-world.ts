@@ -15,10 +15,14 @@
  */
 import {
   CompositionStore,
+  PendingTrees,
   compositionImage,
   makeComposition,
+  mergeComposition,
+  mergeOnto,
   mountingPermitted,
   type Composition,
+  type MergedView,
   type ShadowedPath,
 } from '../composer/index.ts';
 import type { Digest, Store } from '../src/kernel/index.ts';
@@ -96,8 +100,49 @@ export function worldComposition(layers: WorldLayer[]): { composition: Compositi
  */
 export async function buildWorld(store: Store, layers: WorldLayer[]): Promise<World> {
   const { composition, ordered } = worldComposition(layers);
-  const { root, view } = await new CompositionStore(store).save(composition);
+  const pending = new PendingTrees(store);
+  const known = await layeredView(store, layers, pending);
+  const { root, view } = await new CompositionStore(store).save(
+    composition,
+    known ? { view: known, pending } : undefined,
+  );
   return { root, tree: view.tree, composition, layers: ordered, shadowed: view.shadowed };
+}
+
+/** Merged views of the seed's layers alone, per store object, by the layers' key. */
+const seedViews = new WeakMap<Store, Map<string, MergedView>>();
+
+/**
+ * The merged view of a world made from its seed's view (merged once per store object and kept)
+ * with each dependency layer merged onto it (specs/executor.md §2.1): the same view the whole
+ * composition merges to whenever no dependency meets another layer's different file or symlink
+ * (a union). Undefined when there are no dependency layers, or when one does meet such a node
+ * (shadowing or a conflict): the caller then merges the whole composition, which decides by
+ * precedence and reports every shadowed path exactly as before. New trees go to `pending`.
+ */
+async function layeredView(
+  store: Store,
+  layers: WorldLayer[],
+  pending: PendingTrees,
+): Promise<MergedView | undefined> {
+  const base = layers.filter((l) => l.precedence < PRECEDENCE.dependency);
+  const deps = layers.filter((l) => l.precedence >= PRECEDENCE.dependency);
+  if (!deps.length || !base.length) return undefined;
+  const key = JSON.stringify(base.map((l) => [l.name, l.tree, l.precedence]));
+  let views = seedViews.get(store);
+  if (!views) seedViews.set(store, (views = new Map()));
+  let view = views.get(key);
+  if (!view) {
+    view = await mergeComposition(worldComposition(base).composition, pending);
+    await pending.flush();
+    views.set(key, view);
+  }
+  for (const d of deps) {
+    const next = await mergeOnto(view, d.name, { at: '/', node: { kind: 'tree', digest: d.tree } }, pending);
+    if (!next) return undefined;
+    view = next;
+  }
+  return view;
 }
 
 /**
