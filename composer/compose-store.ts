@@ -49,6 +49,7 @@ import {
   signWithKey,
   treeDigest,
   verifySignatures,
+  writeFileAtomic,
   writeFileAtomicSync,
   type Digest,
   type Purpose,
@@ -198,7 +199,7 @@ export class CompositionStore {
     await pending.flush();
     const root = await this.store.putBlob(encodeComposition(c));
     if (root !== compositionRoot(c)) throw new Error(`unreachable: blob digest ${root} is not the root`);
-    this.writeView(root, view);
+    await this.writeView(root, view);
     // One pin, written last (atomically): a tree naming the composition and everything it keeps.
     const pin = await this.store.putTree(await this.pinTree(c, root, kept));
     await this.store.addRoot(pinRootName(root), pin);
@@ -426,12 +427,13 @@ export class CompositionStore {
    * it. Binding first: a SIGKILL between the two leaves a binding with no file (nothing to check),
    * never a view file that `store verify` finds unbound (it did, before: issue 15 kill test).
    */
-  private writeView(root: Digest, v: MergedView): void {
+  private async writeView(root: Digest, v: MergedView): Promise<void> {
     const bytes = encodeCanonical({ shadowed: v.shadowed, tree: v.tree });
     const record = verifiedRecord(this.store);
     record.noteBinding(viewBinding(root), digestHex(digestBytes(bytes)));
-    record.flush();
-    writeFileAtomicSync(this.viewCachePath(root), bytes, { mkdir: true });
+    // Off the event loop (a build writes one view per world while other actions run).
+    await record.flushAsync();
+    await writeFileAtomic(this.viewCachePath(root), bytes, { mkdir: true });
   }
 
   /** Whether the view cache file of `root` hashes to the value bound to it in the verified-object record. */
@@ -479,7 +481,7 @@ export class CompositionStore {
     if (hit) return { ...hit, cached: true };
     const c = await this.load(root);
     const v = await mergeComposition(c, storeAccess(this.store));
-    this.writeView(root, v);
+    await this.writeView(root, v);
     return { ...v, cached: false };
   }
 

@@ -14,7 +14,7 @@ import {
   objectsOfTree,
   statKey,
   verifiedRecord,
-  writeFileAtomicSync,
+  writeFileAtomic,
   type Digest,
   type VerifiedRecord,
 } from '../src/kernel/index.ts';
@@ -137,14 +137,14 @@ export async function compositionImage(
   // is written before both passed.
   const verity = new VerityCache(cs);
   const tree = await viewToComposefs(storeAccess(cs.store), v.tree, (d) => verity.get(d));
-  verity.flush();
-  await checkObjects(cs.store, uses);
+  await checkObjects(cs.store, uses, { flush: false });
   const bytes = encodeImage(tree);
   // Bound first, then written: a SIGKILL between leaves a binding with no file, never an image
-  // file that `store verify` finds unbound (as a view was, issue 15).
+  // file that `store verify` finds unbound (as a view was, issue 15). The fs-verity digests, the
+  // objects checked and the binding go to the record in one append and fsync, off the event loop.
   const record = verifiedRecord(cs.store);
   record.noteBinding(imageBinding(root), digestHex(digestBytes(bytes)));
-  record.flush();
-  writeFileAtomicSync(path, bytes, { mkdir: true });
+  await record.flushAsync();
+  await writeFileAtomic(path, bytes, { mkdir: true });
   return { path, cached: false, sizeBytes: bytes.length };
 }

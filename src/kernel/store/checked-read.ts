@@ -59,36 +59,47 @@ function statOf(path: string, d: Digest, store: Store): BigIntStats {
 
 /**
  * Checks the object files of `uses` against their digests (see the module comment) and records
- * the ones that hashed right. Twins are checked only when asked and present.
+ * the ones that hashed right (appended to the record at once unless `opts.flush` is false: the
+ * caller then flushes it). Twins are checked only when asked and present.
  * @throws CorruptObjectError E5 naming every file whose bytes hash otherwise (nothing is recorded
  *   for them); NotFoundError E4 for a blob that is not stored
  * @see specs/store.md §12
  */
-export async function checkObjects(store: Store, uses: Iterable<ObjectUse>): Promise<CheckReport> {
+export async function checkObjects(
+  store: Store,
+  uses: Iterable<ObjectUse>,
+  opts: { flush?: boolean } = {},
+): Promise<CheckReport> {
   const record = verifiedRecord(store);
   // During a run (Store.beginRun: one `eos build`), a file found good is not looked at again (§12.4).
   const run = store.runChecked;
   const files = new Map<string, { kind: ObjectFileKind; d: Digest; path: string; st: BigIntStats }>();
   const trusted = new Set<string>();
   for (const u of uses) {
-    const path = store.blobPath(u.digest);
-    if (run?.has(path)) trusted.add(path);
-    else if (!files.has(path))
-      files.set(path, { kind: 'o', d: u.digest, path, st: statOf(path, u.digest, store) });
+    // Run memory keys: the file's kind and digest (`o…`, `x…`), cheaper than its path.
+    const ok = `o${u.digest}`;
+    if (run?.has(ok)) trusted.add(ok);
+    else {
+      const path = store.blobPath(u.digest);
+      if (!files.has(path))
+        files.set(path, { kind: 'o', d: u.digest, path, st: statOf(path, u.digest, store) });
+    }
     if (u.twin) {
-      const tp = store.twinPath(u.digest);
-      if (run?.has(tp)) {
-        trusted.add(tp);
+      const xk = `x${u.digest}`;
+      if (run?.has(xk)) {
+        trusted.add(xk);
         continue;
       }
+      const tp = store.twinPath(u.digest);
       if (files.has(tp)) continue;
       let st: BigIntStats | undefined;
       try {
-        st = statSync(tp, { bigint: true });
+        st = statSync(tp, { bigint: true, throwIfNoEntry: false });
       } catch {
-        st = undefined; // no twin: nothing links to one
+        st = undefined;
       }
       if (st) files.set(tp, { kind: 'x', d: u.digest, path: tp, st });
+      else run?.add(xk); // no twin: nothing links to one (one made later is made from the checked object)
     }
   }
   const report: CheckReport = { files: files.size + trusted.size, hashed: 0, bytesHashed: 0 };
@@ -127,8 +138,9 @@ export async function checkObjects(store: Store, uses: Iterable<ObjectUse>): Pro
       );
   }
   await Promise.all(work);
-  record.flush();
-  if (run && !bad.length) for (const f of files.keys()) run.add(f);
+  // `flush: false`: the caller flushes the record (with its own lines, in one append).
+  if (opts.flush !== false) record.flush();
+  if (run && !bad.length) for (const f of files.values()) run.add(`${f.kind}${f.d}`);
   if (bad.length)
     throw new CorruptObjectError(
       `${bad.length} object file(s) do not match their digest, refusing to use them: ${bad.slice(0, 3).join('; ')}${bad.length > 3 ? '; …' : ''}`,

@@ -173,7 +173,7 @@ export class Store implements ObjectStore {
   private acquiring: Promise<StoreLock> | undefined;
   /** Callers of {@link keepWriteLock} not yet released. */
   private keepers = 0;
-  /** Object files found good during the current run ({@link beginRun}), by path. */
+  /** Object files found good during the current run ({@link beginRun}): `o` (object) or `x` (twin) + digest. */
   private runFiles: Set<string> | undefined;
   private runs = 0;
   private tmpSwept = false;
@@ -298,7 +298,10 @@ export class Store implements ObjectStore {
     };
   }
 
-  /** The object files found good during the current run ({@link beginRun}); undefined outside one. */
+  /**
+   * The object files found good during the current run ({@link beginRun}), each as its kind (`o`
+   * object, `x` executable twin) followed by the blob digest; undefined outside a run.
+   */
   get runChecked(): Set<string> | undefined {
     return this.runFiles;
   }

@@ -25,6 +25,7 @@ import {
   writeSync,
   type BigIntStats,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../atomic-write.ts';
 import { digestHex, type Digest } from '../digest.ts';
@@ -191,6 +192,29 @@ export class VerifiedRecord {
       fsyncSync(fd);
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /**
+   * {@link flush} off the event loop: the lines noted so far are appended with one write and one
+   * fsync on the thread pool; resolves when they are durable (a build's actions note lines while
+   * others run).
+   */
+  async flushAsync(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const lines = this.pending.join('');
+    this.pending = [];
+    let fh;
+    try {
+      fh = await open(join(this.dir, LOG_FILE), 'a', 0o600);
+    } catch {
+      return; // as flush: the record is an optimisation
+    }
+    try {
+      await fh.write(lines);
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
   }
 
