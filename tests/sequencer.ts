@@ -11,32 +11,21 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const root = new URL('..', import.meta.url).pathname;
 
 /**
- * The long files of a measured run (relative to the repository root), in the order they start:
- * the 20 longest of a cold-cache run on 2 cores (tests/README.md, "Timing"), longest first, except
- * that the first makes the test cache's Debian seed while the next ones, which need no Debian seed,
- * run beside it, and the zlib chain builds zlib before the observe chain wants it cached.
+ * The long files of a measured run (relative to the repository root), in the order they start.
+ * The first makes the test cache's Debian seed while the next ones, which need no Debian seed,
+ * run beside it; the zlib chain builds zlib well before the observe chain wants it cached.
  */
 export const LONG_FILES: readonly string[] = [
   'tests/executor/zlib-debian.test.ts',
-  'tests/examples/npm-build.test.ts',
-  'tests/store/litter.test.ts',
   'tests/stacks/fault.test.ts',
-  'tests/examples/corpus-lz4.test.ts',
-  'tests/input-fuzz.test.ts',
-  'tests/store/export-race.test.ts',
   'tests/cache/build-substitute.test.ts',
-  'tests/build/build-kill.test.ts',
-  'tests/examples/npm-fetch.test.ts',
   'tests/examples/zlib-chain.test.ts',
-  'tests/executor/recipes-cmake-meson.test.ts',
+  'tests/stacks/stack.test.ts',
+  'tests/examples/corpus-lz4.test.ts',
+  'tests/atoms/resolve.test.ts',
+  'tests/examples/offline.test.ts',
+  'tests/atoms/workspace.test.ts',
   'tests/examples/observe-chain.test.ts',
-  'tests/stacks/deploy.test.ts',
-  'tests/store/cli.test.ts',
-  'tests/extractors/python-extractor.test.ts',
-  'tests/store/pool-stress.test.ts',
-  'tests/stacks/lock-ref.test.ts',
-  'tests/executor/jobserver.test.ts',
-  'tests/executor/sandbox.test.ts',
 ];
 
 /** Vitest's order, with {@link LONG_FILES} first, in their listed order. */
