@@ -52,6 +52,21 @@ export function sweepSandboxMounts(dir: string = tmpdir()): number {
   return n;
 }
 
+/** The directories {@link sweepSandboxMountsOnce} has swept in this process. */
+const sweptDirs = new Set<string>();
+
+/**
+ * {@link sweepSandboxMounts} once per directory per process: what a sandbox start calls, so a
+ * build of many actions lists `$TMPDIR` once, not once per action (litter of a build killed after
+ * this one started is swept by the next process, or by `eos store gc`).
+ * @returns how many were removed (0 after the first call for `dir`)
+ */
+export function sweepSandboxMountsOnce(dir: string = tmpdir()): number {
+  if (sweptDirs.has(dir)) return 0;
+  sweptDirs.add(dir);
+  return sweepSandboxMounts(dir);
+}
+
 /** What a shared world's holder runs once the view is mounted: says so, then waits for its stdin's end. */
 const HOLD_SCRIPT = 'echo ready; read line; exit 0';
 
@@ -185,7 +200,7 @@ export class SandboxWorlds {
   }
 
   async #hold(root: ComposefsRoot): Promise<HeldWorld> {
-    sweepSandboxMounts();
+    sweepSandboxMountsOnce();
     const mnt = await fs.mkdtemp(join(tmpdir(), `${SANDBOX_MNT_PREFIX}${process.pid}-`));
     let cmd: [string, string[]];
     try {
@@ -670,7 +685,7 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
       ],
     ];
   } else if (spec.composefs) {
-    sweepSandboxMounts();
+    sweepSandboxMountsOnce();
     mnt = await fs.mkdtemp(join(tmpdir(), `${SANDBOX_MNT_PREFIX}${process.pid}-`));
     try {
       command = await sandboxCommand(spec, bwrap, mnt);

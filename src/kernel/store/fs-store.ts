@@ -175,6 +175,11 @@ export class Store implements ObjectStore {
   private keepers = 0;
   /** Object files found good during the current run ({@link beginRun}): `o` (object) or `x` (twin) + digest. */
   private runFiles: Set<string> | undefined;
+  /**
+   * Blobs (`b` + digest) and trees (`t` + digest) known stored during the current run: found by
+   * `has*`, read, or written by this object (specs/store.md §5.3).
+   */
+  private runPresent: Set<string> | undefined;
   private runs = 0;
   private tmpSwept = false;
   private reads: StoreReadTrace | undefined;
@@ -289,12 +294,20 @@ export class Store implements ObjectStore {
    * @returns the function that ends the run (idempotent)
    */
   beginRun(): () => void {
-    if (this.runs++ === 0) this.runFiles = new Set();
+    if (this.runs++ === 0) {
+      this.runFiles = new Set();
+      this.runPresent = new Set();
+    }
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      if (--this.runs === 0) this.runFiles = undefined;
+      if (--this.runs === 0) {
+        this.runFiles = undefined;
+        this.runPresent = undefined;
+        // Trees cached on write in the run carry no file identity: they are not trusted after it.
+        for (const [d, c] of this.treeCache) if (c.ino === -1) this.treeCache.delete(d);
+      }
     };
   }
 
@@ -311,6 +324,8 @@ export class Store implements ObjectStore {
     process.removeListener('exit', this.releaseAtExit);
     this.heldLock.release();
     this.heldLock = undefined;
+    // Without the lock, gc may remove what the run found stored (§5.4).
+    this.runPresent?.clear();
   }
 
   /** A process that exits while holding the lock (e.g. on SIGTERM) removes its lock file. */
@@ -343,13 +358,19 @@ export class Store implements ObjectStore {
     return shardedPath(this.dir('xobjects'), d);
   }
 
-  /** True when the blob is stored. */
+  /** True when the blob is stored (in a run, a blob once found is not looked up again). */
   async hasBlob(d: Digest): Promise<boolean> {
-    return existsSync(this.blobPath(d));
+    if (this.runPresent?.has('b' + d)) return true;
+    const yes = existsSync(this.blobPath(d));
+    if (yes) this.notePresent('b' + d);
+    return yes;
   }
-  /** True when the tree is stored. */
+  /** True when the tree is stored (in a run, a tree once found is not looked up again). */
   async hasTree(d: Digest): Promise<boolean> {
-    return existsSync(this.treePath(d));
+    if (this.runPresent?.has('t' + d)) return true;
+    const yes = existsSync(this.treePath(d));
+    if (yes) this.notePresent('t' + d);
+    return yes;
   }
 
   /**
@@ -386,6 +407,7 @@ export class Store implements ObjectStore {
       } catch (e) {
         throw osError(e, p);
       }
+      this.notePresent('b' + d);
       return d;
     });
   }
@@ -397,10 +419,13 @@ export class Store implements ObjectStore {
   async putTree(tree: Tree): Promise<Digest> {
     const bytes = encodeTree(tree);
     const d = digestBytes(bytes);
+    // In a run, a tree already stored (and touched) during it is not looked at again (§5.3).
+    if (this.runPresent?.has('t' + d)) return d;
     return this.withWriteLock(async () => {
       const p = this.treePath(d);
       if (existsSync(p)) {
         touch(p);
+        this.notePresent('t' + d);
         return d;
       }
       await checkChildrenPresent(tree, d, this.blobs, this.trees);
@@ -409,6 +434,19 @@ export class Store implements ObjectStore {
         if (!(await writeAtomicAsync(this.dir('tmp'), p, bytes, 0o444))) touch(p);
       } catch (e) {
         throw osError(e, p);
+      }
+      if (this.runPresent && this.heldLock) {
+        this.notePresent('t' + d);
+        // The tree just written is read back by the run (merges, images): kept as getTree would
+        // parse its bytes, trusted only within the run (no file identity: ino -1 matches no stat).
+        // A tree parseTree refuses is not kept, so reading it raises as without the cache.
+        let parsed: Tree | undefined;
+        try {
+          parsed = parseTree(bytes, `tree ${d}`);
+        } catch {
+          parsed = undefined;
+        }
+        if (parsed) this.cacheTree(d, { tree: parsed, ino: -1, size: -1, mtimeMs: -1, ctimeMs: -1 });
       }
       return d;
     });
@@ -490,7 +528,8 @@ export class Store implements ObjectStore {
     const p = this.treePath(d);
     let bytes: Buffer;
     try {
-      bytes = await readFile(p);
+      // Read on this thread: a tree file is small, and a threadpool read is four round trips.
+      bytes = readFileSync(p);
     } catch (e) {
       if (errno(e) === 'ENOENT')
         throw new NotFoundError(`tree ${d} is not in the store ${this.root}`, { data: { digest: d } });
@@ -547,17 +586,31 @@ export class Store implements ObjectStore {
       before = undefined;
     }
     const tree = parseTree(await this.readTreeBytes(d), `tree ${d}`);
-    if (before) {
-      this.treeCache.set(d, {
+    this.notePresent('t' + d);
+    if (before)
+      this.cacheTree(d, {
         tree,
         ino: before.ino,
         size: before.size,
         mtimeMs: before.mtimeMs,
         ctimeMs: before.ctimeMs,
       });
-      if (this.treeCache.size > TREE_CACHE_MAX) this.treeCache.delete(this.treeCache.keys().next().value!);
-    }
     return tree;
+  }
+
+  /**
+   * Remembers, in a run, that an object is stored (`b`/`t` + digest, specs/store.md §5.4): only
+   * while this object holds the shared lock, so gc cannot remove it before the run ends.
+   */
+  private notePresent(key: string): void {
+    if (this.heldLock) this.runPresent?.add(key);
+  }
+
+  /** Adds a parsed tree to the cache, dropping the least recently used past TREE_CACHE_MAX. */
+  private cacheTree(d: Digest, c: CachedTree): void {
+    this.treeCache.delete(d);
+    this.treeCache.set(d, c);
+    if (this.treeCache.size > TREE_CACHE_MAX) this.treeCache.delete(this.treeCache.keys().next().value!);
   }
 
   /**
