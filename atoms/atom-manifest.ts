@@ -7,7 +7,9 @@
  *
  * @see specs/atom.md
  */
-import semver from 'semver';
+// semver's functions one by one: the package's index loads all of its ~45 modules.
+import semverValid from 'semver/functions/valid.js';
+import semverValidRange from 'semver/ranges/valid.js';
 import { z } from 'zod';
 import {
   ManifestError,
@@ -30,14 +32,14 @@ export function isLabel(s: unknown): s is string {
  * `v`, no build metadata (`+…` does not order, so two versions differing only there would clash).
  */
 export function isVersion(s: unknown): s is string {
-  return typeof s === 'string' && s.length <= 64 && semver.valid(s) === s && !s.includes('+');
+  return typeof s === 'string' && s.length <= 64 && semverValid(s) === s && !s.includes('+');
 }
 
 /** True when `s` is a version range that the `semver` package accepts (npm/cargo-style). */
 export function isRange(s: unknown): s is string {
   if (typeof s !== 'string' || s.trim() === '' || s.length > 256) return false;
   try {
-    return semver.validRange(s) !== null;
+    return semverValidRange(s) !== null;
   } catch {
     return false;
   }

@@ -5,7 +5,7 @@
  *
  * @see specs/lock.md §7–§8
  */
-import semver from 'semver';
+import semverSatisfies from 'semver/functions/satisfies.js';
 import { LockError, type Digest } from '../src/kernel/index.ts';
 import type { Lock, LockAtom } from './lock-file.ts';
 import { LOCK_VERSION } from './lock-file.ts';
@@ -166,7 +166,7 @@ export function checkLock(
     for (const [label, d] of Object.entries(deps)) {
       const v = versionOf(label);
       if (v === undefined) bad(`${from} needs ${label} ${d.range}, which the lock does not pin`);
-      if (!semver.satisfies(v, d.range, { includePrerelease: d.prerelease || lock.prerelease }))
+      if (!semverSatisfies(v, d.range, { includePrerelease: d.prerelease || lock.prerelease }))
         bad(`${from} needs ${label} ${d.range} but the lock pins ${v}`);
     }
     const want = Object.keys(deps).sort(cmp).join(', ');

@@ -16,8 +16,9 @@
 import fs from 'node:fs';
 import { join, relative, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import git from 'isomorphic-git';
-import gitHttp from 'isomorphic-git/http/node';
+import { createRequire } from 'node:module';
+import type GitModule from 'isomorphic-git';
+import type GitHttpModule from 'isomorphic-git/http/node';
 import {
   AtomError,
   EosError,
@@ -49,6 +50,18 @@ import {
   type PublishRecord,
 } from './records.ts';
 import type { AtomSigner, AtomVerifier, SignatureCheck } from './signing.ts';
+
+const requireHere = createRequire(import.meta.url);
+let gitModule: typeof GitModule | undefined;
+let gitHttpModule: typeof GitHttpModule | undefined;
+/** isomorphic-git, loaded on first use (~35 ms that a build of workspace atoms never needs). */
+function git(): typeof GitModule {
+  return (gitModule ??= requireHere('isomorphic-git') as typeof GitModule);
+}
+/** isomorphic-git's HTTP client for Node, loaded on first use (a fetch of a remote set). */
+function gitHttp(): typeof GitHttpModule {
+  return (gitHttpModule ??= requireHere('isomorphic-git/http/node') as typeof GitHttpModule);
+}
 
 /** The ref prefix of claims. */
 export const CLAIMS_REF = 'refs/eos/claims/';
@@ -97,15 +110,15 @@ export async function fetchSetRepo(url: string, cacheDir: string): Promise<AtomR
   const gitdir = join(cacheDir, `${digestHex(digestBytes(url)).slice(0, 32)}.git`);
   if (!fs.existsSync(join(gitdir, 'HEAD'))) {
     fs.mkdirSync(gitdir, { recursive: true });
-    await git.init({ fs, gitdir, bare: true, defaultBranch: 'main' });
+    await git().init({ fs, gitdir, bare: true, defaultBranch: 'main' });
   }
-  await git.setConfig({ fs, gitdir, path: 'remote.origin.url', value: url });
-  await git.setConfig({ fs, gitdir, path: 'remote.origin.fetch', value: `+${SET_REF}:${SET_REF}` });
+  await git().setConfig({ fs, gitdir, path: 'remote.origin.url', value: url });
+  await git().setConfig({ fs, gitdir, path: 'remote.origin.fetch', value: `+${SET_REF}:${SET_REF}` });
   let fetched;
   try {
-    fetched = await git.fetch({
+    fetched = await git().fetch({
       fs,
-      http: gitHttp,
+      http: gitHttp(),
       gitdir,
       url,
       remote: 'origin',
@@ -119,7 +132,7 @@ export async function fetchSetRepo(url: string, cacheDir: string): Promise<AtomR
   }
   if (!fetched.fetchHead)
     throw new AtomError(`${url}: publishes no atoms (${SET_REF} is missing)`, { data: { url } });
-  await git.writeRef({ fs, gitdir, ref: SET_REF, value: fetched.fetchHead, force: true });
+  await git().writeRef({ fs, gitdir, ref: SET_REF, value: fetched.fetchHead, force: true });
   return { gitdir, cache: {} };
 }
 
@@ -133,7 +146,7 @@ export async function openRepo(location: string): Promise<AtomRepo> {
     return { gitdir: path, cache: {} };
   let dir: string;
   try {
-    dir = await git.findRoot({ fs, filepath: path });
+    dir = await git().findRoot({ fs, filepath: path });
   } catch {
     throw new NotFoundError(`${location}: not in a git repository`, { data: { location } });
   }
@@ -154,7 +167,7 @@ function reader(repo: AtomRepo): GitObjectReader {
   return {
     async readTree(oid) {
       try {
-        const r = await git.readTree({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
+        const r = await git().readTree({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
         return r.tree as GitTreeEntry[];
       } catch (e) {
         throw missing(repo, 'tree', oid, e);
@@ -162,7 +175,7 @@ function reader(repo: AtomRepo): GitObjectReader {
     },
     async readBlob(oid) {
       try {
-        const r = await git.readBlob({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
+        const r = await git().readBlob({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
         return r.blob;
       } catch (e) {
         throw missing(repo, 'blob', oid, e);
@@ -186,7 +199,7 @@ export async function openAtomSource(
 /** Resolves a ref to an object id, or undefined when it does not exist. */
 export async function resolveRefOrUndefined(repo: AtomRepo, ref: string): Promise<string | undefined> {
   try {
-    return await git.resolveRef({ fs, gitdir: repo.gitdir, ref });
+    return await git().resolveRef({ fs, gitdir: repo.gitdir, ref });
   } catch {
     return undefined;
   }
@@ -194,7 +207,7 @@ export async function resolveRefOrUndefined(repo: AtomRepo, ref: string): Promis
 
 async function readCommitOrUndefined(repo: AtomRepo, oid: string) {
   try {
-    return (await git.readCommit({ fs, gitdir: repo.gitdir, oid, cache: repo.cache })).commit;
+    return (await git().readCommit({ fs, gitdir: repo.gitdir, oid, cache: repo.cache })).commit;
   } catch {
     return undefined;
   }
@@ -217,11 +230,11 @@ async function subtreeAt(repo: AtomRepo, treeOid: string, path: string): Promise
 }
 
 async function writeBlob(repo: AtomRepo, bytes: Uint8Array): Promise<string> {
-  return git.writeBlob({ fs, gitdir: repo.gitdir, blob: bytes });
+  return git().writeBlob({ fs, gitdir: repo.gitdir, blob: bytes });
 }
 
 async function writeTree(repo: AtomRepo, entries: GitTreeEntry[]): Promise<string> {
-  return git.writeTree({ fs, gitdir: repo.gitdir, tree: entries });
+  return git().writeTree({ fs, gitdir: repo.gitdir, tree: entries });
 }
 
 async function writeCommit(
@@ -230,7 +243,7 @@ async function writeCommit(
   parents: string[],
   message: string,
 ): Promise<string> {
-  return git.writeCommit({
+  return git().writeCommit({
     fs,
     gitdir: repo.gitdir,
     commit: { message, tree, parent: parents, author: EOS_IDENTITY, committer: EOS_IDENTITY },
@@ -268,7 +281,7 @@ async function addToSet(
     const tree = await setTreePath(repo, oldTree, path, treeOid);
     const next = await writeCommit(repo, tree, old ? [old, commit] : [commit], message);
     if ((await resolveRefOrUndefined(repo, SET_REF)) !== old) continue;
-    await git.writeRef({ fs, gitdir: repo.gitdir, ref: SET_REF, value: next, force: true });
+    await git().writeRef({ fs, gitdir: repo.gitdir, ref: SET_REF, value: next, force: true });
     return next;
   }
   throw new AtomError(`${SET_REF}: changed concurrently five times; try again`);
@@ -372,7 +385,7 @@ export async function claimLabel(repo: AtomRepo, label: string, signer: AtomSign
     },
   ]);
   const commit = await writeCommit(repo, tree, [], `eos claim ${label}\n`);
-  await git.writeRef({ fs, gitdir: repo.gitdir, ref: CLAIMS_REF + label, value: commit, force: true });
+  await git().writeRef({ fs, gitdir: repo.gitdir, ref: CLAIMS_REF + label, value: commit, force: true });
   await addToSet(repo, ['claims', label], tree, commit, `eos claim ${label}\n`);
   return { label, key: signer.key, claim: digest, commit, created: true };
 }
@@ -487,7 +500,7 @@ export async function publishAtom(
   ]);
   const message = `eos publish ${label} ${version}\n`;
   const pub = await writeCommit(repo, tree, [source], message);
-  await git.writeRef({ fs, gitdir: repo.gitdir, ref, value: pub, force: true });
+  await git().writeRef({ fs, gitdir: repo.gitdir, ref, value: pub, force: true });
   await addToSet(repo, ['atoms', label, version], tree, pub, message);
   return { label, version, record, digest, commit: pub, created: true };
 }
@@ -941,11 +954,12 @@ export async function uncommittedUnder(repo: AtomRepo, atomDir: string): Promise
     }
     const mode = st.isSymbolicLink() ? '120000' : st.mode & 0o100 ? '100755' : '100644';
     const bytes = st.isSymbolicLink() ? Buffer.from(fs.readlinkSync(abs)) : fs.readFileSync(abs);
-    const { oid } = await git.hashBlob({ object: bytes });
+    const { oid } = await git().hashBlob({ object: bytes });
     const w = want.get(p);
     want.delete(p);
     if (w === `${mode} ${oid}`) return;
-    if (w === undefined && (await git.isIgnored({ fs, dir: root, gitdir: repo.gitdir, filepath: p }))) return;
+    if (w === undefined && (await git().isIgnored({ fs, dir: root, gitdir: repo.gitdir, filepath: p })))
+      return;
     changed.add(p);
   };
   if (fs.existsSync(join(root, rel))) await visit(rel);

@@ -28,11 +28,24 @@
  *
  * @see specs/lock.md §7 (resolution)
  */
-import Logic from 'logic-solver';
-import semver from 'semver';
+import { createRequire } from 'node:module';
+import type LogicModule from 'logic-solver';
+import SemVer from 'semver/classes/semver.js';
+import Range from 'semver/classes/range.js';
+import semverParse from 'semver/functions/parse.js';
+import semverRcompare from 'semver/functions/rcompare.js';
 import { ResolutionError } from '../src/kernel/index.ts';
 import type { DepSpec } from './atom-manifest.ts';
 import { ResolveSearch } from './resolve-search.ts';
+
+let logicModule: typeof LogicModule | undefined;
+/**
+ * logic-solver, loaded on first use: its MiniSat (emscripten) costs ~150 ms to load, which a
+ * command that imports the atoms module without resolving (`eos build`) should not pay.
+ */
+function Logic(): typeof LogicModule {
+  return (logicModule ??= createRequire(import.meta.url)('logic-solver') as typeof LogicModule);
+}
 
 /** A published (or workspace) version of a label, with its dependency ranges. */
 export interface Candidate {
@@ -125,12 +138,12 @@ interface Req {
 }
 
 /** Parsed versions, shared by every resolution (parsing dominated the set-up of a large one). */
-const parsedVersions = new Map<string, semver.SemVer | string>();
+const parsedVersions = new Map<string, SemVer | string>();
 /** The SemVer of a version string (the string itself when it does not parse: semver then says so). */
-function parsedVersion(v: string): semver.SemVer | string {
+function parsedVersion(v: string): SemVer | string {
   let p = parsedVersions.get(v);
   if (p === undefined) {
-    p = semver.parse(v) ?? v;
+    p = semverParse(v) ?? v;
     if (parsedVersions.size > 100_000) parsedVersions.clear();
     parsedVersions.set(v, p);
   }
@@ -158,7 +171,7 @@ export function resolve(
   roots: readonly RootRequirement[],
   opts: ResolveOptions = {},
 ): Resolution {
-  return Logic.disablingAssertions(() => resolveInner(universe, roots, opts));
+  return Logic().disablingAssertions(() => resolveInner(universe, roots, opts));
 }
 
 function resolveInner(
@@ -174,7 +187,7 @@ function resolveInner(
   for (const [label, cands] of entries) {
     const parsedOf = new Map(cands.map((c) => [c, parsedVersion(c.version)]));
     const sorted = [...cands].sort(
-      (a, b) => semver.rcompare(parsedOf.get(a)!, parsedOf.get(b)!) || cmpStr(a.version, b.version),
+      (a, b) => semverRcompare(parsedOf.get(a)!, parsedOf.get(b)!) || cmpStr(a.version, b.version),
     );
     for (let i = 1; i < sorted.length; i++)
       if (sorted[i]!.version === sorted[i - 1]!.version)
@@ -223,7 +236,7 @@ function resolveInner(
    * repeat across requirers; read-only lists).
    */
   interface RangeMemo {
-    range: semver.Range;
+    range: Range;
     tests: Map<string, boolean>;
     sat: Map<string, number[]>;
   }
@@ -235,7 +248,7 @@ function resolveInner(
     if (!m)
       memos.set(
         range,
-        (m = { range: new semver.Range(range, { includePrerelease }), tests: new Map(), sat: new Map() }),
+        (m = { range: new Range(range, { includePrerelease }), tests: new Map(), sat: new Map() }),
       );
     let sat = m.sat.get(label);
     if (!sat) {
@@ -315,21 +328,21 @@ function resolveInner(
       )
     : undefined;
   const committed: number[] = [];
-  let minisat: { solver: InstanceType<typeof Logic.Solver>; num: number[] } | undefined;
-  const sat = (): { solver: InstanceType<typeof Logic.Solver>; num: number[] } => {
+  let minisat: { solver: InstanceType<typeof LogicModule.Solver>; num: number[] } | undefined;
+  const sat = (): { solver: InstanceType<typeof LogicModule.Solver>; num: number[] } => {
     if (minisat) return minisat;
-    const solver = new Logic.Solver();
+    const solver = new (Logic().Solver)();
     const num: number[] = [];
     for (let v = 1; v < who.length; v++) num[v] = solver.getVarNum(`${who[v]!.label}@${who[v]!.version}`);
     for (const l of order) {
       const vars = varOf.get(l)!;
-      if (vars.length > 1) solver.require(Logic.atMostOne(...vars.map((v) => num[v]!)));
+      if (vars.length > 1) solver.require(Logic().atMostOne(...vars.map((v) => num[v]!)));
     }
     for (const r of reqs) {
       const clause = (r.guard === undefined ? r.sat : [-r.guard, ...r.sat]).map((v) =>
         v < 0 ? -num[-v]! : num[v]!,
       );
-      solver.require(clause.length === 0 ? Logic.FALSE : Logic.or(...clause));
+      solver.require(clause.length === 0 ? Logic().FALSE : Logic().or(...clause));
     }
     for (const v of committed) solver.require(num[v]!);
     return (minisat = { solver, num });
@@ -529,7 +542,7 @@ function explain(
   stats: ResolveStats,
 ): ResolutionError {
   // A second solver with a selector per requirement: s → clause.
-  const solver = new Logic.Solver();
+  const solver = new (Logic().Solver)();
   const num: number[] = [];
   for (const l of order) {
     const vars = varOf.get(l)!;
@@ -537,20 +550,20 @@ function explain(
   }
   for (const l of order) {
     const vars = varOf.get(l)!;
-    if (vars.length > 1) solver.require(Logic.atMostOne(...vars.map((v) => num[v]!)));
+    if (vars.length > 1) solver.require(Logic().atMostOne(...vars.map((v) => num[v]!)));
   }
   const selectors = reqs.map((r, i) => {
     const s = solver.getVarNum(`req#${i}`);
     const clause = (r.guard === undefined ? r.sat : [-r.guard, ...r.sat]).map((v) =>
       v < 0 ? -num[-v]! : num[v]!,
     );
-    solver.require(Logic.or(-s, ...clause));
+    solver.require(Logic().or(-s, ...clause));
     return s;
   });
   const unsat = (ids: number[]): boolean => {
     stats.solverCalls++;
     return (
-      solver.solveAssuming(ids.length ? Logic.and(...ids.map((i) => selectors[i]!)) : Logic.TRUE) === null
+      solver.solveAssuming(ids.length ? Logic().and(...ids.map((i) => selectors[i]!)) : Logic().TRUE) === null
     );
   };
 
@@ -597,7 +610,7 @@ function explain(
     return (
       x[0] - y[0] ||
       x[1] - y[1] ||
-      (x[2] && y[2] ? semver.rcompare(x[2], y[2]) : 0) ||
+      (x[2] && y[2] ? semverRcompare(x[2], y[2]) : 0) ||
       cmpStr(a.from, b.from) ||
       cmpStr(x[3], y[3])
     );

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import protobuf from 'protobufjs';
+import type Protobuf from 'protobufjs';
 
 const PROTO_DIR = join(import.meta.dirname, 'protos');
 /** Well-known types protobufjs carries itself. */
@@ -16,15 +16,18 @@ const BUILT_IN = new Set(
   ),
 );
 
-let loaded: protobuf.Root | undefined;
+let loaded: Protobuf.Root | undefined;
 
 /**
  * The loaded protobuf root (keepCase: field names as in the .proto files, e.g. `size_bytes`).
  * @see specs/reapi.md §1
  */
-export function reapiProtos(): protobuf.Root {
+export function reapiProtos(): Protobuf.Root {
   if (loaded) return loaded;
-  const pbDir = dirname(createRequire(import.meta.url).resolve('protobufjs/package.json'));
+  const require = createRequire(import.meta.url);
+  // Loaded here, not at import: protobufjs is some 45 modules a build without a REAPI cache never uses.
+  const protobuf = require('protobufjs') as typeof Protobuf;
+  const pbDir = dirname(require.resolve('protobufjs/package.json'));
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) =>
     BUILT_IN.has(target)
@@ -46,11 +49,11 @@ export function reapiProtos(): protobuf.Root {
 }
 
 /** A message type of the REAPI package `build.bazel.remote.execution.v2`, by its short name. */
-export function reapiType(name: string): protobuf.Type {
+export function reapiType(name: string): Protobuf.Type {
   return reapiProtos().lookupType(name.includes('.') ? name : `build.bazel.remote.execution.v2.${name}`);
 }
 
 /** Encodes a plain object as the message `type` (deterministic: fields in number order). */
-export function encodeMessage(type: protobuf.Type, value: object): Uint8Array {
+export function encodeMessage(type: Protobuf.Type, value: object): Uint8Array {
   return type.encode(type.fromObject(value)).finish();
 }

@@ -10,7 +10,8 @@
  * @see specs/cache.md §2.2
  */
 import { randomUUID } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
+import type * as Grpc from '@grpc/grpc-js';
 import {
   CacheTransportError,
   digestHex,
@@ -22,6 +23,12 @@ import type { CacheBackend, CacheHit, ObjectKind, PushCounts, PushObject } from 
 import { reapiDigestOf } from './reapi-action.ts';
 import { encodeMessage, reapiProtos, reapiType } from './reapi-protos.ts';
 import { TRANSFERS_IN_FLIGHT, limiter, settleAll } from './limit.ts';
+
+let grpcModule: typeof Grpc | undefined;
+/** @grpc/grpc-js, loaded when a REAPI cache is first used (~35 ms that a build without one never pays). */
+function grpc(): typeof Grpc {
+  return (grpcModule ??= createRequire(import.meta.url)('@grpc/grpc-js') as typeof Grpc);
+}
 
 /** REAPI `DigestFunction.Value`s Eos uses. */
 export const DIGEST_FUNCTION = { SHA256: 1, BLAKE3: 9 } as const;
@@ -74,7 +81,7 @@ export function reapiActionKey(action: Digest): string {
  * @see specs/cache.md §2.2
  */
 export class ReapiCache implements CacheBackend {
-  private readonly client: grpc.Client;
+  private readonly client: Grpc.Client;
   private readonly instance: string;
   private caps: Promise<ReapiCapabilities> | undefined;
   /** Small reads waiting for the next BatchReadBlobs call, and their bytes. */
@@ -91,8 +98,8 @@ export class ReapiCache implements CacheBackend {
     const m = /^(grpcs?):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
     if (!m) throw new CacheTransportError(`cache ${url}: not a grpc:// URL`, { data: { url } });
     this.instance = m[3] ?? '';
-    const creds = m[1] === 'grpcs' ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
-    this.client = new grpc.Client(m[2]!, creds, {
+    const creds = m[1] === 'grpcs' ? grpc().credentials.createSsl() : grpc().credentials.createInsecure();
+    this.client = new (grpc().Client)(m[2]!, creds, {
       'grpc.max_receive_message_length': 8 * 1024 * 1024,
     });
   }
@@ -101,11 +108,11 @@ export class ReapiCache implements CacheBackend {
     this.client.close();
   }
 
-  private fail(what: string, e: grpc.ServiceError | Error): CacheTransportError {
-    const code = (e as grpc.ServiceError).code;
-    const name = code !== undefined ? grpc.status[code] : 'ERROR';
+  private fail(what: string, e: Grpc.ServiceError | Error): CacheTransportError {
+    const code = (e as Grpc.ServiceError).code;
+    const name = code !== undefined ? grpc().status[code] : 'ERROR';
     return new CacheTransportError(
-      `cache ${this.url}: ${what}: ${name}: ${(e as grpc.ServiceError).details ?? e.message}`,
+      `cache ${this.url}: ${what}: ${name}: ${(e as Grpc.ServiceError).details ?? e.message}`,
       {
         data: { url: this.url, grpc: name },
         cause: e,
@@ -122,7 +129,7 @@ export class ReapiCache implements CacheBackend {
         (v: object) => Buffer.from(encodeMessage(reqT, v)),
         (b: Buffer) => resT.toObject(resT.decode(b), { longs: Number, defaults: true, bytes: Buffer }) as T,
         value,
-        new grpc.Metadata(),
+        new (grpc().Metadata)(),
         { deadline: Date.now() + DEADLINE_MS },
         (err, out) => (err ? reject(err) : resolve(out as T)),
       );
@@ -137,7 +144,7 @@ export class ReapiCache implements CacheBackend {
       `${p}${method}Request`,
       `${p}${method}Response`,
       value,
-    ).catch((e: grpc.ServiceError) => {
+    ).catch((e: Grpc.ServiceError) => {
       throw this.fail(method, e);
     });
   }
@@ -173,7 +180,7 @@ export class ReapiCache implements CacheBackend {
           execution: caps.execution_capabilities?.exec_enabled === true,
         } satisfies ReapiCapabilities;
       },
-      (e: grpc.ServiceError) => {
+      (e: Grpc.ServiceError) => {
         this.caps = undefined;
         throw this.fail('GetCapabilities', e);
       },
@@ -210,10 +217,10 @@ export class ReapiCache implements CacheBackend {
       );
       return true;
     } catch (e) {
-      const code = (e as grpc.ServiceError).code;
-      if (code === grpc.status.NOT_FOUND) return true;
-      if (code === grpc.status.UNIMPLEMENTED) return false;
-      throw this.fail('GetActionResult', e as grpc.ServiceError);
+      const code = (e as Grpc.ServiceError).code;
+      if (code === grpc().status.NOT_FOUND) return true;
+      if (code === grpc().status.UNIMPLEMENTED) return false;
+      throw this.fail('GetActionResult', e as Grpc.ServiceError);
     }
   }
 
@@ -255,7 +262,7 @@ export class ReapiCache implements CacheBackend {
         for (const x of q) {
           const one = by.get(`${x.d.hash}/${x.d.size_bytes}`);
           const code = one?.status?.code ?? 0;
-          if (!one || code === grpc.status.NOT_FOUND) x.resolve(undefined);
+          if (!one || code === grpc().status.NOT_FOUND) x.resolve(undefined);
           else if (code !== 0)
             x.reject(
               new CacheTransportError(`cache ${this.url}: BatchReadBlobs ${x.d.hash}: status ${code}`, {
@@ -297,12 +304,12 @@ export class ReapiCache implements CacheBackend {
         (v: object) => Buffer.from(encodeMessage(reqT, v)),
         (b: Buffer) => resT.toObject(resT.decode(b), { bytes: Buffer }) as { data?: Buffer },
         { resource_name: this.resource(fn, d, false), read_offset: 0, read_limit: 0 },
-        new grpc.Metadata(),
+        new (grpc().Metadata)(),
         { deadline: Date.now() + DEADLINE_MS },
       );
       call.on('data', (m: { data?: Buffer }) => m.data && chunks.push(m.data));
-      call.on('error', (e: grpc.ServiceError) =>
-        e.code === grpc.status.NOT_FOUND ? resolve(undefined) : reject(this.fail('ByteStream.Read', e)),
+      call.on('error', (e: Grpc.ServiceError) =>
+        e.code === grpc().status.NOT_FOUND ? resolve(undefined) : reject(this.fail('ByteStream.Read', e)),
       );
       call.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
     });
@@ -317,7 +324,7 @@ export class ReapiCache implements CacheBackend {
         '/google.bytestream.ByteStream/Write',
         (v: object) => Buffer.from(encodeMessage(reqT, v)),
         (b: Buffer) => resT.toObject(resT.decode(b), { longs: Number }),
-        new grpc.Metadata(),
+        new (grpc().Metadata)(),
         { deadline: Date.now() + DEADLINE_MS },
         (err) => (err ? reject(this.fail('ByteStream.Write', err)) : resolve()),
       );
@@ -425,16 +432,16 @@ export class ReapiCache implements CacheBackend {
       );
       return r.digest?.hash ? r.digest : undefined;
     } catch (e) {
-      const code = (e as grpc.ServiceError).code;
-      if (code === grpc.status.NOT_FOUND) return undefined;
-      if (code === grpc.status.UNIMPLEMENTED)
+      const code = (e as Grpc.ServiceError).code;
+      if (code === grpc().status.NOT_FOUND) return undefined;
+      if (code === grpc().status.UNIMPLEMENTED)
         throw new CacheTransportError(
           `cache ${this.url}: the server offers no ReferenceStorage (BuildStream's, which Eos files ` +
             'entries under); a server with only an ActionCache (Buildbarn, NativeLink) is not supported ' +
             'yet (specs/reapi.md §6.2)',
           { data: { url: this.url, grpc: 'UNIMPLEMENTED' }, cause: e },
         );
-      throw this.fail('GetReference', e as grpc.ServiceError);
+      throw this.fail('GetReference', e as Grpc.ServiceError);
     }
   }
 
@@ -527,7 +534,7 @@ export class ReapiCache implements CacheBackend {
       'buildstream.v2.UpdateReferenceRequest',
       'buildstream.v2.UpdateReferenceResponse',
       { instance_name: this.instance, keys: [key], digest: dirD },
-    ).catch((e: grpc.ServiceError) => {
+    ).catch((e: Grpc.ServiceError) => {
       throw this.fail('UpdateReference', e);
     });
     counts.entrySent = true;

@@ -13,10 +13,17 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import { createRequire } from 'node:module';
+import type * as TarStream from 'tar-stream';
 import { SeedError, digestBytes, type Digest, type Store } from '../../src/kernel/index.ts';
 import { ensureSeed, readSeedLock, type SeedReport } from './seed.ts';
 import { encodeSeedLock, parseSeedLock, type SeedLock, type SeedPackage } from './seed-lock.ts';
+
+let tarModule: typeof TarStream | undefined;
+/** tar-stream, loaded when a seed archive is first written or read (not with every build). */
+function tar(): typeof TarStream {
+  return (tarModule ??= createRequire(import.meta.url)('tar-stream') as typeof TarStream);
+}
 
 /** The archive member holding the lock (always the first). */
 export const SEED_ARCHIVE_LOCK = 'seed.lock';
@@ -36,7 +43,7 @@ export interface SeedExportReport {
 }
 
 /** Fixed header fields: the same lock and .debs give the same archive bytes. */
-function header(name: string, size: number): Parameters<tar.Pack['entry']>[0] {
+function header(name: string, size: number): Parameters<TarStream.Pack['entry']>[0] {
   return { name, size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '', type: 'file' };
 }
 
@@ -61,7 +68,7 @@ export async function exportSeed(opts: {
       });
   const tmp = `${opts.file}.tmp-${process.pid}`;
   await fs.mkdir(dirname(opts.file), { recursive: true });
-  const pack = tar.pack();
+  const pack = tar().pack();
   const lockBytes = Buffer.from(encodeSeedLock(lock));
   const written = (async () => {
     const out = createWriteStream(tmp, { mode: 0o644 });
@@ -122,7 +129,7 @@ export async function importSeed(opts: {
   log?: (msg: string) => void;
 }): Promise<SeedImportReport> {
   const what = basename(opts.file);
-  const extract = tar.extract();
+  const extract = tar().extract();
   const reading = pipeline(createReadStream(opts.file), extract);
   let lock: SeedLock | undefined;
   let lockBytes: Buffer | undefined;

@@ -32,7 +32,7 @@ import {
   FetchNotRecordedError,
   LockError,
   digestBytes,
-  probeDigest,
+  digestPath,
   readFileBounded,
   type Digest,
 } from '../kernel/index.ts';
@@ -198,7 +198,8 @@ export async function loadBuildGraph(lockPath: string, staging: string): Promise
         data: { label },
         hint: 'run `eos lock` again',
       });
-    const digest = await probeDigest(dir);
+    // In memory, no throwaway store: an atom directory is a few small files (specs/store.md §6).
+    const { digest } = digestPath(dir);
     all.push({
       label,
       deps: w.deps,

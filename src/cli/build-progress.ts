@@ -5,7 +5,8 @@
  *
  * @see specs/scheduler.md §6.3, §10
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 
 /** The events the display needs (a subset of the scheduler's `SchedulerEvent`). */
 export interface ProgressEvent {
@@ -26,6 +27,8 @@ export interface ProgressDisplay {
  */
 export function createProgressDisplay(stream: NodeJS.WriteStream = process.stderr): ProgressDisplay {
   if (!stream.isTTY) return { onEvent: () => {}, stop: () => {} };
+  // Loaded only for a terminal: a build whose stderr is a pipe or a log never needs it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     {
       stream,

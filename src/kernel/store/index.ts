@@ -33,5 +33,5 @@ export {
   type CheckReport,
 } from './checked-read.ts';
 export { VerifiedRecord, PRIVATE_DIR, statKey, type ObjectFileKind } from './verified.ts';
-export { probeDigest } from './probe.ts';
+export { digestPath, probeDigest } from './probe.ts';
 export { STORE_FORMAT_VERSION } from './layout.ts';

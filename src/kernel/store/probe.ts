@@ -1,16 +1,34 @@
 /**
- * The tree digest a path would have in the store, without touching a real store: it is ingested
- * into a throwaway store (objects not fsynced) that is removed afterwards. Used where a digest is
- * needed before anything may be stored: a fetched source checked against its pin, an atom's
- * directory hashed for its action key.
+ * The tree digest a path would have in the store, without touching a real store.
  *
- * @see specs/store.md §3
+ * - {@link digestPath}: computed in memory by a walk that reads every file once and writes
+ *   nothing (an atom's directory hashed for its action key: a few small files, many atoms).
+ * - {@link probeDigest}: ingested into a throwaway store (objects not fsynced) that is removed
+ *   afterwards, with the ingest's worker pool (a fetched source of thousands of files checked
+ *   against its pin).
+ *
+ * Both give the digest `Store.ingest` gives, and refuse what it refuses with the same errors.
+ *
+ * @see specs/store.md §3, §6
  */
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Digest } from '../digest.ts';
+import { join, resolve } from 'node:path';
+import { createDigester, digestBytes, type Digest } from '../digest.ts';
+import { NotFoundError, UnsupportedFileError } from '../errors.ts';
+import { osError } from '../os-error.ts';
 import { Store } from './fs-store.ts';
+import { encodeTree, makeTree, subtreeSize, type TreeEntry } from './tree.ts';
 
 /**
  * The store digest of the file or directory at `path` (a tree digest for a directory).
@@ -24,4 +42,138 @@ export async function probeDigest(path: string, scratch?: string): Promise<Diges
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes read per `read(2)` when hashing a file. */
+const CHUNK = 1 << 20;
+
+/**
+ * The store digest of the regular file or directory at `path`, as `Store.ingest` would compute
+ * it (specs/store.md §3, §6: names as UTF-8, a file's owner-execute bit, symlink targets verbatim,
+ * hard links as separate file entries), computed on this thread with synchronous reads and no
+ * writes. For small trees (an atom's directory), where a throwaway store's layout costs far more
+ * than the hashing; it blocks the event loop while it reads.
+ * @returns the digest and, for a directory, its `size` as a directory entry would carry it
+ * @throws NotFoundError E4 when `path` does not exist; UnsupportedFileError E6 for a socket,
+ *   device, FIFO or symlink given as `path`, or found in the tree, and for a non-UTF-8 name or
+ *   symlink target; IoError E12 for other operating-system failures
+ */
+export function digestPath(path: string): { digest: Digest; kind: 'file' | 'directory' } {
+  const abs = resolve(path);
+  let st;
+  try {
+    st = lstatSync(abs);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
+    throw osError(e, abs);
+  }
+  if (st.isFile()) return { digest: digestFile(abs).digest, kind: 'file' };
+  if (st.isDirectory()) return { digest: digestDir(abs).digest, kind: 'directory' };
+  throw new UnsupportedFileError(`${abs}: ${fileType(st)} cannot be ingested as a store root`, {
+    data: { path: abs },
+  });
+}
+
+/** BLAKE3 of a regular file's bytes, read through one descriptor that must still be a regular file. */
+function digestFile(p: string): { digest: Digest; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new UnsupportedFileError(`${p}: not a regular file any more`, { data: { path: p } });
+    throw osError(e, p);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile())
+      throw new UnsupportedFileError(`${p}: not a regular file any more`, { data: { path: p } });
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(st.size, 1)));
+    const first = readSync(fd, buf, 0, buf.length, null);
+    if (first < buf.length) return { digest: digestBytes(buf.subarray(0, first)), size: first };
+    const h = createDigester();
+    h.update(buf.subarray(0, first));
+    let size = first;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      size += n;
+    }
+    return { digest: h.digest(), size };
+  } catch (e) {
+    if (e instanceof UnsupportedFileError) throw e;
+    throw osError(e, p);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function digestDir(dir: string): { digest: Digest; size: number } {
+  let raws: Buffer[];
+  try {
+    raws = readdirSync(dir, { encoding: 'buffer' });
+  } catch (e) {
+    throw osError(e, dir);
+  }
+  const entries: TreeEntry[] = [];
+  for (const raw of raws) {
+    let name: string;
+    try {
+      name = UTF8.decode(raw);
+    } catch {
+      const shown = join(dir, raw.toString('latin1'));
+      throw new UnsupportedFileError(`${JSON.stringify(shown)}: file name is not valid UTF-8`, {
+        data: { path: shown },
+      });
+    }
+    const p = join(dir, name);
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch (e) {
+      throw osError(e, p);
+    }
+    if (st.isFile()) {
+      const r = digestFile(p);
+      entries.push({
+        name,
+        kind: 'file',
+        digest: r.digest,
+        size: r.size,
+        executable: (st.mode & 0o100) !== 0,
+      });
+    } else if (st.isDirectory()) {
+      const r = digestDir(p);
+      entries.push({ name, kind: 'directory', digest: r.digest, size: r.size });
+    } else if (st.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = UTF8.decode(readlinkSync(p, { encoding: 'buffer' }));
+      } catch (e) {
+        if (e instanceof TypeError)
+          throw new UnsupportedFileError(`${p}: symlink target is not valid UTF-8`, { data: { path: p } });
+        throw osError(e, p);
+      }
+      entries.push({ name, kind: 'symlink', target });
+    } else
+      throw new UnsupportedFileError(`${p}: ${fileType(st)} cannot be stored`, {
+        data: { path: p },
+        hint: 'the store holds regular files, directories and symlinks only',
+      });
+  }
+  const tree = makeTree(entries, dir);
+  return { digest: digestBytes(encodeTree(tree)), size: subtreeSize(tree) };
+}
+
+function fileType(st: import('node:fs').Stats): string {
+  if (st.isSocket()) return 'a socket';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isSymbolicLink()) return 'a symlink';
+  return 'an unsupported file';
 }
