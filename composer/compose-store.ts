@@ -47,7 +47,7 @@ import {
   readKeyring,
   readTrustPolicy,
   signWithKey,
-  treeDigest,
+  encodeTree,
   verifySignatures,
   writeFileAtomic,
   writeFileAtomicSync,
@@ -94,15 +94,17 @@ export function storeAccess(store: Store): TreeAccess {
  * that a merge that fails writes nothing.
  */
 export class PendingTrees implements TreeAccess {
-  private readonly pending = new Map<Digest, Tree>();
+  /** New trees by digest, with their canonical bytes (encoded once, for the digest and the file). */
+  private readonly pending = new Map<Digest, { tree: Tree; bytes: Uint8Array }>();
   constructor(private readonly store: Store) {}
   async getTree(d: Digest): Promise<ViewTree> {
-    return this.pending.get(d) ?? this.store.getTree(d);
+    return this.pending.get(d)?.tree ?? this.store.getTree(d);
   }
   async putTree(t: ViewTree): Promise<Digest> {
     const tree = makeTree(t.entries);
-    const d = treeDigest(tree);
-    if (!this.pending.has(d)) this.pending.set(d, tree);
+    const bytes = encodeTree(tree);
+    const d = digestBytes(bytes);
+    if (!this.pending.has(d)) this.pending.set(d, { tree, bytes });
     return d;
   }
   blobSize(d: Digest): Promise<number> {
@@ -110,7 +112,7 @@ export class PendingTrees implements TreeAccess {
   }
   /** Writes the new trees to the store, children first (the order they were made in). */
   async flush(): Promise<void> {
-    for (const t of this.pending.values()) await this.store.putTree(t);
+    for (const t of this.pending.values()) await this.store.putTree(t.tree, t.bytes);
     this.pending.clear();
   }
 }

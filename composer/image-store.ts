@@ -34,9 +34,15 @@ const SMALL_BLOB_BYTES = 256n * 1024n;
  */
 export class VerityCache {
   private readonly record: VerifiedRecord;
+  /** Digests found or computed by this process, per record (every world image holds the seed's). */
+  private static readonly known = new WeakMap<VerifiedRecord, Map<Digest, Uint8Array>>();
+  private readonly memo: Map<Digest, Uint8Array>;
 
   constructor(readonly cs: CompositionStore) {
     this.record = verifiedRecord(cs.store);
+    let memo = VerityCache.known.get(this.record);
+    if (!memo) VerityCache.known.set(this.record, (memo = new Map()));
+    this.memo = memo;
   }
 
   /**
@@ -44,6 +50,14 @@ export class VerityCache {
    * @throws CorruptObjectError E5 when the object's bytes do not hash to `d`
    */
   async get(d: Digest): Promise<Uint8Array> {
+    const known = this.memo.get(d);
+    if (known) return known;
+    const v = await this.lookupOrCompute(d);
+    this.memo.set(d, v);
+    return v;
+  }
+
+  private async lookupOrCompute(d: Digest): Promise<Uint8Array> {
     const hit = this.record.verity(d);
     if (hit) return Buffer.from(hit, 'hex');
     const path = this.cs.store.blobPath(d);

@@ -20,6 +20,22 @@ export function objectRedirect(d: Digest): string {
 }
 
 /**
+ * UTF-8 bytes of names, redirects and symlink targets, kept across the images of a process (every
+ * world image of a build repeats its seed's); the arrays are shared and never written to.
+ */
+const utf8Kept = new Map<string, Uint8Array>();
+const UTF8_KEPT_MAX = 200_000;
+function keptUtf8(s: string): Uint8Array {
+  let b = utf8Kept.get(s);
+  if (!b) {
+    if (utf8Kept.size >= UTF8_KEPT_MAX) utf8Kept.clear();
+    b = utf8(s);
+    utf8Kept.set(s, b);
+  }
+  return b;
+}
+
+/**
  * Builds the composefs tree of a view tree: directories 0755, files 0644/0755 (external, redirected
  * to their object, fs-verity digest from `verity`; empty files have no redirect), symlinks 0777;
  * owner 0:0, mtime 0, nlink as the kernel counts it (2 + subdirectories for a directory).
@@ -45,14 +61,14 @@ export async function viewToComposefs(
       } else if (e.kind === 'file') {
         child = newInode(S_IFREG | (e.executable ? 0o755 : 0o644), { sizeBytes: e.size });
         if (e.size > 0) {
-          child.payload = utf8(objectRedirect(e.digest));
+          child.payload = keptUtf8(objectRedirect(e.digest));
           child.fsverityDigest = await verity(e.digest);
         }
       } else {
-        const target = utf8(e.target);
+        const target = keptUtf8(e.target);
         child = newInode(S_IFLNK | 0o777, { sizeBytes: target.length, payload: target });
       }
-      inode.entries!.push({ name: utf8(e.name), inode: child, hardlink: false });
+      inode.entries!.push({ name: keptUtf8(e.name), inode: child, hardlink: false });
     }
     inode.nlink = 2 + subdirs;
     return inode;

@@ -26,7 +26,8 @@
  * So with `--sandbox` the same DAG is also built by the product itself, `eos build` of a
  * generated workspace (one `std.shell` atom per node, writing `$OUTPUT/usr/share/bench/LABEL`;
  * the lock's deps are the DAG's edges; a host seed of dash and coreutils made first, untimed), on
- * a fresh store: the rows named "eos build" are the product's ratio. `--no-product` leaves it out.
+ * a fresh store, then rebuilt as a no-op `--noop-runs` times (every atom cached), alternating with
+ * nix-build's no-op: the rows named "eos build" are the product's ratios. `--no-product` leaves it out.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -240,6 +241,9 @@ try {
 
   // The product: `eos build` of the DAG as a workspace, on a fresh store with a small host seed.
   let productRun: { wallS: number; cpuS: number; ok: number; sharedWorlds?: unknown } | undefined;
+  /** The product's no-op rebuilds (`eos build` of the same lock on the built store) and Nix's beside them. */
+  let productNoop:
+    { eos: { wallS: number; cpuS: number }[]; nix: { wallS: number; cpuS: number }[] } | undefined;
   if (product) {
     const pstore = join(dir, 'product-store');
     const seedLock = join(dir, 'seed.lock');
@@ -276,6 +280,20 @@ try {
     };
     if (doc.counts.ok !== n) throw new Error(`eos build: ${JSON.stringify(doc.counts)} of ${n}`);
     productRun = { ...m, ok: doc.counts.ok, sharedWorlds: doc.sharedWorlds };
+    // No-op: the same `eos build` again, every atom cached; alternating with nix-build's no-op.
+    productNoop = { eos: [], nix: [] };
+    for (let i = 0; i < noopRuns; i++) {
+      productNoop.nix.push(measured('nix-build', nixArgs));
+      const r = measured(
+        process.execPath,
+        [eosBin, '--store', pstore, '--json', 'build', lock, '--seed-lock', seedLock, '-j', String(jobs)],
+        out,
+      );
+      const again = JSON.parse(readFileSync(out, 'utf8')) as { counts: Record<string, number> };
+      if (again.counts.cached !== n || again.counts.ok !== 0)
+        throw new Error(`eos build no-op: ${JSON.stringify(again.counts)} of ${n}`);
+      productNoop.eos.push(r);
+    }
   }
 
   const f = (x: number) => x.toFixed(2);
@@ -356,6 +374,22 @@ try {
               ),
             ]
           : []),
+        ...(productNoop
+          ? [
+              row(
+                `no-op eos build, ${n} cached atoms (the product path): eos vs nix-build`,
+                median(productNoop.eos.map((r) => r.wallS)),
+                median(productNoop.nix.map((r) => r.wallS)),
+                0.5,
+              ),
+              row(
+                `no-op eos build, ${n} cached atoms (the product path): eos vs nix-build (CPU)`,
+                median(productNoop.eos.map((r) => r.cpuS)),
+                median(productNoop.nix.map((r) => r.cpuS)),
+                0.5,
+              ),
+            ]
+          : []),
       ]
     : [
         row(
@@ -382,6 +416,12 @@ try {
       `eos build (the product path: ${n} std.shell atoms of the DAG, worlds layering their dependencies): cold ${f(productRun.wallS)} s wall, ${f(productRun.cpuS)} s CPU; ` +
         `vs nix-build sandboxed ${f(productRun.wallS / nixSandboxCold!)} (CPU ${f(productRun.cpuS / nixSandboxRun!.cpuS)}), ` +
         `vs unsandboxed ${f(productRun.wallS / nixCold)} (CPU ${f(productRun.cpuS / nixColdRun.cpuS)}); shared worlds ${JSON.stringify(productRun.sharedWorlds)}`,
+    );
+  if (productNoop)
+    console.log(
+      `eos build no-op (the product path, ${noopRuns} runs each, alternating): eos ${productNoop.eos.map((r) => f(r.wallS)).join(' ')} s; ` +
+        `nix ${productNoop.nix.map((r) => f(r.wallS)).join(' ')} s; median ratio ${f(median(productNoop.eos.map((r) => r.wallS)) / median(productNoop.nix.map((r) => r.wallS)))} ` +
+        `(CPU ${f(median(productNoop.eos.map((r) => r.cpuS)) / median(productNoop.nix.map((r) => r.cpuS)))})`,
     );
   await mkdir(join(import.meta.dirname, '..', 'out'), { recursive: true });
   await writeFile(

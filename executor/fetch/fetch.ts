@@ -12,6 +12,7 @@ import {
   digestBytes,
   FixedOutputMismatchError,
   IoError,
+  digestPath,
   probeDigest,
   type Store,
   type Digest,
@@ -67,6 +68,9 @@ async function fetchFile(spec: SourceSpec, ctx: FetchContext, dir: string): Prom
   }
 }
 
+/** The largest path source hashed in memory before it is stored (entries, bytes of content). */
+const SMALL_PATH_SOURCE = { entries: 1024, bytes: 16 << 20 };
+
 /**
  * Fetches one source (or finds it in the store) and returns it.
  * @throws FixedOutputMismatchError E13 when the fetched bytes do not have the pinned digest
@@ -75,6 +79,19 @@ async function fetchFile(spec: SourceSpec, ctx: FetchContext, dir: string): Prom
 export async function fetchSource(spec: SourceSpec, ctx: FetchContext): Promise<FetchedSource> {
   if (await ctx.store.hasTree(spec.digest)) return { spec, digest: spec.digest, kind: 'tree', cached: true };
   if (await ctx.store.hasBlob(spec.digest)) return { spec, digest: spec.digest, kind: 'file', cached: true };
+  if (spec.kind === 'path') {
+    const p = isAbsolute(spec.path) ? spec.path : resolve(ctx.baseDir ?? process.cwd(), spec.path);
+    // A small tree (an atom's own directory) is hashed in memory, with no throwaway store
+    // (specs/store.md §6.10); a bigger one goes through the worker pool below.
+    if ((await fs.stat(p)).isDirectory()) {
+      const small = digestPath(p, SMALL_PATH_SOURCE);
+      if (small) {
+        if (small.digest !== spec.digest) throw mismatch(spec, small.digest);
+        await ctx.store.ingest(p);
+        return { spec, digest: spec.digest, kind: 'tree', cached: false };
+      }
+    }
+  }
   const dir = await stagingDir(ctx.store, 'fetch');
   try {
     if (spec.kind === 'path') {

@@ -48,6 +48,20 @@ describe('digestPath (specs/store.md §3, §6)', () => {
     expect(readdirSync(src).sort()).toContain('big.bin');
   });
 
+  it('with a budget, gives up (undefined) past the entries or bytes it may read, and only then', () => {
+    const a = tempDir();
+    buildGolden(a);
+    writeFileSync(join(a, 'blob'), randomBytes(1000));
+    const n = readdirSync(a, { recursive: true }).length; // every entry below the root
+    const full = digestPath(a);
+    expect(digestPath(a, { entries: n, bytes: 1 << 20 })).toEqual(full);
+    expect(digestPath(a, { entries: n - 1, bytes: 1 << 20 })).toBeUndefined();
+    expect(digestPath(a, { entries: 100, bytes: 999 })).toBeUndefined();
+    expect(digestPath(join(a, 'blob'), { entries: 0, bytes: 1000 })?.digest).toBe(
+      digestPath(join(a, 'blob')).digest,
+    );
+  });
+
   it('refuses FIFOs, non-UTF-8 names and a symlink or FIFO as the root with E6, an absent path with E4', () => {
     const a = tempDir();
     execFileSync('mkfifo', [join(a, 'pipe')]);

@@ -414,10 +414,11 @@ export class Store implements ObjectStore {
 
   /**
    * Stores a tree after checking its children are stored; returns its digest.
+   * @param encoded `encodeTree(tree)` when the caller already has it (not encoded again)
    * @throws NotFoundError E4 when a child is absent
    */
-  async putTree(tree: Tree): Promise<Digest> {
-    const bytes = encodeTree(tree);
+  async putTree(tree: Tree, encoded?: Uint8Array): Promise<Digest> {
+    const bytes = encoded ?? encodeTree(tree);
     const d = digestBytes(bytes);
     // In a run, a tree already stored (and touched) during it is not looked at again (§5.3).
     if (this.runPresent?.has('t' + d)) return d;

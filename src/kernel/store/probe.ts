@@ -55,12 +55,57 @@ const CHUNK = 1 << 20;
  * hard links as separate file entries), computed on this thread with synchronous reads and no
  * writes. For small trees (an atom's directory), where a throwaway store's layout costs far more
  * than the hashing; it blocks the event loop while it reads.
- * @returns the digest and, for a directory, its `size` as a directory entry would carry it
+ * @param budget when given, the most the walk may read: past it the result is undefined (a big
+ *   tree, for {@link probeDigest} instead)
+ * @returns the digest and whether `path` is a file or a directory
  * @throws NotFoundError E4 when `path` does not exist; UnsupportedFileError E6 for a socket,
  *   device, FIFO or symlink given as `path`, or found in the tree, and for a non-UTF-8 name or
  *   symlink target; IoError E12 for other operating-system failures
  */
-export function digestPath(path: string): { digest: Digest; kind: 'file' | 'directory' } {
+export function digestPath(path: string): { digest: Digest; kind: 'file' | 'directory' };
+export function digestPath(
+  path: string,
+  budget: DigestBudget,
+): { digest: Digest; kind: 'file' | 'directory' } | undefined;
+export function digestPath(
+  path: string,
+  budget?: DigestBudget,
+): { digest: Digest; kind: 'file' | 'directory' } | undefined {
+  const left = budget ? { entries: budget.entries, bytes: budget.bytes } : undefined;
+  try {
+    return digestPathIn(path, left);
+  } catch (e) {
+    if (e === OVER_BUDGET) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * How much {@link digestPath} may read before it gives up (returns undefined, having read at most
+ * one file past the bound): for a caller that hashes small trees in memory and hands bigger ones
+ * to the worker pool ({@link probeDigest}).
+ */
+export interface DigestBudget {
+  /** Directory entries (files, directories, symlinks) in the whole tree. */
+  entries: number;
+  /** Bytes of file content in the whole tree. */
+  bytes: number;
+}
+
+/** What the walk throws when the budget runs out (never escapes {@link digestPath}). */
+const OVER_BUDGET: Error = new Error('over the digest budget');
+
+/** What is left of a budget while walking (undefined: no bound). */
+type Left = { entries: number; bytes: number } | undefined;
+
+function spend(left: Left, entries: number, bytes: number): void {
+  if (!left) return;
+  left.entries -= entries;
+  left.bytes -= bytes;
+  if (left.entries < 0 || left.bytes < 0) throw OVER_BUDGET;
+}
+
+function digestPathIn(path: string, left: Left): { digest: Digest; kind: 'file' | 'directory' } {
   const abs = resolve(path);
   let st;
   try {
@@ -70,8 +115,11 @@ export function digestPath(path: string): { digest: Digest; kind: 'file' | 'dire
       throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
     throw osError(e, abs);
   }
-  if (st.isFile()) return { digest: digestFile(abs).digest, kind: 'file' };
-  if (st.isDirectory()) return { digest: digestDir(abs).digest, kind: 'directory' };
+  if (st.isFile()) {
+    spend(left, 0, st.size);
+    return { digest: digestFile(abs).digest, kind: 'file' };
+  }
+  if (st.isDirectory()) return { digest: digestDir(abs, left).digest, kind: 'directory' };
   throw new UnsupportedFileError(`${abs}: ${fileType(st)} cannot be ingested as a store root`, {
     data: { path: abs },
   });
@@ -112,13 +160,14 @@ function digestFile(p: string): { digest: Digest; size: number } {
   }
 }
 
-function digestDir(dir: string): { digest: Digest; size: number } {
+function digestDir(dir: string, left: Left): { digest: Digest; size: number } {
   let raws: Buffer[];
   try {
     raws = readdirSync(dir, { encoding: 'buffer' });
   } catch (e) {
     throw osError(e, dir);
   }
+  spend(left, raws.length, 0);
   const entries: TreeEntry[] = [];
   for (const raw of raws) {
     let name: string;
@@ -138,6 +187,7 @@ function digestDir(dir: string): { digest: Digest; size: number } {
       throw osError(e, p);
     }
     if (st.isFile()) {
+      spend(left, 0, st.size);
       const r = digestFile(p);
       entries.push({
         name,
@@ -147,7 +197,7 @@ function digestDir(dir: string): { digest: Digest; size: number } {
         executable: (st.mode & 0o100) !== 0,
       });
     } else if (st.isDirectory()) {
-      const r = digestDir(p);
+      const r = digestDir(p, left);
       entries.push({ name, kind: 'directory', digest: r.digest, size: r.size });
     } else if (st.isSymbolicLink()) {
       let target: string;
