@@ -112,7 +112,14 @@ export class PendingTrees implements TreeAccess {
   }
   /** Writes the new trees to the store, children first (the order they were made in). */
   async flush(): Promise<void> {
-    for (const t of this.pending.values()) await this.store.putTree(t.tree, t.bytes);
+    // One durability step for all of them (Store.putObjects), not one fsync after another.
+    const all = [...this.pending.values()];
+    if (!all.length) return;
+    await this.store.putObjects(
+      [],
+      all.map((t) => t.tree),
+      all.map((t) => t.bytes),
+    );
     this.pending.clear();
   }
 }

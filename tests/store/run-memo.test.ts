@@ -69,6 +69,26 @@ describe('parsed trees and presence (specs/store.md §5.3, §5.4)', () => {
     expect(statSync(p).mtimeMs).toBeGreaterThan(OLD.getTime());
   });
 
+  it('in a run holding the lock, trees stored by putObjects are remembered and kept parsed too', async () => {
+    const { store, tree } = await fixture();
+    const release = store.keepWriteLock();
+    const end = store.beginRun();
+    const outer = makeTree([{ name: 'sub', kind: 'directory', digest: await store.putTree(tree), size: 1 }]);
+    const {
+      trees: [d],
+    } = await store.putObjects([], [outer]);
+    const p = store.treePath(d!);
+    utimesSync(p, OLD, OLD);
+    await store.putTree(outer);
+    await store.putObjects([], [outer]);
+    expect(statSync(p).mtimeMs).toBe(OLD.getTime());
+    clobber(p, '{"entries":[],"version":1}');
+    expect((await store.getTree(d!)).entries).toEqual(outer.entries);
+    end();
+    release();
+    expect(await codeOf(store.getTree(d!))).toBe('E5');
+  });
+
   it('in a run without the kept lock, nothing is remembered once a write releases the lock', async () => {
     const { store, tree } = await fixture();
     const end = store.beginRun();

@@ -436,19 +436,7 @@ export class Store implements ObjectStore {
       } catch (e) {
         throw osError(e, p);
       }
-      if (this.runPresent && this.heldLock) {
-        this.notePresent('t' + d);
-        // The tree just written is read back by the run (merges, images): kept as getTree would
-        // parse its bytes, trusted only within the run (no file identity: ino -1 matches no stat).
-        // A tree parseTree refuses is not kept, so reading it raises as without the cache.
-        let parsed: Tree | undefined;
-        try {
-          parsed = parseTree(bytes, `tree ${d}`);
-        } catch {
-          parsed = undefined;
-        }
-        if (parsed) this.cacheTree(d, { tree: parsed, ino: -1, size: -1, mtimeMs: -1, ctimeMs: -1 });
-      }
+      this.noteWrittenTree(d, bytes);
       return d;
     });
   }
@@ -458,7 +446,9 @@ export class Store implements ObjectStore {
    * to a temp file, all of them are made durable together (one syncfs, as ingest's batches), then
    * renamed into place in order, blobs first, then `trees` in the order given (children before
    * parents), each tree only after checking its children are stored; then the shard directories
-   * are synced. A SIGKILL at any moment leaves complete objects and temp litter only.
+   * are synced. A SIGKILL at any moment leaves complete objects and temp litter only. In a run
+   * (§5.4) a tree known stored is skipped, and the trees written are remembered and kept parsed.
+   * @param encodedTrees `encodeTree` of each of `trees`, when the caller has them (not encoded again)
    * @returns the digests of `blobs` and of `trees`, in order
    * @throws NotFoundError E4 when a tree's child is neither stored nor among the objects before it;
    *   IoError E12
@@ -466,15 +456,17 @@ export class Store implements ObjectStore {
   async putObjects(
     blobs: readonly Uint8Array[],
     trees: readonly Tree[],
+    encodedTrees?: readonly Uint8Array[],
   ): Promise<{ blobs: Digest[]; trees: Digest[] }> {
     return this.withWriteLock(async () => {
-      const staged: { tmp: string; dest: string; tree?: Tree; d: Digest }[] = [];
+      const staged: { tmp: string; dest: string; tree?: Tree; bytes: Uint8Array; d: Digest }[] = [];
       const seen = new Set<string>();
       const stage = (dest: string, bytes: Uint8Array, d: Digest, tree?: Tree) => {
         if (seen.has(dest)) return;
         seen.add(dest);
         if (existsSync(dest)) {
           touch(dest);
+          this.notePresent((tree ? 't' : 'b') + d);
           return;
         }
         const tmp = join(this.dir('tmp'), `${process.pid}.m.${randomHex(6)}`);
@@ -483,7 +475,7 @@ export class Store implements ObjectStore {
         } catch (e) {
           throw osError(e, tmp);
         }
-        staged.push({ tmp, dest, d, ...(tree ? { tree } : {}) });
+        staged.push({ tmp, dest, d, bytes, ...(tree ? { tree } : {}) });
       };
       const out = { blobs: [] as Digest[], trees: [] as Digest[] };
       try {
@@ -492,10 +484,11 @@ export class Store implements ObjectStore {
           out.blobs.push(d);
           stage(this.blobPath(d), b, d);
         }
-        for (const t of trees) {
-          const bytes = encodeTree(t);
+        for (const [i, t] of trees.entries()) {
+          const bytes = encodedTrees?.[i] ?? encodeTree(t);
           const d = digestBytes(bytes);
           out.trees.push(d);
+          if (this.runPresent?.has('t' + d)) continue;
           stage(this.treePath(d), bytes, d, t);
         }
         if (staged.length)
@@ -513,6 +506,8 @@ export class Store implements ObjectStore {
           }
           staged[i] = { ...x, tmp: '' };
           dirs.add(join(x.dest, '..'));
+          if (x.tree) this.noteWrittenTree(x.d, x.bytes);
+          else this.notePresent('b' + x.d);
         }
         if (dirs.size)
           await syncFs(this.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
@@ -605,6 +600,24 @@ export class Store implements ObjectStore {
    */
   private notePresent(key: string): void {
     if (this.heldLock) this.runPresent?.add(key);
+  }
+
+  /**
+   * In a run holding the lock, remembers a tree this object just wrote: stored (§5.4), and kept as
+   * getTree would parse its bytes, since the run reads it back (merges, images), trusted only
+   * within the run (no file identity: ino -1 matches no stat). A tree parseTree refuses is not
+   * kept, so reading it raises as without the cache.
+   */
+  private noteWrittenTree(d: Digest, bytes: Uint8Array): void {
+    if (!this.runPresent || !this.heldLock) return;
+    this.notePresent('t' + d);
+    let parsed: Tree | undefined;
+    try {
+      parsed = parseTree(bytes, `tree ${d}`);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed) this.cacheTree(d, { tree: parsed, ino: -1, size: -1, mtimeMs: -1, ctimeMs: -1 });
   }
 
   /** Adds a parsed tree to the cache, dropping the least recently used past TREE_CACHE_MAX. */
