@@ -139,7 +139,8 @@ export async function checkObjects(
   }
   await Promise.all(work);
   // `flush: false`: the caller flushes the record (with its own lines, in one append).
-  if (opts.flush !== false) record.flush();
+  // Off the event loop: a build checks each action's source while other actions run.
+  if (opts.flush !== false) await record.flushAsync();
   if (run && !bad.length) for (const f of files.values()) run.add(`${f.kind}${f.d}`);
   if (bad.length)
     throw new CorruptObjectError(
