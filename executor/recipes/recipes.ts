@@ -67,7 +67,13 @@ export function recipeIdentity(script: Uint8Array): Digest {
 }
 
 /**
- * Loads a standard recipe by name.
+ * The recipes read by this process: a recipe's script is installed with Eos and read once (a
+ * build of many atoms asks for the same few recipes twice per atom).
+ */
+const loaded = new Map<string, Recipe>();
+
+/**
+ * Loads a standard recipe by name (read once per process).
  * @throws BuildClosureError E7 when no recipe has that name
  */
 export function loadRecipe(name: string): Recipe {
@@ -78,6 +84,11 @@ export function loadRecipe(name: string): Recipe {
         data: { recipe: name },
       },
     );
-  const script = readFileSync(join(import.meta.dirname, `${name}.sh`));
-  return { name, script, identity: recipeIdentity(script) };
+  let r = loaded.get(name);
+  if (!r) {
+    const script = readFileSync(join(import.meta.dirname, `${name}.sh`));
+    r = { name, script, identity: recipeIdentity(script) };
+    loaded.set(name, r);
+  }
+  return r;
 }

@@ -87,6 +87,7 @@ export function parseTomlLocated(
       data: { file: what, line: p.line, column: p.column },
     });
   }
-  const loc = locateToml(text);
-  return { doc, lineOf: (path) => loc.lineOf(path) };
+  // Located only when a line is asked for (an error to word): a valid document is never scanned twice.
+  let loc: ReturnType<typeof locateToml> | undefined;
+  return { doc, lineOf: (path) => (loc ??= locateToml(text)).lineOf(path) };
 }
