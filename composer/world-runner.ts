@@ -25,12 +25,13 @@ export const WORLD_CWD_DIR = '/work';
  * at M, the image and the overlay on it (a small top layer of empty mount points, the image, and
  * the object directory as a data-only layer), then execs the command (which finds the view at
  * `M/root`). Arguments: M IMAGE POINTS EROFS-OPTIONS OVERLAY-OPTIONS SOURCE COMMAND…
+ * Every directory is made by one `mkdir` (in a subshell, so the command keeps the caller's working
+ * directory): each program the script starts costs an exec on every sandbox start.
  */
 const NAMESPACE_SCRIPT = `set -eu
 M=$1; IMG=$2; POINTS=$3; EROFS=$4; OVERLAY=$5; SOURCE=$6; shift 6
 mount -t tmpfs -o mode=0755 "$SOURCE" "$M"
-mkdir "$M/meta" "$M/stub" "$M/root"
-for p in $POINTS; do mkdir "$M/stub/$p"; done
+(cd "$M"; set --; for p in $POINTS; do set -- "$@" "stub/$p"; done; mkdir meta stub root "$@")
 mount -t erofs -o "$EROFS" "$IMG" "$M/meta"
 mount -t overlay "$SOURCE" -o "$OVERLAY" "$M/root"
 exec "$@"
