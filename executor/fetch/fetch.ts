@@ -79,29 +79,27 @@ const SMALL_PATH_SOURCE = { entries: 1024, bytes: 16 << 20 };
 export async function fetchSource(spec: SourceSpec, ctx: FetchContext): Promise<FetchedSource> {
   if (await ctx.store.hasTree(spec.digest)) return { spec, digest: spec.digest, kind: 'tree', cached: true };
   if (await ctx.store.hasBlob(spec.digest)) return { spec, digest: spec.digest, kind: 'file', cached: true };
+  // A path source that is a directory: hashed first (a mismatch stores nothing), then ingested.
+  let treeDir: string | undefined;
   if (spec.kind === 'path') {
     const p = isAbsolute(spec.path) ? spec.path : resolve(ctx.baseDir ?? process.cwd(), spec.path);
-    // A small tree (an atom's own directory) is hashed in memory, with no throwaway store
-    // (specs/store.md §6.10); a bigger one goes through the worker pool below.
-    if ((await fs.stat(p)).isDirectory()) {
-      const small = digestPath(p, SMALL_PATH_SOURCE);
-      if (small) {
-        if (small.digest !== spec.digest) throw mismatch(spec, small.digest);
-        await ctx.store.ingest(p);
-        return { spec, digest: spec.digest, kind: 'tree', cached: false };
-      }
-    }
+    if ((await fs.stat(p)).isDirectory()) treeDir = p;
+  }
+  // A small tree (an atom's own directory) is hashed in memory, with no throwaway store
+  // (specs/store.md §6.10); a bigger one in a throwaway store with the worker pool, below.
+  const small = treeDir === undefined ? undefined : digestPath(treeDir, SMALL_PATH_SOURCE);
+  if (treeDir !== undefined && small) {
+    if (small.digest !== spec.digest) throw mismatch(spec, small.digest);
+    await ctx.store.ingest(treeDir);
+    return { spec, digest: spec.digest, kind: 'tree', cached: false };
   }
   const dir = await stagingDir(ctx.store, 'fetch');
   try {
-    if (spec.kind === 'path') {
-      const p = isAbsolute(spec.path) ? spec.path : resolve(ctx.baseDir ?? process.cwd(), spec.path);
-      if ((await fs.stat(p)).isDirectory()) {
-        const got = await probeDigest(p, dir);
-        if (got !== spec.digest) throw mismatch(spec, got);
-        await ctx.store.ingest(p);
-        return { spec, digest: spec.digest, kind: 'tree', cached: false };
-      }
+    if (treeDir !== undefined) {
+      const got = await probeDigest(treeDir, dir);
+      if (got !== spec.digest) throw mismatch(spec, got);
+      await ctx.store.ingest(treeDir);
+      return { spec, digest: spec.digest, kind: 'tree', cached: false };
     }
     if (spec.kind === 'git') {
       const work = join(dir, 'repo');

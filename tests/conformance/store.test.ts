@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   digestBytes,
-  EosError,
   makeTree,
   openStore,
   treeDigest,
@@ -10,18 +9,9 @@ import {
   type ObjectStore,
 } from '../../src/kernel/index.ts';
 import { tempDir } from '../helpers/fs.ts';
+import { codeOf } from '../helpers/error-code.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EosError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 const backends: [string, () => ObjectStore][] = [
   ['memory', () => openStore('memory:')],

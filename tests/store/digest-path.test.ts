@@ -7,16 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestBytes, digestPath, EosError, Store } from '../../src/kernel/index.ts';
 import { buildGolden, GOLDEN_DIGEST, tempDir } from '../helpers/fs.ts';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof EosError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
+import { codeOfSync } from '../helpers/error-code.ts';
 
 describe('digestPath (specs/store.md §3, §6)', () => {
   it('gives the golden tree its spec digest', () => {
@@ -74,15 +65,15 @@ describe('digestPath (specs/store.md §3, §6)', () => {
     expect(err).toBeInstanceOf(EosError);
     expect((err as EosError).code).toBe('E6');
     expect((err as EosError).message).toContain(join(a, 'pipe'));
-    expect(codeOf(() => digestPath(join(a, 'pipe')))).toBe('E6');
+    expect(codeOfSync(() => digestPath(join(a, 'pipe')))).toBe('E6');
 
     const c = tempDir();
     writeFileSync(Buffer.from(join(c, 'bad-\xff-name'), 'latin1'), 'x');
-    expect(codeOf(() => digestPath(c))).toBe('E6');
+    expect(codeOfSync(() => digestPath(c))).toBe('E6');
 
     const d = tempDir();
     symlinkSync(c, join(d, 'link'));
-    expect(codeOf(() => digestPath(join(d, 'link')))).toBe('E6');
-    expect(codeOf(() => digestPath(join(d, 'absent')))).toBe('E4');
+    expect(codeOfSync(() => digestPath(join(d, 'link')))).toBe('E6');
+    expect(codeOfSync(() => digestPath(join(d, 'absent')))).toBe('E4');
   });
 });

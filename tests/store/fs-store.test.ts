@@ -28,16 +28,7 @@ import {
   type Digest,
 } from '../../src/kernel/index.ts';
 import { buildGolden, GOLDEN_DIGEST, snapshot, tempDir } from '../helpers/fs.ts';
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EosError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
+import { codeOf } from '../helpers/error-code.ts';
 
 /** Writes raw (possibly hostile) tree bytes into the store under their digest. */
 function plantTree(store: Store, value: unknown): Digest {

@@ -3,18 +3,9 @@
 // where the spec says it is not (outside a run, after a run, without the shared lock).
 import { chmodSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EosError, makeTree, Store, type Digest, type Tree } from '../../src/kernel/index.ts';
+import { makeTree, Store, type Digest, type Tree } from '../../src/kernel/index.ts';
 import { tempDir } from '../helpers/fs.ts';
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof EosError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
+import { codeOf } from '../helpers/error-code.ts';
 
 /** A store holding one blob and a tree naming it. */
 async function fixture(): Promise<{ store: Store; tree: Tree }> {

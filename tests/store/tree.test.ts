@@ -24,6 +24,7 @@ const SUB_BYTES =
 const SUB_DIGEST = 'blake3:95972b57d19f4082abd0544062597c4698d717ae6a01116b5bdd105598222aaf';
 const EMPTY_DIGEST = 'blake3:a6968d6d767077a26148a60d1806c872326b0812aa4fd017c0f361917ee44571';
 import { GOLDEN_DIGEST, repoRoot } from '../helpers/fs.ts';
+import { codeOfSync } from '../helpers/error-code.ts';
 
 function subEntries(): TreeEntry[] {
   return [
@@ -43,16 +44,6 @@ function goldenEntries(): TreeEntry[] {
     { name: 'empty-dir', kind: 'directory', digest: treeDigest(makeTree([])), size: 0 },
     { name: 'Zero', kind: 'file', digest: blob(''), size: 0, executable: false },
   ];
-}
-
-function code(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof EosError) return e.code;
-    throw e;
-  }
-  return 'ok';
 }
 
 describe('tree encoding (specs/store.md §3)', () => {
@@ -101,14 +92,14 @@ describe('tree encoding (specs/store.md §3)', () => {
   it('rejects unsafe names with E8', () => {
     for (const name of ['', '.', '..', 'a/b', '/', 'a\0b', '\ud800x']) {
       expect(
-        code(() => makeTree([{ name, kind: 'symlink', target: 'x' }])),
+        codeOfSync(() => makeTree([{ name, kind: 'symlink', target: 'x' }])),
         JSON.stringify(name),
       ).toBe('E8');
       const bytes = enc(
         `{"entries":[{"kind":"symlink","name":${JSON.stringify(name)},"target":"x"}],"version":1}`,
       );
       expect(
-        code(() => parseTree(bytes)),
+        codeOfSync(() => parseTree(bytes)),
         JSON.stringify(name),
       ).toBe('E8');
     }
@@ -151,7 +142,7 @@ describe('tree encoding (specs/store.md §3)', () => {
     ];
     for (const [text, want] of cases)
       expect(
-        code(() => parseTree(enc(text))),
+        codeOfSync(() => parseTree(enc(text))),
         text,
       ).toBe(want);
     expect(() =>

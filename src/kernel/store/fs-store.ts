@@ -35,6 +35,7 @@ import {
   UnsupportedFileError,
 } from '../errors.ts';
 import { checkChildrenPresent } from './children-present.ts';
+import { entryName, linkTarget, unstorableEntry, unstorableRoot } from './entry-names.ts';
 import { DIRS, ensureLayout, checkFormat, renameInto, shardedPath } from './layout.ts';
 import { lockExclusive, lockShared, type StoreLock } from './store-lock.ts';
 import { FilePool, sharedFilePool } from './pool.ts';
@@ -83,7 +84,6 @@ export interface RootEntry {
 }
 
 const ROOT_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+@=:,-]{0,199}$/;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
@@ -177,7 +177,7 @@ export class Store implements ObjectStore {
   private runFiles: Set<string> | undefined;
   /**
    * Blobs (`b` + digest) and trees (`t` + digest) known stored during the current run: found by
-   * `has*`, read, or written by this object (specs/store.md §5.3).
+   * `has*`, read, or written by this object (specs/store.md §5.4).
    */
   private runPresent: Set<string> | undefined;
   private runs = 0;
@@ -414,11 +414,10 @@ export class Store implements ObjectStore {
 
   /**
    * Stores a tree after checking its children are stored; returns its digest.
-   * @param encoded `encodeTree(tree)` when the caller already has it (not encoded again)
    * @throws NotFoundError E4 when a child is absent
    */
-  async putTree(tree: Tree, encoded?: Uint8Array): Promise<Digest> {
-    const bytes = encoded ?? encodeTree(tree);
+  async putTree(tree: Tree): Promise<Digest> {
+    const bytes = encodeTree(tree);
     const d = digestBytes(bytes);
     // In a run, a tree already stored (and touched) during it is not looked at again (§5.3).
     if (this.runPresent?.has('t' + d)) return d;
@@ -645,10 +644,7 @@ export class Store implements ObjectStore {
         throw new NotFoundError(`${abs}: no such file or directory`, { data: { path: abs } });
       throw osError(e, abs);
     }
-    if (!st.isDirectory() && !st.isFile())
-      throw new UnsupportedFileError(`${abs}: ${fileType(st)} cannot be ingested as a store root`, {
-        data: { path: abs },
-      });
+    if (!st.isDirectory() && !st.isFile()) throw unstorableRoot(abs, st);
     return this.withWriteLock(async () => {
       // Litter of killed ingests (temp files of dead pids) is removed on the next start (§4.2).
       if (!this.tmpSwept) {
@@ -871,16 +867,6 @@ function inodeKey(st: { dev: number; ino: number }): string {
   return `${st.dev}:${st.ino}`;
 }
 
-function fileType(st: import('node:fs').Stats): string {
-  if (st.isSocket()) return 'a socket';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isSymbolicLink()) return 'a symlink';
-  if (st.isDirectory()) return 'a directory';
-  return 'an unknown file type';
-}
-
 interface IngestState {
   store: Store;
   pool: FilePool;
@@ -1097,15 +1083,7 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
   const entries = await allOrStop(
     s,
     dirents.map((raw) => async (): Promise<TreeEntry> => {
-      let name: string;
-      try {
-        name = UTF8.decode(raw);
-      } catch {
-        const shown = join(dir, raw.toString('latin1'));
-        throw new UnsupportedFileError(`${JSON.stringify(shown)}: file name is not valid UTF-8`, {
-          data: { path: shown },
-        });
-      }
+      const name = entryName(dir, raw);
       const p = join(dir, name);
       let st;
       try {
@@ -1142,18 +1120,9 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
         } catch (e) {
           throw osError(e, p);
         }
-        let target: string;
-        try {
-          target = UTF8.decode(raw);
-        } catch {
-          throw new UnsupportedFileError(`${p}: symlink target is not valid UTF-8`, { data: { path: p } });
-        }
-        return { name, kind: 'symlink', target };
+        return { name, kind: 'symlink', target: linkTarget(p, raw) };
       }
-      throw new UnsupportedFileError(`${p}: ${fileType(st)} cannot be stored`, {
-        data: { path: p },
-        hint: 'the store holds regular files, directories and symlinks only',
-      });
+      throw unstorableEntry(p, st);
     }),
   );
   const tree = makeTree(entries, dir);

@@ -27,6 +27,7 @@ import { join, resolve } from 'node:path';
 import { createDigester, digestBytes, type Digest } from '../digest.ts';
 import { NotFoundError, UnsupportedFileError } from '../errors.ts';
 import { osError } from '../os-error.ts';
+import { entryName, linkTarget, unstorableEntry, unstorableRoot } from './entry-names.ts';
 import { Store } from './fs-store.ts';
 import { encodeTree, makeTree, subtreeSize, type TreeEntry } from './tree.ts';
 
@@ -43,8 +44,6 @@ export async function probeDigest(path: string, scratch?: string): Promise<Diges
     await rm(dir, { recursive: true, force: true });
   }
 }
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Bytes read per `read(2)` when hashing a file. */
 const CHUNK = 1 << 20;
@@ -120,9 +119,7 @@ function digestPathIn(path: string, left: Left): { digest: Digest; kind: 'file' 
     return { digest: digestFile(abs).digest, kind: 'file' };
   }
   if (st.isDirectory()) return { digest: digestDir(abs, left).digest, kind: 'directory' };
-  throw new UnsupportedFileError(`${abs}: ${fileType(st)} cannot be ingested as a store root`, {
-    data: { path: abs },
-  });
+  throw unstorableRoot(abs, st);
 }
 
 /** BLAKE3 of a regular file's bytes, read through one descriptor that must still be a regular file. */
@@ -170,15 +167,7 @@ function digestDir(dir: string, left: Left): { digest: Digest; size: number } {
   spend(left, raws.length, 0);
   const entries: TreeEntry[] = [];
   for (const raw of raws) {
-    let name: string;
-    try {
-      name = UTF8.decode(raw);
-    } catch {
-      const shown = join(dir, raw.toString('latin1'));
-      throw new UnsupportedFileError(`${JSON.stringify(shown)}: file name is not valid UTF-8`, {
-        data: { path: shown },
-      });
-    }
+    const name = entryName(dir, raw);
     const p = join(dir, name);
     let st;
     try {
@@ -200,30 +189,15 @@ function digestDir(dir: string, left: Left): { digest: Digest; size: number } {
       const r = digestDir(p, left);
       entries.push({ name, kind: 'directory', digest: r.digest, size: r.size });
     } else if (st.isSymbolicLink()) {
-      let target: string;
+      let raw: Buffer;
       try {
-        target = UTF8.decode(readlinkSync(p, { encoding: 'buffer' }));
+        raw = readlinkSync(p, { encoding: 'buffer' });
       } catch (e) {
-        if (e instanceof TypeError)
-          throw new UnsupportedFileError(`${p}: symlink target is not valid UTF-8`, { data: { path: p } });
         throw osError(e, p);
       }
-      entries.push({ name, kind: 'symlink', target });
-    } else
-      throw new UnsupportedFileError(`${p}: ${fileType(st)} cannot be stored`, {
-        data: { path: p },
-        hint: 'the store holds regular files, directories and symlinks only',
-      });
+      entries.push({ name, kind: 'symlink', target: linkTarget(p, raw) });
+    } else throw unstorableEntry(p, st);
   }
   const tree = makeTree(entries, dir);
   return { digest: digestBytes(encodeTree(tree)), size: subtreeSize(tree) };
-}
-
-function fileType(st: import('node:fs').Stats): string {
-  if (st.isSocket()) return 'a socket';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isSymbolicLink()) return 'a symlink';
-  return 'an unsupported file';
 }
