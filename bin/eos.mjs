@@ -17,7 +17,7 @@ if (state.fresh) {
     const { VERSION } = await import('../dist/src/cli/version.js');
     process.stdout.write(`${VERSION}\n`);
   } else {
-    const { main } = await import('../dist/src/cli/main.js');
+    const { main } = await import('../dist/bundle/main.js');
     process.exitCode = await main(argv);
   }
 } else {

@@ -9,7 +9,15 @@
 // that the tests can run while a type error is being fixed: `npm run typecheck` is the gate).
 // See specs/cli.md §1 (the compiled CLI).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,10 +90,81 @@ function walk(dir) {
 }
 for (const r of sourceRoots) walk(r);
 
+await bundle();
+
 const tmp = join(dist, `${MANIFEST}.tmp`);
 writeFileSync(tmp, JSON.stringify({ version: 1, builtAtMs, paths: [...paths].sort() }) + '\n');
 renameSync(tmp, join(dist, MANIFEST));
 if (tsc.status !== 0) {
   process.stderr.write('build-dist: tsc reported errors (above); dist/ was emitted anyway\n');
   process.exit(1);
+}
+
+/**
+ * Bundles the compiled CLI (dist/src/cli/main.js and every command module it imports lazily) into
+ * dist/bundle/ with esbuild: one file per lazy import (code splitting), so that a start resolves,
+ * reads and links a handful of files instead of ~300 (specs/cli.md §1.7). Pure-JavaScript
+ * libraries are bundled; libraries with native code, or that read files beside themselves, stay
+ * packages (EXTERNAL). `import.meta.url` and `import.meta.dirname` in our modules are rewritten to
+ * name the module's own compiled file in dist/, relative to the bundle, so the files read beside a
+ * module (recipe scripts, the world server, the ingest worker, protos) are found as before.
+ */
+async function bundle() {
+  const esbuild = require('esbuild');
+  const out = join(dist, 'bundle');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const BUNDLED = new Set([
+    'zod',
+    'smol-toml',
+    'semver',
+    'commander',
+    'canonicalize',
+    'js-xxhash',
+    '@noble/ed25519',
+    '@lezer/python',
+  ]);
+  const EXTERNAL = Object.keys(pkg.dependencies)
+    .filter((d) => !BUNDLED.has(d))
+    .flatMap((d) => [d, `${d}/*`]);
+  const ownMeta = {
+    name: 'eos-import-meta',
+    setup(b) {
+      b.onLoad({ filter: /\.m?js$/ }, (args) => {
+        if (!args.path.startsWith(dist + '/') || args.path.startsWith(out + '/')) return undefined;
+        const text = readFileSync(args.path, 'utf8');
+        if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
+        const rel = relative(out, args.path);
+        const relDir = relative(out, dirname(args.path)) + '/';
+        const url = `new URL(${JSON.stringify(rel)}, import.meta.url).href`;
+        const dir = `decodeURIComponent(new URL(${JSON.stringify(relDir)}, import.meta.url).pathname).slice(0, -1)`;
+        const contents = text
+          .replaceAll('import.meta.url', url)
+          .replaceAll('import.meta.dirname', dir)
+          .replaceAll(
+            'import.meta.filename',
+            `decodeURIComponent(new URL(${JSON.stringify(rel)}, import.meta.url).pathname)`,
+          );
+        return { contents, loader: 'js' };
+      });
+    },
+  };
+  rmSync(out, { recursive: true, force: true });
+  await esbuild.build({
+    entryPoints: { main: join(dist, 'src', 'cli', 'main.js') },
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    keepNames: true,
+    external: EXTERNAL,
+    chunkNames: '[name]-[hash]',
+    // CommonJS libraries bundled into ES modules call require() for Node's built-ins.
+    banner: {
+      js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);",
+    },
+    plugins: [ownMeta],
+    logLevel: 'warning',
+  });
 }
