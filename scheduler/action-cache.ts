@@ -6,14 +6,16 @@
  *
  * @see specs/action.md §5 (entry), §6 (layout, roots)
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  NO_STAT_MEMO,
   digestHex,
   osError,
   parseDigest,
   writeFileAtomic,
   type Digest,
+  type StatMemo,
   type Store,
 } from '../src/kernel/index.ts';
 import { encodeCacheEntry, entryAction, readCacheEntry, type CacheEntry } from './build-record.ts';
@@ -70,8 +72,8 @@ export function actionEntryPath(storeDir: string, action: Digest): string {
  * The action cache of a filesystem store, pinning through the store's roots.
  * @see specs/action.md §6
  */
-export function openActionCache(store: Store): FsActionCache {
-  return new FsActionCache(store.root, storeRootPinner(store));
+export function openActionCache(store: Store, memo: StatMemo = NO_STAT_MEMO): FsActionCache {
+  return new FsActionCache(store.root, storeRootPinner(store), memo);
 }
 
 /**
@@ -84,14 +86,34 @@ export class FsActionCache implements ActionCache {
   /**
    * @param storeDir the store directory (entries go to `storeDir/actions/`)
    * @param roots pins outputs and logs, normally {@link storeRootPinner} of the same store
+   * @param memo a stat memo (specs/scheduler.md §11.6): an entry file whose `stat` signature it
+   *   holds as kind `action-entry` is not read and validated again
    */
   constructor(
     readonly storeDir: string,
     readonly roots: RootPinner,
+    readonly memo: StatMemo = NO_STAT_MEMO,
   ) {}
 
   async get(action: Digest): Promise<CacheEntry | undefined> {
     const path = actionEntryPath(this.storeDir, action);
+    if (this.memo === NO_STAT_MEMO) return this.read(path, action);
+    let st;
+    try {
+      st = statSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw osError(e, path);
+    }
+    const m = this.memo.get('action-entry', path, st);
+    if (m !== undefined) return m as CacheEntry;
+    const entry = await this.read(path, action);
+    // Entries are replaced by rename (a new inode), so the signature changes with the entry.
+    if (entry) this.memo.set('action-entry', path, st, entry);
+    return entry;
+  }
+
+  private async read(path: string, action: Digest): Promise<CacheEntry | undefined> {
     let bytes: Uint8Array;
     try {
       // A synchronous read: an entry is a few hundred bytes in the page cache, and a no-op build

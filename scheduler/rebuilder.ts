@@ -11,6 +11,7 @@ import {
   verifySignatures,
   type Digest,
   type Keyring,
+  type StatMemo,
   type Store,
   type TrustPolicy,
 } from '../src/kernel/index.ts';
@@ -106,14 +107,15 @@ export function constructiveRebuilder(cache: ActionCache, opts: RebuilderOptions
 
 /**
  * The rebuilder of a filesystem store: its action cache (`STORE/actions/`, roots pinned with the
- * store), and a record counts only while its output tree (or blob) is still in the store.
+ * store, entries read through `opts.memo` when given), and a record counts only while its output
+ * tree (or blob) is still in the store.
  * @see specs/action.md §6, §7
  */
 export function storeRebuilder(
   store: Store,
-  opts: Pick<RebuilderOptions, 'signer' | 'trust' | 'accept'> = {},
+  opts: Pick<RebuilderOptions, 'signer' | 'trust' | 'accept'> & { memo?: StatMemo } = {},
 ): Rebuilder {
-  return constructiveRebuilder(openActionCache(store), {
+  return constructiveRebuilder(openActionCache(store, opts.memo), {
     ...opts,
     outputExists: async (d) => (await store.trees.has(d)) || (await store.blobs.has(d)),
   });

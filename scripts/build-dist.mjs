@@ -131,6 +131,7 @@ async function bundle() {
     setup(b) {
       b.onLoad({ filter: /\.m?js$/ }, (args) => {
         if (!args.path.startsWith(dist + '/') || args.path.startsWith(out + '/')) return undefined;
+        if (args.path === lazyModules) return { contents: lazyModulesBundled, loader: 'js' };
         const text = readFileSync(args.path, 'utf8');
         if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
         const rel = relative(out, args.path);
@@ -148,6 +149,17 @@ async function bundle() {
       });
     },
   };
+  // src/kernel/lazy-modules.ts loads zod and smol-toml on first use through createRequire, which
+  // in the bundle would load node_modules' copy beside the bundled one. Bundled, the same functions
+  // require the very files the static imports bundle: esbuild then evaluates them on the first
+  // call (its lazy module wrapper), one instance either way.
+  const lazyModules = join(dist, 'src', 'kernel', 'lazy-modules.js');
+  const esmIndex = (p) => join(dirname(require.resolve(p)), 'index.js');
+  const lazyModulesBundled = [
+    `let zod, smolToml;`,
+    `export function lazyZod() { return (zod ??= require(${JSON.stringify(esmIndex('zod'))}).z); }`,
+    `export function lazySmolToml() { return (smolToml ??= require(${JSON.stringify(esmIndex('smol-toml'))})); }`,
+  ].join('\n');
   rmSync(out, { recursive: true, force: true });
   await esbuild.build({
     entryPoints: { main: join(dist, 'src', 'cli', 'main.js') },

@@ -32,8 +32,11 @@ import {
   FetchNotRecordedError,
   LockError,
   digestBytes,
+  NO_STAT_MEMO,
   digestPath,
+  memoDerived,
   readFileBounded,
+  type StatMemo,
   type Digest,
 } from '../kernel/index.ts';
 
@@ -172,34 +175,40 @@ interface OpenedSet {
  *   (a missing or damaged set repository object, a content digest other than the locked one),
  *   NotFoundError E4 (no repository, or the set commit is not in it)
  */
-export async function loadBuildGraph(lockPath: string, staging: string): Promise<BuildNode[]> {
-  let text: string;
-  try {
-    text = readLockFileText(lockPath);
-  } catch (e) {
-    if (e instanceof LockError) throw e;
-    throw new LockError(`${lockPath}: cannot read the lock (${(e as NodeJS.ErrnoException).code})`, {
-      data: { file: lockPath },
-      hint: 'run `eos lock` in the workspace first',
-    });
-  }
+export async function loadBuildGraph(
+  lockPath: string,
+  staging: string,
+  memo: StatMemo = NO_STAT_MEMO,
+): Promise<BuildNode[]> {
+  const lock = await memoDerived(memo, 'lock', resolve(lockPath), () => {
+    let text: string;
+    try {
+      text = readLockFileText(lockPath);
+    } catch (e) {
+      if (e instanceof LockError) throw e;
+      throw new LockError(`${lockPath}: cannot read the lock (${(e as NodeJS.ErrnoException).code})`, {
+        data: { file: lockPath },
+        hint: 'run `eos lock` in the workspace first',
+      });
+    }
+    return parseLock(text, lockPath);
+  });
   const root = dirname(lockPath);
-  const lock = parseLock(text, lockPath);
   const all: (Omit<BuildNode, 'manifest'> & { manifest: Manifest })[] = [];
   for (const [label, w] of Object.entries(lock.workspace)) {
     const dir = resolve(root, w.path);
     const file = join(dir, 'atom.toml');
-    const manifest = parseManifest(
-      (await readFileBounded(file, { what: 'atom manifest' })).toString('utf8'),
-      file,
+    const manifest = await memoDerived(memo, 'manifest', file, async () =>
+      parseManifest((await readFileBounded(file, { what: 'atom manifest' })).toString('utf8'), file),
     );
     if (manifest.atom.label !== label)
       throw new LockError(`${lockPath}: workspace.${label}: ${file} declares ${manifest.atom.label}`, {
         data: { label },
         hint: 'run `eos lock` again',
       });
-    // In memory, no throwaway store: an atom directory is a few small files (specs/store.md §6).
-    const { digest } = digestPath(dir);
+    // In memory, no throwaway store: an atom directory is a few small files (specs/store.md §6);
+    // files unchanged since a run that read them are not read again (specs/scheduler.md §11.6).
+    const { digest } = digestPath(dir, undefined, memo);
     all.push({
       label,
       deps: w.deps,

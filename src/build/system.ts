@@ -57,7 +57,10 @@ import {
 } from '../../cache/index.ts';
 import {
   BuildClosureError,
+  compiledCodeStamp,
   configDir,
+  openStatMemo,
+  statMemoPath,
   readSecretKey,
   readTrustContext,
   type Digest,
@@ -395,8 +398,12 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
   const releaseStoreLock = store.keepWriteLock();
   // Objects and trees found good are not looked at again during the build (specs/store.md §12.4).
   const endRun = store.beginRun();
+  // Files unchanged since a run read them (atom manifests and files, the lock, action-cache
+  // entries) are not read and parsed again (specs/scheduler.md §11.6).
+  const memo = openStatMemo(statMemoPath(store.root), compiledCodeStamp());
   try {
     const local = storeRebuilder(store, {
+      memo,
       ...(signer ? { signer } : {}),
       ...(opts.observe ? { accept: (e: CacheEntry) => observedEnough(e, opts.only) } : {}),
     });
@@ -414,7 +421,7 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
           onRefused: (r) => refusals.push(r),
         })
       : local;
-    const nodes = withFetchActions(await loadBuildGraph(lockPath, staging));
+    const nodes = withFetchActions(await loadBuildGraph(lockPath, staging, memo));
     const seed = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
     const r = await runBuild<LockNode>({
       nodes,
@@ -471,6 +478,7 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       refusals,
     };
   } finally {
+    memo.save();
     releaseStoreLock();
     endRun();
     await worlds?.close();

@@ -15,3 +15,4 @@ export * from './parse-document.ts';
 export * from './toml-locate.ts';
 export * from './store/index.ts';
 export * from './keys/index.ts';
+export * from './stat-memo.ts';

@@ -20,6 +20,7 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  type Stats,
 } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { join, resolve } from 'node:path';
 import { createDigester, digestBytes, type Digest } from '../digest.ts';
 import { NotFoundError, UnsupportedFileError } from '../errors.ts';
 import { osError } from '../os-error.ts';
+import { NO_STAT_MEMO, type StatMemo } from '../stat-memo.ts';
 import { entryName, linkTarget, unstorableEntry, unstorableRoot } from './entry-names.ts';
 import { Store } from './fs-store.ts';
 import { encodeTree, makeTree, subtreeSize, type TreeEntry } from './tree.ts';
@@ -56,23 +58,31 @@ const CHUNK = 1 << 20;
  * than the hashing; it blocks the event loop while it reads.
  * @param budget when given, the most the walk may read: past it the result is undefined (a big
  *   tree, for {@link probeDigest} instead)
+ * @param memo a stat memo (specs/scheduler.md §11.6): a regular file whose `lstat` signature it
+ *   holds as kind `blob` is not read again; every file read is remembered in it
  * @returns the digest and whether `path` is a file or a directory
  * @throws NotFoundError E4 when `path` does not exist; UnsupportedFileError E6 for a socket,
  *   device, FIFO or symlink given as `path`, or found in the tree, and for a non-UTF-8 name or
  *   symlink target; IoError E12 for other operating-system failures
  */
-export function digestPath(path: string): { digest: Digest; kind: 'file' | 'directory' };
+export function digestPath(
+  path: string,
+  budget?: undefined,
+  memo?: StatMemo,
+): { digest: Digest; kind: 'file' | 'directory' };
 export function digestPath(
   path: string,
   budget: DigestBudget,
+  memo?: StatMemo,
 ): { digest: Digest; kind: 'file' | 'directory' } | undefined;
 export function digestPath(
   path: string,
   budget?: DigestBudget,
+  memo: StatMemo = NO_STAT_MEMO,
 ): { digest: Digest; kind: 'file' | 'directory' } | undefined {
   const left = budget ? { entries: budget.entries, bytes: budget.bytes } : undefined;
   try {
-    return digestPathIn(path, left);
+    return digestPathIn(path, left, memo);
   } catch (e) {
     if (e === OVER_BUDGET) return undefined;
     throw e;
@@ -104,7 +114,11 @@ function spend(left: Left, entries: number, bytes: number): void {
   if (left.entries < 0 || left.bytes < 0) throw OVER_BUDGET;
 }
 
-function digestPathIn(path: string, left: Left): { digest: Digest; kind: 'file' | 'directory' } {
+function digestPathIn(
+  path: string,
+  left: Left,
+  memo: StatMemo,
+): { digest: Digest; kind: 'file' | 'directory' } {
   const abs = resolve(path);
   let st;
   try {
@@ -116,10 +130,23 @@ function digestPathIn(path: string, left: Left): { digest: Digest; kind: 'file' 
   }
   if (st.isFile()) {
     spend(left, 0, st.size);
-    return { digest: digestFile(abs).digest, kind: 'file' };
+    return { digest: memoFile(abs, st, memo).digest, kind: 'file' };
   }
-  if (st.isDirectory()) return { digest: digestDir(abs, left).digest, kind: 'directory' };
+  if (st.isDirectory()) return { digest: digestDir(abs, left, memo).digest, kind: 'directory' };
   throw unstorableRoot(abs, st);
+}
+
+/**
+ * {@link digestFile} through the stat memo: the remembered `[digest, size]` when `st` (the file's
+ * `lstat`) still has the remembered signature, else the file is read and what it gave remembered.
+ */
+function memoFile(p: string, st: Stats, memo: StatMemo): { digest: Digest; size: number } {
+  const m = memo.get('blob', p, st);
+  if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'number')
+    return { digest: m[0] as Digest, size: m[1] };
+  const r = digestFile(p);
+  memo.set('blob', p, st, [r.digest, r.size]);
+  return r;
 }
 
 /** BLAKE3 of a regular file's bytes, read through one descriptor that must still be a regular file. */
@@ -157,7 +184,7 @@ function digestFile(p: string): { digest: Digest; size: number } {
   }
 }
 
-function digestDir(dir: string, left: Left): { digest: Digest; size: number } {
+function digestDir(dir: string, left: Left, memo: StatMemo): { digest: Digest; size: number } {
   let raws: Buffer[];
   try {
     raws = readdirSync(dir, { encoding: 'buffer' });
@@ -177,7 +204,7 @@ function digestDir(dir: string, left: Left): { digest: Digest; size: number } {
     }
     if (st.isFile()) {
       spend(left, 0, st.size);
-      const r = digestFile(p);
+      const r = memoFile(p, st, memo);
       entries.push({
         name,
         kind: 'file',
@@ -186,7 +213,7 @@ function digestDir(dir: string, left: Left): { digest: Digest; size: number } {
         executable: (st.mode & 0o100) !== 0,
       });
     } else if (st.isDirectory()) {
-      const r = digestDir(p, left);
+      const r = digestDir(p, left, memo);
       entries.push({ name, kind: 'directory', digest: r.digest, size: r.size });
     } else if (st.isSymbolicLink()) {
       let raw: Buffer;
