@@ -9,7 +9,17 @@
  *
  * @see specs/interface-python.md §6
  */
-import { parser } from '@lezer/python';
+import { createRequire } from 'node:module';
+import type * as LezerPython from '@lezer/python';
+
+let lezer: typeof LezerPython | undefined;
+/**
+ * The Python grammar, loaded on first use: building its LR parser tables costs ~20 ms at import,
+ * which every command importing the extractors (a build, a composition) would pay otherwise.
+ */
+function pythonParser(): typeof LezerPython.parser {
+  return (lezer ??= createRequire(import.meta.url)('@lezer/python') as typeof LezerPython).parser;
+}
 
 /** One imported name of a statement (`import a.b as c` → `{name: 'a.b', asname: 'c'}`; `*` for a star import). */
 export interface ImportedName {
@@ -185,8 +195,8 @@ export function parseImportsFromText(source: string): ParsedPythonSource {
   return { imports, error };
 }
 
-type SyntaxNode = ReturnType<ReturnType<typeof parser.parse>['resolve']>;
-type Tree = ReturnType<typeof parser.parse>;
+type SyntaxNode = ReturnType<ReturnType<typeof LezerPython.parser.parse>['resolve']>;
+type Tree = ReturnType<typeof LezerPython.parser.parse>;
 
 /** One edit of the text handed to the parser: `del` characters at `at` replaced by `ins`. */
 interface Patch {
@@ -279,7 +289,7 @@ function targetEnd(text: string, from: number): number | null {
 
 /** Whether the grammar reads `text` without an error node. */
 function parsesCleanly(text: string): boolean {
-  const c = parser.parse(text).cursor();
+  const c = pythonParser().parse(text).cursor();
   do if (c.type.isError) return false;
   while (c.next());
   return true;
@@ -345,7 +355,7 @@ function gapPatch(text: string, node: SyntaxNode): Patch | null {
  */
 function parseRepaired(source: string): { text: string; tree: Tree; back: (pos: number) => number } {
   let { text, back } = applyPatches(source, formFeedPatches(source));
-  let tree = parser.parse(text);
+  let tree = pythonParser().parse(text);
   for (let round = 0; round < 16; round++) {
     const patches: Patch[] = [];
     const cursor = tree.cursor();
@@ -363,7 +373,7 @@ function parseRepaired(source: string): { text: string; tree: Tree; back: (pos: 
     const outer = back;
     back = (pos: number) => outer(applied.back(pos));
     text = applied.text;
-    tree = parser.parse(text);
+    tree = pythonParser().parse(text);
   }
   return { text, tree, back };
 }

@@ -76,7 +76,7 @@ import {
   type LockNode,
 } from './build-graph.ts';
 import { runBuild, selectWithDeps, type BuildRunResult } from './build-run.ts';
-import { composeBuild, type ComposeBuildResult } from './runtime-composition.ts';
+import type { ComposeBuildResult } from './runtime-composition.ts';
 
 /** A builder key: its name in the key store of `config`. */
 export interface SignKey {
@@ -463,6 +463,9 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
     for (const [label, res] of r.result.results)
       if (res.output && !fetches.has(label)) outputs[label] = res.output;
     const file = opts.compose === true ? undefined : resolve(opts.compose);
+    // Loaded here: the composition pulls in the extractors (ELF and Python parsers), which a build
+    // that composes nothing never needs (specs/cli.md §1.4).
+    const { composeBuild } = await import('./runtime-composition.ts');
     const c = await composeBuild({
       store,
       seed,
