@@ -223,6 +223,48 @@ export async function prepareActionWorld(
   deps: readonly { name: string; tree: Digest }[],
   worldMount: WorldMount | 'auto' | undefined,
 ): Promise<ActionWorld> {
+  const ahead = prefetched.get(store)?.get(seed);
+  const key = JSON.stringify([deps, worldMount ?? 'auto']);
+  const p = ahead?.get(key);
+  if (p) {
+    ahead!.delete(key);
+    return p;
+  }
+  return makeActionWorld(store, seed, deps, worldMount);
+}
+
+/** Worlds being prepared ahead of their action's start, by store, seed and `[deps, mount]`. */
+const prefetched = new WeakMap<Store, WeakMap<SeedLock, Map<string, Promise<ActionWorld>>>>();
+
+/**
+ * Starts {@link prepareActionWorld} for an action that is waiting for a job slot (the scheduler's
+ * `prepare` hint, specs/scheduler.md §4.4); the action's own call then takes this one (or its
+ * error) instead of starting again. The world and its image are stored objects and a cached
+ * image, so a prepared world whose action never runs leaves nothing half-made.
+ */
+export function prefetchActionWorld(
+  store: Store,
+  seed: SeedLock,
+  deps: readonly { name: string; tree: Digest }[],
+  worldMount: WorldMount | 'auto' | undefined,
+): void {
+  let bySeed = prefetched.get(store);
+  if (!bySeed) prefetched.set(store, (bySeed = new WeakMap()));
+  let byKey = bySeed.get(seed);
+  if (!byKey) bySeed.set(seed, (byKey = new Map()));
+  const key = JSON.stringify([deps, worldMount ?? 'auto']);
+  if (byKey.has(key)) return;
+  const p = makeActionWorld(store, seed, deps, worldMount);
+  p.catch(() => undefined); // the action's own call reports it
+  byKey.set(key, p);
+}
+
+async function makeActionWorld(
+  store: Store,
+  seed: SeedLock,
+  deps: readonly { name: string; tree: Digest }[],
+  worldMount: WorldMount | 'auto' | undefined,
+): Promise<ActionWorld> {
   const world = await buildWorld(store, [
     ...seedLayers(seed),
     ...deps.map((d) => dependencyLayer(d.name, d.tree)),

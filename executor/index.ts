@@ -110,5 +110,5 @@ export {
   type Recipe,
   type RecipeArg,
 } from './recipes/recipes.ts';
-export { buildAtom, checkOutput, type BuildRequest, type BuildResult } from './build.ts';
+export { buildAtom, checkOutput, prefetchActionWorld, type BuildRequest, type BuildResult } from './build.ts';
 export * from './observe/index.ts';

@@ -58,8 +58,17 @@ export interface ExecOutcome {
   record?: BuildRecord;
 }
 
-/** Runs one action. Rejects on failure (an `EosError`'s detail and `data.log` are reported). */
-export type Executor<N extends SchedNode> = (node: N, ctx: NodeContext) => Promise<ExecOutcome>;
+/**
+ * Runs one action. Rejects on failure (an `EosError`'s detail and `data.log` are reported).
+ * `prepare`, when present, is told of a node that is ready (its dependencies built, its action not
+ * cached) but waits for a job slot: the executor may start the part of its work that needs no
+ * slot (the sandbox executor makes the action's world and its image), so that it overlaps the
+ * running actions instead of following them (specs/scheduler.md §4.4). A hint only: the node
+ * may still be cancelled, and its run must work whether or not it was prepared.
+ */
+export type Executor<N extends SchedNode> = ((node: N, ctx: NodeContext) => Promise<ExecOutcome>) & {
+  prepare?: (node: N, depOutputs: Readonly<Record<string, Digest>>) => void;
+};
 
 /** Computes a node's action id from its dependencies' outputs (e.g. with `actionId`). */
 export type KeyFunction<N extends SchedNode> = (
@@ -526,15 +535,33 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
           retryTimer = undefined;
           pump();
         }, TOKEN_RETRY_MS);
+        prepareAhead();
         return;
       }
       if (!needToken) implicitHeld = true;
       start(pick(), needToken);
     }
+    prepareAhead();
+  }
+
+  // Ready nodes told to the executor's `prepare` that have not started yet (at most `jobs`).
+  const prepared = new Set<string>();
+  function prepareAhead(): void {
+    const prepare = opts.executor.prepare;
+    if (!prepare || aborted()) return;
+    for (const it of ready) {
+      if (prepared.size >= jobs) return;
+      if (prepared.has(it.node.label)) continue;
+      prepared.add(it.node.label);
+      const depOutputs: Record<string, Digest> = {};
+      for (const d of it.node.deps) depOutputs[d] = results.get(d)!.output!;
+      prepare(it.node, depOutputs);
+    }
   }
 
   function start(item: Ready, token = false): void {
     const { node, action, expected } = item;
+    prepared.delete(node.label);
     running++;
     const makeJobs = makeJobsShare(cores, jobs, running + ready.length);
     const ctrl = new AbortController();

@@ -35,6 +35,7 @@ import {
   type SandboxWorldsStats,
   type SeedLock,
   type SourceSpec,
+  prefetchActionWorld,
 } from '../../executor/index.ts';
 import {
   Jobserver,
@@ -44,8 +45,10 @@ import {
   makeBuildRecord,
   storeRebuilder,
   type CacheEntry,
+  type ExecOutcome,
   type Executor,
   type KeyFunction,
+  type NodeContext,
   type SchedulerEvent,
 } from '../../scheduler/index.ts';
 import {
@@ -253,7 +256,11 @@ export function sandboxExecutor(
   seed: SeedLock,
   opts: ExecutorOptions = {},
 ): Executor<LockNode> {
-  return async (n, ctx) => {
+  const depLayers = (n: BuildNode, depOutputs: Readonly<Record<string, Digest>>) =>
+    Object.entries(depOutputs)
+      .filter(([name]) => name !== n.fetch?.label)
+      .map(([name, tree]) => ({ name, tree }));
+  const run = async (n: LockNode, ctx: NodeContext): Promise<ExecOutcome> => {
     if (isFetchNode(n)) return runLockFetch(store, seed, opts, n, ctx);
     const fetched = n.fetch ? ctx.depOutputs[n.fetch.label] : undefined;
     if (n.fetch && !fetched)
@@ -268,9 +275,7 @@ export function sandboxExecutor(
       recipe: n.manifest.build.recipe,
       args: n.manifest.build.args,
       sources: atomSources(n),
-      deps: Object.entries(ctx.depOutputs)
-        .filter(([name]) => name !== n.fetch?.label)
-        .map(([name, tree]) => ({ name, tree })),
+      deps: depLayers(n, ctx.depOutputs),
       ...(fetched ? { fetched } : {}),
       baseDir: n.dir,
       jobs: ctx.makeJobs,
@@ -286,6 +291,13 @@ export function sandboxExecutor(
     });
     return { output: r.output, world: r.world.root, log: r.record.log, record: r.record };
   };
+  // A build waiting for a slot has its world made meanwhile (specs/scheduler.md §4.4); an
+  // observed world is served, not made, and a fetch action makes its own.
+  const prepare = (n: LockNode, depOutputs: Readonly<Record<string, Digest>>): void => {
+    if (!isFetchNode(n) && !opts.observe)
+      prefetchActionWorld(store, seed, depLayers(n, depOutputs), undefined);
+  };
+  return Object.assign(run, { prepare });
 }
 
 /**

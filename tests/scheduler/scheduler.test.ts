@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BuildClosureError, EosError } from '../../src/kernel/index.ts';
+import { BuildClosureError, EosError, digestBytes } from '../../src/kernel/index.ts';
 import {
   MemoryActionCache,
   VirtualClock,
@@ -12,7 +12,7 @@ import {
   type DagFamily,
   type SyntheticNode,
 } from '../../scheduler/index.ts';
-import { expectedOutput, newWorld, simulate, transitiveDependents, type Sim } from './harness.ts';
+import { TOOLCHAIN, expectedOutput, newWorld, simulate, transitiveDependents, type Sim } from './harness.ts';
 
 const families: DagFamily[] = ['random', 'layered', 'chain-heavy', 'wide'];
 
@@ -391,5 +391,65 @@ describe('scheduler: robustness', () => {
     );
     expect((err as Error).message).toBe('display broke');
     expect(seen).toBeGreaterThanOrEqual(nodes.length * 3); // queued + started + ok for every node
+  });
+});
+
+describe('scheduler: prepare ahead (specs/scheduler.md §4.4)', () => {
+  it('tells the executor of ready nodes waiting for a slot, at most `jobs` ahead, with their dep outputs', async () => {
+    const nodes = [
+      node('a', [], 30),
+      node('b', [], 30),
+      node('c', [], 30),
+      node('d', [], 30),
+      node('e', ['a'], 30),
+    ];
+    const clock = new VirtualClock();
+    const log: string[] = [];
+    const prepared = new Map<string, Record<string, string>>();
+    let waiting = 0;
+    let maxWaiting = 0;
+    const executor = Object.assign(
+      async (n: SyntheticNode, ctx: { depOutputs: Readonly<Record<string, string>> }) => {
+        log.push(`start ${n.label}`);
+        if (prepared.has(n.label)) {
+          waiting--;
+          expect(prepared.get(n.label)).toEqual(ctx.depOutputs);
+        }
+        await clock.sleep(n.durationMs);
+        return {
+          output: digestBytes(`out ${n.label}`),
+          world: TOOLCHAIN,
+          log: digestBytes(`log ${n.label}`),
+        };
+      },
+      {
+        prepare: (n: SyntheticNode, depOutputs: Readonly<Record<string, string>>) => {
+          expect(prepared.has(n.label), `${n.label} prepared once`).toBe(false);
+          expect(log, `${n.label} prepared before it starts`).not.toContain(`start ${n.label}`);
+          prepared.set(n.label, { ...depOutputs });
+          log.push(`prepare ${n.label}`);
+          maxWaiting = Math.max(maxWaiting, ++waiting);
+        },
+      },
+    );
+    const res = await clock.run(
+      schedule<SyntheticNode>({
+        nodes,
+        jobs: 2,
+        cores: 2,
+        seedMode: 'seeded',
+        clock,
+        key: (n, depOutputs) => digestBytes(JSON.stringify([n.label, depOutputs])),
+        rebuilder: constructiveRebuilder(new MemoryActionCache()),
+        executor: executor as never,
+      }),
+    );
+    expect([...res.results.values()].every((r) => r.status === 'ok')).toBe(true);
+    // Two start at once; the other two wait and are prepared meanwhile; e once a is built.
+    expect(maxWaiting).toBeLessThanOrEqual(2);
+    expect(prepared.size).toBeGreaterThanOrEqual(2);
+    if (prepared.has('e')) expect(prepared.get('e')).toEqual({ a: digestBytes('out a') });
+    for (const l of prepared.keys())
+      expect(log.indexOf(`prepare ${l}`)).toBeLessThan(log.indexOf(`start ${l}`));
   });
 });
