@@ -9,22 +9,26 @@ import { osError } from '../os-error.ts';
 import { randomHex } from '../random-hex.ts';
 import {
   chmodSync,
+  close as closeCb,
   closeSync,
   constants,
   copyFileSync,
   existsSync,
+  fsync as fsyncCb,
   fsyncSync,
+  open as openCb,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   utimesSync,
+  write as writeCb,
   writeFileSync,
 } from 'node:fs';
 import type * as ChildProcess from 'node:child_process';
 import { createRequire } from 'node:module';
-import { lstat, open, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { digestBytes, parseDigest, type Digest } from '../digest.ts';
 import {
@@ -89,6 +93,42 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/*
+ * Descriptor-level I/O on libuv's thread pool through the callback API: a `FileHandle` of
+ * node:fs/promises costs the event loop about twice as much per file (an object with a finalizer,
+ * a promise per call), and a build opens, syncs and closes several files per action.
+ */
+function openAsync(path: string, flags: string, mode?: number): Promise<number> {
+  return new Promise((res, rej) => openCb(path, flags, mode, (e, fd) => (e ? rej(e) : res(fd))));
+}
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((res, rej) => fsyncCb(fd, (e) => (e ? rej(e) : res())));
+}
+function closeAsync(fd: number): Promise<void> {
+  return new Promise((res, rej) => closeCb(fd, (e) => (e ? rej(e) : res())));
+}
+/** Writes all of `data` at the descriptor's position. */
+async function writeAllAsync(fd: number, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    off += await new Promise<number>((res, rej) =>
+      writeCb(fd, data, off, data.length - off, null, (e, n) => (e ? rej(e) : res(n))),
+    );
+  }
+}
+/** Creates `tmp` (`wx`, `mode`), writes `data`, fsyncs and closes it; on failure closes it. */
+async function writeDurableAsync(tmp: string, data: Uint8Array, mode: number): Promise<void> {
+  const fd = await openAsync(tmp, 'wx', mode);
+  try {
+    await writeAllAsync(fd, data);
+    await fsyncAsync(fd);
+  } catch (e) {
+    await closeAsync(fd).catch(() => undefined);
+    throw e;
+  }
+  await closeAsync(fd);
+}
+
 /**
  * Writes bytes to `dest` through a temp file without blocking the event loop: the write and the
  * fsync run on libuv's thread pool, so other actions' completions are handled meanwhile
@@ -102,27 +142,23 @@ export async function writeAtomicAsync(
 ): Promise<boolean> {
   if (existsSync(dest)) return false;
   const tmp = join(tmpDir, `${process.pid}.m.${randomHex(6)}`);
-  const fh = await open(tmp, 'wx', mode);
   try {
-    await fh.writeFile(bytes);
-    await fh.sync();
+    await writeDurableAsync(tmp, bytes, mode);
   } catch (e) {
-    await fh.close();
     await rm(tmp, { force: true });
     throw e;
   }
-  await fh.close();
   renameInto(tmp, dest);
   return true;
 }
 
 /** fsync(2) of a file or directory on libuv's thread pool. */
 async function fsyncPathAsync(path: string): Promise<void> {
-  const fh = await open(path, 'r');
+  const fd = await openAsync(path, 'r');
   try {
-    await fh.sync();
+    await fsyncAsync(fd);
   } finally {
-    await fh.close();
+    await closeAsync(fd);
   }
 }
 
@@ -788,13 +824,7 @@ export class Store implements ObjectStore {
       try {
         // On the thread pool, not the event loop: an action's two roots are pinned while other
         // actions run (specs/store.md §6.5).
-        const fh = await open(tmp, 'wx', 0o644);
-        try {
-          await fh.writeFile(`${digest}\n`);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await writeDurableAsync(tmp, Buffer.from(`${digest}\n`), 0o644);
         renameSync(tmp, dest);
         touch(this.hasTreeSync(digest) ? this.treePath(digest) : this.blobPath(digest));
       } catch (e) {
