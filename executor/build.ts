@@ -85,6 +85,11 @@ export interface BuildRequest {
   jobs?: number;
   /** The build's GNU make jobserver FIFO, passed to the sandbox (specs/executor.md §3, specs/scheduler.md §4.3). */
   jobserverFd?: number;
+  /**
+   * Called once the recipe's sandbox has exited, before its output is checked and stored (the
+   * scheduler's `slotFree`: another action may start meanwhile, specs/scheduler.md §4.5).
+   */
+  onSandboxDone?: () => void;
   /** Default 3600 s. */
   timeoutMs?: number;
   /** The action's pids and memory limits (default: the sandbox's; specs/executor.md §4.1). */
@@ -408,6 +413,9 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       if (signal?.aborted) throw cancelledError(`${req.label} ${req.version}`, signal);
       throw e;
     });
+    // The sandbox has exited: what is left (the checks, storing the output and the log) needs no
+    // job slot (specs/scheduler.md §4.5).
+    req.onSandboxDone?.();
     checkCancelled(); // aborted as the recipe ended: its output is not stored
     const events = server ? await server.stop() : undefined;
     const log = await putFileBlob(store, logFile);

@@ -40,6 +40,13 @@ export interface NodeContext {
    * `--jobserver-auth`; absent without a jobserver. @see specs/scheduler.md §4.3
    */
   readonly jobserverFd?: number;
+  /**
+   * Gives the job slot (and its jobserver token) back before the executor ends: called when the
+   * part of the action that needs a slot is over (the sandbox has exited), so that another action
+   * can start while this one stores its output. Optional to call; idempotent.
+   * @see specs/scheduler.md §4.5
+   */
+  readonly slotFree?: () => void;
 }
 
 /** What a successful executor run returns. */
@@ -384,7 +391,10 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
   const ready: Ready[] = [];
   const controllers = new Map<string, AbortController>();
   const t0 = clock.now();
+  /** Actions holding a job slot. */
   let running = 0;
+  /** Executors not yet ended (a slot given back early still runs until it settles). */
+  let inFlight = 0;
   let checking = 0;
   let begun = 0;
   let finish!: () => void;
@@ -452,7 +462,7 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
 
   function maybeFinish(): void {
     if (finished) return;
-    if (results.size === total || (aborted() && running === 0 && checking === 0)) {
+    if (results.size === total || (aborted() && inFlight === 0 && checking === 0)) {
       finished = true;
       // Cancellation: whatever never got to run ends as cancelled.
       for (const item of ready.splice(0))
@@ -563,6 +573,17 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     const { node, action, expected } = item;
     prepared.delete(node.label);
     running++;
+    inFlight++;
+    let slotHeld = true;
+    const freeSlot = (): void => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      running--;
+      if (token) tokens!.release();
+      else implicitHeld = false;
+      // Nothing runs: no make holds a token; refill what a killed one may have kept.
+      if (tokens && running === 0) tokens.reset();
+    };
     const makeJobs = makeJobsShare(cores, jobs, running + ready.length);
     const ctrl = new AbortController();
     controllers.set(node.label, ctrl);
@@ -578,6 +599,12 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
           depOutputs,
           makeJobs,
           ...(tokens?.fd !== undefined ? { jobserverFd: tokens.fd } : {}),
+          slotFree: () => {
+            if (!slotHeld) return;
+            freeSlot();
+            // Not from inside the executor's own call stack: start the next action on a new turn.
+            queueMicrotask(pump);
+          },
         };
         const out = await opts.executor(node, ctx);
         const endedAtMs = clock.now();
@@ -622,11 +649,8 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     };
     void run().then((r) => {
       controllers.delete(node.label);
-      running--;
-      if (token) tokens!.release();
-      else implicitHeld = false;
-      // Nothing runs: no make holds a token; refill what a killed one may have kept.
-      if (tokens && running === 0) tokens.reset();
+      inFlight--;
+      freeSlot();
       settle(r);
       pump();
       maybeFinish();

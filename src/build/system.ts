@@ -280,6 +280,7 @@ export function sandboxExecutor(
       baseDir: n.dir,
       jobs: ctx.makeJobs,
       ...(ctx.jobserverFd !== undefined ? { jobserverFd: ctx.jobserverFd } : {}),
+      ...(ctx.slotFree ? { onSandboxDone: ctx.slotFree } : {}),
       actionId: ctx.action,
       signal: ctx.signal,
       ...(opts.observe ? { worldMount: 'observed' as const } : {}),

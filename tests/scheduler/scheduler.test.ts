@@ -453,3 +453,48 @@ describe('scheduler: prepare ahead (specs/scheduler.md §4.4)', () => {
       expect(log.indexOf(`prepare ${l}`)).toBeLessThan(log.indexOf(`start ${l}`));
   });
 });
+
+describe('scheduler: a slot given back early (specs/scheduler.md §4.5)', () => {
+  it('starts the next action when an executor frees its slot; slot phases never exceed `jobs`', async () => {
+    const nodes = [node('a', [], 10), node('b', [], 10), node('c', [], 10), node('d', ['a'], 10)];
+    const clock = new VirtualClock();
+    const spans: Record<string, { start: number; freed: number; end: number }> = {};
+    let inSlot = 0;
+    let maxInSlot = 0;
+    const res = await clock.run(
+      schedule<SyntheticNode>({
+        nodes,
+        jobs: 1,
+        cores: 1,
+        seedMode: 'seeded',
+        clock,
+        key: (n, depOutputs) => digestBytes(JSON.stringify([n.label, depOutputs])),
+        rebuilder: constructiveRebuilder(new MemoryActionCache()),
+        executor: async (n, ctx) => {
+          const span = (spans[n.label] = { start: clock.now(), freed: -1, end: -1 });
+          maxInSlot = Math.max(maxInSlot, ++inSlot);
+          await clock.sleep(n.durationMs); // the sandbox
+          inSlot--;
+          span.freed = clock.now();
+          ctx.slotFree!();
+          ctx.slotFree!(); // idempotent
+          await clock.sleep(50); // storing the output, outside the slot
+          span.end = clock.now();
+          return {
+            output: digestBytes(`out ${n.label}`),
+            world: TOOLCHAIN,
+            log: digestBytes(`log ${n.label}`),
+          };
+        },
+      }),
+    );
+    expect([...res.results.values()].every((r) => r.status === 'ok')).toBe(true);
+    expect(maxInSlot).toBe(1);
+    // With one slot, a second action ran while the first stored its output.
+    const starts = Object.values(spans).sort((x, y) => x.start - y.start);
+    expect(starts[1]!.start).toBeGreaterThanOrEqual(starts[0]!.freed);
+    expect(starts[1]!.start).toBeLessThan(starts[0]!.end);
+    // A dependent still waits for its dependency's end (its output stored), not its slot.
+    expect(spans['d']!.start).toBeGreaterThanOrEqual(spans['a']!.end);
+  });
+});
