@@ -229,7 +229,7 @@ export async function prepareActionWorld(
   worldMount: WorldMount | 'auto' | undefined,
 ): Promise<ActionWorld> {
   const ahead = prefetched.get(store)?.get(seed);
-  const key = JSON.stringify([deps, worldMount ?? 'auto']);
+  const key = prefetchKey(deps, worldMount);
   const p = ahead?.get(key);
   if (p) {
     ahead!.delete(key);
@@ -238,8 +238,15 @@ export async function prepareActionWorld(
   return makeActionWorld(store, seed, deps, worldMount);
 }
 
-/** Worlds being prepared ahead of their action's start, by store, seed and `[deps, mount]`. */
+/** Worlds being prepared ahead of their action's start, by store, seed and {@link prefetchKey}. */
 const prefetched = new WeakMap<Store, WeakMap<SeedLock, Map<string, Promise<ActionWorld>>>>();
+
+function prefetchKey(
+  deps: readonly { name: string; tree: Digest }[],
+  mount: WorldMount | 'auto' | undefined,
+): string {
+  return JSON.stringify([deps, mount ?? 'auto']);
+}
 
 /**
  * Starts {@link prepareActionWorld} for an action that is waiting for a job slot (the scheduler's
@@ -257,7 +264,7 @@ export function prefetchActionWorld(
   if (!bySeed) prefetched.set(store, (bySeed = new WeakMap()));
   let byKey = bySeed.get(seed);
   if (!byKey) bySeed.set(seed, (byKey = new Map()));
-  const key = JSON.stringify([deps, worldMount ?? 'auto']);
+  const key = prefetchKey(deps, worldMount);
   if (byKey.has(key)) return;
   const p = makeActionWorld(store, seed, deps, worldMount);
   p.catch(() => undefined); // the action's own call reports it

@@ -460,6 +460,13 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     maybeFinish();
   }
 
+  /** The output trees of `n`'s dependencies, by label (every one has ended ok). */
+  function depOutputsOf(n: N): Record<string, Digest> {
+    const out: Record<string, Digest> = {};
+    for (const d of n.deps) out[d] = results.get(d)!.output!;
+    return out;
+  }
+
   function maybeFinish(): void {
     if (finished) return;
     if (results.size === total || (aborted() && inFlight === 0 && checking === 0)) {
@@ -479,8 +486,7 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     let entry: CacheEntry | undefined;
     let failure: { e: unknown } | undefined;
     try {
-      const depOutputs: Record<string, Digest> = {};
-      for (const d of n.deps) depOutputs[d] = results.get(d)!.output!;
+      const depOutputs = depOutputsOf(n);
       action = await opts.key(n, depOutputs);
       entry = await opts.rebuilder.check(action);
     } catch (e) {
@@ -563,9 +569,7 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
       if (prepared.size >= jobs) return;
       if (prepared.has(it.node.label)) continue;
       prepared.add(it.node.label);
-      const depOutputs: Record<string, Digest> = {};
-      for (const d of it.node.deps) depOutputs[d] = results.get(d)!.output!;
-      prepare(it.node, depOutputs);
+      prepare(it.node, depOutputsOf(it.node));
     }
   }
 
@@ -587,8 +591,7 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     const makeJobs = makeJobsShare(cores, jobs, running + ready.length);
     const ctrl = new AbortController();
     controllers.set(node.label, ctrl);
-    const depOutputs: Record<string, Digest> = {};
-    for (const d of node.deps) depOutputs[d] = results.get(d)!.output!;
+    const depOutputs = depOutputsOf(node);
     const startedAtMs = clock.now();
     emit({ type: 'started', label: node.label, atMs: startedAtMs, index: ++begun, total, action, makeJobs });
     const run = async (): Promise<NodeResult> => {

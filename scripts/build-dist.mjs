@@ -121,7 +121,6 @@ async function bundle() {
     'canonicalize',
     'js-xxhash',
     '@noble/ed25519',
-    '@lezer/python',
   ]);
   const EXTERNAL = Object.keys(pkg.dependencies)
     .filter((d) => !BUNDLED.has(d))

@@ -1,6 +1,7 @@
 /**
  * The stat memo: what was derived from a file (its blob digest, a parsed manifest, a parsed lock),
- * remembered under the file's `lstat` signature, so that a later run that finds the same signature
+ * remembered under the file's stat signature (`stat` for a file read by name, `lstat` in a
+ * directory walk), so that a later run that finds the same signature
  * reuses the value instead of reading and parsing the file again. Git's index (racy-git rule),
  * make's and ninja's mtime checks work the same way; what is remembered is only ever derived from
  * the file's bytes by this build of Eos (the memo is dropped whole when the code changes).
@@ -28,7 +29,7 @@ export const RACY_MS = 2000;
 export const STAT_MEMO_MAX_ENTRIES = 100_000;
 
 /**
- * The signature of a file's `lstat`: device, inode, mode, size, modification and status-change
+ * The signature of a file's `stat` or `lstat`: device, inode, mode, size, modification and status-change
  * times (ms, with their sub-millisecond fraction). Any write to the file changes its status-change
  * time, which cannot be set back; a replacement by rename changes the inode.
  */
@@ -149,7 +150,7 @@ export function compiledCodeStamp(): string | undefined {
  * `stat` of `path` (following symbolic links, as a read does) when it is a regular file, else
  * undefined (the caller reads the file and reports what is wrong).
  */
-export function statFileOrUndefined(path: string): Stats | undefined {
+function statFileOrUndefined(path: string): Stats | undefined {
   try {
     const st = statSync(path);
     return st.isFile() ? st : undefined;

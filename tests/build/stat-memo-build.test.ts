@@ -5,13 +5,13 @@
  * in the memo is believed: the check can fail); an edit that keeps the size and sets the
  * modification time back is still seen (status-change time); a damaged memo is an empty one.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeLock } from '../../atoms/index.ts';
 import { RACY_MS, digestBytes, statMemoPath } from '../../src/kernel/index.ts';
-import { eosBin, tempDir } from '../helpers/fs.ts';
+import { eosBin, rewriteKeepingMtime, tempDir } from '../helpers/fs.ts';
 import { smallSeed } from './small-seed.ts';
 
 const canRun = existsSync('/usr/bin/bwrap') && process.getuid?.() === 0 && process.env.EOS_NO_MOUNT !== '1';
@@ -125,14 +125,7 @@ describe.skipIf(!canRun)('eos build and the stat memo (root, bwrap)', () => {
     expect(build(lock)).toEqual({ a: 'cached', b: 'cached' });
 
     // An edit of the same size with the modification time set back (touch -d, cp -p, tar x).
-    const ns = statSync(aToml, { bigint: true }).mtimeNs;
-    writeFileSync(aToml, atomToml('a', [], 'two'));
-    execFileSync('touch', [
-      '-m',
-      '-d',
-      `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`,
-      aToml,
-    ]);
+    rewriteKeepingMtime(aToml, atomToml('a', [], 'two'));
     expect(build(lock)).toEqual({ a: 'ok', b: 'ok' });
 
     // A damaged memo is an empty one.

@@ -11,12 +11,25 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { digestBytes } from '../../src/kernel/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 
 const made: string[] = [];
+
+/**
+ * Rewrites `path` with `data` and sets its modification time back to the old one, to the
+ * nanosecond (`touch -d @S.N`, as `cp -p` or `tar x` would): only the status-change time tells.
+ */
+export function rewriteKeepingMtime(path: string, data: string): void {
+  const ns = statSync(path, { bigint: true }).mtimeNs;
+  writeFileSync(path, data);
+  const stamp = `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
+  execFileSync('touch', ['-m', '-d', stamp, path]);
+}
 
 /** A fresh temp directory, removed after the file's tests. */
 export function tempDir(prefix = 'eos-test-'): string {

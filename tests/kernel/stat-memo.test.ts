@@ -3,7 +3,6 @@
  * racy rule, the code stamp, damage, saving only on change; and digestPath through it (a file the
  * memo holds is not read again, an edited one is).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,17 +15,22 @@ import {
   openStatMemo,
   statSignature,
 } from '../../src/kernel/index.ts';
-import { tempDir } from '../helpers/fs.ts';
+import { rewriteKeepingMtime, tempDir } from '../helpers/fs.ts';
 
 /** A run that started well after the test's files were written (so the racy rule admits them). */
 const LATER = () => Date.now() + RACY_MS + 1000;
 
+/** A temp directory with a file `a` (holding `data`) and the path of a memo beside it. */
+function fixture(data = 'x'): { d: string; f: string; memoFile: string } {
+  const d = tempDir('eos-stat-memo-');
+  const f = join(d, 'a');
+  writeFileSync(f, data);
+  return { d, f, memoFile: join(d, 'memo') };
+}
+
 describe('stat memo', () => {
   it('remembers a value under the signature and forgets it when the file changes', () => {
-    const d = tempDir('eos-stat-memo-');
-    const f = join(d, 'a');
-    writeFileSync(f, 'one');
-    const memoFile = join(d, 'memo');
+    const { f, memoFile } = fixture('one');
     const m = openStatMemo(memoFile, 'c1', LATER());
     m.set('k', f, statSync(f), { v: 1 });
     m.save();
@@ -35,32 +39,23 @@ describe('stat memo', () => {
     expect(again.get('other-kind', f, statSync(f))).toBeUndefined();
     // An edit of the same size, its modification time set back: the status-change time moves.
     const before = statSync(f);
-    const ns = statSync(f, { bigint: true }).mtimeNs;
-    writeFileSync(f, 'two');
-    const sec = ns / 1_000_000_000n;
-    const frac = String(ns % 1_000_000_000n).padStart(9, '0');
-    execFileSync('touch', ['-m', '-d', `@${sec}.${frac}`, f]);
+    rewriteKeepingMtime(f, 'two');
     expect(statSync(f).mtimeMs).toBe(before.mtimeMs);
     expect(statSignature(statSync(f))).not.toBe(statSignature(before));
     expect(again.get('k', f, statSync(f))).toBeUndefined();
   });
 
   it('does not remember a file changed within RACY_MS of the run start', () => {
-    const d = tempDir('eos-stat-memo-');
-    const f = join(d, 'a');
-    writeFileSync(f, 'x');
-    const m = openStatMemo(join(d, 'memo'), 'c1', Date.now());
+    const { f, memoFile } = fixture();
+    const m = openStatMemo(memoFile, 'c1', Date.now());
     m.set('k', f, statSync(f), 1);
     expect(m.get('k', f, statSync(f))).toBeUndefined();
     m.save();
-    expect(() => statSync(join(d, 'memo'))).toThrow(); // nothing changed: nothing written
+    expect(() => statSync(memoFile)).toThrow(); // nothing changed: nothing written
   });
 
   it('drops a memo of other code, a damaged one, and remembers nothing without a stamp', () => {
-    const d = tempDir('eos-stat-memo-');
-    const f = join(d, 'a');
-    writeFileSync(f, 'x');
-    const memoFile = join(d, 'memo');
+    const { f, memoFile } = fixture();
     const m = openStatMemo(memoFile, 'c1', LATER());
     m.set('k', f, statSync(f), 1);
     m.save();
@@ -72,10 +67,7 @@ describe('stat memo', () => {
   });
 
   it('saves only when an entry was added or changed', () => {
-    const d = tempDir('eos-stat-memo-');
-    const f = join(d, 'a');
-    writeFileSync(f, 'x');
-    const memoFile = join(d, 'memo');
+    const { f, memoFile } = fixture();
     const m = openStatMemo(memoFile, 'c1', LATER());
     m.set('k', f, statSync(f), 1);
     m.save();
@@ -89,10 +81,8 @@ describe('stat memo', () => {
   });
 
   it('memoDerived derives once, then reuses; a derive that throws remembers nothing', async () => {
-    const d = tempDir('eos-stat-memo-');
-    const f = join(d, 'a');
-    writeFileSync(f, 'x');
-    const m = openStatMemo(join(d, 'memo'), 'c1', LATER());
+    const { d, f, memoFile } = fixture();
+    const m = openStatMemo(memoFile, 'c1', LATER());
     let calls = 0;
     const derive = () => ++calls;
     expect(await memoDerived(m, 'n', f, derive)).toBe(1);
