@@ -10,10 +10,11 @@
 // semver's functions one by one: the package's index loads all of its ~45 modules.
 import semverValid from 'semver/functions/valid.js';
 import semverValidRange from 'semver/ranges/valid.js';
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   ManifestError,
   isDigest,
+  lazySchemas,
   parseTomlLocated,
   type Digest,
   type TomlPath,
@@ -105,153 +106,156 @@ export interface FetchSpec {
   env?: Record<string, string>;
 }
 
-const STRING_LIST = z.array(z.string());
-const ENV = z.record(z.string(), z.string());
+/** The manifest's zod schema, made on first use (src/kernel/lazy-modules.ts). */
+const manifestSchema = lazySchemas((z) => {
+  const STRING_LIST = z.array(z.string());
+  const ENV = z.record(z.string(), z.string());
 
-/** Argument schemas of the standard recipes; unknown keys are errors. @see specs/atom.md §5 */
-const STD_RECIPES: Record<string, z.ZodObject> = {
-  'std.autotools': z.strictObject({
-    'configure-flags': STRING_LIST.optional(),
-    'make-flags': STRING_LIST.optional(),
-    'install-flags': STRING_LIST.optional(),
-    env: ENV.optional(),
-  }),
-  'std.make': z.strictObject({
-    'make-flags': STRING_LIST.optional(),
-    'install-flags': STRING_LIST.optional(),
-    env: ENV.optional(),
-  }),
-  'std.cmake': z.strictObject({
-    'cmake-flags': STRING_LIST.optional(),
-    env: ENV.optional(),
-  }),
-  'std.meson': z.strictObject({
-    'meson-flags': STRING_LIST.optional(),
-    env: ENV.optional(),
-  }),
-  'std.shell': z.strictObject({ script: z.string().min(1), env: ENV.optional() }),
-  'std.binary': z.strictObject({ env: ENV.optional() }),
-};
-const RECIPE_RE = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+$/;
-const OPEN_ARG = z.union([z.string(), STRING_LIST, z.boolean(), z.int(), ENV]);
+  /** Argument schemas of the standard recipes; unknown keys are errors. @see specs/atom.md §5 */
+  const STD_RECIPES: Record<string, z.ZodObject> = {
+    'std.autotools': z.strictObject({
+      'configure-flags': STRING_LIST.optional(),
+      'make-flags': STRING_LIST.optional(),
+      'install-flags': STRING_LIST.optional(),
+      env: ENV.optional(),
+    }),
+    'std.make': z.strictObject({
+      'make-flags': STRING_LIST.optional(),
+      'install-flags': STRING_LIST.optional(),
+      env: ENV.optional(),
+    }),
+    'std.cmake': z.strictObject({
+      'cmake-flags': STRING_LIST.optional(),
+      env: ENV.optional(),
+    }),
+    'std.meson': z.strictObject({
+      'meson-flags': STRING_LIST.optional(),
+      env: ENV.optional(),
+    }),
+    'std.shell': z.strictObject({ script: z.string().min(1), env: ENV.optional() }),
+    'std.binary': z.strictObject({ env: ENV.optional() }),
+  };
+  const RECIPE_RE = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+$/;
+  const OPEN_ARG = z.union([z.string(), STRING_LIST, z.boolean(), z.int(), ENV]);
 
-const label = z.string().check((ctx) => {
-  if (!isLabel(ctx.value))
-    ctx.issues.push({
-      code: 'custom',
-      input: ctx.value,
-      message: `${JSON.stringify(ctx.value)} is not a label (lowercase letters, digits, . - _ +)`,
-    });
-});
-const version = z.string().check((ctx) => {
-  if (!isVersion(ctx.value))
-    ctx.issues.push({
-      code: 'custom',
-      input: ctx.value,
-      message: `${JSON.stringify(ctx.value)} is not a version (semver, e.g. 1.2.3 or 2.0.0-rc.1; no build metadata)`,
-    });
-});
-const range = z.string().check((ctx) => {
-  if (!isRange(ctx.value))
-    ctx.issues.push({
-      code: 'custom',
-      input: ctx.value,
-      message: `${JSON.stringify(ctx.value)} is not a version range`,
-    });
-});
-const digest = z.string().check((ctx) => {
-  if (!isDigest(ctx.value))
-    ctx.issues.push({
-      code: 'custom',
-      input: ctx.value,
-      message: `${JSON.stringify(ctx.value)} is not a digest (blake3:<64 lowercase hex>)`,
-    });
-});
-const relPath = z.string().check((ctx) => {
-  const p = ctx.value;
-  if (
-    p === '' ||
-    p.startsWith('/') ||
-    p.split('/').some((s) => s === '..' || s === '' || s === '.') ||
-    p.includes('\0')
-  )
-    ctx.issues.push({
-      code: 'custom',
-      input: p,
-      message: `${JSON.stringify(p)} is not a relative path inside the atom`,
-    });
-});
-const gitCommit = z
-  .string()
-  .regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'is not a full git commit id (40 or 64 hex)');
-
-const common = { digest, name: label.optional(), unpack: z.boolean().optional() };
-const source = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.literal('debian-source'),
-    package: z.string().min(1),
-    version: z.string().min(1),
-    ...common,
-  }),
-  z.strictObject({
-    kind: z.literal('deb'),
-    package: z.string().min(1),
-    version: z.string().min(1),
-    arch: z.string().min(1).optional(),
-    ...common,
-  }),
-  z.strictObject({ kind: z.literal('git'), url: z.string().min(1), commit: gitCommit, ...common }),
-  z.strictObject({ kind: z.literal('path'), path: relPath, ...common }),
-]);
-
-const dep = z.preprocess(
-  (v) => (typeof v === 'string' ? { range: v } : v),
-  z.strictObject({ range, prerelease: z.boolean().optional() }),
-);
-
-const deps = z.record(z.string(), dep).check((ctx) => {
-  for (const k of Object.keys(ctx.value))
-    if (!isLabel(k))
+  const label = z.string().check((ctx) => {
+    if (!isLabel(ctx.value))
       ctx.issues.push({
         code: 'custom',
-        input: k,
-        path: [k],
-        message: `${JSON.stringify(k)} is not a label (lowercase letters, digits, . - _ +)`,
+        input: ctx.value,
+        message: `${JSON.stringify(ctx.value)} is not a label (lowercase letters, digits, . - _ +)`,
       });
-});
+  });
+  const version = z.string().check((ctx) => {
+    if (!isVersion(ctx.value))
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: `${JSON.stringify(ctx.value)} is not a version (semver, e.g. 1.2.3 or 2.0.0-rc.1; no build metadata)`,
+      });
+  });
+  const range = z.string().check((ctx) => {
+    if (!isRange(ctx.value))
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: `${JSON.stringify(ctx.value)} is not a version range`,
+      });
+  });
+  const digest = z.string().check((ctx) => {
+    if (!isDigest(ctx.value))
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: `${JSON.stringify(ctx.value)} is not a digest (blake3:<64 lowercase hex>)`,
+      });
+  });
+  const relPath = z.string().check((ctx) => {
+    const p = ctx.value;
+    if (
+      p === '' ||
+      p.startsWith('/') ||
+      p.split('/').some((s) => s === '..' || s === '' || s === '.') ||
+      p.includes('\0')
+    )
+      ctx.issues.push({
+        code: 'custom',
+        input: p,
+        message: `${JSON.stringify(p)} is not a relative path inside the atom`,
+      });
+  });
+  const gitCommit = z
+    .string()
+    .regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'is not a full git commit id (40 or 64 hex)');
 
-const build = z.looseObject({ recipe: z.string() }).check((ctx) => {
-  const { recipe, ...args } = ctx.value as { recipe: string } & Record<string, unknown>;
-  if (!RECIPE_RE.test(recipe)) {
-    ctx.issues.push({
-      code: 'custom',
-      input: recipe,
-      path: ['recipe'],
-      message: `${JSON.stringify(recipe)} is not a recipe name (e.g. std.autotools)`,
-    });
-    return;
-  }
-  const std = STD_RECIPES[recipe];
-  if (recipe.startsWith('std.') && !std) {
-    ctx.issues.push({
-      code: 'custom',
-      input: recipe,
-      path: ['recipe'],
-      message: `${JSON.stringify(recipe)} is not a standard recipe (${Object.keys(STD_RECIPES).join(', ')})`,
-    });
-    return;
-  }
-  const schema = std ?? z.record(z.string(), OPEN_ARG);
-  const r = schema.safeParse(args, { reportInput: true });
-  if (!r.success) for (const iss of r.error.issues) ctx.issues.push({ ...iss, input: iss.input } as never);
-});
+  const common = { digest, name: label.optional(), unpack: z.boolean().optional() };
+  const source = z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('debian-source'),
+      package: z.string().min(1),
+      version: z.string().min(1),
+      ...common,
+    }),
+    z.strictObject({
+      kind: z.literal('deb'),
+      package: z.string().min(1),
+      version: z.string().min(1),
+      arch: z.string().min(1).optional(),
+      ...common,
+    }),
+    z.strictObject({ kind: z.literal('git'), url: z.string().min(1), commit: gitCommit, ...common }),
+    z.strictObject({ kind: z.literal('path'), path: relPath, ...common }),
+  ]);
 
-const manifestSchema = z.strictObject({
-  atom: z.strictObject({ label, version, description: z.string().optional() }),
-  deps: deps.optional(),
-  build: build.optional(),
-  source: z.array(source).optional(),
-  fetch: z.strictObject({ script: z.string().min(1), env: ENV.optional() }).optional(),
+  const dep = z.preprocess(
+    (v) => (typeof v === 'string' ? { range: v } : v),
+    z.strictObject({ range, prerelease: z.boolean().optional() }),
+  );
+
+  const deps = z.record(z.string(), dep).check((ctx) => {
+    for (const k of Object.keys(ctx.value))
+      if (!isLabel(k))
+        ctx.issues.push({
+          code: 'custom',
+          input: k,
+          path: [k],
+          message: `${JSON.stringify(k)} is not a label (lowercase letters, digits, . - _ +)`,
+        });
+  });
+
+  const build = z.looseObject({ recipe: z.string() }).check((ctx) => {
+    const { recipe, ...args } = ctx.value as { recipe: string } & Record<string, unknown>;
+    if (!RECIPE_RE.test(recipe)) {
+      ctx.issues.push({
+        code: 'custom',
+        input: recipe,
+        path: ['recipe'],
+        message: `${JSON.stringify(recipe)} is not a recipe name (e.g. std.autotools)`,
+      });
+      return;
+    }
+    const std = STD_RECIPES[recipe];
+    if (recipe.startsWith('std.') && !std) {
+      ctx.issues.push({
+        code: 'custom',
+        input: recipe,
+        path: ['recipe'],
+        message: `${JSON.stringify(recipe)} is not a standard recipe (${Object.keys(STD_RECIPES).join(', ')})`,
+      });
+      return;
+    }
+    const schema = std ?? z.record(z.string(), OPEN_ARG);
+    const r = schema.safeParse(args, { reportInput: true });
+    if (!r.success) for (const iss of r.error.issues) ctx.issues.push({ ...iss, input: iss.input } as never);
+  });
+
+  return z.strictObject({
+    atom: z.strictObject({ label, version, description: z.string().optional() }),
+    deps: deps.optional(),
+    build: build.optional(),
+    source: z.array(source).optional(),
+    fetch: z.strictObject({ script: z.string().min(1), env: ENV.optional() }).optional(),
+  });
 });
 
 function describe(v: unknown): string {
@@ -343,7 +347,7 @@ function issuesOf(err: z.ZodError, doc: unknown): { path: TomlPath; message: str
  */
 export function parseManifest(text: string, fileName = 'atom.toml'): Manifest {
   const { doc, lineOf } = parseTomlLocated(text, fileName, ManifestError);
-  const r = manifestSchema.safeParse(doc, { reportInput: true });
+  const r = manifestSchema().safeParse(doc, { reportInput: true });
   if (!r.success) {
     const issues: ManifestIssue[] = issuesOf(r.error, doc).map((i) => {
       const line = lineOf(i.path);

@@ -7,8 +7,7 @@
  *
  * @see specs/lock.md
  */
-import { z } from 'zod';
-import { LockError, isDigest, parseTomlLocated, type Digest } from '../src/kernel/index.ts';
+import { LockError, isDigest, lazySchemas, parseTomlLocated, type Digest } from '../src/kernel/index.ts';
 import { isLabel, isVersion } from './atom-manifest.ts';
 
 /** The lock format version this code reads and writes. @see specs/lock.md §2 */
@@ -58,24 +57,30 @@ export interface Lock {
 }
 
 const SET_NAME = /^[a-z0-9][a-z0-9_-]*$/;
-const label = z.string().refine(isLabel, 'is not a label');
-const version = z.string().refine(isVersion, 'is not a version');
-const digest = z.string().refine(isDigest, 'is not a digest (blake3:<64 lowercase hex>)');
-const deps = z.array(label);
+/** The lock's zod schema, made on first use (src/kernel/lazy-modules.ts). */
+const lockSchema = lazySchemas((z) => {
+  const label = z.string().refine(isLabel, 'is not a label');
+  const version = z.string().refine(isVersion, 'is not a version');
+  const digest = z.string().refine(isDigest, 'is not a digest (blake3:<64 lowercase hex>)');
+  const deps = z.array(label);
 
-const schema = z.strictObject({
-  version: z.literal(LOCK_VERSION),
-  prerelease: z.boolean().optional(),
-  sets: z
-    .record(
-      z.string().regex(SET_NAME, 'is not a set name'),
-      z.strictObject({ url: z.string().min(1), commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/) }),
-    )
-    .optional(),
-  workspace: z.record(label, z.strictObject({ path: z.string().min(1), version, deps })).optional(),
-  atoms: z
-    .record(label, z.strictObject({ version, set: z.string(), record: digest, content: digest, deps }))
-    .optional(),
+  return z.strictObject({
+    version: z.literal(LOCK_VERSION),
+    prerelease: z.boolean().optional(),
+    sets: z
+      .record(
+        z.string().regex(SET_NAME, 'is not a set name'),
+        z.strictObject({
+          url: z.string().min(1),
+          commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/),
+        }),
+      )
+      .optional(),
+    workspace: z.record(label, z.strictObject({ path: z.string().min(1), version, deps })).optional(),
+    atoms: z
+      .record(label, z.strictObject({ version, set: z.string(), record: digest, content: digest, deps }))
+      .optional(),
+  });
 });
 
 function cmp(a: string, b: string): number {
@@ -114,7 +119,7 @@ export function parseLock(text: string, fileName = 'eos.lock'): Lock {
         ? 'missing'
         : `format version ${JSON.stringify(v)} is not supported (this Eos reads ${LOCK_VERSION})`,
     );
-  const r = schema.safeParse(doc, { reportInput: true });
+  const r = lockSchema().safeParse(doc, { reportInput: true });
   if (!r.success) {
     const iss = r.error.issues[0]!;
     const path = iss.path.filter((p): p is string | number => typeof p !== 'symbol');

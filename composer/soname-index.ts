@@ -17,13 +17,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   EncodingError,
   NotFoundError,
   digestHex,
   encodeCanonical,
   isDigest,
+  lazySchemas,
   parseCanonicalWith,
   writeFileAtomicSync,
   type Digest,
@@ -45,37 +46,41 @@ export const SONAME_INDEX_FORMAT = 'eos.soname-index';
 /** Its version. */
 export const SONAME_INDEX_VERSION = 1;
 
-const digestSchema = z.string().refine(isDigest, 'not a digest (blake3:<64 hex>)');
-const sortedStrings = z.array(z.string());
+/** The index's zod schemas, made on first use (src/kernel/lazy-modules.ts). */
+const schemas = lazySchemas((z) => {
+  const digestSchema = z.string().refine(isDigest, 'not a digest (blake3:<64 hex>)');
+  const sortedStrings = z.array(z.string());
 
-const indexEntrySchema = z
-  .object({
-    /** The entry's node digest and prefix (what the line was computed for). */
-    node: digestSchema,
-    at: z.string(),
-    /** Sonames (else file names) of its shared objects, sorted, unique. */
-    provides: sortedStrings,
-    /** The union of its ELF files' DT_NEEDED, sorted, unique. */
-    needs: sortedStrings,
-    /** Whether any of its ELF files imports `dlopen`. */
-    dlopen: z.boolean(),
-  })
-  .strict();
+  const indexEntrySchema = z
+    .object({
+      /** The entry's node digest and prefix (what the line was computed for). */
+      node: digestSchema,
+      at: z.string(),
+      /** Sonames (else file names) of its shared objects, sorted, unique. */
+      provides: sortedStrings,
+      /** The union of its ELF files' DT_NEEDED, sorted, unique. */
+      needs: sortedStrings,
+      /** Whether any of its ELF files imports `dlopen`. */
+      dlopen: z.boolean(),
+    })
+    .strict();
 
-const indexSchema = z
-  .object({
-    format: z.literal(SONAME_INDEX_FORMAT),
-    version: z.literal(SONAME_INDEX_VERSION),
-    /** The composition it indexes. */
-    composition: digestSchema,
-    entries: z.record(z.string(), indexEntrySchema),
-  })
-  .strict();
+  const indexSchema = z
+    .object({
+      format: z.literal(SONAME_INDEX_FORMAT),
+      version: z.literal(SONAME_INDEX_VERSION),
+      /** The composition it indexes. */
+      composition: digestSchema,
+      entries: z.record(z.string(), indexEntrySchema),
+    })
+    .strict();
+  return { entry: indexEntrySchema, index: indexSchema };
+});
 
 /** One entry's line of the index. @see specs/interface.md §11.6 */
-export type SonameIndexEntry = z.infer<typeof indexEntrySchema>;
+export type SonameIndexEntry = z.infer<ReturnType<typeof schemas>['entry']>;
 /** A composition's soname index. @see specs/interface.md §11.6 */
-export type SonameIndex = z.infer<typeof indexSchema>;
+export type SonameIndex = z.infer<ReturnType<typeof schemas>['index']>;
 
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const sorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort(byCodeUnits);
@@ -146,7 +151,7 @@ async function readIndex(store: Store, c: Composition, root: Digest): Promise<So
   if (!isDigest(ptr) || !(await store.hasBlob(ptr))) return undefined;
   try {
     const ix = parseCanonicalWith(
-      indexSchema,
+      schemas().index,
       await store.readBlob(ptr),
       `soname index ${ptr}`,
       EncodingError,

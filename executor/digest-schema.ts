@@ -5,15 +5,19 @@
  *
  * @see specs/store.md §1 (digests)
  */
-import { z } from 'zod';
-import { parseDigest } from '../src/kernel/index.ts';
+import { lazySchemas, parseDigest } from '../src/kernel/index.ts';
 
-/** A digest string, parsed to a `Digest`; anything else is an issue with parseDigest's message. */
-export const digestSchema = z.string().transform((s, ctx) => {
-  try {
-    return parseDigest(s);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+/**
+ * A digest string, parsed to a `Digest`; anything else is an issue with parseDigest's message.
+ * Made on the first call (zod is loaded lazily: src/kernel/lazy-modules.ts).
+ */
+export const digestSchema = lazySchemas((z) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return parseDigest(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
+);

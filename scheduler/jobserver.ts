@@ -32,34 +32,35 @@ export interface JobTokens {
 
 const TOKEN = Buffer.from('+');
 
-/** A jobserver of `tokens` slots; `close()` it when the build ends. */
+/**
+ * A jobserver of `tokens` slots; `close()` it when the build ends. The FIFO is made when it is
+ * first needed (`fd`, `tryAcquire`): a build that starts no action (a no-op) makes none, and
+ * costs no `mkfifo` (specs/scheduler.md §4.3).
+ */
 export class Jobserver implements JobTokens {
-  readonly fd: number;
+  private opened: number | undefined;
   private readonly byte = Buffer.alloc(1);
 
   /**
    * @param tokens job slots, at least 1 (`tokens - 1` are in the FIFO: the first is implicit)
-   * @throws JobserverError E39 when the FIFO cannot be made or opened
+   * @throws JobserverError E39 when `tokens` is not a positive whole number
    */
   constructor(readonly tokens: number) {
     if (!(Number.isInteger(tokens) && tokens >= 1))
       throw new JobserverError(`jobserver: ${tokens} is not a positive whole number of tokens`);
-    const dir = mkdtempSync(join(tmpdir(), 'eos-jobserver-'));
-    const fifo = join(dir, 'fifo');
-    try {
-      const r = spawnSync('mkfifo', ['-m', '0600', fifo], { encoding: 'utf8' });
-      if (r.status !== 0)
-        throw new JobserverError(`jobserver: mkfifo ${fifo} failed: ${(r.stderr || r.error?.message) ?? ''}`);
-      // O_RDWR: opening a FIFO neither blocks nor sees EOF while this end is open.
-      try {
-        this.fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
-      } catch (e) {
-        throw new JobserverError(`jobserver: cannot open ${fifo}: ${(e as Error).message}`);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The FIFO's descriptor (read and write end), made and filled with `tokens - 1` tokens on the
+   * first use.
+   * @throws JobserverError E39 when the FIFO cannot be made or opened
+   */
+  get fd(): number {
+    if (this.opened === undefined) {
+      this.opened = openFifo();
+      this.reset();
     }
-    this.reset();
+    return this.opened;
   }
 
   tryAcquire(): boolean {
@@ -76,12 +77,37 @@ export class Jobserver implements JobTokens {
   }
 
   reset(): void {
+    if (this.opened === undefined) return; // made full on first use
     while (this.tryAcquire());
     for (let i = 1; i < this.tokens; i++) writeSync(this.fd, TOKEN);
   }
 
   /** Closes the FIFO (an action still holding it keeps its own descriptors). */
   close(): void {
-    closeSync(this.fd);
+    if (this.opened !== undefined) closeSync(this.opened);
+    this.opened = undefined;
+  }
+}
+
+/**
+ * Makes a FIFO in a private temp directory, opens it read-write and non-blocking, and removes the
+ * name (the descriptor keeps it alive; nothing is left behind, even after SIGKILL).
+ * @throws JobserverError E39 when the FIFO cannot be made or opened
+ */
+function openFifo(): number {
+  const dir = mkdtempSync(join(tmpdir(), 'eos-jobserver-'));
+  const fifo = join(dir, 'fifo');
+  try {
+    const r = spawnSync('mkfifo', ['-m', '0600', fifo], { encoding: 'utf8' });
+    if (r.status !== 0)
+      throw new JobserverError(`jobserver: mkfifo ${fifo} failed: ${(r.stderr || r.error?.message) ?? ''}`);
+    // O_RDWR: opening a FIFO neither blocks nor sees EOF while this end is open.
+    try {
+      return openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+    } catch (e) {
+      throw new JobserverError(`jobserver: cannot open ${fifo}: ${(e as Error).message}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -158,6 +158,8 @@ async function bundle() {
     `let zod, smolToml;`,
     `export function lazyZod() { return (zod ??= require(${JSON.stringify(esmIndex('zod'))}).z); }`,
     `export function lazySmolToml() { return (smolToml ??= require(${JSON.stringify(esmIndex('smol-toml'))})); }`,
+    // As in lazy-modules.ts (the same three lines).
+    `export function lazySchemas(make) { let made; return () => (made ??= { v: make(lazyZod()) }).v; }`,
   ].join('\n');
   rmSync(out, { recursive: true, force: true });
   await esbuild.build({

@@ -6,12 +6,12 @@
  *
  * @see specs/fetch.md §3
  */
-import { z } from 'zod';
 import { digestSchema } from '../digest-schema.ts';
 import {
   EncodingError,
   encodeCanonical,
   FetchLockError,
+  lazySchemas,
   parseCanonicalWith,
   type Digest,
 } from '../../src/kernel/index.ts';
@@ -52,20 +52,23 @@ export interface FetchLock {
   entries: FetchEntry[];
 }
 
-const entrySchema = z.strictObject({
-  method: z.string().regex(/^[A-Z]+$/),
-  url: z.string().regex(/^https?:\/\/[^\s]+$/),
-  request: digestSchema.nullable(),
-  status: z.int().min(100).max(599),
-  headers: z.partialRecord(z.enum(KEPT_HEADERS), z.string()),
-  body: digestSchema,
-  size: z.int().min(0),
-});
+/** The zod schema, made on first use (src/kernel/lazy-modules.ts). */
+const lockSchema = lazySchemas((z) => {
+  const entrySchema = z.strictObject({
+    method: z.string().regex(/^[A-Z]+$/),
+    url: z.string().regex(/^https?:\/\/[^\s]+$/),
+    request: digestSchema().nullable(),
+    status: z.int().min(100).max(599),
+    headers: z.partialRecord(z.enum(KEPT_HEADERS), z.string()),
+    body: digestSchema(),
+    size: z.int().min(0),
+  });
 
-const schema = z.strictObject({
-  format: z.literal(FETCH_LOCK_FORMAT),
-  version: z.literal(FETCH_LOCK_VERSION),
-  entries: z.array(entrySchema),
+  return z.strictObject({
+    format: z.literal(FETCH_LOCK_FORMAT),
+    version: z.literal(FETCH_LOCK_VERSION),
+    entries: z.array(entrySchema),
+  });
 });
 
 /** The key an entry is found by: method, URL, request-body digest (or `-`). */
@@ -100,7 +103,7 @@ export function encodeFetchLock(lock: FetchLock): Uint8Array {
 export function parseFetchLock(bytes: Uint8Array, what = 'fetch.lock'): FetchLock {
   let lock: FetchLock;
   try {
-    lock = parseCanonicalWith(schema, bytes, what, FetchLockError) as FetchLock;
+    lock = parseCanonicalWith(lockSchema(), bytes, what, FetchLockError) as FetchLock;
   } catch (e) {
     if (e instanceof EncodingError)
       throw new FetchLockError(`${what}: not a canonical fetch lock (${e.detail})`, {

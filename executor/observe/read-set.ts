@@ -5,12 +5,12 @@
  *
  * @see specs/observe.md §3
  */
-import { z } from 'zod';
 import {
   compareNames,
   digestCanonical,
   encodeCanonical,
   isDigest,
+  lazySchemas,
   NotObservedError,
   parseCanonical,
   type Digest,
@@ -50,18 +50,21 @@ export interface ReadSet {
   paths: ReadPath[];
 }
 
-const schema = z.strictObject({
-  format: z.literal(READ_SET_FORMAT),
-  version: z.literal(READ_SET_VERSION),
-  world: z.custom<Digest>(isDigest, { message: 'is not a digest' }),
-  paths: z.array(
-    z.strictObject({
-      path: z.string().regex(/^\/(?:[^/\0]+(?:\/[^/\0]+)*)?$/, 'is not an absolute normal path'),
-      kind: z.enum(['file', 'directory', 'symlink', 'missing']),
-      entry: z.string().min(1).nullable(),
-      ops: z.array(z.enum(READ_OPS)).min(1),
-    }),
-  ),
+/** The read set's zod schema, made on first use (src/kernel/lazy-modules.ts). */
+const readSetSchema = lazySchemas((z) => {
+  return z.strictObject({
+    format: z.literal(READ_SET_FORMAT),
+    version: z.literal(READ_SET_VERSION),
+    world: z.custom<Digest>(isDigest, { message: 'is not a digest' }),
+    paths: z.array(
+      z.strictObject({
+        path: z.string().regex(/^\/(?:[^/\0]+(?:\/[^/\0]+)*)?$/, 'is not an absolute normal path'),
+        kind: z.enum(['file', 'directory', 'symlink', 'missing']),
+        entry: z.string().min(1).nullable(),
+        ops: z.array(z.enum(READ_OPS)).min(1),
+      }),
+    ),
+  });
 });
 
 /**
@@ -70,7 +73,7 @@ const schema = z.strictObject({
  *   path, ops out of order, an entry on a directory or missing path, a file without one)
  */
 export function validateReadSet(value: unknown, what = 'read set'): ReadSet {
-  const r = schema.safeParse(value);
+  const r = readSetSchema().safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw new NotObservedError(`${what}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);

@@ -6,11 +6,11 @@
  *
  * @see specs/seed.md §1
  */
-import { z } from 'zod';
 import { digestSchema } from '../digest-schema.ts';
 import {
   digestCanonical,
   encodeCanonical,
+  lazySchemas,
   parseCanonicalWith,
   SeedError,
   type Digest,
@@ -53,31 +53,34 @@ export interface SeedLock {
   fixups: Digest;
 }
 
-const schema = z
-  .object({
-    format: z.literal('eos-seed-lock'),
-    version: z.literal(SEED_LOCK_VERSION),
-    mode: z.enum(['debian', 'host']),
-    arch: z.string().min(1),
-    roots: z.array(z.string().min(1)),
-    packages: z.array(
-      z
-        .object({
-          name: z.string().min(1),
-          version: z.string().min(1),
-          arch: z.string().min(1),
-          debSha256: z
-            .string()
-            .regex(/^[0-9a-f]{64}$/)
-            .nullable(),
-          deb: digestSchema.nullable(),
-          tree: digestSchema,
-        })
-        .strict(),
-    ),
-    fixups: digestSchema,
-  })
-  .strict();
+/** The zod schema, made on first use (src/kernel/lazy-modules.ts). */
+const lockSchema = lazySchemas((z) => {
+  return z
+    .object({
+      format: z.literal('eos-seed-lock'),
+      version: z.literal(SEED_LOCK_VERSION),
+      mode: z.enum(['debian', 'host']),
+      arch: z.string().min(1),
+      roots: z.array(z.string().min(1)),
+      packages: z.array(
+        z
+          .object({
+            name: z.string().min(1),
+            version: z.string().min(1),
+            arch: z.string().min(1),
+            debSha256: z
+              .string()
+              .regex(/^[0-9a-f]{64}$/)
+              .nullable(),
+            deb: digestSchema().nullable(),
+            tree: digestSchema(),
+          })
+          .strict(),
+      ),
+      fixups: digestSchema(),
+    })
+    .strict();
+});
 
 function byName<T extends { name: string }>(a: T, b: T): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -98,7 +101,7 @@ export function encodeSeedLock(lock: SeedLock): Uint8Array {
  * @throws EncodingError E3 when not canonical JSON; SeedError E24 when a field is wrong
  */
 export function parseSeedLock(bytes: Uint8Array, what = 'seed.lock'): SeedLock {
-  const lock: SeedLock = parseCanonicalWith(schema, bytes, what, SeedError);
+  const lock: SeedLock = parseCanonicalWith(lockSchema(), bytes, what, SeedError);
   for (let i = 1; i < lock.packages.length; i++)
     if (byName(lock.packages[i - 1]!, lock.packages[i]!) >= 0)
       throw new SeedError(`${what}: packages are not sorted by unique name at ${lock.packages[i]!.name}`);

@@ -7,8 +7,13 @@
  *
  * @see specs/interface.md §3–§5
  */
-import { z } from 'zod';
-import { digestCanonical, parseCanonicalWith, EncodingError, type Digest } from '../../src/kernel/index.ts';
+import {
+  digestCanonical,
+  lazySchemas,
+  parseCanonicalWith,
+  EncodingError,
+  type Digest,
+} from '../../src/kernel/index.ts';
 import { parseElf, isElf, isLinkable, type ElfFile, type ElfSymbol } from '../elf/parse-elf.ts';
 import * as F from '../elf/format.ts';
 
@@ -272,61 +277,69 @@ export function manifestDigest(m: InterfaceManifest): Digest {
   return digestCanonical(m);
 }
 
-/** A digest field, typed as `Digest` (so the parsed value needs no cast). */
-const digestSchema = z.custom<Digest>(
-  (v) => typeof v === 'string' && /^blake3:[0-9a-f]{64}$/.test(v),
-  'is not a digest',
-);
-const abiSchema = {
-  class: z.enum(['elf32', 'elf64']),
-  data: z.enum(['lsb', 'msb']),
-  machine: z.number().int().nonnegative(),
-};
-const groups = z.record(z.string(), z.array(z.string()));
 /**
- * The schema of one {@link FileRequirements} (specs/interface.md §4.2); the Python manifest reuses it
- * for an extension module's ELF requirements (specs/interface-python.md §8).
+ * The manifest's zod schemas, made on first use (src/kernel/lazy-modules.ts): `fileRequirements` is
+ * the schema of one {@link FileRequirements} (specs/interface.md §4.2), which the Python manifest
+ * reuses for an extension module's ELF requirements (specs/interface-python.md §8).
  */
-export const fileRequirementsSchema = z
-  .object({
-    path: z.string(),
-    ...abiSchema,
-    interpreter: z.string().nullable(),
-    needed: z.array(z.string()),
-    rpath: z.string().nullable(),
-    runpath: z.string().nullable(),
-    versions: groups,
-    symbols: groups,
-    unversioned: z.array(z.string()),
-    weakSymbols: groups,
-    weakUnversioned: z.array(z.string()),
-  })
-  .strict();
-const manifestSchema = z
-  .object({
-    kind: z.literal(INTERFACE_MANIFEST_KIND),
-    version: z.literal(INTERFACE_MANIFEST_VERSION),
-    extractor: z.object({ name: z.string(), version: z.string() }).strict(),
-    provides: z
-      .object({
-        sharedObjects: z.array(
-          z
-            .object({
-              path: z.string(),
-              ...abiSchema,
-              soname: z.string().nullable(),
-              versions: z.array(z.string()),
-              symbols: z.array(z.string()),
-              interface: digestSchema,
-            })
-            .strict(),
-        ),
-        executables: z.array(z.string()),
-      })
-      .strict(),
-    requires: z.array(fileRequirementsSchema),
-  })
-  .strict();
+export const interfaceSchemas = lazySchemas((z) => {
+  /** A digest field, typed as `Digest` (so the parsed value needs no cast). */
+  const digestSchema = z.custom<Digest>(
+    (v) => typeof v === 'string' && /^blake3:[0-9a-f]{64}$/.test(v),
+    'is not a digest',
+  );
+  const abiSchema = {
+    class: z.enum(['elf32', 'elf64']),
+    data: z.enum(['lsb', 'msb']),
+    machine: z.number().int().nonnegative(),
+  };
+  const groups = z.record(z.string(), z.array(z.string()));
+  /**
+   * The schema of one {@link FileRequirements} (specs/interface.md §4.2); the Python manifest reuses it
+   * for an extension module's ELF requirements (specs/interface-python.md §8).
+   */
+  const fileRequirementsSchema = z
+    .object({
+      path: z.string(),
+      ...abiSchema,
+      interpreter: z.string().nullable(),
+      needed: z.array(z.string()),
+      rpath: z.string().nullable(),
+      runpath: z.string().nullable(),
+      versions: groups,
+      symbols: groups,
+      unversioned: z.array(z.string()),
+      weakSymbols: groups,
+      weakUnversioned: z.array(z.string()),
+    })
+    .strict();
+  const manifestSchema = z
+    .object({
+      kind: z.literal(INTERFACE_MANIFEST_KIND),
+      version: z.literal(INTERFACE_MANIFEST_VERSION),
+      extractor: z.object({ name: z.string(), version: z.string() }).strict(),
+      provides: z
+        .object({
+          sharedObjects: z.array(
+            z
+              .object({
+                path: z.string(),
+                ...abiSchema,
+                soname: z.string().nullable(),
+                versions: z.array(z.string()),
+                symbols: z.array(z.string()),
+                interface: digestSchema,
+              })
+              .strict(),
+          ),
+          executables: z.array(z.string()),
+        })
+        .strict(),
+      requires: z.array(fileRequirementsSchema),
+    })
+    .strict();
+  return { fileRequirements: fileRequirementsSchema, manifest: manifestSchema };
+});
 
 /**
  * Decodes and validates a manifest's canonical bytes (as stored in a cache).
@@ -335,5 +348,5 @@ const manifestSchema = z
  * @see specs/interface.md §3
  */
 export function parseInterfaceManifest(bytes: Uint8Array, what = 'interface manifest'): InterfaceManifest {
-  return parseCanonicalWith(manifestSchema, bytes, what, EncodingError);
+  return parseCanonicalWith(interfaceSchemas().manifest, bytes, what, EncodingError);
 }

@@ -10,19 +10,19 @@
  *
  * @see specs/interface-python.md §8
  */
-import { z } from 'zod';
 import {
   digestCanonical,
   parseCanonicalWith,
   ElfFormatError,
   EncodingError,
   isDigest,
+  lazySchemas,
   type Digest,
 } from '../../src/kernel/index.ts';
 import { parseElf } from '../elf/parse-elf.ts';
 import {
-  fileRequirementsSchema,
   interfaceOfElf,
+  interfaceSchemas,
   type FileRequirements,
 } from '../elf-interface/interface-manifest.ts';
 import { parseImportsFromText, decodePythonSource, type SourceError } from './imports.ts';
@@ -547,109 +547,113 @@ export function pythonManifestDigest(m: PythonManifest): Digest {
   return digestCanonical(m);
 }
 
-/** A digest field, typed as `Digest` (so the parsed value needs no cast). */
-const digestSchema = z.custom<Digest>(isDigest, { message: 'is not a digest' });
-const sourceErrorSchema = z
-  .object({
-    kind: z.enum(['encoding', 'syntax']),
-    line: z.number().int().nonnegative(),
-    column: z.number().int().nonnegative(),
-    message: z.string(),
-  })
-  .strict();
-const recordCheckSchema = z
-  .object({
-    rows: z.number().int().nonnegative(),
-    verified: z.number().int().nonnegative(),
-    unhashed: z.number().int().nonnegative(),
-    hexDigests: z.array(z.string()),
-    mismatches: z.array(
-      z
+/** The manifest's zod schema, made on first use (src/kernel/lazy-modules.ts). */
+const manifestSchema = lazySchemas((z) => {
+  const fileRequirementsSchema = interfaceSchemas().fileRequirements;
+  /** A digest field, typed as `Digest` (so the parsed value needs no cast). */
+  const digestSchema = z.custom<Digest>(isDigest, { message: 'is not a digest' });
+  const sourceErrorSchema = z
+    .object({
+      kind: z.enum(['encoding', 'syntax']),
+      line: z.number().int().nonnegative(),
+      column: z.number().int().nonnegative(),
+      message: z.string(),
+    })
+    .strict();
+  const recordCheckSchema = z
+    .object({
+      rows: z.number().int().nonnegative(),
+      verified: z.number().int().nonnegative(),
+      unhashed: z.number().int().nonnegative(),
+      hexDigests: z.array(z.string()),
+      mismatches: z.array(
+        z
+          .object({
+            path: z.string(),
+            expected: z
+              .object({ hash: z.string(), sizeBytes: z.number().int().nonnegative().nullable() })
+              .strict(),
+            actual: z.object({ hash: z.string(), sizeBytes: z.number().int().nonnegative() }).strict(),
+          })
+          .strict(),
+      ),
+      missing: z.array(z.string()),
+      unrecorded: z.array(z.string()),
+      outside: z.array(z.string()),
+      unsupported: z.array(z.object({ path: z.string(), algorithm: z.string() }).strict()),
+      malformed: z.array(z.object({ line: z.number().int().nonnegative(), message: z.string() }).strict()),
+      ok: z.boolean(),
+    })
+    .strict();
+  return z
+    .object({
+      kind: z.literal(PYTHON_MANIFEST_KIND),
+      version: z.literal(PYTHON_MANIFEST_VERSION),
+      extractor: z.object({ name: z.string(), version: z.string() }).strict(),
+      stdlib: z.object({ implementation: z.string(), version: z.string(), names: digestSchema }).strict(),
+      provides: z
         .object({
-          path: z.string(),
-          expected: z
-            .object({ hash: z.string(), sizeBytes: z.number().int().nonnegative().nullable() })
-            .strict(),
-          actual: z.object({ hash: z.string(), sizeBytes: z.number().int().nonnegative() }).strict(),
+          distributions: z.array(
+            z
+              .object({
+                path: z.string(),
+                format: z.enum(['dist-info', 'egg-info']),
+                name: z.string().nullable(),
+                version: z.string().nullable(),
+                topLevel: z.array(z.string()).nullable(),
+                modules: z.array(z.string()),
+                record: recordCheckSchema.nullable(),
+                problems: z.array(z.string()),
+              })
+              .strict(),
+          ),
+          modules: z.array(z.string()),
         })
         .strict(),
-    ),
-    missing: z.array(z.string()),
-    unrecorded: z.array(z.string()),
-    outside: z.array(z.string()),
-    unsupported: z.array(z.object({ path: z.string(), algorithm: z.string() }).strict()),
-    malformed: z.array(z.object({ line: z.number().int().nonnegative(), message: z.string() }).strict()),
-    ok: z.boolean(),
-  })
-  .strict();
-const manifestSchema = z
-  .object({
-    kind: z.literal(PYTHON_MANIFEST_KIND),
-    version: z.literal(PYTHON_MANIFEST_VERSION),
-    extractor: z.object({ name: z.string(), version: z.string() }).strict(),
-    stdlib: z.object({ implementation: z.string(), version: z.string(), names: digestSchema }).strict(),
-    provides: z
-      .object({
-        distributions: z.array(
-          z
-            .object({
-              path: z.string(),
-              format: z.enum(['dist-info', 'egg-info']),
-              name: z.string().nullable(),
-              version: z.string().nullable(),
-              topLevel: z.array(z.string()).nullable(),
-              modules: z.array(z.string()),
-              record: recordCheckSchema.nullable(),
-              problems: z.array(z.string()),
-            })
-            .strict(),
-        ),
-        modules: z.array(z.string()),
-      })
-      .strict(),
-    requires: z
-      .object({
-        files: z.array(
-          z
-            .object({
-              path: z.string(),
-              module: z.string().nullable(),
-              imports: z.array(
-                z
-                  .object({
-                    name: z.string(),
-                    scope: z.enum(['tree', 'stdlib', 'external']),
-                    optional: z.boolean(),
-                  })
-                  .strict(),
-              ),
-              unresolved: z.array(
-                z
-                  .object({
-                    line: z.number().int().nonnegative(),
-                    level: z.number().int().positive(),
-                    module: z.string().nullable(),
-                  })
-                  .strict(),
-              ),
-              error: sourceErrorSchema.nullable(),
-            })
-            .strict(),
-        ),
-        extensions: z.array(
-          z
-            .object({
-              path: z.string(),
-              module: z.string(),
-              requires: fileRequirementsSchema.nullable(),
-              error: z.string().nullable(),
-            })
-            .strict(),
-        ),
-      })
-      .strict(),
-  })
-  .strict();
+      requires: z
+        .object({
+          files: z.array(
+            z
+              .object({
+                path: z.string(),
+                module: z.string().nullable(),
+                imports: z.array(
+                  z
+                    .object({
+                      name: z.string(),
+                      scope: z.enum(['tree', 'stdlib', 'external']),
+                      optional: z.boolean(),
+                    })
+                    .strict(),
+                ),
+                unresolved: z.array(
+                  z
+                    .object({
+                      line: z.number().int().nonnegative(),
+                      level: z.number().int().positive(),
+                      module: z.string().nullable(),
+                    })
+                    .strict(),
+                ),
+                error: sourceErrorSchema.nullable(),
+              })
+              .strict(),
+          ),
+          extensions: z.array(
+            z
+              .object({
+                path: z.string(),
+                module: z.string(),
+                requires: fileRequirementsSchema.nullable(),
+                error: z.string().nullable(),
+              })
+              .strict(),
+          ),
+        })
+        .strict(),
+    })
+    .strict();
+});
 
 /**
  * Decodes and validates a Python manifest's canonical bytes (as stored in a cache).
@@ -658,5 +662,5 @@ const manifestSchema = z
  * @see specs/interface-python.md §8
  */
 export function parsePythonManifest(bytes: Uint8Array, what = 'python interface manifest'): PythonManifest {
-  return parseCanonicalWith(manifestSchema, bytes, what, EncodingError);
+  return parseCanonicalWith(manifestSchema(), bytes, what, EncodingError);
 }

@@ -62,6 +62,7 @@ import {
   BuildClosureError,
   compiledCodeStamp,
   configDir,
+  memoDerived,
   openStatMemo,
   statMemoPath,
   readSecretKey,
@@ -435,7 +436,8 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
         })
       : local;
     const nodes = withFetchActions(await loadBuildGraph(lockPath, staging, memo));
-    const seed = await readSeedLock(resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock')));
+    const seedPath = resolve(opts.seedLock ?? join(dirname(lockPath), 'seed.lock'));
+    const seed = await memoDerived(memo, 'seed-lock', seedPath, () => readSeedLock(seedPath));
     const r = await runBuild<LockNode>({
       nodes,
       key: lockActionKey(seed, opts),

@@ -31,3 +31,15 @@ export function lazyZod(): typeof Zod {
 export function lazySmolToml(): typeof SmolToml {
   return (smolToml ??= esmOf<typeof SmolToml>('smol-toml', 'index.js'));
 }
+
+/**
+ * A module's zod schemas made on the first call instead of at import: `make` receives zod's `z`
+ * and returns the schemas; every call returns that one object. A module that only exports a
+ * parser thus costs nothing to import (a no-op `eos build` never loads zod; specs/cli.md §1.7).
+ * Types stay derivable: `z.infer<ReturnType<typeof schemas>['lock']>` with `import type { z }`.
+ * @param make builds the schemas from zod's `z`; called at most once
+ */
+export function lazySchemas<T>(make: (z: typeof Zod) => T): () => T {
+  let made: { v: T } | undefined;
+  return () => (made ??= { v: make(lazyZod()) }).v;
+}

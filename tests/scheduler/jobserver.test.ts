@@ -5,6 +5,7 @@
  * standing in for the FIFO (its make side is tests/executor/jobserver.test.ts), and a real
  * `Jobserver` FIFO for the refill.
  */
+import { readdirSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { digestBytes } from '../../src/kernel/index.ts';
 import {
@@ -98,5 +99,22 @@ describe('scheduler: the jobserver', () => {
       js.close();
     }
     expect(() => new Jobserver(0)).toThrow('[E39] jobserver: 0 is not a positive whole number of tokens');
+  });
+
+  it('the FIFO is made on first use, so a build that starts no action opens none', () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const js = new Jobserver(2);
+    js.reset(); // nothing to refill yet
+    expect(fds()).toBe(before);
+    const fd = js.fd;
+    expect(fds()).toBe(before + 1);
+    expect(readlinkSync(`/proc/self/fd/${fd}`)).toMatch(/eos-jobserver-.*\/fifo \(deleted\)$/);
+    expect(js.tryAcquire()).toBe(true); // filled with N - 1 when made
+    expect(js.tryAcquire()).toBe(false);
+    js.close();
+    expect(fds()).toBe(before);
+    js.close(); // closing twice, or a never-opened one, is harmless
+    new Jobserver(3).close();
   });
 });
