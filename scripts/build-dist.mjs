@@ -154,15 +154,21 @@ async function bundle() {
   // call (its lazy module wrapper), one instance either way.
   const lazyModules = join(dist, 'src', 'kernel', 'lazy-modules.js');
   const esmIndex = (p) => join(dirname(require.resolve(p)), 'index.js');
+  // zod is its own CommonJS file (dist/bundle/vendor/zod.cjs), required on first use: bundled
+  // with the rest it would sit in a shared chunk that every start parses (~950 KB) even when
+  // nothing calls it (a no-op build). No module imports zod's values statically (specs/cli.md §1.7).
   const lazyModulesBundled = [
     `let zod, smolToml;`,
-    `export function lazyZod() { return (zod ??= require(${JSON.stringify(esmIndex('zod'))}).z); }`,
+    // A computed path, so esbuild leaves the require alone (the file is the second build below).
+    `const zodFile = decodeURIComponent(new URL('./vendor/zod.cjs', import.meta.url).pathname);`,
+    `export function lazyZod() { return (zod ??= require(zodFile).z); }`,
     `export function lazySmolToml() { return (smolToml ??= require(${JSON.stringify(esmIndex('smol-toml'))})); }`,
     // As in lazy-modules.ts (the same three lines).
     `export function lazySchemas(make) { let made; return () => (made ??= { v: make(lazyZod()) }).v; }`,
   ].join('\n');
   rmSync(out, { recursive: true, force: true });
-  await esbuild.build({
+  const built = await esbuild.build({
+    metafile: true,
     entryPoints: { main: join(dist, 'src', 'cli', 'main.js') },
     outdir: out,
     bundle: true,
@@ -178,6 +184,21 @@ async function bundle() {
       js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);",
     },
     plugins: [ownMeta],
+    logLevel: 'warning',
+  });
+  const zodIn = Object.keys(built.metafile.inputs).filter((i) => i.includes('node_modules/zod/'));
+  if (zodIn.length)
+    throw new Error(
+      `build-dist: zod is imported statically (${zodIn[0]}); use lazyZod()/lazySchemas() (src/kernel/lazy-modules.ts)`,
+    );
+  await esbuild.build({
+    entryPoints: { zod: esmIndex('zod') },
+    outdir: join(out, 'vendor'),
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
     logLevel: 'warning',
   });
 }
