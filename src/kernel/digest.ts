@@ -4,6 +4,7 @@
  * @see specs/store.md §1 (digests)
  */
 import { loadBlake3 } from './blake3-load.mjs';
+import { BLAKE3_CHUNK_LEN, blake3ChunkHex } from './blake3-chunk.ts';
 import { DigestError, HashBackendError } from './errors.ts';
 
 /** Which BLAKE3 implementation this process hashes with, and why it is not the native one. */
@@ -77,9 +78,17 @@ export function digestFrom(hexOrRaw: string | Uint8Array): Digest {
   return parseDigest(DIGEST_PREFIX + hex);
 }
 
-/** BLAKE3 of bytes (or of a string's UTF-8 bytes), as a digest. */
+/**
+ * BLAKE3 of bytes (or of a string's UTF-8 bytes), as a digest. An input of at most one chunk
+ * (1,024 bytes: tree objects, records, keys) is hashed in JavaScript (src/kernel/blake3-chunk.ts,
+ * several times cheaper than a call into the binding at that size); a longer one by the binding.
+ */
 export function digestBytes(bytes: Uint8Array | string): Digest {
-  return (DIGEST_PREFIX + Buffer.from(hash(bytes)).toString('hex')) as Digest;
+  const b =
+    typeof bytes === 'string' && bytes.length <= BLAKE3_CHUNK_LEN ? Buffer.from(bytes, 'utf8') : bytes;
+  if (typeof b !== 'string' && b.length <= BLAKE3_CHUNK_LEN)
+    return (DIGEST_PREFIX + blake3ChunkHex(b)) as Digest;
+  return (DIGEST_PREFIX + Buffer.from(hash(b)).toString('hex')) as Digest;
 }
 
 /** An incremental BLAKE3 hasher: `update` chunks, then `digest` once. */
