@@ -79,16 +79,26 @@ export function digestFrom(hexOrRaw: string | Uint8Array): Digest {
 }
 
 /**
- * BLAKE3 of bytes (or of a string's UTF-8 bytes), as a digest. An input of at most one chunk
- * (1,024 bytes: tree objects, records, keys) is hashed in JavaScript (src/kernel/blake3-chunk.ts,
- * several times cheaper than a call into the binding at that size); a longer one by the binding.
+ * How many one-chunk inputs are hashed by the binding before the JavaScript hasher takes them:
+ * its first few hundred calls run in V8's interpreter (~100 µs each, ~25 ms in all) before it is
+ * optimized (~1–4 µs against the binding's ~7), which pays back only in a long run (a cold build
+ * hashes ~200 small objects per action); a short command (a no-op build: a few thousand) never
+ * switches. specs/store.md §1.3
+ */
+export const JS_HASH_AFTER = 20_000;
+let smallInputs = 0;
+
+/**
+ * BLAKE3 of bytes (or of a string's UTF-8 bytes), as a digest. Inputs of at most one chunk
+ * (1,024 bytes: tree objects, records, keys) are hashed in JavaScript (src/kernel/blake3-chunk.ts)
+ * once this process has hashed {@link JS_HASH_AFTER} of them; everything else by the binding.
  */
 export function digestBytes(bytes: Uint8Array | string): Digest {
-  const b =
-    typeof bytes === 'string' && bytes.length <= BLAKE3_CHUNK_LEN ? Buffer.from(bytes, 'utf8') : bytes;
-  if (typeof b !== 'string' && b.length <= BLAKE3_CHUNK_LEN)
-    return (DIGEST_PREFIX + blake3ChunkHex(b)) as Digest;
-  return (DIGEST_PREFIX + Buffer.from(hash(b)).toString('hex')) as Digest;
+  if (bytes.length <= BLAKE3_CHUNK_LEN && ++smallInputs > JS_HASH_AFTER) {
+    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    if (b.length <= BLAKE3_CHUNK_LEN) return (DIGEST_PREFIX + blake3ChunkHex(b)) as Digest;
+  }
+  return (DIGEST_PREFIX + Buffer.from(hash(bytes)).toString('hex')) as Digest;
 }
 
 /** An incremental BLAKE3 hasher: `update` chunks, then `digest` once. */
