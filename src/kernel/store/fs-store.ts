@@ -24,7 +24,6 @@ import {
   statSync,
   utimesSync,
   write as writeCb,
-  writeFileSync,
 } from 'node:fs';
 import type * as ChildProcess from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -116,6 +115,23 @@ async function writeAllAsync(fd: number, data: Uint8Array): Promise<void> {
     );
   }
 }
+/**
+ * Creates `tmp` (`wx`, `mode`), writes `data` and closes it, on libuv's thread pool (a new file's
+ * inode allocation is the costly part of a small write; the event loop goes on meanwhile). On
+ * failure the file is closed and removed. Not synced: the caller makes a batch durable at once.
+ */
+async function writeNewAsync(tmp: string, data: Uint8Array, mode: number): Promise<void> {
+  const fd = await openAsync(tmp, 'wx', mode);
+  try {
+    await writeAllAsync(fd, data);
+  } catch (e) {
+    await closeAsync(fd).catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await closeAsync(fd);
+}
+
 /** Creates `tmp` (`wx`, `mode`), writes `data`, fsyncs and closes it; on failure closes it. */
 async function writeDurableAsync(tmp: string, data: Uint8Array, mode: number): Promise<void> {
   const fd = await openAsync(tmp, 'wx', mode);
@@ -505,12 +521,21 @@ export class Store implements ObjectStore {
           return;
         }
         const tmp = join(this.dir('tmp'), `${process.pid}.m.${randomHex(6)}`);
-        try {
-          writeFileSync(tmp, bytes, { mode: 0o444, flag: 'wx' });
-        } catch (e) {
-          throw osError(e, tmp);
-        }
         staged.push({ tmp, dest, d, bytes, ...(tree ? { tree } : {}) });
+      };
+      // The temp files are written together on the thread pool; one that was not made is not removed.
+      const written = new Set<string>();
+      const writeStaged = async () => {
+        const errs = await Promise.all(
+          staged.map((x) =>
+            writeNewAsync(x.tmp, x.bytes, 0o444).then(
+              () => void written.add(x.tmp),
+              (e: unknown) => osError(e, x.tmp),
+            ),
+          ),
+        );
+        const err = errs.find((e) => e !== undefined);
+        if (err) throw err;
       };
       const out = { blobs: [] as Digest[], trees: [] as Digest[] };
       try {
@@ -526,6 +551,7 @@ export class Store implements ObjectStore {
           if (this.runPresent?.has('t' + d)) continue;
           stage(this.treePath(d), bytes, d, t);
         }
+        await writeStaged();
         if (staged.length)
           await syncFs(
             this.dir('tmp'),
@@ -547,7 +573,7 @@ export class Store implements ObjectStore {
         if (dirs.size)
           await syncFs(this.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
       } finally {
-        for (const x of staged) if (x.tmp) rmSync(x.tmp, { force: true });
+        for (const x of staged) if (x.tmp && written.has(x.tmp)) rmSync(x.tmp, { force: true });
       }
       return out;
     });
@@ -1163,9 +1189,8 @@ async function ingestDir(s: IngestState, dir: string): Promise<{ digest: Digest;
   else if (!s.stagedDests.has(p)) {
     const tmp = join(s.store.dir('tmp'), `${process.pid}.t.${randomHex(6)}`);
     try {
-      writeFileSync(tmp, bytes, { mode: 0o444, flag: 'wx' });
+      await writeNewAsync(tmp, bytes, 0o444);
     } catch (e) {
-      rmSync(tmp, { force: true });
       throw osError(e, tmp);
     }
     stage(s, tmp, p, bytes.length);
