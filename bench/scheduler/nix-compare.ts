@@ -247,6 +247,7 @@ try {
   if (product) {
     const pstore = join(dir, 'product-store');
     const seedLock = join(dir, 'seed.lock');
+    // The `eos` executable run as users run it (its `#!` line's node flags apply: specs/cli.md §1.8).
     const eosBin = join(repo, 'bin', 'eos.mjs');
     const seeded = spawnSync(
       process.execPath,
@@ -270,8 +271,8 @@ try {
     const lock = await writeWorkspace(nodes, join(dir, 'ws'));
     const out = join(dir, 'product.json');
     const m = measured(
-      process.execPath,
-      [eosBin, '--store', pstore, '--json', 'build', lock, '--seed-lock', seedLock, '-j', String(jobs)],
+      eosBin,
+      ['--store', pstore, '--json', 'build', lock, '--seed-lock', seedLock, '-j', String(jobs)],
       out,
     );
     const doc = JSON.parse(readFileSync(out, 'utf8')) as {
@@ -285,8 +286,8 @@ try {
     for (let i = 0; i < noopRuns; i++) {
       productNoop.nix.push(measured('nix-build', nixArgs));
       const r = measured(
-        process.execPath,
-        [eosBin, '--store', pstore, '--json', 'build', lock, '--seed-lock', seedLock, '-j', String(jobs)],
+        eosBin,
+        ['--store', pstore, '--json', 'build', lock, '--seed-lock', seedLock, '-j', String(jobs)],
         out,
       );
       const again = JSON.parse(readFileSync(out, 'utf8')) as { counts: Record<string, number> };
