@@ -3,7 +3,7 @@
  * racy rule, the code stamp, damage, saving only on change; and digestPath through it (a file the
  * memo holds is not read again, an edited one is).
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -116,5 +116,29 @@ describe('stat memo', () => {
     writeFileSync(f, 'hellO');
     expect(digestPath(src, undefined, m)).toEqual(digestPath(src));
     expect(digestPath(src, undefined, m).digest).not.toBe(real.digest);
+  });
+
+  it('digestPath lists a directory again once an entry is added, removed or renamed', () => {
+    const d = tempDir('eos-stat-memo-');
+    const src = join(d, 'src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'a'), 'a');
+    writeFileSync(join(src, 'sub', 'b'), 'b');
+    mkdirSync(join(d, 'only-a'));
+    writeFileSync(join(d, 'only-a', 'a'), 'a');
+    const m = openStatMemo(join(d, 'memo'), 'c1', LATER());
+    expect(digestPath(src, undefined, m)).toEqual(digestPath(src));
+    // The names are remembered under each directory's signature: a planted list is believed...
+    m.set('dir-list', src, lstatSync(src), ['a']);
+    expect(digestPath(src, undefined, m)).toEqual(digestPath(join(d, 'only-a')), 'planted list');
+    // ...until the directory changes: each change makes it list the directory again.
+    writeFileSync(join(src, 'c'), 'c');
+    expect(digestPath(src, undefined, m)).toEqual(digestPath(src));
+    m.set('dir-list', src, lstatSync(src), ['a']);
+    rmSync(join(src, 'c'));
+    expect(digestPath(src, undefined, m)).toEqual(digestPath(src));
+    m.set('dir-list', join(src, 'sub'), lstatSync(join(src, 'sub')), []);
+    renameSync(join(src, 'sub', 'b'), join(src, 'sub', 'B'));
+    expect(digestPath(src, undefined, m)).toEqual(digestPath(src));
   });
 });

@@ -132,7 +132,7 @@ function digestPathIn(
     spend(left, 0, st.size);
     return { digest: memoFile(abs, st, memo).digest, kind: 'file' };
   }
-  if (st.isDirectory()) return { digest: digestDir(abs, left, memo).digest, kind: 'directory' };
+  if (st.isDirectory()) return { digest: digestDir(abs, st, left, memo).digest, kind: 'directory' };
   throw unstorableRoot(abs, st);
 }
 
@@ -184,17 +184,32 @@ function digestFile(p: string): { digest: Digest; size: number } {
   }
 }
 
-function digestDir(dir: string, left: Left, memo: StatMemo): { digest: Digest; size: number } {
+/**
+ * The entry names of directory `dir` (its `lstat` is `st`), through the stat memo as `dir-list`:
+ * adding, removing or renaming an entry changes a directory's modification and status-change
+ * times, so names remembered under the same signature are its names now and the `readdir` is
+ * skipped (git's untracked cache does the same). Each entry is still `lstat`ed by the caller.
+ * @throws UnsupportedFileError E6 for a name that is not UTF-8; IoError for the `readdir`
+ */
+function dirNames(dir: string, st: Stats, memo: StatMemo): string[] {
+  const m = memo.get('dir-list', dir, st);
+  if (Array.isArray(m) && m.every((n) => typeof n === 'string')) return m as string[];
   let raws: Buffer[];
   try {
     raws = readdirSync(dir, { encoding: 'buffer' });
   } catch (e) {
     throw osError(e, dir);
   }
-  spend(left, raws.length, 0);
+  const names = raws.map((raw) => entryName(dir, raw));
+  memo.set('dir-list', dir, st, names);
+  return names;
+}
+
+function digestDir(dir: string, dirSt: Stats, left: Left, memo: StatMemo): { digest: Digest; size: number } {
+  const names = dirNames(dir, dirSt, memo);
+  spend(left, names.length, 0);
   const entries: TreeEntry[] = [];
-  for (const raw of raws) {
-    const name = entryName(dir, raw);
+  for (const name of names) {
     const p = join(dir, name);
     let st;
     try {
@@ -213,7 +228,7 @@ function digestDir(dir: string, left: Left, memo: StatMemo): { digest: Digest; s
         executable: (st.mode & 0o100) !== 0,
       });
     } else if (st.isDirectory()) {
-      const r = digestDir(p, left, memo);
+      const r = digestDir(p, st, left, memo);
       entries.push({ name, kind: 'directory', digest: r.digest, size: r.size });
     } else if (st.isSymbolicLink()) {
       let raw: Buffer;
