@@ -13,11 +13,18 @@
  *
  * @see specs/cache.md §2.1
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { CacheTransportError, digestHex, encodeCanonical, type Digest } from '../src/kernel/index.ts';
 import type { CacheBackend, CacheHit, ObjectKind, PushCounts, PushObject } from './backend.ts';
 import { TRANSFERS_IN_FLIGHT, limiter, settleAll } from './limit.ts';
+
+// node:http and node:https (with tls, net and crypto: ~15 ms of a start) are loaded when a cache
+// is opened, not with every `eos build` that merely could use one (specs/cli.md §1.4).
+const require = createRequire(import.meta.url);
+const http = (): typeof Http => require('node:http') as typeof Http;
+const https = (): typeof Https => require('node:https') as typeof Https;
 
 /** Format tag of the marker file at the root of an HTTP cache. @see specs/cache.md §2.1 */
 export const HTTP_CACHE_FORMAT = 'eos.binary-cache';
@@ -44,11 +51,11 @@ interface Answer {
  */
 export class HttpCache implements CacheBackend {
   private readonly base: URL;
-  private readonly agent: http.Agent;
+  private readonly agent: Http.Agent;
   constructor(readonly url: string) {
     this.base = new URL(url.endsWith('/') ? url : `${url}/`);
     const opts = { keepAlive: true, maxSockets: TRANSFERS_IN_FLIGHT, maxFreeSockets: TRANSFERS_IN_FLIGHT };
-    this.agent = this.base.protocol === 'https:' ? new https.Agent(opts) : new http.Agent(opts);
+    this.agent = this.base.protocol === 'https:' ? new (https().Agent)(opts) : new (http().Agent)(opts);
   }
 
   /**
@@ -59,7 +66,7 @@ export class HttpCache implements CacheBackend {
   private request(method: string, path: string, body?: Uint8Array): Promise<Answer> {
     const url = new URL(path, this.base);
     const what = `${method} ${url.href}`;
-    const mod = url.protocol === 'https:' ? https : http;
+    const mod = url.protocol === 'https:' ? https() : http();
     return new Promise<Answer>((resolve, reject) => {
       const req = mod.request(
         url,
