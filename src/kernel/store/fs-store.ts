@@ -116,14 +116,16 @@ async function writeAllAsync(fd: number, data: Uint8Array): Promise<void> {
   }
 }
 /**
- * Creates `tmp` (`wx`, `mode`), writes `data` and closes it, on libuv's thread pool (a new file's
- * inode allocation is the costly part of a small write; the event loop goes on meanwhile). On
- * failure the file is closed and removed. Not synced: the caller makes a batch durable at once.
+ * Creates `tmp` (`wx`, `mode`), writes `data`, fsyncs it when `sync`, and closes it, on libuv's
+ * thread pool (a new file's inode allocation is the costly part of a small write; the event loop
+ * goes on meanwhile). On failure the file is closed and removed. Unsynced writes are for a batch
+ * the caller makes durable at once.
  */
-async function writeNewAsync(tmp: string, data: Uint8Array, mode: number): Promise<void> {
+async function writeNewAsync(tmp: string, data: Uint8Array, mode: number, sync = false): Promise<void> {
   const fd = await openAsync(tmp, 'wx', mode);
   try {
     await writeAllAsync(fd, data);
+    if (sync) await fsyncAsync(fd);
   } catch (e) {
     await closeAsync(fd).catch(() => undefined);
     await rm(tmp, { force: true });
@@ -132,17 +134,9 @@ async function writeNewAsync(tmp: string, data: Uint8Array, mode: number): Promi
   await closeAsync(fd);
 }
 
-/** Creates `tmp` (`wx`, `mode`), writes `data`, fsyncs and closes it; on failure closes it. */
-async function writeDurableAsync(tmp: string, data: Uint8Array, mode: number): Promise<void> {
-  const fd = await openAsync(tmp, 'wx', mode);
-  try {
-    await writeAllAsync(fd, data);
-    await fsyncAsync(fd);
-  } catch (e) {
-    await closeAsync(fd).catch(() => undefined);
-    throw e;
-  }
-  await closeAsync(fd);
+/** Creates `tmp` (`wx`, `mode`), writes `data`, fsyncs and closes it; on failure removes it. */
+function writeDurableAsync(tmp: string, data: Uint8Array, mode: number): Promise<void> {
+  return writeNewAsync(tmp, data, mode, true);
 }
 
 /**

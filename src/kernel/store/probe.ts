@@ -189,25 +189,29 @@ function digestFile(p: string): { digest: Digest; size: number } {
  * adding, removing or renaming an entry changes a directory's modification and status-change
  * times, so names remembered under the same signature are its names now and the `readdir` is
  * skipped (git's untracked cache does the same). Each entry is still `lstat`ed by the caller.
+ * The entries are counted against the budget before their names are decoded, as without the memo.
  * @throws UnsupportedFileError E6 for a name that is not UTF-8; IoError for the `readdir`
  */
-function dirNames(dir: string, st: Stats, memo: StatMemo): string[] {
+function dirNames(dir: string, st: Stats, left: Left, memo: StatMemo): string[] {
   const m = memo.get('dir-list', dir, st);
-  if (Array.isArray(m) && m.every((n) => typeof n === 'string')) return m as string[];
+  if (Array.isArray(m) && m.every((n) => typeof n === 'string')) {
+    spend(left, m.length, 0);
+    return m as string[];
+  }
   let raws: Buffer[];
   try {
     raws = readdirSync(dir, { encoding: 'buffer' });
   } catch (e) {
     throw osError(e, dir);
   }
+  spend(left, raws.length, 0);
   const names = raws.map((raw) => entryName(dir, raw));
   memo.set('dir-list', dir, st, names);
   return names;
 }
 
 function digestDir(dir: string, dirSt: Stats, left: Left, memo: StatMemo): { digest: Digest; size: number } {
-  const names = dirNames(dir, dirSt, memo);
-  spend(left, names.length, 0);
+  const names = dirNames(dir, dirSt, left, memo);
   const entries: TreeEntry[] = [];
   for (const name of names) {
     const p = join(dir, name);
