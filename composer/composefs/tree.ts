@@ -169,6 +169,12 @@ function showPathLazy(v: Visit): Lazy {
  */
 export function chunking(sizeBytes: number): { chunkBits: number; chunkCount: number } {
   // ilog2(size - 1) + 1, clamped to [12, 12 + 31]
+  if (sizeBytes <= 2 ** 32) {
+    // Exact for 32-bit sizes: ilog2(x) + 1 = 32 - clz32(x); at least 12 bits, so one chunk.
+    const bits = sizeBytes <= 1 ? 1 : 32 - Math.clz32(sizeBytes - 1);
+    if (bits <= BLOCK_BITS) return { chunkBits: BLOCK_BITS, chunkCount: sizeBytes > 0 ? 1 : 0 };
+    return { chunkBits: bits, chunkCount: Math.ceil(sizeBytes / 2 ** bits) };
+  }
   let chunkBits = sizeBytes <= 1 ? 1 : Math.floor(Math.log2(sizeBytes - 1)) + 1;
   // Math.log2 may round up just below a power of two; correct it exactly.
   while (chunkBits > 1 && 2 ** (chunkBits - 1) >= sizeBytes) chunkBits--;
@@ -176,6 +182,25 @@ export function chunking(sizeBytes: number): { chunkBits: number; chunkCount: nu
   if (chunkBits < BLOCK_BITS) chunkBits = BLOCK_BITS;
   if (chunkBits - BLOCK_BITS > CHUNK_FORMAT_BLKBITS_MASK) chunkBits = CHUNK_FORMAT_BLKBITS_MASK + BLOCK_BITS;
   return { chunkBits, chunkCount: Math.ceil(sizeBytes / 2 ** chunkBits) };
+}
+
+/** Arrays their owner promised never to write to again (see {@link markSharedBytes}). */
+const sharedBytes = new WeakSet<Uint8Array>();
+
+/**
+ * Marks `b` as shared and immutable: its owner promises never to write into it again, so the
+ * writer may keep what it derives from the array object (its latin1 string, a metacopy or
+ * redirect value) across images. composer/image.ts marks the names, redirects, symlink targets
+ * and fs-verity digests that every world image of a process repeats. Returns `b`.
+ */
+export function markSharedBytes(b: Uint8Array): Uint8Array {
+  sharedBytes.add(b);
+  return b;
+}
+
+/** Whether `b` was marked by {@link markSharedBytes}. */
+export function isSharedBytes(b: Uint8Array): boolean {
+  return sharedBytes.has(b);
 }
 
 function hasByte(b: Uint8Array, v: number): boolean {
@@ -195,10 +220,13 @@ function hasByte(b: Uint8Array, v: number): boolean {
  * 1–255 bytes without NUL, unique per inode, values at most 65535 bytes; numbers are integers in
  * range (ids, nlink, mode, nsec: u32; a device's rdev: at most 2^32 − 1, since the image keeps 32
  * bits and a larger value would be truncated, perhaps to 0/0, a whiteout).
+ * @param trusted directory inodes that passed this check before and were not changed since: their
+ *   entries are not walked again (the caller guarantees that no inode under one appears twice in
+ *   the tree and that no hard link elsewhere points into one; composer/image.ts keeps subtrees)
  * @throws ComposefsError E14 naming the path and the rule
  * @see specs/composefs.md §3
  */
-export function validateTree(root: CfsInode): ComposefsTree {
+export function validateTree(root: CfsInode, trusted?: WeakSet<CfsInode>): ComposefsTree {
   if ((root.mode & S_IFMT) !== S_IFDIR || !root.entries)
     throw new ComposefsError('/: the root must be a directory');
   const primaries = new Set<CfsInode>([root]);
@@ -232,7 +260,7 @@ export function validateTree(root: CfsInode): ComposefsTree {
           `${showPath(child)}: inode already has a primary entry (use hardlink: true for a second name)`,
         );
       primaries.add(e.inode);
-      stack.push(child);
+      if (!trusted?.has(e.inode)) stack.push(child);
     }
   }
   for (const l of links) {

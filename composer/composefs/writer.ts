@@ -14,7 +14,7 @@
 import { xxHash32 } from 'js-xxhash';
 import { ComposefsError } from '../../src/kernel/index.ts';
 import * as F from './format.ts';
-import { chunking, compareBytes } from './tree.ts';
+import { chunking, compareBytes, isSharedBytes, markSharedBytes } from './tree.ts';
 import type { CfsInode, ComposefsTree } from './tree.ts';
 
 /** Options of {@link encodeImage}. */
@@ -37,8 +37,8 @@ interface WXattr {
   name: string;
   value: Uint8Array;
   info: NameInfo;
-  /** Key for shared-table counting. */
-  key: string;
+  /** The value as a latin1 string: with the name, the key for shared-table counting. */
+  valueKey: string;
   /** Offset in the shared table (bytes), or -1 when inline. */
   sharedOffset: number;
 }
@@ -85,15 +85,26 @@ interface WNode {
   blkaddr: number;
 }
 
-/** Bytes as a latin1 string (one char per byte, so string order is byte order). */
+/**
+ * Bytes as a latin1 string (one char per byte, so string order is byte order). Kept per array
+ * object: names, redirects and fs-verity digests are shared arrays that every world image of a
+ * process repeats (composer/image.ts), and the writer never writes into its input's arrays.
+ */
 function latin1(b: Uint8Array): string {
+  const shared = isSharedBytes(b);
+  let s = shared ? latin1Kept.get(b) : undefined;
+  if (s !== undefined) return s;
   if (b.length <= 64) {
-    let s = '';
+    s = '';
     for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-    return s;
-  }
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+  } else s = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+  if (shared) latin1Kept.set(b, s);
+  return s;
 }
+const latin1Kept = new WeakMap<Uint8Array, string>();
+/** The metacopy xattr value of an fs-verity digest, and the redirect value of a payload, per array. */
+const metacopyKept = new WeakMap<Uint8Array, Uint8Array>();
+const redirectKept = new WeakMap<Uint8Array, Uint8Array>();
 const bytesOf = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 const EMPTY = new Uint8Array(0);
 const DOT = Uint8Array.of(0x2e);
@@ -246,19 +257,29 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     }
     const type = typeOf(node);
     if (type === F.S_IFREG && node.sizeBytes > 0 && !node.content) {
-      let meta = EMPTY;
+      let meta: Uint8Array = EMPTY;
       if (node.digest) {
-        meta = new Uint8Array(F.METACOPY_SIZE);
-        meta[0] = 0;
-        meta[1] = F.METACOPY_SIZE;
-        meta[2] = 0;
-        meta[3] = F.FSVERITY_HASH_ALG_SHA256;
-        meta.set(node.digest, 4);
+        const shared = isSharedBytes(node.digest);
+        const kept = shared ? metacopyKept.get(node.digest) : undefined;
+        if (kept) meta = kept;
+        else {
+          meta = new Uint8Array(F.METACOPY_SIZE);
+          meta[0] = 0;
+          meta[1] = F.METACOPY_SIZE;
+          meta[2] = 0;
+          meta[3] = F.FSVERITY_HASH_ALG_SHA256;
+          meta.set(node.digest, 4);
+          if (shared) metacopyKept.set(node.digest, markSharedBytes(meta));
+        }
       }
       setX(node, F.XATTR_METACOPY, meta);
       if (node.payload && node.payload.length > 0) {
-        const p = latin1(node.payload);
-        setX(node, F.XATTR_REDIRECT, bytesOf('/' + p));
+        let redirect = isSharedBytes(node.payload) ? redirectKept.get(node.payload) : undefined;
+        if (!redirect) {
+          redirect = bytesOf('/' + latin1(node.payload));
+          if (isSharedBytes(node.payload)) redirectKept.set(node.payload, markSharedBytes(redirect));
+        }
+        setX(node, F.XATTR_REDIRECT, redirect);
       }
     }
     if (type === F.S_IFCHR && node.rdev === 0) {
@@ -307,6 +328,12 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
   return root;
 }
 
+/** Whether xattrs are already in name order (a file's metacopy and redirect usually are). */
+function namesInOrder(xs: RawXattr[]): boolean {
+  for (let i = 1; i < xs.length; i++) if (!(xs[i - 1]!.name < xs[i]!.name)) return false;
+  return true;
+}
+
 /** Layout of the whole image. */
 interface Layout {
   nodes: WNode[];
@@ -342,21 +369,29 @@ function layout(tree: ComposefsTree, options: ImageOptions): Layout {
       minSec = n.mtimeSec;
       minNsec = n.mtimeNsec;
     }
-    if (n.xattrs.length > 1) n.xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (n.xattrs.length > 1 && !namesInOrder(n.xattrs))
+      n.xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     n.sorted = n.xattrs.map(({ name, value }) => {
       if (name === F.XATTR_ACL_ACCESS || name === F.XATTR_ACL_DEFAULT) hasAcl = true;
-      return { name, value, info: nameInfo(name), key: name + '\0' + latin1(value), sharedOffset: -1 };
+      return { name, value, info: nameInfo(name), valueKey: latin1(value), sharedOffset: -1 };
     });
   }
   // Step 3: shared xattrs (used by more than one inode), in descending canonical order.
-  const counts = new Map<string, { x: WXattr; count: number; offset: number }>();
+  // Counted per name, then per value (no name+value string is built per xattr).
+  type Count = { x: WXattr; count: number; offset: number };
+  const counts = new Map<string, Map<string, Count>>();
+  const countOf = (x: WXattr): Count | undefined => counts.get(x.name)?.get(x.valueKey);
   for (const n of nodes)
     for (const x of n.sorted) {
-      const c = counts.get(x.key);
+      let byValue = counts.get(x.name);
+      if (!byValue) counts.set(x.name, (byValue = new Map()));
+      const c = byValue.get(x.valueKey);
       if (c) c.count++;
-      else counts.set(x.key, { x, count: 1, offset: -1 });
+      else byValue.set(x.valueKey, { x, count: 1, offset: -1 });
     }
-  const sharedList = [...counts.values()].filter((c) => c.count > 1);
+  const sharedList: Count[] = [];
+  for (const byValue of counts.values())
+    for (const c of byValue.values()) if (c.count > 1) sharedList.push(c);
   sharedList.sort((c1, c2) => {
     const a = c1.x;
     const b = c2.x;
@@ -372,7 +407,7 @@ function layout(tree: ComposefsTree, options: ImageOptions): Layout {
   for (const n of nodes) {
     let nShared = 0;
     for (const x of n.sorted) {
-      const c = counts.get(x.key)!;
+      const c = countOf(x)!;
       if (c.count > 1 && nShared < F.XATTR_MAX_SHARED_PER_INODE) {
         x.sharedOffset = c.offset;
         nShared++;
