@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS EOS_NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node --max-semi-space-size=64
 // (The young generation may grow to 64 MiB semi-spaces, not V8's default 16: a cold build
 // allocates ~10 MB per action, nearly all short-lived, and with the default it spends ~5 ms of the
 // event loop per action in scavenges, ~1.5 ms with this. V8 reads the flag only at start-up, so it
@@ -9,6 +9,7 @@
 // run: the sources are run through tsx instead (a development checkout has it) with a note on
 // stderr, and without tsx eos refuses to start. `eos --version` loads nothing else.
 // See specs/cli.md §1 (the compiled CLI).
+import './extra-ca.mjs'; // first: NODE_EXTRA_CA_CERTS back into the environment (specs/cli.md §1.9)
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { distState } from './dist-state.mjs';

@@ -16,7 +16,13 @@
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
-import { CacheTransportError, digestHex, encodeCanonical, type Digest } from '../src/kernel/index.ts';
+import {
+  CacheTransportError,
+  digestHex,
+  encodeCanonical,
+  tlsCaCertificates,
+  type Digest,
+} from '../src/kernel/index.ts';
 import type { CacheBackend, CacheHit, ObjectKind, PushCounts, PushObject } from './backend.ts';
 import { TRANSFERS_IN_FLIGHT, limiter, settleAll } from './limit.ts';
 
@@ -55,7 +61,12 @@ export class HttpCache implements CacheBackend {
   constructor(readonly url: string) {
     this.base = new URL(url.endsWith('/') ? url : `${url}/`);
     const opts = { keepAlive: true, maxSockets: TRANSFERS_IN_FLIGHT, maxFreeSockets: TRANSFERS_IN_FLIGHT };
-    this.agent = this.base.protocol === 'https:' ? new (https().Agent)(opts) : new (http().Agent)(opts);
+    // An https agent trusts NODE_EXTRA_CA_CERTS's certificates too (specs/cli.md §1.9).
+    const ca = tlsCaCertificates();
+    this.agent =
+      this.base.protocol === 'https:'
+        ? new (https().Agent)({ ...opts, ...(ca ? { ca } : {}) })
+        : new (http().Agent)(opts);
   }
 
   /**

@@ -17,6 +17,7 @@ import {
   digestHex,
   encodeCanonical,
   parseCanonical,
+  tlsCaCertificates,
   type Digest,
 } from '../src/kernel/index.ts';
 import type { CacheBackend, CacheHit, ObjectKind, PushCounts, PushObject } from './backend.ts';
@@ -98,7 +99,12 @@ export class ReapiCache implements CacheBackend {
     const m = /^(grpcs?):\/\/([^/]+)(?:\/(.*))?$/.exec(url);
     if (!m) throw new CacheTransportError(`cache ${url}: not a grpc:// URL`, { data: { url } });
     this.instance = m[3] ?? '';
-    const creds = m[1] === 'grpcs' ? grpc().credentials.createSsl() : grpc().credentials.createInsecure();
+    // grpcs trusts NODE_EXTRA_CA_CERTS's certificates too (specs/cli.md §1.9).
+    const ca = tlsCaCertificates();
+    const creds =
+      m[1] === 'grpcs'
+        ? grpc().credentials.createSsl(ca ? Buffer.from(ca.join('\n')) : undefined)
+        : grpc().credentials.createInsecure();
     this.client = new (grpc().Client)(m[2]!, creds, {
       'grpc.max_receive_message_length': 8 * 1024 * 1024,
     });

@@ -4,6 +4,7 @@
 // of each is reported, as wall time (the goal's terms) and as CPU time (user + system of the child,
 // from bash's `times`), which a loaded machine disturbs less. Writes bench/out/startup.json (rows
 // for bench/run-all.sh's table).
+// eos runs as the executable users run (its `#!` line applies: specs/cli.md §1.8, §1.9).
 // Usage: node bench/startup/run.mjs [RUNS=20]   (EOS_BENCH_QUICK=1: 10 runs)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,20 +16,21 @@ const eos = join(repo, 'bin', 'eos.mjs');
 const runs = Number(process.argv[2] ?? (process.env.EOS_BENCH_QUICK === '1' ? 10 : 20));
 const work = mkdtempSync(join(tmpdir(), 'eos-bench-startup-'));
 
-function run(args, env = process.env) {
+/** Runs `[exe, ...args]`: `node` is process.execPath; `eos` is the executable, as users run it (its `#!` line applies). */
+function run([exe, ...args], env = process.env) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+  const r = spawnSync(exe, args, { env, encoding: 'utf8' });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
-  if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${exe} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   if (r.stderr.includes('running the sources through tsx'))
     throw new Error(`dist/ is stale (${r.stderr.trim()}): run npm run build first`);
   return { s, out: r.stdout };
 }
 
-/** CPU seconds (user + system) of `node ARGS`, from bash's `times` (its children's line). */
+/** CPU seconds (user + system) of `EXE ARGS`, from bash's `times` (its children's line). */
 function cpuOf(args, env = process.env) {
   const q = (a) => `'${a.replaceAll("'", "'\\''")}'`;
-  const r = spawnSync('bash', ['-c', `${q(process.execPath)} ${args.map(q).join(' ')} >/dev/null; times`], {
+  const r = spawnSync('bash', ['-c', `${args.map(q).join(' ')} >/dev/null; times`], {
     env,
     encoding: 'utf8',
   });
@@ -44,13 +46,19 @@ try {
   for (let i = 0; i < 5; i++) writeFileSync(join(src, i % 2 ? 'sub' : '', `f${i}`), `file ${i}\n`);
   const env = { ...process.env, EOS_STORE: join(work, 'store') };
   const tree = run([eos, 'store', 'add', src], env).out.trim();
+  // Node itself, in the caller's environment (the goal's peer) and, for the record, without
+  // NODE_EXTRA_CA_CERTS: Node parses that file at every start, which `eos`'s #! line avoids
+  // (specs/cli.md §1.9), so the second is the floor eos is measured against in fact.
+  const bare = { ...process.env };
+  delete bare.NODE_EXTRA_CA_CERTS;
   const cases = {
-    node: [['-e', '0'], process.env],
+    node: [[process.execPath, '-e', '0'], process.env],
+    nodeBare: [[process.execPath, '-e', '0'], bare],
     version: [[eos, '--version'], process.env],
     ls: [[eos, 'store', 'ls', tree], env],
   };
-  const times = { node: [], version: [], ls: [] };
-  const cpu = { node: [], version: [], ls: [] };
+  const times = { node: [], nodeBare: [], version: [], ls: [] };
+  const cpu = { node: [], nodeBare: [], version: [], ls: [] };
   run(...cases.version); // warm the page cache
   for (let k = 0; k < runs; k++)
     for (const [name, c] of Object.entries(cases)) {
@@ -78,15 +86,20 @@ try {
     row('eos store ls (small store) vs node -e 0 (wall)', m.ls, m.node, 2),
     row('eos store ls (small store) vs node -e 0 (CPU)', c.ls, c.node, 2),
   ];
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
   const ms = (x) => `${(x * 1000).toFixed(0)} ms`;
   console.log(
     `startup (median of ${runs}; wall / CPU): node -e 0 ${ms(m.node)} / ${ms(c.node)}, ` +
-      `eos --version ${ms(m.version)} / ${ms(c.version)}, eos store ls ${ms(m.ls)} / ${ms(c.ls)}`,
+      `eos --version ${ms(m.version)} / ${ms(c.version)}, eos store ls ${ms(m.ls)} / ${ms(c.ls)}` +
+      (extraCa
+        ? `; NODE_EXTRA_CA_CERTS=${extraCa} is set: node -e 0 without it ${ms(m.nodeBare)} / ${ms(c.nodeBare)} ` +
+          `(eos --version ${(m.version / m.nodeBare).toFixed(2)}x, store ls ${(m.ls / m.nodeBare).toFixed(2)}x of that)`
+        : ''),
   );
   mkdirSync(join(repo, 'bench', 'out'), { recursive: true });
   writeFileSync(
     join(repo, 'bench', 'out', 'startup.json'),
-    JSON.stringify({ runs, wall: m, cpu: c, rows }, null, 2) + '\n',
+    JSON.stringify({ runs, nodeExtraCaCerts: extraCa ?? null, wall: m, cpu: c, rows }, null, 2) + '\n',
   );
 } finally {
   rmSync(work, { recursive: true, force: true });

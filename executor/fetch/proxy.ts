@@ -27,6 +27,7 @@ import {
   type Digest,
   type EosError,
   type Store,
+  extraCaFileNotLoaded,
 } from '../../src/kernel/index.ts';
 import { fetchEntryKey, KEPT_HEADERS, makeFetchLock, type FetchEntry, type FetchLock } from './fetch-lock.ts';
 
@@ -123,6 +124,8 @@ export async function startFetchProxy(opts: FetchProxyOptions): Promise<FetchPro
     server = mockttp.getLocal({ https: { key: ca.key, cert: ca.cert }, http2: false });
     if (mode === 'record')
       await server.forAnyRequest().thenPassThrough({
+        // Upstream hosts are checked against NODE_EXTRA_CA_CERTS's certificates too (specs/cli.md §1.9).
+        ...(extraCaFileNotLoaded() ? { additionalTrustedCAs: [{ certPath: extraCaFileNotLoaded()! }] } : {}),
         beforeResponse: async (res, req) => {
           const body = res.body.buffer;
           const entry: FetchEntry = {

@@ -16,3 +16,4 @@ export * from './toml-locate.ts';
 export * from './store/index.ts';
 export * from './keys/index.ts';
 export * from './stat-memo.ts';
+export * from './tls-trust.ts';
