@@ -86,9 +86,10 @@ interface WNode {
 }
 
 /**
- * Bytes as a latin1 string (one char per byte, so string order is byte order). Kept per array
- * object: names, redirects and fs-verity digests are shared arrays that every world image of a
- * process repeats (composer/image.ts), and the writer never writes into its input's arrays.
+ * Bytes as a latin1 string (one char per byte, so string order is byte order). For an array marked
+ * shared (`markSharedBytes`: names, redirects and fs-verity digests that every world image of a
+ * process repeats, composer/image.ts) the string is kept per array object; others are converted
+ * every time. The writer never writes into its input's arrays. specs/composefs.md §2.8
  */
 function latin1(b: Uint8Array): string {
   const shared = isSharedBytes(b);

@@ -564,8 +564,7 @@ export class Store implements ObjectStore {
           if (x.tree) this.noteWrittenTree(x.d, x.bytes);
           else this.notePresent('b' + x.d);
         }
-        if (dirs.size)
-          await syncFs(this.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
+        if (dirs.size) await syncShards(this.dir('objects'), dirs);
       } finally {
         for (const x of staged) if (x.tmp && written.has(x.tmp)) rmSync(x.tmp, { force: true });
       }
@@ -1087,11 +1086,31 @@ function commitStaged(s: IngestState): Promise<void> {
       }
     }
     // The shard directories and their parents (a shard made by this batch is an entry there).
-    if (s.sync)
-      await syncFs(s.store.dir('objects'), [...dirs, ...new Set([...dirs].map((d) => join(d, '..')))]);
+    if (s.sync) await syncShards(s.store.dir('objects'), dirs);
   };
   s.committing = s.committing.then(run);
   return s.committing;
+}
+
+/**
+ * Shard directories (`trees/ab`, `objects/cd`) whose own entry in their parent this process has
+ * made durable (specs/store.md §6.5). A shard directory is never removed (gc and repair delete
+ * objects, not shards), so once its entry is synced, a later batch syncs the shard directory
+ * (its new entries) but not its parent again; a shard this process has not synced yet gets its
+ * parent synced too, even when another process made it.
+ */
+const shardParentsSynced = new Set<string>();
+
+/**
+ * Makes a batch of renames into `shards` durable (syncFs): each shard directory, and the parent of
+ * each shard whose entry this process has not synced before, noted as synced once all succeeded.
+ * @throws IoError from the fsyncs
+ */
+async function syncShards(anchor: string, shards: Iterable<string>): Promise<void> {
+  const dirs = [...shards];
+  const fresh = dirs.filter((d) => !shardParentsSynced.has(d));
+  await syncFs(anchor, [...dirs, ...new Set(fresh.map((d) => join(d, '..')))]);
+  for (const d of fresh) shardParentsSynced.add(d);
 }
 
 /**
