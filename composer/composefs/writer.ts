@@ -92,9 +92,10 @@ interface WNode {
  * every time. The writer never writes into its input's arrays. specs/composefs.md §2.8
  */
 function latin1(b: Uint8Array): string {
-  const shared = isSharedBytes(b);
-  let s = shared ? latin1Kept.get(b) : undefined;
+  // Only shared arrays are ever kept, so a hit needs no isSharedBytes check.
+  let s = latin1Kept.get(b);
   if (s !== undefined) return s;
+  const shared = isSharedBytes(b);
   if (b.length <= 64) {
     s = '';
     for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
@@ -260,10 +261,10 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     if (type === F.S_IFREG && node.sizeBytes > 0 && !node.content) {
       let meta: Uint8Array = EMPTY;
       if (node.digest) {
-        const shared = isSharedBytes(node.digest);
-        const kept = shared ? metacopyKept.get(node.digest) : undefined;
+        const kept = metacopyKept.get(node.digest); // kept only for shared arrays
         if (kept) meta = kept;
         else {
+          const shared = isSharedBytes(node.digest);
           meta = new Uint8Array(F.METACOPY_SIZE);
           meta[0] = 0;
           meta[1] = F.METACOPY_SIZE;
@@ -275,7 +276,7 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
       }
       setX(node, F.XATTR_METACOPY, meta);
       if (node.payload && node.payload.length > 0) {
-        let redirect = isSharedBytes(node.payload) ? redirectKept.get(node.payload) : undefined;
+        let redirect = redirectKept.get(node.payload); // kept only for shared arrays
         if (!redirect) {
           redirect = bytesOf('/' + latin1(node.payload));
           if (isSharedBytes(node.payload)) redirectKept.set(node.payload, markSharedBytes(redirect));
