@@ -10,10 +10,6 @@ import { distState } from '../bin/dist-state.mjs';
 const root = join(import.meta.dirname, '..');
 
 export default function setup(): void {
-  // No test needs the machine's extra CA bundle (tests/cache/extra-ca.test.ts names its own CA),
-  // and Node parses NODE_EXTRA_CA_CERTS at every start (~55 ms with Debian's bundle, specs/cli.md
-  // §1.9): without it, the workers forked after this and every process they spawn start faster.
-  delete process.env.NODE_EXTRA_CA_CERTS;
   const before = distState(root);
   if (before.fresh) return;
   console.error(`global setup: ${before.reason}; rebuilding dist/`);
