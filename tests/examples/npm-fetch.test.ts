@@ -187,8 +187,10 @@ describe.skipIf(!canRun)(
       cpSync(EXAMPLE, cliDir, { recursive: true });
       const seedLock = join(cliDir, '..', `${basename(cliDir)}.seed.lock`);
       copyFileSync(join(testCacheDir(), 'seed-host.lock'), seedLock);
+      // The `eos` executable, as users run it: its #! line moves NODE_EXTRA_CA_CERTS aside, so the
+      // recording's upstream TLS trusts the machine's extra CAs through Eos's own path (specs/cli.md §1.9).
       const eos = (args: string[]) => {
-        const r = spawnSync(process.execPath, [join(REPO, 'bin/eos.mjs'), '--store', store.root, ...args], {
+        const r = spawnSync(join(REPO, 'bin/eos.mjs'), ['--store', store.root, ...args], {
           encoding: 'utf8',
         });
         return { code: r.status, stdout: r.stdout, stderr: r.stderr };
