@@ -27,7 +27,7 @@ import {
   type Digest,
   type EosError,
   type Store,
-  extraCaFileNotLoaded,
+  extraCaCertificates,
 } from '../../src/kernel/index.ts';
 import { fetchEntryKey, KEPT_HEADERS, makeFetchLock, type FetchEntry, type FetchLock } from './fetch-lock.ts';
 
@@ -122,10 +122,11 @@ export async function startFetchProxy(opts: FetchProxyOptions): Promise<FetchPro
       subject: { commonName: 'eos fetch throwaway CA' },
     });
     server = mockttp.getLocal({ https: { key: ca.key, cert: ca.cert }, http2: false });
+    const extraCa = extraCaCertificates();
     if (mode === 'record')
       await server.forAnyRequest().thenPassThrough({
         // Upstream hosts are checked against NODE_EXTRA_CA_CERTS's certificates too (specs/cli.md §1.9).
-        ...(extraCaFileNotLoaded() ? { additionalTrustedCAs: [{ certPath: extraCaFileNotLoaded()! }] } : {}),
+        ...(extraCa ? { additionalTrustedCAs: [{ cert: extraCa }] } : {}),
         beforeResponse: async (res, req) => {
           const body = res.body.buffer;
           const entry: FetchEntry = {

@@ -19,39 +19,43 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 /** Where `bin/eos.mjs` records the file Node did not load (a path; absent when Node loaded it). */
-export const EXTRA_CA_MOVED = Symbol.for('eos.extraCaCertsNotLoaded');
+const EXTRA_CA_MOVED = Symbol.for('eos.extraCaCertsNotLoaded');
 
-/** The extra CA file Node did not load at start (see the module doc), or undefined. */
-export function extraCaFileNotLoaded(): string | undefined {
-  const v = (globalThis as Record<symbol, unknown>)[EXTRA_CA_MOVED];
-  return typeof v === 'string' && v !== '' ? v : undefined;
+/** The extra file's PEM text, once read (undefined: not read yet; null: nothing to add). */
+let extraPem: string | null | undefined;
+
+/**
+ * The PEM text of the `NODE_EXTRA_CA_CERTS` file when Node did not load it at start (see the
+ * module doc), read on the first call; undefined when there is nothing to add (Node loaded it, or
+ * none is set). A file that cannot be read is reported on stderr once and left out, as Node does.
+ */
+export function extraCaCertificates(): string | undefined {
+  if (extraPem === undefined) {
+    const v = (globalThis as Record<symbol, unknown>)[EXTRA_CA_MOVED];
+    extraPem = null;
+    if (typeof v === 'string' && v !== '')
+      try {
+        extraPem = readFileSync(v, 'utf8');
+      } catch (e) {
+        process.stderr.write(
+          `eos: warning: ignoring extra certificates in ${v} (NODE_EXTRA_CA_CERTS): ${(e as Error).message}\n`,
+        );
+        extraPem = '';
+      }
+  }
+  return extraPem ?? undefined;
 }
-
-let trust: string[] | null | undefined;
 
 /**
  * The CA certificates a TLS client of this process must trust: undefined when Node's defaults are
  * already right (its bundled roots plus, when set, `NODE_EXTRA_CA_CERTS`, loaded at start); else
- * Node's bundled roots followed by the PEM text of the extra file, as Node itself would trust
- * them. A file that cannot be read is reported on stderr once and left out, as Node does.
+ * Node's bundled roots followed by the extra file's PEM text ({@link extraCaCertificates}), as
+ * Node itself would trust them.
  * - shape: PEM strings, for `tls.connect`'s and `https.Agent`'s `ca`
  */
 export function tlsCaCertificates(): string[] | undefined {
-  if (trust !== undefined) return trust ?? undefined;
-  const file = extraCaFileNotLoaded();
-  if (!file) {
-    trust = null;
-    return undefined;
-  }
+  const extra = extraCaCertificates();
+  if (extra === undefined) return undefined;
   const tls = require('node:tls') as typeof import('node:tls');
-  let extra: string[] = [];
-  try {
-    extra = [readFileSync(file, 'utf8')];
-  } catch (e) {
-    process.stderr.write(
-      `eos: warning: ignoring extra certificates in ${file} (NODE_EXTRA_CA_CERTS): ${(e as Error).message}\n`,
-    );
-  }
-  trust = [...tls.rootCertificates, ...extra];
-  return trust;
+  return extra ? [...tls.rootCertificates, extra] : [...tls.rootCertificates];
 }
