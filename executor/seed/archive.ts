@@ -64,7 +64,7 @@ export async function exportSeed(opts: {
   for (const p of lock.packages)
     if (!(await opts.store.hasBlob(p.deb!)))
       throw new SeedError(`${p.name} ${p.version}: its .deb ${p.deb} is not in the store`, {
-        hint: 'run `eos seed --lock ' + opts.lockPath + '` first to fetch it',
+        hint: 'run `eos seed --keep-debs --lock ' + opts.lockPath + '` first to fetch it',
       });
   const tmp = `${opts.file}.tmp-${process.pid}`;
   await fs.mkdir(dirname(opts.file), { recursive: true });

@@ -80,6 +80,14 @@ export interface SeedOptions {
    * @see specs/seed.md §6
    */
   repinIfGone?: boolean;
+  /**
+   * Debian mode: keep every pinned `.deb` as a store blob, downloading (SHA256-checked against the
+   * lock, BLAKE3 against `deb`) those the store lacks even where the package's tree is stored (a
+   * tree can come from elsewhere: a host seed of the same version makes the same tree). What
+   * `eos seed export` and an offline re-make of a lost tree need. Ignored in host mode.
+   * @see specs/seed.md §6, §7
+   */
+  keepDebs?: boolean;
   /** Private apt state directory; default `<store>/cache/apt`. */
   aptDir?: string;
   /** The dpkg database directory for host mode; default `/var/lib/dpkg`. */
@@ -290,8 +298,10 @@ export async function ensureSeed(opts: SeedOptions): Promise<SeedReport> {
   const apt = new PrivateApt(opts.aptDir ?? join(opts.store.root, 'cache', 'apt'));
   // Pins that neither the store (tree or .deb) nor, perhaps, the archive still has.
   const absent: SeedPackage[] = [];
-  for (const p of old.packages)
-    if (!(await opts.store.hasTree(p.tree)) && !(p.deb && (await opts.store.hasBlob(p.deb)))) absent.push(p);
+  for (const p of old.packages) {
+    const deb = !!p.deb && (await opts.store.hasBlob(p.deb));
+    if (opts.keepDebs ? !deb : !deb && !(await opts.store.hasTree(p.tree))) absent.push(p);
+  }
   if (absent.length === 0) return pinSeed(opts, { forceIndex: false, gone: [] });
   const goneFrom = async (): Promise<string[]> => {
     const listed = await apt.indexed(absent);
@@ -406,7 +416,8 @@ async function pinSeed(opts: SeedOptions, how: { forceIndex: boolean; gone: stri
         throw new SeedError(
           `${w.name} ${w.version}: the index says sha256 ${w.debSha256}, the lock says ${p.debSha256}`,
         );
-      if (!(await present(p)) && !(p?.deb && (await store.hasBlob(p.deb)))) missing.push(w);
+      const debStored = !!p?.deb && (await store.hasBlob(p.deb));
+      if (!debStored && (opts.keepDebs || !(await present(p)))) missing.push(w);
     }
     const debFiles = new Map<string, string>();
     const dl = missing.length ? await stagingDir(store, 'debs') : undefined;
@@ -424,8 +435,9 @@ async function pinSeed(opts: SeedOptions, how: { forceIndex: boolean; gone: stri
       await mapLimit(wanted, 2, async (w) => {
         const key = `${w.name}=${w.version}`;
         const p = prev.get(key);
-        if (await present(p)) return;
+        const have = await present(p);
         let debPath = debFiles.get(key);
+        if (have && !debPath) return;
         let deb: Digest;
         if (debPath) {
           const sha = await sha256File(debPath);
@@ -434,6 +446,10 @@ async function pinSeed(opts: SeedOptions, how: { forceIndex: boolean; gone: stri
               `${w.name} ${w.version}: downloaded .deb has sha256 ${sha}, the index says ${w.debSha256}`,
             );
           deb = await store.putBlob(await fs.readFile(debPath));
+          if (p?.deb && deb !== p.deb)
+            throw new SeedError(`${w.name} ${w.version}: downloaded .deb is ${deb}, the lock says ${p.deb}`);
+          // Its tree is stored already: the .deb was fetched only to be kept (keepDebs).
+          if (have) return;
         } else {
           deb = p!.deb!;
           debPath = store.blobPath(deb);

@@ -571,6 +571,10 @@ function registerExecutor(program: Command, act: ActionFactory): void {
       '--repin-if-gone',
       'debian mode: when pinned .debs missing from the store have left the archive, re-pin from the current index (prints the version diff)',
     )
+    .option(
+      '--keep-debs',
+      'debian mode: keep every pinned .deb in the store, downloading those it lacks (what `seed export` needs)',
+    )
     .action(act(() => import('./seed.ts'), ['action', 'file']));
   program
     .command('build-atom <path>')

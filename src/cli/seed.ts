@@ -1,8 +1,9 @@
 /**
- * `eos seed [--lock FILE] [--mode debian|host] [--apt-dir DIR] [--repin-if-gone]`: creates the
+ * `eos seed [--lock FILE] [--mode debian|host] [--apt-dir DIR] [--repin-if-gone] [--keep-debs]`: creates the
  * seed (or verifies it and repairs missing trees; offline when every tree is in the store), and
  * `eos seed update` re-pins it from the current index or dpkg database. With `--repin-if-gone`,
- * pins that left the archive make it re-pin instead of failing. Prints the version diff against
+ * pins that left the archive make it re-pin instead of failing; with `--keep-debs`, every pinned
+ * .deb is kept in the store (those missing downloaded), as `eos seed export` needs. Prints the version diff against
  * the previous lock (`changed|added|removed\tNAME\tOLD\tNEW`), one line per package
  * (`ok\tNAME\tVERSION\tTREE`), then the seed root. `eos seed export FILE` writes the seed archive
  * (the lock and its .debs; prints `ok\tFILE\tDIGEST`); `eos seed import FILE` verifies and stores
@@ -33,6 +34,8 @@ export interface SeedCommandOptions extends GlobalOptions {
   file?: string;
   package?: string[];
   repinIfGone?: boolean;
+  /** Keep every pinned .deb in the store (download the missing ones). */
+  keepDebs?: boolean;
 }
 
 /** Runs `eos seed` / `eos seed update`. @throws UsageError E1, SeedError E24 */
@@ -86,6 +89,7 @@ export async function run(opts: SeedCommandOptions): Promise<CommandResult> {
     ...(opts.package?.length ? { roots: opts.package } : {}),
     update: opts.action === 'update',
     repinIfGone: opts.repinIfGone === true,
+    keepDebs: opts.keepDebs === true,
     log: (m) => notes.push(m),
   });
   if (r.changes.length || opts.action === 'update') notes.push(`seed: ${summarizeSeedChanges(r.changes)}`);

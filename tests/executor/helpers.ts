@@ -64,7 +64,8 @@ export function canSeedDebian(): boolean {
  * cache it starts from the example seed's pins (examples/seed/seed.lock, the seed of the example
  * chain tests and the demo, so the suite makes one Debian seed, not two), fetched from the machine's
  * Debian archive (network) and re-pinned from the current index where they have left it (saying so
- * through `log`); offline once stored. Made under the test cache's `seed-debian` lock, as
+ * through `log`); offline once stored. Its `.deb`s are kept too (`keepDebs`: the export and repair
+ * tests read them), even for packages whose trees a host seed made first. Made under the test cache's `seed-debian` lock, as
  * {@link withDebianSeedLock}.
  */
 export async function cachedDebianSeed(log: (m: string) => void = console.log): Promise<SeedReport> {
@@ -81,6 +82,7 @@ export async function cachedDebianSeed(log: (m: string) => void = console.log): 
       lockPath,
       aptDir: join(testCacheDir(), 'apt'),
       repinIfGone: true,
+      keepDebs: true,
       log,
     });
   });

@@ -6,7 +6,7 @@
  * lock at the target are E24. Needs root, dpkg-deb and an apt source (the cached seed).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar-stream';
@@ -14,7 +14,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { digestBytes } from '../../src/kernel/index.ts';
 import { encodeSeedLock, seedArchiveDebName, type SeedLock } from '../../executor/index.ts';
 import { run } from '../../src/cli/seed.ts';
-import { cachedDebianSeed, canSeedDebian, testStore } from './helpers.ts';
+import { Store } from '../../src/kernel/store/index.ts';
+import { cachedDebianSeed, canSeedDebian, testCacheDir, testStore, withDebianSeedLock } from './helpers.ts';
 
 const canRun = canSeedDebian();
 let lock: SeedLock;
@@ -128,4 +129,36 @@ describe.skipIf(!canRun)('eos seed export / import', () => {
       /\[E24\] .*other\.lock: another seed lock is already here/,
     );
   });
+
+  it('a tree stored without its .deb: export is E24 naming it; `eos seed --keep-debs` fetches only the .deb', async () => {
+    const to = mkdtempSync(join(tmpdir(), 'eos-seed-keep-'));
+    const store = join(to, 'store');
+    const lockFile = join(to, 'seed.lock');
+    await run({ store, json: false, lock: lockFile, action: 'import', file: join(dir, 'a.tar') });
+    // As when a host seed of the same version made the tree: the tree is there, the .deb is not.
+    const dash = lock.packages.find((p) => p.name === 'dash')!;
+    unlinkSync(new Store(store).blobPath(dash.deb!));
+    const exp = { store, json: false, lock: lockFile, action: 'export', file: join(to, 'x.tar') };
+    await expect(run(exp)).rejects.toThrow(
+      new RegExp(`\\[E24\\] dash ${dash.version}: its \\.deb ${dash.deb} is not in the store`),
+    );
+    // Without --keep-debs the seed is complete as it is (trees stored, nothing fetched).
+    const plain = await run({ store, json: false, lock: lockFile, repinIfGone: true });
+    expect(plain.notes!.join('\n')).toMatch(/3 packages, 0 trees made/);
+    expect(existsSync(new Store(store).blobPath(dash.deb!))).toBe(false);
+    const kept = await withDebianSeedLock(() =>
+      run({
+        store,
+        json: false,
+        lock: lockFile,
+        repinIfGone: true,
+        keepDebs: true,
+        aptDir: join(testCacheDir(), 'apt'),
+      }),
+    );
+    expect(kept.notes!.join('\n')).toMatch(/downloading 1 \.deb files[\s\S]*3 packages, 0 trees made/);
+    expect(readFileSync(lockFile)).toEqual(Buffer.from(encodeSeedLock(lock)));
+    const r = await run(exp);
+    expect(r.lines![0]!.split('\t')[2]).toBe(digestBytes(readFileSync(join(dir, 'a.tar'))));
+  }, 300_000);
 });
