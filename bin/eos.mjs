@@ -23,8 +23,8 @@ if (state.fresh) {
     const { VERSION } = await import('../dist/src/cli/version.js');
     process.stdout.write(`${VERSION}\n`);
   } else {
-    const { main } = await import('../dist/bundle/main.js');
-    process.exitCode = await main(argv);
+    const { runBundle } = await import('./bundle-run.mjs');
+    process.exitCode = await runBundle(root, argv);
   }
 } else {
   let register;

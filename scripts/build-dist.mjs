@@ -102,12 +102,16 @@ if (tsc.status !== 0) {
 
 /**
  * Bundles the compiled CLI (dist/src/cli/main.js and every command module it imports lazily) into
- * dist/bundle/ with esbuild: one file per lazy import (code splitting), so that a start resolves,
- * reads and links a handful of files instead of ~300 (specs/cli.md §1.7). Pure-JavaScript
- * libraries are bundled; libraries with native code, or that read files beside themselves, stay
- * packages (EXTERNAL). `import.meta.url` and `import.meta.dirname` in our modules are rewritten to
- * name the module's own compiled file in dist/, relative to the bundle, so the files read beside a
- * module (recipe scripts, the world server, the ingest worker, protos) are found as before.
+ * one CommonJS file, dist/bundle/main.cjs, with esbuild, so that a start reads one file and
+ * compiles it from V8's code cache (bin/bundle-run.mjs) instead of resolving, reading, compiling
+ * and linking ~300 modules (specs/cli.md §1.7). A lazily imported module stays lazy: esbuild wraps
+ * it in a function that runs on the first `import()`. Pure-JavaScript libraries are bundled;
+ * libraries with native code, or that read files beside themselves, stay packages (EXTERNAL).
+ * `import.meta.url` and `import.meta.dirname` in our modules are rewritten to name the module's own
+ * compiled file in dist/, relative to the bundle, so the files read beside a module (recipe
+ * scripts, the world server, the ingest worker, protos) are found as before. CommonJS has no
+ * top-level await: the two modules that await the BLAKE3 loader take the binding that
+ * bin/bundle-run.mjs loaded before it ran the bundle (`__eosBlake3()`).
  */
 async function bundle() {
   const esbuild = require('esbuild');
@@ -125,24 +129,30 @@ async function bundle() {
   const EXTERNAL = Object.keys(pkg.dependencies)
     .filter((d) => !BUNDLED.has(d))
     .flatMap((d) => [d, `${d}/*`]);
+  // The modules whose top-level `await loadBlake3()` becomes `__eosBlake3()` (checked below).
+  const blake3Awaits = new Set();
   const ownMeta = {
     name: 'eos-import-meta',
     setup(b) {
       b.onLoad({ filter: /\.m?js$/ }, (args) => {
         if (!args.path.startsWith(dist + '/') || args.path.startsWith(out + '/')) return undefined;
         if (args.path === lazyModules) return { contents: lazyModulesBundled, loader: 'js' };
-        const text = readFileSync(args.path, 'utf8');
+        let text = readFileSync(args.path, 'utf8');
+        if (text.includes('await loadBlake3()')) {
+          text = text.replaceAll('await loadBlake3()', '__eosBlake3()');
+          blake3Awaits.add(relative(dist, args.path));
+        }
         if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
         const rel = relative(out, args.path);
         const relDir = relative(out, dirname(args.path)) + '/';
-        const url = `new URL(${JSON.stringify(rel)}, import.meta.url).href`;
-        const dir = `decodeURIComponent(new URL(${JSON.stringify(relDir)}, import.meta.url).pathname).slice(0, -1)`;
+        const url = `new URL(${JSON.stringify(rel)}, __eosBundleUrl).href`;
+        const dir = `decodeURIComponent(new URL(${JSON.stringify(relDir)}, __eosBundleUrl).pathname).slice(0, -1)`;
         const contents = text
           .replaceAll('import.meta.url', url)
           .replaceAll('import.meta.dirname', dir)
           .replaceAll(
             'import.meta.filename',
-            `decodeURIComponent(new URL(${JSON.stringify(rel)}, import.meta.url).pathname)`,
+            `decodeURIComponent(new URL(${JSON.stringify(rel)}, __eosBundleUrl).pathname)`,
           );
         return { contents, loader: 'js' };
       });
@@ -155,12 +165,12 @@ async function bundle() {
   const lazyModules = join(dist, 'src', 'kernel', 'lazy-modules.js');
   const esmIndex = (p) => join(dirname(require.resolve(p)), 'index.js');
   // zod is its own CommonJS file (dist/bundle/vendor/zod.cjs), required on first use: bundled
-  // with the rest it would sit in a shared chunk that every start parses (~950 KB) even when
-  // nothing calls it (a no-op build). No module imports zod's values statically (specs/cli.md §1.7).
+  // with the rest it would be ~950 KB more of every start's code even when nothing calls it (a
+  // no-op build). No module imports zod's values statically (specs/cli.md §1.7).
   const lazyModulesBundled = [
     `let zod, smolToml;`,
     // A computed path, so esbuild leaves the require alone (the file is the second build below).
-    `const zodFile = decodeURIComponent(new URL('./vendor/zod.cjs', import.meta.url).pathname);`,
+    `const zodFile = decodeURIComponent(new URL('./vendor/zod.cjs', __eosBundleUrl).pathname);`,
     `export function lazyZod() { return (zod ??= require(zodFile).z); }`,
     `export function lazySmolToml() { return (smolToml ??= require(${JSON.stringify(esmIndex('smol-toml'))})); }`,
     // As in lazy-modules.ts (the same three lines).
@@ -171,21 +181,32 @@ async function bundle() {
     metafile: true,
     entryPoints: { main: join(dist, 'src', 'cli', 'main.js') },
     outdir: out,
+    outExtension: { '.js': '.cjs' },
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     keepNames: true,
     external: EXTERNAL,
-    chunkNames: '[name]-[hash]',
-    // CommonJS libraries bundled into ES modules call require() for Node's built-ins.
     banner: {
-      js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);",
+      js: [
+        // The bundle's own URL: what our modules' rewritten import.meta resolves against.
+        "const __eosBundleUrl = require('node:url').pathToFileURL(__filename).href;",
+        // BLAKE3 as bin/bundle-run.mjs loaded it (src/kernel/blake3-load.mjs; its result object).
+        'const __eosBlake3 = () => globalThis[Symbol.for("eos.blake3")] ?? (() => {',
+        "  throw new Error('dist/bundle/main.cjs runs through bin/eos.mjs, which loads BLAKE3 first');",
+        '})();',
+      ].join('\n'),
     },
     plugins: [ownMeta],
     logLevel: 'warning',
   });
+  const wanted = ['src/kernel/digest.js', 'src/kernel/store/file-ops.js'];
+  if (wanted.some((w) => !blake3Awaits.has(w)) || blake3Awaits.size !== wanted.length)
+    throw new Error(
+      `build-dist: the modules awaiting loadBlake3() are ${[...blake3Awaits].join(', ') || 'none'}, ` +
+        `not ${wanted.join(', ')}: update the list and bin/bundle-run.mjs`,
+    );
   const zodIn = Object.keys(built.metafile.inputs).filter((i) => i.includes('node_modules/zod/'));
   if (zodIn.length)
     throw new Error(
