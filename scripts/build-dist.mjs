@@ -201,6 +201,15 @@ async function bundle() {
     plugins: [ownMeta],
     logLevel: 'warning',
   });
+  // A script compiled from V8's code cache has no dynamic-import callback in Node 20 ("A dynamic
+  // import callback was not specified"): every import() must be one esbuild resolved (bundled).
+  const dynamic = [
+    ...readFileSync(join(out, 'main.cjs'), 'utf8').matchAll(/\bimport\((["'`][^"'`]*["'`])\)/g),
+  ];
+  if (dynamic.length)
+    throw new Error(
+      `build-dist: the bundle import()s ${dynamic.map((m) => m[1]).join(', ')} at run time; load externals with createRequire`,
+    );
   const wanted = ['src/kernel/digest.js', 'src/kernel/store/file-ops.js'];
   if (wanted.some((w) => !blake3Awaits.has(w)) || blake3Awaits.size !== wanted.length)
     throw new Error(

@@ -15,6 +15,7 @@
  * @see specs/fetch.md §4–§5
  */
 import * as fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import type * as Mockttp from 'mockttp';
@@ -116,7 +117,9 @@ export async function startFetchProxy(opts: FetchProxyOptions): Promise<FetchPro
   let server: Mockttp.Mockttp;
   try {
     // Loaded here, not at module load: a build that fetches nothing never pays for it (~0.4 s).
-    const mockttp = await import('mockttp');
+    // By require, not import(): the compiled CLI is a CommonJS script run from V8's code cache,
+    // where Node 20 has no dynamic-import callback (specs/cli.md §1.7).
+    const mockttp = createRequire(import.meta.url)('mockttp') as typeof Mockttp;
     ca = await mockttp.generateCACertificate({
       bits: 2048,
       subject: { commonName: 'eos fetch throwaway CA' },
