@@ -61,12 +61,9 @@ export async function runBundle(root, argv) {
   }
   const script = new vm.Script(
     `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
-    {
-      filename: file,
-      ...(cachedData ? { cachedData } : {}),
-      // `import()` of an external ES module (mockttp) goes to Node's own loader.
-      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-    },
+    // No dynamic-import callback: Node 20 loses it for a script compiled from cached data, so the
+    // bundle may hold no run-time import() (scripts/build-dist.mjs fails the build on one).
+    { filename: file, ...(cachedData ? { cachedData } : {}) },
   );
   if (process.env.EOS_DEBUG_CODE_CACHE === '1')
     process.stderr.write(

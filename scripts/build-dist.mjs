@@ -211,7 +211,7 @@ async function bundle() {
       `build-dist: the bundle import()s ${dynamic.map((m) => m[1]).join(', ')} at run time; load externals with createRequire`,
     );
   const wanted = ['src/kernel/digest.js', 'src/kernel/store/file-ops.js'];
-  if (wanted.some((w) => !blake3Awaits.has(w)) || blake3Awaits.size !== wanted.length)
+  if ([...blake3Awaits].sort().join() !== wanted.join())
     throw new Error(
       `build-dist: the modules awaiting loadBlake3() are ${[...blake3Awaits].join(', ') || 'none'}, ` +
         `not ${wanted.join(', ')}: update the list and bin/bundle-run.mjs`,

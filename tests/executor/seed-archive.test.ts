@@ -142,6 +142,7 @@ describe.skipIf(!canRun)('eos seed export / import', () => {
     await expect(run(exp)).rejects.toThrow(
       new RegExp(`\\[E24\\] dash ${dash.version}: its \\.deb ${dash.deb} is not in the store`),
     );
+    await expect(run(exp)).rejects.toMatchObject({ hint: expect.stringContaining('eos seed --keep-debs') });
     // Without --keep-debs the seed is complete as it is (trees stored, nothing fetched).
     const plain = await run({ store, json: false, lock: lockFile, repinIfGone: true });
     expect(plain.notes!.join('\n')).toMatch(/3 packages, 0 trees made/);
