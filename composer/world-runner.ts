@@ -107,6 +107,46 @@ export async function composefsRootCommand(
   ];
 }
 
+/** The mounts of a composefs view at a directory of a namespace that already exists (a launcher's). */
+export interface ViewMount {
+  /** Directories to make (empty) before the script runs: `meta`, `root`, `stub` and its points. */
+  dirs: string[];
+  /** Shell lines that mount the EROFS image and the read-only overlay, or exit 1 (undoing the first). */
+  mount: string;
+  /** Shell line that unmounts both. */
+  unmount: string;
+  /** The view's directory (`DIR/root`). */
+  view: string;
+}
+
+/**
+ * The mounts of `root`'s view at `dir` (a directory of a private tmpfs in a namespace that is not
+ * the host's): the same layers, options and path checks as {@link composefsRootCommand}, for a
+ * long-lived namespace that mounts many views (the sandbox launcher, specs/executor.md §4.3).
+ * @throws MountError E23 when the image cannot be read, or a path cannot be an overlay option
+ * @see specs/composition.md §13
+ */
+export async function composefsViewMount(
+  root: ComposefsRoot,
+  dir: string,
+  mountPoints: readonly string[],
+): Promise<ViewMount> {
+  const image = resolve(root.image);
+  const [meta, stub, view] = ['meta', 'stub', 'root'].map((d) => join(dir, d)) as [string, string, string];
+  const overlay = overlayMountOptions([stub, meta], resolve(root.objectsDir), root);
+  const erofs = erofsMountOptions(await imageHasAcl(image));
+  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  return {
+    dirs: [meta, view, stub, ...mountPoints.map((p) => join(stub, p))],
+    mount: [
+      `mount -t erofs -o ${q(erofs)} ${q(image)} ${q(meta)} || exit 1`,
+      `mount -t overlay eos-sandbox -o ${q(overlay)} ${q(view)} || { umount ${q(meta)}; exit 1; }`,
+    ].join('\n'),
+    unmount: `umount ${q(view)} ${q(meta)}`,
+    view,
+  };
+}
+
 /** What a run returned. */
 export interface RunResult {
   /** The command's exit status, or 128 + the signal number when a signal ended it. */

@@ -9,14 +9,21 @@
  *
  * @see specs/executor.md §4
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { getPriority, tmpdir } from 'node:os';
+import { constants, getPriority, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { composefsRootCommand, spawnWithSeccomp, type ComposefsRoot } from '../composer/index.ts';
+import {
+  composefsRootCommand,
+  composefsViewMount,
+  seccompProgram,
+  spawnWithSeccomp,
+  type ComposefsRoot,
+  type ViewMount,
+} from '../composer/index.ts';
+import { SandboxLauncher, hostFdPath, shellQuote } from './launcher.ts';
 import { BuildFailedError, MountError, SandboxError, pidAlive } from '../src/kernel/index.ts';
 import { actionLimits, defaultLimits, type LimitMechanism, type ResourceLimits } from './sandbox-limits.ts';
 
@@ -67,77 +74,68 @@ export function sweepSandboxMountsOnce(dir: string = tmpdir()): number {
   return sweepSandboxMounts(dir);
 }
 
-/** What a shared world's holder runs once the view is mounted: says so, then waits for its stdin's end. */
-const HOLD_SCRIPT = 'echo ready; read line; exit 0';
-
-/** A mounted shared world: the holder process whose mount namespace has it, and the view's path there. */
+/** A mounted shared world: its directory in the launcher's tmpfs, the view's path there, its users. */
 interface HeldWorld {
-  child: ChildProcess;
-  pid: number;
-  mnt: string;
+  launcher: SandboxLauncher;
+  dir: string;
   view: string;
-  exited: boolean;
+  unmount: string;
   /** The sandboxes in it now (entered, not yet released). */
   users: number;
 }
 
-/** A sandbox's place in a shared world: the holder's pid, the view's path, and its release. */
+/**
+ * A sandbox's place in a shared world: the launcher's PID (its mount namespace has the view), the
+ * view's path there, the launcher itself, and the release.
+ */
 export interface WorldLease {
   pid: number;
   view: string;
-  /** Says the sandbox has ended (idempotent): an unused world may then be ended (see `maxIdle`). */
+  launcher: SandboxLauncher;
+  /** Says the sandbox has ended (idempotent): an unused world may then be unmounted (see `maxIdle`). */
   release: () => void;
 }
 
-/** What a {@link SandboxWorlds} did: worlds mounted (holders started) and sandboxes that entered one. */
+/** What a {@link SandboxWorlds} did: worlds mounted and sandboxes that entered one. */
 export interface SandboxWorldsStats {
   mounted: number;
   entered: number;
 }
 
 /**
- * Composefs worlds mounted once and shared by many sandboxes (specs/executor.md §4.2): per distinct
- * world (image, object directory and mount options), one holder process makes a mount namespace
- * (`unshare --mount`, propagation `slave`) with the world's tmpfs, EROFS image and read-only overlay
- * mounted, exactly as a lone sandbox mounts them, and waits. Each sandbox of that world enters the
- * holder's namespace (`nsenter --mount`) and binds the view read-only at `/` as usual; its
+ * Composefs worlds mounted once and shared by many sandboxes, all started by one launcher
+ * (specs/executor.md §4.2–§4.3): the first {@link enter} starts a {@link SandboxLauncher} (a shell in
+ * its own mount and PID namespaces, propagation `slave`, with a private tmpfs); each distinct world
+ * (image, object directory and mount options) is mounted once in that namespace, at `w<N>/` of the
+ * tmpfs: the EROFS image and a read-only overlay (a stub layer of empty mount points, the image,
+ * the object directory as a data-only layer), exactly as a lone sandbox mounts them. Each sandbox
+ * of that world is started by the launcher and binds the view read-only at `/` as usual; its
  * `/build`, `/output`, `/tmp`, `/dev` and `/proc` are its own, as before. The world is read-only
  * (an overlay without an upper layer, bound read-only), so sharing it changes nothing a build sees.
  *
  * A world no sandbox is in is kept for the next (at most `maxIdle` such worlds, default
- * {@link SANDBOX_WORLDS_MAX_IDLE}; the one unused longest is ended first), so a long build over
- * many different worlds keeps a bounded number of holders.
+ * {@link SANDBOX_WORLDS_MAX_IDLE}; the one unused longest is unmounted first), so a long build over
+ * many different worlds keeps a bounded number mounted.
  *
- * The mounts live only in the holder's namespace: they vanish when the holder and every sandbox in
- * it have ended. The holder dies with this process (its stdin is a pipe from it, and it has
- * `--pdeathsig KILL`), so a SIGKILL leaves nothing mounted, only an empty
+ * The mounts live only in the launcher's namespace: they vanish when the launcher and every
+ * sandbox it started have ended. The launcher dies with this process (`--pdeathsig KILL`, and its
+ * PID namespace takes every sandbox with it), so a SIGKILL leaves nothing mounted, only an empty
  * `$TMPDIR/eos-sandbox-mnt-<pid>-*` directory that {@link sweepSandboxMounts} removes. Never keeps
- * this process alive; {@link SandboxWorlds.close} ends the holders (sandboxes still running keep
- * their namespace until they end) and removes their mount directories.
+ * this process alive; {@link SandboxWorlds.close} ends the launcher once the sandboxes still running
+ * have ended, and removes its directory.
  */
 export class SandboxWorlds {
   readonly #held = new Map<string, Promise<HeldWorld>>();
   /** Keys of mounted worlds no sandbox is in, the one unused longest first. */
   readonly #idle: string[] = [];
   readonly #maxIdle: number;
+  #launcher: Promise<SandboxLauncher> | undefined;
   #closed = false;
   #mounted = 0;
   #entered = 0;
-  /** Live holders, for the one 'exit' hook of this set (this process's end kills them). */
-  readonly #live = new Set<HeldWorld>();
+  #n = 0;
   readonly #onExit = (): void => {
-    for (const w of this.#live) {
-      try {
-        w.child.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
-      try {
-        rmdirSync(w.mnt);
-      } catch {
-        /* still busy or gone: sweepSandboxMounts removes it later */
-      }
-    }
+    void this.#launcher?.then((l) => l.kill()).catch(() => undefined);
   };
 
   /** @param opts.maxIdle how many mounted worlds no sandbox is in are kept (default {@link SANDBOX_WORLDS_MAX_IDLE}) */
@@ -151,9 +149,44 @@ export class SandboxWorlds {
   }
 
   /**
-   * The holder of `root`'s world, mounting it first when no live holder has it. The caller
-   * releases the lease when its sandbox has ended.
-   * @throws SandboxError E21 when closed, or when the world cannot be mounted (the holder's stderr)
+   * The launcher, started on first use (a failed start is tried again by the next caller).
+   * @throws SandboxError E21 when it cannot start
+   */
+  launcher(): Promise<SandboxLauncher> {
+    if (this.#closed) return Promise.reject(new SandboxError('shared sandbox worlds: used after close'));
+    const cur = this.#launcher;
+    if (cur) {
+      const again = cur.then((l) => (l.exited ? this.#start() : l));
+      return again;
+    }
+    return this.#start();
+  }
+
+  #start(): Promise<SandboxLauncher> {
+    const p = (async () => {
+      sweepSandboxMountsOnce();
+      const mnt = await fs.mkdtemp(join(tmpdir(), `${SANDBOX_MNT_PREFIX}${process.pid}-`));
+      try {
+        const l = await SandboxLauncher.start(mnt, SANDBOX_NICENESS);
+        process.removeListener('exit', this.#onExit);
+        process.on('exit', this.#onExit);
+        return l;
+      } catch (e) {
+        await fs.rmdir(mnt).catch(() => undefined);
+        throw e;
+      }
+    })();
+    this.#launcher = p;
+    p.catch(() => {
+      if (this.#launcher === p) this.#launcher = undefined;
+    });
+    return p;
+  }
+
+  /**
+   * The shared world of `root`, mounting it first when it is not mounted. The caller releases the
+   * lease when its sandbox has ended.
+   * @throws SandboxError E21 when closed, or when the world cannot be mounted (mount's stderr)
    */
   async enter(root: ComposefsRoot): Promise<WorldLease> {
     if (this.#closed) throw new SandboxError('shared sandbox worlds: used after close');
@@ -161,7 +194,7 @@ export class SandboxWorlds {
     let p = this.#held.get(key);
     if (p) {
       const w = await p.catch(() => undefined);
-      if (!w || w.exited) {
+      if (!w || w.launcher.exited) {
         if (this.#held.get(key) === p) this.#held.delete(key);
         p = undefined;
       }
@@ -181,13 +214,14 @@ export class SandboxWorlds {
     if (i >= 0) this.#idle.splice(i, 1);
     let released = false;
     return {
-      pid: w.pid,
+      pid: w.launcher.pid,
       view: w.view,
+      launcher: w.launcher,
       release: () => {
         if (released) return;
         released = true;
         w.users--;
-        if (w.users > 0 || w.exited || this.#closed || this.#held.get(key) !== p) return;
+        if (w.users > 0 || w.launcher.exited || this.#closed || this.#held.get(key) !== p) return;
         this.#idle.push(key);
         while (this.#idle.length > this.#maxIdle) {
           const old = this.#idle.shift()!;
@@ -200,97 +234,47 @@ export class SandboxWorlds {
   }
 
   async #hold(root: ComposefsRoot): Promise<HeldWorld> {
-    sweepSandboxMountsOnce();
-    const mnt = await fs.mkdtemp(join(tmpdir(), `${SANDBOX_MNT_PREFIX}${process.pid}-`));
-    let cmd: [string, string[]];
+    const launcher = await this.launcher();
+    const dir = join(launcher.dir, `w${this.#n++}`);
+    let m: ViewMount;
     try {
-      cmd = await composefsRootCommand(root, {
-        mnt,
-        mountPoints: SANDBOX_MOUNT_POINTS,
-        source: 'eos-sandbox',
-        propagation: 'slave',
-        command: () => ['/bin/sh', '-c', HOLD_SCRIPT],
-      });
+      m = await composefsViewMount(root, dir, SANDBOX_MOUNT_POINTS);
     } catch (e) {
-      await fs.rmdir(mnt).catch(() => undefined);
       if (e instanceof MountError)
         throw new SandboxError(e.detail, { ...(e.hint ? { hint: e.hint } : {}), cause: e });
       throw e;
     }
-    const child = spawn(cmd[0], cmd[1], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    });
-    const w: HeldWorld = {
-      child,
-      pid: child.pid ?? -1,
-      mnt,
-      view: join(mnt, 'root'),
-      exited: false,
-      users: 0,
-    };
-    if (this.#live.size === 0) process.on('exit', this.#onExit);
-    this.#live.add(w);
-    child.once('exit', () => {
-      w.exited = true;
-      this.#live.delete(w);
-      if (this.#live.size === 0) process.removeListener('exit', this.#onExit);
-      try {
-        rmdirSync(mnt);
-      } catch {
-        /* gone, or still busy: sweepSandboxMounts removes it later */
-      }
-    });
-    let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
-    child.stdin!.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const fail = (why: string): void => {
-        reject(new SandboxError(`composefs world ${root.image}: cannot mount a shared world: ${why}`));
-      };
-      child.once('error', (e) => {
-        this.#live.delete(w);
-        if (this.#live.size === 0) process.removeListener('exit', this.#onExit);
-        fail(e.message);
-      });
-      child.once('close', (code, sig) => fail(`${stderr.trim() || 'no output'} (exit ${code ?? sig})`));
-      child.stdout!.on('data', (b: Buffer) => {
-        out += b.toString();
-        if (out.includes('ready\n')) resolve();
-      });
-    });
-    // Mounted: this process need not wait for the holder, nor read from it again.
-    child.removeAllListeners('close');
-    child.stdout!.destroy();
-    child.stderr!.destroy();
-    (child.stdin as Socket).unref();
-    child.unref();
+    for (const d of m.dirs) mkdirSync(launcher.hostPath(d), { recursive: true });
+    const err = join(dir, 'mount.err');
+    const status = await launcher.run(() => `exec 2>${shellQuote(err)}\n${m.mount}\n`).status;
+    if (status !== 0) {
+      const why = launcher.readFile(err).trim() || `exit ${status}`;
+      launcher.remove(dir);
+      throw new SandboxError(`composefs world ${root.image}: cannot mount a shared world: ${why}`);
+    }
     this.#mounted++;
-    return w;
+    return { launcher, dir, view: m.view, unmount: m.unmount, users: 0 };
   }
 
-  /** Ends one holder (its stdin closed) and waits until it has exited and its mount directory is gone. */
+  /** Unmounts one world and removes its directory (never throws). */
   static async #end(w: HeldWorld): Promise<void> {
-    if (!w.exited) {
-      const gone = new Promise<void>((res) => w.child.once('exit', () => res()));
-      w.child.ref(); // waited for now
-      w.child.stdin!.end();
-      await gone;
-    }
-    await fs.rmdir(w.mnt).catch(() => undefined);
+    if (w.launcher.exited) return;
+    await w.launcher.run(() => `${w.unmount}\n`).status;
+    w.launcher.remove(w.dir);
   }
 
   /**
-   * Ends every holder and removes their mount directories: their worlds are unmounted once the
-   * sandboxes still in them end. Later {@link enter}s fail.
+   * Ends the launcher once the sandboxes still running have ended (its namespace, with every world
+   * mounted in it, goes with it) and removes its directory. Later {@link enter}s fail.
    */
   async close(): Promise<void> {
     this.#closed = true;
-    const held = await Promise.allSettled([...this.#held.values()]);
+    await Promise.allSettled([...this.#held.values()]);
     this.#held.clear();
     this.#idle.length = 0;
-    await Promise.all(held.map((r) => (r.status === 'fulfilled' ? SandboxWorlds.#end(r.value) : undefined)));
+    const l = await this.#launcher?.catch(() => undefined);
+    if (l) await l.close();
+    process.removeListener('exit', this.#onExit);
   }
 }
 
@@ -664,26 +648,20 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   const bwrap = findBwrap();
   if (spec.signal?.aborted) throw cancelledError(`sandbox ${spec.logPath}`, spec.signal);
   let mnt: string | undefined;
-  let lease: WorldLease | undefined;
   let command: [string, string[]];
-  if (spec.composefs && spec.worlds) {
-    lease = await spec.worlds.enter(spec.composefs);
-    const { pid, view } = lease;
-    const args = bwrapArgs(spec);
-    const i = args.indexOf('--ro-bind');
-    command = [
-      'nsenter',
-      [
-        `--mount=/proc/${pid}/ns/mnt`,
-        '--',
-        bwrap,
-        '--ro-bind',
-        view,
-        '/',
-        ...args.slice(0, i),
-        ...args.slice(i + 3),
-      ],
-    ];
+  if (spec.composefs && spec.worlds && !spec.network) {
+    // Started by the launcher, in whose namespace the world is mounted: this process does not fork.
+    const lease = await spec.worlds.enter(spec.composefs);
+    try {
+      const args = bwrapArgs(spec);
+      const i = args.indexOf('--ro-bind');
+      const inWorld = [bwrap, '--ro-bind', lease.view, '/', ...args.slice(0, i), ...args.slice(i + 3)];
+      return await superviseSandbox(spec, (limits) =>
+        launchedSandbox(spec, lease.launcher, [...limits.prefix, ...inWorld]),
+      );
+    } finally {
+      lease.release();
+    }
   } else if (spec.composefs) {
     sweepSandboxMountsOnce();
     mnt = await fs.mkdtemp(join(tmpdir(), `${SANDBOX_MNT_PREFIX}${process.pid}-`));
@@ -704,22 +682,29 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   try {
     return await spawnSandbox(spec, command);
   } finally {
-    lease?.release();
     if (mnt) await fs.rmdir(mnt).catch(() => undefined);
   }
 }
 
-/** Runs the sandbox's command line (its world already mounted, or entered) and waits for it to end. */
+/** A started sandbox: how to signal it, and how it ended. */
+interface SandboxProcess {
+  /** The sandbox's host PID (its process group leader when spawned here), once known. */
+  pid(): number | undefined;
+  /** Sends `sig` to the sandbox: its process group when it has one, else its main process. */
+  kill(sig: NodeJS.Signals): void;
+  /** Resolves with its exit status or signal; rejects (SandboxError) when it could not start. */
+  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs the sandbox's command line (its world already mounted, or entered) from this process. */
 async function spawnSandbox(spec: SandboxSpec, world: [string, string[]]): Promise<SandboxResult> {
   let command = world;
   if (spec.network) command = await netnsCommand(spec.network, command);
   command = atSandboxNiceness(command);
+  const [cmd, args] = command;
   const log = await fs.open(spec.logPath, 'w', 0o644);
-  const limits = await actionLimits(spec.limits ?? defaultLimits());
-  const t0 = Date.now();
   try {
-    return await new Promise<SandboxResult>((resolve, reject) => {
-      const [cmd, args] = command;
+    return await superviseSandbox(spec, (limits): SandboxProcess => {
       // The child inherits the umask at fork (spawn is synchronous up to there); put it back at once.
       const callerUmask = process.umask(SANDBOX_UMASK);
       let child: ReturnType<typeof spawnWithSeccomp>;
@@ -735,27 +720,120 @@ async function spawnSandbox(spec: SandboxSpec, world: [string, string[]]): Promi
       } finally {
         process.umask(callerUmask);
       }
-      let timedOut = false;
-      const killGroup = (sig: NodeJS.Signals): void => {
-        try {
-          process.kill(-child.pid!, sig);
-        } catch {
-          child.kill(sig);
-        }
+      return {
+        pid: () => child.pid,
+        kill: (sig) => {
+          try {
+            process.kill(-child.pid!, sig);
+          } catch {
+            child.kill(sig);
+          }
+        },
+        ended: new Promise((resolve, reject) => {
+          child.on('error', (e) => reject(new SandboxError(`bwrap: cannot start (${e.message})`)));
+          child.on('close', (code, signal) => resolve({ code, signal }));
+        }),
       };
+    });
+  } finally {
+    await log.close();
+  }
+}
+
+/** Where a launcher keeps the seccomp filter's bytes (written once per launcher). */
+const launcherFilters = new WeakMap<SandboxLauncher, string>();
+
+/**
+ * Starts the sandbox's command line `argv` from `launcher` (specs/executor.md §4.3): its job
+ * reports its PID, opens the log (stdout and stderr), the jobserver (this process's FIFO, reopened
+ * through `/proc`) and the seccomp filter (a file of the launcher's tmpfs) at the descriptors the
+ * arguments name, and execs `argv`. The launcher runs at the sandbox niceness with the sandbox
+ * umask, and its environment is `PATH` alone, as a spawned sandbox's.
+ */
+function launchedSandbox(spec: SandboxSpec, launcher: SandboxLauncher, argv: string[]): SandboxProcess {
+  let filter = launcherFilters.get(launcher);
+  if (!filter) {
+    filter = join(launcher.dir, 'seccomp.bpf');
+    writeFileSync(launcher.hostPath(filter), seccompProgram());
+    launcherFilters.set(launcher, filter);
+  }
+  const fds = [`>${shellQuote(spec.logPath)}`, '2>&1'];
+  if (spec.jobserverFd !== undefined)
+    fds.push(
+      `${JOBSERVER_FDS[0]}<>${hostFdPath(spec.jobserverFd)}`,
+      `${JOBSERVER_FDS[1]}>&${JOBSERVER_FDS[0]}`,
+    );
+  fds.push(`${sandboxSeccompFd(spec)}<${shellQuote(filter)}`);
+  const job = launcher.run(
+    (id) =>
+      `${SandboxLauncher.reportPid(id)}\nexec ${fds.join(' ')}\nexec ${argv.map(shellQuote).join(' ')}\n`,
+  );
+  let pid: number | undefined;
+  const known = job.pid.then((p) => (pid = p > 0 ? p : undefined));
+  return {
+    pid: () => pid,
+    kill: (sig) => {
+      const to = (p: number | undefined): void => {
+        if (p !== undefined)
+          try {
+            process.kill(p, sig);
+          } catch {
+            /* gone */
+          }
+      };
+      if (pid !== undefined) to(pid);
+      else void known.then(to); // not started yet: killed as soon as it has reported its PID
+    },
+    ended: job.status.then((status) => {
+      if (launcher.exited && pid === undefined)
+        throw new SandboxError(`bwrap: cannot start (the sandbox launcher exited)`);
+      return status > 128 && status < 128 + 65
+        ? { code: null, signal: (signalName(status - 128) ?? null) as NodeJS.Signals | null }
+        : { code: status, signal: null };
+    }),
+  };
+}
+
+/** The name of signal number `n` (`SIGKILL` for 9), if there is one. */
+function signalName(n: number): string | undefined {
+  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0];
+}
+
+/**
+ * Supervises one sandbox started by `start` (given the action's limits): its time limit, its
+ * cancellation (SIGTERM, then SIGKILL after {@link SANDBOX_KILL_GRACE_MS}; what is left of it is
+ * waited for), this process's exit (SIGKILL), and its limits' removal afterwards.
+ */
+async function superviseSandbox(
+  spec: SandboxSpec,
+  start: (limits: Awaited<ReturnType<typeof actionLimits>>) => SandboxProcess,
+): Promise<SandboxResult> {
+  const limits = await actionLimits(spec.limits ?? defaultLimits());
+  const t0 = Date.now();
+  try {
+    return await new Promise<SandboxResult>((resolve, reject) => {
+      let p: SandboxProcess;
+      try {
+        p = start(limits);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
-        killGroup('SIGKILL');
+        p.kill('SIGKILL');
       }, spec.timeoutMs);
       // Cancellation: SIGTERM to the group (bwrap's PID namespace dies with it), SIGKILL after a grace.
       // The sandbox's processes are taken before the kill: bwrap's inner init is in its own session.
       let graceTimer: NodeJS.Timeout | undefined;
       let tree: ProcId[] = [];
       const onAbort = (): void => {
-        tree = descendants(child.pid!);
-        killGroup('SIGTERM');
+        const pid = p.pid();
+        tree = pid !== undefined ? descendants(pid) : [];
+        p.kill('SIGTERM');
         graceTimer = setTimeout(() => {
-          killGroup('SIGKILL');
+          p.kill('SIGKILL');
           void killAndWait(tree, 0);
         }, SANDBOX_KILL_GRACE_MS);
       };
@@ -767,40 +845,35 @@ async function spawnSandbox(spec: SandboxSpec, world: [string, string[]]): Promi
         spec.signal?.removeEventListener('abort', onAbort);
         process.removeListener('exit', onExit);
       };
-      const onExit = (): void => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      };
+      const onExit = (): void => p.kill('SIGKILL');
       process.once('exit', onExit);
-      child.on('error', (e) => {
-        cleanup();
-        reject(new SandboxError(`bwrap: cannot start (${e.message})`));
-      });
-      child.on('close', (code, signal) => {
-        cleanup();
-        if (spec.signal?.aborted) {
-          // The leader is gone; whatever of the sandbox is left goes now, and is waited for.
-          const why = cancelledError(`sandbox ${spec.logPath}`, spec.signal);
-          killGroup('SIGKILL');
-          void killAndWait(tree, 10_000).then(() => reject(why));
-        } else {
-          const hit = code !== 0 ? limits.exceeded() : undefined;
-          resolve({
-            exitCode: code,
-            signal,
-            timedOut,
-            durationMs: Date.now() - t0,
-            limits: limits.mechanism,
-            ...(hit ? { limitExceeded: hit } : {}),
-          });
-        }
-      });
+      p.ended.then(
+        ({ code, signal }) => {
+          cleanup();
+          if (spec.signal?.aborted) {
+            // The leader is gone; whatever of the sandbox is left goes now, and is waited for.
+            const why = cancelledError(`sandbox ${spec.logPath}`, spec.signal);
+            p.kill('SIGKILL');
+            void killAndWait(tree, 10_000).then(() => reject(why));
+          } else {
+            const hit = code !== 0 ? limits.exceeded() : undefined;
+            resolve({
+              exitCode: code,
+              signal,
+              timedOut,
+              durationMs: Date.now() - t0,
+              limits: limits.mechanism,
+              ...(hit ? { limitExceeded: hit } : {}),
+            });
+          }
+        },
+        (e: unknown) => {
+          cleanup();
+          reject(e);
+        },
+      );
     });
   } finally {
     await limits.remove();
-    await log.close();
   }
 }

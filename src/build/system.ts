@@ -79,7 +79,7 @@ import {
   type FetchNode,
   type LockNode,
 } from './build-graph.ts';
-import { runBuild, selectWithDeps, type BuildRunResult } from './build-run.ts';
+import { runBuild, type BuildRunResult } from './build-run.ts';
 import type { ComposeBuildResult } from './runtime-composition.ts';
 
 /** A builder key: its name in the key store of `config`. */
@@ -106,11 +106,11 @@ export interface ExecutorOptions {
   /** Each action's memory limit in bytes (default 3/4 of the machine's memory, at most 32 GiB). */
   maxMemory?: number;
   /**
-   * The build's shared composefs worlds (specs/executor.md §4.2) and the labels whose world repeats
-   * in the graph ({@link repeatedWorlds}): those actions enter the world `worlds` keeps mounted;
-   * the others, fetch actions and observed builds mount their world themselves.
+   * The build's shared composefs worlds and their launcher (specs/executor.md §4.2–§4.3): every
+   * action's world is mounted once in the launcher's namespace and its sandbox started from there;
+   * observed builds mount their world themselves.
    */
-  worlds?: { set: SandboxWorlds; labels: ReadonlySet<string> };
+  worlds?: SandboxWorlds;
   /**
    * Added to every fetch action's environment, over the atom's `[fetch] env` (`eos build
    * --fetch-env`, e.g. `npm_config_registry`); part of the fetch actions' keys.
@@ -285,7 +285,7 @@ export function sandboxExecutor(
       actionId: ctx.action,
       signal: ctx.signal,
       ...(opts.observe ? { worldMount: 'observed' as const } : {}),
-      ...(!opts.observe && opts.worlds?.labels.has(n.label) ? { worlds: opts.worlds.set } : {}),
+      ...(!opts.observe && opts.worlds ? { worlds: opts.worlds } : {}),
       ...(opts.aptDir ? { aptDir: opts.aptDir } : {}),
       // No signKey: the rebuilder signs the record it files (one signature per action).
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
@@ -300,28 +300,6 @@ export function sandboxExecutor(
       prefetchActionWorld(store, seed, depLayers(n, depOutputs), undefined);
   };
   return Object.assign(run, { prepare });
-}
-
-/**
- * The build actions of a graph whose world another build action of the same graph has too: the
- * world is the seed with the dependencies' outputs layered over it (specs/executor.md §3), and in
- * one build a label has one output, so actions with the same dependency labels (a fetch tree, at
- * `/build/sources/fetch`, is no layer) have the same world root. Only these share a mounted world
- * (specs/executor.md §4.2): for a world used once, a holder would be one more process for nothing.
- * Fetch nodes are not counted (a fetch action mounts its world itself).
- * @returns the labels of those actions
- * @see specs/executor.md §4.2
- */
-export function repeatedWorlds(nodes: readonly LockNode[]): Set<string> {
-  const byWorld = new Map<string, string[]>();
-  for (const n of nodes) {
-    if (isFetchNode(n)) continue;
-    const key = JSON.stringify(n.deps.filter((d) => d !== n.fetch?.label).sort());
-    const list = byWorld.get(key) ?? [];
-    list.push(n.label);
-    byWorld.set(key, list);
-  }
-  return new Set([...byWorld.values()].filter((l) => l.length > 1).flat());
 }
 
 /**
@@ -444,14 +422,7 @@ export async function buildLock(opts: BuildLockOptions): Promise<BuildLockResult
       rebuilder,
       executor: sandboxExecutor(store, seed, {
         ...opts,
-        ...(worlds
-          ? {
-              worlds: {
-                set: worlds,
-                labels: repeatedWorlds(opts.only?.length ? selectWithDeps(nodes, opts.only) : nodes),
-              },
-            }
-          : {}),
+        ...(worlds ? { worlds } : {}),
       }),
       storeDir: store.root,
       seedMode: seed.mode,

@@ -102,15 +102,15 @@ function mountDirs(pid: number): string[] {
 }
 
 /**
- * Processes whose command line names a mount directory of build `pid`: its sandboxes' world
- * runners, or with `holdersOnly` its world holders only (their script waits: `read line`).
+ * Processes whose command line names a mount directory of build `pid`: its sandbox launcher and
+ * world runners, or with `holdersOnly` its launcher only (the shell named `eos-launcher`).
  */
 function mounters(pid: number, holdersOnly = false): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n)))
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes(`eos-sandbox-mnt-${pid}-`) && (!holdersOnly || cmd.includes('read line')))
+      if (cmd.includes(`eos-sandbox-mnt-${pid}-`) && (!holdersOnly || cmd.includes('eos-launcher')))
         out.push(Number(p));
     } catch {
       /* gone */
@@ -158,7 +158,7 @@ describe.skipIf(!canRun)('eos build shares a repeated world (root, bwrap, compos
     const devD = await outputFile(out.d!, 'usr/share/dev-d');
     expect(new Set(devs).size, `devices of / in a, b, c: ${devs.join(' ')}`).toBe(1);
     expect(devD).not.toBe(devs[0]); // another world, another mount
-    expect(doc.sharedWorlds).toEqual({ mounted: 1, entered: 3 });
+    expect(doc.sharedWorlds).toEqual({ mounted: 2, entered: 4 }); // a, b, c share one; d has its own
     expect(mounters(r.pid)).toEqual([]);
     expect(mountDirs(r.pid)).toEqual([]);
   }, 300_000);
@@ -174,10 +174,58 @@ describe.skipIf(!canRun)('eos build shares a repeated world (root, bwrap, compos
         () => process.kill(pid, 'SIGKILL'),
       );
     });
-    expect(seen.length, 'no world holder was seen').toBeGreaterThan(0);
+    expect(seen.length, 'no sandbox launcher was seen').toBeGreaterThan(0);
     expect(r.code, r.stderr).toBe(143);
     expect(mounters(r.pid)).toEqual([]);
-    for (const p of seen) expect(existsSync(`/proc/${p}`), `holder ${p}`).toBe(false);
+    for (const p of seen) expect(existsSync(`/proc/${p}`), `launcher ${p}`).toBe(false);
     expect(mountDirs(r.pid)).toEqual([]);
+  }, 300_000);
+
+  it('a SIGKILL in the middle of a build takes the launcher and every sandbox with it', async () => {
+    const nonce = `${Date.now()}-${process.pid}-kill`;
+    const slow = `sleep 60 && echo ${nonce} > "$OUTPUT/x"`;
+    const lock = workspace(`ws-${nonce}`, { p: [[], slow], q: [[], slow] });
+    let seen: number[] = [];
+    // The launcher's descendants: its job shells, bwrap, the sandboxes' processes.
+    const below = (root: number): number[] => {
+      const kids = new Map<number, number[]>();
+      for (const n of readdirSync('/proc').filter((x) => /^\d+$/.test(x)))
+        try {
+          const st = readFileSync(`/proc/${n}/stat`, 'utf8');
+          const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+          kids.set(ppid, [...(kids.get(ppid) ?? []), Number(n)]);
+        } catch {
+          /* gone */
+        }
+      const out: number[] = [];
+      const walk = (p: number): void => {
+        for (const k of kids.get(p) ?? []) (out.push(k), walk(k));
+      };
+      walk(root);
+      return out;
+    };
+    let tree: number[] = [];
+    const sleeping = (): boolean =>
+      (tree = seen.flatMap(below)).filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\0');
+        } catch {
+          return false;
+        }
+      }).length >= 2;
+    const r = await build(lock, (pid) => {
+      void waitFor('two sandboxes', () => (seen = mounters(pid, true)).length > 0 && sleeping(), 60_000).then(
+        () => process.kill(pid, 'SIGKILL'),
+        () => process.kill(pid, 'SIGKILL'),
+      );
+    });
+    expect(r.signal).toBe('SIGKILL');
+    expect(seen.length, 'no sandbox launcher was seen').toBeGreaterThan(0);
+    expect(tree.length).toBeGreaterThan(2);
+    await waitFor(
+      'the launcher and its sandboxes to end',
+      () => [...seen, ...tree].every((p) => !existsSync(`/proc/${p}`)),
+      10_000,
+    );
   }, 300_000);
 });

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Digest, Store } from '../../src/kernel/index.ts';
-import { buildAtom, type SeedLock } from '../../executor/index.ts';
+import { SandboxWorlds, buildAtom, type SeedLock } from '../../executor/index.ts';
 import { Jobserver } from '../../scheduler/index.ts';
 import { hostSeedWorld } from './helpers.ts';
 import { tempDir } from '../helpers/fs.ts';
@@ -70,6 +70,7 @@ function build(
   script: string,
   jobserver?: Jobserver,
   worldMount: 'hardlink' | 'composefs' = 'hardlink',
+  worlds?: SandboxWorlds,
 ) {
   return buildAtom({
     store,
@@ -83,6 +84,7 @@ function build(
     worldMount,
     timeoutMs: 300_000,
     ...(jobserver ? { jobserverFd: jobserver.fd } : {}),
+    ...(worlds ? { worlds } : {}),
   });
 }
 
@@ -107,6 +109,21 @@ describe.skipIf(!canRun)('the GNU make jobserver in the real sandbox (root, bwra
       const r = await build(`js-cfs-${nonce}`, makeScript(4, 1), js, 'composefs');
       expect(maxOverlap(await intervals(r.output))).toBe(2);
     } finally {
+      js.close();
+    }
+  }, 600_000);
+
+  it('a sandbox started by the launcher (specs/executor.md §4.3) reopens the jobserver and gets its tokens', async () => {
+    const js = new Jobserver(2);
+    const worlds = new SandboxWorlds();
+    try {
+      const r = await build(`js-launch-${nonce}`, makeScript(4, 1), js, 'composefs', worlds);
+      expect(maxOverlap(await intervals(r.output))).toBe(2);
+      expect(worlds.stats().entered).toBe(1);
+      // Every token came back: 1 in the FIFO (the other is the implicit one).
+      expect([js.tryAcquire(), js.tryAcquire()]).toEqual([true, false]);
+    } finally {
+      await worlds.close();
       js.close();
     }
   }, 600_000);

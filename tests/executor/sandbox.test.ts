@@ -247,7 +247,7 @@ describe.skipIf(!canRun)('sandboxes sharing one mounted composefs world (Sandbox
     const { pid, view } = await worlds.enter(composefs);
     const mnt = join(view, '..');
     const ourNs = readFileSync('/proc/self/mountinfo', 'utf8');
-    // Two at once, then a third: all in the one world the holder keeps mounted.
+    // Two at once, then a third: all in the one world the launcher keeps mounted.
     const both = await Promise.all([
       script(probe, { composefs, worlds }),
       script(probe, { composefs, worlds }),
@@ -262,7 +262,7 @@ describe.skipIf(!canRun)('sandboxes sharing one mounted composefs world (Sandbox
     expect(alone.log).toMatch(/Read-only file system\ndenied\n/);
     expect(alone.log).not.toContain('saw another sandbox');
     expect(alone.log).toMatch(/^Seccomp:\s+2$/m);
-    // The world is mounted in the holder's namespace only, never on the host.
+    // The world is mounted in the launcher's namespace only, never on the host.
     expect(readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(readlinkSync('/proc/self/ns/mnt'));
     expect(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).toContain(`${view} `);
     expect(ourNs).not.toContain(mnt);
@@ -279,19 +279,60 @@ describe.skipIf(!canRun)('sandboxes sharing one mounted composefs world (Sandbox
     const composefs = { image, objectsDir: store.dir('objects') };
     const worlds = new SandboxWorlds({ maxIdle: 0 });
     const first = await worlds.enter(composefs);
-    const again = await worlds.enter(composefs); // in use: the same holder
-    expect(again.pid).toBe(first.pid);
+    const again = await worlds.enter(composefs); // in use: the same world
+    expect(again.view).toBe(first.view);
+    const mounted = (): boolean =>
+      readFileSync(`/proc/${first.pid}/mountinfo`, 'utf8').includes(` ${first.view} `);
+    expect(mounted()).toBe(true);
     again.release();
-    expect(existsSync(`/proc/${first.pid}`)).toBe(true); // one sandbox still in it
+    await new Promise((r) => setTimeout(r, 100));
+    expect(mounted()).toBe(true); // one sandbox still in it
     first.release();
     first.release(); // idempotent
-    for (let i = 0; i < 250 && existsSync(`/proc/${first.pid}`); i++)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(existsSync(`/proc/${first.pid}`)).toBe(false);
+    for (let i = 0; i < 250 && mounted(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(mounted()).toBe(false); // unmounted in the launcher's namespace, which lives on
+    expect(existsSync(`/proc/${first.pid}`)).toBe(true);
     const x = await script('echo ok', { composefs, worlds });
     expect(x.r.exitCode).toBe(0);
     expect(worlds.stats()).toEqual({ mounted: 2, entered: 3 });
     await worlds.close();
+    expect(existsSync(`/proc/${first.pid}`)).toBe(false);
+  });
+
+  it("a sandbox the launcher starts keeps the lone sandbox's contract: env, niceness, umask, exit status, time limit, cancellation", async () => {
+    const image = await worldImage(store, worldRoot as never);
+    const composefs = { image, objectsDir: store.dir('objects') };
+    const worlds = new SandboxWorlds();
+    const caller = process.umask(0o077);
+    try {
+      const probe = 'env | sort | cut -d= -f1 | tr "\\n" " "; echo; nice; umask; : > "$OUTPUT/f"; exit 7\n';
+      const alone = await script(probe);
+      const launched = await script(probe, { composefs, worlds });
+      expect(launched.log).toBe(alone.log);
+      expect(launched.log).toMatch(/\n10\n0022\n$/);
+      expect(launched.r.exitCode).toBe(7);
+      expect(statSync(join(launched.outputDir, 'f')).mode & 0o777).toBe(0o644);
+      // The time limit kills the whole sandbox.
+      const marker = `76543${process.pid}`;
+      const t = await script(`sleep ${marker} &\nsleep ${marker}\n`, { composefs, worlds, timeoutMs: 1500 });
+      expect(t.r.timedOut).toBe(true);
+      expect(t.r.exitCode).toBeNull();
+      expect(t.r.signal).toBe('SIGKILL');
+      await new Promise((res) => setTimeout(res, 300));
+      expect(sandboxPids(`sleep\0${marker}`)).toEqual([]);
+      // Cancellation: SIGTERM, then what is left is killed; the run rejects as cancelled.
+      const ctl = new AbortController();
+      const m2 = `65432${process.pid}`;
+      setTimeout(() => ctl.abort(), 1000);
+      await expect(
+        script(`sleep ${m2} &\nsleep ${m2}\n`, { composefs, worlds, signal: ctl.signal }),
+      ).rejects.toThrow(/cancel/);
+      expect(sandboxPids(`sleep\0${m2}`)).toEqual([]);
+      expect(worlds.stats()).toEqual({ mounted: 1, entered: 3 });
+    } finally {
+      process.umask(caller);
+      await worlds.close();
+    }
   });
 
   it('a world that cannot be mounted fails with E21 naming the image, and leaves no mount directory', async () => {
