@@ -199,7 +199,10 @@ describe.skipIf(!canRun)('eos build shares a repeated world (root, bwrap, compos
         }
       const out: number[] = [];
       const walk = (p: number): void => {
-        for (const k of kids.get(p) ?? []) (out.push(k), walk(k));
+        for (const k of kids.get(p) ?? []) {
+          out.push(k);
+          walk(k);
+        }
       };
       walk(root);
       return out;
