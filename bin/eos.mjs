@@ -1,45 +1,4 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS EOS_NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node --max-semi-space-size=64
-// (The young generation may grow to 64 MiB semi-spaces, not V8's default 16: a cold build
-// allocates ~10 MB per action, nearly all short-lived, and with the default it spends ~5 ms of the
-// event loop per action in scavenges, ~1.5 ms with this. V8 reads the flag only at start-up, so it
-// is on the `#!` line: it applies when `eos` is run as a program; `node bin/eos.mjs` runs without
-// it, the same otherwise. specs/cli.md §1.8.)
-// The `eos` executable. It runs the compiled CLI in dist/ (built by `npm ci`/`npm run build`,
-// scripts/build-dist.mjs) when dist/ is current with the sources. A stale or missing dist/ is never
-// run: the sources are run through tsx instead (a development checkout has it) with a note on
-// stderr, and without tsx eos refuses to start. `eos --version` loads nothing else.
-// See specs/cli.md §1 (the compiled CLI).
-import './extra-ca.mjs'; // first: NODE_EXTRA_CA_CERTS back into the environment (specs/cli.md §1.9)
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { distState } from './dist-state.mjs';
-
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const state = distState(root);
-const argv = process.argv;
-
-if (state.fresh) {
-  if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
-    const { VERSION } = await import('../dist/src/cli/version.js');
-    process.stdout.write(`${VERSION}\n`);
-  } else {
-    const { runBundle } = await import('./bundle-run.mjs');
-    process.exitCode = await runBundle(root, argv);
-  }
-} else {
-  let register;
-  try {
-    ({ register } = await import('tsx/esm/api'));
-  } catch {
-    process.stderr.write(
-      `eos: ${state.reason}; run \`npm run build\` (tsx is not installed to run the sources)\n`,
-    );
-    process.exit(1);
-  }
-  process.stderr.write(
-    `eos: ${state.reason}; running the sources through tsx (\`npm run build\` to compile)\n`,
-  );
-  register();
-  const { main } = await import('../src/cli/main.ts');
-  process.exitCode = await main(argv);
-}
+// `node bin/eos.mjs …` and this file as a program run the `eos` executable, bin/eos.cjs (see there
+// and specs/cli.md §1): kept for the scripts and tests that name it.
+import './eos.cjs';

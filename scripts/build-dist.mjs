@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Compiles the CLI and its subsystems into dist/ (tsconfig.build.json: tsc with
 // rewriteRelativeImportExtensions, incremental), copies the non-TypeScript files they read at run
-// time (recipe scripts; plain .mjs modules such as the BLAKE3 loader), and writes dist/.eos-build.json, the manifest bin/dist-state.mjs checks:
+// time (recipe scripts; plain .mjs modules such as the BLAKE3 loader), and writes dist/.eos-build.json, the manifest bin/dist-state.cjs checks:
 // the time this build started and every source file, asset and directory it covered.
 // Run by `npm ci`/`npm install` (prepare), `npm run build`, scripts/ensure-setup.sh and the test
 // suite's global setup (tests/global-setup.ts) when dist/ is stale.
@@ -93,7 +93,12 @@ for (const r of sourceRoots) walk(r);
 await bundle();
 
 const tmp = join(dist, `${MANIFEST}.tmp`);
-writeFileSync(tmp, JSON.stringify({ version: 1, builtAtMs, paths: [...paths].sort() }) + '\n');
+// The CLI's version, for `eos --version` (bin/eos.cjs reads it here, not from the compiled module).
+const cliVersion = /export const VERSION = '([^']+)';/.exec(
+  readFileSync(join(root, 'src/cli/version.ts'), 'utf8'),
+)?.[1];
+if (!cliVersion) throw new Error('build-dist: no VERSION in src/cli/version.ts');
+writeFileSync(tmp, JSON.stringify({ version: 1, builtAtMs, cliVersion, paths: [...paths].sort() }) + '\n');
 renameSync(tmp, join(dist, MANIFEST));
 if (tsc.status !== 0) {
   process.stderr.write('build-dist: tsc reported errors (above); dist/ was emitted anyway\n');

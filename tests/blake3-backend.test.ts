@@ -62,7 +62,7 @@ beforeAll(() => {
     if (st) newest = Math.max(newest, st.mtimeMs, st.ctimeMs);
   }
   writeFileSync(manifest, JSON.stringify({ ...built, builtAtMs: Math.ceil(newest) + 1 }));
-  expect(distState(copy)).toEqual({ fresh: true });
+  expect(distState(copy)).toMatchObject({ fresh: true });
   mirrorModules(
     join(repoRoot, 'node_modules'),
     join(copy, 'node_modules'),

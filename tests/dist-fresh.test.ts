@@ -57,11 +57,22 @@ const STALE = /^eos: (.+); running the sources through tsx \(`npm run build` to 
 
 describe('dist/ freshness', () => {
   it('a current dist/ runs silently', () => {
-    expect(distState(copy)).toEqual({ fresh: true });
+    expect(distState(copy)).toEqual({ fresh: true, version: '0.1.0' });
     const r = eos(['--version']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('0.1.0\n');
     expect(r.code).toBe(0);
+    // The executable itself (its #! line), and that its --version starts no ES module loader:
+    // a module loaded by it would be one of its ESM imports (specs/cli.md §1.4).
+    const x = spawnSync(join(copy, 'bin', 'eos.cjs'), ['--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_DEBUG: 'esm' },
+    });
+    expect(x.stdout).toBe('0.1.0\n');
+    expect(x.stderr).not.toMatch(/ESM/);
+    expect(spawnSync(join(copy, 'bin', 'eos.cjs'), ['store', '--help'], { encoding: 'utf8' }).stdout).toMatch(
+      /^Usage: eos store/,
+    );
   });
 
   it('an edit in place makes eos run the sources, naming the file', () => {

@@ -1,6 +1,6 @@
 /**
  * Vitest global setup: the tests spawn `bin/eos.mjs`, which runs the compiled CLI in dist/ only
- * when it is current with the sources (bin/dist-state.mjs). Rebuild it first when it is not, so the
+ * when it is current with the sources (bin/dist-state.cjs). Rebuild it first when it is not, so the
  * suite exercises the compiled CLI and never a stale one (specs/cli.md §1).
  */
 import { spawnSync } from 'node:child_process';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const repo = resolve(import.meta.dirname, '..', '..');
-const eos = join(repo, 'bin', 'eos.mjs');
+const eos = join(repo, 'bin', 'eos.cjs');
 const runs = Number(process.argv[2] ?? (process.env.EOS_BENCH_QUICK === '1' ? 10 : 20));
 const work = mkdtempSync(join(tmpdir(), 'eos-bench-startup-'));
 

@@ -16,7 +16,7 @@ import { constructiveRebuilder, openActionCache } from '../../scheduler/index.ts
 import { Store, digestBytes } from '../../src/kernel/index.ts';
 import { tempDir } from '../helpers/fs.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'eos.mjs');
+const bin = join(import.meta.dirname, '..', '..', 'bin', 'eos.cjs');
 let dir: string;
 let server: Server;
 let url: string;
@@ -141,14 +141,14 @@ describe('NODE_EXTRA_CA_CERTS with the eos executable', () => {
   });
 
   it('is back in the environment of what eos runs, as the user set it', () => {
-    // bin/extra-ca.mjs (imported first by bin/eos.mjs) behind the same #! line.
+    // bin/extra-ca.cjs (required first by bin/eos.cjs) behind the same #! line.
     const shebang = readFileSync(bin, 'utf8').split('\n')[0]!;
     expect(shebang).toMatch(/-u NODE_EXTRA_CA_CERTS EOS_NODE_EXTRA_CA_CERTS=\$\{NODE_EXTRA_CA_CERTS\} node /);
     const probe = join(dir, 'env.mjs');
     const show = (v: string | undefined) => JSON.stringify(v ?? null);
     writeFileSync(
       probe,
-      `${shebang}\nimport ${JSON.stringify(join(import.meta.dirname, '..', '..', 'bin', 'extra-ca.mjs'))};\n` +
+      `${shebang}\nimport ${JSON.stringify(join(import.meta.dirname, '..', '..', 'bin', 'extra-ca.cjs'))};\n` +
         `const show = ${show.toString()};\n` +
         `console.log(show(process.env.NODE_EXTRA_CA_CERTS), show(process.env.EOS_NODE_EXTRA_CA_CERTS), show(globalThis[Symbol.for('eos.extraCaCertsNotLoaded')]));\n`,
       { mode: 0o755 },
