@@ -205,10 +205,16 @@ export class CompositionStore {
     }
     const pending = known?.pending ?? new PendingTrees(this.store);
     const view = known?.view ?? (await mergeComposition(c, pending));
-    await pending.flush();
-    const root = await this.store.putBlob(encodeComposition(c));
-    if (root !== compositionRoot(c)) throw new Error(`unreachable: blob digest ${root} is not the root`);
-    await this.writeView(root, view);
+    // The view's trees, the composition's bytes and the view cache do not depend on one another
+    // (a cached view is used only while its tree is stored): written at once, their durability
+    // waits overlap. The pin, which keeps them, comes after all three.
+    const root = compositionRoot(c);
+    const [, stored] = await Promise.all([
+      pending.flush(),
+      this.store.putBlob(encodeComposition(c)),
+      this.writeView(root, view),
+    ]);
+    if (stored !== root) throw new Error(`unreachable: blob digest ${stored} is not the root`);
     // One pin, written last (atomically): a tree naming the composition and everything it keeps.
     const pin = await this.store.putTree(await this.pinTree(c, root, kept));
     await this.store.addRoot(pinRootName(root), pin);

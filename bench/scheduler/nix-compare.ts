@@ -248,7 +248,7 @@ try {
     const pstore = join(dir, 'product-store');
     const seedLock = join(dir, 'seed.lock');
     // The `eos` executable run as users run it (its `#!` line's node flags apply: specs/cli.md §1.8).
-    const eosBin = join(repo, 'bin', 'eos.mjs');
+    const eosBin = join(repo, 'bin', 'eos.cjs');
     const seeded = spawnSync(
       process.execPath,
       [
