@@ -252,13 +252,16 @@ function prefetchKey(
  * Starts {@link prepareActionWorld} for an action that is waiting for a job slot (the scheduler's
  * `prepare` hint, specs/scheduler.md §4.4); the action's own call then takes this one (or its
  * error) instead of starting again. The world and its image are stored objects and a cached
- * image, so a prepared world whose action never runs leaves nothing half-made.
+ * image, so a prepared world whose action never runs leaves nothing half-made. With `worlds`, a
+ * composefs world is also mounted in the build's launcher (and left unused there, as any world
+ * whose sandbox has ended).
  */
 export function prefetchActionWorld(
   store: Store,
   seed: SeedLock,
   deps: readonly { name: string; tree: Digest }[],
   worldMount: WorldMount | 'auto' | undefined,
+  worlds?: SandboxWorlds,
 ): void {
   let bySeed = prefetched.get(store);
   if (!bySeed) prefetched.set(store, (bySeed = new WeakMap()));
@@ -269,6 +272,10 @@ export function prefetchActionWorld(
   const p = makeActionWorld(store, seed, deps, worldMount);
   p.catch(() => undefined); // the action's own call reports it
   byKey.set(key, p);
+  // Mounted ahead too, in the build's launcher (specs/executor.md §4.2): released at once, the
+  // world stays mounted, unused, for the action's sandbox (or is unmounted beyond maxIdle).
+  if (worlds)
+    void p.then((w) => (w.composefs ? worlds.prepare(w.composefs) : undefined)).catch(() => undefined); // the action's own enter reports it
 }
 
 async function makeActionWorld(

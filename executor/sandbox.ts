@@ -188,7 +188,20 @@ export class SandboxWorlds {
    * lease when its sandbox has ended.
    * @throws SandboxError E21 when closed, or when the world cannot be mounted (mount's stderr)
    */
-  async enter(root: ComposefsRoot): Promise<WorldLease> {
+  enter(root: ComposefsRoot): Promise<WorldLease> {
+    return this.#lease(root, true);
+  }
+
+  /**
+   * Mounts `root`'s world ahead of its sandbox (a build's prepare-ahead, specs/scheduler.md §4.4)
+   * and leaves it unused: counted as mounted, not as entered.
+   * @throws SandboxError E21 as {@link enter}
+   */
+  async prepare(root: ComposefsRoot): Promise<void> {
+    (await this.#lease(root, false)).release();
+  }
+
+  async #lease(root: ComposefsRoot, sandbox: boolean): Promise<WorldLease> {
     if (this.#closed) throw new SandboxError('shared sandbox worlds: used after close');
     const key = JSON.stringify(root);
     let p = this.#held.get(key);
@@ -209,7 +222,7 @@ export class SandboxWorlds {
     const w = await p;
     if (this.#closed) throw new SandboxError('shared sandbox worlds: used after close');
     w.users++;
-    this.#entered++;
+    if (sandbox) this.#entered++;
     const i = this.#idle.indexOf(key);
     if (i >= 0) this.#idle.splice(i, 1);
     let released = false;

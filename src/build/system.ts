@@ -293,11 +293,11 @@ export function sandboxExecutor(
     });
     return { output: r.output, world: r.world.root, log: r.record.log, record: r.record };
   };
-  // A build waiting for a slot has its world made meanwhile (specs/scheduler.md §4.4); an
-  // observed world is served, not made, and a fetch action makes its own.
+  // A build waiting for a slot has its world made, and mounted, meanwhile (specs/scheduler.md
+  // §4.4); an observed world is served, not made, and a fetch action makes its own.
   const prepare = (n: LockNode, depOutputs: Readonly<Record<string, Digest>>): void => {
     if (!isFetchNode(n) && !opts.observe)
-      prefetchActionWorld(store, seed, depLayers(n, depOutputs), undefined);
+      prefetchActionWorld(store, seed, depLayers(n, depOutputs), undefined, opts.worlds);
   };
   return Object.assign(run, { prepare });
 }

@@ -335,6 +335,21 @@ describe.skipIf(!canRun)('sandboxes sharing one mounted composefs world (Sandbox
     }
   });
 
+  it('a world mounted ahead (prepare) is the one its sandbox then enters', async () => {
+    const image = await worldImage(store, worldRoot as never);
+    const composefs = { image, objectsDir: store.dir('objects') };
+    const worlds = new SandboxWorlds();
+    try {
+      await worlds.prepare(composefs);
+      expect(worlds.stats()).toEqual({ mounted: 1, entered: 0 });
+      const x = await script('stat -c %d /', { composefs, worlds });
+      expect(x.r.exitCode).toBe(0);
+      expect(worlds.stats()).toEqual({ mounted: 1, entered: 1 });
+    } finally {
+      await worlds.close();
+    }
+  });
+
   it('a world that cannot be mounted fails with E21 naming the image, and leaves no mount directory', async () => {
     const worlds = new SandboxWorlds();
     const image = await worldImage(store, worldRoot as never);
