@@ -42,6 +42,11 @@ export interface ActionLimits {
   mechanism: LimitMechanism;
   /** Prepended to the sandbox's command line. */
   prefix: string[];
+  /**
+   * With cgroups: the `cgroup.procs` files the prefix writes its PID into. A shell that starts the
+   * sandbox itself (the launcher, specs/executor.md §4.3) writes them instead of running `prefix`.
+   */
+  procs?: string[];
   /** After the run: which limit was hit (`pids`, `memory`), if the mechanism can tell. */
   exceeded(): 'pids' | 'memory' | undefined;
   /** Kills what is left in the cgroup and removes it (never throws). */
@@ -210,6 +215,7 @@ async function cgroup2(limits: ResourceLimits, name: string): Promise<ActionLimi
   return {
     mechanism: 'cgroup2',
     prefix: enterPrefix([join(dir, 'cgroup.procs')]),
+    procs: [join(dir, 'cgroup.procs')],
     exceeded: () =>
       counterOf(join(dir, 'memory.events'), 'oom_kill') > 0
         ? 'memory'
@@ -250,6 +256,7 @@ async function cgroup1(limits: ResourceLimits, name: string): Promise<ActionLimi
   return {
     mechanism: 'cgroup1',
     prefix: enterPrefix([join(pids, 'cgroup.procs'), join(mem, 'cgroup.procs')]),
+    procs: [join(pids, 'cgroup.procs'), join(mem, 'cgroup.procs')],
     exceeded: () =>
       counterOf(join(mem, 'memory.oom_control'), 'oom_kill') > 0
         ? 'memory'

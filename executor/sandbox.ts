@@ -25,7 +25,13 @@ import {
 } from '../composer/index.ts';
 import { SandboxLauncher, hostFdPath, shellQuote } from './launcher.ts';
 import { BuildFailedError, MountError, SandboxError, pidAlive } from '../src/kernel/index.ts';
-import { actionLimits, defaultLimits, type LimitMechanism, type ResourceLimits } from './sandbox-limits.ts';
+import {
+  actionLimits,
+  defaultLimits,
+  type ActionLimits,
+  type LimitMechanism,
+  type ResourceLimits,
+} from './sandbox-limits.ts';
 
 /** The host mount-point directories of composefs sandboxes: `$TMPDIR/eos-sandbox-mnt-<pid>-<random>`. */
 const SANDBOX_MNT_PREFIX = 'eos-sandbox-mnt-';
@@ -669,9 +675,7 @@ export async function runSandbox(spec: SandboxSpec): Promise<SandboxResult> {
       const args = bwrapArgs(spec);
       const i = args.indexOf('--ro-bind');
       const inWorld = [bwrap, '--ro-bind', lease.view, '/', ...args.slice(0, i), ...args.slice(i + 3)];
-      return await superviseSandbox(spec, (limits) =>
-        launchedSandbox(spec, lease.launcher, [...limits.prefix, ...inWorld]),
-      );
+      return await superviseSandbox(spec, (limits) => launchedSandbox(spec, lease.launcher, limits, inWorld));
     } finally {
       lease.release();
     }
@@ -763,7 +767,12 @@ const launcherFilters = new WeakMap<SandboxLauncher, string>();
  * arguments name, and execs `argv`. The launcher runs at the sandbox niceness with the sandbox
  * umask, and its environment is `PATH` alone, as a spawned sandbox's.
  */
-function launchedSandbox(spec: SandboxSpec, launcher: SandboxLauncher, argv: string[]): SandboxProcess {
+function launchedSandbox(
+  spec: SandboxSpec,
+  launcher: SandboxLauncher,
+  limits: ActionLimits,
+  command: string[],
+): SandboxProcess {
   let filter = launcherFilters.get(launcher);
   if (!filter) {
     filter = join(launcher.dir, 'seccomp.bpf');
@@ -777,9 +786,13 @@ function launchedSandbox(spec: SandboxSpec, launcher: SandboxLauncher, argv: str
       `${JOBSERVER_FDS[1]}>&${JOBSERVER_FDS[0]}`,
     );
   fds.push(`${sandboxSeccompFd(spec)}<${shellQuote(filter)}`);
+  // Into the action's cgroups by the job's own shell (its PID in the launcher's namespace, which is
+  // how cgroup.procs reads it), not by one more exec of the limits' prefix.
+  const enter = (limits.procs ?? []).map((f) => `echo $BASHPID >${shellQuote(f)} || exit 125\n`).join('');
+  const argv = limits.procs ? command : [...limits.prefix, ...command];
   const job = launcher.run(
     (id) =>
-      `${SandboxLauncher.reportPid(id)}\nexec ${fds.join(' ')}\nexec ${argv.map(shellQuote).join(' ')}\n`,
+      `${SandboxLauncher.reportPid(id)}\nexec ${fds.join(' ')}\n${enter}exec ${argv.map(shellQuote).join(' ')}\n`,
   );
   let pid: number | undefined;
   const known = job.pid.then((p) => (pid = p > 0 ? p : undefined));
@@ -819,7 +832,7 @@ function signalName(n: number): string | undefined {
  */
 async function superviseSandbox(
   spec: SandboxSpec,
-  start: (limits: Awaited<ReturnType<typeof actionLimits>>) => SandboxProcess,
+  start: (limits: ActionLimits) => SandboxProcess,
 ): Promise<SandboxResult> {
   const limits = await actionLimits(spec.limits ?? defaultLimits());
   const t0 = Date.now();

@@ -22,6 +22,8 @@ import {
   probeCgroup2,
   removeCgroup2,
   runSandbox,
+  SandboxWorlds,
+  worldImage,
   type SandboxSpec,
 } from '../../executor/index.ts';
 import { hostSeedWorld } from './helpers.ts';
@@ -30,10 +32,14 @@ const canRun = existsSync('/usr/bin/bwrap') && process.getuid?.() === 0;
 let worldDir = '';
 let scratch = '';
 let probe = '';
+/** The same world as a composefs image, for sandboxes the launcher starts (specs/executor.md §4.3). */
+let composefs: SandboxSpec['composefs'];
 
 beforeAll(async () => {
   if (!canRun) return;
-  worldDir = (await hostSeedWorld()).worldDir;
+  const w = await hostSeedWorld();
+  worldDir = w.worldDir;
+  composefs = { image: await worldImage(w.store, w.world.root), objectsDir: w.store.dir('objects') };
   scratch = mkdtempSync(join(tmpdir(), 'eos-limits-'));
   probe = join(scratch, 'probe');
   execFileSync('gcc', [
@@ -87,6 +93,34 @@ function leftCgroups(): string[] {
   walk('/sys/fs/cgroup', 0);
   return out;
 }
+
+describe.skipIf(!canRun)(
+  'sandbox resource limits in a sandbox the launcher starts (cgroup.procs written by its shell)',
+  () => {
+    it('a normal run passes; 300 processes hit the pids limit; 1.5 GiB the memory limit; no cgroup is left', async () => {
+      const worlds = new SandboxWorlds();
+      try {
+        const ok = await script('/build/probe fork 50 1 && /build/probe alloc 200 && echo done\n', {
+          composefs,
+          worlds,
+        });
+        expect(ok.log).toContain('alloc ok 200');
+        expect(ok.r.exitCode).toBe(0);
+        expect(['cgroup2', 'cgroup1']).toContain(ok.r.limits); // root here: cgroups, whose procs the job's shell writes
+        const pids = await script('/build/probe fork 300 20\n', { composefs, worlds });
+        expect(pids.log).toMatch(/fork EAGAIN after \d+/);
+        expect(pids.r.limitExceeded).toBe('pids');
+        const mem = await script('/build/probe alloc 1536\n', { composefs, worlds });
+        expect(mem.r.exitCode).not.toBe(0);
+        expect(mem.r.limitExceeded).toBe('memory');
+        expect(worlds.stats().entered).toBe(3);
+      } finally {
+        await worlds.close();
+      }
+      expect(leftCgroups()).toEqual([]);
+    }, 180_000);
+  },
+);
 
 describe.skipIf(!canRun)('sandbox resource limits (needs root and bwrap)', () => {
   it('a normal run passes under the limits (and says how they were enforced)', async () => {
