@@ -112,9 +112,9 @@ export interface BuildRequest {
   signKey?: { config: string; name: string };
   /**
    * Shares the world's mount with the other sandboxes of a build (specs/executor.md §4.2): when the
-   * world is mounted from its composefs image, the sandbox enters the namespace where `worlds`
-   * keeps it mounted (mounting it there first) instead of mounting it for itself. Ignored for
-   * `hardlink` and `observed` worlds.
+   * world is mounted from its composefs image, the sandbox is started by the launcher of `worlds`,
+   * in whose namespace the world is mounted (first if needed), instead of mounting it for itself
+   * (specs/executor.md §4.3). Ignored for `hardlink` and `observed` worlds.
    */
   worlds?: SandboxWorlds;
   /**

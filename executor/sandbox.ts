@@ -321,8 +321,9 @@ export interface SandboxSpec {
   /** Mount this composefs image as `/` (read-only overlay) instead of binding `worldDir`. */
   composefs?: ComposefsRoot;
   /**
-   * Shares the composefs world: the sandbox enters the namespace where `worlds` keeps `composefs`
-   * mounted (mounting it there first if needed) instead of mounting it for itself.
+   * Shares the composefs world: the sandbox is started by the launcher of `worlds`, in whose
+   * namespace `composefs` is mounted (first if needed), instead of mounting it for itself
+   * (specs/executor.md §4.3). Ignored for a sandbox with `network` (a fetch), which mounts its own.
    */
   worlds?: SandboxWorlds;
   /** Host directory bound read-write at `/build`. */

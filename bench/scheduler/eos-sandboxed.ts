@@ -21,9 +21,9 @@
  * mean sandbox run and executor time per action, and (with `--calibrate N`) the mean of N
  * sequential sandbox runs against N sequential unsandboxed `sh -c` spawns of the same command.
  *
- * A composefs world is mounted once and shared by every action (`SandboxWorlds`: each sandbox
- * enters the namespace that holds it); `--no-share-world` mounts it per action instead, as a lone
- * `runSandbox` does.
+ * A composefs world is mounted once and shared by every action (`SandboxWorlds`: the build's
+ * launcher mounts it and starts each sandbox, specs/executor.md §4.3); `--no-share-world` mounts it
+ * per action instead, as a lone `runSandbox` does.
  *
  * Usage: npx tsx bench/scheduler/eos-sandboxed.ts DAG.json STORE_DIR JOBS
  *          [--world-mount auto|composefs|hardlink] [--calibrate N] [--output-as tree|blob] [--no-share-world]
