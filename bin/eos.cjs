@@ -1,9 +1,6 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS EOS_NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node --max-semi-space-size=64
-// (The young generation may grow to 64 MiB semi-spaces, not V8's default 16: a cold build
-// allocates ~10 MB per action, nearly all short-lived, and with the default it spends ~5 ms of the
-// event loop per action in scavenges, ~1.5 ms with this. V8 reads the flag only at start-up, so it
-// is on the `#!` line: it applies when `eos` is run as a program; `node bin/eos.cjs` runs without
-// it, the same otherwise. specs/cli.md §1.8.)
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS EOS_NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
+// (No V8 flag on this line: any makes V8 reject the code cache of Node's own modules, which costs
+// every start. specs/cli.md §1.8.)
 // The `eos` executable. It runs the compiled CLI in dist/ (built by `npm ci`/`npm run build`,
 // scripts/build-dist.mjs) when dist/ is current with the sources. A stale or missing dist/ is never
 // run: the sources are run through tsx instead (a development checkout has it) with a note on
