@@ -107,6 +107,11 @@ export async function composefsRootCommand(
   ];
 }
 
+/** One argument, quoted for the shell (single quotes, a quote inside as `'\\''`; plain words as they are). */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The mounts of a composefs view at a directory of a namespace that already exists (a launcher's). */
 export interface ViewMount {
   /** Directories to make (empty) before the script runs: `meta`, `root`, `stub` and its points. */
@@ -135,14 +140,13 @@ export async function composefsViewMount(
   const [meta, stub, view] = ['meta', 'stub', 'root'].map((d) => join(dir, d)) as [string, string, string];
   const overlay = overlayMountOptions([stub, meta], resolve(root.objectsDir), root);
   const erofs = erofsMountOptions(await imageHasAcl(image));
-  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   return {
     dirs: [meta, view, stub, ...mountPoints.map((p) => join(stub, p))],
     mount: [
-      `mount -t erofs -o ${q(erofs)} ${q(image)} ${q(meta)} || exit 1`,
-      `mount -t overlay eos-sandbox -o ${q(overlay)} ${q(view)} || { umount ${q(meta)}; exit 1; }`,
+      `mount -t erofs -o ${shellQuote(erofs)} ${shellQuote(image)} ${shellQuote(meta)} || exit 1`,
+      `mount -t overlay eos-sandbox -o ${shellQuote(overlay)} ${shellQuote(view)} || { umount ${shellQuote(meta)}; exit 1; }`,
     ].join('\n'),
-    unmount: `umount ${q(view)} ${q(meta)}`,
+    unmount: `umount ${shellQuote(view)} ${shellQuote(meta)}`,
     view,
   };
 }

@@ -33,8 +33,8 @@ import { join } from 'node:path';
 import { SandboxError } from '../src/kernel/index.ts';
 
 /**
- * The launcher's shell (bash: `$BASHPID`-free, but `read -r` of a whole line and `wait PID` of a
- * background job are what it needs). Argument: the tmpfs directory M. It mounts the tmpfs, reports
+ * The launcher's shell (bash: `read -r` of a whole line, `wait PID` of a background job, and, in
+ * the jobs, `$BASHPID`). Argument: the tmpfs directory M. It mounts the tmpfs, reports
  * `ready PID` (its host PID), then runs jobs until its stdin ends, and exits once every job has.
  */
 const LAUNCHER_SCRIPT = `set -u
@@ -54,16 +54,7 @@ done
 wait
 `;
 
-/** The shell line that makes a job a sandbox: it reports its host PID, then closes the report pipe. */
-const REPORT_PID = (id: number): string =>
-  `read -r me _ <"$M/host-proc/self/stat"; echo "p ${id} $me" >&9; exec 9>&-`;
-
-/** One argument, quoted for the shell (single quotes; a quote inside as `'\\''`). */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The launcher's view of this process's descriptor `fd` (e.g. the jobserver FIFO, to reopen). */
+/** Shell text naming this process's descriptor `fd` as a job sees it (e.g. the jobserver FIFO, to reopen). */
 export function hostFdPath(fd: number): string {
   return `"$M/host-proc/${process.pid}/fd/${fd}"`;
 }
@@ -195,9 +186,9 @@ export class SandboxLauncher {
     return { pid: pidP, status: statusP };
   }
 
-  /** The shell line a sandbox job starts with: it reports the job's host PID. */
+  /** The shell line a sandbox job starts with: it reports its host PID, then closes the report pipe. */
   static reportPid(id: number): string {
-    return REPORT_PID(id);
+    return `read -r me _ <"$M/host-proc/self/stat"; echo "p ${id} $me" >&9; exec 9>&-`;
   }
 
   #read(s: string): void {

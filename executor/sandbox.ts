@@ -19,11 +19,12 @@ import {
   composefsRootCommand,
   composefsViewMount,
   seccompProgram,
+  shellQuote,
   spawnWithSeccomp,
   type ComposefsRoot,
   type ViewMount,
 } from '../composer/index.ts';
-import { SandboxLauncher, hostFdPath, shellQuote } from './launcher.ts';
+import { SandboxLauncher, hostFdPath } from './launcher.ts';
 import { BuildFailedError, MountError, SandboxError, pidAlive } from '../src/kernel/index.ts';
 import {
   actionLimits,
@@ -91,11 +92,10 @@ interface HeldWorld {
 }
 
 /**
- * A sandbox's place in a shared world: the launcher's PID (its mount namespace has the view), the
- * view's path there, the launcher itself, and the release.
+ * A sandbox's place in a shared world: the view's path in the launcher's mount namespace, the
+ * launcher, and the release.
  */
 export interface WorldLease {
-  pid: number;
   view: string;
   launcher: SandboxLauncher;
   /** Says the sandbox has ended (idempotent): an unused world may then be unmounted (see `maxIdle`). */
@@ -233,7 +233,6 @@ export class SandboxWorlds {
     if (i >= 0) this.#idle.splice(i, 1);
     let released = false;
     return {
-      pid: w.launcher.pid,
       view: w.view,
       launcher: w.launcher,
       release: () => {
@@ -796,10 +795,12 @@ function launchedSandbox(
       `${SandboxLauncher.reportPid(id)}\nexec ${fds.join(' ')}\n${enter}exec ${argv.map(shellQuote).join(' ')}\n`,
   );
   let pid: number | undefined;
+  let killed = false;
   const known = job.pid.then((p) => (pid = p > 0 ? p : undefined));
   return {
     pid: () => pid,
     kill: (sig) => {
+      killed = true;
       const to = (p: number | undefined): void => {
         if (p !== undefined)
           try {
@@ -814,9 +815,10 @@ function launchedSandbox(
     ended: job.status.then((status) => {
       if (launcher.exited && pid === undefined)
         throw new SandboxError(`bwrap: cannot start (the sandbox launcher exited)`);
-      return status > 128 && status < 128 + 65
-        ? { code: null, signal: (signalName(status - 128) ?? null) as NodeJS.Signals | null }
-        : { code: status, signal: null };
+      // The shell reports a killed bwrap as 128+N, and so does bwrap for a build killed inside it:
+      // only a kill sent from here is a signal, as for a spawned sandbox (whose bwrap exits 128+N).
+      const sig = killed && status > 128 ? signalName(status - 128) : undefined;
+      return sig ? { code: null, signal: sig as NodeJS.Signals } : { code: status, signal: null };
     }),
   };
 }

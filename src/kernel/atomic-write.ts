@@ -41,13 +41,18 @@ function tempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomHex(6)}.tmp`);
 }
 
-/** Creates `path` (`wx`, `mode`) on libuv's thread pool. */
-function openNew(path: string, mode: number): Promise<number> {
-  return new Promise((res, rej) => open(path, 'wx', mode, (e, fd) => (e ? rej(e) : res(fd))));
+/*
+ * Descriptor-level I/O on libuv's thread pool through the callback API (also the store's,
+ * store/fs-store.ts): a `FileHandle` of node:fs/promises costs the event loop about twice as much
+ * per file (an object with a finalizer, a promise per call).
+ */
+/** open(2) of `path` on libuv's thread pool; resolves with the descriptor. */
+export function openAsync(path: string, flags: string, mode?: number): Promise<number> {
+  return new Promise((res, rej) => open(path, flags, mode, (e, fd) => (e ? rej(e) : res(fd))));
 }
 
-/** fsync(2) of `fd` on libuv's thread pool: the one step of a small atomic write that waits on the disk. */
-function fsyncFd(fd: number): Promise<void> {
+/** fsync(2) of `fd` on libuv's thread pool: the step of a small durable write that waits on the disk. */
+export function fsyncAsync(fd: number): Promise<void> {
   return new Promise((res, rej) => fsync(fd, (e) => (e ? rej(e) : res())));
 }
 
@@ -58,7 +63,7 @@ function fsyncFd(fd: number): Promise<void> {
 async function fsyncDir(dir: string): Promise<void> {
   const fd = openSync(dir, 'r');
   try {
-    await fsyncFd(fd);
+    await fsyncAsync(fd);
   } finally {
     closeSync(fd);
   }
@@ -93,13 +98,13 @@ export async function writeFileAtomic(
     // microseconds each, less than a thread-pool round trip costs this process (specs/store.md §4.3).
     if (opts.mkdir) mkdirSync(dir, { recursive: true });
     tmp = tempPath(path);
-    const fd = await openNew(tmp, mode);
+    const fd = await openAsync(tmp, 'wx', mode);
     try {
       fchmodSync(fd, mode);
       const b = typeof data === 'string' ? Buffer.from(data) : data;
       let w = 0;
       while (w < b.length) w += writeSync(fd, b, w, b.length - w);
-      await fsyncFd(fd);
+      await fsyncAsync(fd);
     } finally {
       closeSync(fd);
     }

@@ -7,15 +7,14 @@
  */
 import { osError } from '../os-error.ts';
 import { randomHex } from '../random-hex.ts';
+import { fsyncAsync, openAsync } from '../atomic-write.ts';
 import {
   chmodSync,
   closeSync,
   constants,
   copyFileSync,
   existsSync,
-  fsync as fsyncCb,
   fsyncSync,
-  open as openCb,
   openSync,
   readFileSync,
   renameSync,
@@ -91,17 +90,6 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/*
- * Descriptor-level I/O on libuv's thread pool through the callback API: a `FileHandle` of
- * node:fs/promises costs the event loop about twice as much per file (an object with a finalizer,
- * a promise per call), and a build opens, syncs and closes several files per action.
- */
-function openAsync(path: string, flags: string, mode?: number): Promise<number> {
-  return new Promise((res, rej) => openCb(path, flags, mode, (e, fd) => (e ? rej(e) : res(fd))));
-}
-function fsyncAsync(fd: number): Promise<void> {
-  return new Promise((res, rej) => fsyncCb(fd, (e) => (e ? rej(e) : res())));
-}
 /**
  * Creates `tmp` (`wx`, `mode`) on libuv's thread pool (a new file's inode allocation is the costly
  * part of a small write; the event loop goes on meanwhile), writes `data`, fsyncs it there when
