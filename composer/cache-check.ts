@@ -10,11 +10,12 @@ import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { digestFrom, type Digest } from '../src/kernel/index.ts';
 import { CompositionStore, checkWorld } from './compose-store.ts';
-import { cachedImageOk } from './image-store.ts';
+import { cachedImageOk, cachedLayerImageOk } from './image-store.ts';
 
 /** One cache that is not what its name says. */
 export interface CacheProblem {
   kind: 'image' | 'view' | 'world';
+  /** The composition root, or for a layer image (`images/layer-<hex>.cfs`) the tree. */
   root: Digest;
   path: string;
   reason: string;
@@ -41,7 +42,7 @@ function list(dir: string, re: RegExp): { hex: string; name: string }[] {
 }
 
 /**
- * Checks every cached image (`images/<hex>.cfs`), view (`compositions/<hex>.view.json`) and world
+ * Checks every cached image (`images/<hex>.cfs`, and layer images `images/layer-<hex>.cfs`), view (`compositions/<hex>.view.json`) and world
  * (`worlds/<hex>/`) of a store; with `repair`, removes the bad ones.
  * @see specs/store.md §8
  */
@@ -73,6 +74,16 @@ export async function verifyCaches(
         hex,
         cs.dir('images', name),
         'not the image this store wrote for the root (edited or unbound)',
+      );
+  }
+  for (const { hex, name } of list(cs.dir('images'), /^layer-([0-9a-f]{64})\.cfs$/)) {
+    report.images++;
+    if (!cachedLayerImageOk(cs, digestFrom(hex)))
+      bad(
+        'image',
+        hex,
+        cs.dir('images', name),
+        'not the layer image this store wrote for the tree (edited or unbound)',
       );
   }
   for (const { hex, name } of list(cs.dir('worlds'), /^([0-9a-f]{64})$/)) {

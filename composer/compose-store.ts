@@ -190,19 +190,7 @@ export class CompositionStore {
   ): Promise<{ root: Digest; view: MergedView }> {
     // Pin entries of a composition this one is derived from (`like`): their nodes are pinned there.
     const kept = known?.like ? await this.pinEntries(known.like) : new Map<string, TreeEntry>();
-    for (const name of entryNames(c)) {
-      const n = c.entries[name]!.node;
-      const k = kept.get(`node.${name}`);
-      if (n.kind !== 'symlink' && k && k.kind !== 'symlink' && k.digest === n.digest) continue;
-      if (n.kind === 'tree' && !(await this.store.hasTree(n.digest)))
-        throw new NotFoundError(`entry ${name}: tree ${n.digest} is not in the store ${this.store.root}`, {
-          data: { name, digest: n.digest },
-        });
-      if (n.kind === 'file' && !(await this.store.hasBlob(n.digest)))
-        throw new NotFoundError(`entry ${name}: blob ${n.digest} is not in the store ${this.store.root}`, {
-          data: { name, digest: n.digest },
-        });
-    }
+    await this.checkNodesStored(c, kept);
     const pending = known?.pending ?? new PendingTrees(this.store);
     const view = known?.view ?? (await mergeComposition(c, pending));
     // The view's trees, the composition's bytes and the view cache do not depend on one another
@@ -219,6 +207,44 @@ export class CompositionStore {
     const pin = await this.store.putTree(await this.pinTree(c, root, kept));
     await this.store.addRoot(pinRootName(root), pin);
     return { root, view };
+  }
+
+  /**
+   * Stores a composition's bytes and pins it (as {@link save}) without merging its view, for a
+   * caller that knows the merge has no conflict: a world whose layers are a union (`isUnionOnto`),
+   * mounted layer by layer (specs/executor.md §2.2). Its view is merged, cached and checked on
+   * first use ({@link view}), like that of a composition whose cached view was removed.
+   * @param like a pinned composition sharing entries with this one (a world's seed): those entries'
+   *   nodes are not looked up again, their pin entries are reused
+   * @returns the root
+   * @throws NotFoundError E4 for a node not stored
+   */
+  async saveUnmerged(c: Composition, like?: Digest): Promise<Digest> {
+    const kept = like ? await this.pinEntries(like) : new Map<string, TreeEntry>();
+    await this.checkNodesStored(c, kept);
+    const root = compositionRoot(c);
+    const stored = await this.store.putBlob(encodeComposition(c));
+    if (stored !== root) throw new Error(`unreachable: blob digest ${stored} is not the root`);
+    const pin = await this.store.putTree(await this.pinTree(c, root, kept));
+    await this.store.addRoot(pinRootName(root), pin);
+    return root;
+  }
+
+  /** @throws NotFoundError E4 naming the entry whose tree or blob is not stored (unless pinned in `kept`) */
+  private async checkNodesStored(c: Composition, kept: ReadonlyMap<string, TreeEntry>): Promise<void> {
+    for (const name of entryNames(c)) {
+      const n = c.entries[name]!.node;
+      const k = kept.get(`node.${name}`);
+      if (n.kind !== 'symlink' && k && k.kind !== 'symlink' && k.digest === n.digest) continue;
+      if (n.kind === 'tree' && !(await this.store.hasTree(n.digest)))
+        throw new NotFoundError(`entry ${name}: tree ${n.digest} is not in the store ${this.store.root}`, {
+          data: { name, digest: n.digest },
+        });
+      if (n.kind === 'file' && !(await this.store.hasBlob(n.digest)))
+        throw new NotFoundError(`entry ${name}: blob ${n.digest} is not in the store ${this.store.root}`, {
+          data: { name, digest: n.digest },
+        });
+    }
   }
 
   /**

@@ -162,3 +162,55 @@ export async function compositionImage(
   await writeFileAtomic(path, bytes, { mkdir: true });
   return { path, cached: false, sizeBytes: bytes.length };
 }
+
+/** Where the layer image of a tree is cached: `STORE/images/layer-<tree hex>.cfs`. */
+export function layerImagePath(cs: CompositionStore, tree: Digest): string {
+  return cs.dir('images', `layer-${digestHex(tree)}.cfs`);
+}
+
+/** The record binding of a tree's cached layer image: `layer:<tree hex>` → BLAKE3 of the file. */
+export function layerImageBinding(tree: Digest): string {
+  return `layer:${digestHex(tree)}`;
+}
+
+/** Whether the cached layer image of `tree` is the one this store wrote (its BLAKE3 is bound). */
+export function cachedLayerImageOk(cs: CompositionStore, tree: Digest): boolean {
+  const bound = verifiedRecord(cs.store).binding(layerImageBinding(tree));
+  if (!bound) return false;
+  try {
+    return digestHex(digestBytes(readFileSync(layerImagePath(cs, tree)))) === bound;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The composefs layer image of a stored tree (specs/composefs.md §2.9, specs/composition.md §12.1):
+ * the tree's own files, redirected into `objects/` with their fs-verity digests, under a root that
+ * is not opaque, so that mounted as an overlay lower layer above another image it merges with it
+ * (a world's dependency output over its seed, specs/executor.md §2.2). Every object it references
+ * is checked against its digest first; the cached image is used only when it matches the record's
+ * `layer:` binding, else it is written (atomically), as {@link compositionImage} writes a root's.
+ * @returns the image path, its size and whether it came from the cache
+ * @throws NotFoundError E4, CorruptObjectError E5, ComposefsError E14
+ */
+export async function layerImage(
+  cs: CompositionStore,
+  tree: Digest,
+): Promise<{ path: string; cached: boolean; sizeBytes: number }> {
+  const path = layerImagePath(cs, tree);
+  const uses = await objectsOfTree(cs.store, tree);
+  if (cachedLayerImageOk(cs, tree)) {
+    await checkObjects(cs.store, uses);
+    return { path, cached: true, sizeBytes: statSync(path).size };
+  }
+  const verity = new VerityCache(cs);
+  const cfs = await viewToComposefs(storeAccess(cs.store), tree, (d) => verity.get(d));
+  await checkObjects(cs.store, uses, { flush: false });
+  const bytes = encodeImage(cfs, { layer: true });
+  const record = verifiedRecord(cs.store);
+  record.noteBinding(layerImageBinding(tree), digestHex(digestBytes(bytes)));
+  await record.flushAsync();
+  await writeFileAtomic(path, bytes, { mkdir: true });
+  return { path, cached: false, sizeBytes: bytes.length };
+}

@@ -319,3 +319,83 @@ export async function listView(
   await walk('/', tree);
   return out;
 }
+
+/** Name → entry indexes of directory listings met by {@link isUnionOnto}, by tree digest. */
+const listingIndex = new Map<Digest, Map<string, ViewEntry>>();
+const LISTING_INDEX_MAX = 4096;
+
+async function indexOf(access: Pick<TreeAccess, 'getTree'>, d: Digest): Promise<Map<string, ViewEntry>> {
+  let m = listingIndex.get(d);
+  if (!m) {
+    m = new Map((await access.getTree(d)).entries.map((e) => [e.name, e]));
+    if (listingIndex.size >= LISTING_INDEX_MAX) listingIndex.clear();
+    listingIndex.set(d, m);
+  }
+  return m;
+}
+
+/** The digest of a directory entry (the caller has checked its kind). */
+function dirDigest(e: ViewEntry): Digest {
+  return (e as { digest: Digest }).digest;
+}
+
+function sameEntry(a: ViewEntry, b: ViewEntry): boolean {
+  if (a.kind === 'file' && b.kind === 'file') return a.digest === b.digest && a.executable === b.executable;
+  if (a.kind === 'symlink' && b.kind === 'symlink') return a.target === b.target;
+  return false;
+}
+
+/**
+ * Whether trees bound at `/` over the merged view `base` (each with a precedence above every entry
+ * of `base`, as a world's dependency outputs over its seed) form a union with it: at no path do
+ * two of them, or one of them and `base`, hold different non-directories or a directory against a
+ * non-directory, and none holds a node at one of `base`'s shadowed paths. Exactly then the merged
+ * view of `base`'s entries plus these trees is the overlay of `base`'s view and each tree's,
+ * stacked in any order (specs/executor.md §2.2), with `base`'s shadowed paths and no other; when
+ * false, precedence or a conflict decides somewhere and the caller merges the whole composition.
+ * Pure; reads only the trees' directories that meet another's, and `base`'s listings there.
+ * @throws NotFoundError E4 when a tree is not stored
+ * @see specs/composition.md §6
+ */
+export async function isUnionOnto(
+  base: MergedView,
+  trees: readonly Digest[],
+  access: Pick<TreeAccess, 'getTree'>,
+): Promise<boolean> {
+  const shadowed = base.shadowed.map((s) => s.path);
+  const shadowedSet = new Set(shadowed);
+  const walk = async (
+    path: string,
+    baseDir: Digest | undefined,
+    dirs: readonly Digest[],
+  ): Promise<boolean> => {
+    const names = new Map<string, ViewEntry[]>();
+    for (const d of dirs)
+      for (const e of (await access.getTree(d)).entries) {
+        const l = names.get(e.name);
+        if (l) l.push(e);
+        else names.set(e.name, [e]);
+      }
+    const below = baseDir === undefined ? undefined : await indexOf(access, baseDir);
+    for (const [name, es] of names) {
+      const p = joinPath(path, name);
+      if (shadowedSet.has(p)) return false;
+      const b = below?.get(name);
+      const all = b ? [b, ...es] : es;
+      if (all.length === 1) continue;
+      const first = all[0]!;
+      if (first.kind === 'directory') {
+        if (!all.every((e) => e.kind === 'directory')) return false;
+        const digests = es.map(dirDigest);
+        // The same tree everywhere merges to itself, unless it holds a shadowed path of base.
+        if (all.every((e) => dirDigest(e) === first.digest)) {
+          if (shadowed.some((s) => s.startsWith(`${p}/`))) return false;
+          continue;
+        }
+        if (!(await walk(p, b && dirDigest(b), digests))) return false;
+      } else if (!all.every((e) => sameEntry(e, first))) return false;
+    }
+    return true;
+  };
+  return trees.length === 0 || walk('/', base.tree, trees);
+}

@@ -22,25 +22,32 @@ export const WORLD_CWD_DIR = '/work';
 
 /**
  * The script run in the new mount namespace (by the host's `/bin/sh`): it mounts a private tmpfs
- * at M, the image and the overlay on it (a small top layer of empty mount points, the image, and
- * the object directory as a data-only layer), then execs the command (which finds the view at
- * `M/root`). Arguments: M IMAGE POINTS EROFS-OPTIONS OVERLAY-OPTIONS SOURCE COMMAND…
+ * at M, each EROFS image (the layers, highest first, then the world's image) at `M/meta<i>` and
+ * the overlay on it (a small top layer of empty mount points, the images, and the object
+ * directory as a data-only layer), then execs the command (which finds the view at `M/root`).
+ * Arguments: M POINTS OVERLAY-OPTIONS SOURCE N, then N pairs IMAGE EROFS-OPTIONS, then COMMAND…
  * Every directory is made by one `mkdir` (in a subshell, so the command keeps the caller's working
  * directory): each program the script starts costs an exec on every sandbox start.
  */
 const NAMESPACE_SCRIPT = `set -eu
-M=$1; IMG=$2; POINTS=$3; EROFS=$4; OVERLAY=$5; SOURCE=$6; shift 6
+M=$1; POINTS=$2; OVERLAY=$3; SOURCE=$4; N=$5; shift 5
 mount -t tmpfs -o mode=0755 "$SOURCE" "$M"
-(cd "$M"; set --; for p in $POINTS; do set -- "$@" "stub/$p"; done; mkdir meta stub root "$@")
-mount -t erofs -o "$EROFS" "$IMG" "$M/meta"
+(cd "$M"; set --; for p in $POINTS; do set -- "$@" "stub/$p"; done; i=0; while [ $i -lt $N ]; do set -- "$@" "meta$i"; i=$((i+1)); done; mkdir stub root "$@")
+i=0; while [ $i -lt $N ]; do mount -t erofs -o "$2" "$1" "$M/meta$i"; shift 2; i=$((i+1)); done
 mount -t overlay "$SOURCE" -o "$OVERLAY" "$M/root"
 exec "$@"
 `;
 
 /** A composefs image to mount as a process's `/`. */
 export interface ComposefsRoot extends MountOptions {
-  /** The composefs (EROFS) image of the composition. */
+  /** The composefs (EROFS) image of the composition (with `layers`: the bottom one). */
   image: string;
+  /**
+   * Layer images (specs/composefs.md §2.9) stacked over `image`, highest first: each its own EROFS
+   * mount, given to the overlay above `image`'s (a world's dependency outputs over its seed,
+   * specs/executor.md §2.2).
+   */
+  layers?: readonly string[];
   /** The store's object directory (the overlay's data-only lower layer). */
   objectsDir: string;
 }
@@ -78,9 +85,11 @@ export async function composefsRootCommand(
   how: NamespaceMount,
 ): Promise<[string, string[]]> {
   const mnt = resolve(how.mnt);
-  const image = resolve(root.image);
-  const overlay = overlayMountOptions([join(mnt, 'stub'), join(mnt, 'meta')], resolve(root.objectsDir), root);
-  const erofs = erofsMountOptions(await imageHasAcl(image));
+  const images = imagesOf(root);
+  const metas = images.map((_, i) => join(mnt, `meta${i}`));
+  const overlay = overlayMountOptions([join(mnt, 'stub'), ...metas], resolve(root.objectsDir), root);
+  const pairs: string[] = [];
+  for (const image of images) pairs.push(image, erofsMountOptions(await imageHasAcl(image)));
   return [
     'setpriv',
     [
@@ -97,14 +106,19 @@ export async function composefsRootCommand(
       NAMESPACE_SCRIPT,
       how.source,
       mnt,
-      image,
       how.mountPoints.join(' '),
-      erofs,
       overlay,
       how.source,
+      String(images.length),
+      ...pairs,
       ...how.command(join(mnt, 'root')),
     ],
   ];
+}
+
+/** A composefs root's images, highest first: its layers, then its image (absolute paths). */
+export function imagesOf(root: Pick<ComposefsRoot, 'image' | 'layers'>): string[] {
+  return [...(root.layers ?? []), root.image].map((p) => resolve(p));
 }
 
 /** One argument, quoted for the shell (single quotes, a quote inside as `'\\''`; plain words as they are). */
@@ -112,41 +126,70 @@ export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The mounts of a composefs view at a directory of a namespace that already exists (a launcher's). */
+/**
+ * One mount(2) call, read-only (`MS_RDONLY`): an EROFS image (`source` the image file, mounted
+ * file-backed, or over a loop device where the kernel cannot) or a composefs overlay (`source` its
+ * name). `data` is the filesystem's option string without `ro` (and, for EROFS, without `loop`).
+ */
+export interface MountCall {
+  fstype: 'erofs' | 'overlay';
+  source: string;
+  target: string;
+  data: string;
+}
+
+/**
+ * The shell line of a {@link MountCall} through util-linux `mount` (EROFS over a loop device, as
+ * {@link composefsRootCommand} mounts it), exiting 1 when it fails.
+ */
+export function mountCallShell(c: MountCall): string {
+  const o = c.fstype === 'erofs' ? ['ro', 'loop', c.data] : ['ro', c.data];
+  const opts = shellQuote(o.filter(Boolean).join(','));
+  return c.fstype === 'erofs'
+    ? `mount -t erofs -o ${opts} ${shellQuote(c.source)} ${shellQuote(c.target)} || exit 1`
+    : `mount -t overlay ${shellQuote(c.source)} -o ${opts} ${shellQuote(c.target)} || exit 1`;
+}
+
+/** The mount of a composefs view at a directory of a namespace that already exists (a launcher's). */
 export interface ViewMount {
-  /** Directories to make (empty) before the script runs: `meta`, `root`, `stub` and its points. */
+  /** Directories to make (empty) before mounting: `root`, `stub` and its points. */
   dirs: string[];
-  /** Shell lines that mount the EROFS image and the read-only overlay, or exit 1 (undoing the first). */
-  mount: string;
-  /** Shell line that unmounts both. */
-  unmount: string;
-  /** The view's directory (`DIR/root`). */
+  /** The read-only overlay. */
+  mount: MountCall;
+  /** The view's directory (`DIR/root`, the overlay's target). */
   view: string;
 }
 
 /**
- * The mounts of `root`'s view at `dir` (a directory of a private tmpfs in a namespace that is not
- * the host's): the same layers, options and path checks as {@link composefsRootCommand}, for a
- * long-lived namespace that mounts many views (the sandbox launcher, specs/executor.md §4.3).
- * @throws MountError E23 when the image cannot be read, or a path cannot be an overlay option
+ * The EROFS mount of a composefs (or layer) image at `dir`, in a long-lived namespace that mounts
+ * many views (the sandbox launcher, specs/executor.md §4.3): read-only, `noacl` unless the
+ * image's header says HAS_ACL (the options of {@link composefsRootCommand}).
+ * @throws MountError E23 when the image cannot be read
+ */
+export async function erofsImageMount(image: string, dir: string): Promise<MountCall> {
+  const acl = await imageHasAcl(resolve(image));
+  return { fstype: 'erofs', source: resolve(image), target: dir, data: acl ? '' : 'noacl' };
+}
+
+/**
+ * The read-only overlay of a composefs view at `dir/root` over EROFS mounts made by
+ * {@link erofsImageMount} (`metas`, highest first: a root's layers, then its image), with a top
+ * layer of empty mount points and `root.objectsDir` as the data-only layer: the layers, options
+ * and path checks of {@link composefsRootCommand}.
+ * @throws MountError E23 when a path cannot be an overlay option
  * @see specs/composition.md §13
  */
-export async function composefsViewMount(
-  root: ComposefsRoot,
+export function overlayViewMount(
+  root: Pick<ComposefsRoot, 'objectsDir' | 'requireVerity'>,
+  metas: readonly string[],
   dir: string,
   mountPoints: readonly string[],
-): Promise<ViewMount> {
-  const image = resolve(root.image);
-  const [meta, stub, view] = ['meta', 'stub', 'root'].map((d) => join(dir, d)) as [string, string, string];
-  const overlay = overlayMountOptions([stub, meta], resolve(root.objectsDir), root);
-  const erofs = erofsMountOptions(await imageHasAcl(image));
+): ViewMount {
+  const [stub, view] = ['stub', 'root'].map((d) => join(dir, d)) as [string, string];
+  const overlay = overlayMountOptions([stub, ...metas], resolve(root.objectsDir), root);
   return {
-    dirs: [meta, view, stub, ...mountPoints.map((p) => join(stub, p))],
-    mount: [
-      `mount -t erofs -o ${shellQuote(erofs)} ${shellQuote(image)} ${shellQuote(meta)} || exit 1`,
-      `mount -t overlay eos-sandbox -o ${shellQuote(overlay)} ${shellQuote(view)} || { umount ${shellQuote(meta)}; exit 1; }`,
-    ].join('\n'),
-    unmount: `umount ${shellQuote(view)} ${shellQuote(meta)}`,
+    dirs: [view, stub, ...mountPoints.map((p) => join(stub, p))],
+    mount: { fstype: 'overlay', source: 'eos-sandbox', target: view, data: overlay.replace(/^ro,/, '') },
     view,
   };
 }

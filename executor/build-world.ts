@@ -17,6 +17,9 @@ import {
   CompositionStore,
   PendingTrees,
   compositionImage,
+  isUnionOnto,
+  layerImage,
+  storeAccess,
   makeComposition,
   mergeComposition,
   mergeOnto,
@@ -44,8 +47,11 @@ export interface WorldLayer {
 export interface World {
   /** The composition root (the world's identity, recorded in the build record). */
   root: Digest;
-  /** The merged view's tree digest. */
-  tree: Digest;
+  /**
+   * The merged view's tree digest; absent for a world made by {@link buildLayeredWorld} (mounted
+   * layer by layer: its view is merged on first use, `CompositionStore.view`).
+   */
+  tree?: Digest;
   composition: Composition;
   /** The layers in precedence order, highest first. */
   layers: WorldLayer[];
@@ -109,6 +115,79 @@ export async function buildWorld(store: Store, layers: WorldLayer[]): Promise<Wo
   return { root, tree: view.tree, composition, layers: ordered, shadowed: view.shadowed };
 }
 
+/** A world whose dependency layers are a union over its seed's (specs/executor.md §2.2). */
+export interface LayeredWorld {
+  world: World;
+  /** The stored composition of the seed's layers alone (its image is the world's bottom layer). */
+  seedRoot: Digest;
+  /** The dependency layers, highest first (each mounted from its own layer image). */
+  deps: WorldLayer[];
+}
+
+/**
+ * Stores a world that can be mounted layer by layer: when its dependency layers form a union over
+ * its seed's merged view (`isUnionOnto`: no path where precedence or a conflict decides), its
+ * composition is stored and pinned without a view of its own (`CompositionStore.saveUnmerged`),
+ * its shadowed paths are the seed's, and its `/` is the seed's image with each dependency's layer
+ * image over it. The seed's composition is stored (with its view) once per store object.
+ * @returns undefined when there are no dependency or seed layers, or they are not a union: the
+ *   caller stores the whole world ({@link buildWorld})
+ * @throws NotFoundError E4 when a layer's tree is not stored; CompositionError E18 for a bad or
+ *   repeated entry name, or a conflict among the seed's layers
+ * @see specs/executor.md §2.2
+ */
+export async function buildLayeredWorld(
+  store: Store,
+  layers: WorldLayer[],
+): Promise<LayeredWorld | undefined> {
+  const base = layers.filter((l) => l.precedence < PRECEDENCE.dependency);
+  const deps = layers.filter((l) => l.precedence >= PRECEDENCE.dependency);
+  if (!deps.length || !base.length) return undefined;
+  const seed = await seedWorld(store, base);
+  if (
+    !(await isUnionOnto(
+      seed.view,
+      deps.map((d) => d.tree),
+      storeAccess(store),
+    ))
+  )
+    return undefined;
+  const { composition, ordered } = worldComposition(layers);
+  const root = await new CompositionStore(store).saveUnmerged(composition, seed.root);
+  return {
+    world: { root, composition, layers: ordered, shadowed: seed.view.shadowed },
+    seedRoot: seed.root,
+    deps: ordered.filter((l) => l.precedence >= PRECEDENCE.dependency),
+  };
+}
+
+/** Stored compositions of seeds' layers alone (root and view), per store object, by the layers' key. */
+const seedWorlds = new WeakMap<Store, Map<string, Promise<{ root: Digest; view: MergedView }>>>();
+
+function seedWorld(store: Store, base: WorldLayer[]): Promise<{ root: Digest; view: MergedView }> {
+  const key = JSON.stringify(base.map((l) => [l.name, l.tree, l.precedence]));
+  let byKey = seedWorlds.get(store);
+  if (!byKey) seedWorlds.set(store, (byKey = new Map()));
+  let p = byKey.get(key);
+  if (!p) {
+    p = new CompositionStore(store).save(worldComposition(base).composition);
+    byKey.set(key, p);
+    p.catch(() => {
+      if (byKey.get(key) === p) byKey.delete(key);
+    });
+  }
+  return p;
+}
+
+/**
+ * The merged view's tree of a world: its own, or (a world made by {@link buildLayeredWorld}) its
+ * composition's view, merged, cached and checked now (`CompositionStore.view`).
+ * @throws CompositionError E18, NotFoundError E4 as `CompositionStore.view`
+ */
+export async function worldTree(store: Store, world: World): Promise<Digest> {
+  return world.tree ?? (await new CompositionStore(store).view(world.root)).tree;
+}
+
 /** Merged views of the seed's layers alone, per store object, by the layers' key. */
 const seedViews = new WeakMap<Store, Map<string, MergedView>>();
 
@@ -158,6 +237,17 @@ export type WorldMount = 'composefs' | 'hardlink' | 'observed';
 export function chooseWorldMount(requested: WorldMount | 'auto' = 'auto'): WorldMount {
   if (requested !== 'auto') return requested;
   return mountingPermitted().ok ? 'composefs' : 'hardlink';
+}
+
+/**
+ * The most dependency layers a world is mounted with layer by layer; a world with more is mounted
+ * from its whole image (each layer is a lower layer of the overlay, whose options must fit a page).
+ */
+export const MAX_LAYERED_DEPENDENCIES = 32;
+
+/** The composefs layer image of a dependency's output tree (written once, cached by tree). */
+export async function worldLayerImage(store: Store, tree: Digest): Promise<string> {
+  return (await layerImage(new CompositionStore(store), tree)).path;
 }
 
 /** The composefs image of a stored world composition (written once, cached by root). */

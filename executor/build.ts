@@ -39,12 +39,16 @@ import { defaultLimits, type ResourceLimits } from './sandbox-limits.ts';
 import { seedRoot, type SeedLock } from './seed/seed-lock.ts';
 import { stagingDir } from './seed/seed.ts';
 import {
+  MAX_LAYERED_DEPENDENCIES,
+  buildLayeredWorld,
   buildWorld,
   chooseWorldMount,
   dependencyLayer,
   materializeWorld,
   seedLayers,
   worldImage,
+  worldLayerImage,
+  worldTree,
   type World,
   type WorldMount,
 } from './build-world.ts';
@@ -213,8 +217,8 @@ export interface ActionWorld {
   worldMount: WorldMount;
   /** The materialized world (`hardlink`), else ''. */
   worldDir: string;
-  /** The world's composefs image and objects (`composefs`). */
-  composefs?: { image: string; objectsDir: string };
+  /** The world's composefs image (with `layers`: its seed's, under its dependencies'), and objects (`composefs`). */
+  composefs?: { image: string; layers?: string[]; objectsDir: string };
 }
 
 /**
@@ -284,11 +288,26 @@ async function makeActionWorld(
   deps: readonly { name: string; tree: Digest }[],
   worldMount: WorldMount | 'auto' | undefined,
 ): Promise<ActionWorld> {
-  const world = await buildWorld(store, [
-    ...seedLayers(seed),
-    ...deps.map((d) => dependencyLayer(d.name, d.tree)),
-  ]);
+  const layers = [...seedLayers(seed), ...deps.map((d) => dependencyLayer(d.name, d.tree))];
   const mount = chooseWorldMount(worldMount);
+  // A union of dependency outputs over the seed is mounted layer by layer (specs/executor.md §2.2):
+  // the seed's image (made once) under each output's layer image (made once per output tree).
+  if (mount === 'composefs' && deps.length > 0 && deps.length <= MAX_LAYERED_DEPENDENCIES) {
+    const layered = await buildLayeredWorld(store, layers);
+    if (layered) {
+      const [image, ...above] = await Promise.all([
+        seedImage(store, layered.seedRoot),
+        ...layered.deps.map((d) => worldLayerImage(store, d.tree)),
+      ]);
+      return {
+        world: layered.world,
+        worldMount: mount,
+        worldDir: '',
+        composefs: { image: image!, layers: above, objectsDir: store.dir('objects') },
+      };
+    }
+  }
+  const world = await buildWorld(store, layers);
   const worldDir = mount === 'hardlink' ? await materializeWorld(store, world.root) : '';
   return {
     world,
@@ -298,6 +317,23 @@ async function makeActionWorld(
       ? { composefs: { image: await worldImage(store, world.root), objectsDir: store.dir('objects') } }
       : {}),
   };
+}
+
+/** The images of seeds' stored compositions, per store object, by root: checked and made once. */
+const seedImages = new WeakMap<Store, Map<Digest, Promise<string>>>();
+
+function seedImage(store: Store, root: Digest): Promise<string> {
+  let byRoot = seedImages.get(store);
+  if (!byRoot) seedImages.set(store, (byRoot = new Map()));
+  let p = byRoot.get(root);
+  if (!p) {
+    p = worldImage(store, root);
+    byRoot.set(root, p);
+    p.catch(() => {
+      if (byRoot.get(root) === p) byRoot.delete(root);
+    });
+  }
+  return p;
 }
 
 const BUILD_PATH_MARKERS = ['/build/src', '/build/_build', '/build/sources'].map((m) => Buffer.from(m));
@@ -390,7 +426,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
   let server: WorldServer | undefined;
   try {
     if (worldMount === 'observed')
-      server = await startWorldServer(store, world.tree, `${req.label} ${req.version}`);
+      server = await startWorldServer(store, await worldTree(store, world), `${req.label} ${req.version}`);
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');
     await fs.mkdir(outputDir);

@@ -52,6 +52,11 @@ export {
 } from './seed/seed.ts';
 export {
   buildWorld,
+  buildLayeredWorld,
+  worldLayerImage,
+  worldTree,
+  MAX_LAYERED_DEPENDENCIES,
+  type LayeredWorld,
   materializeWorld,
   seedLayers,
   dependencyLayer,

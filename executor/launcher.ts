@@ -21,21 +21,30 @@
  * job that is a sandbox first writes `p ID PID`, its own host PID (read from the host's
  * `/proc/self/stat`, at `host-proc/`), then execs its command, so that PID is
  * the sandbox's. Report lines are shorter than `PIPE_BUF`, so concurrent jobs never interleave them.
+ * A mount request ({@link SandboxLauncher.mount}) is a line `mID FILE` that the launcher passes to
+ * its mount helper (a Perl process making the mount(2)/umount2(2) calls itself), which reports
+ * `x ID STATUS` the same way.
  *
  * @see specs/executor.md §4.3
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { SandboxError } from '../src/kernel/index.ts';
+import { mountCallShell, shellQuote, type MountCall } from '../composer/index.ts';
+
+/** One call of a {@link SandboxLauncher.mount} request: a read-only mount, or an unmount. */
+export type LauncherMount = { op: 'mount'; call: MountCall } | { op: 'umount'; target: string };
 
 /**
  * The launcher's shell (bash: `read -r` of a whole line, `wait PID` of a background job, and, in
- * the jobs, `$BASHPID`). Argument: the tmpfs directory M. It mounts the tmpfs, reports
+ * the jobs, `$BASHPID`). Arguments: the tmpfs directory M, then (optional) the mount helper's
+ * program and its two syscall numbers. It mounts the tmpfs, starts the mount helper, reports
  * `ready PID` (its host PID), then runs jobs until its stdin ends, and exits once every job has.
+ * A line `mID FILE` goes to the mount helper (a builtin `echo`: no fork), any other to a job.
  */
 const LAUNCHER_SCRIPT = `set -u
 M=$1
@@ -46,13 +55,79 @@ mkdir "$M/host-proc" "$M/jobs" || exit 125
 mount --bind /proc "$M/host-proc" || exit 125
 mount -t proc proc /proc || exit 125
 exec 2>/dev/null
+if [ $# -ge 4 ]; then exec 4> >(exec /usr/bin/perl -e "$2" "$3" "$4"); fi
 read -r me _ <"$M/host-proc/self/stat"
 echo "ready $me" >&9
 while IFS=' ' read -r id file; do
-  ( ( . "$file" ) </dev/null & wait $!; echo "x $id $?" >&9 ) &
+  case $id in
+    m*) echo "\${id#m} $file" >&4 ;;
+    *) ( ( . "$file" ) </dev/null & wait $!; echo "x $id $?" >&9 ) & ;;
+  esac
 done
+exec 4>&-
 wait
 `;
+
+/**
+ * The mount helper (Perl, from Debian's essential perl-base), run by the launcher in its
+ * namespaces: it makes the mount(2) and umount2(2) calls of a request file itself, so a mount
+ * costs no fork, no exec and no util-linux `mount` (which also parses the mount table and sets up
+ * a loop device for every image). Arguments: the syscall numbers of mount and umount2 on this
+ * machine. Reads `ID FILE` lines; FILE holds one call per line, fields separated by NUL:
+ * `mount SOURCE TARGET FSTYPE DATA` (always `MS_RDONLY`) or `umount TARGET`. An EROFS image is
+ * mounted file-backed; where the kernel cannot (ENOTBLK: no file-backed EROFS), by util-linux
+ * `mount -o ro,loop`. At the first failure the mounts the request made are undone, the reason is
+ * written to `FILE.err` and the status is 1. Reports `x ID STATUS` on descriptor 9.
+ */
+const MOUNT_HELPER = `use strict; use warnings;
+my ($SYS_MOUNT, $SYS_UMOUNT) = @ARGV; @ARGV = ();
+open(my $out, '>&=', 9) or exit 125;
+sub mnt { my ($src, $tgt, $type, $data) = @_; my $f = 1; return syscall($SYS_MOUNT, $src, $tgt, $type, $f, $data) == 0; }
+sub request {
+  my ($file) = @_;
+  open(my $in, '<', $file) or return "$file: $!";
+  my @calls = <$in>; close $in;
+  my @done;
+  for my $c (@calls) {
+    chomp $c;
+    my ($op, @a) = split /\\0/, $c, -1;
+    my $ok; my $why = '';
+    if ($op eq 'mount') {
+      $ok = mnt(@a);
+      $why = "$!" unless $ok;
+      if (!$ok && $a[2] eq 'erofs' && ($! + 0) == 15) {
+        $ok = system('mount', '-t', 'erofs', '-o', join(',', grep { length } 'ro', 'loop', $a[3]), $a[0], $a[1]) == 0;
+        $why = 'util-linux mount failed' unless $ok;
+      }
+      if ($ok) { push @done, $a[1]; next; }
+      for my $t (reverse @done) { my $z = 0; syscall($SYS_UMOUNT, $t, $z); }
+      return "mount -t $a[2] $a[0] $a[1]: $why";
+    } elsif ($op eq 'umount') {
+      my $z = 0;
+      next if syscall($SYS_UMOUNT, $a[0], $z) == 0;
+      return "umount $a[0]: $!";
+    } else { return "unknown call $op"; }
+  }
+  return '';
+}
+while (my $line = <STDIN>) {
+  chomp $line;
+  my ($id, $file) = split / /, $line, 2;
+  my $err = request($file);
+  if ($err ne '') { if (open(my $e, '>', "$file.err")) { print $e "$err\\n"; close $e; } }
+  syswrite($out, "x $id " . ($err eq '' ? 0 : 1) . "\\n");
+}
+`;
+
+/** mount(2) and umount2(2) syscall numbers by `process.arch` (where the mount helper runs). */
+const MOUNT_SYSCALLS: Partial<Record<string, [number, number]>> = { x64: [165, 166], arm64: [40, 39] };
+
+/** The mount helper's arguments on this machine, or none (no Perl, or an unknown syscall table). */
+function mountHelperArgs(): string[] {
+  const nr = MOUNT_SYSCALLS[process.arch];
+  if (!nr || process.env.EOS_NO_MOUNT_HELPER === '1' || !existsSync('/usr/bin/perl')) return [];
+  return [MOUNT_HELPER, String(nr[0]), String(nr[1])];
+}
 
 /** Shell text naming this process's descriptor `fd` as a job sees it (e.g. the jobserver FIFO, to reopen). */
 export function hostFdPath(fd: number): string {
@@ -84,14 +159,16 @@ export class SandboxLauncher {
   readonly dir: string;
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, Pending>();
+  readonly #mountHelper: boolean;
   #next = 0;
   #exited = false;
   #buf = '';
 
-  private constructor(child: ChildProcess, pid: number, dir: string) {
+  private constructor(child: ChildProcess, pid: number, dir: string, mountHelper: boolean) {
     this.#child = child;
     this.pid = pid;
     this.dir = dir;
+    this.#mountHelper = mountHelper;
   }
 
   /**
@@ -101,6 +178,7 @@ export class SandboxLauncher {
    */
   static async start(mnt: string, niceness: number): Promise<SandboxLauncher> {
     const delta = niceness - getPriority();
+    const helper = mountHelperArgs();
     const child = spawn(
       'setpriv',
       [
@@ -119,6 +197,7 @@ export class SandboxLauncher {
         LAUNCHER_SCRIPT,
         'eos-launcher',
         mnt,
+        ...helper,
       ],
       { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, detached: true },
     );
@@ -142,7 +221,7 @@ export class SandboxLauncher {
       };
       child.stdout!.on('data', onData);
     });
-    const l = new SandboxLauncher(child, pid, mnt);
+    const l = new SandboxLauncher(child, pid, mnt, helper.length > 0);
     child.stdout!.on('data', (b: Buffer) => l.#read(b.toString()));
     child.once('exit', () => l.#gone());
     child.on('error', () => undefined);
@@ -172,18 +251,68 @@ export class SandboxLauncher {
     if (this.#exited) throw new SandboxError('sandbox launcher: used after it exited');
     const id = this.#next++;
     const file = join(this.dir, 'jobs', `${id}.sh`);
-    writeFileSync(this.hostPath(file), script(id));
     let pid!: (n: number) => void;
-    let status!: (n: number) => void;
     const pidP = new Promise<number>((r) => (pid = r));
+    const statusP = this.#submit(id, file, script(id), '', pid);
+    return { pid: pidP, status: statusP };
+  }
+
+  /** Writes request `id`'s file and line (`PREFIX+ID FILE`); resolves with its reported status. */
+  #submit(
+    id: number,
+    file: string,
+    text: string,
+    prefix: string,
+    pid?: (n: number) => void,
+  ): Promise<number> {
+    writeFileSync(this.hostPath(file), text);
+    let status!: (n: number) => void;
     const statusP = new Promise<number>((r) => (status = r));
-    this.#pending.set(id, { pid, status, file });
+    this.#pending.set(id, { pid: pid ?? (() => undefined), status, file });
     if (this.#pending.size === 1) {
       (this.#child.stdout as Socket).ref();
       this.#child.ref();
     }
-    this.#child.stdin!.write(`${id} ${file}\n`);
-    return { pid: pidP, status: statusP };
+    this.#child.stdin!.write(`${prefix}${id} ${file}\n`);
+    return statusP;
+  }
+
+  /**
+   * Makes `calls` in the launcher's mount namespace, in order, by its mount helper (no fork; an
+   * EROFS image file-backed) or, without one, by a job running util-linux `mount`/`umount`. A
+   * failed call undoes the mounts this request made (helper) and rejects.
+   * @throws SandboxError E21 naming the failed call and the kernel's (or mount's) reason, or when
+   *   the launcher has exited
+   */
+  async mount(calls: readonly LauncherMount[]): Promise<void> {
+    if (this.#exited) throw new SandboxError('sandbox launcher: used after it exited');
+    for (const c of calls)
+      for (const f of c.op === 'mount' ? [c.call.source, c.call.target, c.call.data] : [c.target])
+        if (/[\0\n]/.test(f))
+          throw new SandboxError(
+            `sandbox launcher: cannot mount: ${JSON.stringify(f)} holds a NUL or a newline`,
+          );
+    const id = this.#next++;
+    const file = join(this.dir, 'jobs', `${id}.m`);
+    let status: number;
+    if (this.#mountHelper) {
+      const body = calls
+        .map((c) =>
+          c.op === 'mount'
+            ? ['mount', c.call.source, c.call.target, c.call.fstype, c.call.data].join('\0')
+            : ['umount', c.target].join('\0'),
+        )
+        .join('\n');
+      status = await this.#submit(id, file, `${body}\n`, 'm');
+    } else {
+      const lines = calls.map((c) =>
+        c.op === 'mount' ? mountCallShell(c.call) : `umount ${shellQuote(c.target)} || exit 1`,
+      );
+      status = await this.#submit(id, file, `exec 2>${shellQuote(`${file}.err`)}\n${lines.join('\n')}\n`, '');
+    }
+    const why = this.readFile(`${file}.err`).trim();
+    if (why) this.remove(`${file}.err`);
+    if (status !== 0) throw new SandboxError(`sandbox launcher: ${why || `mount request exited ${status}`}`);
   }
 
   /** The shell line a sandbox job starts with: it reports its host PID, then closes the report pipe. */

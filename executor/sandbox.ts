@@ -17,11 +17,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   composefsRootCommand,
-  composefsViewMount,
+  erofsImageMount,
+  imagesOf,
+  overlayViewMount,
   seccompProgram,
   shellQuote,
   spawnWithSeccomp,
   type ComposefsRoot,
+  type MountCall,
   type ViewMount,
 } from '../composer/index.ts';
 import { SandboxLauncher, hostFdPath } from './launcher.ts';
@@ -85,9 +88,22 @@ export function sweepSandboxMountsOnce(dir: string = tmpdir()): number {
 interface HeldWorld {
   launcher: SandboxLauncher;
   dir: string;
+  /** The view's directory (the overlay's mount point). */
   view: string;
-  unmount: string;
   /** The sandboxes in it now (entered, not yet released). */
+  users: number;
+  /** Its EROFS mounts (keys of {@link SandboxWorlds}' layers), released when it is unmounted. */
+  layers: string[];
+}
+
+/** A mounted EROFS image of a launcher's namespace: its mount point, and the worlds over it. */
+interface HeldLayer {
+  launcher: SandboxLauncher;
+  /** Its directory in the launcher's tmpfs (removed when it is unmounted). */
+  dir: string;
+  /** The mount point (`dir/m`). */
+  meta: string;
+  /** Mounted worlds whose overlay has it as a lower layer. */
   users: number;
 }
 
@@ -112,9 +128,11 @@ export interface SandboxWorldsStats {
  * Composefs worlds mounted once and shared by many sandboxes, all started by one launcher
  * (specs/executor.md §4.2–§4.3): the first {@link enter} starts a {@link SandboxLauncher} (a shell in
  * its own mount and PID namespaces, propagation `slave`, with a private tmpfs); each distinct world
- * (image, object directory and mount options) is mounted once in that namespace, at `w<N>/` of the
- * tmpfs: the EROFS image and a read-only overlay (a stub layer of empty mount points, the image,
- * the object directory as a data-only layer), exactly as a lone sandbox mounts them. Each sandbox
+ * (image, layer images, object directory and mount options) is mounted once in that namespace, at
+ * `w<N>/` of the tmpfs: a read-only overlay (a stub layer of empty mount points, the images, the
+ * object directory as a data-only layer), exactly as a lone sandbox mounts it, over EROFS mounts
+ * of its images that are shared by every world stacking them (`l<N>/m`: a build's seed image
+ * under all its worlds), made by the launcher's mount helper. Each sandbox
  * of that world is started by the launcher and binds the view read-only at `/` as usual; its
  * `/build`, `/output`, `/tmp`, `/dev` and `/proc` are its own, as before. The world is read-only
  * (an overlay without an upper layer, bound read-only), so sharing it changes nothing a build sees.
@@ -135,6 +153,9 @@ export class SandboxWorlds {
   /** Keys of mounted worlds no sandbox is in, the one unused longest first. */
   readonly #idle: string[] = [];
   readonly #maxIdle: number;
+  /** EROFS mounts by image path; those no mounted world uses, the one unused longest first. */
+  readonly #layers = new Map<string, Promise<HeldLayer>>();
+  readonly #idleLayers: string[] = [];
   #launcher: Promise<SandboxLauncher> | undefined;
   #closed = false;
   #mounted = 0;
@@ -227,6 +248,8 @@ export class SandboxWorlds {
     }
     const w = await p;
     if (this.#closed) throw new SandboxError('shared sandbox worlds: used after close');
+    // Unmounted meanwhile (the idle world evicted while this call waited): mount it again.
+    if (this.#held.get(key) !== p) return this.#lease(root, sandbox);
     w.users++;
     if (sandbox) this.#entered++;
     const i = this.#idle.indexOf(key);
@@ -245,7 +268,7 @@ export class SandboxWorlds {
           const old = this.#idle.shift()!;
           const q = this.#held.get(old);
           this.#held.delete(old);
-          void q?.then((x) => SandboxWorlds.#end(x)).catch(() => undefined);
+          void q?.then((x) => this.#end(x)).catch(() => undefined);
         }
       },
     };
@@ -253,32 +276,127 @@ export class SandboxWorlds {
 
   async #hold(root: ComposefsRoot): Promise<HeldWorld> {
     const launcher = await this.launcher();
-    const dir = join(launcher.dir, `w${this.#n++}`);
-    let m: ViewMount;
+    const images = imagesOf(root);
+    const got = await Promise.allSettled(images.map((i) => this.#layer(launcher, i)));
+    const layers: HeldLayer[] = [];
     try {
-      m = await composefsViewMount(root, dir, SANDBOX_MOUNT_POINTS);
+      for (const l of got)
+        if (l.status === 'fulfilled') layers.push(l.value);
+        else throw l.reason;
+      const dir = join(launcher.dir, `w${this.#n++}`);
+      let m: ViewMount;
+      try {
+        m = overlayViewMount(
+          root,
+          layers.map((l) => l.meta),
+          dir,
+          SANDBOX_MOUNT_POINTS,
+        );
+      } catch (e) {
+        if (e instanceof MountError)
+          throw new SandboxError(e.detail, { ...(e.hint ? { hint: e.hint } : {}), cause: e });
+        throw e;
+      }
+      for (const d of m.dirs) mkdirSync(launcher.hostPath(d), { recursive: true });
+      try {
+        await launcher.mount([{ op: 'mount', call: m.mount }]);
+      } catch (e) {
+        launcher.remove(dir);
+        throw new SandboxError(
+          `composefs world ${root.image}: cannot mount a shared world: ${(e as SandboxError).detail}`,
+        );
+      }
+      this.#mounted++;
+      return { launcher, dir, view: m.view, users: 0, layers: images };
+    } catch (e) {
+      for (const [i, l] of got.entries()) if (l.status === 'fulfilled') this.#releaseLayer(images[i]!);
+      throw e;
+    }
+  }
+
+  /**
+   * The EROFS mount of `image` in the launcher's namespace (at `l<N>/`), mounting it first when it
+   * is not mounted, with one more world counted over it. Each image is mounted once however many
+   * worlds stack it: a build's seed image under every world, a dependency's layer image under
+   * each of its dependents' (specs/executor.md §4.3).
+   * @throws SandboxError E21 when it cannot be read or mounted (mount's stderr)
+   */
+  async #layer(launcher: SandboxLauncher, image: string): Promise<HeldLayer> {
+    let p = this.#layers.get(image);
+    if (p) {
+      const l = await p.catch(() => undefined);
+      if (!l || l.launcher !== launcher || launcher.exited) {
+        if (this.#layers.get(image) === p) this.#layers.delete(image);
+        p = undefined;
+      }
+    }
+    if (!p) {
+      p = this.#mountLayer(launcher, image);
+      this.#layers.set(image, p);
+      p.catch(() => {
+        if (this.#layers.get(image) === p) this.#layers.delete(image);
+      });
+    }
+    const l = await p;
+    if (this.#layers.get(image) !== p) return this.#layer(launcher, image); // unmounted meanwhile
+    l.users++;
+    const i = this.#idleLayers.indexOf(image);
+    if (i >= 0) this.#idleLayers.splice(i, 1);
+    return l;
+  }
+
+  async #mountLayer(launcher: SandboxLauncher, image: string): Promise<HeldLayer> {
+    const dir = join(launcher.dir, `l${this.#n++}`);
+    let call: MountCall;
+    try {
+      call = await erofsImageMount(image, join(dir, 'm'));
     } catch (e) {
       if (e instanceof MountError)
         throw new SandboxError(e.detail, { ...(e.hint ? { hint: e.hint } : {}), cause: e });
       throw e;
     }
-    for (const d of m.dirs) mkdirSync(launcher.hostPath(d), { recursive: true });
-    const err = join(dir, 'mount.err');
-    const status = await launcher.run(() => `exec 2>${shellQuote(err)}\n${m.mount}\n`).status;
-    if (status !== 0) {
-      const why = launcher.readFile(err).trim() || `exit ${status}`;
+    mkdirSync(launcher.hostPath(call.target), { recursive: true });
+    try {
+      await launcher.mount([{ op: 'mount', call }]);
+    } catch (e) {
       launcher.remove(dir);
-      throw new SandboxError(`composefs world ${root.image}: cannot mount a shared world: ${why}`);
+      throw new SandboxError(
+        `composefs image ${image}: cannot mount it in the sandbox launcher: ${(e as SandboxError).detail}`,
+      );
     }
-    this.#mounted++;
-    return { launcher, dir, view: m.view, unmount: m.unmount, users: 0 };
+    return { launcher, dir, meta: call.target, users: 0 };
   }
 
-  /** Unmounts one world and removes its directory (never throws). */
-  static async #end(w: HeldWorld): Promise<void> {
+  /** One world fewer over `image`'s mount: unused, it is kept idle (at most 2 × maxIdle), then unmounted. */
+  #releaseLayer(image: string): void {
+    const p = this.#layers.get(image);
+    void p
+      ?.then((l) => {
+        l.users--;
+        if (l.users > 0 || l.launcher.exited || this.#closed || this.#layers.get(image) !== p) return;
+        this.#idleLayers.push(image);
+        while (this.#idleLayers.length > 2 * this.#maxIdle) {
+          const old = this.#idleLayers.shift()!;
+          const q = this.#layers.get(old);
+          this.#layers.delete(old);
+          void q
+            ?.then(async (x) => {
+              if (x.launcher.exited) return;
+              await x.launcher.mount([{ op: 'umount', target: x.meta }]).catch(() => undefined);
+              x.launcher.remove(x.dir);
+            })
+            .catch(() => undefined);
+        }
+      })
+      .catch(() => undefined);
+  }
+
+  /** Unmounts one world and removes its directory, then releases its layers (never throws). */
+  async #end(w: HeldWorld): Promise<void> {
     if (w.launcher.exited) return;
-    await w.launcher.run(() => `${w.unmount}\n`).status;
+    await w.launcher.mount([{ op: 'umount', target: w.view }]).catch(() => undefined);
     w.launcher.remove(w.dir);
+    for (const l of w.layers) this.#releaseLayer(l);
   }
 
   /**
@@ -290,6 +408,8 @@ export class SandboxWorlds {
     await Promise.allSettled([...this.#held.values()]);
     this.#held.clear();
     this.#idle.length = 0;
+    this.#layers.clear();
+    this.#idleLayers.length = 0;
     const l = await this.#launcher?.catch(() => undefined);
     if (l) await l.close();
     process.removeListener('exit', this.#onExit);

@@ -23,6 +23,12 @@ export interface ImageOptions {
   minVersion?: number;
   /** Highest version the writer may raise to (default 1; raised to `minVersion` if lower). */
   maxVersion?: number;
+  /**
+   * A layer image (specs/composefs.md §2.9): one stacked over another image as a further overlay
+   * lower layer, so its root is merged with the layers below it. The root gets neither
+   * `trusted.overlay.opaque` nor the `00`–`ff` stubs; everything else is as in a whole image.
+   */
+  layer?: boolean;
 }
 
 /** What the writer needs of an xattr name: prefix index, suffix bytes, name-filter bit. */
@@ -232,7 +238,7 @@ export function imageVersion(tree: ComposefsTree, options: ImageOptions = {}): n
 }
 
 /** Step 1: a rewritten copy of the tree (overlay xattrs, whiteouts, stubs), children sorted. */
-function rewrite(tree: ComposefsTree, version: number): WNode {
+function rewrite(tree: ComposefsTree, version: number, layer: boolean): WNode {
   const map = new Map<CfsInode, WNode>();
   const root = newNode(tree.root, tree.root.mode);
   map.set(tree.root, root);
@@ -309,21 +315,24 @@ function rewrite(tree: ComposefsTree, version: number): WNode {
     kids.push({ name: '..', nameBytes: DOTDOT, target: node.parent ?? node, link: true });
     node.children = kids;
   }
-  setX(root, F.XATTR_OPAQUE, bytesOf('y'));
-  const kids = root.children!;
-  const present = new Set(kids.map((k) => k.name));
-  const selinux = getX(root, F.XATTR_SELINUX);
-  for (let i = 0; i < 256; i++) {
-    const name = HEX[i >> 4]! + HEX[i & 15]!;
-    if (present.has(name)) continue;
-    const stub = newNode(null, F.S_IFCHR | 0o644);
-    stub.uid = root.uid;
-    stub.gid = root.gid;
-    stub.mtimeSec = root.mtimeSec;
-    stub.mtimeNsec = root.mtimeNsec;
-    stub.parent = root;
-    if (selinux) stub.xattrs.push({ name: F.XATTR_SELINUX, value: selinux });
-    kids.push({ name, nameBytes: bytesOf(name), target: stub, link: false });
+  // A whole image's root hides every layer below it; a layer image's merges with them (§2.9).
+  if (!layer) {
+    setX(root, F.XATTR_OPAQUE, bytesOf('y'));
+    const kids = root.children!;
+    const present = new Set(kids.map((k) => k.name));
+    const selinux = getX(root, F.XATTR_SELINUX);
+    for (let i = 0; i < 256; i++) {
+      const name = HEX[i >> 4]! + HEX[i & 15]!;
+      if (present.has(name)) continue;
+      const stub = newNode(null, F.S_IFCHR | 0o644);
+      stub.uid = root.uid;
+      stub.gid = root.gid;
+      stub.mtimeSec = root.mtimeSec;
+      stub.mtimeNsec = root.mtimeNsec;
+      stub.parent = root;
+      if (selinux) stub.xattrs.push({ name: F.XATTR_SELINUX, value: selinux });
+      kids.push({ name, nameBytes: bytesOf(name), target: stub, link: false });
+    }
   }
   for (const [, node] of order)
     if (node.children) node.children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -352,7 +361,7 @@ interface Layout {
 
 function layout(tree: ComposefsTree, options: ImageOptions): Layout {
   const version = imageVersion(tree, options);
-  const root = rewrite(tree, version);
+  const root = rewrite(tree, version, options.layer === true);
   // Step 2: breadth-first order, nlink of directories, sorted xattrs, minimum mtime, ACL flag.
   const nodes: WNode[] = [root];
   let minSec = root.mtimeSec;

@@ -16,7 +16,7 @@ import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ObserveError, type Digest, type Store, type TreeEntry } from '../../src/kernel/index.ts';
-import type { World, WorldLayer } from '../build-world.ts';
+import { worldTree, type World, type WorldLayer } from '../build-world.ts';
 import { makeReadSet, type ReadOp, type ReadPath, type ReadSet } from './read-set.ts';
 
 /** How long the server may take to mount, in milliseconds. */
@@ -230,8 +230,9 @@ export async function readSetFromEvents(store: Store, world: World, events: Serv
   const paths: ReadPath[] = [];
   const found: string[] = [];
   const kinds = new Map<string, 'file' | 'directory' | 'symlink'>();
+  const tree = await worldTree(store, world);
   for (const [path, ops] of Object.entries(events.paths)) {
-    const node = ops.includes('missing') ? undefined : await walker.nodeAt(world.tree, path);
+    const node = ops.includes('missing') ? undefined : await walker.nodeAt(tree, path);
     if (!node) {
       paths.push({ path, kind: 'missing', entry: null, ops: ['lookup'] });
       continue;

@@ -65,13 +65,34 @@ describe('the one set of composefs mount options', () => {
       '--propagation',
       'private',
     ]);
-    expect(args.slice(-8)).toEqual([
+    expect(args.slice(-9)).toEqual([
       '/tmp/m',
-      header(0),
       'proc dev',
-      'ro,loop,noacl',
-      'ro,lowerdir=/tmp/m/stub:/tmp/m/meta::/s/objects,redirect_dir=on,metacopy=on',
+      'ro,lowerdir=/tmp/m/stub:/tmp/m/meta0::/s/objects,redirect_dir=on,metacopy=on',
       'eos-test',
+      '1',
+      header(0),
+      'ro,loop,noacl',
+      'run',
+      '/tmp/m/root',
+    ]);
+    // Layer images, highest first, over the image: one EROFS mount each, all lower layers.
+    const layered = await composefsRootCommand(
+      { image: header(0), layers: [header(CFS_FLAG_HAS_ACL), header(0)], objectsDir: '/s/objects' },
+      how,
+    );
+    expect(layered[1].slice(-13)).toEqual([
+      '/tmp/m',
+      'proc dev',
+      'ro,lowerdir=/tmp/m/stub:/tmp/m/meta0:/tmp/m/meta1:/tmp/m/meta2::/s/objects,redirect_dir=on,metacopy=on',
+      'eos-test',
+      '3',
+      header(CFS_FLAG_HAS_ACL),
+      'ro,loop',
+      header(0),
+      'ro,loop,noacl',
+      header(0),
+      'ro,loop,noacl',
       'run',
       '/tmp/m/root',
     ]);
@@ -82,7 +103,7 @@ describe('the one set of composefs mount options', () => {
     expect(acl[1]).toContain('ro,loop');
     expect(acl[1]).not.toContain('ro,loop,noacl');
     expect(acl[1]).toContain(
-      'ro,lowerdir=/tmp/m/stub:/tmp/m/meta::/s/objects,redirect_dir=on,metacopy=on,verity=require',
+      'ro,lowerdir=/tmp/m/stub:/tmp/m/meta0::/s/objects,redirect_dir=on,metacopy=on,verity=require',
     );
     await expect(
       composefsRootCommand({ image: join(dir, 'none.cfs'), objectsDir: '/s' }, how),

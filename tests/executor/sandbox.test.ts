@@ -17,7 +17,13 @@ import { connect, createServer, type Server } from 'node:net';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SandboxWorlds, runSandbox, worldImage, type SandboxSpec } from '../../executor/index.ts';
+import {
+  SandboxWorlds,
+  runSandbox,
+  worldImage,
+  worldLayerImage,
+  type SandboxSpec,
+} from '../../executor/index.ts';
 import type { Store } from '../../src/kernel/index.ts';
 import { hostSeedWorld } from './helpers.ts';
 
@@ -353,6 +359,49 @@ describe.skipIf(!canRun)('sandboxes sharing one mounted composefs world (Sandbox
       expect(worlds.stats()).toEqual({ mounted: 1, entered: 1 });
     } finally {
       await worlds.close();
+    }
+  });
+
+  it('mounts each image once per launcher (a layered world over its seed image), file-backed by the mount helper, over a loop device without it', async () => {
+    const image = await worldImage(store, worldRoot as never);
+    const objectsDir = store.dir('objects');
+    const src = mkdtempSync(join(scratch, 'layer-'));
+    mkdirSync(join(src, 'usr', 'share', 'extra'), { recursive: true });
+    writeFileSync(join(src, 'usr', 'share', 'extra', 'x'), `layered ${process.pid}\n`);
+    const layer = await worldLayerImage(store, (await store.ingest(src)).digest);
+    const saved = process.env.EOS_NO_MOUNT_HELPER;
+    for (const helper of [true, false]) {
+      if (helper) delete process.env.EOS_NO_MOUNT_HELPER;
+      else process.env.EOS_NO_MOUNT_HELPER = '1';
+      const worlds = new SandboxWorlds();
+      try {
+        const a = await script('cat /usr/share/extra/x; test -x /bin/sh && echo sh', {
+          composefs: { image, layers: [layer], objectsDir },
+          worlds,
+        });
+        expect(a.log).toBe(`layered ${process.pid}\nsh\n`);
+        const b = await script('test -e /usr/share/extra || echo plain', {
+          composefs: { image, objectsDir },
+          worlds,
+        });
+        expect(b.log).toBe('plain\n');
+        expect(worlds.stats()).toEqual({ mounted: 2, entered: 2 });
+        const lease = await worlds.enter({ image, objectsDir });
+        const info = readFileSync(`/proc/${lease.launcher.pid}/mountinfo`, 'utf8');
+        lease.release();
+        const sources = info
+          .split('\n')
+          .filter((l) => l.includes(' - erofs '))
+          .map((l) => l.split(' - ')[1]!.split(' ')[1]!);
+        // The seed image once under both worlds, the layer image once.
+        expect(sources).toHaveLength(2);
+        if (helper) expect(sources.sort()).toEqual([image, layer].sort());
+        else for (const s of sources) expect(s).toMatch(/^\/dev\/loop\d+$/);
+      } finally {
+        await worlds.close();
+        if (saved === undefined) delete process.env.EOS_NO_MOUNT_HELPER;
+        else process.env.EOS_NO_MOUNT_HELPER = saved;
+      }
     }
   });
 
