@@ -5,7 +5,7 @@
  *
  * @see specs/executor.md §7
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -204,9 +204,9 @@ export async function placeSources(
   sources: readonly FetchedSource[],
   buildDir: string,
 ): Promise<void> {
-  await fs.mkdir(join(buildDir, '.eos'), { recursive: true });
+  mkdirSync(join(buildDir, '.eos'), { recursive: true });
   if (sources[0]) await placeSource(store, sources[0], join(buildDir, 'src'));
-  else await fs.mkdir(join(buildDir, 'src'));
+  else mkdirSync(join(buildDir, 'src'));
   for (let i = 1; i < sources.length; i++)
     await placeSource(store, sources[i]!, join(buildDir, 'sources', sources[i]!.spec.name ?? String(i)));
 }
@@ -429,13 +429,13 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       server = await startWorldServer(store, await worldTree(store, world), `${req.label} ${req.version}`);
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');
-    await fs.mkdir(outputDir);
+    mkdirSync(outputDir);
     await placeSources(store, sources, buildDir);
     if (fetched) {
       await placeSource(store, fetched, join(buildDir, 'sources', 'fetch'));
       sources.push(fetched);
     }
-    await fs.writeFile(join(buildDir, '.eos', 'recipe.sh'), recipe.script);
+    writeFileSync(join(buildDir, '.eos', 'recipe.sh'), recipe.script);
     const sourceDateEpoch = req.sourceDateEpoch ?? 1700000000;
     const logFile = join(top, 'log');
     const triplet = TRIPLETS[req.seed.arch] ?? `${req.seed.arch}-linux-gnu`;

@@ -8,7 +8,7 @@
  *
  * @see specs/executor.md §4.1
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,9 @@ function counterOf(file: string, key: string): number {
   }
 }
 
+// The cgroup file system is the kernel's memory: its reads, writes, mkdir and rmdir are made on
+// this thread, each a few microseconds, not a thread-pool round trip (a few milliseconds of a
+// loaded build's event loop, twice per action).
 async function killAndRemove(dirs: string[]): Promise<void> {
   for (let attempt = 0; attempt < 50; attempt++) {
     let left = 0;
@@ -95,7 +98,7 @@ async function killAndRemove(dirs: string[]): Promise<void> {
       if (!existsSync(d)) continue;
       let pids: string[] = [];
       try {
-        pids = (await fs.readFile(join(d, 'cgroup.procs'), 'utf8')).split('\n').filter(Boolean);
+        pids = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
       } catch {
         /* gone */
       }
@@ -105,7 +108,11 @@ async function killAndRemove(dirs: string[]): Promise<void> {
         } catch {
           /* gone */
         }
-      await fs.rmdir(d).catch(() => left++);
+      try {
+        rmdirSync(d);
+      } catch {
+        left++;
+      }
     }
     if (left === 0) return;
     await new Promise((r) => setTimeout(r, 40));
@@ -184,32 +191,61 @@ export function enterPrefix(procsFiles: string[]): string[] {
  * left is killed by pid and the directory removed (retried while it empties). Never throws.
  */
 export async function removeCgroup2(dir: string): Promise<void> {
-  await fs.writeFile(join(dir, 'cgroup.kill'), '1').catch(() => undefined);
+  try {
+    writeFileSync(join(dir, 'cgroup.kill'), '1');
+  } catch {
+    /* gone, or no cgroup.kill (Linux < 5.14): killed by pid below */
+  }
   await killAndRemove([dir]);
+}
+
+/** The last probe of this process's cgroup v2 parent, by its own cgroup path (it rarely moves). */
+let lastProbe: { own: string; probe: Cgroup2Probe } | undefined;
+
+async function probeOnce(): Promise<Cgroup2Probe | undefined> {
+  const own = ownCgroups().get('');
+  if (lastProbe && lastProbe.own === own) return lastProbe.probe;
+  const probe = await probeCgroup2();
+  if (probe && own !== undefined) lastProbe = { own, probe };
+  return probe;
 }
 
 /** cgroup v2: a child of our cgroup with `pids` and `memory` enabled, or undefined. */
 async function cgroup2(limits: ResourceLimits, name: string): Promise<ActionLimits | undefined> {
-  const probe = await probeCgroup2();
+  const probe = await probeOnce();
   // A controller bound to a cgroup v1 hierarchy (a hybrid set-up) is not in `cgroup.controllers`.
   if (!probe || probe.missing.length) return undefined;
   const parent = probe.dir;
   if (!NEEDED.every((c) => probe.subtreeControl.includes(c))) {
     // Enabling needs a parent without processes of its own (cgroup v2's no-internal-process rule).
-    const ok = await fs.writeFile(join(parent, 'cgroup.subtree_control'), '+pids +memory').then(
-      () => true,
-      () => false,
-    );
-    if (!ok) return undefined;
+    try {
+      writeFileSync(join(parent, 'cgroup.subtree_control'), '+pids +memory');
+    } catch {
+      return undefined;
+    }
+    probe.subtreeControl = [...new Set([...probe.subtreeControl, ...NEEDED])];
   }
   const dir = join(parent, name);
   try {
-    await fs.mkdir(dir);
-    await fs.writeFile(join(dir, 'pids.max'), String(limits.maxPids));
-    await fs.writeFile(join(dir, 'memory.max'), String(limits.maxMemory));
-    await fs.writeFile(join(dir, 'memory.swap.max'), '0').catch(() => undefined);
+    mkdirSync(dir);
   } catch {
-    await fs.rmdir(dir).catch(() => undefined);
+    lastProbe = undefined; // the parent moved or went: probed again next time
+    return undefined;
+  }
+  try {
+    writeFileSync(join(dir, 'pids.max'), String(limits.maxPids));
+    writeFileSync(join(dir, 'memory.max'), String(limits.maxMemory));
+    try {
+      writeFileSync(join(dir, 'memory.swap.max'), '0');
+    } catch {
+      /* no swap accounting */
+    }
+  } catch {
+    try {
+      rmdirSync(dir);
+    } catch {
+      /* raced */
+    }
     return undefined;
   }
   return {

@@ -524,13 +524,17 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     maybeFinish();
   }
 
+  function priority(it: Ready, now: number): number {
+    return ranks.get(it.node.label)! + aging * (now - it.readyAtMs);
+  }
+
   function pick(): Ready {
     const now = clock.now();
     let best = 0;
     let bestP = -Infinity;
     for (let i = 0; i < ready.length; i++) {
       const it = ready[i]!;
-      const p = ranks.get(it.node.label)! + aging * (now - it.readyAtMs);
+      const p = priority(it, now);
       if (p > bestP || (p === bestP && it.node.label < ready[best]!.node.label)) {
         best = i;
         bestP = p;
@@ -560,12 +564,17 @@ export async function schedule<N extends SchedNode>(opts: ScheduleOptions<N>): P
     prepareAhead();
   }
 
-  // Ready nodes told to the executor's `prepare` that have not started yet (at most `jobs`).
+  // Ready nodes told to the executor's `prepare` that have not started yet (at most `jobs`): the
+  // ones `pick` takes next (by priority now, ties by label), not the first ones to become ready.
   const prepared = new Set<string>();
   function prepareAhead(): void {
     const prepare = opts.executor.prepare;
-    if (!prepare || aborted()) return;
-    for (const it of ready) {
+    if (!prepare || aborted() || prepared.size >= jobs || ready.length === 0) return;
+    const now = clock.now();
+    const next = ready
+      .map((it) => ({ it, p: priority(it, now) }))
+      .sort((a, b) => b.p - a.p || (a.it.node.label < b.it.node.label ? -1 : 1));
+    for (const { it } of next) {
       if (prepared.size >= jobs) return;
       if (prepared.has(it.node.label)) continue;
       prepared.add(it.node.label);

@@ -8,7 +8,7 @@
  * @see specs/seed.md
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -169,9 +169,10 @@ async function sha256File(path: string): Promise<string> {
 
 /** A staging directory in the store's tmp/ (named `<pid>-…` so the store's cleanup knows its owner). */
 export async function stagingDir(store: Store, tag: string): Promise<string> {
+  // Two metadata calls on this thread: each costs less than a thread-pool round trip.
   const base = store.dir('tmp');
-  await fs.mkdir(base, { recursive: true });
-  return fs.mkdtemp(join(base, `${process.pid}-${tag}-`));
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, `${process.pid}-${tag}-`));
 }
 
 /** Unpacks a `.deb` into `dir` with `dpkg-deb -x` and normalizes it (specs/seed.md §3). */

@@ -454,6 +454,53 @@ describe('scheduler: prepare ahead (specs/scheduler.md §4.4)', () => {
   });
 });
 
+describe('scheduler: prepare ahead follows the pick (specs/scheduler.md §4.4)', () => {
+  it('prepares the ready node that starts next by priority, not the first to become ready', async () => {
+    // a and b are ready first but short; c and d head long chains, so they rank higher.
+    const nodes = [
+      node('a', [], 10),
+      node('b', [], 10),
+      node('c', [], 10),
+      node('d', [], 10),
+      node('c1', ['c'], 10),
+      node('c2', ['c1'], 10),
+      node('d1', ['d'], 10),
+      node('d2', ['d1'], 10),
+    ];
+    const clock = new VirtualClock();
+    const log: string[] = [];
+    const executor = Object.assign(
+      async (n: SyntheticNode) => {
+        log.push(`start ${n.label}`);
+        await clock.sleep(n.durationMs);
+        return {
+          output: digestBytes(`out ${n.label}`),
+          world: TOOLCHAIN,
+          log: digestBytes(`log ${n.label}`),
+        };
+      },
+      { prepare: (n: SyntheticNode) => void log.push(`prepare ${n.label}`) },
+    );
+    await clock.run(
+      schedule<SyntheticNode>({
+        nodes,
+        jobs: 1,
+        cores: 1,
+        seedMode: 'seeded',
+        clock,
+        key: (n, depOutputs) => digestBytes(JSON.stringify([n.label, depOutputs])),
+        rebuilder: constructiveRebuilder(new MemoryActionCache()),
+        executor: executor as never,
+      }),
+    );
+    expect(log.slice(0, 3)).toEqual(['start c', 'prepare d', 'start d']);
+    // Every node prepared is the next one started.
+    for (const [i, l] of log.entries())
+      if (l.startsWith('prepare '))
+        expect(log.slice(i + 1).find((x) => x.startsWith('start '))).toBe(`start ${l.slice(8)}`);
+  });
+});
+
 describe('scheduler: a slot given back early (specs/scheduler.md §4.5)', () => {
   it('starts the next action when an executor frees its slot; slot phases never exceed `jobs`', async () => {
     const nodes = [node('a', [], 10), node('b', [], 10), node('c', [], 10), node('d', ['a'], 10)];
