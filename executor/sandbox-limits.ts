@@ -8,7 +8,7 @@
  *
  * @see specs/executor.md §4.1
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -70,9 +70,9 @@ function ownCgroups(): Map<string, string> {
   return m;
 }
 
-async function writable(dir: string): Promise<boolean> {
+function writable(dir: string): boolean {
   try {
-    await fs.access(dir, fs.constants.W_OK);
+    accessSync(dir, constants.W_OK);
     return true;
   } catch {
     return false;
@@ -273,18 +273,20 @@ async function cgroup1(limits: ResourceLimits, name: string): Promise<ActionLimi
   if (!existsSync(join(pidsParent, 'pids.max')) && !existsSync(join(pidsParent, 'cgroup.procs')))
     return undefined;
   if (!existsSync(join(memParent, 'memory.limit_in_bytes'))) return undefined;
-  if (!(await writable(pidsParent)) || !(await writable(memParent))) return undefined;
+  if (!writable(pidsParent) || !writable(memParent)) return undefined;
   const pids = join(pidsParent, name);
   const mem = join(memParent, name);
   try {
-    await fs.mkdir(pids);
-    await fs.mkdir(mem);
-    await fs.writeFile(join(pids, 'pids.max'), String(limits.maxPids));
-    await fs.writeFile(join(mem, 'memory.limit_in_bytes'), String(limits.maxMemory));
+    mkdirSync(pids);
+    mkdirSync(mem);
+    writeFileSync(join(pids, 'pids.max'), String(limits.maxPids));
+    writeFileSync(join(mem, 'memory.limit_in_bytes'), String(limits.maxMemory));
     // No swap beyond the limit where swap accounting exists.
-    await fs
-      .writeFile(join(mem, 'memory.memsw.limit_in_bytes'), String(limits.maxMemory))
-      .catch(() => undefined);
+    try {
+      writeFileSync(join(mem, 'memory.memsw.limit_in_bytes'), String(limits.maxMemory));
+    } catch {
+      /* no swap accounting */
+    }
   } catch {
     await killAndRemove([pids, mem]);
     return undefined;
