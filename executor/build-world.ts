@@ -17,6 +17,7 @@ import {
   CompositionStore,
   PendingTrees,
   compositionImage,
+  compositionRoot,
   isUnionOnto,
   layerImage,
   storeAccess,
@@ -122,6 +123,12 @@ export interface LayeredWorld {
   seedRoot: Digest;
   /** The dependency layers, highest first (each mounted from its own layer image). */
   deps: WorldLayer[];
+  /**
+   * The world's composition stored and pinned (`CompositionStore.saveUnmerged`), begun by
+   * {@link buildLayeredWorld} and not awaited there, so that the caller's images are made
+   * meanwhile; it must be awaited before anything names `world.root` (a build record).
+   */
+  stored: Promise<void>;
 }
 
 /**
@@ -153,11 +160,16 @@ export async function buildLayeredWorld(
   )
     return undefined;
   const { composition, ordered } = worldComposition(layers);
-  const root = await new CompositionStore(store).saveUnmerged(composition, seed.root);
+  const root = compositionRoot(composition);
+  const stored = new CompositionStore(store).saveUnmerged(composition, seed.root).then((r) => {
+    if (r !== root) throw new Error(`unreachable: stored root ${r} is not ${root}`);
+  });
+  stored.catch(() => undefined); // the caller awaits it
   return {
     world: { root, composition, layers: ordered, shadowed: seed.view.shadowed },
     seedRoot: seed.root,
     deps: ordered.filter((l) => l.precedence >= PRECEDENCE.dependency),
+    stored,
   };
 }
 

@@ -217,6 +217,12 @@ export interface ActionWorld {
   worldMount: WorldMount;
   /** The materialized world (`hardlink`), else ''. */
   worldDir: string;
+  /**
+   * Resolves once the world's composition is stored and pinned (a world mounted layer by layer is
+   * stored while its action runs); the caller awaits it before writing anything that names
+   * `world.root`. Absent: stored already.
+   */
+  stored?: Promise<void>;
   /** The world's composefs image (with `layers`: its seed's, under its dependencies'), and objects (`composefs`). */
   composefs?: { image: string; layers?: string[]; objectsDir: string };
 }
@@ -295,11 +301,14 @@ async function makeActionWorld(
   if (mount === 'composefs' && deps.length > 0 && deps.length <= MAX_LAYERED_DEPENDENCIES) {
     const layered = await buildLayeredWorld(store, layers);
     if (layered) {
+      // The images are made while the world's composition is stored, which the sandbox does not
+      // wait for: only the build record, which names the world's root, does (`stored`).
       const [image, ...above] = await Promise.all([
         seedImage(store, layered.seedRoot),
         ...layered.deps.map((d) => worldLayerImage(store, d.tree)),
       ]);
       return {
+        stored: layered.stored,
         world: layered.world,
         worldMount: mount,
         worldDir: '',
@@ -414,19 +423,15 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     };
   }
   const deps = req.deps ?? [];
-  const { world, worldMount, worldDir, composefs } = await prepareActionWorld(
-    store,
-    req.seed,
-    deps,
-    req.worldMount,
-  );
+  // The world and the build directory do not depend on each other: the sources are placed while
+  // the world is made (or while the one made ahead finishes, specs/scheduler.md §4.4).
+  const worldReady = prepareActionWorld(store, req.seed, deps, req.worldMount);
+  worldReady.catch(() => undefined); // awaited below (a failure to place the sources comes first)
 
   checkCancelled();
   const top = await stagingDir(store, 'build');
   let server: WorldServer | undefined;
   try {
-    if (worldMount === 'observed')
-      server = await startWorldServer(store, await worldTree(store, world), `${req.label} ${req.version}`);
     const buildDir = join(top, 'build');
     const outputDir = join(top, 'output');
     mkdirSync(outputDir);
@@ -436,6 +441,10 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       sources.push(fetched);
     }
     writeFileSync(join(buildDir, '.eos', 'recipe.sh'), recipe.script);
+    const { world, worldMount, worldDir, composefs, stored } = await worldReady;
+    checkCancelled();
+    if (worldMount === 'observed')
+      server = await startWorldServer(store, await worldTree(store, world), `${req.label} ${req.version}`);
     const sourceDateEpoch = req.sourceDateEpoch ?? 1700000000;
     const logFile = join(top, 'log');
     const triplet = TRIPLETS[req.seed.arch] ?? `${req.seed.arch}-linux-gnu`;
@@ -509,6 +518,9 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
     const warnings = [...fixed, ...(await checkOutput(outputDir))].sort();
     checkCancelled();
     const output = (await store.ingest(outputDir)).digest;
+    // The output's layer image (specs/executor.md §3.1), made now, after the sandbox has given its
+    // slot back, so that a dependent's world finds it made instead of making it in its own slot.
+    if (worldMount === 'composefs') await worldLayerImage(store, output);
     let observed: BuildResult['observed'];
     if (events) {
       const readSet = await readSetFromEvents(store, world, events);
@@ -541,6 +553,7 @@ export async function buildAtom(req: BuildRequest): Promise<BuildResult> {
       }),
       details,
     };
+    await stored; // the record names the world's root: its composition is stored first
     checkCancelled(); // no record or root for a cancelled build
     const recordDigest = await store.putBlob(encodeBuildRecord(record));
     if (recordDigest !== buildRecordDigest(record)) throw new Error('build record digest mismatch');

@@ -130,12 +130,13 @@ export async function runFetchAction(req: FetchActionRequest): Promise<FetchActi
   for (const s of req.sources)
     sources.push(await fetchSource(s, { store, aptDir: req.aptDir, baseDir: req.baseDir }));
   // A fetch is never observed: its world is mounted as a build's would be otherwise.
-  const { world, worldDir, composefs } = await prepareActionWorld(
+  const { world, worldDir, composefs, stored } = await prepareActionWorld(
     store,
     req.seed,
     req.deps ?? [],
     req.worldMount === 'observed' ? 'auto' : req.worldMount,
   );
+  await stored; // the result names the world's root: its composition is stored
   const top = await stagingDir(store, 'fetch-action');
   // The socket and FIFO live in a short path of their own (unix socket paths are ≤107 bytes).
   const sockDir = await fs.mkdtemp(join(tmpdir(), 'eos-fetch-'));

@@ -257,36 +257,46 @@ describe('hostile trees and exports (E8), nothing written outside the target', (
     expect(readdirSync(join(base, 'nested', 'inner'))).toEqual([]);
   });
 
-  it('writes absolute and escaping symlinks verbatim but never writes through a symlink', async () => {
-    const store = new Store(join(tempDir(), 's'));
-    const outside = tempDir('eos-outside-');
-    const src = tempDir();
-    symlinkSync(outside, join(src, 'abs'));
-    symlinkSync('../../../../etc', join(src, 'up'));
-    mkdirSync(join(src, 'a'));
-    writeFileSync(join(src, 'a', 'b'), 'payload');
-    writeFileSync(join(src, 'f'), 'payload');
-    const r = await store.ingest(src);
+  // A small tree is written with synchronous calls, a large one through the thread pool
+  // (specs/store.md §7.2.1): the same refusals either way.
+  it.each([
+    ['a small tree (calls on this thread)', 0],
+    ['a large tree (calls on the thread pool)', 80],
+  ])(
+    'writes absolute and escaping symlinks verbatim but never writes through a symlink: %s',
+    async (_, pad) => {
+      const store = new Store(join(tempDir(), 's'));
+      const outside = tempDir('eos-outside-');
+      const src = tempDir();
+      symlinkSync(outside, join(src, 'abs'));
+      symlinkSync('../../../../etc', join(src, 'up'));
+      mkdirSync(join(src, 'a'));
+      writeFileSync(join(src, 'a', 'b'), 'payload');
+      writeFileSync(join(src, 'f'), 'payload');
+      if (pad) mkdirSync(join(src, 'pad'));
+      for (let i = 0; i < pad; i++) writeFileSync(join(src, 'pad', `p${i}`), `pad ${i}`);
+      const r = await store.ingest(src);
 
-    const out1 = join(tempDir(), 'out');
-    await store.materialize(r.digest, out1);
-    expect(snapshot(out1)).toEqual(snapshot(src));
+      const out1 = join(tempDir(), 'out');
+      await store.materialize(r.digest, out1);
+      expect(snapshot(out1)).toEqual(snapshot(src));
 
-    // the target already holds `a -> outside` and `f -> outside/f`: the tree's a/b and f must not go through them
-    const out2 = tempDir();
-    symlinkSync(outside, join(out2, 'a'));
-    const e = await store.materialize(r.digest, out2).catch((x) => x);
-    expect(e.code).toBe('E8');
-    expect(e.message).toContain('refusing to write through');
-    const out3 = tempDir();
-    symlinkSync(join(outside, 'f'), join(out3, 'f'));
-    expect(await codeOf(store.materialize(r.digest, out3))).toBe('E8');
-    // a target that is itself a symlink
-    const out4 = join(tempDir(), 'link');
-    symlinkSync(outside, out4);
-    expect(await codeOf(store.materialize(r.digest, out4))).toBe('E8');
-    expect(readdirSync(outside)).toEqual([]);
-  });
+      // the target already holds `a -> outside` and `f -> outside/f`: the tree's a/b and f must not go through them
+      const out2 = tempDir();
+      symlinkSync(outside, join(out2, 'a'));
+      const e = await store.materialize(r.digest, out2).catch((x) => x);
+      expect(e.code).toBe('E8');
+      expect(e.message).toContain('refusing to write through');
+      const out3 = tempDir();
+      symlinkSync(join(outside, 'f'), join(out3, 'f'));
+      expect(await codeOf(store.materialize(r.digest, out3))).toBe('E8');
+      // a target that is itself a symlink
+      const out4 = join(tempDir(), 'link');
+      symlinkSync(outside, out4);
+      expect(await codeOf(store.materialize(r.digest, out4))).toBe('E8');
+      expect(readdirSync(outside)).toEqual([]);
+    },
+  );
 
   it('reports a missing object as E4', async () => {
     const store = new Store(join(tempDir(), 's'));

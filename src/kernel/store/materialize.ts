@@ -10,8 +10,20 @@
  *
  * @see specs/store.md §7
  */
-import { constants } from 'node:fs';
-import { copyFile, link, lstat, mkdir, open, symlink, type FileHandle } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  fchmodSync,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  type Stats,
+} from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Digest } from '../digest.ts';
 import { IoError, NotFoundError, UnsafePathError } from '../errors.ts';
@@ -40,9 +52,78 @@ function errno(e: unknown): string | undefined {
 }
 
 /** What is at `p` without following a symlink: 'none', 'dir', 'symlink' or 'other'. */
-async function whatIs(p: string): Promise<'none' | 'dir' | 'symlink' | 'other'> {
+/** An open file as the walk uses it (a `FileHandle`, or a descriptor of the synchronous calls). */
+interface Handle {
+  fd: number;
+  stat(): Promise<Stats>;
+  chmod(mode: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The file-system calls of a materialization: the same calls, made through the thread pool or not. */
+interface Ops {
+  lstat(p: string): Promise<Stats>;
+  mkdir(p: string, opts: { recursive?: boolean; mode: number }): Promise<unknown>;
+  open(p: string, flags: number): Promise<Handle>;
+  copyFile(from: string, to: string, mode: number): Promise<void>;
+  link(from: string, to: string): Promise<void>;
+  symlink(target: string, p: string): Promise<void>;
+}
+
+const THREAD_POOL: Ops = {
+  lstat: (p) => fsp.lstat(p),
+  mkdir: (p, o) => fsp.mkdir(p, o),
+  open: (p, f) => fsp.open(p, f),
+  copyFile: (a, b, m) => fsp.copyFile(a, b, m),
+  link: (a, b) => fsp.link(a, b),
+  symlink: (t, p) => fsp.symlink(t, p),
+};
+
+/** The same calls made on this thread (errors as rejections, with their `code`), for small trees. */
+const ON_THIS_THREAD: Ops = {
+  lstat: async (p) => lstatSync(p),
+  mkdir: async (p, o) => mkdirSync(p, o),
+  open: async (p, f) => {
+    const fd = openSync(p, f);
+    return {
+      fd,
+      stat: async () => fstatSync(fd),
+      chmod: async (m) => fchmodSync(fd, m),
+      close: async () => closeSync(fd),
+    };
+  },
+  copyFile: async (a, b, m) => copyFileSync(a, b, m),
+  link: async (a, b) => linkSync(a, b),
+  symlink: async (t, p) => symlinkSync(t, p),
+};
+
+/**
+ * Trees at most this big (entries, and bytes of files) are written with the calls made on this
+ * thread: each thread-pool round trip costs more than such a call (an action's source directory
+ * of a few files took ~10 ms of a loaded build's event loop in round trips).
+ */
+const SMALL_TREE = { entries: 64, bytes: 1 << 20 };
+
+/** Whether `root` is a small tree; false too for one that cannot be read whole (the walk reports it). */
+async function isSmallTree(store: Store, root: Digest): Promise<boolean> {
+  let entries = 0;
+  let bytes = 0;
+  const stack = [root];
+  while (stack.length) {
+    const t = await store.getTree(stack.pop()!).catch(() => undefined);
+    if (!t) return false;
+    entries += t.entries.length;
+    if (entries > SMALL_TREE.entries) return false;
+    for (const e of t.entries)
+      if (e.kind === 'directory') stack.push(e.digest);
+      else if (e.kind === 'file' && (bytes += e.size) > SMALL_TREE.bytes) return false;
+  }
+  return true;
+}
+
+async function whatIs(ops: Ops, p: string): Promise<'none' | 'dir' | 'symlink' | 'other'> {
   try {
-    const st = await lstat(p);
+    const st = await ops.lstat(p);
     if (st.isSymbolicLink()) return 'symlink';
     return st.isDirectory() ? 'dir' : 'other';
   } catch (e) {
@@ -61,7 +142,7 @@ function refuseExisting(p: string, what: 'symlink' | 'other' | 'dir'): never {
 
 /** A directory opened without following a symlink, and the path creates inside it go through. */
 interface DirRef {
-  handle: FileHandle;
+  handle: Handle;
   /** `/proc/self/fd/N`: a path whose walk starts at the open directory (the openat equivalent). */
   at: string;
   /** The directory's path as the caller names it (for messages). */
@@ -69,9 +150,9 @@ interface DirRef {
 }
 
 /** Opens `path` (made relative to an open parent) as a directory without following a symlink. */
-async function openDir(path: string, shown: string): Promise<DirRef> {
+async function openDir(ops: Ops, path: string, shown: string): Promise<DirRef> {
   try {
-    const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    const handle = await ops.open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     return { handle, at: `/proc/self/fd/${handle.fd}`, shown };
   } catch (e) {
     const code = errno(e);
@@ -91,9 +172,9 @@ async function openDir(path: string, shown: string): Promise<DirRef> {
  * mode is then set on a descriptor opened with O_NOFOLLOW (a swapped-in symlink is refused, never
  * followed).
  */
-async function copyInto(blob: string, at: string, mode: number): Promise<void> {
-  await copyFile(blob, at, constants.COPYFILE_EXCL);
-  const fh = await open(at, constants.O_RDONLY | constants.O_NOFOLLOW);
+async function copyInto(ops: Ops, blob: string, at: string, mode: number): Promise<void> {
+  await ops.copyFile(blob, at, constants.COPYFILE_EXCL);
+  const fh = await ops.open(at, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     if (!(await fh.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EEXIST' });
     await fh.chmod(mode);
@@ -116,12 +197,13 @@ export async function materializeTree(
   const top = await store.getTree(root);
   const prefix = target.endsWith(sep) ? target : target + sep;
   let linkable = !opts.copy;
+  const ops = (await isSmallTree(store, root)) ? ON_THIS_THREAD : THREAD_POOL;
 
-  const at = await whatIs(target);
+  const at = await whatIs(ops, target);
   if (at === 'symlink' || at === 'other') refuseExisting(target, at);
   if (at === 'none') {
     try {
-      await mkdir(target, { recursive: true, mode: 0o755 });
+      await ops.mkdir(target, { recursive: true, mode: 0o755 });
     } catch (e) {
       throw new IoError(`${target}: ${(e as Error).message}`, { data: { path: target } });
     }
@@ -129,7 +211,7 @@ export async function materializeTree(
 
   /** The error of a failed create at `p` (`via`: the same entry through the parent's descriptor). */
   async function createFailed(p: string, via: string, e: unknown): Promise<never> {
-    if (errno(e) === 'EEXIST') refuseExisting(p, (await whatIs(via)) as 'symlink' | 'other');
+    if (errno(e) === 'EEXIST') refuseExisting(p, (await whatIs(ops, via)) as 'symlink' | 'other');
     throw new IoError(`${p}: ${errno(e) ?? (e as Error).message}`, { data: { path: p } });
   }
 
@@ -142,7 +224,7 @@ export async function materializeTree(
     if (linkable) {
       const source = executable ? store.ensureTwin(digest) : blob;
       try {
-        await link(source, via);
+        await ops.link(source, via);
         report.linked++;
         return;
       } catch (e) {
@@ -153,7 +235,7 @@ export async function materializeTree(
       }
     }
     try {
-      await copyInto(blob, via, executable ? 0o755 : 0o644);
+      await copyInto(ops, blob, via, executable ? 0o755 : 0o644);
     } catch (e) {
       await createFailed(p, via, e);
     }
@@ -170,13 +252,13 @@ export async function materializeTree(
       const via = `${dir.at}/${e.name}`;
       if (e.kind === 'directory') {
         try {
-          await mkdir(via, 0o755);
+          await ops.mkdir(via, { mode: 0o755 });
         } catch (err) {
           // An existing real directory is filled (an existing target); anything else is refused.
-          const what = errno(err) === 'EEXIST' ? await whatIs(via) : undefined;
+          const what = errno(err) === 'EEXIST' ? await whatIs(ops, via) : undefined;
           if (what !== 'dir') await createFailed(p, via, err);
         }
-        const child = await openDir(via, p);
+        const child = await openDir(ops, via, p);
         try {
           made.push([p, await child.handle.stat()]);
           report.directories++;
@@ -189,7 +271,7 @@ export async function materializeTree(
         report.files++;
       } else {
         try {
-          await symlink(e.target, via);
+          await ops.symlink(e.target, via);
         } catch (err) {
           await createFailed(p, via, err);
         }
@@ -201,7 +283,7 @@ export async function materializeTree(
   // Each directory made, with its identity: after the walk, every one must still be at its path
   // (nothing swapped it, or a parent, for a symlink or another directory while it was written).
   const made: Array<[string, { dev: number; ino: number }]> = [];
-  const dir = await openDir(target, target);
+  const dir = await openDir(ops, target, target);
   try {
     made.push([target, await dir.handle.stat()]);
     await walk(root, dir);
@@ -209,7 +291,7 @@ export async function materializeTree(
     await dir.handle.close();
   }
   for (const [p, id] of made) {
-    const now = await lstat(p).catch(() => undefined);
+    const now = await ops.lstat(p).catch(() => undefined);
     if (!now || !now.isDirectory() || now.dev !== id.dev || now.ino !== id.ino)
       throw new UnsafePathError(
         `${p}: was replaced while the tree was written into it; refusing the result`,
