@@ -17,6 +17,7 @@
  * Usage: npx tsx bench/scheduler/nix-compare.ts [--nodes 1000] [--family random] [--jobs 2] [--noop-runs 5]
  *          [--sandbox [--world-mount auto|composefs|hardlink] [--calibrate 50] [--output-as tree|blob]
  *           [--no-share-world] [--no-product]]
+ * EOS_BENCH_KEEP=1 keeps the run's directory (its stores, workspace and logs) and prints its path.
  * With `--sandbox`, a composefs world is mounted once and shared by every action (SandboxWorlds);
  * `--no-share-world` mounts it per action, as before.
  *
@@ -444,5 +445,7 @@ try {
       );
   }
 } finally {
-  await rm(dir, { recursive: true, force: true });
+  // EOS_BENCH_KEEP=1 keeps the run's directory (stores, workspace, logs) to look into.
+  if (process.env.EOS_BENCH_KEEP === '1') console.log(`kept ${dir}`);
+  else await rm(dir, { recursive: true, force: true });
 }
