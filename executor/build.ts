@@ -303,9 +303,11 @@ async function makeActionWorld(
     if (layered) {
       // The images are made while the world's composition is stored, which the sandbox does not
       // wait for: only the build record, which names the world's root, does (`stored`).
+      // Dependencies with the same output tree are one layer (the same tree merges to itself).
+      const trees = [...new Set(layered.deps.map((d) => d.tree))];
       const [image, ...above] = await Promise.all([
         seedImage(store, layered.seedRoot),
-        ...layered.deps.map((d) => worldLayerImage(store, d.tree)),
+        ...trees.map((t) => worldLayerImage(store, t)),
       ]);
       return {
         stored: layered.stored,

@@ -34,6 +34,8 @@ import {
   worldTree,
   type WorldLayer,
 } from '../../executor/index.ts';
+import { prepareActionWorld } from '../../executor/build.ts';
+import type { SeedLock } from '../../executor/seed/seed-lock.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'eos-world-layered-'));
 
@@ -197,6 +199,34 @@ describe.skipIf(process.getuid?.() !== 0)('worlds mounted layer by layer (kernel
     expect(stacked).toContain('usr/share/bench/b');
     // Order of the layers does not matter for a union.
     expect(await listMounted({ image: seedImage, layers: [...layers].reverse(), objectsDir })).toBe(flat);
+
+    // Two dependencies with the same output tree are one layer (overlayfs refuses a lower layer
+    // twice, ELOOP): the action's world mounts, and shows the same as its whole image.
+    const seedLock = {
+      format: 'eos-seed-lock',
+      version: 1,
+      mode: 'host',
+      arch: 'amd64',
+      roots: ['libc6'],
+      packages: [{ name: 'libc6', tree: libc }],
+      fixups: fix,
+    } as unknown as SeedLock;
+    const twice = await prepareActionWorld(
+      store,
+      seedLock,
+      [
+        { name: 'a', tree: a },
+        { name: 'a2', tree: a },
+      ],
+      'composefs',
+    );
+    expect(twice.composefs!.layers).toEqual([layers[0]]);
+    const twiceWhole = await buildWorld(store, [...seed, dependencyLayer('a', a), dependencyLayer('a2', a)]);
+    expect(twice.world.root).toBe(twiceWhole.root);
+    expect(await listMounted({ ...twice.composefs!, objectsDir })).toBe(
+      await listMounted({ image: await worldImage(store, twiceWhole.root), objectsDir }),
+    );
+    await twice.stored;
 
     // Not a union: each falls back to the whole world.
     for (const deps of [
