@@ -100,6 +100,7 @@ export {
   parseControllerList,
   probeCgroup2,
   removeCgroup2,
+  sweepDeadActionCgroups,
   type ActionLimits,
   type Cgroup2Probe,
   type LimitMechanism,

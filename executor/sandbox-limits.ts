@@ -14,12 +14,14 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  readdirSync,
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../src/kernel/index.ts';
 
 /** The limits of one action. */
 export interface ResourceLimits {
@@ -207,6 +209,46 @@ export async function removeCgroup2(dir: string): Promise<void> {
   await killAndRemove([dir]);
 }
 
+/**
+ * Removes the action cgroups `eos-action-<pid>-<n>` directly under `parent` whose process `pid`
+ * is dead: a SIGKILLed build's sandboxes die with it (specs/executor.md §4.3), its cgroups do not.
+ * Whatever is still in one is killed first (as after a run). Never throws.
+ * @returns the directories removed
+ * @see specs/executor.md §4.1
+ */
+export async function sweepDeadActionCgroups(parent: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return [];
+  }
+  const dead = names
+    .filter((n) => {
+      const m = /^eos-action-(\d+)-\d+$/.exec(n);
+      return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
+    })
+    .map((n) => join(parent, n));
+  for (const d of dead)
+    try {
+      writeFileSync(join(d, 'cgroup.kill'), '1');
+    } catch {
+      /* cgroup v1, or gone: killed by pid */
+    }
+  if (dead.length) await killAndRemove(dead);
+  return dead.filter((d) => !existsSync(d));
+}
+
+/** Parents swept by {@link sweepOnce} in this process. */
+const sweptParents = new Set<string>();
+
+/** {@link sweepDeadActionCgroups} once per parent per process (an action's cgroups' first creation). */
+async function sweepOnce(parent: string): Promise<void> {
+  if (sweptParents.has(parent)) return;
+  sweptParents.add(parent);
+  await sweepDeadActionCgroups(parent);
+}
+
 /** The last probe of this process's cgroup v2 parent, by its own cgroup path (it rarely moves). */
 let lastProbe: { own: string; probe: Cgroup2Probe } | undefined;
 
@@ -233,6 +275,7 @@ async function cgroup2(limits: ResourceLimits, name: string): Promise<ActionLimi
     }
     probe.subtreeControl = [...new Set([...probe.subtreeControl, ...NEEDED])];
   }
+  await sweepOnce(parent);
   const dir = join(parent, name);
   try {
     mkdirSync(dir);
@@ -282,6 +325,8 @@ async function cgroup1(limits: ResourceLimits, name: string): Promise<ActionLimi
     return undefined;
   if (!existsSync(join(memParent, 'memory.limit_in_bytes'))) return undefined;
   if (!writable(pidsParent) || !writable(memParent)) return undefined;
+  await sweepOnce(pidsParent);
+  await sweepOnce(memParent);
   const pids = join(pidsParent, name);
   const mem = join(memParent, name);
   try {

@@ -10,7 +10,15 @@
  * cgroup v2, so v2's limits themselves are not exercised here (specs/executor.md §4.1).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +30,7 @@ import {
   probeCgroup2,
   removeCgroup2,
   runSandbox,
+  sweepDeadActionCgroups,
   SandboxWorlds,
   worldImage,
   type SandboxSpec,
@@ -147,6 +156,39 @@ describe.skipIf(!canRun)('sandbox resource limits (needs root and bwrap)', () =>
     expect(r.limitExceeded).toBe('memory');
     expect(leftCgroups()).toEqual([]);
   }, 120_000);
+});
+
+describe.skipIf(!canRun)('action cgroups a killed build left (specs/executor.md §4.1)', () => {
+  it("are swept: a dead process's are removed, a live process's and other cgroups are kept", async () => {
+    // Where this process's action cgroups go: every hierarchy with pids or memory it is in.
+    const parents: string[] = [];
+    for (const l of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+      const [, ctl, path] = /^\d+:([^:]*):(.*)$/.exec(l) ?? [];
+      if (path === undefined) continue;
+      for (const c of ctl!.split(','))
+        if (c === 'pids' || c === 'memory') parents.push(join('/sys/fs/cgroup', c, path));
+    }
+    const usable = parents.filter((p) => existsSync(join(p, 'cgroup.procs')));
+    expect(usable.length).toBeGreaterThan(0);
+    const dead = spawnSync('true').pid!; // exited: its pid names no process now
+    const made: string[] = [];
+    for (const p of usable) {
+      for (const name of [`eos-action-${dead}-7`, `eos-action-${process.pid}-9999`, `not-eos-${dead}`]) {
+        mkdirSync(join(p, name));
+        made.push(join(p, name));
+      }
+    }
+    try {
+      for (const p of usable) {
+        expect(await sweepDeadActionCgroups(p)).toEqual([join(p, `eos-action-${dead}-7`)]);
+        expect(existsSync(join(p, `eos-action-${dead}-7`))).toBe(false);
+        expect(existsSync(join(p, `eos-action-${process.pid}-9999`))).toBe(true);
+        expect(existsSync(join(p, `not-eos-${dead}`))).toBe(true);
+      }
+    } finally {
+      for (const d of made) if (existsSync(d)) rmdirSync(d);
+    }
+  });
 });
 
 /** Whether pid `p` runs (a zombie waiting for its reaper does not). */
