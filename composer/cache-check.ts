@@ -66,26 +66,21 @@ export async function verifyCaches(
         'not the view this store cached for the root (edited or unbound)',
       );
   }
-  for (const { hex, name } of list(cs.dir('images'), /^([0-9a-f]{64})\.cfs$/)) {
-    report.images++;
-    if (!cachedImageOk(cs, digestFrom(hex)))
-      bad(
-        'image',
-        hex,
-        cs.dir('images', name),
-        'not the image this store wrote for the root (edited or unbound)',
-      );
-  }
-  for (const { hex, name } of list(cs.dir('images'), /^layer-([0-9a-f]{64})\.cfs$/)) {
-    report.images++;
-    if (!cachedLayerImageOk(cs, digestFrom(hex)))
-      bad(
-        'image',
-        hex,
-        cs.dir('images', name),
-        'not the layer image this store wrote for the tree (edited or unbound)',
-      );
-  }
+  // A root's image (`<hex>.cfs`, bound `image:`) and a tree's layer image (`layer-<hex>.cfs`, `layer:`).
+  const images = [
+    { re: /^([0-9a-f]{64})\.cfs$/, ok: cachedImageOk, of: 'image this store wrote for the root' },
+    {
+      re: /^layer-([0-9a-f]{64})\.cfs$/,
+      ok: cachedLayerImageOk,
+      of: 'layer image this store wrote for the tree',
+    },
+  ];
+  for (const { re, ok, of } of images)
+    for (const { hex, name } of list(cs.dir('images'), re)) {
+      report.images++;
+      if (!ok(cs, digestFrom(hex)))
+        bad('image', hex, cs.dir('images', name), `not the ${of} (edited or unbound)`);
+    }
   for (const { hex, name } of list(cs.dir('worlds'), /^([0-9a-f]{64})$/)) {
     report.worlds++;
     const dir = cs.dir('worlds', name);

@@ -4,7 +4,7 @@
  *
  * @see specs/composition.md §12
  */
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import {
   CorruptObjectError,
   checkObjects,
@@ -108,29 +108,64 @@ export function imageBinding(root: Digest): string {
   return `image:${digestHex(root)}`;
 }
 
+/** Whether the file at `path` exists and its BLAKE3 is the record's value for `binding`. */
+function boundFileOk(cs: CompositionStore, path: string, binding: string): boolean {
+  const bound = verifiedRecord(cs.store).binding(binding);
+  if (!bound) return false;
+  try {
+    return digestHex(digestBytes(readFileSync(path))) === bound;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Whether the cached image of `root` is the one this store wrote for it (its BLAKE3 matches the
  * record's binding). False when absent, unbound or edited.
  */
 export function cachedImageOk(cs: CompositionStore, root: Digest): boolean {
-  const path = imageCachePath(cs, root);
-  if (!existsSync(path)) return false;
-  const bound = verifiedRecord(cs.store).binding(imageBinding(root));
-  if (!bound) return false;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch {
-    return false;
-  }
-  return digestHex(digestBytes(bytes)) === bound;
+  return boundFileOk(cs, imageCachePath(cs, root), imageBinding(root));
 }
 
 /**
- * The composefs image of a stored composition, ready to mount: every object its view references is
- * first checked against its digest (`checkObjects`, specs/store.md §12); the cached image is used
- * only when it matches the record's binding for this root, else it is written (atomically) from the
- * merged view, with fs-verity digests computed only from bytes checked against their BLAKE3.
+ * The image of view tree `tree` cached at `path` under `binding`: every object it references is
+ * first checked against its digest (`checkObjects`, specs/store.md §12); the cached file is used
+ * only when it matches the binding, else it is written (atomically), with fs-verity digests
+ * computed only from bytes checked against their BLAKE3. `layer`: a layer image (specs/composefs.md §2.9).
+ */
+async function cachedImage(
+  cs: CompositionStore,
+  tree: Digest,
+  path: string,
+  binding: string,
+  layer: boolean,
+): Promise<{ path: string; cached: boolean; sizeBytes: number }> {
+  const uses = await objectsOfTree(cs.store, tree);
+  if (boundFileOk(cs, path, binding)) {
+    await checkObjects(cs.store, uses);
+    return { path, cached: true, sizeBytes: statSync(path).size };
+  }
+  // The fs-verity pass hashes each blob without a recorded digest (BLAKE3 and fs-verity in one
+  // read) and marks it checked; the object check then reads only what is still unchecked. Nothing
+  // is written before both passed.
+  const verity = new VerityCache(cs);
+  const cfs = await viewToComposefs(storeAccess(cs.store), tree, (d) => verity.get(d));
+  await checkObjects(cs.store, uses, { flush: false });
+  const bytes = encodeImage(cfs, layer ? { layer: true } : {});
+  // Bound first, then written: a SIGKILL between leaves a binding with no file, never an image
+  // file that `store verify` finds unbound (as a view was, issue 15). The fs-verity digests, the
+  // objects checked and the binding go to the record in one append and fsync, off the event loop.
+  const record = verifiedRecord(cs.store);
+  record.noteBinding(binding, digestHex(digestBytes(bytes)));
+  await record.flushAsync();
+  await writeFileAtomic(path, bytes, { mkdir: true });
+  return { path, cached: false, sizeBytes: bytes.length };
+}
+
+/**
+ * The composefs image of a stored composition, ready to mount: the image of its merged view,
+ * cached at {@link imageCachePath} under {@link imageBinding} (objects checked first, written when
+ * the cached one is absent or does not match its binding).
  * @returns the image path, its size and whether it came from the cache
  * @throws NotFoundError E4, CorruptObjectError E5, CompositionError E18, ComposefsError E14
  * @see specs/composition.md §12
@@ -139,28 +174,8 @@ export async function compositionImage(
   cs: CompositionStore,
   root: Digest,
 ): Promise<{ path: string; cached: boolean; sizeBytes: number }> {
-  const path = imageCachePath(cs, root);
   const v = await cs.view(root);
-  const uses = await objectsOfTree(cs.store, v.tree);
-  if (cachedImageOk(cs, root)) {
-    await checkObjects(cs.store, uses);
-    return { path, cached: true, sizeBytes: readFileSync(path).length };
-  }
-  // The fs-verity pass hashes each blob without a recorded digest (BLAKE3 and fs-verity in one
-  // read) and marks it checked; the object check then reads only what is still unchecked. Nothing
-  // is written before both passed.
-  const verity = new VerityCache(cs);
-  const tree = await viewToComposefs(storeAccess(cs.store), v.tree, (d) => verity.get(d));
-  await checkObjects(cs.store, uses, { flush: false });
-  const bytes = encodeImage(tree);
-  // Bound first, then written: a SIGKILL between leaves a binding with no file, never an image
-  // file that `store verify` finds unbound (as a view was, issue 15). The fs-verity digests, the
-  // objects checked and the binding go to the record in one append and fsync, off the event loop.
-  const record = verifiedRecord(cs.store);
-  record.noteBinding(imageBinding(root), digestHex(digestBytes(bytes)));
-  await record.flushAsync();
-  await writeFileAtomic(path, bytes, { mkdir: true });
-  return { path, cached: false, sizeBytes: bytes.length };
+  return cachedImage(cs, v.tree, imageCachePath(cs, root), imageBinding(root), false);
 }
 
 /** Where the layer image of a tree is cached: `STORE/images/layer-<tree hex>.cfs`. */
@@ -175,13 +190,7 @@ export function layerImageBinding(tree: Digest): string {
 
 /** Whether the cached layer image of `tree` is the one this store wrote (its BLAKE3 is bound). */
 export function cachedLayerImageOk(cs: CompositionStore, tree: Digest): boolean {
-  const bound = verifiedRecord(cs.store).binding(layerImageBinding(tree));
-  if (!bound) return false;
-  try {
-    return digestHex(digestBytes(readFileSync(layerImagePath(cs, tree)))) === bound;
-  } catch {
-    return false;
-  }
+  return boundFileOk(cs, layerImagePath(cs, tree), layerImageBinding(tree));
 }
 
 /**
@@ -198,19 +207,5 @@ export async function layerImage(
   cs: CompositionStore,
   tree: Digest,
 ): Promise<{ path: string; cached: boolean; sizeBytes: number }> {
-  const path = layerImagePath(cs, tree);
-  const uses = await objectsOfTree(cs.store, tree);
-  if (cachedLayerImageOk(cs, tree)) {
-    await checkObjects(cs.store, uses);
-    return { path, cached: true, sizeBytes: statSync(path).size };
-  }
-  const verity = new VerityCache(cs);
-  const cfs = await viewToComposefs(storeAccess(cs.store), tree, (d) => verity.get(d));
-  await checkObjects(cs.store, uses, { flush: false });
-  const bytes = encodeImage(cfs, { layer: true });
-  const record = verifiedRecord(cs.store);
-  record.noteBinding(layerImageBinding(tree), digestHex(digestBytes(bytes)));
-  await record.flushAsync();
-  await writeFileAtomic(path, bytes, { mkdir: true });
-  return { path, cached: false, sizeBytes: bytes.length };
+  return cachedImage(cs, tree, layerImagePath(cs, tree), layerImageBinding(tree), true);
 }

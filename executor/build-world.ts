@@ -22,7 +22,6 @@ import {
   layerImage,
   storeAccess,
   makeComposition,
-  mergeComposition,
   mergeOnto,
   mountingPermitted,
   type Composition,
@@ -161,9 +160,7 @@ export async function buildLayeredWorld(
     return undefined;
   const { composition, ordered } = worldComposition(layers);
   const root = compositionRoot(composition);
-  const stored = new CompositionStore(store).saveUnmerged(composition, seed.root).then((r) => {
-    if (r !== root) throw new Error(`unreachable: stored root ${r} is not ${root}`);
-  });
+  const stored = new CompositionStore(store).saveUnmerged(composition, seed.root).then(() => undefined);
   stored.catch(() => undefined); // the caller awaits it
   return {
     world: { root, composition, layers: ordered, shadowed: seed.view.shadowed },
@@ -173,23 +170,44 @@ export async function buildLayeredWorld(
   };
 }
 
-/** Stored compositions of seeds' layers alone (root and view), per store object, by the layers' key. */
-const seedWorlds = new WeakMap<Store, Map<string, Promise<{ root: Digest; view: MergedView }>>>();
-
-function seedWorld(store: Store, base: WorldLayer[]): Promise<{ root: Digest; view: MergedView }> {
-  const key = JSON.stringify(base.map((l) => [l.name, l.tree, l.precedence]));
-  let byKey = seedWorlds.get(store);
-  if (!byKey) seedWorlds.set(store, (byKey = new Map()));
-  let p = byKey.get(key);
-  if (!p) {
-    p = new CompositionStore(store).save(worldComposition(base).composition);
-    byKey.set(key, p);
-    p.catch(() => {
-      if (byKey.get(key) === p) byKey.delete(key);
+/**
+ * `make(store, a)` once per store object and key of `a` (the promise is kept; a rejected one is
+ * forgotten, so the next call makes it again).
+ */
+function keptPerStore<A, V>(
+  keyOf: (a: A) => string,
+  make: (store: Store, a: A) => Promise<V>,
+): (store: Store, a: A) => Promise<V> {
+  const kept = new WeakMap<Store, Map<string, Promise<V>>>();
+  return (store, a) => {
+    let byKey = kept.get(store);
+    if (!byKey) kept.set(store, (byKey = new Map()));
+    const key = keyOf(a);
+    const known = byKey.get(key);
+    if (known) return known;
+    const made = make(store, a);
+    byKey.set(key, made);
+    made.catch(() => {
+      if (byKey.get(key) === made) byKey.delete(key);
     });
-  }
-  return p;
+    return made;
+  };
 }
+
+/** The stored composition of a seed's layers alone (root and view), once per store object. */
+const seedWorld = keptPerStore(
+  (base: WorldLayer[]) => JSON.stringify(base.map((l) => [l.name, l.tree, l.precedence])),
+  (store, base) => new CompositionStore(store).save(worldComposition(base).composition),
+);
+
+/**
+ * The composefs image of a seed's stored composition ({@link worldImage}), its objects checked,
+ * once per store object: the bottom layer of every layered world of a build.
+ */
+export const seedWorldImage = keptPerStore(
+  (root: Digest) => root,
+  (store, root) => worldImage(store, root),
+);
 
 /**
  * The merged view's tree of a world: its own, or (a world made by {@link buildLayeredWorld}) its
@@ -200,11 +218,8 @@ export async function worldTree(store: Store, world: World): Promise<Digest> {
   return world.tree ?? (await new CompositionStore(store).view(world.root)).tree;
 }
 
-/** Merged views of the seed's layers alone, per store object, by the layers' key. */
-const seedViews = new WeakMap<Store, Map<string, MergedView>>();
-
 /**
- * The merged view of a world made from its seed's view (merged once per store object and kept)
+ * The merged view of a world made from its seed's view (stored once per store object, {@link seedWorld})
  * with each dependency layer merged onto it (specs/executor.md §2.1): the same view the whole
  * composition merges to whenever no dependency meets another layer's different file or symlink
  * (a union). Undefined when there are no dependency layers, or when one does meet such a node
@@ -219,15 +234,7 @@ async function layeredView(
   const base = layers.filter((l) => l.precedence < PRECEDENCE.dependency);
   const deps = layers.filter((l) => l.precedence >= PRECEDENCE.dependency);
   if (!deps.length || !base.length) return undefined;
-  const key = JSON.stringify(base.map((l) => [l.name, l.tree, l.precedence]));
-  let views = seedViews.get(store);
-  if (!views) seedViews.set(store, (views = new Map()));
-  let view = views.get(key);
-  if (!view) {
-    view = await mergeComposition(worldComposition(base).composition, pending);
-    await pending.flush();
-    views.set(key, view);
-  }
+  let view = (await seedWorld(store, base)).view;
   for (const d of deps) {
     const next = await mergeOnto(view, d.name, { at: '/', node: { kind: 'tree', digest: d.tree } }, pending);
     if (!next) return undefined;

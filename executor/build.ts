@@ -46,6 +46,7 @@ import {
   dependencyLayer,
   materializeWorld,
   seedLayers,
+  seedWorldImage,
   worldImage,
   worldLayerImage,
   worldTree,
@@ -306,7 +307,7 @@ async function makeActionWorld(
       // Dependencies with the same output tree are one layer (the same tree merges to itself).
       const trees = [...new Set(layered.deps.map((d) => d.tree))];
       const [image, ...above] = await Promise.all([
-        seedImage(store, layered.seedRoot),
+        seedWorldImage(store, layered.seedRoot),
         ...trees.map((t) => worldLayerImage(store, t)),
       ]);
       return {
@@ -328,23 +329,6 @@ async function makeActionWorld(
       ? { composefs: { image: await worldImage(store, world.root), objectsDir: store.dir('objects') } }
       : {}),
   };
-}
-
-/** The images of seeds' stored compositions, per store object, by root: checked and made once. */
-const seedImages = new WeakMap<Store, Map<Digest, Promise<string>>>();
-
-function seedImage(store: Store, root: Digest): Promise<string> {
-  let byRoot = seedImages.get(store);
-  if (!byRoot) seedImages.set(store, (byRoot = new Map()));
-  let p = byRoot.get(root);
-  if (!p) {
-    p = worldImage(store, root);
-    byRoot.set(root, p);
-    p.catch(() => {
-      if (byRoot.get(root) === p) byRoot.delete(root);
-    });
-  }
-  return p;
 }
 
 const BUILD_PATH_MARKERS = ['/build/src', '/build/_build', '/build/sources'].map((m) => Buffer.from(m));
